@@ -1,0 +1,91 @@
+import { Redis } from 'ioredis';
+import type { Bus, BusHandler } from './types.ts';
+
+// Release only if we still own it: compare-and-delete must be atomic.
+const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+export class RedisBus implements Bus {
+  readonly kind = 'redis' as const;
+  readonly #handlers = new Map<string, Set<BusHandler>>();
+
+  private constructor(
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    private readonly prefix: string,
+  ) {
+    sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
+      const name = channel.toString().slice(this.prefix.length);
+      const handlers = this.#handlers.get(name);
+      if (!handlers) return;
+      let message: unknown;
+      try {
+        message = JSON.parse(payload.toString());
+      } catch {
+        return; // not ours: every publisher here writes JSON
+      }
+      for (const handler of handlers) handler(message);
+    });
+  }
+
+  static async create(url: string, prefix = 'carecall:'): Promise<RedisBus> {
+    const options = { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true };
+    const pub = new Redis(url, options);
+    const sub = new Redis(url, options);
+    try {
+      await Promise.all([pub.connect(), sub.connect()]);
+    } catch (err) {
+      pub.disconnect();
+      sub.disconnect();
+      throw err;
+    }
+    return new RedisBus(pub, sub, prefix);
+  }
+
+  async publish(channel: string, message: unknown): Promise<void> {
+    await this.pub.publish(this.prefix + channel, JSON.stringify(message));
+  }
+
+  async subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {
+    let set = this.#handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.#handlers.set(channel, set);
+      await this.sub.subscribe(this.prefix + channel);
+    }
+    set.add(handler);
+    return async () => {
+      set.delete(handler);
+      if (set.size === 0 && this.#handlers.get(channel) === set) {
+        this.#handlers.delete(channel);
+        await this.sub.unsubscribe(this.prefix + channel);
+      }
+    };
+  }
+
+  async claimRoom(roomId: string, nodeId: string, ttlMs: number): Promise<string> {
+    const key = `${this.prefix}room:${roomId}`;
+    const set = await this.pub.set(key, nodeId, 'PX', ttlMs, 'NX');
+    if (set === 'OK') return nodeId;
+    const owner = await this.pub.get(key);
+    if (owner === nodeId) await this.pub.pexpire(key, ttlMs);
+    // The key may have expired between SET NX and GET: try once more rather than report no owner.
+    return owner ?? this.claimRoom(roomId, nodeId, ttlMs);
+  }
+
+  async releaseRoom(roomId: string, nodeId: string): Promise<void> {
+    await this.pub.eval(RELEASE_IF_OWNER, 1, `${this.prefix}room:${roomId}`, nodeId);
+  }
+
+  async roomOwner(roomId: string): Promise<string | undefined> {
+    return (await this.pub.get(`${this.prefix}room:${roomId}`)) ?? undefined;
+  }
+
+  async ping(): Promise<void> {
+    await this.pub.ping();
+  }
+
+  async close(): Promise<void> {
+    this.#handlers.clear();
+    await Promise.allSettled([this.sub.quit(), this.pub.quit()]);
+  }
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+// The only module that reads process.env (passed in, so tests can hand it any environment).
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || protocols.some((p) => v.startsWith(p)), {
+      message: `must start with ${protocols.join(' or ')}`,
+    });
+
+const ipv4OrHost = z.string().trim().min(1).regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name');
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: ipv4OrHost.default('0.0.0.0'),
+  PORT: port.default(3000),
+  PUBLIC_URL: z.url().optional(),
+  RTC_LISTEN_IP: ipv4OrHost.default('127.0.0.1'),
+  RTC_ANNOUNCED_IP: ipv4OrHost.optional(),
+  RTC_PORT: port.default(0),
+  SFU_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  DATABASE_URL: optionalUrl(['postgres://', 'postgresql://']),
+  PGLITE_DIR: z.string().default('.data/pglite'),
+  REDIS_URL: optionalUrl(['redis://', 'rediss://']),
+  JOIN_TOKEN_PRIVATE_KEY: z.string().optional(),
+  JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SOCKET_SERVER: z.enum(['auto', 'uws', 'ws']).default('auto'),
+});
+
+export type Config = Readonly<{
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  rtc: { listenIp: string; announcedIp: string | undefined; port: number; workers: number | undefined };
+  databaseUrl: string | undefined;
+  pgliteDir: string;
+  redisUrl: string | undefined;
+  joinToken: { privateKeyPem: string | undefined; ttlSeconds: number };
+  demo: boolean;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  socketServer: 'auto' | 'uws' | 'ws';
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.JOIN_TOKEN_PRIVATE_KEY) {
+    throw new ConfigError([
+      { variable: 'JOIN_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
+    ]);
+  }
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: e.PUBLIC_URL,
+    rtc: { listenIp: e.RTC_LISTEN_IP, announcedIp: e.RTC_ANNOUNCED_IP, port: e.RTC_PORT, workers: e.SFU_WORKERS },
+    databaseUrl: e.DATABASE_URL,
+    pgliteDir: e.PGLITE_DIR,
+    redisUrl: e.REDIS_URL,
+    joinToken: { privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'), ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS },
+    demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
+    logLevel: e.LOG_LEVEL,
+    socketServer: e.SOCKET_SERVER,
+  };
+}

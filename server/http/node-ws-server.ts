@@ -1,0 +1,112 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { getRequestListener } from '@hono/node-server';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
+import { PROBLEM_JSON, statusLine } from './upgrade-rejection.ts';
+
+const PING_INTERVAL_MS = 30_000;
+
+class WsConnection implements SocketConnection {
+  alive = true;
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    private readonly maxBackpressure: number,
+  ) {}
+
+  get closed() {
+    return this.ws.readyState !== this.ws.OPEN;
+  }
+
+  send(text: string): boolean {
+    if (this.closed) return false;
+    if (this.ws.bufferedAmount > this.maxBackpressure) {
+      // Same policy as uWS closeOnBackpressureLimit: a client this far behind is dropped.
+      this.ws.terminate();
+      return false;
+    }
+    this.ws.send(text);
+    return true;
+  }
+
+  close(code: number, reason: string) {
+    if (!this.closed) this.ws.close(code, reason);
+  }
+}
+
+export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promise<SocketServer> {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, perMessageDeflate: false });
+  const connections = new Set<WsConnection>();
+  const http = createServer(
+    getRequestListener((request, env: { incoming: IncomingMessage }) =>
+      opts.fetch(request, { remoteAddress: env.incoming.socket.remoteAddress ?? '' }),
+    ),
+  );
+
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== opts.path) return reject(socket, 404, { code: 'not_found' });
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const remoteAddress = req.socket.remoteAddress ?? '';
+    opts
+      .authorize({ path: url.pathname, query: url.searchParams, headers, remoteAddress })
+      .catch(() => ({ ok: false as const, status: 503 as const, body: { code: 'unavailable' } }))
+      .then((decision) => {
+        if (socket.destroyed) return;
+        if (!decision.ok) return reject(socket, decision.status, decision.body);
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const connection = new WsConnection(ws, remoteAddress, opts.maxBackpressureBytes);
+          connections.add(connection);
+          const handler = opts.open(connection, decision.context);
+          ws.on('message', (data: Buffer, isBinary) => handler.onMessage(data, isBinary));
+          ws.on('pong', () => (connection.alive = true));
+          ws.on('error', () => ws.terminate());
+          ws.on('close', (code) => {
+            connections.delete(connection);
+            handler.onClose(code);
+          });
+        });
+      });
+  });
+
+  const pinger = setInterval(() => {
+    for (const c of connections) {
+      if (!c.alive) c.close(1001, 'ping_timeout');
+      c.alive = false;
+    }
+    for (const ws of wss.clients) ws.ping();
+  }, PING_INTERVAL_MS);
+  pinger.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => resolve());
+  });
+  const address = http.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+
+  return {
+    kind: 'ws',
+    port,
+    connectionCount: () => connections.size,
+    close: async (reason) => {
+      clearInterval(pinger);
+      for (const c of connections) c.close(1001, reason);
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+      wss.close();
+    },
+  };
+}
+
+function reject(socket: Duplex, status: number, body: Record<string, unknown>) {
+  const json = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${statusLine(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+  );
+}

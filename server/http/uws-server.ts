@@ -1,0 +1,187 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type * as UwsTypes from 'uWebSockets.js';
+import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
+import { PROBLEM_JSON, statusLine } from './upgrade-rejection.ts';
+
+type Uws = typeof UwsTypes;
+type UserData<T> = { context: T; connection?: UwsConnection; handler?: ConnectionHandler };
+
+/**
+ * Loads the native uWS addon only if this Node ABI has a binary: the package would otherwise
+ * fall back silently to its own JavaScript reimplementation, which we do not want to run.
+ */
+export function loadUws(): { uws: Uws } | { error: string } {
+  const require = createRequire(import.meta.url);
+  try {
+    const pkgDir = dirname(dirname(require.resolve('uWebSockets.js')));
+    const binary = join(pkgDir, 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+    if (!existsSync(binary)) return { error: `no uWebSockets.js binary for this Node ABI (${process.versions.modules})` };
+    return { uws: require(binary) as Uws };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+class UwsConnection implements SocketConnection {
+  closed = false;
+  constructor(
+    private readonly ws: UwsTypes.WebSocket<unknown>,
+    readonly remoteAddress: string,
+  ) {}
+
+  send(text: string): boolean {
+    if (this.closed) return false;
+    // 1 sent, 0 queued (still accepted), 2 dropped at the backpressure limit.
+    return this.ws.send(text, false) !== 2;
+  }
+
+  close(code: number, reason: string) {
+    if (this.closed) return;
+    this.closed = true;
+    this.ws.end(code, reason);
+  }
+}
+
+export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>): Promise<SocketServer> {
+  const app = uws.App();
+  const connections = new Set<UwsConnection>();
+  const decoder = new TextDecoder();
+
+  app.ws<UserData<T>>(opts.path, {
+    maxPayloadLength: opts.maxPayloadBytes,
+    maxBackpressure: opts.maxBackpressureBytes,
+    closeOnBackpressureLimit: 1,
+    idleTimeout: 60,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, socketContext) => {
+      // Everything from req must be read now: it is invalid after this function returns.
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const headers = new Headers();
+      req.forEach((k, v) => headers.append(k, v));
+      const query = new URLSearchParams(req.getQuery() ?? '');
+      const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      opts
+        .authorize({ path: opts.path, query, headers, remoteAddress })
+        .catch(() => ({ ok: false as const, status: 503 as const, body: { code: 'unavailable' } }))
+        .then((decision) => {
+          if (aborted) return;
+          res.cork(() => {
+            if (decision.ok) {
+              res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
+            } else {
+              res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
+              res.end(JSON.stringify(decision.body));
+            }
+          });
+        });
+    },
+    open: (ws) => {
+      const data = ws.getUserData();
+      const connection = new UwsConnection(ws as UwsTypes.WebSocket<unknown>, decoder.decode(ws.getRemoteAddressAsText()));
+      data.connection = connection;
+      connections.add(connection);
+      data.handler = opts.open(connection, data.context);
+    },
+    message: (ws, message, isBinary) => {
+      ws.getUserData().handler?.onMessage(message, isBinary);
+    },
+    close: (ws, code) => {
+      const data = ws.getUserData();
+      if (data.connection) {
+        data.connection.closed = true;
+        connections.delete(data.connection);
+      }
+      data.handler?.onClose(code);
+    },
+  });
+
+  app.any('/*', (res, req) => {
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const query = req.getQuery();
+    const url = `http://${req.getHeader('host') || 'localhost'}${req.getUrl()}${query ? `?${query}` : ''}`;
+    const headers = new Headers();
+    req.forEach((k, v) => headers.append(k, v));
+    const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
+    const abort = new AbortController();
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+      abort.abort();
+    });
+    const respond = async (body: Uint8Array | undefined) => {
+      const init: RequestInit = { method, headers, signal: abort.signal };
+      if (body) init.body = body;
+      const response = await opts.fetch(new Request(url, init), { remoteAddress });
+      const payload = new Uint8Array(await response.arrayBuffer());
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus(`${response.status} ${response.statusText || ''}`.trim());
+        response.headers.forEach((value, name) => {
+          if (name === 'content-length' || name === 'transfer-encoding' || name === 'set-cookie') return;
+          res.writeHeader(name, value);
+        });
+        for (const cookie of response.headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
+        res.end(payload);
+      });
+    };
+    const fail = () => {
+      if (aborted) return;
+      res.cork(() => res.writeStatus('500 Internal Server Error').end());
+    };
+    if (method === 'GET' || method === 'HEAD') {
+      respond(undefined).catch(fail);
+      return;
+    }
+    readBody(res, opts.maxHttpBodyBytes, () => aborted).then(
+      (body) => {
+        if (body === 'too_large') {
+          if (!aborted) res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON).end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' })));
+          return;
+        }
+        respond(body).catch(fail);
+      },
+      fail,
+    );
+  });
+
+  const listenSocket = await new Promise<UwsTypes.us_listen_socket>((resolve, reject) => {
+    app.listen(opts.host, opts.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${opts.host}:${opts.port}`))));
+  });
+
+  return {
+    kind: 'uws',
+    port: uws.us_socket_local_port(listenSocket),
+    connectionCount: () => connections.size,
+    close: async (reason) => {
+      uws.us_listen_socket_close(listenSocket);
+      for (const c of [...connections]) c.close(1001, reason);
+      connections.clear();
+    },
+  };
+}
+
+function readBody(res: UwsTypes.HttpResponse, limit: number, isAborted: () => boolean): Promise<Uint8Array | 'too_large'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    res.onData((chunk, isLast) => {
+      if (isAborted() || tooLarge) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        tooLarge = true;
+        resolve('too_large');
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) resolve(Buffer.concat(chunks));
+    });
+  });
+}

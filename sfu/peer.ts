@@ -1,0 +1,146 @@
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import { SfuError } from './errors.ts';
+
+export type Direction = 'send' | 'recv';
+export type MediaSource = 'mic' | 'webcam' | 'screen';
+
+export type TransportInfo = {
+  id: string;
+  iceParameters: types.IceParameters;
+  iceCandidates: types.IceCandidate[];
+  dtlsParameters: types.DtlsParameters;
+};
+
+type PeerEvents = {
+  /** A consumer of this peer ended because its producer went away. */
+  consumerClosed: [consumerId: string];
+  close: [];
+};
+
+/** What a Peer needs from its Room, passed down so Peer never imports Room. */
+export type PeerContext = {
+  router: types.Router;
+  webRtcServer: types.WebRtcServer;
+  onProducer: (peer: Peer, producer: types.Producer) => void;
+};
+
+export class Peer extends EventEmitter<PeerEvents> {
+  readonly transports = new Map<string, types.WebRtcTransport>();
+  readonly producers = new Map<string, types.Producer>();
+  readonly consumers = new Map<string, types.Consumer>();
+  rtpCapabilities: types.RtpCapabilities | undefined;
+  #closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly ctx: PeerContext,
+  ) {
+    super();
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+
+  async createTransport(direction: Direction): Promise<TransportInfo> {
+    this.#assertOpen();
+    const transport = await this.ctx.router.createWebRtcTransport({
+      webRtcServer: this.ctx.webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { direction },
+    });
+    if (this.#closed) {
+      transport.close();
+      throw new SfuError('peer_closed', 'peer closed');
+    }
+    this.transports.set(transport.id, transport);
+    transport.observer.on('close', () => this.transports.delete(transport.id));
+    return {
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  async connectTransport(transportId: string, dtlsParameters: types.DtlsParameters) {
+    await this.#transport(transportId).connect({ dtlsParameters });
+  }
+
+  async produce(
+    transportId: string,
+    kind: types.MediaKind,
+    rtpParameters: types.RtpParameters,
+    source: MediaSource,
+  ): Promise<types.Producer> {
+    const transport = this.#transport(transportId, 'send');
+    const producer = await transport.produce({ kind, rtpParameters, appData: { source, peerId: this.id } });
+    this.producers.set(producer.id, producer);
+    producer.observer.on('close', () => this.producers.delete(producer.id));
+    this.ctx.onProducer(this, producer);
+    return producer;
+  }
+
+  closeProducer(producerId: string) {
+    const producer = this.producers.get(producerId);
+    if (!producer) throw new SfuError('producer_not_found', 'no such producer of this peer');
+    producer.close();
+  }
+
+  /** Consumers start paused: the client resumes once its track is wired, avoiding a lost keyframe. */
+  async consume(producer: types.Producer, transportId?: string): Promise<types.Consumer> {
+    this.#assertOpen();
+    if (!this.rtpCapabilities || !this.ctx.router.canConsume({ producerId: producer.id, rtpCapabilities: this.rtpCapabilities })) {
+      throw new SfuError('cannot_consume', 'this peer cannot consume that producer');
+    }
+    const transport = transportId
+      ? this.#transport(transportId, 'recv')
+      : [...this.transports.values()].find((t) => t.appData.direction === 'recv');
+    if (!transport) throw new SfuError('transport_not_found', 'no receive transport');
+    const consumer = await transport.consume({
+      producerId: producer.id,
+      rtpCapabilities: this.rtpCapabilities,
+      paused: true,
+      appData: { peerId: this.id },
+    });
+    this.consumers.set(consumer.id, consumer);
+    consumer.observer.on('close', () => this.consumers.delete(consumer.id));
+    consumer.on('producerclose', () => {
+      consumer.close();
+      this.emit('consumerClosed', consumer.id);
+    });
+    return consumer;
+  }
+
+  async resumeConsumer(consumerId: string) {
+    const consumer = this.consumers.get(consumerId);
+    if (!consumer) throw new SfuError('consumer_not_found', 'no such consumer of this peer');
+    await consumer.resume();
+  }
+
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Closing a transport closes its producers and consumers (mediasoup ownership tree).
+    for (const transport of this.transports.values()) transport.close();
+    this.emit('close');
+    this.removeAllListeners();
+  }
+
+  #transport(id: string, direction?: Direction): types.WebRtcTransport {
+    this.#assertOpen();
+    const transport = this.transports.get(id);
+    if (!transport || (direction && transport.appData.direction !== direction)) {
+      throw new SfuError('transport_not_found', `no ${direction ?? ''} transport with that id for this peer`.replace('  ', ' '));
+    }
+    return transport;
+  }
+
+  #assertOpen() {
+    if (this.#closed) throw new SfuError('peer_closed', 'peer closed');
+  }
+}

@@ -1,0 +1,87 @@
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import { SfuError } from './errors.ts';
+import { mediaCodecs } from './media-codecs.ts';
+import { Peer } from './peer.ts';
+import type { SfuWorker } from './worker-pool.ts';
+
+export type RoomCloseReason = 'empty' | 'ended' | 'worker_died' | 'shutdown';
+
+type RoomEvents = {
+  newProducer: [peer: Peer, producer: types.Producer];
+  peerClosed: [peer: Peer];
+  close: [reason: RoomCloseReason];
+};
+
+/** A Router on one worker and the peers in it. Knows nothing of users: peers are opaque ids. */
+export class Room extends EventEmitter<RoomEvents> {
+  readonly peers = new Map<string, Peer>();
+  #closed = false;
+
+  private constructor(
+    readonly id: string,
+    readonly router: types.Router,
+    private readonly sfuWorker: SfuWorker,
+  ) {
+    super();
+    router.on('workerclose', () => this.close('worker_died'));
+  }
+
+  static async create(id: string, sfuWorker: SfuWorker): Promise<Room> {
+    const router = await sfuWorker.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
+    return new Room(id, router, sfuWorker);
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+
+  get workerIndex() {
+    return this.sfuWorker.index;
+  }
+
+  get rtpCapabilities(): types.RtpCapabilities {
+    return this.router.rtpCapabilities;
+  }
+
+  addPeer(peerId: string): Peer {
+    if (this.#closed) throw new SfuError('room_closed', 'room closed');
+    if (this.peers.has(peerId)) throw new SfuError('peer_exists', 'peer already in room');
+    const peer = new Peer(peerId, {
+      router: this.router,
+      webRtcServer: this.sfuWorker.webRtcServer,
+      onProducer: (p, producer) => this.emit('newProducer', p, producer),
+    });
+    this.peers.set(peerId, peer);
+    peer.once('close', () => {
+      this.peers.delete(peerId);
+      if (!this.#closed) this.emit('peerClosed', peer);
+    });
+    return peer;
+  }
+
+  /** Every producer in the room except the given peer's own. */
+  producersExcept(peerId: string): { peer: Peer; producer: types.Producer }[] {
+    return [...this.peers.values()]
+      .filter((p) => p.id !== peerId)
+      .flatMap((peer) => [...peer.producers.values()].map((producer) => ({ peer, producer })));
+  }
+
+  findProducer(producerId: string): types.Producer | undefined {
+    for (const peer of this.peers.values()) {
+      const producer = peer.producers.get(producerId);
+      if (producer) return producer;
+    }
+    return undefined;
+  }
+
+  close(reason: RoomCloseReason) {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const peer of this.peers.values()) peer.close();
+    this.peers.clear();
+    this.router.close();
+    this.emit('close', reason);
+    this.removeAllListeners();
+  }
+}

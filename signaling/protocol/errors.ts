@@ -1,0 +1,37 @@
+/** Every error code a client can receive in an error frame or a failed response. */
+export const errorCodes = [
+  'bad_frame',
+  'frame_too_large',
+  'unknown_method',
+  'invalid_request',
+  'not_joined',
+  'already_joined',
+  'forbidden',
+  'room_closed',
+  'room_elsewhere',
+  'peer_closed',
+  'peer_exists',
+  'transport_not_found',
+  'producer_not_found',
+  'consumer_not_found',
+  'cannot_consume',
+  'no_worker',
+  'media_error',
+  'internal',
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+/** Why the server closed a signaling connection (sent as the WebSocket close reason). */
+export const closeReasons = [
+  'client_left',
+  'duplicate_identity',
+  'room_closed',
+  'server_shutdown',
+  'socket_error',
+] as const;
+export type CloseReason = (typeof closeReasons)[number];
+export const CLOSE_CODE_NORMAL = 1000;
+export const CLOSE_CODE_GOING_AWAY = 1001;
+/** Application close codes (4000-4999). */
+export const CLOSE_CODE_REPLACED = 4001;
+export const CLOSE_CODE_ROOM_CLOSED = 4002;

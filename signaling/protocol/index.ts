@@ -1,0 +1,4 @@
+export * from './errors.ts';
+export * from './join-claims.ts';
+export * from './limits.ts';
+export * from './messages.ts';

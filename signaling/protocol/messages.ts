@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import type { ErrorCode } from './errors.ts';
+
+// mediasoup validates RTP structures in depth; here we check the shape and bound the size.
+const id = z.string().min(1).max(64);
+const rtpCapabilities = z.looseObject({
+  codecs: z.array(z.looseObject({ mimeType: z.string().max(64), kind: z.enum(['audio', 'video']) })).max(64),
+  headerExtensions: z.array(z.looseObject({})).max(64).optional(),
+});
+const dtlsParameters = z.looseObject({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
+});
+const rtpParameters = z.looseObject({
+  codecs: z.array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int() })).min(1).max(16),
+  encodings: z.array(z.looseObject({})).max(8).optional(),
+});
+export const mediaSources = ['mic', 'webcam', 'screen'] as const;
+
+/** Client -> server requests, keyed by method. */
+export const requestSchemas = {
+  getRouterRtpCapabilities: z.object({}),
+  join: z.object({ rtpCapabilities }),
+  createTransport: z.object({ direction: z.enum(['send', 'recv']) }),
+  connectTransport: z.object({ transportId: id, dtlsParameters }),
+  produce: z.object({
+    transportId: id,
+    kind: z.enum(['audio', 'video']),
+    rtpParameters,
+    source: z.enum(mediaSources),
+  }),
+  closeProducer: z.object({ producerId: id }),
+  consume: z.object({ producerId: id }),
+  resumeConsumer: z.object({ consumerId: id }),
+  leave: z.object({}),
+} as const;
+
+export type Method = keyof typeof requestSchemas;
+export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
+
+export type PeerInfo = { peerId: string; role: string; displayName: string | undefined };
+export type ProducerInfo = { peerId: string; producerId: string; kind: 'audio' | 'video'; source: string };
+
+// Response data is produced by our own server; the client trusts these types.
+export type ResponseData = {
+  getRouterRtpCapabilities: { rtpCapabilities: unknown };
+  join: { peerId: string; peers: PeerInfo[]; producers: ProducerInfo[] };
+  createTransport: { id: string; iceParameters: unknown; iceCandidates: unknown[]; dtlsParameters: unknown };
+  connectTransport: Record<string, never>;
+  produce: { producerId: string };
+  closeProducer: Record<string, never>;
+  consume: { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: unknown };
+  resumeConsumer: Record<string, never>;
+  leave: Record<string, never>;
+};
+
+/** Server -> client notifications, keyed by method. */
+export type Notifications = {
+  peerJoined: PeerInfo;
+  peerLeft: { peerId: string };
+  newProducer: ProducerInfo;
+  consumerClosed: { consumerId: string };
+  roomClosed: { reason: string };
+};
+
+export type ErrorBody = { code: ErrorCode; message: string; issues?: { path: string; message: string }[] };
+
+export const requestFrameSchema = z.object({
+  type: z.literal('request'),
+  id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  method: z.string().max(64),
+  data: z.unknown().optional(),
+});
+
+export type RequestFrame<M extends Method = Method> = { type: 'request'; id: number; method: M; data: RequestData<M> };
+export type ResponseFrame =
+  | { type: 'response'; id: number; ok: true; data: unknown }
+  | { type: 'response'; id: number; ok: false; error: ErrorBody };
+export type NotificationFrame<N extends keyof Notifications = keyof Notifications> = {
+  type: 'notification';
+  method: N;
+  data: Notifications[N];
+};
+/** For frames that cannot be answered as a response (no readable id). */
+export type ErrorFrame = { type: 'error'; error: ErrorBody };
+export type ServerFrame = ResponseFrame | NotificationFrame | ErrorFrame;

@@ -1,0 +1,16 @@
+/** What signaling tells the rest of the system about rooms; implemented by the server (DB + bus). */
+export interface RoomLifecycle {
+  /** Claims the room for this node; false if another live node owns it. Called again to keep it. */
+  claim(roomId: string): Promise<boolean>;
+  started(roomId: string, workerIndex: number): Promise<void>;
+  participantJoined(roomId: string, peerId: string, role: string): void;
+  participantLeft(roomId: string, peerId: string): void;
+  ended(roomId: string, reason: string): Promise<void>;
+}
+
+export interface SignalingMetrics {
+  requestDone(method: string, outcome: 'ok' | 'error'): void;
+  connectionOpened(): void;
+  connectionClosed(): void;
+  roomsChanged(rooms: number, peers: number): void;
+}

@@ -1,0 +1,29 @@
+import { ZodError } from 'zod';
+import { SfuError } from '../sfu/errors.ts';
+import type { ErrorBody, ErrorCode } from './protocol/index.ts';
+
+export class SignalingError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SignalingError';
+  }
+}
+
+/** Maps anything a handler throws to an error body; `internal` hides details from the client. */
+export function toErrorBody(err: unknown): { body: ErrorBody; unexpected: boolean } {
+  if (err instanceof SignalingError || err instanceof SfuError) {
+    return { body: { code: err.code, message: err.message }, unexpected: false };
+  }
+  if (err instanceof ZodError) {
+    const issues = err.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message }));
+    return { body: { code: 'invalid_request', message: 'request data is invalid', issues }, unexpected: false };
+  }
+  // mediasoup rejects bad RTP/DTLS parameters with TypeError; those are the client's fault.
+  if (err instanceof TypeError) {
+    return { body: { code: 'media_error', message: err.message.slice(0, 200) }, unexpected: false };
+  }
+  return { body: { code: 'internal', message: 'internal error' }, unexpected: true };
+}
