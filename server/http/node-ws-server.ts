@@ -39,7 +39,7 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, perMessageDeflate: false });
   const connections = new Set<WsConnection>();
   const http = createServer(
-    getRequestListener((request, env: { incoming: IncomingMessage }) =>
+    getRequestListener((request, env) =>
       opts.fetch(request, { remoteAddress: env.incoming.socket.remoteAddress ?? '' }),
     ),
   );

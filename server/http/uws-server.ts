@@ -114,9 +114,9 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       aborted = true;
       abort.abort();
     });
-    const respond = async (body: Uint8Array | undefined) => {
+    const respond = async (body: Uint8Array<ArrayBuffer> | undefined) => {
       const init: RequestInit = { method, headers, signal: abort.signal };
-      if (body) init.body = body;
+      if (body) init.body = body as Uint8Array<ArrayBuffer>;
       const response = await opts.fetch(new Request(url, init), { remoteAddress });
       const payload = new Uint8Array(await response.arrayBuffer());
       if (aborted) return;
@@ -166,7 +166,7 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
   };
 }
 
-function readBody(res: UwsTypes.HttpResponse, limit: number, isAborted: () => boolean): Promise<Uint8Array | 'too_large'> {
+function readBody(res: UwsTypes.HttpResponse, limit: number, isAborted: () => boolean): Promise<Uint8Array<ArrayBuffer> | 'too_large'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

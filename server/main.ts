@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { CareCallNode } from './node.ts';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  for (const issue of err.issues) process.stderr.write(`configuration error: ${issue.variable}: ${issue.message}\n`);
+  process.exit(1);
+}
+
+const logger = createLogger(config.logLevel);
+const node = await CareCallNode.start(config, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'start failed');
+  process.exit(1);
+});
+
+const links = node.demoLinks();
+if (links) {
+  process.stdout.write(
+    `\nCareCall is running at ${node.baseUrl}\n` +
+      `Demo room (open each link in its own browser window):\n` +
+      `  doctor:  ${links.doctor}\n` +
+      `  patient: ${links.patient}\n\n`,
+  );
+}
+
+let signals = 0;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (++signals > 1) process.exit(1);
+    logger.info({ signal }, 'shutting down');
+    void node.stop().then(() => process.exit(0));
+  });
+}

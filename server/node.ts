@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { openDb, type DbHandle } from '../db/client.ts';
+import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH } from '../signaling/protocol/index.ts';
+import { RoomHub } from '../signaling/room-hub.ts';
+import { createSignalingService } from '../signaling/signaling-service.ts';
+import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
+import { WorkerPool } from '../sfu/worker-pool.ts';
+import { createApp } from './app.ts';
+import { createBus } from './bus/create-bus.ts';
+import type { Bus } from './bus/types.ts';
+import type { Config } from './config.ts';
+import { startSocketServer } from './http/start-socket-server.ts';
+import type { SocketServer } from './http/socket-server.ts';
+import { JoinTokenIssuer, loadJoinTokenKeys } from './join-tokens.ts';
+import { createMetrics } from './metrics.ts';
+import { demoLinks, type DemoRoom } from './routes/demo.ts';
+import { createRoomLifecycle } from './room-lifecycle-service.ts';
+
+export type NodeOptions = {
+  /** Rooms with nobody in them close after this long. */
+  emptyRoomTimeoutMs?: number;
+  busPrefix?: string;
+};
+
+const CLAIM_TTL_MS = 60_000;
+
+/** One CareCall node: starts its parts in dependency order and stops them in reverse. */
+export class CareCallNode {
+  readonly nodeId = `node-${randomBytes(6).toString('hex')}`;
+  #stops: { name: string; stop: () => Promise<void> | void }[] = [];
+  #stopping: Promise<void> | undefined;
+  db!: DbHandle;
+  bus!: Bus;
+  pool!: WorkerPool;
+  hub!: RoomHub;
+  server!: SocketServer;
+  issuer!: JoinTokenIssuer;
+  demo: DemoRoom | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+  ) {}
+
+  static async start(config: Config, logger: Logger, opts: NodeOptions = {}): Promise<CareCallNode> {
+    const node = new CareCallNode(config, logger);
+    try {
+      await node.#start(opts);
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    return node;
+  }
+
+  get port() {
+    return this.server.port;
+  }
+
+  get baseUrl() {
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? 'localhost' : this.config.host;
+    return this.config.publicUrl ?? `http://${host}:${this.port}`;
+  }
+
+  demoLinks() {
+    return this.demo ? demoLinks(this.baseUrl, this.demo) : undefined;
+  }
+
+  async #start(opts: NodeOptions) {
+    const { config, logger } = this;
+    this.db = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir });
+    this.#onStop('database', () => this.db.close());
+    logger.info({ db: this.db.kind }, 'database ready');
+
+    this.bus = await createBus(config.redisUrl, opts.busPrefix);
+    this.#onStop('bus', () => this.bus.close());
+    logger.info({ bus: this.bus.kind }, 'bus ready');
+
+    this.pool = await WorkerPool.create({
+      numWorkers: config.rtc.workers,
+      listenIp: config.rtc.listenIp,
+      announcedIp: config.rtc.announcedIp,
+      basePort: config.rtc.port,
+    });
+    this.pool.on('workerDied', (index, error) => logger.error({ worker: index, error: error.message }, 'media worker died'));
+    this.#onStop('sfu workers', () => this.pool.close());
+    logger.info({ workers: this.pool.workers.length }, 'media workers ready');
+
+    const keys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
+    if (keys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
+    this.issuer = new JoinTokenIssuer(keys, config.joinToken.ttlSeconds);
+
+    const metrics = createMetrics(() => this.pool.health().alive);
+    const lifecycle = createRoomLifecycle(this.db.db, this.bus, this.nodeId, logger, CLAIM_TTL_MS);
+    this.hub = new RoomHub({
+      pool: this.pool,
+      lifecycle,
+      metrics: metrics.signaling,
+      logger,
+      emptyRoomTimeoutMs: opts.emptyRoomTimeoutMs ?? 60_000,
+      claimRefreshMs: CLAIM_TTL_MS / 3,
+    });
+    this.#onStop('rooms', () => this.hub.close('shutdown'));
+
+    if (config.demo) this.demo = { roomId: randomBytes(12).toString('base64url'), key: randomBytes(9).toString('base64url') };
+    const app = createApp({
+      logger,
+      issuer: this.issuer,
+      demo: this.demo,
+      registry: metrics.registry,
+      checks: {
+        database: () => this.db.ping(),
+        bus: () => this.bus.ping(),
+        sfu: async () => {
+          const { alive, total } = this.pool.health();
+          if (alive === 0 || alive < total) throw new Error('workers down');
+        },
+      },
+    });
+    const signaling = createSignalingService({
+      verify: createJoinTokenVerifier(keys.publicKey),
+      hub: this.hub,
+      lifecycle,
+      metrics: metrics.signaling,
+      logger,
+    });
+    this.server = await startSocketServer(
+      config.socketServer,
+      {
+        host: config.host,
+        port: config.port,
+        path: SIGNALING_PATH,
+        maxPayloadBytes: MAX_SOCKET_PAYLOAD_BYTES,
+        maxBackpressureBytes: 4 * 1024 * 1024,
+        maxHttpBodyBytes: 10 * 1024 * 1024,
+        fetch: (request, env) => app.fetch(request, env),
+        authorize: (request) => signaling.authorize(request),
+        open: (connection, claims) => signaling.open(connection, claims),
+      },
+      logger,
+    );
+    this.#onStop('socket server', () => this.server.close('server_shutdown'));
+  }
+
+  #onStop(name: string, stop: () => Promise<void> | void) {
+    this.#stops.push({ name, stop });
+  }
+
+  /** Reverse start order: stop accepting, close rooms, workers, bus, then the database. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const { name, stop } of this.#stops.reverse()) {
+        try {
+          await stop();
+          this.logger.info({ part: name }, 'stopped');
+        } catch (err) {
+          this.logger.error({ part: name, err }, 'stop failed');
+        }
+      }
+    })();
+    return this.#stopping;
+  }
+}
