@@ -50,7 +50,7 @@ async function openPglite(dir: string | undefined): Promise<DbHandle> {
   const { btree_gist } = await import('@electric-sql/pglite/contrib/btree_gist');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
-  if (dir) {
+  if (dir && !dir.startsWith('memory://')) {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(dir, { recursive: true });
   }

@@ -1,0 +1,50 @@
+import WebSocket from 'ws';
+import { SignalingClient, type WebSocketLike } from '../../web-client/src/signaling-client.ts';
+import type { Notifications } from '../../signaling/protocol/index.ts';
+
+export type TestClient = SignalingClient & {
+  notifications: { method: keyof Notifications; data: unknown }[];
+  errorFrames: unknown[];
+  closed: Promise<{ code: number; reason: string }>;
+  waitFor: (method: keyof Notifications, count?: number) => Promise<unknown[]>;
+};
+
+/** A signaling client over `ws` that records everything it receives. */
+export async function connectClient(wsUrl: string, token: string): Promise<TestClient> {
+  const client = (await SignalingClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, (url) => new WebSocket(url) as unknown as WebSocketLike)) as TestClient;
+  client.notifications = [];
+  client.errorFrames = [];
+  const waiters: (() => void)[] = [];
+  client.onNotification = (method, data) => {
+    client.notifications.push({ method, data });
+    waiters.splice(0).forEach((w) => w());
+  };
+  client.onErrorFrame = (e) => {
+    client.errorFrames.push(e);
+    waiters.splice(0).forEach((w) => w());
+  };
+  client.closed = new Promise((resolve) => (client.onClose = (code, reason) => resolve({ code, reason })));
+  client.waitFor = (method, count = 1) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${method}`)), 5000);
+      const check = () => {
+        const found = client.notifications.filter((n) => n.method === method).map((n) => n.data);
+        if (found.length >= count) {
+          clearTimeout(timer);
+          resolve(found);
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return client;
+}
+
+/** Waits until the client has received `count` error frames. */
+export async function nextErrorFrame(client: TestClient, count: number) {
+  const start = Date.now();
+  while (client.errorFrames.length < count) {
+    if (Date.now() - start > 5000) throw new Error('no error frame');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return client.errorFrames[count - 1];
+}
