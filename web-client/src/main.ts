@@ -35,9 +35,8 @@ function tile(id: string, label: string, local = false) {
   return el;
 }
 
-function attachRemote(remote: RemoteTrack, client: RoomClient) {
-  const peer = client.peers.get(remote.peerId);
-  const el = tile(remote.peerId, peer?.displayName ?? peer?.role ?? 'Participant');
+function attachRemote(remote: RemoteTrack) {
+  const el = tile(remote.peerId, remote.peer?.displayName ?? remote.peer?.role ?? 'Participant');
   if (remote.kind === 'video') {
     const video = el.querySelector('video')!;
     video.srcObject = new MediaStream([remote.track]);
@@ -75,7 +74,8 @@ async function main() {
     signalingUrl: `${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`,
     createSocket: (url) => new WebSocket(url) as never,
     events: {
-      remoteTrack: (remote) => attachRemote(remote, client),
+      remoteTrack: attachRemote,
+      error: (err) => console.error('call error:', err.message),
       remoteTrackEnded: (consumerId) => document.querySelector(`audio[data-consumer="${consumerId}"]`)?.remove(),
       peerLeft: (peerId) => document.getElementById(`tile-${peerId}`)?.remove(),
       closed: (reason) => (status.textContent = `Call ended (${reason.replace(/_/g, ' ')})`),

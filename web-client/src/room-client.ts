@@ -3,7 +3,7 @@ import type { types } from 'mediasoup-client';
 import type { Notifications, PeerInfo, ProducerInfo } from '../../signaling/protocol/index.ts';
 import { SignalingClient, type WebSocketLike } from './signaling-client.ts';
 
-export type RemoteTrack = { peerId: string; consumerId: string; producerId: string; kind: 'audio' | 'video'; source: string; track: MediaStreamTrack };
+export type RemoteTrack = { peer: PeerInfo | undefined; peerId: string; consumerId: string; producerId: string; kind: 'audio' | 'video'; source: string; track: MediaStreamTrack };
 
 export type RoomClientEvents = {
   peerJoined?: (peer: PeerInfo) => void;
@@ -11,6 +11,8 @@ export type RoomClientEvents = {
   remoteTrack?: (remote: RemoteTrack) => void;
   remoteTrackEnded?: (consumerId: string) => void;
   closed?: (reason: string) => void;
+  /** A background step failed (e.g. consuming a newly announced track). */
+  error?: (err: Error) => void;
 };
 
 export type RoomClientOptions = {
@@ -117,7 +119,7 @@ export class RoomClient {
   async #drainPending() {
     while (this.#recvTransport && this.#pendingProducers.length > 0) {
       const info = this.#pendingProducers.shift()!;
-      await this.#consume(info).catch(() => undefined);
+      await this.#consume(info).catch((err: Error) => this.#emit('error', err));
     }
   }
 
@@ -132,7 +134,9 @@ export class RoomClient {
       rtpParameters: res.rtpParameters as types.RtpParameters,
     });
     this.consumers.set(consumer.id, consumer);
-    this.opts.events?.remoteTrack?.({
+    await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
+    this.#emit('remoteTrack', {
+      peer: this.peers.get(info.peerId),
       peerId: info.peerId,
       consumerId: consumer.id,
       producerId: info.producerId,
@@ -140,7 +144,16 @@ export class RoomClient {
       source: info.source,
       track: consumer.track,
     });
-    await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
+  }
+
+  /** Application callbacks must not break the media flow: their errors are reported, not thrown. */
+  #emit<E extends keyof RoomClientEvents>(event: E, ...args: Parameters<NonNullable<RoomClientEvents[E]>>) {
+    const handler = this.opts.events?.[event] as ((...a: unknown[]) => void) | undefined;
+    try {
+      handler?.(...args);
+    } catch (err) {
+      if (event !== 'error') this.#emit('error', err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   #onNotification<N extends keyof Notifications>(method: N, data: Notifications[N]) {
@@ -150,7 +163,7 @@ export class RoomClient {
       case 'peerLeft': {
         const { peerId } = data as Notifications['peerLeft'];
         this.peers.delete(peerId);
-        return this.opts.events?.peerLeft?.(peerId);
+        return this.#emit('peerLeft', peerId);
       }
       case 'newProducer':
         this.#pendingProducers.push(data as Notifications['newProducer']);
@@ -160,7 +173,7 @@ export class RoomClient {
         const { consumerId } = data as Notifications['consumerClosed'];
         this.consumers.get(consumerId)?.close();
         this.consumers.delete(consumerId);
-        return this.opts.events?.remoteTrackEnded?.(consumerId);
+        return this.#emit('remoteTrackEnded', consumerId);
       }
       case 'roomClosed':
         return this.#onClosed((data as Notifications['roomClosed']).reason);
@@ -169,7 +182,7 @@ export class RoomClient {
 
   #addPeer(peer: PeerInfo) {
     this.peers.set(peer.peerId, peer);
-    this.opts.events?.peerJoined?.(peer);
+    this.#emit('peerJoined', peer);
   }
 
   #onClosed(reason: string) {
@@ -177,6 +190,6 @@ export class RoomClient {
     this.#closed = true;
     this.#sendTransport?.close();
     this.#recvTransport?.close();
-    this.opts.events?.closed?.(reason);
+    this.#emit('closed', reason);
   }
 }
