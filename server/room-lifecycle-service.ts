@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
-import { rooms } from '../db/schema.ts';
+import { rooms } from '../db/schema/index.ts';
 import type { RoomLifecycle } from '../signaling/room-lifecycle.ts';
 import type { Bus } from './bus/types.ts';
 
