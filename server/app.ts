@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import { ProblemError, problemBody, problemResponse } from './errors.ts';
@@ -6,6 +7,8 @@ import type { JoinTokenIssuer } from './join-tokens.ts';
 import { demoRoutes, type DemoRoom } from './routes/demo.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { staticRoutes } from './routes/static.ts';
+
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 export type AppDeps = HealthDeps & {
   logger: Logger;
@@ -15,6 +18,14 @@ export type AppDeps = HealthDeps & {
 
 export function createApp(deps: AppDeps) {
   const app = new Hono()
+    .use(
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new ProblemError(413, 'payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+        },
+      }),
+    )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes());
   if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));

@@ -6,7 +6,7 @@ import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
 import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
-import { createApp } from './app.ts';
+import { createApp, MAX_BODY_BYTES } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
@@ -73,7 +73,7 @@ export class CareCallNode {
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
-    this.bus = await createBus(config.redisUrl, opts.busPrefix);
+    this.bus = await createBus(config.redisUrl, opts.busPrefix, (err) => logger.warn({ err: err.message }, 'redis connection problem'));
     this.#onStop('bus', () => this.bus.close());
     logger.info({ bus: this.bus.kind }, 'bus ready');
 
@@ -133,7 +133,7 @@ export class CareCallNode {
         path: SIGNALING_PATH,
         maxPayloadBytes: MAX_SOCKET_PAYLOAD_BYTES,
         maxBackpressureBytes: 4 * 1024 * 1024,
-        maxHttpBodyBytes: 10 * 1024 * 1024,
+        maxHttpBodyBytes: MAX_BODY_BYTES,
         fetch: (request, env) => app.fetch(request, env),
         authorize: (request) => signaling.authorize(request),
         open: (connection, claims) => signaling.open(connection, claims),

@@ -20,6 +20,17 @@ export type SfuWorker = {
   readonly webRtcServer: types.WebRtcServer;
 };
 
+const EXIT_GRACE_MS = 3000;
+
+function isRunning(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 type PoolEvents = { workerDied: [index: number, error: Error]; workerReplaced: [worker: SfuWorker] };
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
@@ -36,7 +47,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     try {
       for (let i = 0; i < n; i++) pool.#workers.push(await pool.#spawn(i));
     } catch (err) {
-      pool.close();
+      await pool.close();
       throw err;
     }
     return pool;
@@ -68,10 +79,15 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return this.#workers.filter((w) => !w.worker.closed).map((w) => w.worker.pid);
   }
 
-  close() {
+  /** Resolves once every worker process has exited, so a stopping node leaves no orphans. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const w of this.#workers) w.worker.close();
+    const pids = this.pids();
+    for (const w of this.#workers) w.worker.close(); // sends SIGTERM
+    const deadline = Date.now() + EXIT_GRACE_MS;
+    while (pids.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const pid of pids.filter(isRunning)) process.kill(pid, 'SIGKILL');
   }
 
   async #spawn(index: number): Promise<SfuWorker> {
@@ -100,7 +116,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     if (this.#closed) return;
     const replacement = await this.#spawn(dead.index).catch(() => undefined);
     if (!replacement) return;
-    if (this.#closed) return replacement.worker.close();
+    if (this.#closed) return void replacement.worker.close();
     this.#workers[this.#workers.indexOf(dead)] = replacement;
     this.emit('workerReplaced', replacement);
   }

@@ -27,17 +27,22 @@ export class RedisBus implements Bus {
     });
   }
 
-  static async create(url: string, prefix = 'carecall:'): Promise<RedisBus> {
+  /** onError hears connection trouble after start; ioredis reconnects by itself meanwhile. */
+  static async create(url: string, prefix = 'carecall:', onError: (err: Error) => void = () => {}): Promise<RedisBus> {
     const options = { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true };
     const pub = new Redis(url, options);
     const sub = new Redis(url, options);
+    let started = false;
+    for (const client of [pub, sub]) client.on('error', (err: Error) => started && onError(err));
     try {
+      // Without retries during start-up, a wrong REDIS_URL fails fast instead of hanging.
       await Promise.all([pub.connect(), sub.connect()]);
     } catch (err) {
       pub.disconnect();
       sub.disconnect();
       throw err;
     }
+    started = true;
     return new RedisBus(pub, sub, prefix);
   }
 

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+const variablesIn = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map((i) => i.variable);
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('has working defaults: PGlite, local bus, demo on', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 3000, databaseUrl: undefined, redisUrl: undefined, demo: true, socketServer: 'auto' });
+  });
+
+  it('reads every setting', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      RTC_ANNOUNCED_IP: '203.0.113.7',
+      RTC_PORT: '40000',
+      SFU_WORKERS: '2',
+      DATABASE_URL: 'postgres://u@db/x',
+      REDIS_URL: 'redis://cache:6379',
+      SOCKET_SERVER: 'ws',
+    });
+    expect(c).toMatchObject({
+      port: 8080,
+      rtc: { announcedIp: '203.0.113.7', port: 40000, workers: 2 },
+      databaseUrl: 'postgres://u@db/x',
+      redisUrl: 'redis://cache:6379',
+      demo: false,
+      socketServer: 'ws',
+    });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ SFU_WORKERS: '0' }, 'SFU_WORKERS'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ RTC_LISTEN_IP: 'not an ip!' }, 'RTC_LISTEN_IP'],
+    [{ NODE_ENV: 'production' }, 'JOIN_TOKEN_PRIVATE_KEY'],
+  ])('names the bad variable: %o', (env, variable) => {
+    expect(variablesIn(() => loadConfig(env))).toContain(variable);
+  });
+
+  it('reports every bad variable at once', () => {
+    expect(variablesIn(() => loadConfig({ PORT: '-1', SOCKET_SERVER: 'x' })).sort()).toEqual(['PORT', 'SOCKET_SERVER']);
+  });
+});
+
+describe('server process with bad config', () => {
+  it('exits non-zero naming the variable, before starting anything', () => {
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: { ...process.env, PORT: 'not-a-port', REDIS_URL: 'ftp://x' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('configuration error: PORT');
+    expect(res.stderr).toContain('configuration error: REDIS_URL');
+    expect(res.stdout).not.toContain('listening');
+  });
+});
