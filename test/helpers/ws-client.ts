@@ -11,7 +11,13 @@ export type TestClient = SignalingClient & {
 
 /** A signaling client over `ws` that records everything it receives. */
 export async function connectClient(wsUrl: string, token: string): Promise<TestClient> {
-  const client = (await SignalingClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, (url) => new WebSocket(url) as unknown as WebSocketLike)) as TestClient;
+  let socket: WebSocket | undefined;
+  const client = (await SignalingClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, (url) => {
+    socket = new WebSocket(url);
+    return socket as unknown as WebSocketLike;
+  })) as TestClient;
+  // An abnormal close (1006) says nothing by itself; keep the socket-level cause for the failure message.
+  socket!.on('error', (err) => console.error(`test client socket error: ${err.message}`));
   client.notifications = [];
   client.errorFrames = [];
   const waiters: (() => void)[] = [];
