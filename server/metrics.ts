@@ -11,7 +11,7 @@ export function createMetrics(workerCount: () => number) {
     labelNames: ['method', 'outcome'] as const,
     registers: [registry],
   });
-  const connections = new Gauge({ name: 'carecall_signaling_connections', help: 'Open signaling connections', registers: [registry] });
+  const connections = new Gauge({ name: 'carecall_signaling_participants', help: 'Signaling participants (connected, or resumable after a drop)', registers: [registry] });
   const rooms = new Gauge({ name: 'carecall_rooms', help: 'Rooms hosted on this node', registers: [registry] });
   const peers = new Gauge({ name: 'carecall_peers', help: 'Peers in rooms on this node', registers: [registry] });
   new Gauge({

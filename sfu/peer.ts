@@ -15,6 +15,7 @@ export type TransportInfo = {
 type PeerEvents = {
   /** A consumer of this peer ended because its producer went away. */
   consumerClosed: [consumerId: string];
+  consumerLayersChanged: [consumerId: string, layers: types.ConsumerLayers | undefined];
   close: [];
 };
 
@@ -23,6 +24,7 @@ export type PeerContext = {
   router: types.Router;
   webRtcServer: types.WebRtcServer;
   onProducer: (peer: Peer, producer: types.Producer) => void;
+  onProducerPaused: (peer: Peer, producer: types.Producer, paused: boolean, by: string) => void;
 };
 
 export class Peer extends EventEmitter<PeerEvents> {
@@ -86,9 +88,38 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   closeProducer(producerId: string) {
+    this.#producer(producerId).close();
+  }
+
+  /** `by` is the peer id of whoever paused it: the owner, or a moderator muting them. */
+  async setProducerPaused(producerId: string, paused: boolean, by = this.id) {
+    const producer = this.#producer(producerId);
+    if (producer.paused === paused) return;
+    await (paused ? producer.pause() : producer.resume());
+    this.ctx.onProducerPaused(this, producer, paused, by);
+  }
+
+  producersBySource(source: MediaSource): types.Producer[] {
+    return [...this.producers.values()].filter((p) => p.appData.source === source);
+  }
+
+  async setConsumerPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number) {
+    const consumer = this.consumers.get(consumerId);
+    if (!consumer) throw new SfuError('consumer_not_found', 'no such consumer of this peer');
+    // Simple (non-simulcast) consumers have a single layer: nothing to select.
+    if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
+    await consumer.setPreferredLayers(temporalLayer === undefined ? { spatialLayer } : { spatialLayer, temporalLayer });
+  }
+
+  async restartIce(transportId: string): Promise<types.IceParameters> {
+    return this.#transport(transportId).restartIce();
+  }
+
+  #producer(producerId: string): types.Producer {
+    this.#assertOpen();
     const producer = this.producers.get(producerId);
     if (!producer) throw new SfuError('producer_not_found', 'no such producer of this peer');
-    producer.close();
+    return producer;
   }
 
   /** Consumers start paused: the client resumes once its track is wired, avoiding a lost keyframe. */
@@ -113,6 +144,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       consumer.close();
       this.emit('consumerClosed', consumer.id);
     });
+    consumer.on('layerschange', (layers) => this.emit('consumerLayersChanged', consumer.id, layers));
     return consumer;
   }
 

@@ -9,6 +9,8 @@ export type RoomCloseReason = 'empty' | 'ended' | 'worker_died' | 'shutdown';
 
 type RoomEvents = {
   newProducer: [peer: Peer, producer: types.Producer];
+  producerPaused: [peer: Peer, producer: types.Producer, paused: boolean, by: string];
+  activeSpeaker: [peerId: string];
   peerClosed: [peer: Peer];
   close: [reason: RoomCloseReason];
 };
@@ -22,14 +24,20 @@ export class Room extends EventEmitter<RoomEvents> {
     readonly id: string,
     readonly router: types.Router,
     private readonly sfuWorker: SfuWorker,
+    private readonly speakers: types.ActiveSpeakerObserver,
   ) {
     super();
     router.on('workerclose', () => this.close('worker_died'));
+    speakers.on('dominantspeaker', ({ producer }) => {
+      const peerId = producer.appData.peerId;
+      if (typeof peerId === 'string') this.emit('activeSpeaker', peerId);
+    });
   }
 
   static async create(id: string, sfuWorker: SfuWorker): Promise<Room> {
     const router = await sfuWorker.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
-    return new Room(id, router, sfuWorker);
+    const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
+    return new Room(id, router, sfuWorker, speakers);
   }
 
   get closed() {
@@ -50,7 +58,11 @@ export class Room extends EventEmitter<RoomEvents> {
     const peer = new Peer(peerId, {
       router: this.router,
       webRtcServer: this.sfuWorker.webRtcServer,
-      onProducer: (p, producer) => this.emit('newProducer', p, producer),
+      onProducer: (p, producer) => {
+        if (producer.kind === 'audio') void this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+        this.emit('newProducer', p, producer);
+      },
+      onProducerPaused: (p, producer, paused, by) => this.emit('producerPaused', p, producer, paused, by),
     });
     this.peers.set(peerId, peer);
     peer.once('close', () => {

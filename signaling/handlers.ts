@@ -1,91 +1,144 @@
 import type { types } from 'mediasoup';
-import { producerInfo } from './hub-room.ts';
+import type { Participant } from './participant.ts';
 import type { Method, RequestData, ResponseData } from './protocol/index.ts';
-import type { Session } from './session.ts';
 import { SignalingError } from './signaling-error.ts';
 
-type Handlers = { [M in Method]: (session: Session, data: RequestData<M>) => Promise<ResponseData[M]> };
+type Handlers = { [M in Method]: (p: Participant, data: RequestData<M>) => Promise<ResponseData[M]> };
 
-function joined(session: Session) {
-  if (!session.peer || !session.hubRoom || session.peer.closed) {
-    throw new SignalingError('not_joined', 'join the room first');
-  }
-  return { peer: session.peer, hubRoom: session.hubRoom };
+/** Media requests need an admitted participant: waiting ones have no SFU peer at all. */
+function admitted(p: Participant) {
+  if (p.status === 'waiting') throw new SignalingError('not_admitted', 'wait until the host admits you');
+  if (!p.peer || !p.hubRoom || p.peer.closed) throw new SignalingError('not_joined', 'join the room first');
+  return { peer: p.peer, hubRoom: p.hubRoom };
+}
+
+function host(p: Participant) {
+  if (!p.hubRoom || p.status !== 'admitted') throw new SignalingError('not_joined', 'join the room first');
+  if (!p.canAdmit) throw new SignalingError('forbidden', 'only a host can admit or deny');
+  return p.hubRoom;
 }
 
 export const handlers: Handlers = {
-  async getRouterRtpCapabilities(session) {
-    const hubRoom = session.hubRoom ?? (await session.deps.hub.getOrCreate(session.claims.room));
+  async getRouterRtpCapabilities(p) {
+    const hubRoom = p.hubRoom ?? (await p.deps.hub.getOrCreate(p.claims.room));
     return { rtpCapabilities: hubRoom.room.rtpCapabilities };
   },
 
-  async join(session, { rtpCapabilities }) {
-    if (session.peer && !session.peer.closed) throw new SignalingError('already_joined', 'already joined');
-    const { hub, lifecycle } = session.deps;
-    const hubRoom = await hub.getOrCreate(session.claims.room);
-    const previous = hubRoom.members.get(session.peerId);
-    if (previous && previous !== session) (previous as Session).replaced();
-    const peer = hubRoom.add(session);
-    peer.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
-    peer.on('consumerClosed', (consumerId) => session.notify('consumerClosed', { consumerId }));
-    session.hubRoom = hubRoom;
-    session.peer = peer;
-    lifecycle.participantJoined(hubRoom.id, session.peerId, session.role);
+  async join(p, { rtpCapabilities }) {
+    if (p.status !== 'new') throw new SignalingError('already_joined', 'already joined');
+    const { hub, lifecycle } = p.deps;
+    const hubRoom = await hub.getOrCreate(p.claims.room);
+    const previous = hubRoom.current(p.peerId);
+    if (previous && previous !== p) (previous as Participant).replaced();
+    p.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
+    p.hubRoom = hubRoom;
+    const status = hubRoom.enter(p);
+    p.status = status;
+    if (status === 'admitted') lifecycle.participantJoined(hubRoom.id, p.peerId, p.role);
     hub.reportMetrics();
-    const others = [...hubRoom.members.values()].filter((m) => m.peerId !== session.peerId);
-    return {
-      peerId: session.peerId,
-      peers: others.map((m) => ({ peerId: m.peerId, role: m.role, displayName: m.displayName })),
-      producers: session.canSubscribe
-        ? hubRoom.room.producersExcept(session.peerId).map(({ peer: p, producer }) => producerInfo(p.id, producer))
-        : [],
-    };
+    return { peerId: p.peerId, status, resumeKey: p.resumeKey, ...hubRoom.state(p.peerId) };
   },
 
-  async createTransport(session, { direction }) {
-    const { peer } = joined(session);
-    if (direction === 'send' && !session.may('publish')) throw new SignalingError('forbidden', 'no publish permission');
-    if (direction === 'recv' && !session.may('subscribe')) throw new SignalingError('forbidden', 'no subscribe permission');
+  async createTransport(p, { direction }) {
+    const { peer } = admitted(p);
+    if (direction === 'send' && !p.may('publish')) throw new SignalingError('forbidden', 'no publish permission');
+    if (direction === 'recv' && !p.may('subscribe')) throw new SignalingError('forbidden', 'no subscribe permission');
     return peer.createTransport(direction);
   },
 
-  async connectTransport(session, { transportId, dtlsParameters }) {
-    await joined(session).peer.connectTransport(transportId, dtlsParameters as types.DtlsParameters);
+  async connectTransport(p, { transportId, dtlsParameters }) {
+    await admitted(p).peer.connectTransport(transportId, dtlsParameters as types.DtlsParameters);
     return {};
   },
 
-  async produce(session, { transportId, kind, rtpParameters, source }) {
-    const { peer } = joined(session);
-    if (!session.may('publish')) throw new SignalingError('forbidden', 'no publish permission');
+  async restartIce(p, { transportId }) {
+    return { iceParameters: await admitted(p).peer.restartIce(transportId) };
+  },
+
+  async produce(p, { transportId, kind, rtpParameters, source }) {
+    const { peer } = admitted(p);
+    if (!p.may('publish')) throw new SignalingError('forbidden', 'no publish permission');
     const producer = await peer.produce(transportId, kind, rtpParameters as types.RtpParameters, source);
     return { producerId: producer.id };
   },
 
-  async closeProducer(session, { producerId }) {
-    joined(session).peer.closeProducer(producerId);
+  async closeProducer(p, { producerId }) {
+    admitted(p).peer.closeProducer(producerId);
     return {};
   },
 
-  async consume(session, { producerId }) {
-    const { peer, hubRoom } = joined(session);
-    if (!session.may('subscribe')) throw new SignalingError('forbidden', 'no subscribe permission');
+  async pauseProducer(p, { producerId }) {
+    await admitted(p).peer.setProducerPaused(producerId, true);
+    return {};
+  },
+
+  async resumeProducer(p, { producerId }) {
+    await admitted(p).peer.setProducerPaused(producerId, false);
+    return {};
+  },
+
+  async consume(p, { producerId }) {
+    const { peer, hubRoom } = admitted(p);
+    if (!p.may('subscribe')) throw new SignalingError('forbidden', 'no subscribe permission');
     // Only this room's producers are visible: another room's id is simply not found.
     const producer = hubRoom.room.findProducer(producerId);
-    if (!producer || producer.appData.peerId === session.peerId) {
+    if (!producer || producer.appData.peerId === p.peerId) {
       throw new SignalingError('producer_not_found', 'no such producer in this room');
     }
     const consumer = await peer.consume(producer);
     return { consumerId: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
   },
 
-  async resumeConsumer(session, { consumerId }) {
-    await joined(session).peer.resumeConsumer(consumerId);
+  async resumeConsumer(p, { consumerId }) {
+    await admitted(p).peer.resumeConsumer(consumerId);
     return {};
   },
 
-  async leave(session) {
-    joined(session);
-    session.leave();
+  async setConsumerPreferredLayers(p, { consumerId, spatialLayer, temporalLayer }) {
+    await admitted(p).peer.setConsumerPreferredLayers(consumerId, spatialLayer, temporalLayer);
+    return {};
+  },
+
+  async admit(p, { peerId }) {
+    host(p).admit(peerId);
+    p.deps.lifecycle.participantJoined(p.hubRoom!.id, peerId, p.hubRoom!.members.get(peerId)?.role ?? 'unknown');
+    p.deps.hub.reportMetrics();
+    return {};
+  },
+
+  async admitAll(p) {
+    const hubRoom = host(p);
+    const before = new Set(hubRoom.members.keys());
+    const admittedCount = hubRoom.admitAll();
+    for (const [peerId, m] of hubRoom.members) if (!before.has(peerId)) p.deps.lifecycle.participantJoined(hubRoom.id, peerId, m.role);
+    p.deps.hub.reportMetrics();
+    return { admitted: admittedCount };
+  },
+
+  async deny(p, { peerId }) {
+    host(p).deny(peerId);
+    return {};
+  },
+
+  async muteParticipant(p, { peerId, source }) {
+    const { hubRoom } = admitted(p);
+    if (!p.may('moderate')) throw new SignalingError('forbidden', 'no moderate permission');
+    const target = hubRoom.room.peers.get(peerId);
+    const member = hubRoom.members.get(peerId);
+    if (!target || !member) throw new SignalingError('peer_not_found', 'no such participant in this room');
+    let muted = 0;
+    for (const producer of target.producersBySource(source)) {
+      if (producer.paused) continue;
+      await target.setProducerPaused(producer.id, true, p.peerId);
+      member.notify('mutedBy', { producerId: producer.id, by: p.peerId });
+      muted++;
+    }
+    return { muted };
+  },
+
+  async leave(p) {
+    if (p.status === 'new') throw new SignalingError('not_joined', 'join the room first');
+    p.end();
     return {};
   },
 };

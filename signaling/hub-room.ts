@@ -1,77 +1,205 @@
 import type { types } from 'mediasoup';
 import type { Peer } from '../sfu/peer.ts';
 import type { Room, RoomCloseReason } from '../sfu/room.ts';
-import type { Notifications, ProducerInfo } from './protocol/index.ts';
+import { MAX_ROOM_PARTICIPANTS, type Notifications, type ProducerInfo, type RoomState, type WaitingInfo } from './protocol/index.ts';
+import { SignalingError } from './signaling-error.ts';
 
-/** What a HubRoom needs from a connected session; sessions implement it. */
+/** What a HubRoom needs from a participant; signaling participants implement it. */
 export interface RoomMember {
   readonly peerId: string;
   readonly role: string;
   readonly displayName: string | undefined;
   readonly canSubscribe: boolean;
+  /** Hosts (who may admit others) enter directly; everyone else knocks. */
+  readonly canAdmit: boolean;
   notify<N extends keyof Notifications>(method: N, data: Notifications[N]): void;
-  /** The room went away under the member (ended, worker died, shutdown). */
+  /** Admitted, or the room's media was rebuilt: this is the SFU peer to use from now on. */
+  attachPeer(peer: Peer): void;
+  /** The room went away under the member (ended, shutdown). */
   roomClosed(reason: RoomCloseReason): void;
+  denied(): void;
 }
 
 export function producerInfo(peerId: string, producer: types.Producer): ProducerInfo {
-  return { peerId, producerId: producer.id, kind: producer.kind, source: String(producer.appData.source ?? 'webcam') };
+  return {
+    peerId,
+    producerId: producer.id,
+    kind: producer.kind,
+    source: String(producer.appData.source ?? 'webcam'),
+    paused: producer.paused,
+  };
 }
 
-/** An SFU Room plus the signaling members in it: fans room events out as notifications. */
+/**
+ * An SFU Room plus the participants around it: the admitted members and the waiting room.
+ * Waiting participants have no SFU peer, so they can neither send nor receive media.
+ */
 export class HubRoom {
   readonly members = new Map<string, RoomMember>();
+  readonly waiting = new Map<string, { member: RoomMember; since: Date }>();
+  #room!: Room;
   #emptyTimer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(
-    readonly room: Room,
+    room: Room,
     private readonly emptyTimeoutMs: number,
+    /** The room's worker died; the hub decides whether media can be rebuilt elsewhere. */
+    private readonly onMediaLost: (hubRoom: HubRoom) => void,
   ) {
-    room.on('newProducer', (peer, producer) => this.#broadcast(peer.id, 'newProducer', producerInfo(peer.id, producer), true));
-    room.on('peerClosed', (peer) => this.#onPeerClosed(peer));
-    room.on('close', (reason) => {
-      clearTimeout(this.#emptyTimer);
-      const members = [...this.members.values()];
-      this.members.clear();
-      for (const m of members) m.roomClosed(reason);
-    });
+    this.#wire(room);
     this.#scheduleEmptyClose();
   }
 
   get id() {
-    return this.room.id;
+    return this.#room.id;
+  }
+  get room() {
+    return this.#room;
+  }
+  get closed() {
+    return this.#closed;
   }
 
-  /** Adds a member and its SFU peer; an existing member with the same id must be removed first. */
-  add(member: RoomMember): Peer {
-    const peer = this.room.addPeer(member.peerId);
-    this.members.set(member.peerId, member);
+  /** Admits hosts at once; everyone else waits for a host. */
+  enter(member: RoomMember): 'admitted' | 'waiting' {
     clearTimeout(this.#emptyTimer);
-    this.#broadcast(member.peerId, 'peerJoined', {
-      peerId: member.peerId,
-      role: member.role,
-      displayName: member.displayName,
-    });
-    return peer;
+    if (member.canAdmit) {
+      this.#admit(member);
+      return 'admitted';
+    }
+    this.waiting.set(member.peerId, { member, since: new Date() });
+    this.#announceWaiting();
+    return 'waiting';
+  }
+
+  admit(peerId: string) {
+    const entry = this.waiting.get(peerId);
+    if (!entry) throw new SignalingError('peer_not_found', 'nobody with that id is waiting');
+    this.#admit(entry.member);
+    this.waiting.delete(peerId);
+    this.#announceWaiting();
+  }
+
+  admitAll(): number {
+    let admitted = 0;
+    for (const [peerId, { member }] of this.waiting) {
+      if (this.members.size >= MAX_ROOM_PARTICIPANTS) break;
+      this.#admit(member);
+      this.waiting.delete(peerId);
+      admitted++;
+    }
+    this.#announceWaiting();
+    return admitted;
+  }
+
+  deny(peerId: string) {
+    const entry = this.waiting.get(peerId);
+    if (!entry) throw new SignalingError('peer_not_found', 'nobody with that id is waiting');
+    this.waiting.delete(peerId);
+    this.#announceWaiting();
+    entry.member.denied();
+    this.#scheduleEmptyClose();
   }
 
   /** Removes a member only if it is still the current one for its id (not a replacement). */
   remove(member: RoomMember) {
+    if (this.waiting.get(member.peerId)?.member === member) {
+      this.waiting.delete(member.peerId);
+      this.#announceWaiting();
+      this.#scheduleEmptyClose();
+      return;
+    }
     if (this.members.get(member.peerId) !== member) return;
     this.members.delete(member.peerId);
-    this.room.peers.get(member.peerId)?.close();
+    this.#room.peers.get(member.peerId)?.close();
   }
 
-  #onPeerClosed(peer: Peer) {
-    this.#broadcast(peer.id, 'peerLeft', { peerId: peer.id });
-    this.#scheduleEmptyClose();
+  current(peerId: string): RoomMember | undefined {
+    return this.members.get(peerId) ?? this.waiting.get(peerId)?.member;
+  }
+
+  state(forPeerId: string): RoomState {
+    const me = this.members.get(forPeerId);
+    return {
+      peers: [...this.members.values()]
+        .filter((m) => m.peerId !== forPeerId)
+        .map((m) => ({ peerId: m.peerId, role: m.role, displayName: m.displayName })),
+      producers: me?.canSubscribe
+        ? this.#room.producersExcept(forPeerId).map(({ peer, producer }) => producerInfo(peer.id, producer))
+        : [],
+      waiting: me?.canAdmit ? this.#waitingList() : [],
+    };
+  }
+
+  /** Moves every admitted member onto a fresh Room (another worker) and asks clients to renegotiate. */
+  rebuildOn(room: Room) {
+    this.#wire(room);
+    for (const member of this.members.values()) {
+      member.attachPeer(room.addPeer(member.peerId));
+      member.notify('mediaReset', { reason: 'worker_died' });
+    }
+  }
+
+  /** Ends the room for good: every member and waiting participant is told. */
+  closeAll(reason: RoomCloseReason) {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#emptyTimer);
+    const everyone = [...this.members.values(), ...[...this.waiting.values()].map((w) => w.member)];
+    this.members.clear();
+    this.waiting.clear();
+    if (!this.#room.closed) this.#room.close(reason);
+    for (const m of everyone) m.roomClosed(reason);
+  }
+
+  #admit(member: RoomMember) {
+    if (this.members.size >= MAX_ROOM_PARTICIPANTS) {
+      throw new SignalingError('room_full', `a room holds at most ${MAX_ROOM_PARTICIPANTS} participants`);
+    }
+    const peer = this.#room.addPeer(member.peerId);
+    this.members.set(member.peerId, member);
+    member.attachPeer(peer);
+    this.#broadcast(member.peerId, 'peerJoined', { peerId: member.peerId, role: member.role, displayName: member.displayName });
+  }
+
+  #wire(room: Room) {
+    this.#room = room;
+    room.on('newProducer', (peer, producer) => this.#broadcast(peer.id, 'newProducer', producerInfo(peer.id, producer), true));
+    room.on('producerPaused', (peer, producer, paused, by) =>
+      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.id, by }),
+    );
+    room.on('activeSpeaker', (peerId) => this.#broadcast('', 'activeSpeaker', { peerId }));
+    room.on('peerClosed', (peer) => {
+      this.#broadcast(peer.id, 'peerLeft', { peerId: peer.id });
+      this.#scheduleEmptyClose();
+    });
+    room.on('close', (reason) => {
+      if (this.#closed || room !== this.#room) return;
+      if (reason === 'worker_died') this.onMediaLost(this);
+      else this.closeAll(reason);
+    });
+  }
+
+  #waitingList(): WaitingInfo[] {
+    return [...this.waiting.values()].map(({ member, since }) => ({
+      peerId: member.peerId,
+      role: member.role,
+      displayName: member.displayName,
+      since: since.toISOString(),
+    }));
+  }
+
+  #announceWaiting() {
+    const waiting = this.#waitingList();
+    for (const m of this.members.values()) if (m.canAdmit) m.notify('waitingRoom', { waiting });
   }
 
   #scheduleEmptyClose() {
-    if (this.room.peers.size > 0 || this.room.closed) return;
+    if (this.members.size > 0 || this.waiting.size > 0 || this.#closed) return;
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = setTimeout(() => {
-      if (this.room.peers.size === 0) this.room.close('empty');
+      if (this.members.size === 0 && this.waiting.size === 0) this.closeAll('empty');
     }, this.emptyTimeoutMs);
     this.#emptyTimer.unref();
   }

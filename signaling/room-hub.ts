@@ -7,6 +7,8 @@ import { KeyedQueue } from './keyed-queue.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import { SignalingError } from './signaling-error.ts';
 
+const REBUILD_DEADLINE_MS = 5000;
+
 export type RoomHubOptions = {
   pool: WorkerPool;
   lifecycle: RoomLifecycle;
@@ -51,19 +53,15 @@ export class RoomHub {
     return this.#queue.run(roomId, async () => {
       if (this.#closed) throw new SignalingError('room_closed', 'server is shutting down');
       const existing = this.#rooms.get(roomId);
-      if (existing && !existing.room.closed) return existing;
+      if (existing && !existing.closed) return existing;
       if (!(await this.opts.lifecycle.claim(roomId))) {
         throw new SignalingError('room_elsewhere', 'this room is hosted by another node');
       }
       const worker = await this.opts.pool.leastLoaded();
       const room = await Room.create(roomId, worker);
-      const hubRoom = new HubRoom(room, this.opts.emptyRoomTimeoutMs);
+      const hubRoom = new HubRoom(room, this.opts.emptyRoomTimeoutMs, (r) => void this.#rebuild(r));
       this.#rooms.set(roomId, hubRoom);
-      room.on('close', (reason) => this.#onRoomClosed(hubRoom, reason));
-      room.on('peerClosed', (peer) => {
-        this.opts.lifecycle.participantLeft(roomId, peer.id);
-        this.reportMetrics();
-      });
+      this.#watch(hubRoom, room);
       await this.opts.lifecycle.started(roomId, worker.index);
       this.opts.logger.info({ roomId, worker: worker.index }, 'room started');
       this.reportMetrics();
@@ -76,15 +74,52 @@ export class RoomHub {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#refresh);
-    const pending = [...this.#rooms.values()].map((r) => r.room);
-    for (const room of pending) room.close(reason);
+    for (const hubRoom of [...this.#rooms.values()]) {
+      hubRoom.closeAll(reason);
+      this.#onRoomClosed(hubRoom, reason);
+    }
     await this.#endings;
   }
 
   #endings: Promise<unknown> = Promise.resolve();
 
+  #watch(hubRoom: HubRoom, room: Room) {
+    room.on('close', (reason) => {
+      if (reason !== 'worker_died') this.#onRoomClosed(hubRoom, reason);
+    });
+    room.on('peerClosed', (peer) => {
+      this.opts.lifecycle.participantLeft(hubRoom.id, peer.id);
+      this.reportMetrics();
+    });
+  }
+
+  /**
+   * The room's worker died: recreate its Router on a live worker (waiting briefly for the pool to
+   * replace the dead one if it was the only one) and let every participant renegotiate.
+   */
+  async #rebuild(hubRoom: HubRoom) {
+    const started = Date.now();
+    for (let attempt = 0; !this.#closed && Date.now() - started < REBUILD_DEADLINE_MS; attempt++) {
+      try {
+        const worker = await this.opts.pool.leastLoaded();
+        const room = await Room.create(hubRoom.id, worker);
+        if (this.#closed || hubRoom.closed) return room.close('shutdown');
+        this.#watch(hubRoom, room);
+        hubRoom.rebuildOn(room);
+        this.opts.logger.warn({ roomId: hubRoom.id, worker: worker.index, ms: Date.now() - started }, 'room rebuilt after worker death');
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+      }
+    }
+    this.opts.logger.error({ roomId: hubRoom.id }, 'room lost with its worker');
+    hubRoom.closeAll('worker_died');
+    this.#onRoomClosed(hubRoom, 'worker_died');
+  }
+
   #onRoomClosed(hubRoom: HubRoom, reason: RoomCloseReason) {
-    if (this.#rooms.get(hubRoom.id) === hubRoom) this.#rooms.delete(hubRoom.id);
+    if (this.#rooms.get(hubRoom.id) !== hubRoom) return;
+    this.#rooms.delete(hubRoom.id);
     this.opts.logger.info({ roomId: hubRoom.id, reason }, 'room ended');
     this.reportMetrics();
     const ended = this.opts.lifecycle

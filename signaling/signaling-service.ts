@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { SocketConnection, UpgradeDecision, UpgradeRequest } from '../server/http/socket-server.ts';
-import type { JoinClaims } from './protocol/index.ts';
+import { connectionHandler } from './connection.ts';
+import { Participant } from './participant.ts';
+import { CLOSE_CODE_SESSION_EXPIRED, type JoinClaims } from './protocol/index.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
-import { Session } from './session.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
 
 export type SignalingDeps = {
@@ -12,33 +13,56 @@ export type SignalingDeps = {
   lifecycle: RoomLifecycle;
   metrics: SignalingMetrics;
   logger: Logger;
+  resumeGraceMs?: number;
 };
 
-/** The upgrade gate and per-connection sessions, in the shape the socket server expects. */
+type UpgradeContext = { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
+
+/** The upgrade gate, plus participants that outlive their connections (resume by key). */
 export function createSignalingService(deps: SignalingDeps) {
-  const sessions = new Set<Session>();
+  const participants = new Map<string, Participant>();
+  const participantDeps = {
+    ...deps,
+    onEnded: (p: Participant) => {
+      participants.delete(p.resumeKey);
+      deps.metrics.connectionClosed();
+    },
+  };
+
   return {
-    sessions,
-    async authorize(request: UpgradeRequest): Promise<UpgradeDecision<JoinClaims>> {
+    participants,
+    async authorize(request: UpgradeRequest): Promise<UpgradeDecision<UpgradeContext>> {
+      const resumeKey = request.query.get('resume');
+      if (resumeKey) {
+        // An unknown key is answered after the upgrade (close 4005), because browsers cannot read
+        // the body of a refused upgrade and must tell "expired, rejoin" from "network down".
+        return { ok: true, context: { kind: 'resume', resumeKey, lastSeq: Number(request.query.get('lastSeq')) || 0 } };
+      }
       const token = request.query.get('token');
       if (!token) return { ok: false, status: 401, body: problem(401, 'token_missing', 'a join token is required') };
       try {
-        return { ok: true, context: await deps.verify(token) };
+        return { ok: true, context: { kind: 'join', claims: await deps.verify(token) } };
       } catch {
         // Never echo the token or why exactly it failed: both help an attacker more than a user.
         return { ok: false, status: 401, body: problem(401, 'token_invalid', 'the join token is invalid or expired') };
       }
     },
-    open(connection: SocketConnection, claims: JoinClaims) {
-      const session = new Session(connection, claims, deps);
-      sessions.add(session);
-      return {
-        onMessage: (data: ArrayBuffer | Uint8Array, isBinary: boolean) => session.onMessage(data, isBinary),
-        onClose: () => {
-          sessions.delete(session);
-          session.onClose();
-        },
-      };
+    open(connection: SocketConnection, context: UpgradeContext) {
+      let participant: Participant | undefined;
+      if (context.kind === 'join') {
+        participant = new Participant(context.claims, participantDeps);
+        participants.set(participant.resumeKey, participant);
+        deps.metrics.connectionOpened();
+      } else {
+        participant = participants.get(context.resumeKey);
+        if (!participant || participant.ended || !participant.attach(connection, context.lastSeq)) {
+          queueMicrotask(() => connection.close(CLOSE_CODE_SESSION_EXPIRED, 'session_expired'));
+          return { onMessage: () => {}, onClose: () => {} };
+        }
+        return connectionHandler(connection, participant);
+      }
+      participant.attach(connection);
+      return connectionHandler(connection, participant);
     },
   };
 }

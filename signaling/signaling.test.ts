@@ -136,7 +136,7 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
     const { producerId } = await produceFake(a, 'video');
     const jb = await joinWith(b);
     expect(jb.peers).toEqual([{ peerId: 'alice', role: 'doctor', displayName: 'A' }]);
-    expect(jb.producers).toEqual([{ peerId: 'alice', producerId, kind: 'video', source: 'webcam' }]);
+    expect(jb.producers).toEqual([{ peerId: 'alice', producerId, kind: 'video', source: 'webcam', paused: false }]);
     expect(await a.waitFor('peerJoined')).toEqual([{ peerId: 'bob', role: 'patient', displayName: undefined }]);
     await b.request('createTransport', { direction: 'recv' });
     const consumed = await b.request('consume', { producerId });
@@ -144,7 +144,7 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
     await b.request('resumeConsumer', { consumerId: consumed.consumerId });
 
     const audio = await produceFake(b, 'audio');
-    expect(await a.waitFor('newProducer')).toEqual([{ peerId: 'bob', producerId: audio.producerId, kind: 'audio', source: 'mic' }]);
+    expect(await a.waitFor('newProducer')).toEqual([{ peerId: 'bob', producerId: audio.producerId, kind: 'audio', source: 'mic', paused: false }]);
 
     await a.request('closeProducer', { producerId });
     expect(await b.waitFor('consumerClosed')).toEqual([{ consumerId: consumed.consumerId }]);
@@ -165,10 +165,10 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
     await a.request('createTransport', { direction: 'recv' });
     await expect(a.request('consume', { producerId })).rejects.toMatchObject({ code: 'producer_not_found' });
 
-    const viewer = await connect(await mintFor(t.node, roomA, 'viewer', { perms: ['subscribe'] }));
+    const viewer = await connect(await mintFor(t.node, roomA, 'viewer', { perms: ['subscribe', 'admit'] }));
     await joinWith(viewer);
     await expect(viewer.request('createTransport', { direction: 'send' })).rejects.toMatchObject({ code: 'forbidden' });
-    const listenOnly = await connect(await mintFor(t.node, roomA, 'muted', { perms: [] }));
+    const listenOnly = await connect(await mintFor(t.node, roomA, 'muted', { perms: ['admit'] }));
     await joinWith(listenOnly);
     await expect(listenOnly.request('createTransport', { direction: 'recv' })).rejects.toMatchObject({ code: 'forbidden' });
   });

@@ -5,6 +5,9 @@ export const errorCodes = [
   'unknown_method',
   'invalid_request',
   'not_joined',
+  'not_admitted',
+  'room_full',
+  'peer_not_found',
   'already_joined',
   'forbidden',
   'room_closed',
@@ -26,6 +29,8 @@ export const closeReasons = [
   'client_left',
   'duplicate_identity',
   'room_closed',
+  'denied',
+  'session_expired',
   'server_shutdown',
   'socket_error',
 ] as const;
@@ -35,3 +40,8 @@ export const CLOSE_CODE_GOING_AWAY = 1001;
 /** Application close codes (4000-4999). */
 export const CLOSE_CODE_REPLACED = 4001;
 export const CLOSE_CODE_ROOM_CLOSED = 4002;
+export const CLOSE_CODE_DENIED = 4003;
+/** The client said leave: do not keep its session for resumption. */
+export const CLOSE_CODE_LEFT = 4004;
+/** A resume key the server no longer knows: rejoin with a join token. */
+export const CLOSE_CODE_SESSION_EXPIRED = 4005;

@@ -5,3 +5,9 @@ export const MAX_SOCKET_PAYLOAD_BYTES = 1024 * 1024;
 export const SIGNALING_PATH = '/ws';
 export const JOIN_TOKEN_AUDIENCE = 'carecall:signaling';
 export const JOIN_TOKEN_ISSUER = 'carecall:api';
+/** A room holds at most this many admitted participants. */
+export const MAX_ROOM_PARTICIPANTS = 8;
+/** How long a dropped connection's participant is kept for resumption. */
+export const RESUME_GRACE_MS = 20_000;
+/** Notifications kept per participant for replay on resume. */
+export const NOTIFICATION_BUFFER = 512;

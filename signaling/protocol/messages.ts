@@ -30,8 +30,20 @@ export const requestSchemas = {
     source: z.enum(mediaSources),
   }),
   closeProducer: z.object({ producerId: id }),
+  pauseProducer: z.object({ producerId: id }),
+  resumeProducer: z.object({ producerId: id }),
   consume: z.object({ producerId: id }),
   resumeConsumer: z.object({ consumerId: id }),
+  setConsumerPreferredLayers: z.object({
+    consumerId: id,
+    spatialLayer: z.number().int().min(0).max(2),
+    temporalLayer: z.number().int().min(0).max(2).optional(),
+  }),
+  restartIce: z.object({ transportId: id }),
+  admit: z.object({ peerId: id }),
+  admitAll: z.object({}),
+  deny: z.object({ peerId: id }),
+  muteParticipant: z.object({ peerId: id, source: z.enum(['mic', 'webcam', 'screen']).default('mic') }),
   leave: z.object({}),
 } as const;
 
@@ -39,16 +51,27 @@ export type Method = keyof typeof requestSchemas;
 export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
 
 export type PeerInfo = { peerId: string; role: string; displayName: string | undefined };
-export type ProducerInfo = { peerId: string; producerId: string; kind: 'audio' | 'video'; source: string };
+export type ProducerInfo = { peerId: string; producerId: string; kind: 'audio' | 'video'; source: string; paused: boolean };
+export type WaitingInfo = PeerInfo & { since: string };
+/** Everything an admitted participant needs to start media; sent on join or on admission. */
+export type RoomState = { peers: PeerInfo[]; producers: ProducerInfo[]; waiting: WaitingInfo[] };
 
 // Response data is produced by our own server; the client trusts these types.
 export type ResponseData = {
   getRouterRtpCapabilities: { rtpCapabilities: unknown };
-  join: { peerId: string; peers: PeerInfo[]; producers: ProducerInfo[] };
+  join: { peerId: string; status: 'waiting' | 'admitted'; resumeKey: string } & RoomState;
   createTransport: { id: string; iceParameters: unknown; iceCandidates: unknown[]; dtlsParameters: unknown };
   connectTransport: Record<string, never>;
   produce: { producerId: string };
   closeProducer: Record<string, never>;
+  pauseProducer: Record<string, never>;
+  resumeProducer: Record<string, never>;
+  setConsumerPreferredLayers: Record<string, never>;
+  restartIce: { iceParameters: unknown };
+  admit: Record<string, never>;
+  admitAll: { admitted: number };
+  deny: Record<string, never>;
+  muteParticipant: { muted: number };
   consume: { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: unknown };
   resumeConsumer: Record<string, never>;
   leave: Record<string, never>;
@@ -60,6 +83,19 @@ export type Notifications = {
   peerLeft: { peerId: string };
   newProducer: ProducerInfo;
   consumerClosed: { consumerId: string };
+  producerPaused: { peerId: string; producerId: string; by: string };
+  producerResumed: { peerId: string; producerId: string };
+  consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
+  activeSpeaker: { peerId: string };
+  /** A moderator muted one of your producers; the client should reflect it (and may unmute). */
+  mutedBy: { producerId: string; by: string };
+  /** To moderators: who is in the waiting room now. */
+  waitingRoom: { waiting: WaitingInfo[] };
+  /** To a waiting participant: you are in; start media. */
+  admitted: RoomState;
+  denied: { reason: string };
+  /** The media server of the room was replaced: recreate transports, producers and consumers. */
+  mediaReset: { reason: string };
   roomClosed: { reason: string };
 };
 
@@ -78,9 +114,13 @@ export type ResponseFrame =
   | { type: 'response'; id: number; ok: false; error: ErrorBody };
 export type NotificationFrame<N extends keyof Notifications = keyof Notifications> = {
   type: 'notification';
+  /** Per-participant sequence number: a resuming client says the last one it saw. */
+  seq: number;
   method: N;
   data: Notifications[N];
 };
 /** For frames that cannot be answered as a response (no readable id). */
 export type ErrorFrame = { type: 'error'; error: ErrorBody };
-export type ServerFrame = ResponseFrame | NotificationFrame | ErrorFrame;
+/** First frame on a resumed connection, before missed notifications are replayed. */
+export type ResumedFrame = { type: 'resumed'; seq: number };
+export type ServerFrame = ResponseFrame | NotificationFrame | ErrorFrame | ResumedFrame;

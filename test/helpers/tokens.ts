@@ -4,9 +4,12 @@ import type { CareCallNode } from '../../server/node.ts';
 
 export const newRoomId = () => randomBytes(12).toString('base64url');
 
+/** Defaults to a host (may admit), who enters directly; pass perms without 'admit' to knock. */
 export function mintFor(node: CareCallNode, room: string, sub: string, over: Partial<JoinClaims> = {}) {
-  return node.issuer.mint({ sub, room, role: 'patient', perms: ['publish', 'subscribe'], ...over });
+  return node.issuer.mint({ sub, room, role: 'patient', perms: ['publish', 'subscribe', 'admit'], ...over });
 }
+
+export const patientPerms: JoinClaims['perms'] = ['publish', 'subscribe'];
 
 /** Valid RTP parameters for a producer, without a real media sender behind them. */
 export function fakeRtpParameters(kind: 'audio' | 'video', ssrc = 1000 + Math.floor(Math.random() * 1e6)) {

@@ -1,119 +1,142 @@
-import { RoomClient, type RemoteTrack } from './room-client.ts';
+import { RoomClient, type RemoteTrack, type Source } from './room-client.ts';
 import { collectInboundStats, type InboundStats } from './stats.ts';
+import { renderWaitingList, setStatus, tile, watchTileSize } from './room-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = $('status');
-const stage = $('stage');
 
-/** Hooks for automated browser tests and the pre-call checks; no PHI here. */
+/** Hooks for automated browser tests and diagnostics; ids and timings only, no PHI. */
 const probe = {
   joinStartedAt: 0,
   joinedAt: 0,
+  admittedAt: 0,
   firstRemoteFrameAt: 0,
+  status: 'connecting',
   error: '' as string,
+  events: [] as string[],
   client: undefined as RoomClient | undefined,
   stats: async (): Promise<InboundStats> => collectInboundStats(probe.client),
 };
 (window as unknown as { carecall: typeof probe }).carecall = probe;
+const note = (event: string) => probe.events.push(event);
 
-function tile(id: string, label: string, local = false) {
-  let el = document.getElementById(`tile-${id}`);
-  if (!el) {
-    el = document.createElement('div');
-    el.id = `tile-${id}`;
-    el.className = `tile${local ? ' local' : ''}`;
-    const video = document.createElement('video');
-    video.autoplay = true;
-    video.playsInline = true;
-    video.muted = true; // audio plays through its own element
-    const name = document.createElement('span');
-    name.className = 'label';
-    name.textContent = label;
-    el.append(video, name);
-    stage.append(el);
-  }
-  return el;
-}
-
-function attachRemote(remote: RemoteTrack) {
+function attachRemote(remote: RemoteTrack, client: RoomClient) {
   const el = tile(remote.peerId, remote.peer?.displayName ?? remote.peer?.role ?? 'Participant');
   if (remote.kind === 'video') {
     const video = el.querySelector('video')!;
     video.srcObject = new MediaStream([remote.track]);
-    const onFrame = () => {
-      probe.firstRemoteFrameAt ||= performance.now();
-    };
+    video.dataset.consumer = remote.consumerId;
     // Counts a frame actually rendered, not just a track attached.
-    video.requestVideoFrameCallback(onFrame);
+    video.requestVideoFrameCallback(() => (probe.firstRemoteFrameAt ||= performance.now()));
+    if (remote.source !== 'screen') {
+      watchTileSize(video, (layer) => void client.setPreferredLayer(remote.consumerId, layer).catch(() => undefined));
+    }
   } else {
     const audio = document.createElement('audio');
     audio.autoplay = true;
     audio.dataset.consumer = remote.consumerId;
     audio.srcObject = new MediaStream([remote.track]);
     el.append(audio);
+    el.classList.toggle('muted', remote.paused);
+    el.dataset.audioProducer = remote.producerId;
   }
+}
+
+function toggleButton(id: string, client: RoomClient, source: Source, on: string, off: string) {
+  const button = $<HTMLButtonElement>(id);
+  const render = () => (button.textContent = client.isPaused(source) ? off : on);
+  button.disabled = !client.published.has(source);
+  button.onclick = async () => {
+    await client.setPaused(source, !client.isPaused(source));
+    render();
+  };
+  render();
+  return render;
 }
 
 async function main() {
   const token = new URLSearchParams(location.hash.slice(1)).get('token');
   // Drop the token from the address bar and history as soon as it is read.
   history.replaceState(null, '', location.pathname);
-  if (!token) {
-    status.textContent = 'This link is missing its access token. Ask for a new link.';
-    return;
-  }
-  status.textContent = 'Starting camera…';
-  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
-  const local = tile('local', 'You', true);
-  local.querySelector('video')!.srcObject = media;
+  if (!token) return setStatus('This link is missing its access token. Ask for a new link.');
+  setStatus('Starting camera…');
+  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } });
+  tile('local', 'You', true).querySelector('video')!.srcObject = media;
 
-  status.textContent = 'Joining…';
+  setStatus('Joining…');
   probe.joinStartedAt = performance.now();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const client = await RoomClient.join({
-    signalingUrl: `${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`,
+  let renderMic = () => {};
+  const client: RoomClient = new RoomClient({
+    signalingUrl: `${scheme}://${location.host}/ws`,
+    token,
     createSocket: (url) => new WebSocket(url) as never,
     events: {
-      remoteTrack: attachRemote,
-      error: (err) => console.error('call error:', err.message),
+      waiting: () => ((probe.status = 'waiting'), setStatus('Waiting for the doctor to let you in…')),
+      admitted: () => ((probe.status = 'admitted'), (probe.admittedAt = performance.now()), setStatus('In call')),
+      waitingRoom: (waiting) => renderWaitingList(waiting, client),
+      remoteTrack: (remote) => attachRemote(remote, client),
       remoteTrackEnded: (consumerId) => document.querySelector(`audio[data-consumer="${consumerId}"]`)?.remove(),
+      remotePaused: (producerId, paused) =>
+        document.querySelector(`[data-audio-producer="${producerId}"]`)?.classList.toggle('muted', paused),
       peerLeft: (peerId) => document.getElementById(`tile-${peerId}`)?.remove(),
-      closed: (reason) => (status.textContent = `Call ended (${reason.replace(/_/g, ' ')})`),
+      activeSpeaker: (peerId) => {
+        document.querySelectorAll('.tile.speaking').forEach((el) => el.classList.remove('speaking'));
+        document.getElementById(`tile-${peerId}`)?.classList.add('speaking');
+      },
+      mutedBy: (source) => {
+        note(`mutedBy:${source}`);
+        renderMic();
+        setStatus('The doctor muted your microphone. Unmute when you want to speak.');
+      },
+      connection: (state) => {
+        note(`connection:${state}`);
+        setStatus(state === 'reconnecting' ? 'Connection lost, reconnecting…' : 'In call');
+      },
+      mediaReset: () => note('mediaReset'),
+      closed: (reason) => ((probe.status = `closed:${reason}`), setStatus(`Call ended (${reason.replace(/_/g, ' ')})`)),
+      error: (err) => console.error('call error:', err.message),
     },
   });
   probe.client = client;
+  await client.join();
   probe.joinedAt = performance.now();
-  status.textContent = 'In call';
+  await client.whenAdmitted();
 
   const [audioTrack] = media.getAudioTracks();
   const [videoTrack] = media.getVideoTracks();
-  const mic = audioTrack ? await client.publish(audioTrack, 'mic') : undefined;
-  const cam = videoTrack ? await client.publish(videoTrack, 'webcam') : undefined;
-
-  const micButton = $<HTMLButtonElement>('toggle-mic');
-  const camButton = $<HTMLButtonElement>('toggle-cam');
-  const leaveButton = $<HTMLButtonElement>('leave');
-  micButton.disabled = !mic;
-  camButton.disabled = !cam;
-  leaveButton.disabled = false;
-  micButton.onclick = () => {
-    if (!mic) return;
-    mic.paused ? mic.resume() : mic.pause();
-    micButton.textContent = mic.paused ? 'Unmute' : 'Mute';
-  };
-  camButton.onclick = () => {
-    if (!cam) return;
-    cam.paused ? cam.resume() : cam.pause();
-    camButton.textContent = cam.paused ? 'Camera on' : 'Camera off';
-  };
-  leaveButton.onclick = () => {
-    client.close();
+  if (audioTrack) await client.publish(audioTrack, 'mic');
+  if (videoTrack) await client.publish(videoTrack, 'webcam');
+  renderMic = toggleButton('toggle-mic', client, 'mic', 'Mute', 'Unmute');
+  toggleButton('toggle-cam', client, 'webcam', 'Camera off', 'Camera on');
+  wireScreenShare(client);
+  const leave = $<HTMLButtonElement>('leave');
+  leave.disabled = false;
+  leave.onclick = () => {
+    client.leave();
     media.getTracks().forEach((t) => t.stop());
-    status.textContent = 'You left the call';
+    setStatus('You left the call');
+  };
+}
+
+function wireScreenShare(client: RoomClient) {
+  const button = $<HTMLButtonElement>('share-screen');
+  button.disabled = !navigator.mediaDevices.getDisplayMedia;
+  button.onclick = async () => {
+    if (client.published.has('screen')) {
+      await client.unpublish('screen');
+      button.textContent = 'Share screen';
+      return;
+    }
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const [track] = stream.getVideoTracks();
+    if (!track) return;
+    track.addEventListener('ended', () => void client.unpublish('screen').then(() => (button.textContent = 'Share screen')));
+    await client.publish(track, 'screen');
+    button.textContent = 'Stop sharing';
   };
 }
 
 main().catch((err: unknown) => {
   probe.error = err instanceof Error ? err.message : String(err);
-  status.textContent = `Could not join: ${probe.error}`;
+  setStatus(`Could not join: ${probe.error}`);
 });

@@ -1,50 +1,111 @@
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
-import type { Notifications, PeerInfo, ProducerInfo } from '../../signaling/protocol/index.ts';
+import {
+  CLOSE_CODE_DENIED,
+  CLOSE_CODE_LEFT,
+  CLOSE_CODE_REPLACED,
+  CLOSE_CODE_ROOM_CLOSED,
+  CLOSE_CODE_SESSION_EXPIRED,
+  RESUME_GRACE_MS,
+  type Notifications,
+  type PeerInfo,
+  type ProducerInfo,
+  type RoomState,
+  type WaitingInfo,
+} from '../../signaling/protocol/index.ts';
 import { SignalingClient, type WebSocketLike } from './signaling-client.ts';
 
-export type RemoteTrack = { peer: PeerInfo | undefined; peerId: string; consumerId: string; producerId: string; kind: 'audio' | 'video'; source: string; track: MediaStreamTrack };
+export type Source = 'mic' | 'webcam' | 'screen';
+export type RemoteTrack = {
+  peer: PeerInfo | undefined;
+  peerId: string;
+  consumerId: string;
+  producerId: string;
+  kind: 'audio' | 'video';
+  source: string;
+  paused: boolean;
+  track: MediaStreamTrack;
+};
 
 export type RoomClientEvents = {
+  waiting?: () => void;
+  admitted?: () => void;
+  waitingRoom?: (waiting: WaitingInfo[]) => void;
   peerJoined?: (peer: PeerInfo) => void;
   peerLeft?: (peerId: string) => void;
   remoteTrack?: (remote: RemoteTrack) => void;
   remoteTrackEnded?: (consumerId: string) => void;
+  remotePaused?: (producerId: string, paused: boolean) => void;
+  activeSpeaker?: (peerId: string) => void;
+  mutedBy?: (source: Source, by: string) => void;
+  layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
+  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined') => void;
+  mediaReset?: () => void;
   closed?: (reason: string) => void;
   /** A background step failed (e.g. consuming a newly announced track). */
   error?: (err: Error) => void;
 };
 
 export type RoomClientOptions = {
+  /** ws(s)://host/ws */
   signalingUrl: string;
+  token: string;
   createSocket: (url: string) => WebSocketLike;
   events?: RoomClientEvents;
   /** For non-browser runtimes (werift bots); browsers detect their own handler. */
   handlerFactory?: types.HandlerFactory;
+  /** Webcam as three simulcast layers (browsers); off for bots that cannot encode them. */
+  simulcast?: boolean;
 };
 
+const FINAL_CLOSES: Record<number, string> = {
+  [CLOSE_CODE_REPLACED]: 'duplicate_identity',
+  [CLOSE_CODE_ROOM_CLOSED]: 'room_closed',
+  [CLOSE_CODE_DENIED]: 'denied',
+  [CLOSE_CODE_LEFT]: 'left',
+};
+const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
+  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
+
 /**
- * The DOM-free core of a participant: join, publish tracks, consume everyone else.
- * Producers announced before the receive transport exists are queued, then consumed.
+ * The DOM-free core of a participant: join (or wait to be admitted), publish, consume everyone else,
+ * and keep the call alive: resume a dropped socket, rejoin after a long outage, renegotiate when
+ * the server rebuilds the room's media, restart ICE when the path fails.
  */
 export class RoomClient {
   readonly peers = new Map<string, PeerInfo>();
   readonly consumers = new Map<string, types.Consumer>();
-  readonly producers = new Map<string, types.Producer>();
+  readonly published = new Map<Source, { track: MediaStreamTrack; producer: types.Producer | undefined }>();
   peerId: string | undefined;
+  status: 'waiting' | 'admitted' | 'closed' = 'waiting';
   #device!: Device;
   #signaling!: SignalingClient;
+  #resumeKey = '';
   #sendTransport: types.Transport | undefined;
   #recvTransport: types.Transport | undefined;
   #pendingProducers: ProducerInfo[] = [];
-  #closed = false;
+  #draining = false;
+  #admitted!: Promise<void>;
+  #markAdmitted!: () => void;
+  #reconnecting = false;
 
-  private constructor(private readonly opts: RoomClientOptions) {}
+  /** Construct first when event handlers need the instance, then call join(). */
+  constructor(private readonly opts: RoomClientOptions) {
+    this.#resetAdmission();
+  }
 
   static async join(opts: RoomClientOptions): Promise<RoomClient> {
     const client = new RoomClient(opts);
-    await client.#join();
+    await client.join();
     return client;
+  }
+
+  /** Connects and joins; resolves when joined (admitted or waiting: see whenAdmitted()). */
+  join(): Promise<void> {
+    return this.#connectAndJoin();
   }
 
   get signaling() {
@@ -57,34 +118,115 @@ export class RoomClient {
     return this.#recvTransport;
   }
 
-  async #join() {
-    this.#signaling = await SignalingClient.connect(this.opts.signalingUrl, this.opts.createSocket);
-    this.#signaling.onNotification = (method, data) => this.#onNotification(method, data);
-    this.#signaling.onClose = (_code, reason) => this.#onClosed(reason || 'connection_lost');
-    this.#device = this.opts.handlerFactory ? new Device({ handlerFactory: this.opts.handlerFactory }) : new Device();
-    const { rtpCapabilities } = await this.#signaling.request('getRouterRtpCapabilities', {});
-    await this.#device.load({ routerRtpCapabilities: rtpCapabilities as types.RtpCapabilities });
+  /** Resolves once a host admitted this participant (at once for hosts). */
+  whenAdmitted() {
+    return this.#admitted;
+  }
+
+  async publish(track: MediaStreamTrack, source: Source): Promise<types.Producer> {
+    await this.#admitted;
+    const entry = { track, producer: undefined as types.Producer | undefined };
+    this.published.set(source, entry);
+    entry.producer = await this.#produce(track, source);
+    return entry.producer;
+  }
+
+  async unpublish(source: Source) {
+    const entry = this.published.get(source);
+    this.published.delete(source);
+    if (!entry?.producer) return;
+    entry.producer.close();
+    await this.#signaling.request('closeProducer', { producerId: entry.producer.id });
+  }
+
+  /** Mute/unmute or camera off/on: stops sending and tells the room. */
+  async setPaused(source: Source, paused: boolean) {
+    const producer = this.published.get(source)?.producer;
+    if (!producer || producer.paused === paused) return;
+    if (paused) producer.pause();
+    else producer.resume();
+    await this.#signaling.request(paused ? 'pauseProducer' : 'resumeProducer', { producerId: producer.id });
+  }
+
+  isPaused(source: Source) {
+    return this.published.get(source)?.producer?.paused ?? false;
+  }
+
+  admit(peerId: string) {
+    return this.#signaling.request('admit', { peerId });
+  }
+  admitAll() {
+    return this.#signaling.request('admitAll', {});
+  }
+  deny(peerId: string) {
+    return this.#signaling.request('deny', { peerId });
+  }
+  muteParticipant(peerId: string, source: Source = 'mic') {
+    return this.#signaling.request('muteParticipant', { peerId, source });
+  }
+
+  /** Receiver-driven simulcast: ask for the layer that fits where the video is shown. */
+  setPreferredLayer(consumerId: string, spatialLayer: number) {
+    return this.#signaling.request('setConsumerPreferredLayers', { consumerId, spatialLayer });
+  }
+
+  /** New ICE credentials for both transports; media follows the new path once ICE reconnects. */
+  async restartIce() {
+    for (const transport of [this.#sendTransport, this.#recvTransport]) {
+      if (!transport || transport.closed) continue;
+      const { iceParameters } = await this.#signaling.request('restartIce', { transportId: transport.id });
+      await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
+    }
+  }
+
+  leave() {
+    if (this.status === 'closed') return;
+    this.#signaling.close();
+    this.#closeMedia();
+    this.#finish('left');
+  }
+
+  // ---- join, admission, media setup ----
+
+  async #connectAndJoin() {
+    const url = `${this.opts.signalingUrl}?token=${encodeURIComponent(this.opts.token)}`;
+    this.#signaling = await SignalingClient.connect(url, this.opts.createSocket);
+    this.#bindSignaling();
+    if (!this.#device) {
+      this.#device = this.opts.handlerFactory ? new Device({ handlerFactory: this.opts.handlerFactory }) : new Device();
+      const { rtpCapabilities } = await this.#signaling.request('getRouterRtpCapabilities', {});
+      await this.#device.load({ routerRtpCapabilities: rtpCapabilities as types.RtpCapabilities });
+    }
     const joined = await this.#signaling.request('join', { rtpCapabilities: this.#device.rtpCapabilities as never });
     this.peerId = joined.peerId;
-    for (const peer of joined.peers) this.#addPeer(peer);
-    this.#pendingProducers.push(...joined.producers);
-    this.#recvTransport = await this.#createTransport('recv');
+    this.#resumeKey = joined.resumeKey;
+    if (joined.status === 'admitted') await this.#startMedia(joined);
+    else this.#emit('waiting');
+  }
+
+  async #startMedia(state: RoomState) {
+    this.status = 'admitted';
+    for (const peer of state.peers) this.#addPeer(peer);
+    if (state.waiting.length) this.#emit('waitingRoom', state.waiting);
+    this.#pendingProducers.push(...state.producers);
+    this.#recvTransport = await this.#createTransport('recv').catch(() => undefined); // no subscribe permission
+    this.#markAdmitted();
+    this.#emit('admitted');
     await this.#drainPending();
+    for (const [source, entry] of this.published) {
+      if (!entry.producer || entry.producer.closed) entry.producer = await this.#produce(entry.track, source);
+    }
   }
 
-  async publish(track: MediaStreamTrack, source: 'mic' | 'webcam' | 'screen'): Promise<types.Producer> {
+  async #produce(track: MediaStreamTrack, source: Source) {
     this.#sendTransport ??= await this.#createTransport('send');
-    const producer = await this.#sendTransport.produce({ track, appData: { source } });
-    this.producers.set(producer.id, producer);
-    return producer;
-  }
-
-  close() {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#signaling.close();
-    this.#sendTransport?.close();
-    this.#recvTransport?.close();
+    const simulcast = source === 'webcam' && track.kind === 'video' && this.opts.simulcast !== false;
+    return this.#sendTransport.produce({
+      track,
+      appData: { source },
+      stopTracks: false, // the same track is produced again after a media reset or rejoin
+      ...(simulcast ? { encodings: WEBCAM_LAYERS, codecOptions: { videoGoogleStartBitrate: 1000 } } : {}),
+    });
   }
 
   async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
@@ -104,34 +246,40 @@ export class RoomClient {
     if (direction === 'send') {
       transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
         this.#signaling
-          .request('produce', {
-            transportId: transport.id,
-            kind,
-            rtpParameters: rtpParameters as never,
-            source: (appData.source as 'mic' | 'webcam' | 'screen') ?? 'webcam',
-          })
+          .request('produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as never, source: appData.source as Source })
           .then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
+    transport.on('connectionstatechange', (state) => {
+      // A failed path (network change, NAT rebinding) needs new ICE credentials to recover.
+      if (state === 'failed') this.restartIce().catch((err: Error) => this.#emit('error', err));
+    });
     return transport;
   }
 
   async #drainPending() {
-    while (this.#recvTransport && this.#pendingProducers.length > 0) {
-      const info = this.#pendingProducers.shift()!;
-      await this.#consume(info).catch((err: Error) => this.#emit('error', err));
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (this.#recvTransport && this.#pendingProducers.length > 0) {
+        const info = this.#pendingProducers.shift()!;
+        await this.#consume(info).catch((err: Error) => this.#emit('error', err));
+      }
+    } finally {
+      this.#draining = false;
     }
   }
 
   async #consume(info: ProducerInfo) {
     const transport = this.#recvTransport;
-    if (!transport || this.#closed) return;
+    if (!transport || transport.closed) return;
     const res = await this.#signaling.request('consume', { producerId: info.producerId });
     const consumer = await transport.consume({
       id: res.consumerId,
       producerId: res.producerId,
       kind: res.kind,
       rtpParameters: res.rtpParameters as types.RtpParameters,
+      appData: { peerId: info.peerId, source: info.source },
     });
     this.consumers.set(consumer.id, consumer);
     await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
@@ -142,8 +290,148 @@ export class RoomClient {
       producerId: info.producerId,
       kind: res.kind,
       source: info.source,
+      paused: info.paused,
       track: consumer.track,
     });
+  }
+
+  /** Drops transports, producers and consumers locally; published tracks are kept to publish again. */
+  #closeMedia() {
+    for (const consumerId of this.consumers.keys()) this.#emit('remoteTrackEnded', consumerId);
+    this.consumers.clear();
+    this.#sendTransport?.close();
+    this.#recvTransport?.close();
+    this.#sendTransport = undefined;
+    this.#recvTransport = undefined;
+    this.#pendingProducers = [];
+    for (const entry of this.published.values()) entry.producer = undefined;
+  }
+
+  // ---- notifications ----
+
+  #bindSignaling() {
+    this.#signaling.onNotification = (method, data) => this.#onNotification(method, data);
+    this.#signaling.onClose = (code, reason) => void this.#onSocketClosed(code, reason);
+  }
+
+  #onNotification<N extends keyof Notifications>(method: N, data: Notifications[N]) {
+    const d = data as never;
+    switch (method) {
+      case 'peerJoined':
+        return this.#addPeer(d);
+      case 'peerLeft': {
+        const { peerId } = data as Notifications['peerLeft'];
+        this.peers.delete(peerId);
+        return this.#emit('peerLeft', peerId);
+      }
+      case 'newProducer':
+        this.#pendingProducers.push(d);
+        return void this.#drainPending();
+      case 'consumerClosed': {
+        const { consumerId } = data as Notifications['consumerClosed'];
+        this.consumers.get(consumerId)?.close();
+        this.consumers.delete(consumerId);
+        return this.#emit('remoteTrackEnded', consumerId);
+      }
+      case 'producerPaused':
+      case 'producerResumed':
+        return this.#emit('remotePaused', (data as Notifications['producerPaused']).producerId, method === 'producerPaused');
+      case 'activeSpeaker':
+        return this.#emit('activeSpeaker', (data as Notifications['activeSpeaker']).peerId);
+      case 'mutedBy': {
+        const { producerId, by } = data as Notifications['mutedBy'];
+        for (const [source, entry] of this.published) {
+          if (entry.producer?.id !== producerId) continue;
+          entry.producer.pause();
+          this.#emit('mutedBy', source, by);
+        }
+        return;
+      }
+      case 'consumerLayersChanged': {
+        const { consumerId, spatialLayer } = data as Notifications['consumerLayersChanged'];
+        return this.#emit('layersChanged', consumerId, spatialLayer);
+      }
+      case 'waitingRoom':
+        return this.#emit('waitingRoom', (data as Notifications['waitingRoom']).waiting);
+      case 'admitted':
+        return void this.#startMedia(d).catch((err: Error) => this.#emit('error', err));
+      case 'denied':
+        return this.#finish('denied');
+      case 'mediaReset':
+        return void this.#onMediaReset();
+      case 'roomClosed':
+        this.#closeMedia();
+        return this.#finish((data as Notifications['roomClosed']).reason);
+    }
+  }
+
+  async #onMediaReset() {
+    this.#closeMedia();
+    this.#emit('mediaReset');
+    await this.#startMedia({ peers: [], producers: [], waiting: [] }).catch((err: Error) => this.#emit('error', err));
+  }
+
+  // ---- connection loss ----
+
+  async #onSocketClosed(code: number, reason: string) {
+    if (this.status === 'closed' || this.#reconnecting) return;
+    const final = FINAL_CLOSES[code];
+    if (final) {
+      this.#closeMedia();
+      return this.#finish(reason || final);
+    }
+    this.#reconnecting = true;
+    this.#emit('connection', 'reconnecting');
+    try {
+      if (code !== CLOSE_CODE_SESSION_EXPIRED && (await this.#tryResume())) return this.#emit('connection', 'resumed');
+      await this.#rejoin();
+      this.#emit('connection', 'rejoined');
+    } catch (err) {
+      this.#closeMedia();
+      this.#finish('connection_lost');
+      this.#emit('error', err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      this.#reconnecting = false;
+    }
+  }
+
+  /** Same session, same transports: only the socket is new; missed notifications are replayed. */
+  async #tryResume(): Promise<boolean> {
+    const url = `${this.opts.signalingUrl}?resume=${encodeURIComponent(this.#resumeKey)}`;
+    const deadline = Date.now() + RESUME_GRACE_MS - 1000;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      await sleep(Math.min(200 * 2 ** attempt, 2000));
+      const result = await this.#signaling.resume(url, this.opts.createSocket);
+      if (result === 'resumed') return true;
+      if (result === 'expired') return false;
+    }
+    return false;
+  }
+
+  /** A new session: reconnect with the join token, then publish and consume everything again. */
+  async #rejoin() {
+    this.#signaling.failPending('session lost');
+    this.#closeMedia();
+    this.peers.clear();
+    this.#resetAdmission();
+    this.status = 'waiting';
+    await this.#connectAndJoin();
+  }
+
+  #resetAdmission() {
+    this.#admitted = new Promise((resolve) => (this.#markAdmitted = resolve));
+  }
+
+  #addPeer(peer: PeerInfo) {
+    this.peers.set(peer.peerId, peer);
+    this.#emit('peerJoined', peer);
+  }
+
+  #finish(reason: string) {
+    if (this.status === 'closed') return;
+    this.status = 'closed';
+    this.#signaling.failPending(reason);
+    this.#emit('closed', reason);
   }
 
   /** Application callbacks must not break the media flow: their errors are reported, not thrown. */
@@ -155,41 +443,6 @@ export class RoomClient {
       if (event !== 'error') this.#emit('error', err instanceof Error ? err : new Error(String(err)));
     }
   }
-
-  #onNotification<N extends keyof Notifications>(method: N, data: Notifications[N]) {
-    switch (method) {
-      case 'peerJoined':
-        return this.#addPeer(data as Notifications['peerJoined']);
-      case 'peerLeft': {
-        const { peerId } = data as Notifications['peerLeft'];
-        this.peers.delete(peerId);
-        return this.#emit('peerLeft', peerId);
-      }
-      case 'newProducer':
-        this.#pendingProducers.push(data as Notifications['newProducer']);
-        // Consumed in arrival order; if the receive transport is not there yet, #join drains later.
-        return void this.#drainPending();
-      case 'consumerClosed': {
-        const { consumerId } = data as Notifications['consumerClosed'];
-        this.consumers.get(consumerId)?.close();
-        this.consumers.delete(consumerId);
-        return this.#emit('remoteTrackEnded', consumerId);
-      }
-      case 'roomClosed':
-        return this.#onClosed((data as Notifications['roomClosed']).reason);
-    }
-  }
-
-  #addPeer(peer: PeerInfo) {
-    this.peers.set(peer.peerId, peer);
-    this.#emit('peerJoined', peer);
-  }
-
-  #onClosed(reason: string) {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#sendTransport?.close();
-    this.#recvTransport?.close();
-    this.#emit('closed', reason);
-  }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,3 +1,4 @@
+import { CLOSE_CODE_LEFT, CLOSE_CODE_SESSION_EXPIRED } from '../../signaling/protocol/errors.ts';
 import type {
   ErrorBody,
   Method,
@@ -31,54 +32,100 @@ export interface WebSocketLike {
   onerror: ((ev: unknown) => void) | null;
 }
 
-/** Typed request/response over the signaling WebSocket, plus notifications and error frames. */
+type Pending = { frame: string; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
+
+/**
+ * Typed request/response over the signaling WebSocket. The socket can be swapped (resume): request
+ * ids keep counting and unanswered requests are re-sent, so the server answers each exactly once.
+ */
 export class SignalingClient {
   #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #ws: WebSocketLike;
+  #lastSeq = 0;
+  readonly #pending = new Map<number, Pending>();
   onNotification: NotificationHandler = () => {};
   onErrorFrame: (error: ErrorBody) => void = () => {};
+  /** The socket closed; `pending` requests stay queued until resumed or failed. */
   onClose: (code: number, reason: string) => void = () => {};
 
-  private constructor(private readonly ws: WebSocketLike) {
-    ws.onmessage = (ev) => this.#onFrame(String(ev.data));
-    ws.onclose = (ev) => {
-      for (const p of this.#pending.values()) p.reject(new Error(`connection closed (${ev.code})`));
-      this.#pending.clear();
-      this.onClose(ev.code, ev.reason);
-    };
+  private constructor(ws: WebSocketLike) {
+    this.#ws = ws;
+    this.#bind(ws);
   }
 
-  static connect(url: string, createSocket: (url: string) => WebSocketLike): Promise<SignalingClient> {
-    return new Promise((resolve, reject) => {
-      const ws = createSocket(url);
-      ws.onopen = () => resolve(new SignalingClient(ws));
-      ws.onerror = () => reject(new Error('signaling connection failed'));
-      ws.onclose = (ev) => reject(new Error(`signaling connection refused (${ev.code})`));
+  static async connect(url: string, createSocket: (url: string) => WebSocketLike): Promise<SignalingClient> {
+    return new SignalingClient(await open(url, createSocket));
+  }
+
+  /** Highest notification sequence number seen: what a resume asks the server to replay after. */
+  get lastSeq() {
+    return this.#lastSeq;
+  }
+
+  /**
+   * Replaces a dropped socket with one bound to the same server session and re-sends what was not
+   * answered yet. 'expired': the server no longer has the session (rejoin); 'failed': try again.
+   */
+  async resume(url: string, createSocket: (url: string) => WebSocketLike): Promise<'resumed' | 'expired' | 'failed'> {
+    let ws: WebSocketLike;
+    try {
+      ws = await open(`${url}&lastSeq=${this.#lastSeq}`, createSocket);
+    } catch {
+      return 'failed';
+    }
+    return new Promise((resolve) => {
+      ws.onclose = (ev) => resolve(ev.code === CLOSE_CODE_SESSION_EXPIRED ? 'expired' : 'failed');
+      ws.onmessage = (ev) => {
+        if ((JSON.parse(String(ev.data)) as ServerFrame).type !== 'resumed') return;
+        this.#ws = ws;
+        this.#bind(ws); // replayed notifications follow right after this frame
+        for (const p of this.#pending.values()) ws.send(p.frame);
+        resolve('resumed');
+      };
     });
   }
 
-  request<M extends Method>(method: M, data: RequestData<M>, timeoutMs = 10_000): Promise<ResponseData[M]> {
+  request<M extends Method>(method: M, data: RequestData<M>, timeoutMs = 15_000): Promise<ResponseData[M]> {
     const id = this.#nextId++;
+    const frame = JSON.stringify({ type: 'request', id, method, data });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new Error(`${method} timed out`));
       }, timeoutMs);
-      this.#pending.set(id, {
-        resolve: (v) => (clearTimeout(timer), resolve(v as ResponseData[M])),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-      this.ws.send(JSON.stringify({ type: 'request', id, method, data }));
+      this.#pending.set(id, { frame, resolve: resolve as (v: unknown) => void, reject, timer });
+      if (this.#ws.readyState === 1) this.#ws.send(frame);
     });
+  }
+
+  /** Fails every unanswered request (the session is over). */
+  failPending(reason: string) {
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error(reason));
+    }
+    this.#pending.clear();
   }
 
   /** Sends raw text; for tests of the server's handling of bad frames. */
   sendRaw(text: string) {
-    this.ws.send(text);
+    this.#ws.send(text);
   }
 
+  /** Drops the socket without leaving, as a network failure would (tests, diagnostics). */
+  drop() {
+    this.#ws.close(4000, 'dropped');
+  }
+
+  /** Leaving for good: the server then drops the session instead of keeping it for resumption. */
   close() {
-    this.ws.close(1000, 'client_left');
+    this.#ws.close(CLOSE_CODE_LEFT, 'client_left');
+    this.failPending('left');
+  }
+
+  #bind(ws: WebSocketLike) {
+    ws.onmessage = (ev) => ws === this.#ws && this.#onFrame(String(ev.data));
+    ws.onclose = (ev) => ws === this.#ws && this.onClose(ev.code, ev.reason);
   }
 
   #onFrame(text: string) {
@@ -88,12 +135,27 @@ export class SignalingClient {
     } catch {
       return;
     }
-    if (frame.type === 'notification') return this.onNotification(frame.method, frame.data as never);
+    if (frame.type === 'notification') {
+      if (frame.seq <= this.#lastSeq) return; // replayed twice: already handled
+      this.#lastSeq = frame.seq;
+      return this.onNotification(frame.method, frame.data as never);
+    }
     if (frame.type === 'error') return this.onErrorFrame(frame.error);
+    if (frame.type === 'resumed') return;
     const pending = this.#pending.get(frame.id);
     if (!pending) return;
     this.#pending.delete(frame.id);
+    clearTimeout(pending.timer);
     if (frame.ok) pending.resolve(frame.data);
     else pending.reject(new RequestError(frame.error));
   }
+}
+
+function open(url: string, createSocket: (url: string) => WebSocketLike): Promise<WebSocketLike> {
+  return new Promise((resolve, reject) => {
+    const ws = createSocket(url);
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error('signaling connection failed'));
+    ws.onclose = (ev) => reject(new Error(`signaling connection refused (${ev.code})`));
+  });
 }

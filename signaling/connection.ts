@@ -1,0 +1,38 @@
+import type { ConnectionHandler, SocketConnection } from '../server/http/socket-server.ts';
+import type { Participant } from './participant.ts';
+import { CLOSE_CODE_LEFT, MAX_FRAME_BYTES, requestFrameSchema, requestSchemas, type ErrorBody, type Method } from './protocol/index.ts';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses and checks frames at the edge, then hands valid requests to the participant. */
+export function connectionHandler(connection: SocketConnection, participant: Participant): ConnectionHandler {
+  const sendError = (error: ErrorBody) => participant.sendError(connection, error);
+  return {
+    onMessage(data, isBinary) {
+      if (data.byteLength > MAX_FRAME_BYTES) {
+        return sendError({ code: 'frame_too_large', message: `frames are limited to ${MAX_FRAME_BYTES} bytes` });
+      }
+      if (isBinary) return sendError({ code: 'bad_frame', message: 'binary frames are not supported' });
+      let json: unknown;
+      try {
+        json = JSON.parse(decoder.decode(data));
+      } catch {
+        return sendError({ code: 'bad_frame', message: 'frame is not valid UTF-8 JSON' });
+      }
+      const frame = requestFrameSchema.safeParse(json);
+      if (!frame.success) {
+        const id = (json as { id?: unknown } | null)?.id;
+        const error: ErrorBody = { code: 'bad_frame', message: 'expected {type:"request", id, method, data}' };
+        return typeof id === 'number' ? participant.respondError(id, error) : sendError(error);
+      }
+      const { id, method, data: body } = frame.data;
+      if (!Object.hasOwn(requestSchemas, method)) {
+        return participant.respondError(id, { code: 'unknown_method', message: `unknown method "${method.slice(0, 64)}"` });
+      }
+      participant.request(id, method as Method, body ?? {});
+    },
+    onClose(code) {
+      participant.detach(connection, code === CLOSE_CODE_LEFT);
+    },
+  };
+}
