@@ -21,6 +21,8 @@ export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
   emptyRoomTimeoutMs?: number;
   busPrefix?: string;
+  /** How long a dropped participant is kept for resumption (tests shorten it). */
+  resumeGraceMs?: number;
 };
 
 const CLAIM_TTL_MS = 60_000;
@@ -124,6 +126,7 @@ export class CareCallNode {
       lifecycle,
       metrics: metrics.signaling,
       logger,
+      resumeGraceMs: opts.resumeGraceMs,
     });
     this.server = await startSocketServer(
       config.socketServer,

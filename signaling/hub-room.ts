@@ -119,16 +119,18 @@ export class HubRoom {
     return this.members.get(peerId) ?? this.waiting.get(peerId)?.member;
   }
 
+  /** What an admitted member may know of the room; a waiting one learns nothing about who is in. */
   state(forPeerId: string): RoomState {
     const me = this.members.get(forPeerId);
+    if (!me) return { peers: [], producers: [], waiting: [] };
     return {
       peers: [...this.members.values()]
         .filter((m) => m.peerId !== forPeerId)
         .map((m) => ({ peerId: m.peerId, role: m.role, displayName: m.displayName })),
-      producers: me?.canSubscribe
+      producers: me.canSubscribe
         ? this.#room.producersExcept(forPeerId).map(({ peer, producer }) => producerInfo(peer.id, producer))
         : [],
-      waiting: me?.canAdmit ? this.#waitingList() : [],
+      waiting: me.canAdmit ? this.#waitingList() : [],
     };
   }
 
