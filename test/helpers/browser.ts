@@ -24,6 +24,9 @@ export async function launchChromium(): Promise<{ browser: Browser; close: () =>
       '--allow-loopback-in-peer-connection',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       '--autoplay-policy=no-user-gesture-required',
+      // Screen share in headless tests: capture the page's own tab without a picker.
+      '--auto-accept-this-tab-capture',
+      '--auto-select-tab-capture-source-by-title=CareCall',
     ],
   });
   return {
@@ -63,7 +66,7 @@ export async function waitForProbe(page: Page, predicate: string, timeoutMs = 15
 }
 
 export type Stats = {
-  video: { consumerId: string; framesDecoded: number; frameWidth: number }[];
+  video: { consumerId: string; source: string; framesDecoded: number; frameWidth: number }[];
   audio: { consumerId: string; totalAudioEnergy: number; totalSamplesReceived: number }[];
 };
 

@@ -93,6 +93,7 @@ async function main() {
         setStatus(state === 'reconnecting' ? 'Connection lost, reconnecting…' : 'In call');
       },
       mediaReset: () => note('mediaReset'),
+      layersChanged: (consumerId, spatialLayer) => note(`layers:${consumerId}:${spatialLayer}`),
       closed: (reason) => ((probe.status = `closed:${reason}`), setStatus(`Call ended (${reason.replace(/_/g, ' ')})`)),
       error: (err) => console.error('call error:', err.message),
     },

@@ -1,7 +1,7 @@
 import type { RoomClient } from './room-client.ts';
 
 export type InboundStats = {
-  video: { consumerId: string; framesDecoded: number; frameWidth: number }[];
+  video: { consumerId: string; source: string; framesDecoded: number; frameWidth: number }[];
   audio: { consumerId: string; totalAudioEnergy: number; totalSamplesReceived: number }[];
 };
 
@@ -14,7 +14,7 @@ export async function collectInboundStats(client: RoomClient | undefined): Promi
     report.forEach((s: Record<string, unknown>) => {
       if (s.type !== 'inbound-rtp') return;
       if (s.kind === 'video') {
-        out.video.push({ consumerId, framesDecoded: Number(s.framesDecoded ?? 0), frameWidth: Number(s.frameWidth ?? 0) });
+        out.video.push({ consumerId, source: String(consumer.appData.source ?? ''), framesDecoded: Number(s.framesDecoded ?? 0), frameWidth: Number(s.frameWidth ?? 0) });
       } else if (s.kind === 'audio') {
         out.audio.push({
           consumerId,
