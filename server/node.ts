@@ -23,6 +23,8 @@ export type NodeOptions = {
   busPrefix?: string;
   /** How long a dropped participant is kept for resumption (tests shorten it). */
   resumeGraceMs?: number;
+  /** How often link quality is pushed to rooms. */
+  qualityIntervalMs?: number;
 };
 
 const CLAIM_TTL_MS = 60_000;
@@ -102,6 +104,7 @@ export class CareCallNode {
       logger,
       emptyRoomTimeoutMs: opts.emptyRoomTimeoutMs ?? 60_000,
       claimRefreshMs: CLAIM_TTL_MS / 3,
+      qualityIntervalMs: opts.qualityIntervalMs,
     });
     this.#onStop('rooms', () => this.hub.close('shutdown'));
 

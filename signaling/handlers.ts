@@ -136,6 +136,12 @@ export const handlers: Handlers = {
     return { muted };
   },
 
+  async reportStats(p, stats) {
+    admitted(p);
+    p.clientStats = stats;
+    return {};
+  },
+
   async leave(p) {
     if (p.status === 'new') throw new SignalingError('not_joined', 'join the room first');
     p.end();

@@ -1,7 +1,8 @@
 import type { types } from 'mediasoup';
 import type { Peer } from '../sfu/peer.ts';
 import type { Room, RoomCloseReason } from '../sfu/room.ts';
-import { MAX_ROOM_PARTICIPANTS, type Notifications, type ProducerInfo, type RoomState, type WaitingInfo } from './protocol/index.ts';
+import { peerQuality } from './network-quality.ts';
+import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type ProducerInfo, type RoomState, type WaitingInfo } from './protocol/index.ts';
 import { SignalingError } from './signaling-error.ts';
 
 /** What a HubRoom needs from a participant; signaling participants implement it. */
@@ -12,6 +13,7 @@ export interface RoomMember {
   readonly canSubscribe: boolean;
   /** Hosts (who may admit others) enter directly; everyone else knocks. */
   readonly canAdmit: boolean;
+  readonly clientStats: ClientStats | undefined;
   notify<N extends keyof Notifications>(method: N, data: Notifications[N]): void;
   /** Admitted, or the room's media was rebuilt: this is the SFU peer to use from now on. */
   attachPeer(peer: Peer): void;
@@ -133,6 +135,20 @@ export class HubRoom {
       waiting: me.canAdmit ? this.#waitingList() : [],
     };
   }
+
+  /** Pushes link quality of every participant to the room, when it changed since last time. */
+  publishQuality() {
+    const peers = [...this.members.values()].flatMap((m) => {
+      const peer = this.#room.peers.get(m.peerId);
+      return peer ? [peerQuality(peer, m.clientStats)] : [];
+    });
+    const text = JSON.stringify(peers);
+    if (text === this.#lastQuality) return;
+    this.#lastQuality = text;
+    this.#broadcast('', 'networkQuality', { peers });
+  }
+
+  #lastQuality = '';
 
   /** Moves every admitted member onto a fresh Room (another worker) and asks clients to renegotiate. */
   rebuildOn(room: Room) {

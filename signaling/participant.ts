@@ -13,6 +13,7 @@ import {
   NOTIFICATION_BUFFER,
   RESUME_GRACE_MS,
   requestSchemas,
+  type ClientStats,
   type ErrorBody,
   type JoinClaims,
   type Method,
@@ -46,6 +47,8 @@ export class Participant implements RoomMember {
   readonly resumeKey = randomBytes(18).toString('base64url');
   status: 'new' | 'waiting' | 'admitted' = 'new';
   rtpCapabilities: types.RtpCapabilities | undefined;
+  /** What the participant's own client last reported about its connection. */
+  clientStats: ClientStats | undefined;
   hubRoom: HubRoom | undefined;
   peer: Peer | undefined;
   #connection: SocketConnection | undefined;

@@ -8,7 +8,7 @@ import { MAX_ROOM_PARTICIPANTS, type JoinClaims } from './protocol/index.ts';
 let t: Awaited<ReturnType<typeof startTestNode>>;
 const clients: TestClient[] = [];
 beforeAll(async () => {
-  t = await startTestNode({ SFU_WORKERS: '2' });
+  t = await startTestNode({ SFU_WORKERS: '2' }, { qualityIntervalMs: 100 });
 });
 afterAll(async () => {
   clients.forEach((c) => c.close());
@@ -111,6 +111,25 @@ describe('moderation and media controls', () => {
     clients.push(extra);
     const { rtpCapabilities } = await extra.request('getRouterRtpCapabilities', {});
     await expect(extra.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'room_full' });
+  });
+});
+
+describe('network quality', () => {
+  it('client reports are validated, need admission, and reach the room combined with server scores', async () => {
+    const room = newRoomId();
+    const doctor = await enter(room, 'doc', { role: 'doctor' });
+    const waiting = await enter(room, 'w', { perms: patientPerms });
+    await expect(waiting.c.request('reportStats', { rttMs: 20, packetLossPct: 0 })).rejects.toMatchObject({ code: 'not_admitted' });
+    await expect(doctor.c.request('reportStats', { rttMs: -1, packetLossPct: 120 })).rejects.toMatchObject({ code: 'invalid_request' });
+    const patient = await enter(room, 'pat');
+    await patient.c.request('reportStats', { rttMs: 80, packetLossPct: 20 });
+    await doctor.c.request('reportStats', { rttMs: 20, packetLossPct: 0 });
+    const find = () =>
+      (doctor.c.notifications.filter((n) => n.method === 'networkQuality').map((n) => n.data) as { peers: { peerId: string; quality: string; packetLossPct: number | null }[] }[])
+        .flatMap((d) => d.peers)
+        .filter((p) => p.peerId === 'pat' && p.packetLossPct === 20);
+    for (let i = 0; i < 50 && find().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(find()[0]).toMatchObject({ peerId: 'pat', quality: 'bad', rttMs: 80, packetLossPct: 20 });
   });
 });
 

@@ -17,6 +17,8 @@ export type RoomHubOptions = {
   emptyRoomTimeoutMs: number;
   /** How often live rooms re-claim their directory entry. */
   claimRefreshMs: number;
+  /** How often participants' link quality is pushed to their rooms. */
+  qualityIntervalMs?: number;
 };
 
 /** The rooms this node hosts. */
@@ -24,6 +26,7 @@ export class RoomHub {
   readonly #rooms = new Map<string, HubRoom>();
   readonly #queue = new KeyedQueue();
   readonly #refresh: NodeJS.Timeout;
+  readonly #quality: NodeJS.Timeout;
   #closed = false;
 
   constructor(private readonly opts: RoomHubOptions) {
@@ -33,6 +36,10 @@ export class RoomHub {
       }
     }, opts.claimRefreshMs);
     this.#refresh.unref();
+    this.#quality = setInterval(() => {
+      for (const r of this.#rooms.values()) r.publishQuality();
+    }, opts.qualityIntervalMs ?? 2000);
+    this.#quality.unref();
   }
 
   get rooms(): ReadonlyMap<string, HubRoom> {
@@ -74,6 +81,7 @@ export class RoomHub {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#refresh);
+    clearInterval(this.#quality);
     for (const hubRoom of [...this.#rooms.values()]) {
       hubRoom.closeAll(reason);
       this.#onRoomClosed(hubRoom, reason);

@@ -142,6 +142,20 @@ describe('a consultation in progress', () => {
     expect(await framesGrow(doctor)).toBeGreaterThan(5);
   });
 
+  it('network quality of both participants, from real stats, reaches each page', async () => {
+    await doctor.waitForFunction(
+      "['doc','pat'].every(id => window.carecall.quality.some(q => q.peerId === id && q.rttMs !== null))",
+      { timeout: 15_000, polling: 200 },
+    );
+    const quality = await evalIn<{ peerId: string; quality: string; uplink: number | null; rttMs: number }[]>(doctor, 'window.carecall.quality');
+    for (const q of quality) {
+      expect(['excellent', 'good']).toContain(q.quality);
+      expect(q.uplink).toBeGreaterThanOrEqual(7);
+      expect(q.rttMs).toBeLessThan(150);
+    }
+    expect(await doctor.$eval('#tile-pat .quality', (el) => el.textContent)).toMatch(/excellent|good/);
+  });
+
   it('kill -9 of the room\'s media worker: media is back within 3 s', async () => {
     const hubRoom = t.node.hub.rooms.get(room)!;
     const pid = t.node.pool.workers[hubRoom.room.workerIndex]!.worker.pid;

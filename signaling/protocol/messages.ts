@@ -44,6 +44,11 @@ export const requestSchemas = {
   admitAll: z.object({}),
   deny: z.object({ peerId: id }),
   muteParticipant: z.object({ peerId: id, source: z.enum(['mic', 'webcam', 'screen']).default('mic') }),
+  reportStats: z.object({
+    rttMs: z.number().min(0).max(60_000),
+    packetLossPct: z.number().min(0).max(100),
+    jitterMs: z.number().min(0).max(10_000).optional(),
+  }),
   leave: z.object({}),
 } as const;
 
@@ -53,6 +58,17 @@ export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
 export type PeerInfo = { peerId: string; role: string; displayName: string | undefined };
 export type ProducerInfo = { peerId: string; producerId: string; kind: 'audio' | 'video'; source: string; paused: boolean };
 export type WaitingInfo = PeerInfo & { since: string };
+export type ClientStats = { rttMs: number; packetLossPct: number; jitterMs?: number | undefined };
+export type QualityLevel = 'excellent' | 'good' | 'poor' | 'bad';
+/** uplink/downlink: mediasoup scores 0-10 (null when nothing flows that way). */
+export type NetworkQuality = {
+  peerId: string;
+  uplink: number | null;
+  downlink: number | null;
+  rttMs: number | null;
+  packetLossPct: number | null;
+  quality: QualityLevel;
+};
 /** Everything an admitted participant needs to start media; sent on join or on admission. */
 export type RoomState = { peers: PeerInfo[]; producers: ProducerInfo[]; waiting: WaitingInfo[] };
 
@@ -72,6 +88,7 @@ export type ResponseData = {
   admitAll: { admitted: number };
   deny: Record<string, never>;
   muteParticipant: { muted: number };
+  reportStats: Record<string, never>;
   consume: { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: unknown };
   resumeConsumer: Record<string, never>;
   leave: Record<string, never>;
@@ -87,6 +104,7 @@ export type Notifications = {
   producerResumed: { peerId: string; producerId: string };
   consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
   activeSpeaker: { peerId: string };
+  networkQuality: { peers: NetworkQuality[] };
   /** A moderator muted one of your producers; the client should reflect it (and may unmute). */
   mutedBy: { producerId: string; by: string };
   /** To moderators: who is in the waiting room now. */

@@ -1,6 +1,7 @@
+import type { NetworkQuality } from '../../signaling/protocol/index.ts';
 import { RoomClient, type RemoteTrack, type Source } from './room-client.ts';
 import { collectInboundStats, type InboundStats } from './stats.ts';
-import { renderWaitingList, setStatus, tile, watchTileSize } from './room-view.ts';
+import { renderQuality, renderWaitingList, setStatus, tile, watchTileSize } from './room-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -14,6 +15,7 @@ const probe = {
   error: '' as string,
   events: [] as string[],
   client: undefined as RoomClient | undefined,
+  quality: [] as NetworkQuality[],
   stats: async (): Promise<InboundStats> => collectInboundStats(probe.client),
 };
 (window as unknown as { carecall: typeof probe }).carecall = probe;
@@ -79,6 +81,10 @@ async function main() {
       remotePaused: (producerId, paused) =>
         document.querySelector(`[data-audio-producer="${producerId}"]`)?.classList.toggle('muted', paused),
       peerLeft: (peerId) => document.getElementById(`tile-${peerId}`)?.remove(),
+      networkQuality: (peers) => {
+        probe.quality = peers;
+        renderQuality(peers, client.peerId);
+      },
       activeSpeaker: (peerId) => {
         document.querySelectorAll('.tile.speaking').forEach((el) => el.classList.remove('speaking'));
         document.getElementById(`tile-${peerId}`)?.classList.add('speaking');

@@ -7,12 +7,14 @@ import {
   CLOSE_CODE_ROOM_CLOSED,
   CLOSE_CODE_SESSION_EXPIRED,
   RESUME_GRACE_MS,
+  type NetworkQuality,
   type Notifications,
   type PeerInfo,
   type ProducerInfo,
   type RoomState,
   type WaitingInfo,
 } from '../../signaling/protocol/index.ts';
+import { LinkStats } from './link-stats.ts';
 import { SignalingClient, type WebSocketLike } from './signaling-client.ts';
 
 export type Source = 'mic' | 'webcam' | 'screen';
@@ -37,6 +39,7 @@ export type RoomClientEvents = {
   remoteTrackEnded?: (consumerId: string) => void;
   remotePaused?: (producerId: string, paused: boolean) => void;
   activeSpeaker?: (peerId: string) => void;
+  networkQuality?: (peers: NetworkQuality[]) => void;
   mutedBy?: (source: Source, by: string) => void;
   layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
   connection?: (state: 'reconnecting' | 'resumed' | 'rejoined') => void;
@@ -56,6 +59,8 @@ export type RoomClientOptions = {
   handlerFactory?: types.HandlerFactory;
   /** Webcam as three simulcast layers (browsers); off for bots that cannot encode them. */
   simulcast?: boolean;
+  /** How often this client reports its link stats to the room (0 = never). */
+  statsIntervalMs?: number;
 };
 
 const FINAL_CLOSES: Record<number, string> = {
@@ -91,6 +96,8 @@ export class RoomClient {
   #admitted!: Promise<void>;
   #markAdmitted!: () => void;
   #reconnecting = false;
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #linkStats = new LinkStats();
 
   /** Construct first when event handlers need the instance, then call join(). */
   constructor(private readonly opts: RoomClientOptions) {
@@ -212,6 +219,7 @@ export class RoomClient {
     this.#recvTransport = await this.#createTransport('recv').catch(() => undefined); // no subscribe permission
     this.#markAdmitted();
     this.#emit('admitted');
+    this.#startStatsReporting();
     await this.#drainPending();
     for (const [source, entry] of this.published) {
       if (!entry.producer || entry.producer.closed) entry.producer = await this.#produce(entry.track, source);
@@ -336,6 +344,8 @@ export class RoomClient {
       case 'producerPaused':
       case 'producerResumed':
         return this.#emit('remotePaused', (data as Notifications['producerPaused']).producerId, method === 'producerPaused');
+      case 'networkQuality':
+        return this.#emit('networkQuality', (data as Notifications['networkQuality']).peers);
       case 'activeSpeaker':
         return this.#emit('activeSpeaker', (data as Notifications['activeSpeaker']).peerId);
       case 'mutedBy': {
@@ -418,6 +428,18 @@ export class RoomClient {
     await this.#connectAndJoin();
   }
 
+  #startStatsReporting() {
+    const interval = this.opts.statsIntervalMs ?? 3000;
+    if (interval <= 0 || this.#statsTimer) return;
+    this.#statsTimer = setInterval(() => {
+      if (this.status !== 'admitted' || this.#reconnecting) return;
+      this.#linkStats
+        .measure([this.#sendTransport, this.#recvTransport])
+        .then((stats) => stats && this.#signaling.request('reportStats', stats))
+        .catch(() => undefined); // a missed report is replaced by the next one
+    }, interval);
+  }
+
   #resetAdmission() {
     this.#admitted = new Promise((resolve) => (this.#markAdmitted = resolve));
   }
@@ -430,6 +452,7 @@ export class RoomClient {
   #finish(reason: string) {
     if (this.status === 'closed') return;
     this.status = 'closed';
+    clearInterval(this.#statsTimer);
     this.#signaling.failPending(reason);
     this.#emit('closed', reason);
   }

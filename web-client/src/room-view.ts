@@ -1,4 +1,4 @@
-import type { WaitingInfo } from '../../signaling/protocol/index.ts';
+import type { NetworkQuality, WaitingInfo } from '../../signaling/protocol/index.ts';
 import type { RoomClient } from './room-client.ts';
 
 export function setStatus(text: string) {
@@ -62,4 +62,21 @@ export function watchTileSize(video: HTMLVideoElement, onLayer: (spatialLayer: n
     if (layer !== current) onLayer((current = layer));
   });
   observer.observe(video);
+}
+
+/** A quality badge per tile; the local tile shows this participant's own link. */
+export function renderQuality(peers: NetworkQuality[], selfId: string | undefined) {
+  for (const q of peers) {
+    const el = document.getElementById(`tile-${q.peerId === selfId ? 'local' : q.peerId}`);
+    if (!el) continue;
+    let badge = el.querySelector<HTMLElement>('.quality');
+    if (!badge) {
+      badge = document.createElement('span');
+      badge.className = 'quality';
+      el.append(badge);
+    }
+    badge.dataset.level = q.quality;
+    badge.textContent = q.quality;
+    badge.title = `uplink ${q.uplink ?? '-'}/10, downlink ${q.downlink ?? '-'}/10, rtt ${q.rttMs ?? '-'} ms, loss ${q.packetLossPct ?? '-'}%`;
+  }
 }
