@@ -1,8 +1,16 @@
 import { defineConfig } from 'vite';
 
+const root = new URL('.', import.meta.url).pathname;
+
 export default defineConfig({
-  root: new URL('.', import.meta.url).pathname,
+  root,
   base: '/app/',
   logLevel: 'warn',
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: true },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    rollupOptions: { input: { room: `${root}index.html`, precall: `${root}precall.html` } },
+  },
 });
