@@ -27,9 +27,9 @@ export type AppDeps = HealthDeps & {
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
-export function createApi(identity: Identity) {
+export function createApi(identity: Identity, logger: Logger) {
   return new Hono<ApiEnv>()
-    .use(requestContext)
+    .use(requestContext(logger))
     .route('/auth', authRoutes(identity))
     .route('/me', meRoutes(identity))
     .route('/clinics', clinicRoutes(identity))
@@ -44,7 +44,7 @@ export function createApp(deps: AppDeps) {
   const app = new Hono()
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
-    .route('/api', createApi(deps.identity));
+    .route('/api', createApi(deps.identity, deps.logger));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
   if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));
 

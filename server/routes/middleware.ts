@@ -6,21 +6,32 @@ import { AccessTokenError } from '../identity/access-tokens.ts';
 import type { Identity } from '../identity/create-identity.ts';
 import { loadClinicIds } from '../policy/facts.ts';
 import type { Actor } from '../policy/types.ts';
-import { currentContext, runWithContext } from '../request-context.ts';
+import type { Logger } from '../logger.ts';
+import { currentContext, runWithContext, type RequestContext } from '../request-context.ts';
 import { idSchema } from '../validation.ts';
 
 export type ApiEnv = { Bindings: { remoteAddress?: string } | undefined; Variables: { actor: Actor } };
 
-/** Opens the request-scoped context (request id, client IP) that the audit log reads. */
-export const requestContext: MiddlewareHandler<ApiEnv> = async (c, next) => {
-  const ctx = {
-    requestId: randomUUID(),
-    ip: c.env?.remoteAddress || 'unknown',
-    userAgent: c.req.header('user-agent'),
+/**
+ * Opens the request-scoped context (request id, client IP) that the audit log reads, and logs one
+ * line per request with ids only: the route pattern, never the URL (ids, tokens) or the body.
+ */
+export function requestContext(logger: Logger): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const ctx: RequestContext = {
+      requestId: randomUUID(),
+      ip: c.env?.remoteAddress || 'unknown',
+      userAgent: c.req.header('user-agent'),
+    };
+    const started = performance.now();
+    c.header('x-request-id', ctx.requestId);
+    await runWithContext(ctx, next);
+    logger.info(
+      { requestId: ctx.requestId, method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round(performance.now() - started), actorId: ctx.actorId, onBehalfOf: ctx.onBehalfOf },
+      'api request',
+    );
   };
-  c.header('x-request-id', ctx.requestId);
-  await runWithContext(ctx, next);
-};
+}
 
 export function clientMeta(c: Context) {
   const ctx = currentContext();
