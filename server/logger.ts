@@ -6,7 +6,7 @@ export type { Logger };
 // Identity code logs ids only; these keys are a second line of defence should anything slip.
 const REDACT = [
   'token', '*.token', 'password', '*.password', 'authorization', '*.authorization', 'req.url',
-  'accessToken', '*.accessToken', 'refreshToken', '*.refreshToken', 'code', '*.code',
+  'accessToken', '*.accessToken', 'refreshToken', '*.refreshToken',
   'email', '*.email', 'phone', '*.phone', 'displayName', '*.displayName', 'dateOfBirth', '*.dateOfBirth',
 ];
 
