@@ -7,6 +7,16 @@ import type { JoinTokenIssuer } from './join-tokens.ts';
 import { demoRoutes, type DemoRoom } from './routes/demo.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { staticRoutes } from './routes/static.ts';
+import type { Identity } from './identity/create-identity.ts';
+import type { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { authRoutes } from './routes/auth.ts';
+import { clinicRoutes } from './routes/clinics.ts';
+import { devOutboxRoutes } from './routes/dev-outbox.ts';
+import { invitationRoutes } from './routes/invitations.ts';
+import { meRoutes } from './routes/me.ts';
+import { requestContext, type ApiEnv } from './routes/middleware.ts';
+import { patientRoutes } from './routes/patients.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -14,7 +24,24 @@ export type AppDeps = HealthDeps & {
   logger: Logger;
   issuer: JoinTokenIssuer;
   demo: DemoRoom | undefined;
+  identity: Identity;
+  /** Demo mode only: exposes the dev outbox so demo users can read their sign-in codes. */
+  devOutbox?: OutboxNotificationProvider | undefined;
 };
+
+/** The JSON API under /api: every request gets a request context (id, IP) for audit. */
+export function createApi(identity: Identity, logger: Logger) {
+  return new Hono<ApiEnv>()
+    .use(requestContext(logger))
+    .route('/auth', authRoutes(identity))
+    .route('/me', meRoutes(identity))
+    .route('/clinics', clinicRoutes(identity))
+    .route('/invitations', invitationRoutes(identity))
+    .route('/patients', patientRoutes(identity))
+    .route('/audit', auditRoutes(identity));
+}
+
+export type Api = ReturnType<typeof createApi>;
 
 export function createApp(deps: AppDeps) {
   const app = new Hono()
@@ -27,7 +54,9 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .route('/', healthRoutes(deps))
-    .route('/', staticRoutes());
+    .route('/', staticRoutes())
+    .route('/api', createApi(deps.identity, deps.logger));
+  if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
   if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));
 
   app.notFound((c) => problemResponse(c, new ProblemError(404, 'not_found', 'no such resource')));

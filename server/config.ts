@@ -31,6 +31,19 @@ const schema = z.object({
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SOCKET_SERVER: z.enum(['auto', 'uws', 'ws']).default('auto'),
+  // Identity (issue 3). Access tokens are short-lived; sessions are server-side so revocation is immediate.
+  AUTH_TOKEN_PRIVATE_KEY: z.string().optional(),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(14 * 86_400),
+  SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1800),
+  LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(20),
+  LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
+  OTP_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
+  INVITATION_TTL_SECONDS: z.coerce.number().int().min(300).max(30 * 86_400).default(7 * 86_400),
+  BREAK_GLASS_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
+  PASSWORD_HASH_STRENGTH: z.enum(['interactive', 'moderate', 'minimum']).default('interactive'),
 });
 
 export type Config = Readonly<{
@@ -46,7 +59,22 @@ export type Config = Readonly<{
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
+  auth: AuthConfig;
 }>;
+
+export type AuthConfig = {
+  privateKeyPem: string | undefined;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  defaultIdleTimeoutSeconds: number;
+  loginRateLimitPerMinute: number;
+  loginMaxFailures: number;
+  loginLockoutSeconds: number;
+  otpTtlSeconds: number;
+  invitationTtlSeconds: number;
+  breakGlassTtlSeconds: number;
+  passwordHashStrength: 'interactive' | 'moderate' | 'minimum';
+};
 
 export class ConfigError extends Error {
   constructor(readonly issues: { variable: string; message: string }[]) {
@@ -68,6 +96,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       { variable: 'JOIN_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
     ]);
   }
+  if (e.NODE_ENV === 'production' && !e.AUTH_TOKEN_PRIVATE_KEY) {
+    throw new ConfigError([
+      { variable: 'AUTH_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
+    ]);
+  }
+  if (e.PASSWORD_HASH_STRENGTH === 'minimum' && e.NODE_ENV !== 'test') {
+    throw new ConfigError([{ variable: 'PASSWORD_HASH_STRENGTH', message: "'minimum' is only allowed with NODE_ENV=test" }]);
+  }
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -81,5 +117,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
+    auth: {
+      privateKeyPem: e.AUTH_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      defaultIdleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT_SECONDS,
+      loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+      loginMaxFailures: e.LOGIN_MAX_FAILURES,
+      loginLockoutSeconds: e.LOGIN_LOCKOUT_SECONDS,
+      otpTtlSeconds: e.OTP_TTL_SECONDS,
+      invitationTtlSeconds: e.INVITATION_TTL_SECONDS,
+      breakGlassTtlSeconds: e.BREAK_GLASS_TTL_SECONDS,
+      passwordHashStrength: e.PASSWORD_HASH_STRENGTH,
+    },
   };
 }

@@ -3,7 +3,12 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 
 // Tokens and message bodies must never reach logs; redact by key wherever they appear.
-const REDACT = ['token', '*.token', 'password', '*.password', 'authorization', '*.authorization', 'req.url'];
+// Identity code logs ids only; these keys are a second line of defence should anything slip.
+const REDACT = [
+  'token', '*.token', 'password', '*.password', 'authorization', '*.authorization', 'req.url',
+  'accessToken', '*.accessToken', 'refreshToken', '*.refreshToken',
+  'email', '*.email', 'phone', '*.phone', 'displayName', '*.displayName', 'dateOfBirth', '*.dateOfBirth',
+];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({ level, base: undefined, redact: { paths: REDACT, censor: '[redacted]' } }, destination);

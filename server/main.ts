@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { CareCallNode } from './node.ts';
+import { DEMO_ACCOUNTS } from './identity/demo-seed.ts';
 
 let config;
 try {
@@ -23,7 +24,11 @@ if (links) {
     `\nCareCall is running at ${node.baseUrl}\n` +
       `Demo room (open each link in its own browser window):\n` +
       `  doctor:  ${links.doctor}\n` +
-      `  patient: ${links.patient}\n\n`,
+      `  patient: ${links.patient}\n` +
+      `Demo accounts (sign in with POST ${node.baseUrl}/api/auth/login, then read the code at\n` +
+      `${node.baseUrl}/api/dev/outbox?recipient=<e-mail> and POST it to /api/auth/mfa):\n` +
+      DEMO_ACCOUNTS.map((a) => `  ${a.role.padEnd(12)} ${a.email.padEnd(28)} ${a.password}\n`).join('') +
+      `\n`,
   );
 }
 

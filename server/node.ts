@@ -16,6 +16,9 @@ import { JoinTokenIssuer, loadJoinTokenKeys } from './join-tokens.ts';
 import { createMetrics } from './metrics.ts';
 import { demoLinks, type DemoRoom } from './routes/demo.ts';
 import { createRoomLifecycle } from './room-lifecycle-service.ts';
+import { createIdentity, type Identity } from './identity/create-identity.ts';
+import { seedDemo } from './identity/demo-seed.ts';
+import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -41,6 +44,9 @@ export class CareCallNode {
   server!: SocketServer;
   issuer!: JoinTokenIssuer;
   demo: DemoRoom | undefined;
+  identity!: Identity;
+  /** The development notification provider (the only one until real e-mail/SMS providers exist). */
+  outbox!: OutboxNotificationProvider;
 
   private constructor(
     readonly config: Config,
@@ -95,6 +101,14 @@ export class CareCallNode {
     if (keys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
     this.issuer = new JoinTokenIssuer(keys, config.joinToken.ttlSeconds);
 
+    this.outbox = new OutboxNotificationProvider(this.db.db);
+    this.identity = await createIdentity({ db: this.db.db, config: config.auth, notifier: this.outbox, publicUrl: () => this.baseUrl });
+    if (this.identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
+    if (config.demo) {
+      const { created } = await seedDemo(this.db.db, this.identity.passwords);
+      logger.info({ created }, 'demo clinic ready');
+    }
+
     const metrics = createMetrics(() => this.pool.health().alive);
     const lifecycle = createRoomLifecycle(this.db.db, this.bus, this.nodeId, logger, CLAIM_TTL_MS);
     this.hub = new RoomHub({
@@ -113,6 +127,8 @@ export class CareCallNode {
       logger,
       issuer: this.issuer,
       demo: this.demo,
+      identity: this.identity,
+      devOutbox: config.demo ? this.outbox : undefined,
       registry: metrics.registry,
       checks: {
         database: () => this.db.ping(),

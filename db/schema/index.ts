@@ -1,2 +1,6 @@
 // One file per domain; this index is what drizzle and the db client see.
 export * from './rooms.ts';
+export * from './identity.ts';
+export * from './records.ts';
+export * from './audit.ts';
+export * from './notifications.ts';

@@ -1,0 +1,137 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { auditLog } from '../../db/schema/index.ts';
+import { currentContext } from '../request-context.ts';
+import { canonicalJson } from './canonical-json.ts';
+
+export const GENESIS_HASH = '0'.repeat(64);
+// Serialises appends across every node sharing the database so the chain stays linear.
+const AUDIT_LOCK_KEY = 7_265_012;
+
+export type AuditEvent = {
+  action: string;
+  outcome: 'allowed' | 'denied' | 'failed';
+  resourceType: string;
+  resourceId?: string | null;
+  patientId?: string | null;
+  clinicId?: string | null;
+  breakGlass?: boolean;
+  /** Break-glass justification or a short machine reason for a denial. No PHI values. */
+  reason?: string | null;
+};
+
+export type AuditRow = typeof auditLog.$inferSelect;
+
+/** The fields that are hashed, in the form they are hashed (timestamps as ISO strings). */
+export function hashedFields(row: Omit<AuditRow, 'seq' | 'hash'>) {
+  return {
+    id: row.id,
+    at: row.at.toISOString(),
+    actorId: row.actorId,
+    actorRole: row.actorRole,
+    onBehalfOf: row.onBehalfOf,
+    sessionId: row.sessionId,
+    ip: row.ip,
+    requestId: row.requestId,
+    action: row.action,
+    outcome: row.outcome,
+    resourceType: row.resourceType,
+    resourceId: row.resourceId,
+    patientId: row.patientId,
+    clinicId: row.clinicId,
+    breakGlass: row.breakGlass,
+    reason: row.reason,
+    prevHash: row.prevHash,
+  };
+}
+
+export const entryHash = (row: Omit<AuditRow, 'seq' | 'hash'>) =>
+  createHash('sha256').update(canonicalJson(hashedFields(row))).digest('hex');
+
+export type AuditQuery = {
+  clinicId?: string;
+  actorId?: string;
+  patientId?: string;
+  action?: string;
+  from?: Date;
+  to?: Date;
+  /** Entries with seq below this (pagination, newest first). */
+  before?: number;
+  limit: number;
+};
+
+export type VerifyResult =
+  | { ok: true; checked: number; head: string }
+  | { ok: false; checked: number; brokenAt: { seq: number; id: string; problem: 'hash_mismatch' | 'chain_break' } };
+
+/** Append-only, hash-chained record of who did what to which PHI, when, for whom, from where. */
+export class AuditLog {
+  constructor(private readonly db: Db) {}
+
+  /** Appends one entry; who/where comes from the request context. Throws if it cannot be written. */
+  async record(event: AuditEvent): Promise<AuditRow> {
+    const ctx = currentContext();
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
+      const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+      const entry = {
+        id: randomUUID(),
+        // Millisecond precision both here and in the column, so the stored value re-hashes identically.
+        at: new Date(),
+        actorId: ctx?.actorId ?? null,
+        actorRole: ctx?.actorRole ?? null,
+        onBehalfOf: ctx?.onBehalfOf ?? null,
+        sessionId: ctx?.sessionId ?? null,
+        ip: ctx?.ip ?? null,
+        requestId: ctx?.requestId ?? null,
+        action: event.action,
+        outcome: event.outcome,
+        resourceType: event.resourceType,
+        resourceId: event.resourceId ?? null,
+        patientId: event.patientId ?? null,
+        clinicId: event.clinicId ?? null,
+        breakGlass: event.breakGlass ?? false,
+        reason: event.reason ?? null,
+        prevHash: last?.hash ?? GENESIS_HASH,
+      };
+      const [row] = await tx.insert(auditLog).values({ ...entry, hash: entryHash(entry) }).returning();
+      return row!;
+    });
+  }
+
+  /** Walks the whole chain in seq order, recomputing every hash. */
+  async verify(batchSize = 1000): Promise<VerifyResult> {
+    let prev = GENESIS_HASH;
+    let afterSeq = 0;
+    let checked = 0;
+    for (;;) {
+      const rows = await this.db.select().from(auditLog).where(gt(auditLog.seq, afterSeq)).orderBy(asc(auditLog.seq)).limit(batchSize);
+      for (const row of rows) {
+        if (row.prevHash !== prev) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'chain_break' } };
+        if (entryHash(row) !== row.hash) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'hash_mismatch' } };
+        prev = row.hash;
+        checked++;
+      }
+      if (rows.length < batchSize) return { ok: true, checked, head: prev };
+      afterSeq = rows[rows.length - 1]!.seq;
+    }
+  }
+
+  query(q: AuditQuery): Promise<AuditRow[]> {
+    const conds: SQL[] = [];
+    if (q.clinicId) conds.push(eq(auditLog.clinicId, q.clinicId));
+    if (q.actorId) conds.push(eq(auditLog.actorId, q.actorId));
+    if (q.patientId) conds.push(eq(auditLog.patientId, q.patientId));
+    if (q.action) conds.push(eq(auditLog.action, q.action));
+    if (q.from) conds.push(gte(auditLog.at, q.from));
+    if (q.to) conds.push(lte(auditLog.at, q.to));
+    if (q.before) conds.push(lt(auditLog.seq, q.before));
+    return this.db
+      .select()
+      .from(auditLog)
+      .where(conds.length ? and(...conds) : undefined)
+      .orderBy(desc(auditLog.seq))
+      .limit(q.limit);
+  }
+}

@@ -1,0 +1,49 @@
+import type { Db } from '../../db/client.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import type { AuthConfig } from '../config.ts';
+import type { NotificationProvider } from '../notifications/types.ts';
+import { Policy } from '../policy/policy.ts';
+import { AccessTokens, loadAuthKeys } from './access-tokens.ts';
+import { AccountService } from './account.ts';
+import { ClinicService } from './clinics.ts';
+import { DependentService } from './dependents.ts';
+import { InvitationService } from './invitations.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { LoginService } from './login.ts';
+import { PasswordHasher } from './passwords.ts';
+import { PatientService } from './patients.ts';
+import { Sealer } from './seal.ts';
+import { SessionService } from './sessions.ts';
+
+export type Identity = Awaited<ReturnType<typeof createIdentity>>;
+
+/** Wires identity, policy and audit together; the one place their implementations are chosen. */
+export async function createIdentity(opts: { db: Db; config: AuthConfig; notifier: NotificationProvider; publicUrl: () => string }) {
+  const { db, config, notifier } = opts;
+  const keys = loadAuthKeys(config.privateKeyPem);
+  const passwords = await PasswordHasher.create(config.passwordHashStrength);
+  const tokens = new AccessTokens(keys, config.accessTokenTtlSeconds);
+  const audit = new AuditLog(db);
+  const policy = new Policy(db, audit);
+  const sessions = new SessionService(db, tokens, config);
+  const sealer = new Sealer(keys.derive('totp-seal'));
+  const throttle = new LoginThrottle(db, config, keys.derive('login-identifier'));
+  const login = new LoginService({ db, config, passwords, throttle, sessions, notifier, audit, sealer, codeKey: keys.derive('otp') });
+  return {
+    config,
+    keys,
+    ephemeralKey: keys.ephemeral,
+    passwords,
+    tokens,
+    audit,
+    policy,
+    sessions,
+    login,
+    notifier,
+    account: new AccountService({ db, passwords, sealer, sessions }),
+    invitations: new InvitationService({ db, config, notifier, passwords, publicUrl: opts.publicUrl }),
+    clinics: new ClinicService(db),
+    dependents: new DependentService(db),
+    patients: new PatientService(db),
+  };
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { careRelationships, clinicMembers, clinics, invitations, users, type UserRole } from '../../db/schema/index.ts';
+import type { AuthConfig } from '../config.ts';
+import { ProblemError } from '../errors.ts';
+import { invitationMessage } from '../notifications/templates.ts';
+import type { NotificationProvider } from '../notifications/types.ts';
+import type { PasswordHasher } from './passwords.ts';
+import { randomToken, sha256Hex } from './secrets.ts';
+
+export const STAFF_INVITE_ROLES = ['clinic_admin', 'doctor', 'operator', 'partner'] as const;
+export const PATIENT_INVITE_ROLES = ['patient', 'guardian'] as const;
+
+export type CreatedInvitation = { id: string; token: string; link: string; expiresAt: Date };
+
+/**
+ * Single-use, expiring invitation links: how every account except the platform admin comes to
+ * exist. Clinic admins invite staff; doctors and operators invite patients and guardians.
+ * Only the token's sha256 is stored; the token itself exists in the link alone.
+ */
+export class InvitationService {
+  constructor(
+    private readonly deps: { db: Db; config: AuthConfig; notifier: NotificationProvider; passwords: PasswordHasher; publicUrl: () => string },
+  ) {}
+
+  async create(input: { clinicId: string; role: UserRole; email: string; createdBy: string | null }): Promise<CreatedInvitation> {
+    const { db, config } = this.deps;
+    const [clinic] = await db.select({ name: clinics.name }).from(clinics).where(eq(clinics.id, input.clinicId));
+    if (!clinic) throw new ProblemError(404, 'not_found', 'no such clinic');
+    const id = randomUUID();
+    const token = randomToken();
+    const expiresAt = new Date(Date.now() + config.invitationTtlSeconds * 1000);
+    await db.insert(invitations).values({ id, clinicId: input.clinicId, role: input.role, email: input.email, tokenHash: sha256Hex(token), createdBy: input.createdBy, expiresAt });
+    // The token travels in the fragment: never sent to servers, never in access logs.
+    const link = `${this.deps.publicUrl()}/app/#invitation=${token}`;
+    await this.deps.notifier.send(invitationMessage(input.email, link, clinic.name, id));
+    return { id, token, link, expiresAt };
+  }
+
+  /**
+   * Redeems an invitation. Without an existing account, creates one with the invited role. With
+   * one (signed in, same e-mail, same role), adds the clinic membership. Atomic and single-use.
+   */
+  async accept(input: { token: string; displayName?: string | undefined; password?: string | undefined; phone?: string | undefined; dateOfBirth?: string | undefined }, signedIn: { userId: string } | undefined) {
+    const { db, passwords } = this.deps;
+    const tokenHash = sha256Hex(input.token);
+    const passwordHash = !signedIn && input.password ? passwords.hash(input.password) : null;
+    return db.transaction(async (tx) => {
+      const [inv] = await tx
+        .update(invitations)
+        .set({ usedAt: new Date() })
+        .where(and(eq(invitations.tokenHash, tokenHash), isNull(invitations.usedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, new Date())))
+        .returning();
+      if (!inv) throw new ProblemError(410, 'invitation_invalid', 'this invitation link has expired or was already used');
+      let userId: string;
+      if (signedIn) {
+        const [me] = await tx.select().from(users).where(eq(users.id, signedIn.userId));
+        if (!me || me.email !== inv.email || me.role !== inv.role) {
+          throw new ProblemError(403, 'invitation_mismatch', 'this invitation is for a different account');
+        }
+        userId = me.id;
+      } else {
+        const errors = [];
+        if (!input.displayName) errors.push({ field: 'displayName', message: 'required' });
+        if (!passwordHash) errors.push({ field: 'password', message: 'required' });
+        if (errors.length) throw new ProblemError(400, 'invalid_body', 'request is invalid', errors);
+        const [existing] = await tx.select({ id: users.id }).from(users).where(eq(users.email, inv.email));
+        if (existing) throw new ProblemError(409, 'account_exists', 'an account with this e-mail exists; sign in and accept the invitation');
+        userId = randomUUID();
+        await tx.insert(users).values({
+          id: userId,
+          role: inv.role,
+          email: inv.email,
+          displayName: input.displayName!,
+          passwordHash,
+          phone: input.phone ?? null,
+          dateOfBirth: input.dateOfBirth ?? null,
+          mfaMethod: 'email',
+        });
+      }
+      await tx.insert(clinicMembers).values({ clinicId: inv.clinicId, userId }).onConflictDoNothing();
+      await tx.update(invitations).set({ usedBy: userId }).where(eq(invitations.id, inv.id));
+      // A patient invited by their doctor starts in a treating relationship with that doctor.
+      if (inv.role === 'patient' && inv.createdBy) {
+        const [inviter] = await tx.select({ role: users.role }).from(users).where(eq(users.id, inv.createdBy));
+        if (inviter?.role === 'doctor') {
+          await tx.insert(careRelationships).values({ clinicId: inv.clinicId, doctorId: inv.createdBy, patientId: userId, createdBy: inv.createdBy }).onConflictDoNothing();
+        }
+      }
+      return { userId, clinicId: inv.clinicId, role: inv.role, invitationId: inv.id };
+    });
+  }
+
+  async revoke(clinicId: string, invitationId: string): Promise<void> {
+    const r = await this.deps.db
+      .update(invitations)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId), isNull(invitations.usedAt), isNull(invitations.revokedAt)))
+      .returning({ id: invitations.id });
+    if (!r.length) throw new ProblemError(404, 'not_found', 'no such pending invitation');
+  }
+}

@@ -1,0 +1,31 @@
+import type { Resource } from './types.ts';
+
+/**
+ * Every action the API can take that needs permission, with the resource type it applies to and
+ * whether it touches PHI (then every decision, allowed or denied, goes to the audit log).
+ */
+export const ACTIONS = {
+  'clinic.create': { resource: 'platform', phi: false },
+  'clinic.read': { resource: 'clinic', phi: false },
+  'clinic.update': { resource: 'clinic', phi: false },
+  'clinic.staff.list': { resource: 'clinic', phi: false },
+  'clinic.staff.invite': { resource: 'clinic', phi: false },
+  'clinic.patient.invite': { resource: 'clinic', phi: true },
+  'clinic.patients.list': { resource: 'clinic', phi: true },
+  'clinic.care.assign': { resource: 'clinic', phi: true },
+  'audit.query': { resource: 'clinic', phi: false },
+  'audit.query_all': { resource: 'platform', phi: false },
+  'audit.verify': { resource: 'platform', phi: false },
+  'user.self.manage': { resource: 'user', phi: false },
+  'dependent.create': { resource: 'user', phi: true },
+  'dependent.list': { resource: 'user', phi: true },
+  'patient.act_on_behalf': { resource: 'patient', phi: true },
+  'patient.profile.read': { resource: 'patient', phi: true },
+  'patient.notes.read': { resource: 'patient', phi: true },
+  'patient.notes.write': { resource: 'patient', phi: true },
+  'patient.break_glass': { resource: 'patient', phi: true },
+} as const satisfies Record<string, { resource: Resource['type']; phi: boolean }>;
+
+export type Action = keyof typeof ACTIONS;
+/** The resource shape an action takes, so may() cannot be called with the wrong kind. */
+export type ResourceFor<A extends Action> = Extract<Resource, { type: (typeof ACTIONS)[A]['resource'] }>;

@@ -1,0 +1,77 @@
+import type { Db } from '../../db/client.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { ProblemError } from '../errors.ts';
+import { ACTIONS, type Action, type ResourceFor } from './actions.ts';
+import { may } from './decide.ts';
+import { loadPatientFacts } from './facts.ts';
+import type { Actor, PatientFacts, Resource } from './types.ts';
+
+export type Granted = { breakGlass: boolean };
+
+/**
+ * What routes call: decide, audit PHI decisions (allowed and denied), and turn a denial into 403.
+ * Handlers never look at roles themselves.
+ */
+export class Policy {
+  constructor(
+    readonly db: Db,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async require<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>, audit: { resourceId?: string; reason?: string } = {}): Promise<Granted> {
+    const decision = may(actor, action, resource);
+    const r = resource as Resource;
+    if (ACTIONS[action].phi) {
+      await this.audit.record({
+        action,
+        outcome: decision.allow ? 'allowed' : 'denied',
+        resourceType: r.type,
+        resourceId: audit.resourceId ?? resourceId(r),
+        patientId: r.type === 'patient' ? r.patientId : null,
+        clinicId: auditClinic(actor, r),
+        breakGlass: decision.allow && decision.breakGlass,
+        reason: decision.allow ? (audit.reason ?? null) : decision.reason,
+      });
+    }
+    if (!decision.allow) {
+      throw new ProblemError(403, 'forbidden', decision.reason === 'no_relationship_break_glass_available'
+        ? 'no treating relationship with this patient (break-glass access is available with a reason)'
+        : 'not allowed');
+    }
+    return { breakGlass: decision.breakGlass };
+  }
+
+  /** Loads the patient's facts or 404s; the policy, not the handler, then decides. */
+  async patient(patientId: string): Promise<PatientFacts> {
+    const facts = await loadPatientFacts(this.db, patientId);
+    if (!facts) throw new ProblemError(404, 'not_found', 'no such patient');
+    return facts;
+  }
+
+  /** For on-behalf-of: an unknown id must not be distinguishable from someone else's dependent. */
+  async patientOr403(patientId: string): Promise<PatientFacts> {
+    const facts = await loadPatientFacts(this.db, patientId);
+    if (!facts) throw new ProblemError(403, 'forbidden', 'not allowed');
+    return facts;
+  }
+}
+
+/** The clinic an entry belongs to (what clinic admins can see): the one shared with the actor if any. */
+function auditClinic(actor: Actor, r: Resource): string | null {
+  if (r.type === 'clinic') return r.clinicId;
+  if (r.type !== 'patient') return null;
+  return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
+}
+
+function resourceId(r: Resource): string | null {
+  switch (r.type) {
+    case 'clinic':
+      return r.clinicId;
+    case 'patient':
+      return r.patientId;
+    case 'user':
+      return r.userId;
+    default:
+      return null;
+  }
+}

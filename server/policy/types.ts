@@ -1,0 +1,33 @@
+import type { UserRole } from '../../db/schema/index.ts';
+
+/** The authenticated caller as the policy sees it. clinicIds are loaded fresh on each request. */
+export type Actor = {
+  userId: string;
+  role: UserRole;
+  sessionId: string;
+  clinicIds: readonly string[];
+  /** Set only after the policy allowed 'act_on_behalf' for this dependent. */
+  onBehalfOf?: string;
+};
+
+/** Facts about a patient the policy needs; loaded by facts.ts, never by route handlers. */
+export type PatientFacts = {
+  type: 'patient';
+  patientId: string;
+  clinicIds: readonly string[];
+  /** Doctor-patient treating relationships, each scoped to a clinic. */
+  relationships: readonly { doctorId: string; clinicId: string }[];
+  guardianIds: readonly string[];
+  /** Doctors holding an unexpired break-glass grant for this patient. */
+  breakGlassDoctorIds: readonly string[];
+};
+
+export type Resource =
+  | { type: 'platform' }
+  | { type: 'clinic'; clinicId: string }
+  | { type: 'user'; userId: string }
+  | PatientFacts;
+
+export type Decision =
+  | { allow: true; breakGlass: boolean }
+  | { allow: false; reason: string };

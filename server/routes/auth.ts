@@ -1,0 +1,51 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ProblemError } from '../errors.ts';
+import type { Identity } from '../identity/create-identity.ts';
+import { emailSchema, idSchema, parseBody, parseParams } from '../validation.ts';
+import { authenticate, clientMeta, type ApiEnv } from './middleware.ts';
+
+const loginBody = z.object({
+  email: emailSchema,
+  password: z.string().min(1, 'required').max(128, 'must be at most 128 characters'),
+  method: z.enum(['email', 'sms', 'totp']).optional(),
+});
+const mfaBody = z.object({ challengeId: idSchema, code: z.string().regex(/^[0-9]{6}$/, 'must be 6 digits') });
+const refreshBody = z.object({ refreshToken: z.string().min(20, 'malformed').max(200, 'malformed') });
+
+/** Sign-in (password, then second factor), token refresh, sign-out and the session list. */
+export function authRoutes(identity: Identity) {
+  const auth = authenticate(identity);
+  return new Hono<ApiEnv>()
+    .post('/login', async (c) => {
+      const body = await parseBody(c, loginBody);
+      return c.json(await identity.login.start(body, clientMeta(c)), 200);
+    })
+    .post('/mfa', async (c) => {
+      const body = await parseBody(c, mfaBody);
+      return c.json(await identity.login.verify(body, clientMeta(c)), 200);
+    })
+    .post('/refresh', async (c) => {
+      const body = await parseBody(c, refreshBody);
+      return c.json(await identity.sessions.refresh(body.refreshToken), 200);
+    })
+    .post('/logout', auth, async (c) => {
+      await identity.sessions.revoke(c.var.actor.sessionId, 'logout');
+      return c.body(null, 204);
+    })
+    .get('/sessions', auth, async (c) => {
+      const actor = c.var.actor;
+      await identity.policy.require(actor, 'user.self.manage', { type: 'user', userId: actor.userId });
+      const rows = await identity.sessions.list(actor.userId);
+      return c.json({ sessions: rows.map((s) => ({ ...s, current: s.id === actor.sessionId, active: !s.revokedAt && s.expiresAt > new Date() })) }, 200);
+    })
+    .delete('/sessions/:sessionId', auth, async (c) => {
+      const { sessionId } = parseParams(c, z.object({ sessionId: idSchema }));
+      const actor = c.var.actor;
+      await identity.policy.require(actor, 'user.self.manage', { type: 'user', userId: actor.userId });
+      const mine = await identity.sessions.list(actor.userId);
+      if (!mine.some((s) => s.id === sessionId)) throw new ProblemError(404, 'not_found', 'no such session');
+      await identity.sessions.revoke(sessionId, 'revoked_by_user');
+      return c.body(null, 204);
+    });
+}

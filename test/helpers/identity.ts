@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { Registry } from 'prom-client';
+import { openDb, type DbHandle } from '../../db/client.ts';
+import { careRelationships, clinicMembers, clinics, guardianships, notificationOutbox, users, type UserRole } from '../../db/schema/index.ts';
+import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import { createIdentity, type Identity } from '../../server/identity/create-identity.ts';
+import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
+import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
+import { captureLogs } from './node.ts';
+import { createTestDatabase } from './pg.ts';
+
+export type IdentityHarness = Awaited<ReturnType<typeof startIdentityHarness>>;
+
+/** The real app (routes, policy, audit) in-process on a fresh PostgreSQL database. */
+export async function startIdentityHarness(env: Record<string, string> = {}) {
+  const database = await createTestDatabase();
+  const handle = await openDb({ databaseUrl: database.url, maxConnections: 5 });
+  const h = await appOn(handle, env);
+  return {
+    ...h,
+    handle,
+    databaseUrl: database.url,
+    /** A second app (other limits) on the same database, as a second node would be. */
+    another: (more: Record<string, string>) => appOn(handle, { ...env, ...more }),
+    close: async () => {
+      await handle.close();
+      await database.drop();
+    },
+  };
+}
+
+async function appOn(handle: DbHandle, env: Record<string, string>) {
+  const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', LOGIN_RATE_LIMIT_PER_MINUTE: '10000', DEMO: 'off', ...env });
+  const logs = captureLogs();
+  const outbox = new OutboxNotificationProvider(handle.db);
+  const identity = await createIdentity({ db: handle.db, config: config.auth, notifier: outbox, publicUrl: () => 'http://carecall.test' });
+  const app = createApp({
+    logger: logs.logger,
+    issuer: new JoinTokenIssuer(loadJoinTokenKeys(undefined), 600),
+    demo: undefined,
+    identity,
+    registry: new Registry(),
+    checks: {},
+  });
+  const call = async (method: string, path: string, opts: { token?: string | undefined; body?: unknown; ip?: string; headers?: Record<string, string> } = {}) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await app.request(
+      path,
+      { method, headers, ...(opts.body !== undefined ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) } : {}) },
+      { remoteAddress: opts.ip ?? '203.0.113.7' },
+    );
+    const text = await res.text();
+    let body: any = undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    return { status: res.status, body, contentType: res.headers.get('content-type') ?? '' };
+  };
+  return { app, identity, outbox, logs, db: handle.db, call, config };
+}
+
+type Call = Awaited<ReturnType<typeof appOn>>['call'];
+
+export const PASSWORD = 'a-long-test-password-1';
+
+/** Inserts a user directly (the platform admin has no sign-up path; tests build others this way for speed). */
+export async function createUser(identity: Identity, db: DbHandle['db'], opts: { role: UserRole; clinicId?: string; email?: string | null; phone?: string; dateOfBirth?: string; password?: string | null }) {
+  const id = randomUUID();
+  const email = opts.email === null ? null : (opts.email ?? `${opts.role}-${id.slice(0, 8)}@example.test`);
+  await db.insert(users).values({
+    id,
+    role: opts.role,
+    email,
+    phone: opts.phone ?? null,
+    dateOfBirth: opts.dateOfBirth ?? null,
+    displayName: `Test ${opts.role} ${id.slice(0, 4)}`,
+    passwordHash: opts.password === null ? null : identity.passwords.hash(opts.password ?? PASSWORD),
+  });
+  if (opts.clinicId) await db.insert(clinicMembers).values({ clinicId: opts.clinicId, userId: id });
+  return { id, email: email!, role: opts.role };
+}
+
+export async function createClinic(db: DbHandle['db'], name = 'Clinic') {
+  const id = randomUUID();
+  await db.insert(clinics).values({ id, name });
+  return id;
+}
+
+export const relate = (db: DbHandle['db'], clinicId: string, doctorId: string, patientId: string) =>
+  db.insert(careRelationships).values({ clinicId, doctorId, patientId, createdBy: doctorId });
+
+export const guard = (db: DbHandle['db'], guardianId: string, dependentId: string) => db.insert(guardianships).values({ guardianId, dependentId });
+
+/** The newest message the outbox holds for a recipient. */
+export async function lastMessage(db: DbHandle['db'], recipient: string) {
+  const rows = await db.select().from(notificationOutbox).where(eq(notificationOutbox.recipient, recipient));
+  rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  return rows[0];
+}
+
+export const codeIn = (body: string) => /\b(\d{6})\b/.exec(body)?.[1];
+
+/** Password + e-mailed code, the way a user signs in. */
+export async function signIn(call: Call, db: DbHandle['db'], email: string, password = PASSWORD, ip?: string) {
+  const start = await call('POST', '/api/auth/login', { body: { email, password }, ...(ip ? { ip } : {}) });
+  if (start.status !== 200) throw new Error(`login failed: ${start.status} ${JSON.stringify(start.body)}`);
+  const msg = await lastMessage(db, email);
+  const code = codeIn(msg!.body)!;
+  const done = await call('POST', '/api/auth/mfa', { body: { challengeId: start.body.challengeId, code }, ...(ip ? { ip } : {}) });
+  if (done.status !== 200) throw new Error(`mfa failed: ${done.status} ${JSON.stringify(done.body)}`);
+  return done.body as { accessToken: string; refreshToken: string; sessionId: string; expiresIn: number };
+}
