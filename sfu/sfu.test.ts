@@ -1,16 +1,9 @@
+import { isAlive } from '../test/helpers/process.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SfuError } from './errors.ts';
 import { Room } from './room.ts';
 import { WorkerPool } from './worker-pool.ts';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const once = <T>(fn: (resolve: (v: T) => void) => void) => new Promise<T>(fn);
 
 describe('WorkerPool and Room', () => {
@@ -89,6 +82,6 @@ it('a worker killed with SIGKILL closes its rooms (worker_died) and is replaced'
   } finally {
     const pids = pool.pids();
     await pool.close();
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(isAlive)).toEqual([]);
   }
 });

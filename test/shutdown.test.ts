@@ -1,18 +1,11 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { expect, it } from 'vitest';
+import { isAlive } from './helpers/process.ts';
 import { connectClient } from './helpers/ws-client.ts';
 import { loadJoinTokenKeys, JoinTokenIssuer } from '../server/join-tokens.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { newRoomId } from './helpers/tokens.ts';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 it('SIGTERM closes connections, rooms, workers, bus and database in reverse order; no orphan workers', async () => {
   const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
@@ -49,7 +42,7 @@ it('SIGTERM closes connections, rooms, workers, bus and database in reverse orde
     const stopped = lines.filter((l) => l.msg === 'stopped').map((l) => l.part);
     expect(stopped).toEqual(['socket server', 'rooms', 'sfu workers', 'bus', 'database']);
     // Checked right at exit: the node waits for its workers instead of leaving them to die later.
-    expect(workerPids.filter(alive)).toEqual([]);
+    expect(workerPids.filter(isAlive)).toEqual([]);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
