@@ -20,7 +20,7 @@ WORKER_DEST="$ROOT/node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 
 RUNTIME_DEBS="libssl3 libuv1 libsrtp2-1 libusrsctp2 libabsl20220623"
 BUILD_DEBS="g++ pkg-config ninja-build meson libssl-dev libuv1-dev libsrtp2-dev libabsl-dev nlohmann-json3-dev libusrsctp-dev"
-BROWSER_DEBS="chromium"
+BROWSER_DEBS="chromium iptables"
 
 missing_debs() {
   local out=""
@@ -75,6 +75,7 @@ build_worker() {
   sed -i "s/meson_version: '>= 1.1.0'/meson_version: '>= 1.0.0'/" "$work/meson.build"
   say "building mediasoup-worker $MS_VERSION from Debian libraries: takes about 6 minutes on 2 cores,"
   say "done once per machine (cached at $out). Log: $work/build.log"
+  local started=$SECONDS
   (
     cd "$work"
     meson setup out/build --wrap-mode=nodownload --buildtype release -Db_ndebug=true \
@@ -84,6 +85,7 @@ build_worker() {
         if (p >= last + 10) { last = p - p % 10; printf "[setup]   worker build %d%%\n", last > "/dev/stderr" } }'
     [ "${PIPESTATUS[0]}" = 0 ] || exit 1
   ) || die "worker build failed, see $work/build.log"
+  say "worker built in $((SECONDS - started)) s"
   mkdir -p "$(dirname "$out")"
   cp "$work/out/build/mediasoup-worker" "$out.tmp" && mv "$out.tmp" "$out"
   rm -rf "$work"

@@ -96,7 +96,7 @@ async function main() {
       },
       connection: (state) => {
         note(`connection:${state}`);
-        setStatus(state === 'reconnecting' ? 'Connection lost, reconnecting…' : 'In call');
+        if (state !== 'iceRestart') setStatus(state === 'reconnecting' ? 'Connection lost, reconnecting…' : 'In call');
       },
       mediaReset: () => note('mediaReset'),
       layersChanged: (consumerId, spatialLayer) => note(`layers:${consumerId}:${spatialLayer}`),

@@ -42,7 +42,7 @@ export type RoomClientEvents = {
   networkQuality?: (peers: NetworkQuality[]) => void;
   mutedBy?: (source: Source, by: string) => void;
   layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
-  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined') => void;
+  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart') => void;
   mediaReset?: () => void;
   closed?: (reason: string) => void;
   /** A background step failed (e.g. consuming a newly announced track). */
@@ -69,6 +69,7 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_DENIED]: 'denied',
   [CLOSE_CODE_LEFT]: 'left',
 };
+const ICE_DISCONNECTED_GRACE_MS = 2000;
 const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
   { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
   { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
@@ -186,6 +187,17 @@ export class RoomClient {
     }
   }
 
+  #iceRestarting = false;
+
+  #restartIceOnce() {
+    if (this.#iceRestarting || this.status !== 'admitted') return;
+    this.#iceRestarting = true;
+    this.#emit('connection', 'iceRestart');
+    this.restartIce()
+      .catch((err: Error) => this.#emit('error', err))
+      .finally(() => (this.#iceRestarting = false));
+  }
+
   leave() {
     if (this.status === 'closed') return;
     this.#signaling.close();
@@ -258,9 +270,13 @@ export class RoomClient {
           .then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
+    let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
     transport.on('connectionstatechange', (state) => {
-      // A failed path (network change, NAT rebinding) needs new ICE credentials to recover.
-      if (state === 'failed') this.restartIce().catch((err: Error) => this.#emit('error', err));
+      clearTimeout(disconnectedTimer);
+      // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
+      // recover; 'disconnected' may heal by itself, so give it a moment before restarting.
+      if (state === 'failed') this.#restartIceOnce();
+      if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
     });
     return transport;
   }

@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchChromium, openWindow, pageStats, waitForProbe } from '../test/helpers/browser.ts';
+import { startTestNode } from '../test/helpers/node.ts';
+import { mintFor, newRoomId } from '../test/helpers/tokens.ts';
+
+// Blocks the media worker's UDP port mid-call (root + iptables, installed by scripts/setup.sh --test),
+// so the only way media continues is an ICE restart onto the TCP candidate: a real path change.
+let t: Awaited<ReturnType<typeof startTestNode>>;
+let chromium: Awaited<ReturnType<typeof launchChromium>>;
+let rule: string[] | undefined;
+
+beforeAll(async () => {
+  t = await startTestNode();
+  chromium = await launchChromium();
+});
+afterAll(async () => {
+  if (rule) execFileSync('iptables', ['-D', ...rule]);
+  await chromium?.close();
+  await t?.node.stop();
+});
+
+it('UDP path lost mid-call -> the client restarts ICE -> media continues over TCP', async () => {
+  const room = newRoomId();
+  const pages = [];
+  for (const sub of ['a', 'b']) {
+    const page = await openWindow(chromium.browser);
+    await page.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, room, sub)}`);
+    await waitForProbe(page, "window.carecall.status === 'admitted'");
+    pages.push(page);
+  }
+  const [a, b] = pages as [typeof pages[0], typeof pages[0]];
+  await waitForProbe(a, 'window.carecall.firstRemoteFrameAt > 0');
+  const transports = [...t.node.hub.rooms.get(room)!.room.peers.get('a')!.transports.values()];
+  expect(transports.every((tr) => tr.iceSelectedTuple?.protocol === 'udp')).toBe(true);
+  const udpPort = transports[0]!.iceCandidates.find((c) => c.protocol === 'udp')!.port;
+
+  rule = ['INPUT', '-p', 'udp', '--dport', String(udpPort), '-j', 'DROP'];
+  execFileSync('iptables', ['-I', ...rule]);
+  const blockedAt = Date.now();
+  await waitForProbe(a, "window.carecall.events.includes('connection:iceRestart')", 20_000);
+  await a.waitForFunction(
+    '(async () => { const s1 = await window.carecall.stats(); await new Promise(r => setTimeout(r, 500)); const s2 = await window.carecall.stats(); return s2.video[0].framesDecoded > s1.video[0].framesDecoded; })()',
+    { timeout: 20_000, polling: 250 },
+  );
+  console.log(`UDP blocked -> ICE restart -> frames flowing again over TCP after ${Date.now() - blockedAt} ms`);
+  expect(transports.every((tr) => tr.iceSelectedTuple?.protocol === 'tcp')).toBe(true);
+  const before = (await pageStats(b)).video[0]!.framesDecoded;
+  await new Promise((r) => setTimeout(r, 1000));
+  expect((await pageStats(b)).video[0]!.framesDecoded).toBeGreaterThan(before + 5);
+}, 60_000);
