@@ -61,11 +61,6 @@ async function main() {
   history.replaceState(null, '', location.pathname);
   if (!token) return setStatus('This link is missing its access token. Ask for a new link.');
   setStatus('Starting camera…');
-  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } });
-  tile('local', 'You', true).querySelector('video')!.srcObject = media;
-
-  setStatus('Joining…');
-  probe.joinStartedAt = performance.now();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   let renderMic = () => {};
   const client: RoomClient = new RoomClient({
@@ -105,6 +100,14 @@ async function main() {
     },
   });
   probe.client = client;
+  // Connecting and loading the media device overlap with the camera start-up.
+  const [media] = await Promise.all([
+    navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }),
+    client.prepare(),
+  ]);
+  tile('local', 'You', true).querySelector('video')!.srcObject = media;
+  setStatus('Joining…');
+  probe.joinStartedAt = performance.now();
   await client.join();
   probe.joinedAt = performance.now();
   await client.whenAdmitted();

@@ -111,10 +111,25 @@ export class RoomClient {
     return client;
   }
 
-  /** Connects and joins; resolves when joined (admitted or waiting: see whenAdmitted()). */
-  join(): Promise<void> {
-    return this.#connectAndJoin();
+  /**
+   * Connects and loads the media device (about 100 ms in Chromium: it probes its own codecs); call
+   * it while the camera starts so join() has less to do. Optional: join() prepares if needed.
+   */
+  prepare(): Promise<void> {
+    this.#prepared ??= this.#connect().catch((err: unknown) => {
+      this.#prepared = undefined;
+      throw err;
+    });
+    return this.#prepared;
   }
+
+  /** Connects and joins; resolves when joined (admitted or waiting: see whenAdmitted()). */
+  async join(): Promise<void> {
+    await this.prepare();
+    await this.#join();
+  }
+
+  #prepared: Promise<void> | undefined;
 
   get signaling() {
     return this.#signaling;
@@ -207,7 +222,7 @@ export class RoomClient {
 
   // ---- join, admission, media setup ----
 
-  async #connectAndJoin() {
+  async #connect() {
     const url = `${this.opts.signalingUrl}?token=${encodeURIComponent(this.opts.token)}`;
     this.#signaling = await SignalingClient.connect(url, this.opts.createSocket);
     this.#bindSignaling();
@@ -216,6 +231,9 @@ export class RoomClient {
       const { rtpCapabilities } = await this.#signaling.request('getRouterRtpCapabilities', {});
       await this.#device.load({ routerRtpCapabilities: rtpCapabilities as types.RtpCapabilities });
     }
+  }
+
+  async #join() {
     const joined = await this.#signaling.request('join', { rtpCapabilities: this.#device.rtpCapabilities as never });
     this.peerId = joined.peerId;
     this.#resumeKey = joined.resumeKey;
@@ -281,13 +299,14 @@ export class RoomClient {
     return transport;
   }
 
+  /** Consumes everything announced so far, all at once, video first (it is what people wait for). */
   async #drainPending() {
     if (this.#draining) return;
     this.#draining = true;
     try {
       while (this.#recvTransport && this.#pendingProducers.length > 0) {
-        const info = this.#pendingProducers.shift()!;
-        await this.#consume(info).catch((err: Error) => this.#emit('error', err));
+        const batch = this.#pendingProducers.splice(0).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'video' ? -1 : 1));
+        await Promise.all(batch.map((info) => this.#consume(info).catch((err: Error) => this.#emit('error', err))));
       }
     } finally {
       this.#draining = false;
@@ -441,7 +460,8 @@ export class RoomClient {
     this.peers.clear();
     this.#resetAdmission();
     this.status = 'waiting';
-    await this.#connectAndJoin();
+    await this.#connect();
+    await this.#join();
   }
 
   #startStatsReporting() {
