@@ -20,7 +20,7 @@ WORKER_DEST="$ROOT/node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 
 RUNTIME_DEBS="libssl3 libuv1 libsrtp2-1 libusrsctp2 libabsl20220623"
 BUILD_DEBS="g++ pkg-config ninja-build meson libssl-dev libuv1-dev libsrtp2-dev libabsl-dev nlohmann-json3-dev libusrsctp-dev"
-BROWSER_DEBS="chromium iptables"
+BROWSER_DEBS="chromium iptables coturn"
 
 missing_debs() {
   local out=""

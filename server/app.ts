@@ -17,6 +17,9 @@ import { invitationRoutes } from './routes/invitations.ts';
 import { meRoutes } from './routes/me.ts';
 import { requestContext, type ApiEnv } from './routes/middleware.ts';
 import { patientRoutes } from './routes/patients.ts';
+import { iceServerRoutes } from './routes/ice-servers.ts';
+import type { TurnConfig } from './turn-credentials.ts';
+import type { JoinTokenVerifier } from '../signaling/verify-join-token.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -27,6 +30,8 @@ export type AppDeps = HealthDeps & {
   identity: Identity;
   /** Demo mode only: exposes the dev outbox so demo users can read their sign-in codes. */
   devOutbox?: OutboxNotificationProvider | undefined;
+  verifyJoinToken: JoinTokenVerifier;
+  turn: TurnConfig | undefined;
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
@@ -55,7 +60,8 @@ export function createApp(deps: AppDeps) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
-    .route('/api', createApi(deps.identity, deps.logger));
+    .route('/api', createApi(deps.identity, deps.logger))
+    .route('/api/ice-servers', iceServerRoutes(deps.verifyJoinToken, deps.turn));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
   if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));
 

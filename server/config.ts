@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TurnConfig } from './turn-credentials.ts';
 
 // The only module that reads process.env (passed in, so tests can hand it any environment).
 const port = z.coerce.number().int().min(0).max(65535);
@@ -28,6 +29,13 @@ const schema = z.object({
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),
   JOIN_TOKEN_PRIVATE_KEY: z.string().optional(),
   JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  TURN_URLS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((u) => u.trim()).filter(Boolean) : []))
+    .refine((urls) => urls.every((u) => /^turns?:[^\s]+$/.test(u)), { message: 'must be comma-separated turn: or turns: URIs' }),
+  TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  TURN_CREDENTIAL_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SOCKET_SERVER: z.enum(['auto', 'uws', 'ws']).default('auto'),
@@ -59,6 +67,8 @@ export type Config = Readonly<{
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
+  /** Relay for participants whose network blocks direct media; coturn REST-API credentials. */
+  turn: TurnConfig | undefined;
   auth: AuthConfig;
 }>;
 
@@ -91,6 +101,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const e = parsed.data;
+  if (e.TURN_URLS.length > 0 && !e.TURN_SECRET) {
+    throw new ConfigError([{ variable: 'TURN_SECRET', message: 'required when TURN_URLS is set (coturn static-auth-secret)' }]);
+  }
   if (e.NODE_ENV === 'production' && !e.JOIN_TOKEN_PRIVATE_KEY) {
     throw new ConfigError([
       { variable: 'JOIN_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
@@ -117,6 +130,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
+    turn: e.TURN_URLS.length > 0 && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS } : undefined,
     auth: {
       privateKeyPem: e.AUTH_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

@@ -14,6 +14,7 @@ import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys } from './join-tokens.ts';
 import { createMetrics } from './metrics.ts';
+import { iceServersFor } from './turn-credentials.ts';
 import { demoLinks, type DemoRoom } from './routes/demo.ts';
 import { createRoomLifecycle } from './room-lifecycle-service.ts';
 import { createIdentity, type Identity } from './identity/create-identity.ts';
@@ -123,6 +124,7 @@ export class CareCallNode {
     this.#onStop('rooms', () => this.hub.close('shutdown'));
 
     if (config.demo) this.demo = { roomId: randomBytes(12).toString('base64url'), key: randomBytes(9).toString('base64url') };
+    const verifyJoinToken = createJoinTokenVerifier(keys.publicKey);
     const app = createApp({
       logger,
       issuer: this.issuer,
@@ -130,6 +132,8 @@ export class CareCallNode {
       identity: this.identity,
       devOutbox: config.demo ? this.outbox : undefined,
       registry: metrics.registry,
+      verifyJoinToken,
+      turn: config.turn,
       checks: {
         database: () => this.db.ping(),
         bus: () => this.bus.ping(),
@@ -140,12 +144,13 @@ export class CareCallNode {
       },
     });
     const signaling = createSignalingService({
-      verify: createJoinTokenVerifier(keys.publicKey),
+      verify: verifyJoinToken,
       hub: this.hub,
       lifecycle,
       metrics: metrics.signaling,
       logger,
       resumeGraceMs: opts.resumeGraceMs,
+      iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
     });
     this.server = await startSocketServer(
       config.socketServer,

@@ -36,7 +36,8 @@ export const handlers: Handlers = {
     p.status = status;
     if (status === 'admitted') lifecycle.participantJoined(hubRoom.id, p.peerId, p.role);
     hub.reportMetrics();
-    return { peerId: p.peerId, status, resumeKey: p.resumeKey, ...hubRoom.state(p.peerId) };
+    const iceServers = p.deps.iceServersFor?.(p.peerId) ?? [];
+    return { peerId: p.peerId, status, resumeKey: p.resumeKey, iceServers, ...hubRoom.state(p.peerId) };
   },
 
   async createTransport(p, { direction }) {

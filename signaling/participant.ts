@@ -14,6 +14,7 @@ import {
   RESUME_GRACE_MS,
   requestSchemas,
   type ClientStats,
+  type IceServerInfo,
   type ErrorBody,
   type JoinClaims,
   type Method,
@@ -34,6 +35,8 @@ export type ParticipantDeps = {
   /** Called once when the participant is gone for good (left, expired, replaced, room closed). */
   onEnded: (participant: Participant) => void;
   resumeGraceMs?: number;
+  /** TURN servers with credentials for this participant (empty without TURN). */
+  iceServersFor?: (peerId: string) => IceServerInfo[];
 };
 
 /** Answers kept so a client that re-sends a request after a reconnect gets the same answer, once. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { SocketConnection, UpgradeDecision, UpgradeRequest } from '../server/http/socket-server.ts';
 import { connectionHandler } from './connection.ts';
 import { Participant } from './participant.ts';
-import { CLOSE_CODE_SESSION_EXPIRED, type JoinClaims } from './protocol/index.ts';
+import { CLOSE_CODE_SESSION_EXPIRED, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
@@ -14,6 +14,7 @@ export type SignalingDeps = {
   metrics: SignalingMetrics;
   logger: Logger;
   resumeGraceMs?: number;
+  iceServersFor?: (peerId: string) => IceServerInfo[];
 };
 
 type UpgradeContext = { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };

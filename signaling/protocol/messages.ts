@@ -58,6 +58,8 @@ export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
 export type PeerInfo = { peerId: string; role: string; displayName: string | undefined };
 export type ProducerInfo = { peerId: string; producerId: string; kind: 'audio' | 'video'; source: string; paused: boolean };
 export type WaitingInfo = PeerInfo & { since: string };
+/** STUN/TURN servers for the client's transports, with credentials minted for this participant. */
+export type IceServerInfo = { urls: string[]; username?: string; credential?: string };
 export type ClientStats = { rttMs: number; packetLossPct: number; jitterMs?: number | undefined };
 export type QualityLevel = 'excellent' | 'good' | 'poor' | 'bad';
 /** uplink/downlink: mediasoup scores 0-10 (null when nothing flows that way). */
@@ -75,7 +77,7 @@ export type RoomState = { peers: PeerInfo[]; producers: ProducerInfo[]; waiting:
 // Response data is produced by our own server; the client trusts these types.
 export type ResponseData = {
   getRouterRtpCapabilities: { rtpCapabilities: unknown };
-  join: { peerId: string; status: 'waiting' | 'admitted'; resumeKey: string } & RoomState;
+  join: { peerId: string; status: 'waiting' | 'admitted'; resumeKey: string; iceServers: IceServerInfo[] } & RoomState;
   createTransport: { id: string; iceParameters: unknown; iceCandidates: unknown[]; dtlsParameters: unknown };
   connectTransport: Record<string, never>;
   produce: { producerId: string };

@@ -6,6 +6,7 @@ import { careRelationships, clinicMembers, clinics, guardianships, notificationO
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createIdentity, type Identity } from '../../server/identity/create-identity.ts';
+import { createJoinTokenVerifier } from '../../signaling/verify-join-token.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
 import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
 import { captureLogs } from './node.ts';
@@ -36,9 +37,12 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
   const logs = captureLogs();
   const outbox = new OutboxNotificationProvider(handle.db);
   const identity = await createIdentity({ db: handle.db, config: config.auth, notifier: outbox, publicUrl: () => 'http://carecall.test' });
+  const joinKeys = loadJoinTokenKeys(undefined);
   const app = createApp({
     logger: logs.logger,
-    issuer: new JoinTokenIssuer(loadJoinTokenKeys(undefined), 600),
+    issuer: new JoinTokenIssuer(joinKeys, 600),
+    verifyJoinToken: createJoinTokenVerifier(joinKeys.publicKey),
+    turn: config.turn,
     demo: undefined,
     identity,
     registry: new Registry(),

@@ -1,6 +1,6 @@
 import type { NetworkQuality } from '../../signaling/protocol/index.ts';
 import { RoomClient, type RemoteTrack, type Source } from './room-client.ts';
-import { collectInboundStats, type InboundStats } from './stats.ts';
+import { collectInboundStats, selectedCandidateTypes, type InboundStats } from './stats.ts';
 import { renderQuality, renderWaitingList, setStatus, tile, watchTileSize } from './room-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -17,6 +17,7 @@ const probe = {
   client: undefined as RoomClient | undefined,
   quality: [] as NetworkQuality[],
   stats: async (): Promise<InboundStats> => collectInboundStats(probe.client),
+  candidateTypes: async (): Promise<string[]> => selectedCandidateTypes(probe.client),
 };
 (window as unknown as { carecall: typeof probe }).carecall = probe;
 const note = (event: string) => probe.events.push(event);
@@ -56,7 +57,8 @@ function toggleButton(id: string, client: RoomClient, source: Source, on: string
 }
 
 async function main() {
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get('token');
   // Drop the token from the address bar and history as soon as it is read.
   history.replaceState(null, '', location.pathname);
   if (!token) return setStatus('This link is missing its access token. Ask for a new link.');
@@ -67,6 +69,8 @@ async function main() {
     signalingUrl: `${scheme}://${location.host}/ws`,
     token,
     createSocket: (url) => new WebSocket(url) as never,
+    // relay=1: every byte through TURN (diagnosing restrictive networks; the TURN test).
+    iceTransportPolicy: fragment.get('relay') === '1' ? 'relay' : 'all',
     events: {
       waiting: () => ((probe.status = 'waiting'), setStatus('Waiting for the doctor to let you in…')),
       admitted: () => ((probe.status = 'admitted'), (probe.admittedAt = performance.now()), setStatus('In call')),

@@ -61,6 +61,8 @@ export type RoomClientOptions = {
   simulcast?: boolean;
   /** How often this client reports its link stats to the room (0 = never). */
   statsIntervalMs?: number;
+  /** 'relay' sends all media through TURN (networks that must not expose addresses, tests). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
 };
 
 const FINAL_CLOSES: Record<number, string> = {
@@ -93,6 +95,7 @@ export class RoomClient {
   #sendTransport: types.Transport | undefined;
   #recvTransport: types.Transport | undefined;
   #pendingProducers: ProducerInfo[] = [];
+  #iceServers: RTCIceServer[] = [];
   #draining = false;
   #admitted!: Promise<void>;
   #markAdmitted!: () => void;
@@ -237,6 +240,7 @@ export class RoomClient {
     const joined = await this.#signaling.request('join', { rtpCapabilities: this.#device.rtpCapabilities as never });
     this.peerId = joined.peerId;
     this.#resumeKey = joined.resumeKey;
+    this.#iceServers = joined.iceServers;
     if (joined.status === 'admitted') await this.#startMedia(joined);
     else this.#emit('waiting');
   }
@@ -274,6 +278,8 @@ export class RoomClient {
       iceParameters: info.iceParameters as types.IceParameters,
       iceCandidates: info.iceCandidates as types.IceCandidate[],
       dtlsParameters: info.dtlsParameters as types.DtlsParameters,
+      iceServers: this.#iceServers,
+      iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
     };
     const transport = direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {

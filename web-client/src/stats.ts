@@ -26,3 +26,21 @@ export async function collectInboundStats(client: RoomClient | undefined): Promi
   }
   return out;
 }
+
+/** The local candidate type ('host', 'srflx', 'relay') of each transport's selected ICE pair. */
+export async function selectedCandidateTypes(client: RoomClient | undefined): Promise<string[]> {
+  const types: string[] = [];
+  for (const transport of [client?.sendTransport, client?.recvTransport]) {
+    if (!transport || transport.closed) continue;
+    const report = await transport.getStats();
+    const byId = new Map<string, Record<string, unknown>>();
+    report.forEach((s: Record<string, unknown>) => byId.set(String(s.id), s));
+    for (const s of byId.values()) {
+      if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+      const pair = byId.get(String(s.selectedCandidatePairId));
+      const local = pair && byId.get(String(pair.localCandidateId));
+      if (local) types.push(String(local.candidateType));
+    }
+  }
+  return types;
+}
