@@ -50,7 +50,7 @@ export async function openWindow(browser: Browser): Promise<Page> {
 
 const consoleLogs = new WeakMap<Page, string[]>();
 
-export type ProbeState = { joinStartedAt: number; joinedAt: number; firstRemoteFrameAt: number; error: string };
+export type ProbeState = { joinStartedAt: number; joinedAt: number; admittedAt: number; firstRemoteFrameAt: number; error: string };
 
 export async function waitForProbe(page: Page, predicate: string, timeoutMs = 15_000) {
   try {
