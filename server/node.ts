@@ -29,6 +29,8 @@ export type NodeOptions = {
   resumeGraceMs?: number;
   /** How often link quality is pushed to rooms. */
   qualityIntervalMs?: number;
+  /** Participants per room; the product limit unless a load test raises it. */
+  roomCapacity?: number;
 };
 
 const CLAIM_TTL_MS = 60_000;
@@ -120,6 +122,7 @@ export class CareCallNode {
       emptyRoomTimeoutMs: opts.emptyRoomTimeoutMs ?? 60_000,
       claimRefreshMs: CLAIM_TTL_MS / 3,
       qualityIntervalMs: opts.qualityIntervalMs,
+      roomCapacity: opts.roomCapacity,
     });
     this.#onStop('rooms', () => this.hub.close('shutdown'));
 

@@ -151,7 +151,13 @@ export class Peer extends EventEmitter<PeerEvents> {
   async resumeConsumer(consumerId: string) {
     const consumer = this.consumers.get(consumerId);
     if (!consumer) throw new SfuError('consumer_not_found', 'no such consumer of this peer');
-    await consumer.resume();
+    try {
+      await consumer.resume();
+    } catch (err) {
+      // Its producer can go away while the resume is in flight: that is a gone consumer, not a fault.
+      if (consumer.closed) throw new SfuError('consumer_not_found', 'consumer closed');
+      throw err;
+    }
   }
 
   close() {

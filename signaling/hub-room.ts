@@ -48,6 +48,8 @@ export class HubRoom {
     private readonly emptyTimeoutMs: number,
     /** The room's worker died; the hub decides whether media can be rebuilt elsewhere. */
     private readonly onMediaLost: (hubRoom: HubRoom) => void,
+    /** Product limit per consultation; only load tests raise it. */
+    private readonly capacity = MAX_ROOM_PARTICIPANTS,
   ) {
     this.#wire(room);
     this.#scheduleEmptyClose();
@@ -86,7 +88,7 @@ export class HubRoom {
   admitAll(): number {
     let admitted = 0;
     for (const [peerId, { member }] of this.waiting) {
-      if (this.members.size >= MAX_ROOM_PARTICIPANTS) break;
+      if (this.members.size >= this.capacity) break;
       this.#admit(member);
       this.waiting.delete(peerId);
       admitted++;
@@ -172,8 +174,8 @@ export class HubRoom {
   }
 
   #admit(member: RoomMember) {
-    if (this.members.size >= MAX_ROOM_PARTICIPANTS) {
-      throw new SignalingError('room_full', `a room holds at most ${MAX_ROOM_PARTICIPANTS} participants`);
+    if (this.members.size >= this.capacity) {
+      throw new SignalingError('room_full', `a room holds at most ${this.capacity} participants`);
     }
     const peer = this.#room.addPeer(member.peerId);
     this.members.set(member.peerId, member);

@@ -19,6 +19,8 @@ export type RoomHubOptions = {
   claimRefreshMs: number;
   /** How often participants' link quality is pushed to their rooms. */
   qualityIntervalMs?: number;
+  /** Participants per room (default MAX_ROOM_PARTICIPANTS). */
+  roomCapacity?: number;
 };
 
 /** The rooms this node hosts. */
@@ -66,7 +68,7 @@ export class RoomHub {
       }
       const worker = await this.opts.pool.leastLoaded();
       const room = await Room.create(roomId, worker);
-      const hubRoom = new HubRoom(room, this.opts.emptyRoomTimeoutMs, (r) => void this.#rebuild(r));
+      const hubRoom = new HubRoom(room, this.opts.emptyRoomTimeoutMs, (r) => void this.#rebuild(r), this.opts.roomCapacity);
       this.#rooms.set(roomId, hubRoom);
       this.#watch(hubRoom, room);
       await this.opts.lifecycle.started(roomId, worker.index);

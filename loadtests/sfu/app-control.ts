@@ -1,0 +1,41 @@
+import WebSocket from 'ws';
+import type { types } from 'mediasoup-client';
+import { SignalingClient, type WebSocketLike } from '../../web-client/src/signaling-client.ts';
+import type { ConsumeInfo, MediaControl, TransportInfo } from './media-control.ts';
+
+/** A bot's control plane through CareCall's real WebSocket signaling, with a real join token. */
+export class AppControl implements MediaControl {
+  private constructor(private readonly signaling: SignalingClient) {}
+
+  static async connect(wsUrl: string, token: string): Promise<AppControl> {
+    const signaling = await SignalingClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, (url) => new WebSocket(url) as unknown as WebSocketLike);
+    return new AppControl(signaling);
+  }
+
+  async routerRtpCapabilities() {
+    return (await this.signaling.request('getRouterRtpCapabilities', {})).rtpCapabilities as types.RtpCapabilities;
+  }
+  async join(rtpCapabilities: types.RtpCapabilities) {
+    const joined = await this.signaling.request('join', { rtpCapabilities: rtpCapabilities as never });
+    return joined.producers.map((p) => p.producerId);
+  }
+  async createTransport(direction: 'send' | 'recv') {
+    return (await this.signaling.request('createTransport', { direction })) as TransportInfo;
+  }
+  async connect(transportId: string, dtlsParameters: types.DtlsParameters) {
+    await this.signaling.request('connectTransport', { transportId, dtlsParameters: dtlsParameters as never });
+  }
+  async produce(transportId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters) {
+    const source = kind === 'audio' ? 'mic' : 'webcam';
+    return (await this.signaling.request('produce', { transportId, kind, rtpParameters: rtpParameters as never, source })).producerId;
+  }
+  async consume(producerId: string) {
+    return (await this.signaling.request('consume', { producerId })) as ConsumeInfo;
+  }
+  async resume(consumerId: string) {
+    await this.signaling.request('resumeConsumer', { consumerId });
+  }
+  close() {
+    this.signaling.close();
+  }
+}
