@@ -1,0 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { reminderJobs } from '../../db/schema/index.ts';
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** Reminder jobs for an appointment at `startsAt`: one per offset whose time is still ahead. */
+export function reminderRows(appointmentId: string, startsAt: Date, offsetsMinutes: readonly number[], now: Date) {
+  return offsetsMinutes
+    .map((offsetMinutes) => ({ id: randomUUID(), appointmentId, offsetMinutes, dueAt: new Date(startsAt.getTime() - offsetMinutes * 60_000) }))
+    .filter((r) => r.dueAt > now);
+}
+
+/** After a reschedule: drop the pending jobs (a claimed one re-checks the appointment) and plan anew. */
+export async function replanReminders(tx: Tx, appointmentId: string, startsAt: Date, offsetsMinutes: readonly number[], now: Date) {
+  await tx.update(reminderJobs).set({ status: 'skipped' }).where(and(eq(reminderJobs.appointmentId, appointmentId), eq(reminderJobs.status, 'pending')));
+  const rows = reminderRows(appointmentId, startsAt, offsetsMinutes, now);
+  if (rows.length) await tx.insert(reminderJobs).values(rows);
+}
