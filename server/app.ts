@@ -17,6 +17,11 @@ import { invitationRoutes } from './routes/invitations.ts';
 import { meRoutes } from './routes/me.ts';
 import { requestContext, type ApiEnv } from './routes/middleware.ts';
 import { patientRoutes } from './routes/patients.ts';
+import { appointmentRoutes } from './routes/scheduling/appointments.ts';
+import { clinicSchedulingRoutes } from './routes/scheduling/clinic-scheduling.ts';
+import { dispatchRoutes } from './routes/scheduling/dispatch.ts';
+import { doctorRoutes } from './routes/scheduling/doctors.ts';
+import type { Scheduling } from './scheduling/create-scheduling.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -25,12 +30,15 @@ export type AppDeps = HealthDeps & {
   issuer: JoinTokenIssuer;
   demo: DemoRoom | undefined;
   identity: Identity;
+  scheduling: Scheduling;
+  /** Base URL the .ics feed links back to. */
+  appUrl?: () => string;
   /** Demo mode only: exposes the dev outbox so demo users can read their sign-in codes. */
   devOutbox?: OutboxNotificationProvider | undefined;
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
-export function createApi(identity: Identity, logger: Logger) {
+export function createApi(identity: Identity, scheduling: Scheduling, logger: Logger, appUrl: () => string = () => '') {
   return new Hono<ApiEnv>()
     .use(requestContext(logger))
     .route('/auth', authRoutes(identity))
@@ -38,7 +46,11 @@ export function createApi(identity: Identity, logger: Logger) {
     .route('/clinics', clinicRoutes(identity))
     .route('/invitations', invitationRoutes(identity))
     .route('/patients', patientRoutes(identity))
-    .route('/audit', auditRoutes(identity));
+    .route('/audit', auditRoutes(identity))
+    .route('/scheduling/clinics', clinicSchedulingRoutes(identity, scheduling))
+    .route('/doctors', doctorRoutes(identity, scheduling, appUrl))
+    .route('/appointments', appointmentRoutes(identity, scheduling))
+    .route('/dispatch', dispatchRoutes(identity, scheduling));
 }
 
 export type Api = ReturnType<typeof createApi>;
@@ -55,7 +67,7 @@ export function createApp(deps: AppDeps) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
-    .route('/api', createApi(deps.identity, deps.logger));
+    .route('/api', createApi(deps.identity, deps.scheduling, deps.logger, deps.appUrl));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
   if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));
 

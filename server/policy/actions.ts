@@ -35,6 +35,7 @@ export const ACTIONS = {
   'doctor.licence.read': { resource: 'doctor', phi: false },
   'doctor.calendar.export': { resource: 'doctor', phi: true },
   'doctor.appointments.list': { resource: 'doctor', phi: true },
+  'doctor.dispatch_offers.list': { resource: 'doctor', phi: false },
   'patient.appointments.list': { resource: 'patient', phi: true },
   'appointment.book': { resource: 'appointment', phi: true },
   'appointment.read': { resource: 'appointment', phi: true },

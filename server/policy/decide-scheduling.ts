@@ -50,6 +50,9 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
       if (r.type !== 'doctor') return deny('wrong_resource');
       // The feed goes to third-party calendar apps: only the doctor's own, and it carries no patient data.
       return isSelf(actor, r.doctorId) && actor.role === 'doctor' ? allow() : deny('own_calendar_only');
+    case 'doctor.dispatch_offers.list':
+      if (r.type !== 'doctor') return deny('wrong_resource');
+      return isSelf(actor, r.doctorId) && actor.role === 'doctor' ? allow() : deny('own_offers_only');
     case 'doctor.appointments.list':
       if (r.type !== 'doctor') return deny('wrong_resource');
       if (isSelf(actor, r.doctorId) && actor.role === 'doctor') return allow();

@@ -35,6 +35,13 @@ export class ClinicSchedulingService {
     return this.db.select().from(consultTypes).where(and(eq(consultTypes.clinicId, clinicId), eq(consultTypes.active, true)));
   }
 
+  /** A consult type usable in one of `clinicIds` (the ones doctor and caller share), or a 422. */
+  async consultTypeIn(clinicIds: readonly string[], id: string) {
+    const [row] = await this.db.select().from(consultTypes).where(and(eq(consultTypes.id, id), eq(consultTypes.active, true)));
+    if (!row || !clinicIds.includes(row.clinicId)) throw new ProblemError(422, 'invalid_consult_type', 'no such consult type for this doctor', [{ field: 'consultTypeId', message: 'no such consult type for this doctor' }]);
+    return row;
+  }
+
   async consultType(clinicId: string, id: string) {
     const [row] = await this.db.select().from(consultTypes).where(and(eq(consultTypes.id, id), eq(consultTypes.clinicId, clinicId), eq(consultTypes.active, true)));
     if (!row) throw new ProblemError(422, 'invalid_consult_type', 'no such consult type in this clinic', [{ field: 'consultTypeId', message: 'no such consult type in this clinic' }]);

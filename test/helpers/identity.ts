@@ -8,6 +8,7 @@ import { loadConfig } from '../../server/config.ts';
 import { createIdentity, type Identity } from '../../server/identity/create-identity.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
 import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
+import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
 import { captureLogs } from './node.ts';
 import { createTestDatabase } from './pg.ts';
 
@@ -36,11 +37,16 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
   const logs = captureLogs();
   const outbox = new OutboxNotificationProvider(handle.db);
   const identity = await createIdentity({ db: handle.db, config: config.auth, notifier: outbox, publicUrl: () => 'http://carecall.test' });
+  // A settable clock for scheduling (reminders, dispatch intervals, licence notices); real time by default.
+  const clock = { now: undefined as Date | undefined };
+  const scheduling = createScheduling({ db: handle.db, policy: identity.policy, audit: identity.audit, provider: outbox, config: config.scheduling, now: () => clock.now ?? new Date() });
   const app = createApp({
     logger: logs.logger,
     issuer: new JoinTokenIssuer(loadJoinTokenKeys(undefined), 600),
     demo: undefined,
     identity,
+    scheduling,
+    appUrl: () => 'http://carecall.test',
     registry: new Registry(),
     checks: {},
   });
@@ -62,7 +68,7 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     }
     return { status: res.status, body, contentType: res.headers.get('content-type') ?? '' };
   };
-  return { app, identity, outbox, logs, db: handle.db, call, config };
+  return { app, identity, scheduling, clock, outbox, logs, db: handle.db, call, config };
 }
 
 type Call = Awaited<ReturnType<typeof appOn>>['call'];
