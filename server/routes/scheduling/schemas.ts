@@ -10,6 +10,9 @@ export const localDateSchema = z.iso.date({ message: 'must be a date YYYY-MM-DD'
 export const instantSchema = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2027-03-29T09:00:00+02:00' }).transform((s) => new Date(s));
 export const timeZoneSchema = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin' });
 export const reasonSchema = z.string().trim().min(3, 'give a reason of at least 3 characters').max(500, 'too long');
+/** Cross-field checks only make sense once every field parsed; otherwise they only repeat the error. */
+const fieldsValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
 const wallTime = z
   .string()
   .regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (00:00-24:00)')
@@ -21,25 +24,25 @@ export const weeklyBody = z.object({
     .array(
       z
         .object({ weekday: z.number().int().min(1, '1 = Monday').max(7, '7 = Sunday'), start: wallTime, end: wallTime, validFrom: localDateSchema.optional(), validUntil: localDateSchema.optional() })
-        .refine((r) => r.start < r.end, { message: 'start must be before end', path: ['end'] }),
+        .refine((r) => r.start < r.end, { message: 'start must be before end', path: ['end'], ...fieldsValid }),
     )
     .max(100),
 });
 
 export const exceptionBody = z
   .object({ date: localDateSchema, kind: z.enum(['unavailable', 'available']), start: wallTime.optional(), end: wallTime.optional() })
-  .refine((e) => (e.start === undefined) === (e.end === undefined), { message: 'give both start and end, or neither', path: ['end'] })
-  .refine((e) => e.start === undefined || e.end === undefined || e.start < e.end, { message: 'start must be before end', path: ['end'] })
-  .refine((e) => e.kind === 'unavailable' || e.start !== undefined, { message: "extra availability needs start and end", path: ['start'] });
+  .refine((e) => (e.start === undefined) === (e.end === undefined), { message: 'give both start and end, or neither', path: ['end'], ...fieldsValid })
+  .refine((e) => e.start === undefined || e.end === undefined || e.start < e.end, { message: 'start must be before end', path: ['end'], ...fieldsValid })
+  .refine((e) => e.kind === 'unavailable' || e.start !== undefined, { message: 'extra availability needs start and end', path: ['start'], ...fieldsValid });
 
 export const slotsQuery = z
   .object({ from: localDateSchema, to: localDateSchema, consultTypeId: idSchema })
-  .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'] })
-  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 <= 62, { message: 'at most 62 days at a time', path: ['to'] });
+  .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'], ...fieldsValid })
+  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 <= 62, { message: 'at most 62 days at a time', path: ['to'], ...fieldsValid });
 
 export const licenceBody = z
   .object({ jurisdiction: jurisdictionSchema, number: z.string().trim().min(1, 'required').max(64), validFrom: instantSchema, expiresAt: instantSchema })
-  .refine((l) => l.validFrom < l.expiresAt, { message: 'must be after validFrom', path: ['expiresAt'] });
+  .refine((l) => l.validFrom < l.expiresAt, { message: 'must be after validFrom', path: ['expiresAt'], ...fieldsValid });
 
 export const settingsBody = z
   .object({
