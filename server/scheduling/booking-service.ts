@@ -12,7 +12,7 @@ import type { ClinicSchedulingService } from './clinic-settings.ts';
 import { appointmentResource, isDoctorOfClinic, type AppointmentResource, type AppointmentRow } from './facts.ts';
 import type { LicenceService } from './licences.ts';
 import { reminderRows, replanReminders } from './reminder-plan.ts';
-import { EXCLUSION_VIOLATION, sqlState } from './sql-state.ts';
+import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
 import { ACTION_FOR_TARGET, RESCHEDULABLE, canTransition, type TargetStatus } from './state-machine.ts';
 
 export type QuestionnaireAnswer = { questionId: string; answer: string | number | boolean };
@@ -72,7 +72,7 @@ export class BookingService {
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
     const who = { actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, input.patientId) };
     try {
-      return await db.transaction(async (tx) => {
+      return await retryOnDeadlock(() => db.transaction(async (tx) => {
         const [row] = await tx
           .insert(appointments)
           .values({
@@ -99,7 +99,7 @@ export class BookingService {
         const reminders = reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now);
         if (reminders.length) await tx.insert(reminderJobs).values(reminders);
         return row!;
-      });
+      }));
     } catch (err) {
       if (sqlState(err) === EXCLUSION_VIOLATION) {
         await this.d.audit.record({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason: 'slot_taken' });
@@ -121,7 +121,7 @@ export class BookingService {
     // With approval on, a moved appointment needs approving again.
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : row.status;
     try {
-      return await db.transaction(async (tx) => {
+      return await retryOnDeadlock(() => db.transaction(async (tx) => {
         const [updated] = await tx
           .update(appointments)
           .set({ startsAt: input.startsAt, endsAt, status, updatedAt: now })
@@ -131,7 +131,7 @@ export class BookingService {
         await tx.insert(appointmentEvents).values({ appointmentId, fromStatus: row.status, toStatus: status, actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, row.patientId), event: 'rescheduled', reason: input.reason });
         await replanReminders(tx, appointmentId, input.startsAt, settings.reminderOffsetsMinutes, now);
         return updated;
-      });
+      }));
     } catch (err) {
       if (sqlState(err) === EXCLUSION_VIOLATION) throw slotTaken();
       throw err;

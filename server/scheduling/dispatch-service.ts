@@ -10,7 +10,7 @@ import type { ClinicSchedulingService } from './clinic-settings.ts';
 import { contactsOf } from './contacts.ts';
 import { isDoctorOfClinic } from './facts.ts';
 import type { LicenceService } from './licences.ts';
-import { EXCLUSION_VIOLATION, sqlState } from './sql-state.ts';
+import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
 
 export type DispatchInput = { clinicId: string; patientId: string; consultTypeId: string; patientJurisdiction: string; doctorIds: string[]; intervalSeconds: number };
 export type DispatchDeps = { db: Db; policy: Policy; clinics: ClinicSchedulingService; licences: LicenceService; provider: NotificationProvider; now: () => Date };
@@ -69,7 +69,7 @@ export class DispatchService {
     const consultType = await this.d.clinics.consultType(request.clinicId, request.consultTypeId);
     const appointmentId = randomUUID();
     try {
-      await db.transaction(async (tx) => {
+      await retryOnDeadlock(() => db.transaction(async (tx) => {
         const [won] = await tx
           .update(dispatchRequests)
           .set({ status: 'accepted', acceptedBy: actor.userId, appointmentId: null })
@@ -100,7 +100,7 @@ export class DispatchService {
           .update(dispatchOffers)
           .set({ status: sql`case when ${dispatchOffers.doctorId} = ${actor.userId} then 'accepted' else 'withdrawn' end`, respondedAt: now })
           .where(and(eq(dispatchOffers.requestId, requestId), eq(dispatchOffers.status, 'pending')));
-      });
+      }));
     } catch (err) {
       // The doctor is busy right now (another appointment overlaps): the request stays open for the others.
       if (sqlState(err) === EXCLUSION_VIOLATION) throw new ProblemError(409, 'slot_taken', 'you have an appointment overlapping this consult');

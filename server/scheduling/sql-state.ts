@@ -12,3 +12,20 @@ export function sqlState(err: unknown): string | undefined {
 
 export const EXCLUSION_VIOLATION = '23P01';
 export const UNIQUE_VIOLATION = '23505';
+export const DEADLOCK_DETECTED = '40P01';
+
+/**
+ * Runs a write that an exclusion constraint guards. Two transactions inserting overlapping ranges
+ * at the same moment can each wait for the other's uncommitted row (PostgreSQL then aborts one with
+ * 40P01). The aborted one is simply retried: by then the survivor has committed or rolled back, so
+ * the retry either lands or meets a clean 23P01.
+ */
+export async function retryOnDeadlock<T>(write: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (sqlState(err) !== DEADLOCK_DETECTED || i >= attempts) throw err;
+    }
+  }
+}
