@@ -11,7 +11,7 @@ import { checkBookableTime } from './booking-validation.ts';
 import type { ClinicSchedulingService } from './clinic-settings.ts';
 import { appointmentResource, isDoctorOfClinic, type AppointmentResource, type AppointmentRow } from './facts.ts';
 import type { LicenceService } from './licences.ts';
-import { reminderRows, replanReminders } from './reminder-plan.ts';
+import { lockDoctorCalendar, reminderRows, replanReminders } from './reminder-plan.ts';
 import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
 import { ACTION_FOR_TARGET, RESCHEDULABLE, canTransition, type TargetStatus } from './state-machine.ts';
 
@@ -35,6 +35,8 @@ export type BookingDeps = {
   licences: LicenceService;
   clinics: ClinicSchedulingService;
   now: () => Date;
+  /** Optional phase timings (load test): 'authorize', 'validate', 'write'. */
+  observe?: ((phase: string, ms: number) => void) | undefined;
 };
 
 const slotTaken = () => new ProblemError(409, 'slot_taken', 'the doctor already has an appointment overlapping this time');
@@ -56,9 +58,17 @@ export class BookingService {
   async book(actor: Actor, input: BookInput): Promise<AppointmentRow> {
     const { db, policy } = this.d;
     const id = randomUUID();
+    let t = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      this.d.observe?.(name, now - t);
+      t = now;
+    };
     const patient = await policy.patientOr403(input.patientId);
     const resource: AppointmentResource = { type: 'appointment', appointmentId: id, clinicId: input.clinicId, doctorId: input.doctorId, patient };
+    phase('patient facts');
     await policy.require(actor, 'appointment.book', resource);
+    phase('policy + audit');
     const [consultType, doctorOk, settings] = await Promise.all([
       this.d.clinics.consultType(input.clinicId, input.consultTypeId),
       isDoctorOfClinic(db, input.doctorId, input.clinicId),
@@ -68,11 +78,13 @@ export class BookingService {
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + consultType.durationMinutes * 60_000);
     await checkBookableTime(this.d, { doctorId: input.doctorId, startsAt: input.startsAt, endsAt, patientJurisdiction: input.patientJurisdiction, now });
+    phase('validate');
 
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
     const who = { actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, input.patientId) };
     try {
       return await retryOnDeadlock(() => db.transaction(async (tx) => {
+        await lockDoctorCalendar(tx, input.doctorId);
         const [row] = await tx
           .insert(appointments)
           .values({
@@ -99,7 +111,7 @@ export class BookingService {
         const reminders = reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now);
         if (reminders.length) await tx.insert(reminderJobs).values(reminders);
         return row!;
-      }));
+      })).finally(() => phase('write'));
     } catch (err) {
       if (sqlState(err) === EXCLUSION_VIOLATION) {
         await this.d.audit.record({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason: 'slot_taken' });
@@ -122,6 +134,7 @@ export class BookingService {
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : row.status;
     try {
       return await retryOnDeadlock(() => db.transaction(async (tx) => {
+        await lockDoctorCalendar(tx, row.doctorId);
         const [updated] = await tx
           .update(appointments)
           .set({ startsAt: input.startsAt, endsAt, status, updatedAt: now })

@@ -16,13 +16,13 @@ import { SchedulingWorker } from './scheduling-worker.ts';
 export type Scheduling = ReturnType<typeof createScheduling>;
 
 /** Wires the scheduling services; the one place their implementations and clock are chosen. */
-export function createScheduling(opts: { db: Db; policy: Policy; audit: AuditLog; provider: NotificationProvider; config: SchedulingConfig; now?: () => Date }) {
+export function createScheduling(opts: { db: Db; policy: Policy; audit: AuditLog; provider: NotificationProvider; config: SchedulingConfig; now?: () => Date; observeBooking?: (phase: string, ms: number) => void }) {
   const { db, policy, audit, provider, config } = opts;
   const now = opts.now ?? (() => new Date());
   const clinics = new ClinicSchedulingService(db);
   const availability = new AvailabilityService(db);
   const licences = new LicenceService(db);
-  const booking = new BookingService({ db, policy, audit, availability, licences, clinics, now });
+  const booking = new BookingService({ db, policy, audit, availability, licences, clinics, now, observe: opts.observeBooking });
   const dispatch = new DispatchService({ db, policy, clinics, licences, provider, now });
   const reminders = new ReminderOutbox(db, provider, { leaseMs: config.reminderLeaseMs, batchSize: 50, now });
   const licenceNotices = new LicenceNotices(db, provider, now);

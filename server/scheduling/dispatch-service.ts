@@ -9,6 +9,7 @@ import type { Actor } from '../policy/types.ts';
 import type { ClinicSchedulingService } from './clinic-settings.ts';
 import { contactsOf } from './contacts.ts';
 import { isDoctorOfClinic } from './facts.ts';
+import { lockDoctorCalendar } from './reminder-plan.ts';
 import type { LicenceService } from './licences.ts';
 import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
 
@@ -76,6 +77,7 @@ export class DispatchService {
           .where(and(eq(dispatchRequests.id, requestId), eq(dispatchRequests.status, 'open'), gt(dispatchRequests.expiresAt, now)))
           .returning({ id: dispatchRequests.id });
         if (!won) throw new ProblemError(409, 'dispatch_closed', 'this consult was already taken or has expired');
+        await lockDoctorCalendar(tx, actor.userId);
         await tx.insert(appointments).values({
           id: appointmentId,
           clinicId: request.clinicId,

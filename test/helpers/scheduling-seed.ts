@@ -13,7 +13,7 @@ import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
  * availability in UTC and a DE licence, an operator, `patients` patients, one 30-minute consult type.
  * Used by the race tests and the booking load test, on PostgreSQL or PGlite.
  */
-export async function seedSchedulingServices(db: Db, opts: { doctors: number; patients: number; now?: () => Date }) {
+export async function seedSchedulingServices(db: Db, opts: { doctors: number; patients: number; now?: () => Date; observeBooking?: (phase: string, ms: number) => void }) {
   const clinicId = randomUUID();
   await db.insert(clinics).values({ id: clinicId, name: 'Load clinic' });
   const addUser = async (role: UserRole) => {
@@ -30,7 +30,7 @@ export async function seedSchedulingServices(db: Db, opts: { doctors: number; pa
   const audit = new AuditLog(db);
   const policy = new Policy(db, audit);
   const config = loadConfig({ NODE_ENV: 'test' }).scheduling;
-  const scheduling = createScheduling({ db, policy, audit, provider: new OutboxNotificationProvider(db), config, ...(opts.now ? { now: opts.now } : {}) });
+  const scheduling = createScheduling({ db, policy, audit, provider: new OutboxNotificationProvider(db), config, ...(opts.now ? { now: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
   const type = await scheduling.clinics.createConsultType(clinicId, { name: 'Video', kind: 'video', durationMinutes: 30, priceMinor: 3000, currency: 'EUR' });
   for (const doctorId of doctorIds) {
     await scheduling.availability.setWeekly(doctorId, 'UTC', [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, startMinute: 0, endMinute: 1440 })));
