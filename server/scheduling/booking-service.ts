@@ -6,11 +6,9 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { ProblemError } from '../errors.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
-import type { AvailabilityService } from './availability.ts';
-import { checkBookableTime } from './booking-validation.ts';
-import type { ClinicSchedulingService } from './clinic-settings.ts';
-import { appointmentResource, isDoctorOfClinic, type AppointmentResource, type AppointmentRow } from './facts.ts';
-import type { LicenceService } from './licences.ts';
+import { loadBookingContext } from './booking-context.ts';
+import { checkBookableTime, checkClinicParts } from './booking-validation.ts';
+import { appointmentResource, type AppointmentResource, type AppointmentRow } from './facts.ts';
 import { lockDoctorCalendar, reminderRows, replanReminders } from './reminder-plan.ts';
 import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
 import { ACTION_FOR_TARGET, RESCHEDULABLE, canTransition, type TargetStatus } from './state-machine.ts';
@@ -31,9 +29,6 @@ export type BookingDeps = {
   db: Db;
   policy: Policy;
   audit: AuditLog;
-  availability: AvailabilityService;
-  licences: LicenceService;
-  clinics: ClinicSchedulingService;
   now: () => Date;
   /** Optional phase timings (load test): 'authorize', 'validate', 'write'. */
   observe?: ((phase: string, ms: number) => void) | undefined;
@@ -69,15 +64,12 @@ export class BookingService {
     phase('patient facts');
     await policy.require(actor, 'appointment.book', resource);
     phase('policy + audit');
-    const [consultType, doctorOk, settings] = await Promise.all([
-      this.d.clinics.consultType(input.clinicId, input.consultTypeId),
-      isDoctorOfClinic(db, input.doctorId, input.clinicId),
-      this.d.clinics.settings(input.clinicId),
-    ]);
-    if (!doctorOk) throw new ProblemError(422, 'invalid_doctor', 'not a doctor of this clinic', [{ field: 'doctorId', message: 'not a doctor of this clinic' }]);
+    const ctx = await loadBookingContext(db, { clinicId: input.clinicId, doctorId: input.doctorId, consultTypeId: input.consultTypeId, jurisdiction: input.patientJurisdiction, around: input.startsAt });
+    const consultType = checkClinicParts(ctx);
+    const settings = ctx.settings;
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + consultType.durationMinutes * 60_000);
-    await checkBookableTime(this.d, { doctorId: input.doctorId, startsAt: input.startsAt, endsAt, patientJurisdiction: input.patientJurisdiction, now });
+    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, now });
     phase('validate');
 
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
@@ -128,8 +120,9 @@ export class BookingService {
     if (!RESCHEDULABLE.includes(row.status)) throw new ProblemError(409, 'invalid_transition', `an appointment that is ${row.status} cannot be rescheduled`);
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + (row.endsAt.getTime() - row.startsAt.getTime()));
-    await checkBookableTime(this.d, { doctorId: row.doctorId, startsAt: input.startsAt, endsAt, patientJurisdiction: row.patientJurisdiction, now });
-    const settings = await this.d.clinics.settings(row.clinicId);
+    const ctx = await loadBookingContext(db, { clinicId: row.clinicId, doctorId: row.doctorId, consultTypeId: row.consultTypeId, jurisdiction: row.patientJurisdiction, around: input.startsAt });
+    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, now });
+    const settings = ctx.settings;
     // With approval on, a moved appointment needs approving again.
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : row.status;
     try {

@@ -22,7 +22,7 @@ export function createScheduling(opts: { db: Db; policy: Policy; audit: AuditLog
   const clinics = new ClinicSchedulingService(db);
   const availability = new AvailabilityService(db);
   const licences = new LicenceService(db);
-  const booking = new BookingService({ db, policy, audit, availability, licences, clinics, now, observe: opts.observeBooking });
+  const booking = new BookingService({ db, policy, audit, now, observe: opts.observeBooking });
   const dispatch = new DispatchService({ db, policy, clinics, licences, provider, now });
   const reminders = new ReminderOutbox(db, provider, { leaseMs: config.reminderLeaseMs, batchSize: 50, now });
   const licenceNotices = new LicenceNotices(db, provider, now);
