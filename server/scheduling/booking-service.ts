@@ -76,32 +76,38 @@ export class BookingService {
     const who = { actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, input.patientId) };
     try {
       return await retryOnDeadlock(() => db.transaction(async (tx) => {
-        await lockDoctorCalendar(tx, input.doctorId);
-        const [row] = await tx
-          .insert(appointments)
-          .values({
-            id,
-            clinicId: input.clinicId,
-            doctorId: input.doctorId,
-            patientId: input.patientId,
-            consultTypeId: consultType.id,
-            kind: consultType.kind,
-            status,
-            startsAt: input.startsAt,
-            endsAt,
-            patientJurisdiction: input.patientJurisdiction,
-            priceMinor: consultType.priceMinor,
-            currency: consultType.currency,
-            questionnaire: input.questionnaire ?? null,
-            bookedBy: actor.userId,
-          })
-          .returning();
         const events: (typeof appointmentEvents.$inferInsert)[] = [{ appointmentId: id, fromStatus: null, toStatus: 'requested', ...who, event: 'booked', reason: input.reason ?? null }];
         // Approval off: the system confirms at once (actor null = system), and the log says so.
         if (status === 'confirmed') events.push({ appointmentId: id, fromStatus: 'requested', toStatus: 'confirmed', event: 'auto_confirmed' });
-        await tx.insert(appointmentEvents).values(events);
         const reminders = reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now);
-        if (reminders.length) await tx.insert(reminderJobs).values(reminders);
+        // Pipelined: the statements are issued in this order without waiting for each answer, and
+        // the server runs them in order on the transaction's one connection (3 round trips instead
+        // of 6). If the insert hits the exclusion constraint, the later statements fail as "aborted
+        // transaction" and Promise.all rejects with the first (the 23P01), which the caller maps.
+        const [, [row]] = await Promise.all([
+          lockDoctorCalendar(tx, input.doctorId),
+          tx
+            .insert(appointments)
+            .values({
+              id,
+              clinicId: input.clinicId,
+              doctorId: input.doctorId,
+              patientId: input.patientId,
+              consultTypeId: consultType.id,
+              kind: consultType.kind,
+              status,
+              startsAt: input.startsAt,
+              endsAt,
+              patientJurisdiction: input.patientJurisdiction,
+              priceMinor: consultType.priceMinor,
+              currency: consultType.currency,
+              questionnaire: input.questionnaire ?? null,
+              bookedBy: actor.userId,
+            })
+            .returning(),
+          tx.insert(appointmentEvents).values(events),
+          reminders.length ? tx.insert(reminderJobs).values(reminders) : undefined,
+        ]);
         return row!;
       })).finally(() => phase('write'));
     } catch (err) {
