@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { ProblemError, problemBody, problemResponse } from './errors.ts';
+import { ProblemError, loggableError, problemBody, problemResponse } from './errors.ts';
 import type { JoinTokenIssuer } from './join-tokens.ts';
 import { demoRoutes, type DemoRoom } from './routes/demo.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps) {
         'content-type': 'application/problem+json',
       });
     }
-    deps.logger.error({ err, path: c.req.path }, 'unhandled API error');
+    deps.logger.error({ err: loggableError(err), route: c.req.routePath }, 'unhandled API error');
     return problemResponse(c, new ProblemError(500, 'internal', 'internal error'));
   });
   return app;

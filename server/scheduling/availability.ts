@@ -4,7 +4,7 @@ import type { Db } from '../../db/client.ts';
 import { appointments, availabilityExceptions, availabilityRules, doctorSchedules } from '../../db/schema/index.ts';
 import { ProblemError } from '../errors.ts';
 import { computeSlots, type AvailabilityException, type Interval, type WeeklyRule } from './slots.ts';
-import { addDays, instantToZoned } from './zoned-time.ts';
+import { addDays } from './zoned-time.ts';
 
 export const INACTIVE_STATUSES = ['cancelled', 'no_show'] as const;
 
@@ -58,15 +58,6 @@ export class AvailabilityService {
         .where(and(eq(availabilityExceptions.doctorId, doctorId), gte(availabilityExceptions.date, fromDate), lte(availabilityExceptions.date, toDate))),
     ]);
     return { timeZone: tz.timeZone, rules, exceptions };
-  }
-
-  /** The schedule around an instant: the local dates it can fall on, whatever the zone. */
-  async scheduleAround(doctorId: string, start: Date, end: Date) {
-    const from = addDays(start.toISOString().slice(0, 10), -1);
-    const to = addDays(end.toISOString().slice(0, 10), 1);
-    const schedule = await this.schedule(doctorId, from, to);
-    const dates = [...new Set([instantToZoned(schedule.timeZone, start).date, instantToZoned(schedule.timeZone, end).date])];
-    return { schedule, dates };
   }
 
   /** Active appointments of the doctor overlapping [from, to). */
