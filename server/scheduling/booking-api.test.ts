@@ -158,6 +158,18 @@ describe('booking API: book, approve, walk the state machine, reschedule, cancel
     expect((await h.call('POST', '/api/appointments', { token: c.patient.token, body: booking(c, c.patient.id, '2027-04-06T10:00:00+02:00') })).status).toBe(201);
   });
 
+  it('reminder offsets are configurable per clinic (clinic admin only) and apply to new bookings', async () => {
+    const bad = await h.call('PATCH', `/api/scheduling/clinics/${c.clinicId}/settings`, { token: c.admin.token, body: { reminderOffsetsMinutes: [1, 60] } });
+    expect(bad.body.errors).toEqual([{ field: 'reminderOffsetsMinutes.0', message: 'at least 5 minutes' }]);
+    expect((await h.call('PATCH', `/api/scheduling/clinics/${c.clinicId}/settings`, { token: c.operator.token, body: { reminderOffsetsMinutes: [120] } })).status).toBe(403);
+    const ok = await h.call('PATCH', `/api/scheduling/clinics/${c.clinicId}/settings`, { token: c.admin.token, body: { reminderOffsetsMinutes: [15, 120, 15] } });
+    expect(ok.body).toEqual({ requiresApproval: false, reminderOffsetsMinutes: [120, 15] });
+    const b = await h.call('POST', '/api/appointments', { token: c.patient.token, body: booking(c, c.patient.id, '2027-04-07T12:00:00+02:00') });
+    const jobs = await h.db.select().from(reminderJobs).where(eq(reminderJobs.appointmentId, b.body.id));
+    expect(jobs.map((j) => j.dueAt.toISOString()).sort()).toEqual(['2027-04-07T08:00:00.000Z', '2027-04-07T09:45:00.000Z']);
+    await h.call('PATCH', `/api/scheduling/clinics/${c.clinicId}/settings`, { token: c.admin.token, body: { reminderOffsetsMinutes: [1440, 60] } });
+  });
+
   it('bad input: problem+json 400 with a field error per problem', async () => {
     const r = await h.call('POST', '/api/appointments', {
       token: c.patient.token,
