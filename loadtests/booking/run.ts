@@ -1,7 +1,7 @@
 // Booking load test: bookings/s through the real service layer (policy + audit + availability +
 // licence checks + the exclusion-constrained insert) against real PostgreSQL, then a contention
 // round proving 0 double bookings. Prints JSON and a table. Usage: npm run loadtest:booking
-// Env: BOOKINGS (default 6000), CONCURRENCY (64), CONTENTION_ATTEMPTS (2000), CONTENTION_SLOTS (20),
+// Env: BOOKINGS (default 6000), HTTP_BOOKINGS (2000), CONCURRENCY (64), CONTENTION_ATTEMPTS (2000), CONTENTION_SLOTS (20),
 // DOCTORS (100), POOL (20), TEST_PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -10,6 +10,7 @@ import { ProblemError } from '../../server/errors.ts';
 import { runWithContext } from '../../server/request-context.ts';
 import { createTestDatabase } from '../../test/helpers/pg.ts';
 import { seedSchedulingServices } from '../../test/helpers/scheduling-seed.ts';
+import { httpBookingApp } from './http-app.ts';
 import { phaseTimer } from './phase-timer.ts';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -19,6 +20,7 @@ const CONTENTION_ATTEMPTS = env('CONTENTION_ATTEMPTS', 2000);
 const CONTENTION_SLOTS = env('CONTENTION_SLOTS', 20);
 const DOCTORS = env('DOCTORS', 100);
 const POOL = env('POOL', 20);
+const HTTP_BOOKINGS = env('HTTP_BOOKINGS', 2000);
 const BASE = Date.parse('2031-01-06T00:00:00Z');
 const SLOT_MS = 30 * 60_000;
 
@@ -76,7 +78,16 @@ try {
   const cBase = BASE + 20 * 86_400_000;
   const contention = await drive(CONTENTION_ATTEMPTS, CONCURRENCY, (i) => book(i, contended, new Date(cBase + (i % (CONTENTION_SLOTS * 3)) * 10 * 60_000)));
 
-  // 3. The serial ceiling: every booking appends at least one entry to the hash-chained audit log,
+  // 3. The same through the HTTP API (in-process app.request: auth middleware, zod, JSON).
+  const http = await httpBookingApp(handle.db, seed.operator);
+  const hBase = BASE + 40 * 86_400_000;
+  const viaHttp = await drive(HTTP_BOOKINGS, CONCURRENCY, async (i) => {
+    const r = await http.book({ clinicId: seed.clinicId, doctorId: seed.doctorIds[i % DOCTORS], patientId: seed.patientIds[i % seed.patientIds.length], consultTypeId: seed.consultTypeId, startsAt: new Date(hBase + Math.floor(i / DOCTORS) * SLOT_MS).toISOString(), patientJurisdiction: 'DE' });
+    if (r.status === 409 && r.code === 'slot_taken') throw new ProblemError(409, 'slot_taken', 'taken');
+    if (r.status !== 201) throw new Error(`HTTP ${r.status} ${r.code}`);
+  });
+
+  // 4. The serial ceiling: every booking appends at least one entry to the hash-chained audit log,
   //    and appends are serialised (advisory lock + commit per entry). Measured here on its own.
   const auditOnly = await drive(2000, CONCURRENCY, () =>
     runWithContext({ requestId: randomUUID(), ip: '127.0.0.1', userAgent: 'loadtest' }, () => seed.audit.record({ action: 'loadtest.audit_ceiling', outcome: 'allowed', resourceType: 'loadtest' })),
@@ -97,6 +108,7 @@ try {
     settings: { bookings: BOOKINGS, concurrency: CONCURRENCY, pool: POOL, doctors: DOCTORS },
     throughput,
     timePerBookingMs: phases,
+    http: { total: viaHttp.total, perSecond: viaHttp.perSecond, p50: viaHttp.p50, p95: viaHttp.p95, p99: viaHttp.p99, ok: viaHttp.ok, errors: viaHttp.otherErrors },
     contention: { attempts: CONTENTION_ATTEMPTS, distinctStartTimes: CONTENTION_SLOTS * 3, won: contention.ok, slotTaken: contention.slotTaken, otherErrors: contention.otherErrors, perSecond: contention.perSecond },
     auditAppendsPerSecond: auditOnly.perSecond,
     doubleBookings,
@@ -105,6 +117,7 @@ try {
   console.log(JSON.stringify(result, null, 2));
   console.table({
     throughput: { 'bookings/s': throughput.perSecond, ok: throughput.ok, 'slot_taken': throughput.slotTaken, errors: throughput.otherErrors, 'p50 ms': throughput.p50, 'p95 ms': throughput.p95, 'p99 ms': throughput.p99 },
+    'http (in-process)': { 'bookings/s': viaHttp.perSecond, ok: viaHttp.ok, 'slot_taken': viaHttp.slotTaken, errors: viaHttp.otherErrors, 'p50 ms': viaHttp.p50, 'p95 ms': viaHttp.p95, 'p99 ms': viaHttp.p99 },
     'audit append only': { 'bookings/s': auditOnly.perSecond, ok: auditOnly.ok, 'slot_taken': 0, errors: auditOnly.otherErrors, 'p50 ms': auditOnly.p50, 'p95 ms': auditOnly.p95, 'p99 ms': auditOnly.p99 },
     contention: { 'bookings/s': contention.perSecond, ok: contention.ok, 'slot_taken': contention.slotTaken, errors: contention.otherErrors, 'p50 ms': contention.p50, 'p95 ms': contention.p95, 'p99 ms': contention.p99 },
   });
