@@ -73,7 +73,7 @@ export class DispatchService {
       await retryOnDeadlock(() => db.transaction(async (tx) => {
         const [won] = await tx
           .update(dispatchRequests)
-          .set({ status: 'accepted', acceptedBy: actor.userId, appointmentId: null })
+          .set({ status: 'accepted', acceptedBy: actor.userId })
           .where(and(eq(dispatchRequests.id, requestId), eq(dispatchRequests.status, 'open'), gt(dispatchRequests.expiresAt, now)))
           .returning({ id: dispatchRequests.id });
         if (!won) throw new ProblemError(409, 'dispatch_closed', 'this consult was already taken or has expired');

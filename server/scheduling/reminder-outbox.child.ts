@@ -10,22 +10,20 @@ const [databaseUrl, nowIso, leaseMs, mode] = process.argv.slice(2);
 const handle = await openDb({ databaseUrl: databaseUrl!, maxConnections: 2 });
 const real = new OutboxNotificationProvider(handle.db);
 let sends = 0;
-// In 'send' mode the provider accepts each message, then the process "dies" before settling the job.
+// 'send' mode: the provider accepts the message, then this process "dies" before deliver() gets
+// its answer back, so the job is never settled (the send promise never resolves).
 const provider: NotificationProvider = {
   kind: 'outbox',
   send: async (m) => {
-    const r = await real.send(m);
+    await real.send(m);
     sends++;
-    return r;
+    return new Promise<never>(() => {});
   },
 };
 const outbox = new ReminderOutbox(handle.db, provider, { leaseMs: Number(leaseMs), batchSize: 50, now: () => new Date(nowIso!) });
 const claimed = await outbox.claim();
 if (mode === 'send') {
-  // Mirror deliver() up to the provider call: send every claimed job, never settle.
-  const neverSettle = new ReminderOutbox(handle.db, provider, { leaseMs: Number(leaseMs), batchSize: 50, now: () => new Date(nowIso!) });
-  (neverSettle as unknown as { settle: () => Promise<never> }).settle = () => new Promise<never>(() => {});
-  for (const job of claimed) void neverSettle.deliver(job);
+  for (const job of claimed) void outbox.deliver(job);
   while (sends < claimed.length) await new Promise((r) => setTimeout(r, 10));
 }
 process.stdout.write(`${JSON.stringify({ claimed: claimed.map((c) => c.id), sends })}\n`);
