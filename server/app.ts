@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { ProblemError, problemBody, problemResponse } from './errors.ts';
+import { ProblemError, loggableError, problemBody, problemResponse } from './errors.ts';
 import type { JoinTokenIssuer } from './join-tokens.ts';
 import { demoRoutes, type DemoRoom } from './routes/demo.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -20,6 +20,11 @@ import { patientRoutes } from './routes/patients.ts';
 import { iceServerRoutes } from './routes/ice-servers.ts';
 import type { TurnConfig } from './turn-credentials.ts';
 import type { JoinTokenVerifier } from '../signaling/verify-join-token.ts';
+import { appointmentRoutes } from './routes/scheduling/appointments.ts';
+import { clinicSchedulingRoutes } from './routes/scheduling/clinic-scheduling.ts';
+import { dispatchRoutes } from './routes/scheduling/dispatch.ts';
+import { doctorRoutes } from './routes/scheduling/doctors.ts';
+import type { Scheduling } from './scheduling/create-scheduling.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -28,6 +33,9 @@ export type AppDeps = HealthDeps & {
   issuer: JoinTokenIssuer;
   demo: DemoRoom | undefined;
   identity: Identity;
+  scheduling: Scheduling;
+  /** Base URL the .ics feed links back to. */
+  appUrl?: () => string;
   /** Demo mode only: exposes the dev outbox so demo users can read their sign-in codes. */
   devOutbox?: OutboxNotificationProvider | undefined;
   verifyJoinToken: JoinTokenVerifier;
@@ -35,7 +43,7 @@ export type AppDeps = HealthDeps & {
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
-export function createApi(identity: Identity, logger: Logger) {
+export function createApi(identity: Identity, scheduling: Scheduling, logger: Logger, appUrl: () => string = () => '') {
   return new Hono<ApiEnv>()
     .use(requestContext(logger))
     .route('/auth', authRoutes(identity))
@@ -43,7 +51,11 @@ export function createApi(identity: Identity, logger: Logger) {
     .route('/clinics', clinicRoutes(identity))
     .route('/invitations', invitationRoutes(identity))
     .route('/patients', patientRoutes(identity))
-    .route('/audit', auditRoutes(identity));
+    .route('/audit', auditRoutes(identity))
+    .route('/scheduling/clinics', clinicSchedulingRoutes(identity, scheduling))
+    .route('/doctors', doctorRoutes(identity, scheduling, appUrl))
+    .route('/appointments', appointmentRoutes(identity, scheduling))
+    .route('/dispatch', dispatchRoutes(identity, scheduling));
 }
 
 export type Api = ReturnType<typeof createApi>;
@@ -60,7 +72,7 @@ export function createApp(deps: AppDeps) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
-    .route('/api', createApi(deps.identity, deps.logger))
+    .route('/api', createApi(deps.identity, deps.scheduling, deps.logger, deps.appUrl))
     .route('/api/ice-servers', iceServerRoutes(deps.verifyJoinToken, deps.turn));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
   if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));
@@ -73,7 +85,7 @@ export function createApp(deps: AppDeps) {
         'content-type': 'application/problem+json',
       });
     }
-    deps.logger.error({ err, path: c.req.path }, 'unhandled API error');
+    deps.logger.error({ err: loggableError(err), route: c.req.routePath }, 'unhandled API error');
     return problemResponse(c, new ProblemError(500, 'internal', 'internal error'));
   });
   return app;

@@ -52,6 +52,11 @@ const schema = z.object({
   BREAK_GLASS_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
   PASSWORD_HASH_STRENGTH: z.enum(['interactive', 'moderate', 'minimum']).default('interactive'),
+  // Scheduling (issue 4): the background worker (reminders, dispatch expiry, licence notices).
+  SCHEDULING_WORKER: z.enum(['on', 'off']).default('on'),
+  SCHEDULING_WORKER_TICK_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  REMINDER_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  LICENCE_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
 });
 
 export type Config = Readonly<{
@@ -70,7 +75,16 @@ export type Config = Readonly<{
   /** Relay for participants whose network blocks direct media; coturn REST-API credentials. */
   turn: TurnConfig | undefined;
   auth: AuthConfig;
+  scheduling: SchedulingConfig;
 }>;
+
+export type SchedulingConfig = {
+  workerEnabled: boolean;
+  workerTickMs: number;
+  /** How long a claimed reminder stays invisible to other workers before it is re-delivered. */
+  reminderLeaseMs: number;
+  licenceCheckIntervalMs: number;
+};
 
 export type AuthConfig = {
   privateKeyPem: string | undefined;
@@ -143,6 +157,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       invitationTtlSeconds: e.INVITATION_TTL_SECONDS,
       breakGlassTtlSeconds: e.BREAK_GLASS_TTL_SECONDS,
       passwordHashStrength: e.PASSWORD_HASH_STRENGTH,
+    },
+    scheduling: {
+      workerEnabled: e.SCHEDULING_WORKER === 'on',
+      workerTickMs: e.SCHEDULING_WORKER_TICK_MS,
+      reminderLeaseMs: e.REMINDER_LEASE_SECONDS * 1000,
+      licenceCheckIntervalMs: e.LICENCE_CHECK_INTERVAL_SECONDS * 1000,
     },
   };
 }

@@ -1,3 +1,4 @@
+import { DrizzleQueryError } from 'drizzle-orm/errors';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
@@ -31,4 +32,20 @@ export function problemResponse(c: Context, err: ProblemError) {
   return c.body(JSON.stringify(problemBody(err.status, err.code, err.message, err.errors)), err.status, {
     'content-type': 'application/problem+json',
   });
+}
+
+/**
+ * What may be logged about an unexpected error. Database errors are reduced to their class,
+ * SQLSTATE and constraint: drizzle's DrizzleQueryError puts the query's parameters (which can be
+ * PHI, e.g. questionnaire answers) into its message and stack, and PostgreSQL's detail quotes
+ * row values.
+ */
+export function loggableError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { name: typeof err };
+  const cause = (err as { cause?: { code?: unknown; constraint_name?: unknown; constraint?: unknown } }).cause;
+  const code = (err as { code?: unknown }).code ?? cause?.code;
+  const drizzle = err instanceof DrizzleQueryError;
+  const isDb = drizzle || err.name === 'PostgresError' || (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code));
+  if (isDb) return { name: drizzle ? 'DrizzleQueryError' : err.name, sqlState: code, constraint: cause?.constraint_name ?? cause?.constraint ?? (err as { constraint_name?: unknown }).constraint_name };
+  return { name: err.name, message: err.message, stack: err.stack };
 }

@@ -20,6 +20,7 @@ import { createRoomLifecycle } from './room-lifecycle-service.ts';
 import { createIdentity, type Identity } from './identity/create-identity.ts';
 import { seedDemo } from './identity/demo-seed.ts';
 import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
+import { createScheduling, type Scheduling } from './scheduling/create-scheduling.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -48,6 +49,7 @@ export class CareCallNode {
   issuer!: JoinTokenIssuer;
   demo: DemoRoom | undefined;
   identity!: Identity;
+  scheduling!: Scheduling;
   /** The development notification provider (the only one until real e-mail/SMS providers exist). */
   outbox!: OutboxNotificationProvider;
 
@@ -112,6 +114,15 @@ export class CareCallNode {
       logger.info({ created }, 'demo clinic ready');
     }
 
+    this.scheduling = createScheduling({ db: this.db.db, policy: this.identity.policy, audit: this.identity.audit, provider: this.outbox, config: config.scheduling });
+    if (config.scheduling.workerEnabled) {
+      // After the database (it needs it), before the socket server; stopped before the database closes.
+      const worker = this.scheduling.createWorker(logger);
+      worker.start();
+      this.#onStop('scheduling worker', () => worker.stop());
+      logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
+    }
+
     const metrics = createMetrics(() => this.pool.health().alive);
     const lifecycle = createRoomLifecycle(this.db.db, this.bus, this.nodeId, logger, CLAIM_TTL_MS);
     this.hub = new RoomHub({
@@ -133,6 +144,8 @@ export class CareCallNode {
       issuer: this.issuer,
       demo: this.demo,
       identity: this.identity,
+      scheduling: this.scheduling,
+      appUrl: () => this.baseUrl,
       devOutbox: config.demo ? this.outbox : undefined,
       registry: metrics.registry,
       verifyJoinToken,

@@ -4,3 +4,4 @@ export * from './identity.ts';
 export * from './records.ts';
 export * from './audit.ts';
 export * from './notifications.ts';
+export * from './scheduling.ts';

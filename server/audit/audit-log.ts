@@ -2,12 +2,16 @@ import { createHash, randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { auditLog } from '../../db/schema/index.ts';
-import { currentContext } from '../request-context.ts';
+import { currentContext, type RequestContext } from '../request-context.ts';
 import { canonicalJson } from './canonical-json.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 // Serialises appends across every node sharing the database so the chain stays linear.
 const AUDIT_LOCK_KEY = 7_265_012;
+/** Most entries chained and committed in one transaction (group commit). */
+const MAX_BATCH = 256;
+
+type Pending = { event: AuditEvent; ctx: RequestContext | undefined; resolve: (row: AuditRow) => void; reject: (err: unknown) => void };
 
 export type AuditEvent = {
   action: string;
@@ -69,34 +73,75 @@ export type VerifyResult =
 export class AuditLog {
   constructor(private readonly db: Db) {}
 
-  /** Appends one entry; who/where comes from the request context. Throws if it cannot be written. */
-  async record(event: AuditEvent): Promise<AuditRow> {
+  readonly #queue: Pending[] = [];
+  #flushing = false;
+
+  /**
+   * Appends one entry; who/where comes from the request context. Resolves once the entry is
+   * committed, throws if it cannot be written. Group commit: entries recorded while an append is
+   * in flight are chained and committed together in the next transaction, so the serialised part
+   * (lock + commit) is paid once per batch instead of once per entry. One node appends one batch at
+   * a time; across nodes the advisory lock keeps the chain linear, as before.
+   */
+  record(event: AuditEvent): Promise<AuditRow> {
     const ctx = currentContext();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ event, ctx, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush() {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        try {
+          const rows = await this.#append(batch);
+          batch.forEach((p, i) => p.resolve(rows[i]!));
+        } catch (err) {
+          batch.forEach((p) => p.reject(err));
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #append(batch: Pending[]): Promise<AuditRow[]> {
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
       const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
-      const entry = {
-        id: randomUUID(),
-        // Millisecond precision both here and in the column, so the stored value re-hashes identically.
-        at: new Date(),
-        actorId: ctx?.actorId ?? null,
-        actorRole: ctx?.actorRole ?? null,
-        onBehalfOf: ctx?.onBehalfOf ?? null,
-        sessionId: ctx?.sessionId ?? null,
-        ip: ctx?.ip ?? null,
-        requestId: ctx?.requestId ?? null,
-        action: event.action,
-        outcome: event.outcome,
-        resourceType: event.resourceType,
-        resourceId: event.resourceId ?? null,
-        patientId: event.patientId ?? null,
-        clinicId: event.clinicId ?? null,
-        breakGlass: event.breakGlass ?? false,
-        reason: event.reason ?? null,
-        prevHash: last?.hash ?? GENESIS_HASH,
-      };
-      const [row] = await tx.insert(auditLog).values({ ...entry, hash: entryHash(entry) }).returning();
-      return row!;
+      let prevHash = last?.hash ?? GENESIS_HASH;
+      const values = batch.map(({ event, ctx }) => {
+        const entry = {
+          id: randomUUID(),
+          // Millisecond precision both here and in the column, so the stored value re-hashes identically.
+          at: new Date(),
+          actorId: ctx?.actorId ?? null,
+          actorRole: ctx?.actorRole ?? null,
+          onBehalfOf: ctx?.onBehalfOf ?? null,
+          sessionId: ctx?.sessionId ?? null,
+          ip: ctx?.ip ?? null,
+          requestId: ctx?.requestId ?? null,
+          action: event.action,
+          outcome: event.outcome,
+          resourceType: event.resourceType,
+          resourceId: event.resourceId ?? null,
+          patientId: event.patientId ?? null,
+          clinicId: event.clinicId ?? null,
+          breakGlass: event.breakGlass ?? false,
+          reason: event.reason ?? null,
+          prevHash,
+        };
+        const hash = entryHash(entry);
+        prevHash = hash;
+        return { ...entry, hash };
+      });
+      // Values are inserted in chain order, so seq order = chain order.
+      const rows = await tx.insert(auditLog).values(values).returning();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return values.map((v) => byId.get(v.id)!);
     });
   }
 

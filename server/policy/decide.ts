@@ -1,4 +1,5 @@
 import type { Action, ResourceFor } from './actions.ts';
+import { decideScheduling, isSchedulingAction } from './decide-scheduling.ts';
 import type { Actor, Decision, PatientFacts } from './types.ts';
 
 const allow = (breakGlass = false): Decision => ({ allow: true, breakGlass });
@@ -18,6 +19,7 @@ const STAFF_ROLES_SEEING_STAFF = new Set(['clinic_admin', 'doctor', 'operator'])
  */
 export function may<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>): Decision {
   const r = resource as ResourceFor<Action>;
+  if (isSchedulingAction(action)) return decideScheduling(actor, action, r);
   switch (action) {
     case 'clinic.create':
     case 'audit.query_all':
@@ -73,7 +75,7 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
   return deny('unknown_action');
 }
 
-function patientAccess(actor: Actor, p: PatientFacts, opts: { operators: boolean }): Decision {
+export function patientAccess(actor: Actor, p: PatientFacts, opts: { operators: boolean }): Decision {
   // Acting for a dependent narrows the actor to that dependent's record, nothing else.
   if (actor.onBehalfOf) {
     return actor.onBehalfOf === p.patientId && p.guardianIds.includes(actor.userId) ? allow() : deny('not_guardian');

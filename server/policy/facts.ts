@@ -1,31 +1,30 @@
-import { and, eq, gt } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { rowsOf } from '../../db/rows.ts';
 import { breakGlassGrants, careRelationships, clinicMembers, guardianships, users } from '../../db/schema/index.ts';
 import type { PatientFacts } from './types.ts';
 
-/** Loads what the policy needs to know about a patient; undefined when there is no such patient. */
+/**
+ * Loads what the policy needs to know about a patient; undefined when there is no such patient.
+ * One round trip (it runs before every patient-scoped request, so it is on every hot path).
+ */
 export async function loadPatientFacts(db: Db, patientId: string): Promise<PatientFacts | undefined> {
-  const [user] = await db.select({ id: users.id, role: users.role }).from(users).where(eq(users.id, patientId));
-  if (!user || user.role !== 'patient') return undefined;
-  const [clinics, relationships, guardians, grants] = await Promise.all([
-    db.select({ clinicId: clinicMembers.clinicId }).from(clinicMembers).where(eq(clinicMembers.userId, patientId)),
-    db
-      .select({ doctorId: careRelationships.doctorId, clinicId: careRelationships.clinicId })
-      .from(careRelationships)
-      .where(eq(careRelationships.patientId, patientId)),
-    db.select({ guardianId: guardianships.guardianId }).from(guardianships).where(eq(guardianships.dependentId, patientId)),
-    db
-      .select({ doctorId: breakGlassGrants.doctorId })
-      .from(breakGlassGrants)
-      .where(and(eq(breakGlassGrants.patientId, patientId), gt(breakGlassGrants.expiresAt, new Date()))),
-  ]);
+  const result = await db.execute(sql`
+    select u.role,
+      (select coalesce(json_agg(m.clinic_id), '[]') from ${clinicMembers} m where m.user_id = u.id) as clinic_ids,
+      (select coalesce(json_agg(json_build_object('doctorId', r.doctor_id, 'clinicId', r.clinic_id)), '[]') from ${careRelationships} r where r.patient_id = u.id) as relationships,
+      (select coalesce(json_agg(g.guardian_id), '[]') from ${guardianships} g where g.dependent_id = u.id) as guardian_ids,
+      (select coalesce(json_agg(distinct b.doctor_id), '[]') from ${breakGlassGrants} b where b.patient_id = u.id and b.expires_at > ${new Date().toISOString()}::timestamptz) as grant_doctor_ids
+    from ${users} u where u.id = ${patientId}`);
+  const [row] = rowsOf<{ role: string; clinic_ids: string[]; relationships: { doctorId: string; clinicId: string }[]; guardian_ids: string[]; grant_doctor_ids: string[] }>(result);
+  if (!row || row.role !== 'patient') return undefined;
   return {
     type: 'patient',
     patientId,
-    clinicIds: clinics.map((c) => c.clinicId),
-    relationships,
-    guardianIds: guardians.map((g) => g.guardianId),
-    breakGlassDoctorIds: [...new Set(grants.map((g) => g.doctorId))],
+    clinicIds: row.clinic_ids,
+    relationships: row.relationships,
+    guardianIds: row.guardian_ids,
+    breakGlassDoctorIds: row.grant_doctor_ids,
   };
 }
 

@@ -27,7 +27,7 @@ export class Policy {
         outcome: decision.allow ? 'allowed' : 'denied',
         resourceType: r.type,
         resourceId: audit.resourceId ?? resourceId(r),
-        patientId: r.type === 'patient' ? r.patientId : null,
+        patientId: auditPatient(r),
         clinicId: auditClinic(actor, r),
         breakGlass: decision.allow && decision.breakGlass,
         reason: decision.allow ? (audit.reason ?? null) : decision.reason,
@@ -39,6 +39,20 @@ export class Policy {
         : 'not allowed');
     }
     return { breakGlass: decision.breakGlass };
+  }
+
+  /**
+   * For optional parts of a response (e.g. questionnaire answers): decides and audits like
+   * require(), but answers with a boolean instead of throwing.
+   */
+  async allows<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>): Promise<boolean> {
+    try {
+      await this.require(actor, action, resource);
+      return true;
+    } catch (err) {
+      if (err instanceof ProblemError && err.status === 403) return false;
+      throw err;
+    }
   }
 
   /** Loads the patient's facts or 404s; the policy, not the handler, then decides. */
@@ -58,9 +72,17 @@ export class Policy {
 
 /** The clinic an entry belongs to (what clinic admins can see): the one shared with the actor if any. */
 function auditClinic(actor: Actor, r: Resource): string | null {
-  if (r.type === 'clinic') return r.clinicId;
+  if (r.type === 'clinic' || r.type === 'appointment' || r.type === 'dispatch_offer') return r.clinicId;
+  if (r.type === 'doctor') return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
   if (r.type !== 'patient') return null;
   return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
+}
+
+function auditPatient(r: Resource): string | null {
+  if (r.type === 'patient') return r.patientId;
+  if (r.type === 'appointment') return r.patient.patientId;
+  if (r.type === 'dispatch_offer') return r.patientId;
+  return null;
 }
 
 function resourceId(r: Resource): string | null {
@@ -71,6 +93,12 @@ function resourceId(r: Resource): string | null {
       return r.patientId;
     case 'user':
       return r.userId;
+    case 'doctor':
+      return r.doctorId;
+    case 'appointment':
+      return r.appointmentId;
+    case 'dispatch_offer':
+      return r.requestId;
     default:
       return null;
   }

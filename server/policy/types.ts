@@ -26,7 +26,12 @@ export type Resource =
   | { type: 'platform' }
   | { type: 'clinic'; clinicId: string }
   | { type: 'user'; userId: string }
-  | PatientFacts;
+  | PatientFacts
+  /** A doctor's schedule, licences and calendar; clinicIds = the doctor's clinics. */
+  | { type: 'doctor'; doctorId: string; clinicIds: readonly string[] }
+  /** An appointment (or one being booked / dispatched: doctorId null until someone accepts). */
+  | { type: 'appointment'; appointmentId: string | null; clinicId: string; doctorId: string | null; patient: PatientFacts }
+  | { type: 'dispatch_offer'; requestId: string; clinicId: string; patientId: string; offeredDoctorIds: readonly string[] };
 
 export type Decision =
   | { allow: true; breakGlass: boolean }

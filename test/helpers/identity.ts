@@ -9,6 +9,7 @@ import { createIdentity, type Identity } from '../../server/identity/create-iden
 import { createJoinTokenVerifier } from '../../signaling/verify-join-token.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
 import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
+import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
 import { captureLogs } from './node.ts';
 import { createTestDatabase } from './pg.ts';
 
@@ -37,6 +38,9 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
   const logs = captureLogs();
   const outbox = new OutboxNotificationProvider(handle.db);
   const identity = await createIdentity({ db: handle.db, config: config.auth, notifier: outbox, publicUrl: () => 'http://carecall.test' });
+  // A settable clock for scheduling (reminders, dispatch intervals, licence notices); real time by default.
+  const clock = { now: undefined as Date | undefined };
+  const scheduling = createScheduling({ db: handle.db, policy: identity.policy, audit: identity.audit, provider: outbox, config: config.scheduling, now: () => clock.now ?? new Date() });
   const joinKeys = loadJoinTokenKeys(undefined);
   const app = createApp({
     logger: logs.logger,
@@ -45,6 +49,8 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     turn: config.turn,
     demo: undefined,
     identity,
+    scheduling,
+    appUrl: () => 'http://carecall.test',
     registry: new Registry(),
     checks: {},
   });
@@ -66,7 +72,7 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     }
     return { status: res.status, body, contentType: res.headers.get('content-type') ?? '' };
   };
-  return { app, identity, outbox, logs, db: handle.db, call, config };
+  return { app, identity, scheduling, clock, outbox, logs, db: handle.db, call, config };
 }
 
 type Call = Awaited<ReturnType<typeof appOn>>['call'];

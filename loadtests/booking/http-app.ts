@@ -1,0 +1,42 @@
+import { Registry } from 'prom-client';
+import type { Db } from '../../db/client.ts';
+import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import { createIdentity } from '../../server/identity/create-identity.ts';
+import { createJoinTokenVerifier } from '../../signaling/verify-join-token.ts';
+import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
+import { createLogger } from '../../server/logger.ts';
+import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
+import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
+
+/**
+ * The real Hono app (auth middleware, zod, policy, audit, services) on the load-test database,
+ * called in-process with app.request(): HTTP semantics without a socket, so the figure is the API's
+ * cost, not the kernel's. Returns a signed-in operator's bearer token for booking.
+ */
+export async function httpBookingApp(db: Db, operator: { userId: string }) {
+  const config = loadConfig({ NODE_ENV: 'test', DEMO: 'off', PASSWORD_HASH_STRENGTH: 'minimum', LOG_LEVEL: 'silent' });
+  const outbox = new OutboxNotificationProvider(db);
+  const identity = await createIdentity({ db, config: config.auth, notifier: outbox, publicUrl: () => 'http://loadtest' });
+  const scheduling = createScheduling({ db, policy: identity.policy, audit: identity.audit, provider: outbox, config: config.scheduling });
+  const joinKeys = loadJoinTokenKeys(undefined);
+  const app = createApp({
+    logger: createLogger('silent'),
+    issuer: new JoinTokenIssuer(joinKeys, 600),
+    verifyJoinToken: createJoinTokenVerifier(joinKeys.publicKey),
+    turn: undefined,
+    demo: undefined,
+    identity,
+    scheduling,
+    registry: new Registry(),
+    checks: {},
+  });
+  const { accessToken } = await identity.sessions.create({ id: operator.userId, role: 'operator' }, { ip: '127.0.0.1', userAgent: 'loadtest' });
+  return {
+    book: async (body: unknown) => {
+      const res = await app.request('/api/appointments', { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }, { remoteAddress: '127.0.0.1' });
+      const json = (await res.json()) as { code?: string };
+      return { status: res.status, code: json.code };
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { CONSULT_KINDS } from '../../../db/schema/index.ts';
+import { isValidTimeZone } from '../../scheduling/zoned-time.ts';
+import { idSchema } from '../../validation.ts';
+
+// Request shapes for the scheduling API. Wall-clock times are 'HH:MM' in the doctor's zone.
+
+export const jurisdictionSchema = z.string().regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, "must be an ISO 3166 code such as 'DE' or 'US-NY'");
+export const localDateSchema = z.iso.date({ message: 'must be a date YYYY-MM-DD' });
+export const instantSchema = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2027-03-29T09:00:00+02:00' }).transform((s) => new Date(s));
+export const timeZoneSchema = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin' });
+export const reasonSchema = z.string().trim().min(3, 'give a reason of at least 3 characters').max(500, 'too long');
+/** Cross-field checks only make sense once every field parsed; otherwise they only repeat the error. */
+const fieldsValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
+const wallTime = z
+  .string()
+  .regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (00:00-24:00)')
+  .transform((t) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3)));
+
+export const weeklyBody = z.object({
+  timeZone: timeZoneSchema,
+  rules: z
+    .array(
+      z
+        .object({ weekday: z.number().int().min(1, '1 = Monday').max(7, '7 = Sunday'), start: wallTime, end: wallTime, validFrom: localDateSchema.optional(), validUntil: localDateSchema.optional() })
+        .refine((r) => r.start < r.end, { message: 'start must be before end', path: ['end'], ...fieldsValid }),
+    )
+    .max(100),
+});
+
+export const exceptionBody = z
+  .object({ date: localDateSchema, kind: z.enum(['unavailable', 'available']), start: wallTime.optional(), end: wallTime.optional() })
+  .refine((e) => (e.start === undefined) === (e.end === undefined), { message: 'give both start and end, or neither', path: ['end'], ...fieldsValid })
+  .refine((e) => e.start === undefined || e.end === undefined || e.start < e.end, { message: 'start must be before end', path: ['end'], ...fieldsValid })
+  .refine((e) => e.kind === 'unavailable' || e.start !== undefined, { message: 'extra availability needs start and end', path: ['start'], ...fieldsValid });
+
+export const slotsQuery = z
+  .object({ from: localDateSchema, to: localDateSchema, consultTypeId: idSchema })
+  .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'], ...fieldsValid })
+  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 <= 62, { message: 'at most 62 days at a time', path: ['to'], ...fieldsValid });
+
+export const licenceBody = z
+  .object({ jurisdiction: jurisdictionSchema, number: z.string().trim().min(1, 'required').max(64), validFrom: instantSchema, expiresAt: instantSchema })
+  .refine((l) => l.validFrom < l.expiresAt, { message: 'must be after validFrom', path: ['expiresAt'], ...fieldsValid });
+
+export const settingsBody = z
+  .object({
+    requiresApproval: z.boolean().optional(),
+    reminderOffsetsMinutes: z.array(z.number().int().min(5, 'at least 5 minutes').max(14 * 1440, 'at most 14 days')).max(5, 'at most 5 reminders').optional(),
+  })
+  .refine((b) => b.requiresApproval !== undefined || b.reminderOffsetsMinutes !== undefined, { message: 'nothing to change' });
+
+export const consultTypeBody = z.object({
+  name: z.string().trim().min(1, 'required').max(120),
+  kind: z.enum(CONSULT_KINDS),
+  durationMinutes: z.number().int().min(5, 'at least 5 minutes').max(480, 'at most 480 minutes'),
+  priceMinor: z.number().int('integer minor units (e.g. cents)').min(0).max(10_000_000),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
+});
+
+export const questionnaireSchema = z
+  .array(z.object({ questionId: z.string().min(1).max(64), answer: z.union([z.string().max(2000), z.number(), z.boolean()]) }))
+  .max(50, 'at most 50 answers');
+
+export const bookBody = z.object({
+  clinicId: idSchema,
+  doctorId: idSchema,
+  patientId: idSchema,
+  consultTypeId: idSchema,
+  startsAt: instantSchema,
+  patientJurisdiction: jurisdictionSchema,
+  questionnaire: questionnaireSchema.optional(),
+  reason: z.string().trim().max(500).optional(),
+});
+
+export const rescheduleBody = z.object({ startsAt: instantSchema, reason: reasonSchema });
+export const cancelBody = z.object({ reason: reasonSchema });
+export const transitionBody = z
+  .object({ to: z.enum(['confirmed', 'checked_in', 'in_call', 'completed', 'no_show']), reason: z.string().trim().max(500).optional() });
+
+export const dispatchBody = z.object({
+  clinicId: idSchema,
+  patientId: idSchema,
+  consultTypeId: idSchema,
+  patientJurisdiction: jurisdictionSchema,
+  doctorIds: z.array(idSchema).min(1, 'at least one doctor').max(20).refine((ids) => new Set(ids).size === ids.length, { message: 'each doctor once' }),
+  intervalSeconds: z.number().int().min(10, 'at least 10 seconds').max(3600),
+});

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, gt, gte, lt, lte, notInArray } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { appointments, availabilityExceptions, availabilityRules, doctorSchedules } from '../../db/schema/index.ts';
+import { ProblemError } from '../errors.ts';
+import { computeSlots, type AvailabilityException, type Interval, type WeeklyRule } from './slots.ts';
+import { addDays } from './zoned-time.ts';
+
+export const INACTIVE_STATUSES = ['cancelled', 'no_show'] as const;
+
+export type Schedule = { timeZone: string; rules: WeeklyRule[]; exceptions: AvailabilityException[] };
+
+/** A doctor's time zone, weekly rules and exceptions, and the slots they leave open. */
+export class AvailabilityService {
+  constructor(private readonly db: Db) {}
+
+  /** Replaces the time zone and the whole weekly rule set in one step (what a schedule editor saves). */
+  async setWeekly(doctorId: string, timeZone: string, rules: (Omit<WeeklyRule, 'validFrom' | 'validUntil'> & Partial<Pick<WeeklyRule, 'validFrom' | 'validUntil'>>)[]) {
+    await this.db.transaction(async (tx) => {
+      await tx
+        .insert(doctorSchedules)
+        .values({ doctorId, timeZone })
+        .onConflictDoUpdate({ target: doctorSchedules.doctorId, set: { timeZone, updatedAt: new Date() } });
+      await tx.delete(availabilityRules).where(eq(availabilityRules.doctorId, doctorId));
+      if (rules.length) {
+        await tx.insert(availabilityRules).values(
+          rules.map((r) => ({ id: randomUUID(), doctorId, weekday: r.weekday, startMinute: r.startMinute, endMinute: r.endMinute, validFrom: r.validFrom ?? null, validUntil: r.validUntil ?? null })),
+        );
+      }
+    });
+  }
+
+  async addException(doctorId: string, e: AvailabilityException) {
+    const [row] = await this.db.insert(availabilityExceptions).values({ id: randomUUID(), doctorId, ...e }).returning();
+    return row!;
+  }
+
+  async removeException(doctorId: string, exceptionId: string) {
+    const rows = await this.db
+      .delete(availabilityExceptions)
+      .where(and(eq(availabilityExceptions.id, exceptionId), eq(availabilityExceptions.doctorId, doctorId)))
+      .returning({ id: availabilityExceptions.id });
+    if (!rows.length) throw new ProblemError(404, 'not_found', 'no such exception');
+  }
+
+  /** Rules plus the exceptions on local dates [fromDate, toDate]; 422 when the doctor has no schedule yet. */
+  async schedule(doctorId: string, fromDate: string, toDate: string): Promise<Schedule> {
+    const [tz] = await this.db.select({ timeZone: doctorSchedules.timeZone }).from(doctorSchedules).where(eq(doctorSchedules.doctorId, doctorId));
+    if (!tz) throw new ProblemError(422, 'no_schedule', 'this doctor has not published a schedule', [{ field: 'doctorId', message: 'no schedule' }]);
+    const [rules, exceptions] = await Promise.all([
+      this.db
+        .select({ weekday: availabilityRules.weekday, startMinute: availabilityRules.startMinute, endMinute: availabilityRules.endMinute, validFrom: availabilityRules.validFrom, validUntil: availabilityRules.validUntil })
+        .from(availabilityRules)
+        .where(eq(availabilityRules.doctorId, doctorId)),
+      this.db
+        .select({ id: availabilityExceptions.id, date: availabilityExceptions.date, kind: availabilityExceptions.kind, startMinute: availabilityExceptions.startMinute, endMinute: availabilityExceptions.endMinute })
+        .from(availabilityExceptions)
+        .where(and(eq(availabilityExceptions.doctorId, doctorId), gte(availabilityExceptions.date, fromDate), lte(availabilityExceptions.date, toDate))),
+    ]);
+    return { timeZone: tz.timeZone, rules, exceptions };
+  }
+
+  /** Active appointments of the doctor overlapping [from, to). */
+  async busy(doctorId: string, from: Date, to: Date): Promise<Interval[]> {
+    const rows = await this.db
+      .select({ start: appointments.startsAt, end: appointments.endsAt })
+      .from(appointments)
+      .where(and(eq(appointments.doctorId, doctorId), lt(appointments.startsAt, to), gt(appointments.endsAt, from), notInArray(appointments.status, [...INACTIVE_STATUSES])));
+    return rows;
+  }
+
+  async slots(doctorId: string, q: { fromDate: string; toDate: string; durationMinutes: number; now: Date }) {
+    const schedule = await this.schedule(doctorId, q.fromDate, q.toDate);
+    // Busy times: generous UTC bounds around the local dates (zones are at most +-14h from UTC).
+    const busy = await this.busy(doctorId, new Date(`${addDays(q.fromDate, -1)}T00:00:00Z`), new Date(`${addDays(q.toDate, 2)}T00:00:00Z`));
+    const slots = computeSlots({ ...schedule, fromDate: q.fromDate, toDate: q.toDate, durationMinutes: q.durationMinutes, busy, notBefore: q.now });
+    return { timeZone: schedule.timeZone, slots };
+  }
+}

@@ -1,0 +1,33 @@
+import { ProblemError } from '../errors.ts';
+import type { BookingContext } from './booking-context.ts';
+import { withinAvailability } from './slots.ts';
+import { instantToZoned } from './zoned-time.ts';
+
+/**
+ * The rules a time must pass before it is written: in the future, inside the doctor's published
+ * availability, and covered by a licence where the patient is (valid for the whole consult).
+ * Overlap with other appointments is not checked here on purpose: the database's exclusion
+ * constraint is the only judge of that.
+ */
+export function checkBookableTime(ctx: BookingContext, input: { startsAt: Date; endsAt: Date; now: Date }) {
+  if (input.startsAt <= input.now) throw new ProblemError(422, 'in_the_past', 'appointments must start in the future', [{ field: 'startsAt', message: 'must be in the future' }]);
+  if (!ctx.timeZone) throw new ProblemError(422, 'no_schedule', 'this doctor has not published a schedule', [{ field: 'doctorId', message: 'no schedule' }]);
+  const dates = [...new Set([instantToZoned(ctx.timeZone, input.startsAt).date, instantToZoned(ctx.timeZone, input.endsAt).date])];
+  if (!withinAvailability(ctx.timeZone, input.startsAt, input.endsAt, dates, ctx.rules, ctx.exceptions)) {
+    throw new ProblemError(422, 'outside_availability', 'the doctor is not available at this time', [{ field: 'startsAt', message: "not inside the doctor's availability" }]);
+  }
+  if (!ctx.licences.some((l) => l.validFrom <= input.startsAt && l.expiresAt > input.endsAt)) {
+    throw new ProblemError(422, 'no_valid_licence', 'the doctor holds no licence valid at the appointment time where the patient is', [
+      { field: 'patientJurisdiction', message: 'no valid licence for this jurisdiction at the appointment time' },
+    ]);
+  }
+}
+
+/** The consult type and doctor must belong to the booking's clinic. */
+export function checkClinicParts(ctx: BookingContext) {
+  const errors = [];
+  if (!ctx.consultType) errors.push({ field: 'consultTypeId', message: 'no such consult type in this clinic' });
+  if (!ctx.doctorInClinic) errors.push({ field: 'doctorId', message: 'not a doctor of this clinic' });
+  if (errors.length) throw new ProblemError(422, 'invalid_booking', 'the consult type or doctor does not belong to this clinic', errors);
+  return ctx.consultType!;
+}

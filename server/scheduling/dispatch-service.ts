@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq, gt, inArray, isNull, lte, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { appointmentEvents, appointments, dispatchOffers, dispatchRequests, users } from '../../db/schema/index.ts';
+import { ProblemError } from '../errors.ts';
+import type { NotificationProvider } from '../notifications/types.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { Actor } from '../policy/types.ts';
+import type { ClinicSchedulingService } from './clinic-settings.ts';
+import { contactsOf } from './contacts.ts';
+import { isDoctorOfClinic } from './facts.ts';
+import { lockDoctorCalendar } from './reminder-plan.ts';
+import type { LicenceService } from './licences.ts';
+import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
+
+export type DispatchInput = { clinicId: string; patientId: string; consultTypeId: string; patientJurisdiction: string; doctorIds: string[]; intervalSeconds: number };
+export type DispatchDeps = { db: Db; policy: Policy; clinics: ClinicSchedulingService; licences: LicenceService; provider: NotificationProvider; now: () => Date };
+
+/**
+ * Urgent dispatch: an operator offers a consult to doctors one after another. Doctor i gets the
+ * offer at start + i x interval (earlier doctors keep it); the request expires at start + n x
+ * interval. The first doctor to accept wins through a conditional UPDATE on the request (status
+ * still 'open' and not expired), and in the same transaction the consult becomes a confirmed
+ * appointment starting now and every other offer is withdrawn: all or nothing.
+ */
+export class DispatchService {
+  constructor(private readonly d: DispatchDeps) {}
+
+  async create(actor: Actor, input: DispatchInput) {
+    const { db, policy } = this.d;
+    const id = randomUUID();
+    const patient = await policy.patientOr403(input.patientId);
+    await policy.require(actor, 'dispatch.create', { type: 'appointment', appointmentId: null, clinicId: input.clinicId, doctorId: null, patient }, { resourceId: id });
+    const consultType = await this.d.clinics.consultType(input.clinicId, input.consultTypeId);
+    const now = this.d.now();
+    const end = new Date(now.getTime() + consultType.durationMinutes * 60_000);
+    const errors = [];
+    for (const [i, doctorId] of input.doctorIds.entries()) {
+      if (!(await isDoctorOfClinic(db, doctorId, input.clinicId))) errors.push({ field: `doctorIds.${i}`, message: 'not a doctor of this clinic' });
+      else if (!(await this.d.licences.covers(doctorId, input.patientJurisdiction, now, end))) errors.push({ field: `doctorIds.${i}`, message: 'no valid licence for the patient\'s jurisdiction' });
+    }
+    if (errors.length) throw new ProblemError(422, 'invalid_doctors', 'some doctors cannot take this consult', errors);
+    const step = input.intervalSeconds * 1000;
+    await db.transaction(async (tx) => {
+      await tx.insert(dispatchRequests).values({
+        id,
+        clinicId: input.clinicId,
+        patientId: input.patientId,
+        consultTypeId: input.consultTypeId,
+        patientJurisdiction: input.patientJurisdiction,
+        status: 'open',
+        intervalSeconds: input.intervalSeconds,
+        startedAt: now,
+        expiresAt: new Date(now.getTime() + input.doctorIds.length * step),
+        createdBy: actor.userId,
+      });
+      await tx.insert(dispatchOffers).values(input.doctorIds.map((doctorId, position) => ({ requestId: id, doctorId, position, offeredAt: new Date(now.getTime() + position * step) })));
+    });
+    return this.status(id);
+  }
+
+  async accept(actor: Actor, requestId: string) {
+    const { db, policy } = this.d;
+    const request = await this.request(requestId);
+    const now = this.d.now();
+    const offers = await db.select().from(dispatchOffers).where(eq(dispatchOffers.requestId, requestId));
+    // Only doctors whose turn has come may accept.
+    const offeredDoctorIds = offers.filter((o) => o.offeredAt <= now).map((o) => o.doctorId);
+    await policy.require(actor, 'dispatch.respond', { type: 'dispatch_offer', requestId, clinicId: request.clinicId, patientId: request.patientId, offeredDoctorIds });
+    const consultType = await this.d.clinics.consultType(request.clinicId, request.consultTypeId);
+    const appointmentId = randomUUID();
+    try {
+      await retryOnDeadlock(() => db.transaction(async (tx) => {
+        const [won] = await tx
+          .update(dispatchRequests)
+          .set({ status: 'accepted', acceptedBy: actor.userId })
+          .where(and(eq(dispatchRequests.id, requestId), eq(dispatchRequests.status, 'open'), gt(dispatchRequests.expiresAt, now)))
+          .returning({ id: dispatchRequests.id });
+        if (!won) throw new ProblemError(409, 'dispatch_closed', 'this consult was already taken or has expired');
+        await lockDoctorCalendar(tx, actor.userId);
+        await tx.insert(appointments).values({
+          id: appointmentId,
+          clinicId: request.clinicId,
+          doctorId: actor.userId,
+          patientId: request.patientId,
+          consultTypeId: consultType.id,
+          kind: consultType.kind,
+          status: 'confirmed',
+          startsAt: now,
+          endsAt: new Date(now.getTime() + consultType.durationMinutes * 60_000),
+          patientJurisdiction: request.patientJurisdiction,
+          priceMinor: consultType.priceMinor,
+          currency: consultType.currency,
+          bookedBy: request.createdBy,
+        });
+        await tx.insert(appointmentEvents).values([
+          { appointmentId, fromStatus: null, toStatus: 'requested', actorId: request.createdBy, actorRole: 'operator', onBehalfOf: request.patientId, event: 'dispatched' },
+          { appointmentId, fromStatus: 'requested', toStatus: 'confirmed', actorId: actor.userId, actorRole: actor.role, event: 'dispatch_accepted' },
+        ]);
+        await tx.update(dispatchRequests).set({ appointmentId }).where(eq(dispatchRequests.id, requestId));
+        await tx
+          .update(dispatchOffers)
+          .set({ status: sql`case when ${dispatchOffers.doctorId} = ${actor.userId} then 'accepted' else 'withdrawn' end`, respondedAt: now })
+          .where(and(eq(dispatchOffers.requestId, requestId), eq(dispatchOffers.status, 'pending')));
+      }));
+    } catch (err) {
+      // The doctor is busy right now (another appointment overlaps): the request stays open for the others.
+      if (sqlState(err) === EXCLUSION_VIOLATION) throw new ProblemError(409, 'slot_taken', 'you have an appointment overlapping this consult');
+      throw err;
+    }
+    return this.status(requestId);
+  }
+
+  /** Worker pass: expire what nobody took in time, and tell doctors whose turn has come. */
+  async tick(): Promise<{ expired: number; notified: number }> {
+    const { db } = this.d;
+    const now = this.d.now();
+    const expired = await db.transaction(async (tx) => {
+      const rows = await tx
+        .update(dispatchRequests)
+        .set({ status: 'expired' })
+        .where(and(eq(dispatchRequests.status, 'open'), lte(dispatchRequests.expiresAt, now)))
+        .returning({ id: dispatchRequests.id });
+      if (rows.length) await tx.update(dispatchOffers).set({ status: 'expired' }).where(and(inArray(dispatchOffers.requestId, rows.map((r) => r.id)), eq(dispatchOffers.status, 'pending')));
+      return rows.length;
+    });
+    const due = await db
+      .select({ requestId: dispatchOffers.requestId, doctorId: dispatchOffers.doctorId })
+      .from(dispatchOffers)
+      .innerJoin(dispatchRequests, eq(dispatchRequests.id, dispatchOffers.requestId))
+      .where(and(eq(dispatchRequests.status, 'open'), eq(dispatchOffers.status, 'pending'), isNull(dispatchOffers.notifiedAt), lte(dispatchOffers.offeredAt, now)));
+    for (const o of due) {
+      for (const to of await contactsOf(db, [o.doctorId])) {
+        await this.d.provider.send({
+          channel: to.channel,
+          recipient: to.recipient,
+          template: 'dispatch_offer',
+          ...(to.channel === 'email' ? { subject: 'Urgent consult offered to you' } : {}),
+          body: `An urgent consult is waiting for a doctor on CareCall. Open the app to accept it (reference ${o.requestId.slice(0, 8)}).`,
+          idempotencyKey: `dispatch_offer:${o.requestId}:${o.doctorId}`,
+        });
+      }
+      await db.update(dispatchOffers).set({ notifiedAt: now }).where(and(eq(dispatchOffers.requestId, o.requestId), eq(dispatchOffers.doctorId, o.doctorId)));
+    }
+    return { expired, notified: due.length };
+  }
+
+  /** For the operator's screen: status and offers (no patient data beyond the id). */
+  async statusFor(actor: Actor, requestId: string) {
+    const request = await this.request(requestId);
+    await this.d.policy.require(actor, 'clinic.dispatch.list', { type: 'clinic', clinicId: request.clinicId });
+    return this.status(requestId);
+  }
+
+  /** Offers currently open to this doctor. */
+  async openOffersFor(doctorId: string) {
+    const now = this.d.now();
+    return this.d.db
+      .select({ requestId: dispatchRequests.id, consultTypeId: dispatchRequests.consultTypeId, offeredAt: dispatchOffers.offeredAt, expiresAt: dispatchRequests.expiresAt })
+      .from(dispatchOffers)
+      .innerJoin(dispatchRequests, eq(dispatchRequests.id, dispatchOffers.requestId))
+      .where(and(eq(dispatchOffers.doctorId, doctorId), eq(dispatchOffers.status, 'pending'), eq(dispatchRequests.status, 'open'), lte(dispatchOffers.offeredAt, now), gt(dispatchRequests.expiresAt, now)));
+  }
+
+  private async request(requestId: string) {
+    const [request] = await this.d.db.select().from(dispatchRequests).where(eq(dispatchRequests.id, requestId));
+    if (!request) throw new ProblemError(404, 'not_found', 'no such dispatch request');
+    return request;
+  }
+
+  private async status(requestId: string) {
+    const request = await this.request(requestId);
+    const offers = await this.d.db
+      .select({ doctorId: dispatchOffers.doctorId, position: dispatchOffers.position, offeredAt: dispatchOffers.offeredAt, status: dispatchOffers.status, doctorName: users.displayName })
+      .from(dispatchOffers)
+      .innerJoin(users, eq(users.id, dispatchOffers.doctorId))
+      .where(eq(dispatchOffers.requestId, requestId))
+      .orderBy(asc(dispatchOffers.position));
+    const { patientId: _p, ...rest } = request;
+    return { ...rest, offers };
+  }
+}

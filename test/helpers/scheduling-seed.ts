@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../../db/client.ts';
+import { clinicMembers, clinics, users, type UserRole } from '../../db/schema/index.ts';
+import { AuditLog } from '../../server/audit/audit-log.ts';
+import { loadConfig } from '../../server/config.ts';
+import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
+import { Policy } from '../../server/policy/policy.ts';
+import type { Actor } from '../../server/policy/types.ts';
+import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
+
+/**
+ * Service-level fixture (no HTTP, no sign-in): a clinic, `doctors` doctors with Mon-Sun 00:00-24:00
+ * availability in UTC and a DE licence, an operator, `patients` patients, one 30-minute consult type.
+ * Used by the race tests and the booking load test, on PostgreSQL or PGlite.
+ */
+export async function seedSchedulingServices(db: Db, opts: { doctors: number; patients: number; now?: () => Date; observeBooking?: (phase: string, ms: number) => void }) {
+  const clinicId = randomUUID();
+  await db.insert(clinics).values({ id: clinicId, name: 'Load clinic' });
+  const addUser = async (role: UserRole) => {
+    const id = randomUUID();
+    await db.insert(users).values({ id, role, displayName: `${role} ${id.slice(0, 4)}`, email: `${role}-${id}@example.test` });
+    await db.insert(clinicMembers).values({ clinicId, userId: id });
+    return id;
+  };
+  const operatorId = await addUser('operator');
+  const doctorIds: string[] = [];
+  for (let i = 0; i < opts.doctors; i++) doctorIds.push(await addUser('doctor'));
+  const patientIds: string[] = [];
+  for (let i = 0; i < opts.patients; i++) patientIds.push(await addUser('patient'));
+  const audit = new AuditLog(db);
+  const policy = new Policy(db, audit);
+  const config = loadConfig({ NODE_ENV: 'test' }).scheduling;
+  const scheduling = createScheduling({ db, policy, audit, provider: new OutboxNotificationProvider(db), config, ...(opts.now ? { now: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
+  const type = await scheduling.clinics.createConsultType(clinicId, { name: 'Video', kind: 'video', durationMinutes: 30, priceMinor: 3000, currency: 'EUR' });
+  for (const doctorId of doctorIds) {
+    await scheduling.availability.setWeekly(doctorId, 'UTC', [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, startMinute: 0, endMinute: 1440 })));
+    await scheduling.licences.add(doctorId, { jurisdiction: 'DE', number: `L-${doctorId.slice(0, 6)}`, validFrom: new Date('2020-01-01Z'), expiresAt: new Date('2040-01-01Z') }, operatorId);
+  }
+  const operator: Actor = { userId: operatorId, role: 'operator', sessionId: 'load', clinicIds: [clinicId] };
+  return { clinicId, operator, doctorIds, patientIds, consultTypeId: type.id, scheduling, audit };
+}
