@@ -25,6 +25,8 @@ import { clinicSchedulingRoutes } from './routes/scheduling/clinic-scheduling.ts
 import { dispatchRoutes } from './routes/scheduling/dispatch.ts';
 import { doctorRoutes } from './routes/scheduling/doctors.ts';
 import type { Scheduling } from './scheduling/create-scheduling.ts';
+import { ConsultationService } from './consultations/consultation-service.ts';
+import { consultationRoutes, guestLinkRoutes } from './routes/consultations.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -36,6 +38,8 @@ export type AppDeps = HealthDeps & {
   scheduling: Scheduling;
   /** Base URL the .ics feed links back to. */
   appUrl?: () => string;
+  /** The clock for appointment windows (tests set it). */
+  now?: () => Date;
   /** Demo mode only: exposes the dev outbox so demo users can read their sign-in codes. */
   devOutbox?: OutboxNotificationProvider | undefined;
   verifyJoinToken: JoinTokenVerifier;
@@ -43,8 +47,8 @@ export type AppDeps = HealthDeps & {
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
-export function createApi(identity: Identity, scheduling: Scheduling, logger: Logger, appUrl: () => string = () => '') {
-  return new Hono<ApiEnv>()
+export function createApi(identity: Identity, scheduling: Scheduling, logger: Logger, appUrl: () => string = () => '', consultations?: ConsultationService) {
+  const api = new Hono<ApiEnv>()
     .use(requestContext(logger))
     .route('/auth', authRoutes(identity))
     .route('/me', meRoutes(identity))
@@ -56,11 +60,20 @@ export function createApi(identity: Identity, scheduling: Scheduling, logger: Lo
     .route('/doctors', doctorRoutes(identity, scheduling, appUrl))
     .route('/appointments', appointmentRoutes(identity, scheduling))
     .route('/dispatch', dispatchRoutes(identity, scheduling));
+  if (consultations) api.route('/appointments', consultationRoutes(identity, consultations));
+  return api;
 }
 
 export type Api = ReturnType<typeof createApi>;
 
 export function createApp(deps: AppDeps) {
+  const consultations = new ConsultationService({
+    db: deps.identity.policy.db,
+    policy: deps.identity.policy,
+    issuer: deps.issuer,
+    now: deps.now ?? (() => new Date()),
+    publicUrl: deps.appUrl ?? (() => ''),
+  });
   const app = new Hono()
     .use(
       bodyLimit({
@@ -72,8 +85,9 @@ export function createApp(deps: AppDeps) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
-    .route('/api', createApi(deps.identity, deps.scheduling, deps.logger, deps.appUrl))
-    .route('/api/ice-servers', iceServerRoutes(deps.verifyJoinToken, deps.turn));
+    .route('/api', createApi(deps.identity, deps.scheduling, deps.logger, deps.appUrl, consultations))
+    .route('/api/ice-servers', iceServerRoutes(deps.verifyJoinToken, deps.turn))
+    .route('/', guestLinkRoutes(consultations));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
   if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));
 

@@ -5,3 +5,4 @@ export * from './records.ts';
 export * from './audit.ts';
 export * from './notifications.ts';
 export * from './scheduling.ts';
+export * from './consultations.ts';

@@ -48,6 +48,8 @@ export const ACTIONS = {
   'appointment.complete': { resource: 'appointment', phi: true },
   'appointment.no_show': { resource: 'appointment', phi: true },
   'dispatch.create': { resource: 'appointment', phi: true },
+  'consultation.join': { resource: 'appointment', phi: true },
+  'consultation.guests.manage': { resource: 'appointment', phi: true },
   'dispatch.respond': { resource: 'dispatch_offer', phi: true },
 } as const satisfies Record<string, { resource: Resource['type']; phi: boolean }>;
 

@@ -8,7 +8,7 @@ const inClinic = (actor: Actor, clinicId: string) => actor.clinicIds.includes(cl
 const sharesClinic = (actor: Actor, clinicIds: readonly string[]) => clinicIds.some((c) => inClinic(actor, c));
 
 export const isSchedulingAction = (a: Action) =>
-  a.startsWith('appointment.') || a.startsWith('doctor.') || a.startsWith('dispatch.') || a === 'patient.appointments.list' || a.startsWith('clinic.scheduling') || a.startsWith('clinic.consult_types') || a === 'clinic.dispatch.list';
+  a.startsWith('appointment.') || a.startsWith('consultation.') || a.startsWith('doctor.') || a.startsWith('dispatch.') || a === 'patient.appointments.list' || a.startsWith('clinic.scheduling') || a.startsWith('clinic.consult_types') || a === 'clinic.dispatch.list';
 
 type AppointmentResource = Extract<ResourceFor<Action>, { type: 'appointment' }>;
 
@@ -80,6 +80,11 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
       return appointment(r, (a) => assignedDoctor(actor, a));
     case 'appointment.no_show':
       return appointment(r, (a) => assignedDoctor(actor, a) || operatorOf(actor, a));
+    case 'consultation.join':
+      // The people of the appointment only: operators arrange calls but do not sit in them.
+      return appointment(r, (a) => patientSide(actor, a.patient) || assignedDoctor(actor, a));
+    case 'consultation.guests.manage':
+      return appointment(r, (a) => assignedDoctor(actor, a));
     case 'dispatch.create':
       return appointment(r, (a) => operatorOf(actor, a));
     case 'dispatch.respond':

@@ -51,6 +51,7 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     identity,
     scheduling,
     appUrl: () => 'http://carecall.test',
+    now: () => clock.now ?? new Date(),
     registry: new Registry(),
     checks: {},
   });
