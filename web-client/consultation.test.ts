@@ -142,6 +142,11 @@ describe('a consultation in progress', () => {
     expect(await framesGrow(doctor)).toBeGreaterThan(5);
   });
 
+  it('active speaker: the room says who is speaking (Chromium\'s fake microphone beeps) and the tile shows it', async () => {
+    await doctor.waitForFunction("window.carecall.events.some(e => e === 'activeSpeaker:pat' || e === 'activeSpeaker:doc')", { timeout: 15_000, polling: 200 });
+    await doctor.waitForSelector('.tile.speaking', { timeout: 5_000 });
+  });
+
   it('network quality of both participants, from real stats, reaches each page', async () => {
     await doctor.waitForFunction(
       "['doc','pat'].every(id => window.carecall.quality.some(q => q.peerId === id && q.rttMs !== null))",

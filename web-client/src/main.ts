@@ -85,6 +85,7 @@ async function main() {
         renderQuality(peers, client.peerId);
       },
       activeSpeaker: (peerId) => {
+        if (!probe.events.includes(`activeSpeaker:${peerId}`)) note(`activeSpeaker:${peerId}`);
         document.querySelectorAll('.tile.speaking').forEach((el) => el.classList.remove('speaking'));
         document.getElementById(`tile-${peerId}`)?.classList.add('speaking');
       },
