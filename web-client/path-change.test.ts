@@ -38,13 +38,18 @@ it('UDP path lost mid-call -> the client restarts ICE -> media continues over TC
   rule = ['INPUT', '-p', 'udp', '--dport', String(udpPort), '-j', 'DROP'];
   execFileSync('iptables', ['-I', ...rule]);
   const blockedAt = Date.now();
-  await waitForProbe(a, "window.carecall.events.includes('connection:iceRestart')", 20_000);
-  await a.waitForFunction(
-    '(async () => { const s1 = await window.carecall.stats(); await new Promise(r => setTimeout(r, 500)); const s2 = await window.carecall.stats(); return s2.video[0].framesDecoded > s1.video[0].framesDecoded; })()',
-    { timeout: 20_000, polling: 250 },
-  );
-  console.log(`UDP blocked -> ICE restart -> frames flowing again over TCP after ${Date.now() - blockedAt} ms`);
-  expect(transports.every((tr) => tr.iceSelectedTuple?.protocol === 'tcp')).toBe(true);
+  // Both pages' media use the blocked port: each must notice, restart ICE and resume on its own.
+  const framesFlowing =
+    '(async () => { const s1 = await window.carecall.stats(); await new Promise(r => setTimeout(r, 500)); const s2 = await window.carecall.stats(); return s2.video[0].framesDecoded > s1.video[0].framesDecoded; })()';
+  for (const page of [a, b]) {
+    await waitForProbe(page, "window.carecall.events.includes('connection:iceRestart')", 20_000);
+    await page.waitForFunction(framesFlowing, { timeout: 20_000, polling: 250 });
+  }
+  console.log(`UDP blocked -> ICE restart -> frames flowing again over TCP on both pages after ${Date.now() - blockedAt} ms`);
+  for (const peer of ['a', 'b']) {
+    const tuples = [...t.node.hub.rooms.get(room)!.room.peers.get(peer)!.transports.values()].map((tr) => tr.iceSelectedTuple?.protocol);
+    expect(tuples).toEqual(['tcp', 'tcp']);
+  }
   const before = (await pageStats(b)).video[0]!.framesDecoded;
   await new Promise((r) => setTimeout(r, 1000));
   expect((await pageStats(b)).video[0]!.framesDecoded).toBeGreaterThan(before + 5);
