@@ -87,7 +87,8 @@ async function main() {
       activeSpeaker: (peerId) => {
         if (!probe.events.includes(`activeSpeaker:${peerId}`)) note(`activeSpeaker:${peerId}`);
         document.querySelectorAll('.tile.speaking').forEach((el) => el.classList.remove('speaking'));
-        document.getElementById(`tile-${peerId}`)?.classList.add('speaking');
+        // The speaker may be this participant: its own tile is the local one.
+        document.getElementById(`tile-${peerId === client.peerId ? 'local' : peerId}`)?.classList.add('speaking');
       },
       mutedBy: (source) => {
         note(`mutedBy:${source}`);
