@@ -44,3 +44,26 @@ it('an outage longer than the grace period: the client rejoins cleanly, no dupli
   expect(statsA.audio).toHaveLength(1);
   expect(await b.evaluate('window.carecall.events')).not.toContain('connection:resumed');
 });
+
+it('a connection lost before the join answered: the client starts over with its token and gets in', async () => {
+  const page = await openWindow(chromium.browser);
+  // The page's first WebSocket dies right after opening, before anything is joined (no session yet).
+  await page.evaluateOnNewDocument(`
+    const Native = window.WebSocket;
+    let first = true;
+    window.__sockets = 0;
+    window.WebSocket = function (...args) {
+      window.__sockets++;
+      const ws = new Native(...args);
+      if (first) { first = false; ws.addEventListener('open', () => ws.close(4000, 'test drop')); }
+      return ws;
+    };
+    window.WebSocket.prototype = Native.prototype;
+    Object.assign(window.WebSocket, Native);
+  `);
+  await page.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, newRoomId(), 'early-drop')}`);
+  const state = await waitForProbe(page, "window.carecall.status === 'admitted'", 20_000);
+  expect(state.error).toBe('');
+  // The first socket really was dropped, and a second one carried the join.
+  expect(await page.evaluate('window.__sockets')).toBe(2);
+});

@@ -109,7 +109,8 @@ async function main() {
   // Connecting and loading the media device overlap with the camera start-up.
   const [media] = await Promise.all([
     navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }),
-    client.prepare(),
+    // A failure here is retried by join(); only the head start is lost.
+    client.prepare().catch(() => undefined),
   ]);
   tile('local', 'You', true).querySelector('video')!.srcObject = media;
   setStatus('Joining…');

@@ -15,7 +15,7 @@ import {
   type WaitingInfo,
 } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
-import { SignalingClient, type WebSocketLike } from './signaling-client.ts';
+import { ConnectionLost, SignalingClient, type WebSocketLike } from './signaling-client.ts';
 
 export type Source = 'mic' | 'webcam' | 'screen';
 export type RemoteTrack = {
@@ -72,6 +72,7 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_LEFT]: 'left',
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
+const JOIN_ATTEMPTS = 3;
 const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
   { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
   { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
@@ -126,10 +127,23 @@ export class RoomClient {
     return this.#prepared;
   }
 
-  /** Connects and joins; resolves when joined (admitted or waiting: see whenAdmitted()). */
+  /**
+   * Connects and joins; resolves when joined (admitted or waiting: see whenAdmitted()). A connection
+   * lost before the join answered (so there is no session to resume) is retried from the start.
+   */
   async join(): Promise<void> {
-    await this.prepare();
-    await this.#join();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.prepare();
+        await this.#join();
+        return;
+      } catch (err) {
+        if (!(err instanceof ConnectionLost) || this.#resumeKey || attempt >= JOIN_ATTEMPTS) throw err;
+        this.#prepared = undefined;
+        this.#emit('connection', 'reconnecting');
+        await sleep(250 * attempt);
+      }
+    }
   }
 
   #prepared: Promise<void> | undefined;
@@ -229,8 +243,9 @@ export class RoomClient {
     const url = `${this.opts.signalingUrl}?token=${encodeURIComponent(this.opts.token)}`;
     this.#signaling = await SignalingClient.connect(url, this.opts.createSocket);
     this.#bindSignaling();
-    if (!this.#device) {
-      this.#device = this.opts.handlerFactory ? new Device({ handlerFactory: this.opts.handlerFactory }) : new Device();
+    this.#device ??= this.opts.handlerFactory ? new Device({ handlerFactory: this.opts.handlerFactory }) : new Device();
+    // An earlier attempt may have been cut off between creating the device and loading it.
+    if (!this.#device.loaded) {
       const { rtpCapabilities } = await this.#signaling.request('getRouterRtpCapabilities', {});
       await this.#device.load({ routerRtpCapabilities: rtpCapabilities as types.RtpCapabilities });
     }
@@ -426,6 +441,11 @@ export class RoomClient {
 
   async #onSocketClosed(code: number, reason: string) {
     if (this.status === 'closed' || this.#reconnecting) return;
+    if (!this.#resumeKey) {
+      // Dropped before joining: nothing to resume; join() starts over with the token.
+      this.#signaling.failPending('connection lost before join', new ConnectionLost('connection lost before join'));
+      return;
+    }
     const final = FINAL_CLOSES[code];
     if (final) {
       this.#closeMedia();

@@ -8,6 +8,11 @@ import type {
   ServerFrame,
 } from '../../signaling/protocol/index.ts';
 
+/** The socket went away (or never opened): worth trying again, unlike a RequestError. */
+export class ConnectionLost extends Error {
+  override name = 'ConnectionLost';
+}
+
 /** A failed request, carrying the server's error code. */
 export class RequestError extends Error {
   constructor(readonly body: ErrorBody) {
@@ -98,11 +103,11 @@ export class SignalingClient {
     });
   }
 
-  /** Fails every unanswered request (the session is over). */
-  failPending(reason: string) {
+  /** Fails every unanswered request (the session is over, or never began). */
+  failPending(reason: string, error: Error = new Error(reason)) {
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
-      p.reject(new Error(reason));
+      p.reject(error);
     }
     this.#pending.clear();
   }
@@ -155,7 +160,7 @@ function open(url: string, createSocket: (url: string) => WebSocketLike): Promis
   return new Promise((resolve, reject) => {
     const ws = createSocket(url);
     ws.onopen = () => resolve(ws);
-    ws.onerror = () => reject(new Error('signaling connection failed'));
-    ws.onclose = (ev) => reject(new Error(`signaling connection refused (${ev.code})`));
+    ws.onerror = () => reject(new ConnectionLost('signaling connection failed'));
+    ws.onclose = (ev) => reject(new ConnectionLost(`signaling connection refused (${ev.code})`));
   });
 }
