@@ -40,12 +40,12 @@ export function createSignalingService(deps: SignalingDeps) {
         return { ok: true, context: { kind: 'resume', resumeKey, lastSeq: Number(request.query.get('lastSeq')) || 0 } };
       }
       const token = request.query.get('token');
-      if (!token) return { ok: false, status: 401, body: problem(401, 'token_missing', 'a join token is required') };
+      if (!token) return { ok: false, status: 401, code: 'token_missing', detail: 'a join token is required' };
       try {
         return { ok: true, context: { kind: 'join', claims: await deps.verify(token) } };
       } catch {
         // Never echo the token or why exactly it failed: both help an attacker more than a user.
-        return { ok: false, status: 401, body: problem(401, 'token_invalid', 'the join token is invalid or expired') };
+        return { ok: false, status: 401, code: 'token_invalid', detail: 'the join token is invalid or expired' };
       }
     },
     open(connection: SocketConnection, context: UpgradeContext) {
@@ -66,8 +66,4 @@ export function createSignalingService(deps: SignalingDeps) {
       return connectionHandler(connection, participant);
     },
   };
-}
-
-function problem(status: number, code: string, detail: string) {
-  return { type: `https://carecall.dev/problems/${code}`, title: code.replace(/_/g, ' '), status, code, detail };
 }

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
-import { PROBLEM_JSON, statusLine } from './upgrade-rejection.ts';
+import { AUTHORIZE_FAILED, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 
 const PING_INTERVAL_MS = 30_000;
 
@@ -47,16 +47,16 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== opts.path) return reject(socket, 404, { code: 'not_found' });
+    if (url.pathname !== opts.path) return reject(socket, { status: 404, code: 'not_found', detail: 'no such resource' });
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const remoteAddress = req.socket.remoteAddress ?? '';
     opts
       .authorize({ path: url.pathname, query: url.searchParams, headers, remoteAddress })
-      .catch(() => ({ ok: false as const, status: 503 as const, body: { code: 'unavailable' } }))
+      .catch(() => AUTHORIZE_FAILED)
       .then((decision) => {
         if (socket.destroyed) return;
-        if (!decision.ok) return reject(socket, decision.status, decision.body);
+        if (!decision.ok) return reject(socket, decision);
         wss.handleUpgrade(req, socket, head, (ws) => {
           const connection = new WsConnection(ws, remoteAddress, opts.maxBackpressureBytes);
           connections.add(connection);
@@ -104,8 +104,9 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   };
 }
 
-function reject(socket: Duplex, status: number, body: Record<string, unknown>) {
-  const json = JSON.stringify(body);
+function reject(socket: Duplex, rejection: { status: number; code: string; detail: string }) {
+  const { status } = rejection;
+  const json = rejectionBody(rejection);
   socket.end(
     `HTTP/1.1 ${statusLine(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
   );

@@ -8,7 +8,7 @@ export type UpgradeRequest = { path: string; query: URLSearchParams; headers: He
 
 export type UpgradeDecision<T> =
   | { ok: true; context: T }
-  | { ok: false; status: 400 | 401 | 403 | 404 | 429 | 503; body: Record<string, unknown> };
+  | { ok: false; status: 400 | 401 | 403 | 404 | 429 | 503; code: string; detail: string };
 
 export interface SocketConnection {
   /** False when the frame was not queued (socket closed or backpressure limit hit). */

@@ -1,3 +1,5 @@
+import { problemBody } from '../errors.ts';
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -12,3 +14,11 @@ export function statusLine(status: number): string {
 }
 
 export const PROBLEM_JSON = 'application/problem+json';
+
+/** The refusal as a problem+json document, the same shape the HTTP API answers with. */
+export function rejectionBody(rejection: { status: number; code: string; detail: string }): string {
+  return JSON.stringify(problemBody(rejection.status, rejection.code, rejection.detail));
+}
+
+/** When authorization itself failed (not a refusal): tell the client to try again later. */
+export const AUTHORIZE_FAILED = { ok: false as const, status: 503 as const, code: 'unavailable', detail: 'try again shortly' };

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as UwsTypes from 'uWebSockets.js';
 import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
-import { PROBLEM_JSON, statusLine } from './upgrade-rejection.ts';
+import { AUTHORIZE_FAILED, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 
 type Uws = typeof UwsTypes;
 type UserData<T> = { context: T; connection?: UwsConnection; handler?: ConnectionHandler };
@@ -68,7 +68,7 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       res.onAborted(() => (aborted = true));
       opts
         .authorize({ path: opts.path, query, headers, remoteAddress })
-        .catch(() => ({ ok: false as const, status: 503 as const, body: { code: 'unavailable' } }))
+        .catch(() => AUTHORIZE_FAILED)
         .then((decision) => {
           if (aborted) return;
           res.cork(() => {
@@ -76,7 +76,7 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
               res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
             } else {
               res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
-              res.end(JSON.stringify(decision.body));
+              res.end(rejectionBody(decision));
             }
           });
         });
