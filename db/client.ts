@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { preparingClient } from './prepared-client.ts';
 import * as schema from './schema/index.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -36,7 +37,7 @@ async function openPostgres(url: string, max: number): Promise<DbHandle> {
     await migrator.end();
   }
   const client = postgres(url, { max, onnotice: () => {} });
-  const db = drizzle(client, { schema }) as unknown as Db;
+  const db = drizzle(preparingClient(client), { schema }) as unknown as Db;
   return {
     db,
     kind: 'postgres',

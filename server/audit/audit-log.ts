@@ -1,7 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { jsonRows } from '../../db/json-rows.ts';
+import { rowsOf } from '../../db/rows.ts';
 import { auditLog } from '../../db/schema/index.ts';
+import { Batcher } from '../batcher.ts';
 import { currentContext, type RequestContext } from '../request-context.ts';
 import { canonicalJson } from './canonical-json.ts';
 
@@ -11,7 +14,7 @@ const AUDIT_LOCK_KEY = 7_265_012;
 /** Most entries chained and committed in one transaction (group commit). */
 const MAX_BATCH = 256;
 
-type Pending = { event: AuditEvent; ctx: RequestContext | undefined; resolve: (row: AuditRow) => void; reject: (err: unknown) => void };
+type Pending = { event: AuditEvent; ctx: RequestContext | undefined };
 
 export type AuditEvent = {
   action: string;
@@ -73,8 +76,7 @@ export type VerifyResult =
 export class AuditLog {
   constructor(private readonly db: Db) {}
 
-  readonly #queue: Pending[] = [];
-  #flushing = false;
+  readonly #appends = new Batcher<Pending, AuditRow>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
 
   /**
    * Appends one entry; who/where comes from the request context. Resolves once the entry is
@@ -84,28 +86,7 @@ export class AuditLog {
    * a time; across nodes the advisory lock keeps the chain linear, as before.
    */
   record(event: AuditEvent): Promise<AuditRow> {
-    const ctx = currentContext();
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ event, ctx, resolve, reject });
-      if (!this.#flushing) void this.#flush();
-    });
-  }
-
-  async #flush() {
-    this.#flushing = true;
-    try {
-      while (this.#queue.length) {
-        const batch = this.#queue.splice(0, MAX_BATCH);
-        try {
-          const rows = await this.#append(batch);
-          batch.forEach((p, i) => p.resolve(rows[i]!));
-        } catch (err) {
-          batch.forEach((p) => p.reject(err));
-        }
-      }
-    } finally {
-      this.#flushing = false;
-    }
+    return this.#appends.submit({ event, ctx: currentContext() });
   }
 
   #append(batch: Pending[]): Promise<AuditRow[]> {
@@ -138,10 +119,11 @@ export class AuditLog {
         prevHash = hash;
         return { ...entry, hash };
       });
-      // Values are inserted in chain order, so seq order = chain order.
-      const rows = await tx.insert(auditLog).values(values).returning();
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return values.map((v) => byId.get(v.id)!);
+      // Inserted in chain order (one json parameter, not a cell each), so seq order = chain order.
+      const rows = jsonRows(auditLog, values);
+      const inserted = rowsOf<{ id: string; seq: string | number }>(await tx.execute(sql`insert into ${auditLog} ${rows.columns} ${rows.select} returning ${auditLog.id}, ${auditLog.seq}`));
+      const seqById = new Map(inserted.map((r) => [r.id, Number(r.seq)]));
+      return values.map((v) => ({ ...v, seq: seqById.get(v.id)! }));
     });
   }
 

@@ -6,7 +6,8 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { ProblemError } from '../errors.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
-import { loadBookingContext } from './booking-context.ts';
+import { BookingContextLoader } from './booking-context.ts';
+import { BookingWriter, type NewBooking } from './booking-writer.ts';
 import { checkBookableTime, checkClinicParts } from './booking-validation.ts';
 import { appointmentResource, type AppointmentResource, type AppointmentRow } from './facts.ts';
 import { lockDoctorCalendar, reminderRows, replanReminders } from './reminder-plan.ts';
@@ -48,10 +49,16 @@ function onBehalfOf(actor: Actor, patientId: string) {
  * transaction. Double bookings are refused by the database (exclusion constraint), not by a read.
  */
 export class BookingService {
-  constructor(private readonly d: BookingDeps) {}
+  private readonly contexts: BookingContextLoader;
+  private readonly writer: BookingWriter;
+
+  constructor(private readonly d: BookingDeps) {
+    this.contexts = new BookingContextLoader(d.db);
+    this.writer = new BookingWriter(d.db);
+  }
 
   async book(actor: Actor, input: BookInput): Promise<AppointmentRow> {
-    const { db, policy } = this.d;
+    const { policy } = this.d;
     const id = randomUUID();
     let t = performance.now();
     const phase = (name: string) => {
@@ -59,12 +66,13 @@ export class BookingService {
       this.d.observe?.(name, now - t);
       t = now;
     };
-    const patient = await policy.patientOr403(input.patientId);
-    const resource: AppointmentResource = { type: 'appointment', appointmentId: id, clinicId: input.clinicId, doctorId: input.doctorId, patient };
-    phase('patient facts');
+    const ctx = await this.contexts.load({ patientId: input.patientId, clinicId: input.clinicId, doctorId: input.doctorId, consultTypeId: input.consultTypeId, jurisdiction: input.patientJurisdiction, around: input.startsAt });
+    // Like policy.patientOr403: an unknown id must not be distinguishable from someone else's dependent.
+    if (!ctx.patient) throw new ProblemError(403, 'forbidden', 'not allowed');
+    const resource: AppointmentResource = { type: 'appointment', appointmentId: id, clinicId: input.clinicId, doctorId: input.doctorId, patient: ctx.patient };
+    phase('context');
     await policy.require(actor, 'appointment.book', resource);
     phase('policy + audit');
-    const ctx = await loadBookingContext(db, { clinicId: input.clinicId, doctorId: input.doctorId, consultTypeId: input.consultTypeId, jurisdiction: input.patientJurisdiction, around: input.startsAt });
     const consultType = checkClinicParts(ctx);
     const settings = ctx.settings;
     const now = this.d.now();
@@ -74,49 +82,36 @@ export class BookingService {
 
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
     const who = { actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, input.patientId) };
-    try {
-      return await retryOnDeadlock(() => db.transaction(async (tx) => {
-        const events: (typeof appointmentEvents.$inferInsert)[] = [{ appointmentId: id, fromStatus: null, toStatus: 'requested', ...who, event: 'booked', reason: input.reason ?? null }];
-        // Approval off: the system confirms at once (actor null = system), and the log says so.
-        if (status === 'confirmed') events.push({ appointmentId: id, fromStatus: 'requested', toStatus: 'confirmed', event: 'auto_confirmed' });
-        const reminders = reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now);
-        // Pipelined: the statements are issued in this order without waiting for each answer, and
-        // the server runs them in order on the transaction's one connection (3 round trips instead
-        // of 6). If the insert hits the exclusion constraint, the later statements fail as "aborted
-        // transaction" and Promise.all rejects with the first (the 23P01), which the caller maps.
-        const [, [row]] = await Promise.all([
-          lockDoctorCalendar(tx, input.doctorId),
-          tx
-            .insert(appointments)
-            .values({
-              id,
-              clinicId: input.clinicId,
-              doctorId: input.doctorId,
-              patientId: input.patientId,
-              consultTypeId: consultType.id,
-              kind: consultType.kind,
-              status,
-              startsAt: input.startsAt,
-              endsAt,
-              patientJurisdiction: input.patientJurisdiction,
-              priceMinor: consultType.priceMinor,
-              currency: consultType.currency,
-              questionnaire: input.questionnaire ?? null,
-              bookedBy: actor.userId,
-            })
-            .returning(),
-          tx.insert(appointmentEvents).values(events),
-          reminders.length ? tx.insert(reminderJobs).values(reminders) : undefined,
-        ]);
-        return row!;
-      })).finally(() => phase('write'));
-    } catch (err) {
-      if (sqlState(err) === EXCLUSION_VIOLATION) {
-        await this.d.audit.record({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason: 'slot_taken' });
-        throw slotTaken();
-      }
-      throw err;
-    }
+    const events: NewBooking['events'] = [{ appointmentId: id, fromStatus: null, toStatus: 'requested', ...who, event: 'booked', reason: input.reason ?? null }];
+    // Approval off: the system confirms at once (actor null = system), and the log says so.
+    if (status === 'confirmed') events.push({ appointmentId: id, fromStatus: 'requested', toStatus: 'confirmed', event: 'auto_confirmed' });
+    const outcome = await this.writer.write({
+      appointment: {
+        id,
+        clinicId: input.clinicId,
+        doctorId: input.doctorId,
+        patientId: input.patientId,
+        consultTypeId: consultType.id,
+        kind: consultType.kind,
+        status,
+        startsAt: input.startsAt,
+        endsAt,
+        patientJurisdiction: input.patientJurisdiction,
+        priceMinor: consultType.priceMinor,
+        currency: consultType.currency,
+        questionnaire: input.questionnaire ?? null,
+        bookedBy: actor.userId,
+        createdAt: now,
+        updatedAt: now,
+      },
+      events,
+      reminders: reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now),
+    });
+    phase('write');
+    if (outcome.ok) return outcome.row;
+    if (!outcome.slotTaken) throw outcome.error;
+    await this.d.audit.record({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason: 'slot_taken' });
+    throw slotTaken();
   }
 
   async reschedule(actor: Actor, appointmentId: string, input: { startsAt: Date; reason: string }): Promise<AppointmentRow> {
@@ -126,7 +121,7 @@ export class BookingService {
     if (!RESCHEDULABLE.includes(row.status)) throw new ProblemError(409, 'invalid_transition', `an appointment that is ${row.status} cannot be rescheduled`);
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + (row.endsAt.getTime() - row.startsAt.getTime()));
-    const ctx = await loadBookingContext(db, { clinicId: row.clinicId, doctorId: row.doctorId, consultTypeId: row.consultTypeId, jurisdiction: row.patientJurisdiction, around: input.startsAt });
+    const ctx = await this.contexts.load({ patientId: row.patientId, clinicId: row.clinicId, doctorId: row.doctorId, consultTypeId: row.consultTypeId, jurisdiction: row.patientJurisdiction, around: input.startsAt });
     checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, now });
     const settings = ctx.settings;
     // With approval on, a moved appointment needs approving again.

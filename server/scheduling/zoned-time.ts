@@ -23,9 +23,24 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
+// formatToParts is the costly step of every conversion (it is on each booking's path), and the
+// same zone and second recur (slot grids, rule boundaries): the answers are kept, up to a bound.
+const offsets = new Map<string, number>();
+const MAX_CACHED_OFFSETS = 50_000;
+
 /** The zone's UTC offset (ms) at an instant. */
 export function offsetAt(timeZone: string, epochMs: number): number {
   const whole = Math.floor(epochMs / 1000) * 1000;
+  const key = `${timeZone} ${whole}`;
+  const cached = offsets.get(key);
+  if (cached !== undefined) return cached;
+  if (offsets.size >= MAX_CACHED_OFFSETS) offsets.clear();
+  const offset = computeOffset(timeZone, whole);
+  offsets.set(key, offset);
+  return offset;
+}
+
+function computeOffset(timeZone: string, whole: number): number {
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(whole))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
   const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);

@@ -1,0 +1,25 @@
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+
+/**
+ * Many rows as ONE json parameter: `select <columns> from json_populate_recordset(null::<table>, $1)`.
+ * A multi-row VALUES list costs a parameter per cell to build and a new statement text for every
+ * row count; this costs one parameter and has one text per column set. The columns are the keys
+ * the rows use (TypeScript names, mapped to the table's); a key missing from a row inserts null,
+ * a column no row names keeps its default. Dates travel as ISO strings, jsonb columns as JSON.
+ */
+export function jsonRows<T extends PgTable>(table: T, rows: readonly T['$inferInsert'][]): { columns: SQL; select: SQL } {
+  const all = getTableColumns(table);
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const names = keys.map((k) => {
+    const column = all[k];
+    if (!column) throw new Error(`jsonRows: ${k} is not a column`);
+    return column.name;
+  });
+  const records = rows.map((r) => Object.fromEntries(keys.map((k, i) => [names[i], (r as Record<string, unknown>)[k] ?? null])));
+  const columns = sql.join(names.map((n) => sql.identifier(n)), sql`, `);
+  return {
+    columns: sql`(${columns})`,
+    select: sql`select ${columns} from json_populate_recordset(null::${table}, ${JSON.stringify(records)}::json)`,
+  };
+}

@@ -1,0 +1,69 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { jsonRows } from '../../db/json-rows.ts';
+import { rowsOf } from '../../db/rows.ts';
+import { appointmentEvents, appointments, doctorSchedules, reminderJobs } from '../../db/schema/index.ts';
+import { Batcher } from '../batcher.ts';
+import type { AppointmentRow } from './facts.ts';
+import { retryOnDeadlock } from './sql-state.ts';
+
+export type NewBooking = {
+  /** Complete, as it will be stored (timestamps included): it is the row returned on success. */
+  appointment: AppointmentRow;
+  events: (typeof appointmentEvents.$inferInsert)[];
+  reminders: (typeof reminderJobs.$inferInsert)[];
+};
+
+export type BookingOutcome = { ok: true; row: AppointmentRow } | { ok: false; slotTaken: true } | { ok: false; slotTaken: false; error: unknown };
+
+/** How many bookings one transaction writes at most. */
+const MAX_BATCH = 128;
+
+/**
+ * Writes new appointments with group commit: bookings that arrive while a batch is being written
+ * go together into the next transaction. The exclusion constraint stays the judge of overlap:
+ * `ON CONFLICT DO NOTHING` (which covers exclusion constraints) skips a clashing row instead of
+ * aborting the batch, also against an earlier row of the same batch, so the first to arrive wins
+ * and every other booking learns its own outcome. The doctors' schedule rows are locked in sorted
+ * order first, so batches of different nodes never wait on each other's uncommitted rows in a cycle.
+ */
+export class BookingWriter {
+  readonly #group = new Batcher<NewBooking, BookingOutcome>((batch) => this.#writeOrSplit(batch), { maxBatch: MAX_BATCH });
+
+  constructor(private readonly db: Db) {}
+
+  write(booking: NewBooking): Promise<BookingOutcome> {
+    return this.#group.submit(booking);
+  }
+
+  async #writeOrSplit(batch: NewBooking[]): Promise<BookingOutcome[]> {
+    try {
+      return await retryOnDeadlock(() => this.#writeBatch(batch));
+    } catch (error) {
+      if (batch.length === 1) return [{ ok: false, slotTaken: false, error }];
+      // One bad row (say, a consult type deleted meanwhile) must not fail the others: alone, each
+      // booking gets its own outcome.
+      return Promise.all(batch.map(async (b) => (await this.#writeOrSplit([b]))[0]!));
+    }
+  }
+
+  #writeBatch(batch: NewBooking[]): Promise<BookingOutcome[]> {
+    const doctorIds = [...new Set(batch.map((b) => b.appointment.doctorId))].sort();
+    const booked = jsonRows(appointments, batch.map((b) => b.appointment));
+    const events = jsonRows(appointmentEvents, batch.flatMap((b) => b.events));
+    const reminders = batch.flatMap((b) => b.reminders);
+    const jobs = reminders.length ? jsonRows(reminderJobs, reminders) : undefined;
+    return this.db.transaction(async (tx) => {
+      // Pipelined, one round trip: the server runs the statements in order (locks first), and the
+      // activity log and reminders are written only for the rows the insert kept.
+      const [, inserted] = await Promise.all([
+        tx.execute(sql`select 1 from ${doctorSchedules} where ${doctorSchedules.doctorId} in (select json_array_elements_text(${JSON.stringify(doctorIds)}::json)) order by ${doctorSchedules.doctorId} for update`),
+        tx.execute(sql`insert into ${appointments} ${booked.columns} ${booked.select} on conflict do nothing returning ${appointments.id}`),
+        tx.execute(sql`insert into ${appointmentEvents} ${events.columns} select * from (${events.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`),
+        jobs ? tx.execute(sql`insert into ${reminderJobs} ${jobs.columns} select * from (${jobs.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`) : undefined,
+      ]);
+      const won = new Set(rowsOf<{ id: string }>(inserted).map((r) => r.id));
+      return batch.map((b): BookingOutcome => (won.has(b.appointment.id) ? { ok: true, row: b.appointment } : { ok: false, slotTaken: true }));
+    });
+  }
+}
