@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import type { Db, Tx } from '../../db/client.ts';
 import { jsonRows } from '../../db/json-rows.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { auditLog } from '../../db/schema/index.ts';
@@ -14,7 +14,8 @@ const AUDIT_LOCK_KEY = 7_265_012;
 /** Most entries chained and committed in one transaction (group commit). */
 const MAX_BATCH = 256;
 
-type Pending = { event: AuditEvent; ctx: RequestContext | undefined };
+/** An event with the request context (who, from where) captured when it happened. */
+export type AuditEntry = { event: AuditEvent; ctx: RequestContext | undefined };
 
 export type AuditEvent = {
   action: string;
@@ -76,7 +77,7 @@ export type VerifyResult =
 export class AuditLog {
   constructor(private readonly db: Db) {}
 
-  readonly #appends = new Batcher<Pending, AuditRow>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
+  readonly #appends = new Batcher<AuditEntry, AuditRow>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
 
   /**
    * Appends one entry; who/where comes from the request context. Resolves once the entry is
@@ -86,45 +87,76 @@ export class AuditLog {
    * a time; across nodes the advisory lock keeps the chain linear, as before.
    */
   record(event: AuditEvent): Promise<AuditRow> {
-    return this.#appends.submit({ event, ctx: currentContext() });
+    return this.append(this.entry(event));
   }
 
-  #append(batch: Pending[]): Promise<AuditRow[]> {
-    return this.db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`);
-      const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
-      let prevHash = last?.hash ?? GENESIS_HASH;
-      const values = batch.map(({ event, ctx }) => {
-        const entry = {
-          id: randomUUID(),
-          // Millisecond precision both here and in the column, so the stored value re-hashes identically.
-          at: new Date(),
-          actorId: ctx?.actorId ?? null,
-          actorRole: ctx?.actorRole ?? null,
-          onBehalfOf: ctx?.onBehalfOf ?? null,
-          sessionId: ctx?.sessionId ?? null,
-          ip: ctx?.ip ?? null,
-          requestId: ctx?.requestId ?? null,
-          action: event.action,
-          outcome: event.outcome,
-          resourceType: event.resourceType,
-          resourceId: event.resourceId ?? null,
-          patientId: event.patientId ?? null,
-          clinicId: event.clinicId ?? null,
-          breakGlass: event.breakGlass ?? false,
-          reason: event.reason ?? null,
-          prevHash,
-        };
-        const hash = entryHash(entry);
-        prevHash = hash;
-        return { ...entry, hash };
-      });
-      // Inserted in chain order (one json parameter, not a cell each), so seq order = chain order.
-      const rows = jsonRows(auditLog, values);
-      const inserted = rowsOf<{ id: string; seq: string | number }>(await tx.execute(sql`insert into ${auditLog} ${rows.columns} ${rows.select} returning ${auditLog.id}, ${auditLog.seq}`));
-      const seqById = new Map(inserted.map((r) => [r.id, Number(r.seq)]));
-      return values.map((v) => ({ ...v, seq: seqById.get(v.id)! }));
+  /** The event with who/where taken from the current request context, to append now or later. */
+  entry(event: AuditEvent): AuditEntry {
+    return { event, ctx: currentContext() };
+  }
+
+  append(entry: AuditEntry): Promise<AuditRow> {
+    return this.#appends.submit(entry);
+  }
+
+  #append(batch: AuditEntry[]): Promise<AuditRow[]> {
+    return this.db.transaction((tx) => this.appendWithin(tx, batch));
+  }
+
+  /**
+   * Chains and inserts entries inside the caller's transaction, so they commit or roll back with
+   * the writes they describe. Takes the chain's lock, which is held until that transaction ends:
+   * callers take it last, after their own locks, to hold it briefly and always in the same order.
+   */
+  async appendWithin(tx: Tx, batch: readonly AuditEntry[]): Promise<AuditRow[]> {
+    return this.insertChained(tx, await this.lockHead(tx), batch);
+  }
+
+  /**
+   * appendWithin in two steps, so a caller can send the first with its own statements in one
+   * round trip: lock the chain and read its head hash, then insert the entries chained to it.
+   */
+  async lockHead(tx: Tx): Promise<string> {
+    const [, last] = await Promise.all([
+      tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`),
+      tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1),
+    ]);
+    return last[0]?.hash ?? GENESIS_HASH;
+  }
+
+  async insertChained(tx: Tx, head: string, batch: readonly AuditEntry[]): Promise<AuditRow[]> {
+    if (!batch.length) return [];
+    let prevHash = head;
+    const values = batch.map(({ event, ctx }) => {
+      const entry = {
+        id: randomUUID(),
+        // Millisecond precision both here and in the column, so the stored value re-hashes identically.
+        at: new Date(),
+        actorId: ctx?.actorId ?? null,
+        actorRole: ctx?.actorRole ?? null,
+        onBehalfOf: ctx?.onBehalfOf ?? null,
+        sessionId: ctx?.sessionId ?? null,
+        ip: ctx?.ip ?? null,
+        requestId: ctx?.requestId ?? null,
+        action: event.action,
+        outcome: event.outcome,
+        resourceType: event.resourceType,
+        resourceId: event.resourceId ?? null,
+        patientId: event.patientId ?? null,
+        clinicId: event.clinicId ?? null,
+        breakGlass: event.breakGlass ?? false,
+        reason: event.reason ?? null,
+        prevHash,
+      };
+      const hash = entryHash(entry);
+      prevHash = hash;
+      return { ...entry, hash };
     });
+    // Inserted in chain order (one json parameter, not a cell each), so seq order = chain order.
+    const rows = jsonRows(auditLog, values);
+    const inserted = rowsOf<{ id: string; seq: string | number }>(await tx.execute(sql`insert into ${auditLog} ${rows.columns} ${rows.select} returning ${auditLog.id}, ${auditLog.seq}`));
+    const seqById = new Map(inserted.map((r) => [r.id, Number(r.seq)]));
+    return values.map((v) => ({ ...v, seq: seqById.get(v.id)! }));
   }
 
   /** Walks the whole chain in seq order, recomputing every hash. */

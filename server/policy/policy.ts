@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { ProblemError } from '../errors.ts';
 import { ACTIONS, type Action, type ResourceFor } from './actions.ts';
 import { may } from './decide.ts';
@@ -19,26 +19,38 @@ export class Policy {
   ) {}
 
   async require<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>, audit: { resourceId?: string; reason?: string } = {}): Promise<Granted> {
+    const { granted, entry } = await this.requireDeferred(actor, action, resource, audit);
+    if (entry) await this.audit.append(entry);
+    return granted;
+  }
+
+  /**
+   * Like require(), for a write that records the allowed decision in its own transaction (so the
+   * entry commits, or not, with the change it describes): a denial is audited and thrown here; an
+   * allowance comes back with the audit entry to append (undefined for non-PHI actions).
+   */
+  async requireDeferred<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>, audit: { resourceId?: string; reason?: string } = {}): Promise<{ granted: Granted; entry: AuditEntry | undefined }> {
     const decision = may(actor, action, resource);
     const r = resource as Resource;
-    if (ACTIONS[action].phi) {
-      await this.audit.record({
-        action,
-        outcome: decision.allow ? 'allowed' : 'denied',
-        resourceType: r.type,
-        resourceId: audit.resourceId ?? resourceId(r),
-        patientId: auditPatient(r),
-        clinicId: auditClinic(actor, r),
-        breakGlass: decision.allow && decision.breakGlass,
-        reason: decision.allow ? (audit.reason ?? null) : decision.reason,
-      });
-    }
+    const entry = ACTIONS[action].phi
+      ? this.audit.entry({
+          action,
+          outcome: decision.allow ? 'allowed' : 'denied',
+          resourceType: r.type,
+          resourceId: audit.resourceId ?? resourceId(r),
+          patientId: auditPatient(r),
+          clinicId: auditClinic(actor, r),
+          breakGlass: decision.allow && decision.breakGlass,
+          reason: decision.allow ? (audit.reason ?? null) : decision.reason,
+        })
+      : undefined;
     if (!decision.allow) {
+      if (entry) await this.audit.append(entry);
       throw new ProblemError(403, 'forbidden', decision.reason === 'no_relationship_break_glass_available'
         ? 'no treating relationship with this patient (break-glass access is available with a reason)'
         : 'not allowed');
     }
-    return { breakGlass: decision.breakGlass };
+    return { granted: { breakGlass: decision.breakGlass }, entry };
   }
 
   /**

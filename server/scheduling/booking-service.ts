@@ -54,7 +54,7 @@ export class BookingService {
 
   constructor(private readonly d: BookingDeps) {
     this.contexts = new BookingContextLoader(d.db);
-    this.writer = new BookingWriter(d.db);
+    this.writer = new BookingWriter(d.db, d.audit);
   }
 
   async book(actor: Actor, input: BookInput): Promise<AppointmentRow> {
@@ -71,8 +71,8 @@ export class BookingService {
     if (!ctx.patient) throw new ProblemError(403, 'forbidden', 'not allowed');
     const resource: AppointmentResource = { type: 'appointment', appointmentId: id, clinicId: input.clinicId, doctorId: input.doctorId, patient: ctx.patient };
     phase('context');
-    await policy.require(actor, 'appointment.book', resource);
-    phase('policy + audit');
+    const { entry: decision } = await policy.requireDeferred(actor, 'appointment.book', resource);
+    phase('policy');
     const consultType = checkClinicParts(ctx);
     const settings = ctx.settings;
     const now = this.d.now();
@@ -81,6 +81,7 @@ export class BookingService {
     phase('validate');
 
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
+    const failed = (reason: string) => this.d.audit.entry({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason });
     const who = { actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, input.patientId) };
     const events: NewBooking['events'] = [{ appointmentId: id, fromStatus: null, toStatus: 'requested', ...who, event: 'booked', reason: input.reason ?? null }];
     // Approval off: the system confirms at once (actor null = system), and the log says so.
@@ -106,12 +107,14 @@ export class BookingService {
       },
       events,
       reminders: reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now),
+      audit: { decision, ifTaken: failed('slot_taken') },
     });
-    phase('write');
+    phase('write + audit');
     if (outcome.ok) return outcome.row;
-    if (!outcome.slotTaken) throw outcome.error;
-    await this.d.audit.record({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason: 'slot_taken' });
-    throw slotTaken();
+    if (outcome.slotTaken) throw slotTaken();
+    // The write and its audit entries rolled back together; the decision and the failure are still recorded.
+    await Promise.all([decision && this.d.audit.append(decision), this.d.audit.append(failed('error'))]);
+    throw outcome.error;
   }
 
   async reschedule(actor: Actor, appointmentId: string, input: { startsAt: Date; reason: string }): Promise<AppointmentRow> {
