@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, isNull, min } from 'drizzle-orm';
+import { and, desc, eq, isNull, min, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { rowsOf } from '../../db/rows.ts';
 import { clinicMembers, clinics, refreshTokens, sessions, users, type UserRole } from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../errors.ts';
@@ -14,7 +15,20 @@ export type RevokeReason = 'logout' | 'revoked_by_user' | 'refresh_reuse' | 'idl
 // against idle timeouts measured in tens of minutes.
 const TOUCH_EVERY_MS = 60_000;
 
-export type ActiveSession = { id: string; userId: string; role: UserRole };
+export type ActiveSession = { id: string; userId: string; role: UserRole; clinicIds: string[] };
+
+type SessionRow = {
+  id: string;
+  user_id: string;
+  role: UserRole;
+  // Raw rows: postgres-js gives timestamps as Date, PGlite as Date or string depending on the path.
+  last_seen_at: Date | string;
+  expires_at: Date | string;
+  revoked_at: Date | string | null;
+  disabled_at: Date | string | null;
+  idle_timeout_seconds: number | null;
+  clinic_ids: string[];
+};
 
 /**
  * Server-side sessions behind short-lived access tokens: every request checks the session, so
@@ -69,25 +83,33 @@ export class SessionService {
     return this.#issue(session.id, { id: session.userId, role: session.role });
   }
 
-  /** Checks a session is live (not revoked, not expired, not idle) and records activity. */
+  /**
+   * Checks a session is live (not revoked, not expired, not idle) and records activity. It runs on
+   * every authenticated request, so the session, its user, the strictest idle timeout of the user's
+   * clinics and their memberships come back in one query.
+   */
   async validate(sessionId: string): Promise<ActiveSession> {
-    const [s] = await this.db
-      .select({ id: sessions.id, userId: sessions.userId, role: users.role, lastSeenAt: sessions.lastSeenAt, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt, disabledAt: users.disabledAt })
-      .from(sessions)
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(eq(sessions.id, sessionId));
-    if (!s || s.revokedAt || s.disabledAt) throw new ProblemError(401, 'session_revoked', 'session is no longer valid');
+    const [s] = rowsOf<SessionRow>(
+      await this.db.execute(sql`
+        select s.id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.revoked_at, u.disabled_at,
+          (select min(c.idle_timeout_seconds) from ${clinicMembers} m join ${clinics} c on c.id = m.clinic_id where m.user_id = s.user_id) as idle_timeout_seconds,
+          (select coalesce(json_agg(m.clinic_id), '[]') from ${clinicMembers} m where m.user_id = s.user_id) as clinic_ids
+        from ${sessions} s join ${users} u on u.id = s.user_id
+        where s.id = ${sessionId}`),
+    );
+    if (!s || s.revoked_at || s.disabled_at) throw new ProblemError(401, 'session_revoked', 'session is no longer valid');
     const now = Date.now();
-    if (s.expiresAt.getTime() <= now) throw new ProblemError(401, 'session_expired', 'session expired; sign in again');
-    const idleMs = (await this.idleTimeoutSeconds(s.userId)) * 1000;
-    if (now - s.lastSeenAt.getTime() > idleMs) {
+    if (new Date(s.expires_at).getTime() <= now) throw new ProblemError(401, 'session_expired', 'session expired; sign in again');
+    const idleMs = (s.idle_timeout_seconds ?? this.config.defaultIdleTimeoutSeconds) * 1000;
+    const lastSeen = new Date(s.last_seen_at).getTime();
+    if (now - lastSeen > idleMs) {
       await this.revoke(s.id, 'idle_timeout');
       throw new ProblemError(401, 'session_idle_timeout', 'signed out after inactivity');
     }
-    if (now - s.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
+    if (now - lastSeen > TOUCH_EVERY_MS) {
       await this.db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, s.id));
     }
-    return { id: s.id, userId: s.userId, role: s.role };
+    return { id: s.id, userId: s.user_id, role: s.role, clinicIds: s.clinic_ids };
   }
 
   /** The strictest idle timeout among the user's clinics, else the server default. */

@@ -1,4 +1,4 @@
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { breakGlassGrants, careRelationships, clinicMembers, guardianships, users } from '../../db/schema/index.ts';
@@ -39,9 +39,4 @@ export function patientFactsFrom(patientId: string, row: PatientFactsRow | undef
 export async function loadPatientFacts(db: Db, patientId: string): Promise<PatientFacts | undefined> {
   const result = await db.execute(sql`select ${patientFactsColumns(new Date())} from ${users} u where u.id = ${patientId}`);
   return patientFactsFrom(patientId, rowsOf<PatientFactsRow>(result)[0]);
-}
-
-export async function loadClinicIds(db: Db, userId: string): Promise<string[]> {
-  const rows = await db.select({ clinicId: clinicMembers.clinicId }).from(clinicMembers).where(eq(clinicMembers.userId, userId));
-  return rows.map((r) => r.clinicId);
 }

@@ -4,7 +4,6 @@ import { createMiddleware } from 'hono/factory';
 import { ProblemError } from '../errors.ts';
 import { AccessTokenError } from '../identity/access-tokens.ts';
 import type { Identity } from '../identity/create-identity.ts';
-import { loadClinicIds } from '../policy/facts.ts';
 import type { Actor } from '../policy/types.ts';
 import type { Logger } from '../logger.ts';
 import { currentContext, runWithContext, type RequestContext } from '../request-context.ts';
@@ -60,7 +59,7 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
     }
     const session = await identity.sessions.validate(claims.sid);
     if (session.userId !== claims.sub) throw new ProblemError(401, 'token_invalid', 'access token invalid');
-    const actor: Actor = { userId: session.userId, role: session.role, sessionId: session.id, clinicIds: await loadClinicIds(identity.policy.db, session.userId) };
+    const actor: Actor = { userId: session.userId, role: session.role, sessionId: session.id, clinicIds: session.clinicIds };
     const ctx = currentContext();
     if (ctx) Object.assign(ctx, { actorId: actor.userId, actorRole: actor.role, sessionId: actor.sessionId });
 
