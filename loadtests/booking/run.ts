@@ -1,7 +1,8 @@
 // Booking load test: bookings/s through the real service layer (policy + audit + availability +
-// licence checks + the exclusion-constrained insert) against real PostgreSQL, then a contention
-// round proving 0 double bookings. Prints JSON and a table. Usage: npm run loadtest:booking
-// Env: BOOKINGS (default 6000), HTTP_BOOKINGS (2000), CONCURRENCY (64), CONTENTION_ATTEMPTS (2000), CONTENTION_SLOTS (20),
+// licence checks + the exclusion-constrained insert) against real PostgreSQL: closed loop (a fixed
+// number in flight) and open loop (a fixed arrival rate, stepped up until the backlog grows), then
+// a contention round proving 0 double bookings. Prints JSON and tables. Usage: npm run loadtest:booking
+// Env: SUSTAIN_RATES (1000,...,4000), SUSTAIN_SECONDS (5), BOOKINGS (default 6000), HTTP_BOOKINGS (2000), CONCURRENCY (64), CONTENTION_ATTEMPTS (2000), CONTENTION_SLOTS (20),
 // DOCTORS (100), POOL (20), TEST_PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -21,6 +22,8 @@ const CONTENTION_SLOTS = env('CONTENTION_SLOTS', 20);
 const DOCTORS = env('DOCTORS', 100);
 const POOL = env('POOL', 20);
 const HTTP_BOOKINGS = env('HTTP_BOOKINGS', 2000);
+const SUSTAIN_RATES = (process.env.SUSTAIN_RATES ?? '1000,1500,2000,2500,3000,3500,4000').split(',').map(Number);
+const SUSTAIN_SECONDS = env('SUSTAIN_SECONDS', 5);
 const BASE = Date.parse('2031-01-06T00:00:00Z');
 const SLOT_MS = 30 * 60_000;
 
@@ -65,6 +68,38 @@ try {
     return { total, concurrency, seconds: Math.round(seconds * 100) / 100, perSecond: Math.round(total / seconds), p50: pct(50), p95: pct(95), p99: pct(99), ...outcomes };
   }
 
+  /**
+   * Open loop: `rate` bookings/s arrive on schedule whether or not earlier ones are done, for
+   * `seconds`. Latency counts from the scheduled arrival (queueing included). The rate is sustained
+   * when the backlog does not grow: p99 under 500 ms and completions keeping pace with arrivals.
+   */
+  async function sustain(rate: number, seconds: number, job: (i: number) => Promise<unknown>) {
+    const total = Math.round(rate * seconds);
+    const latencies: number[] = [];
+    const outcomes = { ok: 0, slotTaken: 0, otherErrors: 0 };
+    const running: Promise<void>[] = [];
+    const started = performance.now();
+    for (let launched = 0; launched < total; ) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+      for (; launched < due; launched++) {
+        const scheduled = started + (launched / rate) * 1000;
+        running.push(
+          job(launched).then(
+            () => void outcomes.ok++,
+            (err) => void (err instanceof ProblemError && err.code === 'slot_taken' ? outcomes.slotTaken++ : outcomes.otherErrors++),
+          ).finally(() => latencies.push(performance.now() - scheduled)),
+        );
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(running);
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]! * 10) / 10;
+    const achieved = Math.round(total / elapsed);
+    return { offered: rate, achieved, p50: pct(50), p95: pct(95), p99: pct(99), ...outcomes, sustained: pct(99) < 500 && achieved >= rate * 0.97 && outcomes.otherErrors === 0 };
+  }
+
   // Warm-up (JIT, connection pool, prepared statements) on a separate day, not measured.
   await drive(200, CONCURRENCY, (i) => book(i, seed.doctorIds[i % DOCTORS]!, new Date(BASE - 86_400_000 + Math.floor(i / DOCTORS) * SLOT_MS)));
   timer.reset();
@@ -72,6 +107,17 @@ try {
   // 1. Throughput: every booking a distinct free slot (doctor i mod D, slot i div D).
   const throughput = await drive(BOOKINGS, CONCURRENCY, (i) => book(i, seed.doctorIds[i % DOCTORS]!, new Date(BASE + Math.floor(i / DOCTORS) * SLOT_MS)));
   const phases = timer.report(throughput.total);
+
+  // 1b. Sustained rate (open loop): step the offered rate up until the backlog grows. Each step books
+  //     free slots in its own range of days.
+  const sustainedSteps: Awaited<ReturnType<typeof sustain>>[] = [];
+  for (const [step, rate] of SUSTAIN_RATES.entries()) {
+    const sBase = BASE + (60 + step * 10) * 86_400_000;
+    const r = await sustain(rate, SUSTAIN_SECONDS, (i) => book(i, seed.doctorIds[i % DOCTORS]!, new Date(sBase + Math.floor(i / DOCTORS) * SLOT_MS)));
+    sustainedSteps.push(r);
+    if (!r.sustained) break;
+  }
+  const maxSustained = Math.max(0, ...sustainedSteps.filter((r) => r.sustained).map((r) => r.offered));
 
   // 2. Contention: many attempts on few slots of one doctor, at overlapping times (10-minute grid).
   const contended = seed.doctorIds[0]!;
@@ -99,6 +145,8 @@ try {
      and tstzrange(a.starts_at, a.ends_at, '[)') && tstzrange(b.starts_at, b.ends_at, '[)')
      and a.status not in ('cancelled','no_show') and b.status not in ('cancelled','no_show')`);
   const doubleBookings = (overlapRows as unknown as { n: number }[])[0]!.n;
+  // Every booking above appended to the hash chain inside its batch transaction: it must verify.
+  const chain = await seed.audit.verify();
   const cores = (await import('node:os')).cpus().length;
   const result = {
     test: 'booking',
@@ -107,12 +155,14 @@ try {
     machine: { cores, node: process.version },
     settings: { bookings: BOOKINGS, concurrency: CONCURRENCY, pool: POOL, doctors: DOCTORS },
     throughput,
+    sustained: { maxBookingsPerSecond: maxSustained, secondsPerStep: SUSTAIN_SECONDS, steps: sustainedSteps },
     timePerBookingMs: phases,
     http: { total: viaHttp.total, perSecond: viaHttp.perSecond, p50: viaHttp.p50, p95: viaHttp.p95, p99: viaHttp.p99, ok: viaHttp.ok, errors: viaHttp.otherErrors },
     contention: { attempts: CONTENTION_ATTEMPTS, distinctStartTimes: CONTENTION_SLOTS * 3, won: contention.ok, slotTaken: contention.slotTaken, otherErrors: contention.otherErrors, perSecond: contention.perSecond },
     auditAppendsPerSecond: auditOnly.perSecond,
     doubleBookings,
-    target: { bookingsPerSecond: 2000, met: throughput.perSecond >= 2000 && doubleBookings === 0 },
+    // The target is a capacity: the highest arrival rate served without a growing backlog.
+    target: { bookingsPerSecond: 2000, met: maxSustained >= 2000 && doubleBookings === 0 },
   };
   console.log(JSON.stringify(result, null, 2));
   console.table({
@@ -121,8 +171,9 @@ try {
     'audit append only': { 'bookings/s': auditOnly.perSecond, ok: auditOnly.ok, 'slot_taken': 0, errors: auditOnly.otherErrors, 'p50 ms': auditOnly.p50, 'p95 ms': auditOnly.p95, 'p99 ms': auditOnly.p99 },
     contention: { 'bookings/s': contention.perSecond, ok: contention.ok, 'slot_taken': contention.slotTaken, errors: contention.otherErrors, 'p50 ms': contention.p50, 'p95 ms': contention.p95, 'p99 ms': contention.p99 },
   });
-  console.log(`double bookings: ${doubleBookings}; target >= 2000 bookings/s: ${result.target.met ? 'met' : 'NOT met'}`);
-  if (doubleBookings !== 0) process.exitCode = 1;
+  console.table(Object.fromEntries(sustainedSteps.map((r) => [`open loop ${r.offered}/s`, { 'achieved/s': r.achieved, ok: r.ok, slot_taken: r.slotTaken, errors: r.otherErrors, 'p50 ms': r.p50, 'p95 ms': r.p95, 'p99 ms': r.p99, sustained: r.sustained }])));
+  console.log(`sustained: ${maxSustained} bookings/s; closed loop (${CONCURRENCY} in flight): ${throughput.perSecond}/s; double bookings: ${doubleBookings}; target >= 2000 bookings/s sustained: ${result.target.met ? 'met' : 'NOT met'}`);
+  if (doubleBookings !== 0 || !chain.ok) process.exitCode = 1;
 } finally {
   await handle.close();
   await database.drop();

@@ -5,7 +5,7 @@ import { auditLog } from '../../db/schema/index.ts';
 import { runWithContext } from '../request-context.ts';
 import { startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
 import { canonicalJson } from './canonical-json.ts';
-import { GENESIS_HASH } from './audit-log.ts';
+import { AuditLog, GENESIS_HASH } from './audit-log.ts';
 
 describe('hash-chained audit log', () => {
   let h: IdentityHarness;
@@ -46,6 +46,24 @@ describe('hash-chained audit log', () => {
     const prevs = new Set(rows.map((r) => r.prev));
     expect(prevs.size).toBe(rows.length); // no two entries claim the same predecessor: no fork
     expect(rows.filter((r) => r.prev === GENESIS_HASH)).toHaveLength(1);
+    expect((await h.identity.audit.verify()).ok).toBe(true);
+  });
+
+  it('two nodes appending in turn (each guessing its own last entry as the head) and a rolled-back append keep one valid chain', async () => {
+    const nodes = [h.identity.audit, new AuditLog(h.db), new AuditLog(h.db)];
+    const entry = (log: AuditLog) => log.entry({ action: 'patient.profile.read', outcome: 'allowed', resourceType: 'patient', resourceId: randomUUID() });
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(nodes.map((log) => log.append(entry(log))));
+      // A transaction that appends and then rolls back leaves its node with a wrong guess.
+      await expect(
+        h.db.transaction(async (tx) => {
+          await nodes[round]!.appendWithin(tx, [entry(nodes[round]!)]);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+    }
+    const rows = await h.db.select({ prev: auditLog.prevHash }).from(auditLog);
+    expect(new Set(rows.map((r) => r.prev)).size).toBe(rows.length);
     expect((await h.identity.audit.verify()).ok).toBe(true);
   });
 

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { jsonRows } from '../../db/json-rows.ts';
-import { rowsOf } from '../../db/rows.ts';
+import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { auditLog } from '../../db/schema/index.ts';
 import { Batcher } from '../batcher.ts';
 import { currentContext, type RequestContext } from '../request-context.ts';
@@ -77,6 +77,8 @@ export type VerifyResult =
 export class AuditLog {
   constructor(private readonly db: Db) {}
 
+  /** The hash of the last entry this node wrote: the likely head of the chain (see appendWithin). */
+  #head: string | undefined;
   readonly #appends = new Batcher<AuditEntry, AuditRow>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
 
   /**
@@ -105,29 +107,30 @@ export class AuditLog {
 
   /**
    * Chains and inserts entries inside the caller's transaction, so they commit or roll back with
-   * the writes they describe. Takes the chain's lock, which is held until that transaction ends:
-   * callers take it last, after their own locks, to hold it briefly and always in the same order.
+   * the writes they describe. Takes the chain's lock, held until that transaction ends: callers
+   * call this after sending their own statements, so it is taken last and held briefly.
+   *
+   * Optimistic, so that the whole append travels in the caller's round trip: the entries are
+   * chained to the head this node last wrote and inserted only if that is still the head, checked
+   * under the lock. If another node (or a rolled-back transaction) moved it, nothing is inserted,
+   * and the entries are chained to the real head instead: one more round trip, same result. The
+   * statements are sent when this is called, in this order, before it first awaits.
    */
   async appendWithin(tx: Tx, batch: readonly AuditEntry[]): Promise<AuditRow[]> {
-    return this.insertChained(tx, await this.lockHead(tx), batch);
-  }
-
-  /**
-   * appendWithin in two steps, so a caller can send the first with its own statements in one
-   * round trip: lock the chain and read its head hash, then insert the entries chained to it.
-   */
-  async lockHead(tx: Tx): Promise<string> {
-    const [, last] = await Promise.all([
-      tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`),
-      tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1),
-    ]);
-    return last[0]?.hash ?? GENESIS_HASH;
-  }
-
-  async insertChained(tx: Tx, head: string, batch: readonly AuditEntry[]): Promise<AuditRow[]> {
     if (!batch.length) return [];
+    const lock = sendQuery(tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`));
+    if (this.#head !== undefined) {
+      const guess = this.#chain(this.#head, batch);
+      const [, rows] = await Promise.all([lock, this.#insert(tx, guess, this.#head)]);
+      if (rows.length) return rows;
+    } else await lock;
+    const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+    return this.#insert(tx, this.#chain(last?.hash ?? GENESIS_HASH, batch));
+  }
+
+  #chain(head: string, batch: readonly AuditEntry[]): Omit<AuditRow, 'seq'>[] {
     let prevHash = head;
-    const values = batch.map(({ event, ctx }) => {
+    return batch.map(({ event, ctx }) => {
       const entry = {
         id: randomUUID(),
         // Millisecond precision both here and in the column, so the stored value re-hashes identically.
@@ -152,9 +155,17 @@ export class AuditLog {
       prevHash = hash;
       return { ...entry, hash };
     });
-    // Inserted in chain order (one json parameter, not a cell each), so seq order = chain order.
+  }
+
+  /** Inserts chained entries in chain order (so seq order = chain order); with `ifHead`, only if that is the chain's head. */
+  async #insert(tx: Tx, values: Omit<AuditRow, 'seq'>[], ifHead?: string): Promise<AuditRow[]> {
     const rows = jsonRows(auditLog, values);
-    const inserted = rowsOf<{ id: string; seq: string | number }>(await tx.execute(sql`insert into ${auditLog} ${rows.columns} ${rows.select} returning ${auditLog.id}, ${auditLog.seq}`));
+    const head = sql`coalesce((select ${auditLog.hash} from ${auditLog} order by ${auditLog.seq} desc limit 1), ${GENESIS_HASH})`;
+    const guard = ifHead === undefined ? sql`` : sql`where ${head} = ${ifHead}`;
+    const inserted = rowsOf<{ id: string; seq: string | number }>(await tx.execute(sql`insert into ${auditLog} ${rows.columns} select * from (${rows.select}) r ${guard} returning ${auditLog.id}, ${auditLog.seq}`));
+    if (!inserted.length) return [];
+    // The next append (of this node) guesses this as the head; if this transaction rolls back, that guess fails once.
+    this.#head = values[values.length - 1]!.hash;
     const seqById = new Map(inserted.map((r) => [r.id, Number(r.seq)]));
     return values.map((v) => ({ ...v, seq: seqById.get(v.id)! }));
   }

@@ -107,12 +107,15 @@ export class BookingService {
       },
       events,
       reminders: reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now),
-      audit: { decision, ifTaken: failed('slot_taken') },
+      audit: decision,
     });
     phase('write + audit');
     if (outcome.ok) return outcome.row;
-    if (outcome.slotTaken) throw slotTaken();
-    // The write and its audit entries rolled back together; the decision and the failure are still recorded.
+    if (outcome.slotTaken) {
+      await this.d.audit.append(failed('slot_taken'));
+      throw slotTaken();
+    }
+    // The write and its audit entry rolled back together; the decision and the failure are still recorded.
     await Promise.all([decision && this.d.audit.append(decision), this.d.audit.append(failed('error'))]);
     throw outcome.error;
   }

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { jsonRows } from '../../db/json-rows.ts';
-import { rowsOf } from '../../db/rows.ts';
+import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { appointmentEvents, appointments, doctorSchedules, reminderJobs } from '../../db/schema/index.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { Batcher } from '../batcher.ts';
@@ -13,9 +13,8 @@ export type NewBooking = {
   appointment: AppointmentRow;
   events: (typeof appointmentEvents.$inferInsert)[];
   reminders: (typeof reminderJobs.$inferInsert)[];
-  /** Appended to the audit log in the same transaction: the policy's allowed decision, if audited,
-   * and the refusal, which is written only if the slot was taken. */
-  audit: { decision: AuditEntry | undefined; ifTaken: AuditEntry };
+  /** The policy's allowed decision (if audited), appended to the audit log in the same transaction. */
+  audit: AuditEntry | undefined;
 };
 
 export type BookingOutcome = { ok: true; row: AppointmentRow } | { ok: false; slotTaken: true } | { ok: false; slotTaken: false; error: unknown };
@@ -30,7 +29,7 @@ const MAX_BATCH = 128;
  * aborting the batch, also against an earlier row of the same batch, so the first to arrive wins
  * and every other booking learns its own outcome. The doctors' schedule rows are locked in sorted
  * order first, so batches of different nodes never wait on each other's uncommitted rows in a cycle.
- * The audit entries of the batch commit in the same transaction: no booking without its entry.
+ * The batch's audit entries commit in the same transaction: no booking without its entry.
  */
 export class BookingWriter {
   readonly #group = new Batcher<NewBooking, BookingOutcome>((batch) => this.#writeOrSplit(batch), { maxBatch: MAX_BATCH });
@@ -62,19 +61,16 @@ export class BookingWriter {
     const reminders = batch.flatMap((b) => b.reminders);
     const jobs = reminders.length ? jsonRows(reminderJobs, reminders) : undefined;
     return this.db.transaction(async (tx) => {
-      // Pipelined, one round trip: the server runs the statements in order (the doctors' locks
-      // first, the audit chain's lock last so it is held briefly), and the activity log and
-      // reminders are written only for the rows the insert kept.
-      const [, inserted, , , head] = await Promise.all([
-        tx.execute(sql`select 1 from ${doctorSchedules} where ${doctorSchedules.doctorId} in (select json_array_elements_text(${JSON.stringify(doctorIds)}::json)) order by ${doctorSchedules.doctorId} for update`),
-        tx.execute(sql`insert into ${appointments} ${booked.columns} ${booked.select} on conflict do nothing returning ${appointments.id}`),
-        tx.execute(sql`insert into ${appointmentEvents} ${events.columns} select * from (${events.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`),
-        jobs ? tx.execute(sql`insert into ${reminderJobs} ${jobs.columns} select * from (${jobs.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`) : undefined,
-        this.audit.lockHead(tx),
-      ]);
-      const won = new Set(rowsOf<{ id: string }>(inserted).map((r) => r.id));
-      const entries = batch.flatMap(({ appointment, audit }) => [...(audit.decision ? [audit.decision] : []), ...(won.has(appointment.id) ? [] : [audit.ifTaken])]);
-      await this.audit.insertChained(tx, head, entries);
+      // One round trip, run by the server in the order sent: the doctors' locks, the inserts (the
+      // activity log and reminders only for the appointments kept), then the audit chain's lock
+      // and entries, so that global lock is taken last and held briefly.
+      const lock = sendQuery(tx.execute(sql`select 1 from ${doctorSchedules} where ${doctorSchedules.doctorId} in (select json_array_elements_text(${JSON.stringify(doctorIds)}::json)) order by ${doctorSchedules.doctorId} for update`));
+      const inserted = sendQuery(tx.execute(sql`insert into ${appointments} ${booked.columns} ${booked.select} on conflict do nothing returning ${appointments.id}`));
+      const logged = sendQuery(tx.execute(sql`insert into ${appointmentEvents} ${events.columns} select * from (${events.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`));
+      const planned = jobs ? sendQuery(tx.execute(sql`insert into ${reminderJobs} ${jobs.columns} select * from (${jobs.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`)) : undefined;
+      const audited = this.audit.appendWithin(tx, batch.flatMap((b) => (b.audit ? [b.audit] : [])));
+      const [, rows] = await Promise.all([lock, inserted, logged, planned, audited]);
+      const won = new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
       return batch.map((b): BookingOutcome => (won.has(b.appointment.id) ? { ok: true, row: b.appointment } : { ok: false, slotTaken: true }));
     });
   }
