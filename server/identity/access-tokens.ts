@@ -7,6 +7,10 @@ export const ACCESS_TOKEN_AUDIENCE = 'carecall-api';
 
 export type AccessClaims = { sub: string; sid: string; role: UserRole };
 
+const CLOCK_TOLERANCE_SECONDS = 5;
+/** Verified tokens remembered at most (the oldest is forgotten first); about 0.5 KiB each. */
+const MAX_VERIFIED_TOKENS = 20_000;
+
 export type AuthKeys = {
   privateKey: KeyObject;
   publicKey: KeyObject;
@@ -58,20 +62,37 @@ export class AccessTokens {
       .sign(this.keys.privateKey);
   }
 
+  /**
+   * Tokens already verified, until they expire: a client sends the same token with every request
+   * for its lifetime, and the signature check is the costliest step of authenticating one. The key
+   * is the whole token, so only the exact bytes that passed are accepted again.
+   */
+  readonly #verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+
   async verify(token: string): Promise<AccessClaims> {
+    const known = this.#verified.get(token);
+    if (known && Date.now() < known.expiresAtMs) return known.claims;
+    if (known) this.#verified.delete(token);
+    const { claims, expiresAtMs } = await this.#verifySignature(token);
+    if (this.#verified.size >= MAX_VERIFIED_TOKENS) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, { claims, expiresAtMs });
+    return claims;
+  }
+
+  async #verifySignature(token: string): Promise<{ claims: AccessClaims; expiresAtMs: number }> {
     try {
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
         algorithms: ['EdDSA'],
         issuer: ACCESS_TOKEN_ISSUER,
         audience: ACCESS_TOKEN_AUDIENCE,
         typ: 'at+jwt',
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
       });
-      const { sub, sid, role } = payload as Record<string, unknown>;
-      if (typeof sub !== 'string' || typeof sid !== 'string' || !USER_ROLES.includes(role as UserRole)) {
+      const { sub, sid, role, exp } = payload as Record<string, unknown>;
+      if (typeof sub !== 'string' || typeof sid !== 'string' || !USER_ROLES.includes(role as UserRole) || typeof exp !== 'number') {
         throw new AccessTokenError('token_invalid');
       }
-      return { sub, sid, role: role as UserRole };
+      return { claims: { sub, sid, role: role as UserRole }, expiresAtMs: (exp + CLOCK_TOLERANCE_SECONDS) * 1000 };
     } catch (err) {
       if (err instanceof AccessTokenError) throw err;
       if (err instanceof errors.JWTExpired) throw new AccessTokenError('token_expired');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNull, min, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
+import { Batcher } from '../batcher.ts';
 import { clinicMembers, clinics, refreshTokens, sessions, users, type UserRole } from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../errors.ts';
@@ -86,17 +87,10 @@ export class SessionService {
   /**
    * Checks a session is live (not revoked, not expired, not idle) and records activity. It runs on
    * every authenticated request, so the session, its user, the strictest idle timeout of the user's
-   * clinics and their memberships come back in one query.
+   * clinics and their memberships come back in one query, shared by the requests that arrive together.
    */
   async validate(sessionId: string): Promise<ActiveSession> {
-    const [s] = rowsOf<SessionRow>(
-      await this.db.execute(sql`
-        select s.id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.revoked_at, u.disabled_at,
-          (select min(c.idle_timeout_seconds) from ${clinicMembers} m join ${clinics} c on c.id = m.clinic_id where m.user_id = s.user_id) as idle_timeout_seconds,
-          (select coalesce(json_agg(m.clinic_id), '[]') from ${clinicMembers} m where m.user_id = s.user_id) as clinic_ids
-        from ${sessions} s join ${users} u on u.id = s.user_id
-        where s.id = ${sessionId}`),
-    );
+    const s = await this.#lookups.submit(sessionId);
     if (!s || s.revoked_at || s.disabled_at) throw new ProblemError(401, 'session_revoked', 'session is no longer valid');
     const now = Date.now();
     if (new Date(s.expires_at).getTime() <= now) throw new ProblemError(401, 'session_expired', 'session expired; sign in again');
@@ -110,6 +104,21 @@ export class SessionService {
       await this.db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, s.id));
     }
     return { id: s.id, userId: s.user_id, role: s.role, clinicIds: s.clinic_ids };
+  }
+
+  readonly #lookups = new Batcher<string, SessionRow | undefined>((ids) => this.#loadSessions(ids), { maxBatch: 128, inFlight: 2 });
+
+  async #loadSessions(ids: string[]): Promise<(SessionRow | undefined)[]> {
+    const rows = rowsOf<SessionRow>(
+      await this.db.execute(sql`
+        select s.id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.revoked_at, u.disabled_at,
+          (select min(c.idle_timeout_seconds) from ${clinicMembers} m join ${clinics} c on c.id = m.clinic_id where m.user_id = s.user_id) as idle_timeout_seconds,
+          (select coalesce(json_agg(m.clinic_id), '[]') from ${clinicMembers} m where m.user_id = s.user_id) as clinic_ids
+        from ${sessions} s join ${users} u on u.id = s.user_id
+        where s.id in (select json_array_elements_text(${JSON.stringify(ids)}::json))`),
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id));
   }
 
   /** The strictest idle timeout among the user's clinics, else the server default. */
