@@ -187,10 +187,11 @@ export const dispatchRequests = pgTable('dispatch_requests', {
   patientId: text('patient_id').notNull().references(() => users.id),
   consultTypeId: text('consult_type_id').notNull().references(() => consultTypes.id),
   patientJurisdiction: text('patient_jurisdiction').notNull(),
-  status: text('status', { enum: ['open', 'accepted', 'expired', 'cancelled'] }).notNull(),
+  /** 'exhausted': every doctor declined before anyone accepted (the operator has to act). */
+  status: text('status', { enum: ['open', 'accepted', 'expired', 'cancelled', 'exhausted'] }).notNull(),
   intervalSeconds: integer('interval_seconds').notNull(),
   startedAt: ts('started_at').notNull(),
-  /** startedAt + (number of doctors) x interval: after this nobody can accept. */
+  /** startedAt + (number of doctors) x interval, earlier by what declines skipped: after this nobody can accept. */
   expiresAt: ts('expires_at').notNull(),
   acceptedBy: text('accepted_by').references(() => users.id),
   appointmentId: text('appointment_id').references(() => appointments.id),
@@ -204,9 +205,10 @@ export const dispatchOffers = pgTable(
     requestId: text('request_id').notNull().references(() => dispatchRequests.id),
     doctorId: text('doctor_id').notNull().references(() => users.id),
     position: integer('position').notNull(),
-    /** When this doctor gets the offer: startedAt + position x interval. */
+    /** When this doctor gets the offer: startedAt + position x interval, earlier when someone before declined. */
     offeredAt: ts('offered_at').notNull(),
-    status: text('status', { enum: ['pending', 'accepted', 'withdrawn', 'expired'] }).notNull().default('pending'),
+    /** A plain text column (no CHECK), so new values need no migration. */
+    status: text('status', { enum: ['pending', 'accepted', 'withdrawn', 'expired', 'declined'] }).notNull().default('pending'),
     notifiedAt: ts('notified_at'),
     respondedAt: ts('responded_at'),
   },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, gt, gte, lt, lte, notInArray } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, lt, lte, notInArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { appointments, availabilityExceptions, availabilityRules, doctorSchedules } from '../../db/schema/index.ts';
 import { ProblemError } from '../errors.ts';
@@ -60,6 +60,30 @@ export class AvailabilityService {
     return { timeZone: tz.timeZone, rules, exceptions };
   }
 
+  /**
+   * What the doctor published, in the shape PUT /schedule takes (wall times 'HH:MM') so an editor
+   * can read, change and save it back: every weekly rule (PUT replaces them as a set), and the
+   * exceptions on local dates [fromDate, toDate]. No schedule yet: timeZone null, no rules (an
+   * empty editor, not an error).
+   */
+  async published(doctorId: string, fromDate: string, toDate: string) {
+    const [[tz], rules, exceptions] = await Promise.all([
+      this.db.select({ timeZone: doctorSchedules.timeZone }).from(doctorSchedules).where(eq(doctorSchedules.doctorId, doctorId)),
+      this.db.select().from(availabilityRules).where(eq(availabilityRules.doctorId, doctorId)).orderBy(asc(availabilityRules.weekday), asc(availabilityRules.startMinute)),
+      this.db
+        .select()
+        .from(availabilityExceptions)
+        .where(and(eq(availabilityExceptions.doctorId, doctorId), gte(availabilityExceptions.date, fromDate), lte(availabilityExceptions.date, toDate)))
+        .orderBy(asc(availabilityExceptions.date), asc(availabilityExceptions.startMinute)),
+    ]);
+    return {
+      timeZone: tz?.timeZone ?? null,
+      // Absent, not null, where the PUT/POST bodies leave a field out: what comes out can go back in.
+      rules: rules.map((r) => ({ weekday: r.weekday, start: wallTime(r.startMinute), end: wallTime(r.endMinute), ...(r.validFrom ? { validFrom: r.validFrom } : {}), ...(r.validUntil ? { validUntil: r.validUntil } : {}) })),
+      exceptions: exceptions.map((e) => ({ id: e.id, date: e.date, kind: e.kind, ...(e.startMinute !== null && e.endMinute !== null ? { start: wallTime(e.startMinute), end: wallTime(e.endMinute) } : {}) })),
+    };
+  }
+
   /** Active appointments of the doctor overlapping [from, to). */
   async busy(doctorId: string, from: Date, to: Date): Promise<Interval[]> {
     const rows = await this.db
@@ -77,3 +101,6 @@ export class AvailabilityService {
     return { timeZone: schedule.timeZone, slots };
   }
 }
+
+/** Minutes after local midnight as 'HH:MM' (1440 = '24:00', the end of the day). */
+const wallTime = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { clinicSchedulingSettings, consultTypes, type ConsultKind } from '../../db/schema/index.ts';
 import { ProblemError } from '../errors.ts';
 
 export type SchedulingSettings = { requiresApproval: boolean; reminderOffsetsMinutes: number[] };
+export type ConsultTypePatch = Partial<{ name: string; durationMinutes: number; priceMinor: number; currency: string; active: boolean }>;
 export const DEFAULT_SETTINGS: SchedulingSettings = { requiresApproval: false, reminderOffsetsMinutes: [1440, 60] };
 
 /** Per-clinic scheduling settings and consult types. Callers have passed the policy. */
@@ -31,8 +32,21 @@ export class ClinicSchedulingService {
     return row!;
   }
 
-  listConsultTypes(clinicId: string) {
-    return this.db.select().from(consultTypes).where(and(eq(consultTypes.clinicId, clinicId), eq(consultTypes.active, true)));
+  /** Active types only unless asked: inactive ones are not bookable, so patients never see them. */
+  listConsultTypes(clinicId: string, opts: { includeInactive?: boolean } = {}) {
+    const where = opts.includeInactive ? eq(consultTypes.clinicId, clinicId) : and(eq(consultTypes.clinicId, clinicId), eq(consultTypes.active, true));
+    return this.db.select().from(consultTypes).where(where).orderBy(asc(consultTypes.createdAt), asc(consultTypes.id));
+  }
+
+  /**
+   * Edits or (de)activates a type of this clinic; 404 for an id of another clinic. Appointments
+   * copied price, currency and duration when booked, so they keep what the patient agreed to.
+   */
+  async updateConsultType(clinicId: string, id: string, patch: ConsultTypePatch) {
+    const set = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ConsultTypePatch;
+    const [row] = await this.db.update(consultTypes).set(set).where(and(eq(consultTypes.id, id), eq(consultTypes.clinicId, clinicId))).returning();
+    if (!row) throw new ProblemError(404, 'not_found', 'no such consult type in this clinic');
+    return row;
   }
 
   /** A consult type usable in one of `clinicIds` (the ones doctor and caller share), or a 422. */
@@ -42,8 +56,10 @@ export class ClinicSchedulingService {
     return row;
   }
 
-  async consultType(clinicId: string, id: string) {
-    const [row] = await this.db.select().from(consultTypes).where(and(eq(consultTypes.id, id), eq(consultTypes.clinicId, clinicId), eq(consultTypes.active, true)));
+  /** includeInactive: for work begun while the type was active (an urgent consult already offered). */
+  async consultType(clinicId: string, id: string, opts: { includeInactive?: boolean } = {}) {
+    const active = opts.includeInactive ? undefined : eq(consultTypes.active, true);
+    const [row] = await this.db.select().from(consultTypes).where(and(eq(consultTypes.id, id), eq(consultTypes.clinicId, clinicId), active));
     if (!row) throw new ProblemError(422, 'invalid_consult_type', 'no such consult type in this clinic', [{ field: 'consultTypeId', message: 'no such consult type in this clinic' }]);
     return row;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, gt, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lte } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { appointmentEvents, appointments, dispatchOffers, dispatchRequests, users } from '../../db/schema/index.ts';
 import { ProblemError } from '../errors.ts';
@@ -8,6 +8,7 @@ import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import type { ClinicSchedulingService } from './clinic-settings.ts';
 import { contactsOf } from './contacts.ts';
+import { declineOffer } from './dispatch-decline.ts';
 import { isDoctorOfClinic } from './facts.ts';
 import { lockDoctorCalendar } from './reminder-plan.ts';
 import type { LicenceService } from './licences.ts';
@@ -67,7 +68,9 @@ export class DispatchService {
     // Only doctors whose turn has come may accept.
     const offeredDoctorIds = offers.filter((o) => o.offeredAt <= now).map((o) => o.doctorId);
     await policy.require(actor, 'dispatch.respond', { type: 'dispatch_offer', requestId, clinicId: request.clinicId, patientId: request.patientId, offeredDoctorIds });
-    const consultType = await this.d.clinics.consultType(request.clinicId, request.consultTypeId);
+    if (offers.find((o) => o.doctorId === actor.userId)?.status === 'declined') throw declinedAlready();
+    // The type may have been retired since the operator started this: the consult still goes ahead.
+    const consultType = await this.d.clinics.consultType(request.clinicId, request.consultTypeId, { includeInactive: true });
     const appointmentId = randomUUID();
     try {
       await retryOnDeadlock(() => db.transaction(async (tx) => {
@@ -77,6 +80,13 @@ export class DispatchService {
           .where(and(eq(dispatchRequests.id, requestId), eq(dispatchRequests.status, 'open'), gt(dispatchRequests.expiresAt, now)))
           .returning({ id: dispatchRequests.id });
         if (!won) throw new ProblemError(409, 'dispatch_closed', 'this consult was already taken or has expired');
+        // Conditional too: a decline that committed after the check above must still win.
+        const [mine] = await tx
+          .update(dispatchOffers)
+          .set({ status: 'accepted', respondedAt: now })
+          .where(and(eq(dispatchOffers.requestId, requestId), eq(dispatchOffers.doctorId, actor.userId), eq(dispatchOffers.status, 'pending')))
+          .returning({ doctorId: dispatchOffers.doctorId });
+        if (!mine) throw declinedAlready();
         await lockDoctorCalendar(tx, actor.userId);
         await tx.insert(appointments).values({
           id: appointmentId,
@@ -98,10 +108,7 @@ export class DispatchService {
           { appointmentId, fromStatus: 'requested', toStatus: 'confirmed', actorId: actor.userId, actorRole: actor.role, event: 'dispatch_accepted' },
         ]);
         await tx.update(dispatchRequests).set({ appointmentId }).where(eq(dispatchRequests.id, requestId));
-        await tx
-          .update(dispatchOffers)
-          .set({ status: sql`case when ${dispatchOffers.doctorId} = ${actor.userId} then 'accepted' else 'withdrawn' end`, respondedAt: now })
-          .where(and(eq(dispatchOffers.requestId, requestId), eq(dispatchOffers.status, 'pending')));
+        await tx.update(dispatchOffers).set({ status: 'withdrawn', respondedAt: now }).where(and(eq(dispatchOffers.requestId, requestId), eq(dispatchOffers.status, 'pending')));
       }));
     } catch (err) {
       // The doctor is busy right now (another appointment overlaps): the request stays open for the others.
@@ -109,6 +116,11 @@ export class DispatchService {
       throw err;
     }
     return this.status(requestId);
+  }
+
+  /** The doctor turns the offer down; the next doctor gets it at once (see dispatch-decline.ts). */
+  decline(actor: Actor, requestId: string, reason: string | undefined) {
+    return declineOffer(this.d, actor, requestId, reason);
   }
 
   /** Worker pass: expire what nobody took in time, and tell doctors whose turn has come. */
@@ -180,3 +192,5 @@ export class DispatchService {
     return { ...rest, offers };
   }
 }
+
+const declinedAlready = () => new ProblemError(409, 'offer_declined', 'you declined this consult');

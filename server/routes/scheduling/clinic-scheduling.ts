@@ -2,11 +2,12 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Identity } from '../../identity/create-identity.ts';
 import type { Scheduling } from '../../scheduling/create-scheduling.ts';
-import { idSchema, parseBody, parseParams } from '../../validation.ts';
+import { idSchema, parseBody, parseParams, parseQuery } from '../../validation.ts';
 import { authenticate, type ApiEnv } from '../middleware.ts';
-import { consultTypeBody, settingsBody } from './schemas.ts';
+import { consultTypeBody, consultTypePatchBody, consultTypesQuery, settingsBody } from './schemas.ts';
 
 const clinicParam = z.object({ clinicId: idSchema });
+const consultTypeParam = z.object({ clinicId: idSchema, consultTypeId: idSchema });
 
 /** /api/scheduling/clinics/:clinicId: approval and reminder settings, consult types and prices. */
 export function clinicSchedulingRoutes(identity: Identity, scheduling: Scheduling) {
@@ -28,12 +29,22 @@ export function clinicSchedulingRoutes(identity: Identity, scheduling: Schedulin
     .get('/:clinicId/consult-types', async (c) => {
       const r = clinicOf(c);
       await policy.require(c.var.actor, 'clinic.consult_types.list', r);
-      return c.json({ consultTypes: await scheduling.clinics.listConsultTypes(r.clinicId) }, 200);
+      const { includeInactive } = parseQuery(c, consultTypesQuery);
+      // Retired types matter only to whoever may bring them back.
+      if (includeInactive) await policy.require(c.var.actor, 'clinic.consult_types.manage', r);
+      return c.json({ consultTypes: await scheduling.clinics.listConsultTypes(r.clinicId, { includeInactive }) }, 200);
     })
     .post('/:clinicId/consult-types', async (c) => {
       const r = clinicOf(c);
       await policy.require(c.var.actor, 'clinic.consult_types.manage', r);
       const body = await parseBody(c, consultTypeBody);
       return c.json(await scheduling.clinics.createConsultType(r.clinicId, body), 201);
+    })
+    .patch('/:clinicId/consult-types/:consultTypeId', async (c) => {
+      const r = clinicOf(c);
+      const { consultTypeId } = parseParams(c, consultTypeParam);
+      await policy.require(c.var.actor, 'clinic.consult_types.manage', r);
+      const { kind: _fixed, ...patch } = await parseBody(c, consultTypePatchBody);
+      return c.json(await scheduling.clinics.updateConsultType(r.clinicId, consultTypeId, patch), 200);
     });
 }

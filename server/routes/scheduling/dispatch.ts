@@ -4,11 +4,11 @@ import type { Identity } from '../../identity/create-identity.ts';
 import type { Scheduling } from '../../scheduling/create-scheduling.ts';
 import { idSchema, parseBody, parseParams } from '../../validation.ts';
 import { authenticate, type ApiEnv } from '../middleware.ts';
-import { dispatchBody } from './schemas.ts';
+import { declineBody, dispatchBody } from './schemas.ts';
 
 const requestParam = z.object({ requestId: idSchema });
 
-/** /api/dispatch: urgent consults offered to doctors in turn; first to accept wins. */
+/** /api/dispatch: urgent consults offered to doctors in turn; first to accept wins, a decline passes it on. */
 export function dispatchRoutes(identity: Identity, scheduling: Scheduling) {
   const { dispatch } = scheduling;
   return new Hono<ApiEnv>()
@@ -29,5 +29,11 @@ export function dispatchRoutes(identity: Identity, scheduling: Scheduling) {
     .post('/:requestId/accept', async (c) => {
       const { requestId } = parseParams(c, requestParam);
       return c.json(await dispatch.accept(c.var.actor, requestId), 200);
+    })
+    .post('/:requestId/decline', async (c) => {
+      const { requestId } = parseParams(c, requestParam);
+      // The reason is optional, and so is the body: an empty POST declines without one.
+      const body = (await c.req.text()).trim() ? await parseBody(c, declineBody) : {};
+      return c.json(await dispatch.decline(c.var.actor, requestId, body.reason), 200);
     });
 }

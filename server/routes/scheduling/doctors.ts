@@ -7,7 +7,7 @@ import { doctorResource } from '../../scheduling/facts.ts';
 import { formatZoned } from '../../scheduling/zoned-time.ts';
 import { idSchema, parseBody, parseParams, parseQuery } from '../../validation.ts';
 import { authenticate, type ApiEnv } from '../middleware.ts';
-import { exceptionBody, licenceBody, slotsQuery, weeklyBody } from './schemas.ts';
+import { exceptionBody, licenceBody, scheduleQuery, slotsQuery, weeklyBody } from './schemas.ts';
 
 const doctorParam = z.object({ doctorId: idSchema });
 const exceptionParam = z.object({ doctorId: idSchema, exceptionId: idSchema });
@@ -28,6 +28,12 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
         body.rules.map((r) => ({ weekday: r.weekday, startMinute: r.start, endMinute: r.end, validFrom: r.validFrom ?? null, validUntil: r.validUntil ?? null })),
       );
       return c.json({ timeZone: body.timeZone, rules: body.rules.length }, 200);
+    })
+    .get('/:doctorId/schedule', async (c) => {
+      const doctor = await doctorOf(c);
+      await policy.require(c.var.actor, 'doctor.schedule.read', doctor);
+      const q = parseQuery(c, scheduleQuery);
+      return c.json(await scheduling.availability.published(doctor.doctorId, q.from, q.to), 200);
     })
     .post('/:doctorId/exceptions', async (c) => {
       const doctor = await doctorOf(c);

@@ -40,6 +40,12 @@ export const slotsQuery = z
   .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'], ...fieldsValid })
   .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 <= 62, { message: 'at most 62 days at a time', path: ['to'], ...fieldsValid });
 
+/** Exceptions are sparse (a few a month), so a year at a time is cheap and covers a schedule editor. */
+export const scheduleQuery = z
+  .object({ from: localDateSchema, to: localDateSchema })
+  .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'], ...fieldsValid })
+  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 <= 366, { message: 'at most 366 days at a time', path: ['to'], ...fieldsValid });
+
 export const licenceBody = z
   .object({ jurisdiction: jurisdictionSchema, number: z.string().trim().min(1, 'required').max(64), validFrom: instantSchema, expiresAt: instantSchema })
   .refine((l) => l.validFrom < l.expiresAt, { message: 'must be after validFrom', path: ['expiresAt'], ...fieldsValid });
@@ -51,13 +57,30 @@ export const settingsBody = z
   })
   .refine((b) => b.requiresApproval !== undefined || b.reminderOffsetsMinutes !== undefined, { message: 'nothing to change' });
 
-export const consultTypeBody = z.object({
+const consultTypeFields = {
   name: z.string().trim().min(1, 'required').max(120),
   kind: z.enum(CONSULT_KINDS),
   durationMinutes: z.number().int().min(5, 'at least 5 minutes').max(480, 'at most 480 minutes'),
   priceMinor: z.number().int('integer minor units (e.g. cents)').min(0).max(10_000_000),
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
-});
+};
+export const consultTypeBody = z.object(consultTypeFields);
+
+/**
+ * Same field rules as creation. The kind stays fixed (a video consult does not become an on-site
+ * one under the same id); saying so beats silently dropping the field.
+ */
+export const consultTypePatchBody = z
+  .object({
+    name: consultTypeFields.name.optional(),
+    durationMinutes: consultTypeFields.durationMinutes.optional(),
+    priceMinor: consultTypeFields.priceMinor.optional(),
+    currency: consultTypeFields.currency.optional(),
+    active: z.boolean().optional(),
+    kind: z.never({ message: 'cannot be changed; create a new consult type instead' }).optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'nothing to change', ...fieldsValid });
+export const consultTypesQuery = z.object({ includeInactive: z.enum(['true', 'false']).optional().transform((v) => v === 'true') });
 
 export const questionnaireSchema = z
   .array(z.object({ questionId: z.string().min(1).max(64), answer: z.union([z.string().max(2000), z.number(), z.boolean()]) }))
@@ -76,6 +99,7 @@ export const bookBody = z.object({
 
 export const rescheduleBody = z.object({ startsAt: instantSchema, reason: reasonSchema });
 export const cancelBody = z.object({ reason: reasonSchema });
+export const declineBody = z.object({ reason: z.string().trim().min(1, 'must not be empty').max(500, 'too long').optional() });
 export const transitionBody = z
   .object({ to: z.enum(['confirmed', 'checked_in', 'in_call', 'completed', 'no_show']), reason: z.string().trim().max(500).optional() });
 
