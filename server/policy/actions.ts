@@ -34,6 +34,8 @@ export const ACTIONS = {
   'doctor.licence.manage': { resource: 'doctor', phi: false },
   'doctor.licence.read': { resource: 'doctor', phi: false },
   'doctor.calendar.export': { resource: 'doctor', phi: true },
+  // Issuing the secret URL hands out the export without a login: audited like the export itself.
+  'doctor.calendar_feed.manage': { resource: 'doctor', phi: true },
   'doctor.appointments.list': { resource: 'doctor', phi: true },
   'doctor.dispatch_offers.list': { resource: 'doctor', phi: false },
   'patient.appointments.list': { resource: 'patient', phi: true },
