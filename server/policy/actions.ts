@@ -17,6 +17,7 @@ export const ACTIONS = {
   'audit.query_all': { resource: 'platform', phi: false },
   'audit.verify': { resource: 'platform', phi: false },
   'user.self.manage': { resource: 'user', phi: false },
+  'user.time_zone.set': { resource: 'user', phi: false },
   'dependent.create': { resource: 'user', phi: true },
   'dependent.list': { resource: 'user', phi: true },
   'patient.act_on_behalf': { resource: 'patient', phi: true },
