@@ -24,6 +24,7 @@ import { appointmentRoutes } from './routes/scheduling/appointments.ts';
 import { clinicSchedulingRoutes } from './routes/scheduling/clinic-scheduling.ts';
 import { dispatchRoutes } from './routes/scheduling/dispatch.ts';
 import { doctorRoutes } from './routes/scheduling/doctors.ts';
+import { calendarFeedRoutes, publicCalendarFeedRoutes } from './routes/scheduling/calendar-feeds.ts';
 import type { Scheduling } from './scheduling/create-scheduling.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
 import { consultationRoutes, guestLinkRoutes } from './routes/consultations.ts';
@@ -59,7 +60,9 @@ export function createApi(identity: Identity, scheduling: Scheduling, logger: Lo
     .route('/scheduling/clinics', clinicSchedulingRoutes(identity, scheduling))
     .route('/doctors', doctorRoutes(identity, scheduling, appUrl))
     .route('/appointments', appointmentRoutes(identity, scheduling))
-    .route('/dispatch', dispatchRoutes(identity, scheduling));
+    .route('/dispatch', dispatchRoutes(identity, scheduling))
+    .route('/doctors', calendarFeedRoutes(identity, scheduling, appUrl))
+    .route('/calendar-feeds', publicCalendarFeedRoutes(identity, scheduling, appUrl));
   if (consultations) api.route('/appointments', consultationRoutes(identity, consultations));
   return api;
 }

@@ -37,6 +37,8 @@ export const users = pgTable(
     totpPendingSealed: text('totp_pending_sealed'),
     /** Last accepted TOTP time step: a code is accepted once, not replayed within its window. */
     totpLastCounter: integer('totp_last_counter'),
+    /** The person's own IANA zone (patients, guardians): reminders show times in it. Null = not set. */
+    timeZone: text('time_zone'),
     disabledAt: ts('disabled_at'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },

@@ -6,3 +6,4 @@ export * from './audit.ts';
 export * from './notifications.ts';
 export * from './scheduling.ts';
 export * from './consultations.ts';
+export * from './calendar-feeds.ts';

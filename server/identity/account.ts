@@ -13,11 +13,16 @@ export class AccountService {
 
   async me(userId: string) {
     const [u] = await this.deps.db
-      .select({ id: users.id, role: users.role, email: users.email, phone: users.phone, displayName: users.displayName, dateOfBirth: users.dateOfBirth, mfaMethod: users.mfaMethod })
+      .select({ id: users.id, role: users.role, email: users.email, phone: users.phone, displayName: users.displayName, dateOfBirth: users.dateOfBirth, mfaMethod: users.mfaMethod, timeZone: users.timeZone })
       .from(users)
       .where(eq(users.id, userId));
     if (!u) throw new ProblemError(404, 'not_found', 'no such user');
     return u;
+  }
+
+  /** The zone reminders are shown in; null clears it (reminders then use the doctor's zone). */
+  async setTimeZone(userId: string, timeZone: string | null) {
+    await this.deps.db.update(users).set({ timeZone }).where(eq(users.id, userId));
   }
 
   /** Changing the password signs out every other session (a thief's included). */

@@ -17,6 +17,7 @@ export const ACTIONS = {
   'audit.query_all': { resource: 'platform', phi: false },
   'audit.verify': { resource: 'platform', phi: false },
   'user.self.manage': { resource: 'user', phi: false },
+  'user.time_zone.set': { resource: 'user', phi: false },
   'dependent.create': { resource: 'user', phi: true },
   'dependent.list': { resource: 'user', phi: true },
   'patient.act_on_behalf': { resource: 'patient', phi: true },
@@ -34,6 +35,8 @@ export const ACTIONS = {
   'doctor.licence.manage': { resource: 'doctor', phi: false },
   'doctor.licence.read': { resource: 'doctor', phi: false },
   'doctor.calendar.export': { resource: 'doctor', phi: true },
+  // Issuing the secret URL hands out the export without a login: audited like the export itself.
+  'doctor.calendar_feed.manage': { resource: 'doctor', phi: true },
   'doctor.appointments.list': { resource: 'doctor', phi: true },
   'doctor.dispatch_offers.list': { resource: 'doctor', phi: false },
   'patient.appointments.list': { resource: 'patient', phi: true },

@@ -47,6 +47,7 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
       if (isSelf(actor, r.doctorId)) return allow();
       return (actor.role === 'clinic_admin' || actor.role === 'operator') && sharesClinic(actor, r.clinicIds) ? allow() : deny('staff_of_doctor_clinic_only');
     case 'doctor.calendar.export':
+    case 'doctor.calendar_feed.manage':
       if (r.type !== 'doctor') return deny('wrong_resource');
       // The feed goes to third-party calendar apps: only the doctor's own, and it carries no patient data.
       return isSelf(actor, r.doctorId) && actor.role === 'doctor' ? allow() : deny('own_calendar_only');

@@ -50,6 +50,11 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
     case 'user.self.manage':
       if (r.type !== 'user') return deny('wrong_resource');
       return r.userId === actor.userId && !actor.onBehalfOf ? allow() : deny('not_self');
+    case 'user.time_zone.set':
+      if (r.type !== 'user') return deny('wrong_resource');
+      if (r.userId !== actor.userId || actor.onBehalfOf) return deny('not_self');
+      // Only reminder recipients have a use for it; a doctor's zone is their schedule's.
+      return actor.role === 'patient' || actor.role === 'guardian' ? allow() : deny('patients_and_guardians_only');
     case 'dependent.create':
     case 'dependent.list':
       if (r.type !== 'user') return deny('wrong_resource');

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
+import { canonicalTimeZone, isValidTimeZone } from '../scheduling/zoned-time.ts';
 import { displayNameSchema, idSchema, parseBody, passwordSchema } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
@@ -9,6 +10,9 @@ const passwordBody = z.object({ currentPassword: z.string().min(1, 'required').m
 const mfaBody = z.object({ method: z.enum(['email', 'sms']) });
 const codeBody = z.object({ code: z.string().regex(/^[0-9]{6}$/, 'must be 6 digits') });
 const dependentBody = z.object({ displayName: displayNameSchema, dateOfBirth: isoDate, clinicId: idSchema });
+const timeZone = z.string().max(64, 'too long').refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' }).transform(canonicalTimeZone);
+/** The only profile field a user sets themself so far; null clears it. */
+const profileBody = z.strictObject({ timeZone: timeZone.nullable() });
 
 /** The signed-in user's own account: profile, password, second factor, dependents. */
 export function meRoutes(identity: Identity) {
@@ -21,6 +25,15 @@ export function meRoutes(identity: Identity) {
       await policy.require(actor, 'user.self.manage', self(actor));
       const me = await identity.account.me(actor.userId);
       await identity.audit.record({ action: 'user.self.read', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId, patientId: me.role === 'patient' ? me.id : null });
+      return c.json({ ...me, clinicIds: actor.clinicIds }, 200);
+    })
+    .patch('/', async (c) => {
+      const actor = c.var.actor;
+      await policy.require(actor, 'user.time_zone.set', self(actor));
+      const body = await parseBody(c, profileBody);
+      await identity.account.setTimeZone(actor.userId, body.timeZone);
+      await identity.audit.record({ action: 'user.profile.update', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId, patientId: actor.role === 'patient' ? actor.userId : null });
+      const me = await identity.account.me(actor.userId);
       return c.json({ ...me, clinicIds: actor.clinicIds }, 200);
     })
     .post('/password', async (c) => {

@@ -6,6 +6,7 @@ import type { NotificationProvider } from '../notifications/types.ts';
 import type { Policy } from '../policy/policy.ts';
 import { AvailabilityService } from './availability.ts';
 import { BookingService } from './booking-service.ts';
+import { CalendarFeedService } from './calendar-feeds.ts';
 import { ClinicSchedulingService } from './clinic-settings.ts';
 import { DispatchService } from './dispatch-service.ts';
 import { LicenceNotices } from './licence-notices.ts';
@@ -26,6 +27,7 @@ export function createScheduling(opts: { db: Db; policy: Policy; audit: AuditLog
   const dispatch = new DispatchService({ db, policy, clinics, licences, provider, now });
   const reminders = new ReminderOutbox(db, provider, { leaseMs: config.reminderLeaseMs, batchSize: 50, now });
   const licenceNotices = new LicenceNotices(db, provider, now);
+  const calendarFeeds = new CalendarFeedService(db, now);
   return {
     config,
     now,
@@ -36,6 +38,7 @@ export function createScheduling(opts: { db: Db; policy: Policy; audit: AuditLog
     dispatch,
     reminders,
     licenceNotices,
+    calendarFeeds,
     /** Not started here: node.ts starts it after the database and stops it before. */
     createWorker: (logger: Logger) =>
       new SchedulingWorker(

@@ -29,3 +29,14 @@ export async function doctorCalendar(db: Db, doctorId: string, opts: { since: Da
   }));
   return calendar('CareCall appointments', events, opts.now);
 }
+
+/** How far back both exports reach: past appointments a calendar app may still show. */
+const LOOKBACK_MS = 30 * 86_400_000;
+
+/**
+ * The export as both the authenticated download and the secret subscription URL serve it, so the
+ * two cannot drift apart (in particular: neither carries patient data).
+ */
+export function doctorCalendarExport(db: Db, doctorId: string, now: Date, appUrl: string): Promise<string> {
+  return doctorCalendar(db, doctorId, { since: new Date(now.getTime() - LOOKBACK_MS), now, appUrl });
+}

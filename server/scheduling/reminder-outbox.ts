@@ -6,6 +6,16 @@ import type { NotificationProvider } from '../notifications/types.ts';
 import { patientContacts } from './contacts.ts';
 import { formatZoned } from './zoned-time.ts';
 
+/**
+ * The appointment time as the recipient reads it: in their own zone when their profile has one (a
+ * patient abroad, or a guardian receiving a dependent's reminder), else in the doctor's zone as
+ * before, else UTC. The zone is named because the two sides of a video consult often differ.
+ */
+export function reminderTime(startsAt: Date, recipientZone: string | null, doctorZone: string | null): string {
+  const zone = recipientZone ?? doctorZone;
+  return zone ? `${formatZoned(zone, startsAt)} (${zone})` : startsAt.toISOString();
+}
+
 export type ClaimedReminder = { id: string; appointmentId: string; offsetMinutes: number; dueAt: Date; leaseToken: string };
 export type ReminderOutboxOptions = { leaseMs: number; batchSize: number; now: () => Date };
 
@@ -49,8 +59,8 @@ export class ReminderOutbox {
       .where(eq(appointments.id, job.appointmentId));
     const stillDue = a && (a.status === 'requested' || a.status === 'confirmed') && a.startsAt.getTime() - job.offsetMinutes * 60_000 === job.dueAt.getTime();
     if (!stillDue) return this.settle(job, 'skipped');
-    const when = a.timeZone ? `${formatZoned(a.timeZone, a.startsAt)} (${a.timeZone})` : a.startsAt.toISOString();
     for (const to of await patientContacts(this.db, a.patientId)) {
+      const when = reminderTime(a.startsAt, to.timeZone, a.timeZone);
       await this.provider.send({
         channel: to.channel,
         recipient: to.recipient,

@@ -23,6 +23,16 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
+/**
+ * The zone's proper spelling ('america/new_york' -> 'America/New_York'); call only on valid zones.
+ * Case only: ICU would also swap aliases for other names ('EST' -> 'America/Panama'), which would
+ * surprise the person who typed them.
+ */
+export function canonicalTimeZone(timeZone: string): string {
+  const resolved = formatter(timeZone).resolvedOptions().timeZone;
+  return resolved.toLowerCase() === timeZone.toLowerCase() ? resolved : timeZone;
+}
+
 // formatToParts is the costly step of every conversion (it is on each booking's path), and the
 // same zone and second recur (slot grids, rule boundaries): the answers are kept, up to a bound.
 const offsets = new Map<string, number>();

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Identity } from '../../identity/create-identity.ts';
 import type { Scheduling } from '../../scheduling/create-scheduling.ts';
-import { doctorCalendar } from '../../scheduling/doctor-calendar.ts';
+import { doctorCalendarExport } from '../../scheduling/doctor-calendar.ts';
 import { doctorResource } from '../../scheduling/facts.ts';
 import { formatZoned } from '../../scheduling/zoned-time.ts';
 import { idSchema, parseBody, parseParams, parseQuery } from '../../validation.ts';
@@ -84,8 +84,7 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
     .get('/:doctorId/calendar.ics', async (c) => {
       const doctor = await doctorOf(c);
       await policy.require(c.var.actor, 'doctor.calendar.export', doctor);
-      const now = scheduling.now();
-      const body = await doctorCalendar(db, doctor.doctorId, { since: new Date(now.getTime() - 30 * 86_400_000), now, appUrl: appUrl() });
+      const body = await doctorCalendarExport(db, doctor.doctorId, scheduling.now(), appUrl());
       return c.body(body, 200, { 'content-type': 'text/calendar; charset=utf-8', 'content-disposition': 'attachment; filename="carecall.ics"', 'cache-control': 'no-store' });
     });
 }
