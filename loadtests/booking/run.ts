@@ -161,6 +161,7 @@ try {
     contention: { attempts: CONTENTION_ATTEMPTS, distinctStartTimes: CONTENTION_SLOTS * 3, won: contention.ok, slotTaken: contention.slotTaken, otherErrors: contention.otherErrors, perSecond: contention.perSecond },
     auditAppendsPerSecond: auditOnly.perSecond,
     doubleBookings,
+    auditChain: chain.ok ? { ok: true, entries: chain.checked } : { ok: false, brokenAt: chain.brokenAt },
     // The target is a capacity: the highest arrival rate served without a growing backlog.
     target: { bookingsPerSecond: 2000, met: maxSustained >= 2000 && doubleBookings === 0 },
   };
@@ -172,7 +173,7 @@ try {
     contention: { 'bookings/s': contention.perSecond, ok: contention.ok, 'slot_taken': contention.slotTaken, errors: contention.otherErrors, 'p50 ms': contention.p50, 'p95 ms': contention.p95, 'p99 ms': contention.p99 },
   });
   console.table(Object.fromEntries(sustainedSteps.map((r) => [`open loop ${r.offered}/s`, { 'achieved/s': r.achieved, ok: r.ok, slot_taken: r.slotTaken, errors: r.otherErrors, 'p50 ms': r.p50, 'p95 ms': r.p95, 'p99 ms': r.p99, sustained: r.sustained }])));
-  console.log(`sustained: ${maxSustained} bookings/s; closed loop (${CONCURRENCY} in flight): ${throughput.perSecond}/s; double bookings: ${doubleBookings}; target >= 2000 bookings/s sustained: ${result.target.met ? 'met' : 'NOT met'}`);
+  console.log(`sustained: ${maxSustained} bookings/s; closed loop (${CONCURRENCY} in flight): ${throughput.perSecond}/s; double bookings: ${doubleBookings}; audit chain: ${chain.ok ? `valid (${chain.checked} entries)` : 'BROKEN'}; target >= 2000 bookings/s sustained: ${result.target.met ? 'met' : 'NOT met'}`);
   if (doubleBookings !== 0 || !chain.ok) process.exitCode = 1;
 } finally {
   await handle.close();
