@@ -2,7 +2,7 @@
 // licence checks + the exclusion-constrained insert) against real PostgreSQL: closed loop (a fixed
 // number in flight) and open loop (a fixed arrival rate, stepped up until the backlog grows), then
 // a contention round proving 0 double bookings. Prints JSON and tables. Usage: npm run loadtest:booking
-// Env: SUSTAIN_RATES (1000,...,4000), SUSTAIN_SECONDS (5), BOOKINGS (default 6000), HTTP_BOOKINGS (2000), CONCURRENCY (64), CONTENTION_ATTEMPTS (2000), CONTENTION_SLOTS (20),
+// Env: SUSTAIN_RATES (1000,1500,2000,2250,...,4000), SUSTAIN_SECONDS (5), BOOKINGS (default 6000), HTTP_BOOKINGS (2000), CONCURRENCY (64), CONTENTION_ATTEMPTS (2000), CONTENTION_SLOTS (20),
 // DOCTORS (100), POOL (20), TEST_PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -22,7 +22,7 @@ const CONTENTION_SLOTS = env('CONTENTION_SLOTS', 20);
 const DOCTORS = env('DOCTORS', 100);
 const POOL = env('POOL', 20);
 const HTTP_BOOKINGS = env('HTTP_BOOKINGS', 2000);
-const SUSTAIN_RATES = (process.env.SUSTAIN_RATES ?? '1000,1500,2000,2500,3000,3500,4000').split(',').map(Number);
+const SUSTAIN_RATES = (process.env.SUSTAIN_RATES ?? '1000,1500,2000,2250,2500,2750,3000,3500,4000').split(',').map(Number);
 const SUSTAIN_SECONDS = env('SUSTAIN_SECONDS', 5);
 const BASE = Date.parse('2031-01-06T00:00:00Z');
 const SLOT_MS = 30 * 60_000;
