@@ -32,7 +32,7 @@ export function createSignalingService(deps: SignalingDeps) {
 
   return {
     participants,
-    async authorize(request: UpgradeRequest): Promise<UpgradeDecision<UpgradeContext>> {
+    authorize(request: UpgradeRequest): UpgradeDecision<UpgradeContext> {
       const resumeKey = request.query.get('resume');
       if (resumeKey) {
         // An unknown key is answered after the upgrade (close 4005), because browsers cannot read
@@ -42,7 +42,7 @@ export function createSignalingService(deps: SignalingDeps) {
       const token = request.query.get('token');
       if (!token) return { ok: false, status: 401, code: 'token_missing', detail: 'a join token is required' };
       try {
-        return { ok: true, context: { kind: 'join', claims: await deps.verify(token) } };
+        return { ok: true, context: { kind: 'join', claims: deps.verify(token) } };
       } catch {
         // Never echo the token or why exactly it failed: both help an attacker more than a user.
         return { ok: false, status: 401, code: 'token_invalid', detail: 'the join token is invalid or expired' };

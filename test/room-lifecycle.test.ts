@@ -74,6 +74,9 @@ it('concurrent joins to a new room create exactly one room', async () => {
   const caps = await Promise.all(clients.map((c) => c.request('getRouterRtpCapabilities', {})));
   await Promise.all(clients.map((c, i) => c.request('join', { rtpCapabilities: caps[i]!.rtpCapabilities as never })));
   expect(t.node.hub.rooms.get(room)!.room.peers.size).toBe(8);
+  // Events travel through Redis to the observer: wait for them, then make sure no second one follows.
+  await expect.poll(() => events.filter((e) => e.type === 'room_started' && e.roomId === room).length).toBe(1);
+  await new Promise((r) => setTimeout(r, 100));
   expect(events.filter((e) => e.type === 'room_started' && e.roomId === room)).toHaveLength(1);
   clients.forEach((c) => c.close());
 });

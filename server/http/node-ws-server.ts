@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
-import { AUTHORIZE_FAILED, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
+import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 
 const PING_INTERVAL_MS = 30_000;
 
@@ -51,25 +51,20 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const remoteAddress = req.socket.remoteAddress ?? '';
-    opts
-      .authorize({ path: url.pathname, query: url.searchParams, headers, remoteAddress })
-      .catch(() => AUTHORIZE_FAILED)
-      .then((decision) => {
-        if (socket.destroyed) return;
-        if (!decision.ok) return reject(socket, decision);
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          const connection = new WsConnection(ws, remoteAddress, opts.maxBackpressureBytes);
-          connections.add(connection);
-          const handler = opts.open(connection, decision.context);
-          ws.on('message', (data: Buffer, isBinary) => handler.onMessage(data, isBinary));
-          ws.on('pong', () => (connection.alive = true));
-          ws.on('error', () => ws.terminate());
-          ws.on('close', (code) => {
-            connections.delete(connection);
-            handler.onClose(code);
-          });
-        });
+    const decision = authorizeSafely(opts, { path: url.pathname, query: url.searchParams, headers, remoteAddress });
+    if (!decision.ok) return reject(socket, decision);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new WsConnection(ws, remoteAddress, opts.maxBackpressureBytes);
+      connections.add(connection);
+      const handler = opts.open(connection, decision.context);
+      ws.on('message', (data: Buffer, isBinary) => handler.onMessage(data, isBinary));
+      ws.on('pong', () => (connection.alive = true));
+      ws.on('error', () => ws.terminate());
+      ws.on('close', (code) => {
+        connections.delete(connection);
+        handler.onClose(code);
       });
+    });
   });
 
   const pinger = setInterval(() => {

@@ -33,7 +33,11 @@ export type SocketServerOptions<T> = {
   maxBackpressureBytes: number;
   maxHttpBodyBytes: number;
   fetch: HttpFetch;
-  authorize(request: UpgradeRequest): Promise<UpgradeDecision<T>>;
+  /**
+   * Synchronous: the uWS tier must upgrade inside its upgrade handler (an upgrade made later, from
+   * cork(), can be closed right after open by a bug of uWS v20.30; see verify-join-token.ts).
+   */
+  authorize(request: UpgradeRequest): UpgradeDecision<T>;
   /** Must attach everything synchronously: the first frame may arrive right after it returns. */
   open(connection: SocketConnection, context: T): ConnectionHandler;
 };

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as UwsTypes from 'uWebSockets.js';
 import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
-import { AUTHORIZE_FAILED, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
+import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 
 type Uws = typeof UwsTypes;
 type UserData<T> = { context: T; connection?: UwsConnection; handler?: ConnectionHandler };
@@ -64,22 +64,14 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       req.forEach((k, v) => headers.append(k, v));
       const query = new URLSearchParams(req.getQuery() ?? '');
       const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
-      let aborted = false;
-      res.onAborted(() => (aborted = true));
-      opts
-        .authorize({ path: opts.path, query, headers, remoteAddress })
-        .catch(() => AUTHORIZE_FAILED)
-        .then((decision) => {
-          if (aborted) return;
-          res.cork(() => {
-            if (decision.ok) {
-              res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
-            } else {
-              res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
-              res.end(rejectionBody(decision));
-            }
-          });
-        });
+      // Decided and upgraded right here, inside the handler (see SocketServerOptions.authorize).
+      const decision = authorizeSafely(opts, { path: opts.path, query, headers, remoteAddress });
+      if (decision.ok) {
+        res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
+      } else {
+        res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
+        res.end(rejectionBody(decision));
+      }
     },
     open: (ws) => {
       const data = ws.getUserData();

@@ -8,13 +8,16 @@ import { iceServersFor, type TurnConfig } from '../turn-credentials.ts';
  * Credentials are bound to the token's identity and expire on their own.
  */
 export function iceServerRoutes(verify: JoinTokenVerifier, turn: TurnConfig | undefined) {
-  return new Hono().get('/', async (c) => {
+  return new Hono().get('/', (c) => {
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer (.+)$/.exec(header)?.[1];
     if (!token) throw new ProblemError(401, 'token_missing', 'send the join token as a Bearer token');
-    const claims = await verify(token).catch(() => {
+    let claims;
+    try {
+      claims = verify(token);
+    } catch {
       throw new ProblemError(401, 'token_invalid', 'the join token is invalid or expired');
-    });
+    }
     c.header('cache-control', 'no-store');
     return c.json({ iceServers: iceServersFor(turn, claims.sub) });
   });
