@@ -30,9 +30,6 @@ export default defineConfig({
           include: [BROWSER_TESTS],
           maxWorkers: 1,
           fileParallelism: false,
-          // One retry: about 1 run in 15, the first page on a fresh node never completes its join
-          // (cause not found yet; see the issue 5 note). A retried test is still reported as such.
-          retry: 1,
           sequence: { groupOrder: 1 },
         },
       },
