@@ -34,9 +34,12 @@ export async function httpBookingApp(db: Db, operator: { userId: string }) {
   const { accessToken } = await identity.sessions.create({ id: operator.userId, role: 'operator' }, { ip: '127.0.0.1', userAgent: 'loadtest' });
   return {
     book: async (body: unknown) => {
-      const res = await app.request('/api/appointments', { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }, { remoteAddress: '127.0.0.1' });
-      const json = (await res.json()) as { code?: string };
-      return { status: res.status, code: json.code };
+      const json = JSON.stringify(body);
+      // A real client sends Content-Length (the socket tier passes it on); a Request built here has none.
+      const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(json)) };
+      const res = await app.request('/api/appointments', { method: 'POST', headers, body: json }, { remoteAddress: '127.0.0.1' });
+      const answer = (await res.json()) as { code?: string };
+      return { status: res.status, code: answer.code };
     },
   };
 }
