@@ -11,7 +11,7 @@ import { BookingWriter, type NewBooking } from './booking-writer.ts';
 import { checkBookableTime, checkClinicParts } from './booking-validation.ts';
 import { appointmentResource, type AppointmentResource, type AppointmentRow } from './facts.ts';
 import { lockDoctorCalendar, reminderRows, replanReminders } from './reminder-plan.ts';
-import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
+import { EXCLUSION_VIOLATION, PATIENT_OVERLAP_CONSTRAINT, retryOnDeadlock, sqlConstraint, sqlState } from './sql-state.ts';
 import { ACTION_FOR_TARGET, RESCHEDULABLE, canTransition, type TargetStatus } from './state-machine.ts';
 
 export type QuestionnaireAnswer = { questionId: string; answer: string | number | boolean };
@@ -36,6 +36,7 @@ export type BookingDeps = {
 };
 
 const slotTaken = () => new ProblemError(409, 'slot_taken', 'the doctor already has an appointment overlapping this time');
+const patientBusy = () => new ProblemError(409, 'patient_busy', 'the patient already has an appointment overlapping this time');
 
 /** Who acted for whom, as the activity log records it: guardians and operators act on behalf of the patient. */
 function onBehalfOf(actor: Actor, patientId: string) {
@@ -111,9 +112,9 @@ export class BookingService {
     });
     phase('write + audit');
     if (outcome.ok) return outcome.row;
-    if (outcome.slotTaken) {
-      await this.d.audit.append(failed('slot_taken'));
-      throw slotTaken();
+    if (outcome.taken) {
+      await this.d.audit.append(failed(outcome.taken === 'doctor' ? 'slot_taken' : 'patient_busy'));
+      throw outcome.taken === 'doctor' ? slotTaken() : patientBusy();
     }
     // The write and its audit entry rolled back together; the decision and the failure are still recorded.
     await Promise.all([decision && this.d.audit.append(decision), this.d.audit.append(failed('error'))]);
@@ -146,7 +147,7 @@ export class BookingService {
         return updated;
       }));
     } catch (err) {
-      if (sqlState(err) === EXCLUSION_VIOLATION) throw slotTaken();
+      if (sqlState(err) === EXCLUSION_VIOLATION) throw sqlConstraint(err) === PATIENT_OVERLAP_CONSTRAINT ? patientBusy() : slotTaken();
       throw err;
     }
   }

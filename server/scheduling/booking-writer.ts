@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import type { Db, Tx } from '../../db/client.ts';
 import { jsonRows } from '../../db/json-rows.ts';
 import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { appointmentEvents, appointments, doctorSchedules, reminderJobs } from '../../db/schema/index.ts';
@@ -17,7 +17,11 @@ export type NewBooking = {
   audit: AuditEntry | undefined;
 };
 
-export type BookingOutcome = { ok: true; row: AppointmentRow } | { ok: false; slotTaken: true } | { ok: false; slotTaken: false; error: unknown };
+export type BookingOutcome =
+  | { ok: true; row: AppointmentRow }
+  /** The doctor has an active appointment overlapping it, or else the patient has. */
+  | { ok: false; taken: 'doctor' | 'patient' }
+  | { ok: false; taken: false; error: unknown };
 
 /** How many bookings one transaction writes at most. */
 const MAX_BATCH = 128;
@@ -25,7 +29,7 @@ const MAX_BATCH = 128;
 /**
  * Writes new appointments with group commit: bookings that arrive while a batch is being written
  * go together into the next transaction. The exclusion constraint stays the judge of overlap:
- * `ON CONFLICT DO NOTHING` (which covers exclusion constraints) skips a clashing row instead of
+ * `ON CONFLICT DO NOTHING` (which covers exclusion constraints: the doctor's and the patient's calendar) skips a clashing row instead of
  * aborting the batch, also against an earlier row of the same batch, so the first to arrive wins
  * and every other booking learns its own outcome. The doctors' schedule rows are locked in sorted
  * order first, so batches of different nodes never wait on each other's uncommitted rows in a cycle.
@@ -47,7 +51,7 @@ export class BookingWriter {
     try {
       return await retryOnDeadlock(() => this.#writeBatch(batch));
     } catch (error) {
-      if (batch.length === 1) return [{ ok: false, slotTaken: false, error }];
+      if (batch.length === 1) return [{ ok: false, taken: false, error }];
       // One bad row (say, a consult type deleted meanwhile) must not fail the others: alone, each
       // booking gets its own outcome.
       return Promise.all(batch.map(async (b) => (await this.#writeOrSplit([b]))[0]!));
@@ -71,7 +75,25 @@ export class BookingWriter {
       const audited = this.audit.appendWithin(tx, batch.flatMap((b) => (b.audit ? [b.audit] : [])));
       const [, rows] = await Promise.all([lock, inserted, logged, planned, audited]);
       const won = new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
-      return batch.map((b): BookingOutcome => (won.has(b.appointment.id) ? { ok: true, row: b.appointment } : { ok: false, slotTaken: true }));
+      const doctorBusy = await this.#doctorBusy(tx, batch.filter((b) => !won.has(b.appointment.id)));
+      return batch.map((b): BookingOutcome => {
+        if (won.has(b.appointment.id)) return { ok: true, row: b.appointment };
+        return { ok: false, taken: doctorBusy.has(b.appointment.id) ? 'doctor' : 'patient' };
+      });
     });
+  }
+
+  /**
+   * Which of the skipped bookings clash with the doctor's calendar (the others clashed with the
+   * patient's). Asked only when some were skipped, after the inserts, so rows of this batch count.
+   */
+  async #doctorBusy(tx: Tx, skipped: NewBooking[]): Promise<Set<string>> {
+    if (!skipped.length) return new Set();
+    const wanted = JSON.stringify(skipped.map((b) => ({ id: b.appointment.id, doctor_id: b.appointment.doctorId, starts_at: b.appointment.startsAt, ends_at: b.appointment.endsAt })));
+    const busy = await tx.execute(sql`
+      select w.id from json_to_recordset(${wanted}::json) as w(id text, doctor_id text, starts_at timestamptz, ends_at timestamptz)
+       where exists (select 1 from ${appointments} a where a.doctor_id = w.doctor_id and a.status not in ('cancelled', 'no_show')
+                        and tstzrange(a.starts_at, a.ends_at, '[)') && tstzrange(w.starts_at, w.ends_at, '[)'))`);
+    return new Set(rowsOf<{ id: string }>(busy).map((r) => r.id));
   }
 }

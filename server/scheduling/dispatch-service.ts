@@ -12,7 +12,7 @@ import { declineOffer } from './dispatch-decline.ts';
 import { isDoctorOfClinic } from './facts.ts';
 import { lockDoctorCalendar } from './reminder-plan.ts';
 import type { LicenceService } from './licences.ts';
-import { EXCLUSION_VIOLATION, retryOnDeadlock, sqlState } from './sql-state.ts';
+import { EXCLUSION_VIOLATION, PATIENT_OVERLAP_CONSTRAINT, retryOnDeadlock, sqlConstraint, sqlState } from './sql-state.ts';
 
 export type DispatchInput = { clinicId: string; patientId: string; consultTypeId: string; patientJurisdiction: string; doctorIds: string[]; intervalSeconds: number };
 export type DispatchDeps = { db: Db; policy: Policy; clinics: ClinicSchedulingService; licences: LicenceService; provider: NotificationProvider; now: () => Date };
@@ -112,7 +112,10 @@ export class DispatchService {
       }));
     } catch (err) {
       // The doctor is busy right now (another appointment overlaps): the request stays open for the others.
-      if (sqlState(err) === EXCLUSION_VIOLATION) throw new ProblemError(409, 'slot_taken', 'you have an appointment overlapping this consult');
+      if (sqlState(err) === EXCLUSION_VIOLATION) {
+        if (sqlConstraint(err) === PATIENT_OVERLAP_CONSTRAINT) throw new ProblemError(409, 'patient_busy', 'the patient has another appointment overlapping this consult');
+        throw new ProblemError(409, 'slot_taken', 'you have an appointment overlapping this consult');
+      }
       throw err;
     }
     return this.status(requestId);

@@ -10,7 +10,18 @@ export function sqlState(err: unknown): string | undefined {
   return undefined;
 }
 
+/** The constraint a failed query violated: postgres-js calls it `constraint_name`, PGlite `constraint`. */
+export function sqlConstraint(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as { constraint_name?: unknown; constraint?: unknown }).constraint_name ?? (e as { constraint?: unknown }).constraint;
+    if (typeof name === 'string') return name;
+  }
+  return undefined;
+}
+
 export const EXCLUSION_VIOLATION = '23P01';
+/** The exclusion constraint that keeps a patient from two overlapping appointments (migration 0005). */
+export const PATIENT_OVERLAP_CONSTRAINT = 'appointments_patient_no_overlap';
 export const UNIQUE_VIOLATION = '23505';
 export const DEADLOCK_DETECTED = '40P01';
 
