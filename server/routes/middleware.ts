@@ -43,6 +43,9 @@ export function clientMeta(c: Context) {
  */
 export function authenticate(identity: Identity, opts: { optional?: boolean } = {}) {
   return createMiddleware<ApiEnv>(async (c, next) => {
+    // Sub-apps mounted on the same prefix each register this for the whole prefix (Hono merges
+    // their middleware): authenticate once per request.
+    if (c.get('actor')) return next();
     const header = c.req.header('authorization');
     if (!header) {
       if (opts.optional) return next();
