@@ -1,4 +1,4 @@
-import type { ConnectionHandler, SocketConnection } from '../server/http/socket-server.ts';
+import type { ConnectionHandler, SocketConnection } from './socket.ts';
 import type { Participant } from './participant.ts';
 import { CLOSE_CODE_LEFT, MAX_FRAME_BYTES, requestFrameSchema, requestSchemas, type ErrorBody, type Method } from './protocol/index.ts';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { SocketConnection } from '../server/http/socket-server.ts';
+import type { SocketConnection } from './socket.ts';
 import type { Peer } from '../sfu/peer.ts';
 import type { RoomCloseReason } from '../sfu/room.ts';
 import { handlers } from './handlers.ts';

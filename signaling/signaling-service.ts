@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SocketConnection, UpgradeDecision, UpgradeRequest } from '../server/http/socket-server.ts';
+import type { SocketConnection, UpgradeDecision, UpgradeRequest } from './socket.ts';
 import { connectionHandler } from './connection.ts';
 import { Participant } from './participant.ts';
 import { CLOSE_CODE_SESSION_EXPIRED, type IceServerInfo, type JoinClaims } from './protocol/index.ts';

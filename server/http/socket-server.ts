@@ -4,25 +4,9 @@
  */
 export type HttpFetch = (request: Request, env: { remoteAddress: string }) => Response | Promise<Response>;
 
-export type UpgradeRequest = { path: string; query: URLSearchParams; headers: Headers; remoteAddress: string };
-
-export type UpgradeDecision<T> =
-  | { ok: true; context: T }
-  | { ok: false; status: 400 | 401 | 403 | 404 | 429 | 503; code: string; detail: string };
-
-export interface SocketConnection {
-  /** False when the frame was not queued (socket closed or backpressure limit hit). */
-  send(text: string): boolean;
-  close(code: number, reason: string): void;
-  readonly closed: boolean;
-  readonly remoteAddress: string;
-}
-
-export interface ConnectionHandler {
-  /** Called synchronously; `data` is only valid during the call. */
-  onMessage(data: ArrayBuffer | Uint8Array, isBinary: boolean): void;
-  onClose(code: number): void;
-}
+// The contract the signaling tier consumes lives with it (signaling must not import server code).
+import type { ConnectionHandler, SocketConnection, UpgradeDecision, UpgradeRequest } from '../../signaling/socket.ts';
+export type { ConnectionHandler, SocketConnection, UpgradeDecision, UpgradeRequest };
 
 export type SocketServerOptions<T> = {
   host: string;

@@ -1,0 +1,23 @@
+/**
+ * What the signaling tier needs from the socket tier (server/http implements it, with uWS or ws):
+ * an upgrade request to decide on, and per connection a way to send and close plus a handler.
+ */
+export type UpgradeRequest = { path: string; query: URLSearchParams; headers: Headers; remoteAddress: string };
+
+export type UpgradeDecision<T> =
+  | { ok: true; context: T }
+  | { ok: false; status: 400 | 401 | 403 | 404 | 429 | 503; code: string; detail: string };
+
+export interface SocketConnection {
+  /** False when the frame was not queued (socket closed or backpressure limit hit). */
+  send(text: string): boolean;
+  close(code: number, reason: string): void;
+  readonly closed: boolean;
+  readonly remoteAddress: string;
+}
+
+export interface ConnectionHandler {
+  /** Called synchronously; `data` is only valid during the call. */
+  onMessage(data: ArrayBuffer | Uint8Array, isBinary: boolean): void;
+  onClose(code: number): void;
+}
