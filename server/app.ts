@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { BlockList } from 'node:net';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
@@ -45,12 +46,14 @@ export type AppDeps = HealthDeps & {
   devOutbox?: OutboxNotificationProvider | undefined;
   verifyJoinToken: JoinTokenVerifier;
   turn: TurnConfig | undefined;
+  /** Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
+  trustedProxies?: BlockList | undefined;
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
-export function createApi(identity: Identity, scheduling: Scheduling, logger: Logger, appUrl: () => string = () => '', consultations?: ConsultationService) {
+export function createApi(identity: Identity, scheduling: Scheduling, logger: Logger, appUrl: () => string = () => '', consultations?: ConsultationService, trustedProxies?: BlockList) {
   const api = new Hono<ApiEnv>()
-    .use(requestContext(logger))
+    .use(requestContext(logger, trustedProxies))
     .route('/auth', authRoutes(identity))
     .route('/me', meRoutes(identity))
     .route('/clinics', clinicRoutes(identity))
@@ -88,7 +91,7 @@ export function createApp(deps: AppDeps) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
-    .route('/api', createApi(deps.identity, deps.scheduling, deps.logger, deps.appUrl, consultations))
+    .route('/api', createApi(deps.identity, deps.scheduling, deps.logger, deps.appUrl, consultations, deps.trustedProxies))
     .route('/api/ice-servers', iceServerRoutes(deps.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));

@@ -51,6 +51,12 @@ describe('loadConfig', () => {
     expect(variablesIn(() => loadConfig(env))).toContain(variable);
   });
 
+  it('TRUSTED_PROXIES takes IPs and CIDR ranges, and names a bad entry', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8,fd00::/8' }).trustedProxies).toEqual(['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(variablesIn(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,proxy.local' }))).toEqual(['TRUSTED_PROXIES']);
+  });
+
   it('reports every bad variable at once', () => {
     expect(variablesIn(() => loadConfig({ PORT: '-1', SOCKET_SERVER: 'x' })).sort()).toEqual(['PORT', 'SOCKET_SERVER']);
   });

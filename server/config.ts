@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustedProxies } from './client-ip.ts';
 import type { TurnConfig } from './turn-credentials.ts';
 
 // The only module that reads process.env (passed in, so tests can hand it any environment).
@@ -39,6 +40,18 @@ const schema = z.object({
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SOCKET_SERVER: z.enum(['auto', 'uws', 'ws']).default('auto'),
+  // Reverse proxies whose X-Forwarded-For is believed (IPs or CIDR ranges); nobody's by default.
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : []))
+    .superRefine((entries, ctx) => {
+      try {
+        parseTrustedProxies(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   // Identity (issue 3). Access tokens are short-lived; sessions are server-side so revocation is immediate.
   AUTH_TOKEN_PRIVATE_KEY: z.string().optional(),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
@@ -72,6 +85,8 @@ export type Config = Readonly<{
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
+  /** IPs or CIDR ranges of reverse proxies whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
   /** Relay for participants whose network blocks direct media; coturn REST-API credentials. */
   turn: TurnConfig | undefined;
   auth: AuthConfig;
@@ -144,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
+    trustedProxies: e.TRUSTED_PROXIES,
     turn: e.TURN_URLS.length > 0 && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS } : undefined,
     auth: {
       privateKeyPem: e.AUTH_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),

@@ -5,6 +5,7 @@ import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH } from '../signaling/protocol/
 import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
 import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
+import { parseTrustedProxies } from './client-ip.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
 import { createApp, MAX_BODY_BYTES } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
@@ -150,6 +151,7 @@ export class CareCallNode {
       registry: metrics.registry,
       verifyJoinToken,
       turn: config.turn,
+      trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
       checks: {
         database: () => this.db.ping(),
         bus: () => this.bus.ping(),

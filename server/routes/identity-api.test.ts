@@ -87,6 +87,19 @@ describe('identity API', () => {
       expect((await strict.call('POST', '/api/auth/login', { body: { email: doctor.email, password: PASSWORD }, ip: '192.0.2.100' })).status).toBe(200);
     });
 
+    it('behind a trusted proxy the limit is per forwarded client; from anyone else X-Forwarded-For is ignored', async () => {
+      const proxied = await h.another({ LOGIN_RATE_LIMIT_PER_MINUTE: '3', TRUSTED_PROXIES: '10.0.0.0/8' });
+      const viaProxy = (client: string) => ({ ip: '10.0.0.1', headers: { 'x-forwarded-for': `${client}, 10.0.0.2` } });
+      for (let i = 0; i < 3; i++) await proxied.call('POST', '/api/auth/login', { body: { email: `p${i}@example.test`, password: 'whatever-pass' }, ...viaProxy('198.51.100.20') });
+      expect((await proxied.call('POST', '/api/auth/login', { body: { email: doctor.email, password: PASSWORD }, ...viaProxy('198.51.100.20') })).status).toBe(429);
+      // Another client behind the same proxy is not punished for the first one.
+      expect((await proxied.call('POST', '/api/auth/login', { body: { email: doctor.email, password: PASSWORD }, ...viaProxy('198.51.100.21') })).status).toBe(200);
+      // A direct, untrusted client cannot dodge the limit by inventing X-Forwarded-For.
+      for (let i = 0; i < 3; i++) await proxied.call('POST', '/api/auth/login', { body: { email: `q${i}@example.test`, password: 'whatever-pass' }, ip: '203.0.113.50', headers: { 'x-forwarded-for': `198.51.100.${30 + i}` } });
+      const dodged = await proxied.call('POST', '/api/auth/login', { body: { email: doctor.email, password: PASSWORD }, ip: '203.0.113.50', headers: { 'x-forwarded-for': '198.51.100.99' } });
+      expect(dodged.status).toBe(429);
+    });
+
     it('sms: a code goes to the phone when asked; unavailable without a phone', async () => {
       const u = await createUser(h.identity, h.db, { role: 'patient', clinicId, phone: '+441632960777' });
       const r = await h.call('POST', '/api/auth/login', { body: { email: u.email, password: PASSWORD, method: 'sms' } });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { BlockList } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { clientAddress } from '../client-ip.ts';
 import { ProblemError } from '../errors.ts';
 import { AccessTokenError } from '../identity/access-tokens.ts';
 import type { Identity } from '../identity/create-identity.ts';
@@ -15,11 +17,13 @@ export type ApiEnv = { Bindings: { remoteAddress?: string } | undefined; Variabl
  * Opens the request-scoped context (request id, client IP) that the audit log reads, and logs one
  * line per request with ids only: the route pattern, never the URL (ids, tokens) or the body.
  */
-export function requestContext(logger: Logger): MiddlewareHandler<ApiEnv> {
+export function requestContext(logger: Logger, trustedProxies?: BlockList): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
+    const peer = c.env?.remoteAddress;
     const ctx: RequestContext = {
       requestId: randomUUID(),
-      ip: c.env?.remoteAddress || 'unknown',
+      // The client's address (behind a trusted proxy, from X-Forwarded-For): rate limits and the audit log use it.
+      ip: peer ? clientAddress(peer, c.req.header('x-forwarded-for'), trustedProxies) : 'unknown',
       userAgent: c.req.header('user-agent'),
     };
     const started = performance.now();

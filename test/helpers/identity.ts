@@ -7,6 +7,7 @@ import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createIdentity, type Identity } from '../../server/identity/create-identity.ts';
 import { createJoinTokenVerifier } from '../../signaling/verify-join-token.ts';
+import { parseTrustedProxies } from '../../server/client-ip.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
 import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
 import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
@@ -54,6 +55,7 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     now: () => clock.now ?? new Date(),
     registry: new Registry(),
     checks: {},
+    trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
   });
   const call = async (method: string, path: string, opts: { token?: string | undefined; body?: unknown; ip?: string; headers?: Record<string, string> } = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
