@@ -109,6 +109,7 @@ export class CareCallNode {
 
     this.outbox = new OutboxNotificationProvider(this.db.db);
     this.identity = await createIdentity({ db: this.db.db, config: config.auth, notifier: this.outbox, publicUrl: () => this.baseUrl });
+    this.#onStop('password hashing threads', () => this.identity.passwords.close());
     if (this.identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
     if (config.demo) {
       const { created } = await seedDemo(this.db.db, this.identity.passwords);

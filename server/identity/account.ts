@@ -28,10 +28,10 @@ export class AccountService {
   /** Changing the password signs out every other session (a thief's included). */
   async changePassword(userId: string, sessionId: string, current: string, next: string) {
     const [u] = await this.deps.db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, userId));
-    if (!this.deps.passwords.verify(u?.hash, current)) {
+    if (!(await this.deps.passwords.verify(u?.hash, current))) {
       throw new ProblemError(400, 'invalid_body', 'current password is wrong', [{ field: 'currentPassword', message: 'wrong password' }]);
     }
-    await this.deps.db.update(users).set({ passwordHash: this.deps.passwords.hash(next) }).where(eq(users.id, userId));
+    await this.deps.db.update(users).set({ passwordHash: await this.deps.passwords.hash(next) }).where(eq(users.id, userId));
     await this.deps.sessions.revokeAllFor(userId, 'password_changed', sessionId);
   }
 

@@ -20,7 +20,7 @@ export async function seedDemo(db: Db, passwords: PasswordHasher): Promise<{ cre
     for (const a of DEMO_ACCOUNTS) {
       await tx
         .insert(users)
-        .values({ id: a.id, role: a.role, email: a.email, displayName: a.displayName, passwordHash: passwords.hash(a.password) })
+        .values({ id: a.id, role: a.role, email: a.email, displayName: a.displayName, passwordHash: await passwords.hash(a.password) })
         .onConflictDoNothing();
       await tx.insert(clinicMembers).values({ clinicId: DEMO_CLINIC_ID, userId: a.id }).onConflictDoNothing();
     }

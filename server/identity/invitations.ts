@@ -45,7 +45,7 @@ export class InvitationService {
   async accept(input: { token: string; displayName?: string | undefined; password?: string | undefined; phone?: string | undefined; dateOfBirth?: string | undefined }, signedIn: { userId: string } | undefined) {
     const { db, passwords } = this.deps;
     const tokenHash = sha256Hex(input.token);
-    const passwordHash = !signedIn && input.password ? passwords.hash(input.password) : null;
+    const passwordHash = !signedIn && input.password ? await passwords.hash(input.password) : null;
     return db.transaction(async (tx) => {
       const [inv] = await tx
         .update(invitations)

@@ -41,14 +41,14 @@ export class LoginService {
     const idHash = throttle.identifier(input.email);
     await throttle.check(meta.ip, idHash);
     const [user] = await db.select().from(users).where(eq(users.email, input.email.toLowerCase()));
-    const ok = passwords.verify(user?.passwordHash, input.password) && user !== undefined && !user.disabledAt;
+    const ok = (await passwords.verify(user?.passwordHash, input.password)) && user !== undefined && !user.disabledAt;
     if (!ok || !user) {
       await throttle.record(meta.ip, idHash, false);
       await this.#audit('auth.login', 'denied', user?.id ?? null, 'bad_credentials');
       throw new ProblemError(401, 'invalid_credentials', 'e-mail or password is wrong');
     }
     if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
-      await db.update(users).set({ passwordHash: passwords.hash(input.password) }).where(eq(users.id, user.id));
+      await db.update(users).set({ passwordHash: await passwords.hash(input.password) }).where(eq(users.id, user.id));
     }
     const method = input.method ?? user.mfaMethod;
     if (method === 'sms' && !user.phone) throw new ProblemError(422, 'mfa_unavailable', 'no phone number on this account', [{ field: 'method', message: 'no phone number on this account' }]);

@@ -1,22 +1,70 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import sodium from 'libsodium-wrappers-sumo';
 import type { AuthConfig } from '../config.ts';
 
+type Job = { id: number; op: 'hash' | 'verify'; password: string; hash?: string; ops: number; mem: number };
+type Pending = { resolve: (v: string | boolean) => void; reject: (e: Error) => void };
+
+/**
+ * Worker threads for argon2id: one hash takes 100-250 ms of CPU at the interactive limits, which on
+ * the event loop would stall every request and WebSocket of the node meanwhile. Jobs go to the
+ * thread with the fewest in flight. Threads are unreferenced while idle so they never keep a
+ * process alive.
+ */
+class HashPool {
+  readonly #workers: { worker: Worker; pending: Map<number, Pending> }[] = [];
+  #nextId = 0;
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./password-worker.mjs', import.meta.url));
+      const pending = new Map<number, Pending>();
+      worker.on('message', ({ id, result, error }: { id: number; result?: string | boolean; error?: string }) => {
+        const job = pending.get(id);
+        pending.delete(id);
+        if (!pending.size) worker.unref();
+        if (error !== undefined) job?.reject(new Error(error));
+        else job?.resolve(result!);
+      });
+      worker.on('error', (err) => {
+        for (const job of pending.values()) job.reject(err);
+        pending.clear();
+      });
+      worker.unref();
+      this.#workers.push({ worker, pending });
+    }
+  }
+
+  run(job: Omit<Job, 'id'>): Promise<string | boolean> {
+    const target = this.#workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      target.pending.set(id, { resolve, reject });
+      target.worker.ref();
+      target.worker.postMessage({ ...job, id });
+    });
+  }
+
+  close(): Promise<unknown> {
+    return Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+  }
+}
+
 /**
  * argon2id via libsodium crypto_pwhash_str (the sumo build: the standard libsodium-wrappers build
- * does not include crypto_pwhash). The string stores its own parameters, so raising the strength
- * later still verifies old hashes, and needsRehash() upgrades them at the next login.
+ * does not include crypto_pwhash), computed on worker threads. The string stores its own
+ * parameters, so raising the strength later still verifies old hashes, and needsRehash() upgrades
+ * them at the next login.
  */
 export class PasswordHasher {
-  #ops: number;
-  #mem: number;
-  #dummy: string;
-
-  private constructor(ops: number, mem: number) {
-    this.#ops = ops;
-    this.#mem = mem;
-    // Verified against when the account does not exist, so timing does not reveal which e-mails are registered.
-    this.#dummy = sodium.crypto_pwhash_str('not-a-real-password-' + Math.random(), ops, mem);
-  }
+  private constructor(
+    private readonly pool: HashPool,
+    private readonly ops: number,
+    private readonly mem: number,
+    /** Verified against when the account does not exist, so timing does not reveal which e-mails are registered. */
+    private readonly dummy: string,
+  ) {}
 
   static async create(strength: AuthConfig['passwordHashStrength']): Promise<PasswordHasher> {
     await sodium.ready;
@@ -26,27 +74,28 @@ export class PasswordHasher {
       minimum: [sodium.crypto_pwhash_OPSLIMIT_MIN, sodium.crypto_pwhash_MEMLIMIT_MIN],
     } as const;
     const [ops, mem] = limits[strength];
-    return new PasswordHasher(ops, mem);
+    // Two threads at most: hashing is memory-hard (64 MiB each at the interactive limits) and the
+    // media workers want the cores.
+    const pool = new HashPool(Math.min(2, availableParallelism()));
+    const dummy = (await pool.run({ op: 'hash', password: `not-a-real-password-${Math.random()}`, ops, mem })) as string;
+    return new PasswordHasher(pool, ops, mem, dummy);
   }
 
-  hash(password: string): string {
-    return sodium.crypto_pwhash_str(password, this.#ops, this.#mem);
+  async hash(password: string): Promise<string> {
+    return (await this.pool.run({ op: 'hash', password, ops: this.ops, mem: this.mem })) as string;
   }
 
   /** Always does the work of one verification, whether or not there is a hash. */
-  verify(hash: string | null | undefined, password: string): boolean {
-    if (!hash) {
-      sodium.crypto_pwhash_str_verify(this.#dummy, password);
-      return false;
-    }
-    try {
-      return sodium.crypto_pwhash_str_verify(hash, password);
-    } catch {
-      return false;
-    }
+  async verify(hash: string | null | undefined, password: string): Promise<boolean> {
+    const ok = (await this.pool.run({ op: 'verify', hash: hash || this.dummy, password, ops: this.ops, mem: this.mem })) as boolean;
+    return Boolean(hash) && ok;
   }
 
   needsRehash(hash: string): boolean {
-    return sodium.crypto_pwhash_str_needs_rehash(hash, this.#ops, this.#mem);
+    return sodium.crypto_pwhash_str_needs_rehash(hash, this.ops, this.mem);
+  }
+
+  close(): Promise<unknown> {
+    return this.pool.close();
   }
 }

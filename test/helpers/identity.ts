@@ -93,7 +93,7 @@ export async function createUser(identity: Identity, db: DbHandle['db'], opts: {
     phone: opts.phone ?? null,
     dateOfBirth: opts.dateOfBirth ?? null,
     displayName: `Test ${opts.role} ${id.slice(0, 4)}`,
-    passwordHash: opts.password === null ? null : identity.passwords.hash(opts.password ?? PASSWORD),
+    passwordHash: opts.password === null ? null : await identity.passwords.hash(opts.password ?? PASSWORD),
   });
   if (opts.clinicId) await db.insert(clinicMembers).values({ clinicId: opts.clinicId, userId: id });
   return { id, email: email!, role: opts.role };
