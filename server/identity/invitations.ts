@@ -6,6 +6,7 @@ import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../errors.ts';
 import { invitationMessage } from '../notifications/templates.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
+import { listInvitations, type InvitationSummary } from './invitation-list.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { randomToken, sha256Hex } from './secrets.ts';
 
@@ -92,12 +93,37 @@ export class InvitationService {
     });
   }
 
-  async revoke(clinicId: string, invitationId: string): Promise<void> {
-    const r = await this.deps.db
+  /** The invitation's policy facts, or 404: ids of other clinics look the same as unknown ones. */
+  async find(clinicId: string, invitationId: string): Promise<{ id: string; clinicId: string; createdBy: string | null }> {
+    const [row] = await this.deps.db
+      .select({ id: invitations.id, clinicId: invitations.clinicId, createdBy: invitations.createdBy })
+      .from(invitations)
+      .where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId)));
+    if (!row) throw new ProblemError(404, 'not_found', 'no such invitation');
+    return row;
+  }
+
+  list(q: Omit<Parameters<typeof listInvitations>[1], 'now'>): Promise<InvitationSummary[]> {
+    return listInvitations(this.deps.db, { ...q, now: new Date() });
+  }
+
+  /**
+   * Makes a pending (or expired) invitation unusable at once: accept() refuses revoked rows in the
+   * same conditional UPDATE that claims them, so a revoke and an accept never both succeed.
+   * Revoking twice is a no-op; an accepted invitation is 409 (the account exists; that is a
+   * different operation).
+   */
+  async revoke(clinicId: string, invitationId: string): Promise<{ revoked: boolean }> {
+    const { db } = this.deps;
+    const r = await db
       .update(invitations)
       .set({ revokedAt: new Date() })
       .where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId), isNull(invitations.usedAt), isNull(invitations.revokedAt)))
       .returning({ id: invitations.id });
-    if (!r.length) throw new ProblemError(404, 'not_found', 'no such pending invitation');
+    if (r.length) return { revoked: true };
+    const [row] = await db.select({ usedAt: invitations.usedAt }).from(invitations).where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId)));
+    if (!row) throw new ProblemError(404, 'not_found', 'no such invitation');
+    if (row.usedAt) throw new ProblemError(409, 'invitation_accepted', 'this invitation was already accepted');
+    return { revoked: false };
   }
 }

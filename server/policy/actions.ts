@@ -13,6 +13,9 @@ export const ACTIONS = {
   'clinic.patient.invite': { resource: 'clinic', phi: true },
   'clinic.patients.list': { resource: 'clinic', phi: true },
   'clinic.care.assign': { resource: 'clinic', phi: true },
+  // The list carries invitees' e-mail addresses (patients' among them): audited like the patient list.
+  'clinic.invitations.list': { resource: 'invitations', phi: true },
+  'invitation.revoke': { resource: 'invitation', phi: false },
   'audit.query': { resource: 'clinic', phi: false },
   'audit.query_all': { resource: 'platform', phi: false },
   'audit.verify': { resource: 'platform', phi: false },

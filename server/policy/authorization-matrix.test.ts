@@ -13,6 +13,7 @@ describe('authorization matrix: no access across clinic and patient boundaries',
   let patientB: { id: string; email: string };
   let dependentB: { id: string };
   let secrets: string[];
+  let invitationB: string;
 
   beforeAll(async () => {
     h = await startIdentityHarness();
@@ -37,6 +38,8 @@ describe('authorization matrix: no access across clinic and patient boundaries',
     await guard(h.db, guardianB.id, dependentB.id);
     tokens.set('B:doctor(treating)', (await signIn(h.call, h.db, doctorB.email)).accessToken);
     tokens.set('B:guardian(of dependent)', (await signIn(h.call, h.db, guardianB.email)).accessToken);
+    const inv = await h.call('POST', `/api/clinics/${clinicB}/invitations`, { token: tokens.get('B:doctor(treating)')!, body: { email: 'invitee-b@example.test', role: 'patient' } });
+    invitationB = inv.body.id;
     const note = await h.call('POST', `/api/patients/${patientB.id}/notes`, { token: tokens.get('B:doctor(treating)')!, body: { body: 'secret clinical note' } });
     expect(note.status).toBe(201);
 
@@ -46,7 +49,7 @@ describe('authorization matrix: no access across clinic and patient boundaries',
       tokens.set(label, (await signIn(h.call, h.db, u.email)).accessToken);
     }
     const [pb] = await h.db.query.users.findMany({ where: (u, { eq }) => eq(u.id, patientB.id) });
-    secrets = [pb!.displayName, pb!.email!, pb!.phone!, '1980-05-05', 'secret clinical note'];
+    secrets = [pb!.displayName, pb!.email!, pb!.phone!, '1980-05-05', 'secret clinical note', 'invitee-b@example.test'];
   });
   afterAll(() => h.close());
 
@@ -58,6 +61,8 @@ describe('authorization matrix: no access across clinic and patient boundaries',
     { name: 'list clinic B patients', method: 'GET', path: () => `/api/clinics/${clinicB}/patients` },
     { name: 'invite a doctor to clinic B', method: 'POST', path: () => `/api/clinics/${clinicB}/invitations`, body: () => ({ email: 'new-doc@example.test', role: 'doctor' }) },
     { name: 'invite a patient to clinic B', method: 'POST', path: () => `/api/clinics/${clinicB}/invitations`, body: () => ({ email: 'new-pat@example.test', role: 'patient' }) },
+    { name: 'list clinic B invitations', method: 'GET', path: () => `/api/clinics/${clinicB}/invitations` },
+    { name: 'revoke an invitation of clinic B', method: 'DELETE', path: () => `/api/clinics/${clinicB}/invitations/${invitationB}` },
     { name: 'assign care in clinic B', method: 'POST', path: () => `/api/clinics/${clinicB}/care-relationships`, body: () => ({ doctorId: patientB.id, patientId: patientB.id }) },
     { name: "read patient B's profile", method: 'GET', path: () => `/api/patients/${patientB.id}` },
     { name: "read patient B's notes", method: 'GET', path: () => `/api/patients/${patientB.id}/notes` },
@@ -93,6 +98,7 @@ describe('authorization matrix: no access across clinic and patient boundaries',
     // The writes really did not happen.
     const notes = await h.identity.patients.notes(patientB.id);
     expect(notes.map((n) => n.body)).toEqual(['secret clinical note']);
+    expect((await h.identity.invitations.list({ clinicId: clinicB, sentBy: null, status: 'pending', limit: 10 })).map((i) => i.id)).toEqual([invitationB]);
   });
 
   it('denied PHI attempts are in the audit log as denied', async () => {

@@ -62,4 +62,20 @@ describe('policy: may(actor, action, resource)', () => {
     expect(may(actor('clinic_admin', ['c1']), 'clinic.patient.invite', c1).allow).toBe(false);
     expect(may(actor('doctor', ['c2']), 'clinic.patient.invite', c1).allow).toBe(false);
   });
+
+  it('invitations: clinic admin manages all of the clinic\'s; doctors and operators their own; nobody across clinics', () => {
+    const mine = { type: 'invitation' as const, invitationId: 'i-1', clinicId: 'c1', sentBy: 'doctor-1' };
+    expect(may(actor('clinic_admin', ['c1']), 'invitation.revoke', mine).allow).toBe(true);
+    expect(may(actor('doctor', ['c1']), 'invitation.revoke', mine).allow).toBe(true);
+    expect(may(actor('doctor', ['c1'], { userId: 'doctor-2' }), 'invitation.revoke', mine)).toMatchObject({ allow: false, reason: 'own_invitations_only' });
+    expect(may(actor('doctor', ['c2']), 'invitation.revoke', mine)).toMatchObject({ allow: false, reason: 'not_member' });
+    expect(may(actor('clinic_admin', ['c2']), 'invitation.revoke', mine).allow).toBe(false);
+    expect(may(actor('partner', ['c1'], { userId: 'doctor-1' }), 'invitation.revoke', mine).allow).toBe(false);
+    // Listing: the scope the route asks for is the widest allowed, and nothing wider passes.
+    const all = { type: 'invitations' as const, clinicId: 'c1', sentBy: null };
+    expect(may(actor('clinic_admin', ['c1']), 'clinic.invitations.list', all).allow).toBe(true);
+    expect(may(actor('operator', ['c1']), 'clinic.invitations.list', all).allow).toBe(false);
+    expect(may(actor('operator', ['c1']), 'clinic.invitations.list', { ...all, sentBy: 'operator-1' }).allow).toBe(true);
+    expect(may(actor('admin', []), 'clinic.invitations.list', all).allow).toBe(false);
+  });
 });

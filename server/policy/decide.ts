@@ -46,6 +46,12 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
     case 'clinic.care.assign':
       if (r.type !== 'clinic') return deny('wrong_resource');
       return (actor.role === 'clinic_admin' || actor.role === 'operator') && inClinic(actor, r.clinicId) ? allow() : deny('clinic_admin_or_operator_only');
+    case 'clinic.invitations.list':
+      if (r.type !== 'invitations') return deny('wrong_resource');
+      return invitationAccess(actor, r.clinicId, r.sentBy);
+    case 'invitation.revoke':
+      if (r.type !== 'invitation') return deny('wrong_resource');
+      return invitationAccess(actor, r.clinicId, r.sentBy);
 
     case 'user.self.manage':
       if (r.type !== 'user') return deny('wrong_resource');
@@ -78,6 +84,22 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
       return r.clinicIds.some((c) => inClinic(actor, c)) ? allow(true) : deny('not_in_patient_clinic');
   }
   return deny('unknown_action');
+}
+
+/**
+ * Invitations follow who may send them: a clinic admin manages all of the clinic's; doctors and
+ * operators (who invite patients and guardians) only the ones they sent themselves.
+ */
+function invitationAccess(actor: Actor, clinicId: string, sentBy: string | null): Decision {
+  if (!inClinic(actor, clinicId)) return deny('not_member');
+  if (actor.role === 'clinic_admin') return allow();
+  if (actor.role !== 'doctor' && actor.role !== 'operator') return deny('staff_only');
+  return sentBy === actor.userId ? allow() : deny('own_invitations_only');
+}
+
+/** The widest set of a clinic's invitations the actor may list, for the route to ask for. */
+export function invitationListScope(actor: Actor): { sentBy: string | null } {
+  return { sentBy: actor.role === 'clinic_admin' ? null : actor.userId };
 }
 
 export function patientAccess(actor: Actor, p: PatientFacts, opts: { operators: boolean }): Decision {

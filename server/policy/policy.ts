@@ -84,7 +84,7 @@ export class Policy {
 
 /** The clinic an entry belongs to (what clinic admins can see): the one shared with the actor if any. */
 function auditClinic(actor: Actor, r: Resource): string | null {
-  if (r.type === 'clinic' || r.type === 'appointment' || r.type === 'dispatch_offer') return r.clinicId;
+  if (r.type === 'clinic' || r.type === 'appointment' || r.type === 'dispatch_offer' || r.type === 'invitations' || r.type === 'invitation') return r.clinicId;
   if (r.type === 'doctor') return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
   if (r.type !== 'patient') return null;
   return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
@@ -111,6 +111,10 @@ function resourceId(r: Resource): string | null {
       return r.appointmentId;
     case 'dispatch_offer':
       return r.requestId;
+    case 'invitations':
+      return r.clinicId;
+    case 'invitation':
+      return r.invitationId;
     default:
       return null;
   }

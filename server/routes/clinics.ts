@@ -2,7 +2,9 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
 import { PATIENT_INVITE_ROLES, STAFF_INVITE_ROLES } from '../identity/invitations.ts';
-import { displayNameSchema, emailSchema, idSchema, parseBody, parseParams } from '../validation.ts';
+import { INVITATION_STATUSES } from '../identity/invitation-list.ts';
+import { invitationListScope } from '../policy/decide.ts';
+import { displayNameSchema, emailSchema, idSchema, parseBody, parseParams, parseQuery } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
 const idleTimeout = z.number().int().min(60, 'must be at least 60 seconds').max(86_400, 'must be at most 86400 seconds');
@@ -13,6 +15,12 @@ const patchBody = z
 const inviteBody = z.object({ email: emailSchema, role: z.enum([...STAFF_INVITE_ROLES, ...PATIENT_INVITE_ROLES]) });
 const careBody = z.object({ doctorId: idSchema, patientId: idSchema });
 const clinicParam = z.object({ clinicId: idSchema });
+const invitationParam = z.object({ clinicId: idSchema, invitationId: idSchema });
+const listQuery = z.object({
+  status: z.enum(INVITATION_STATUSES, { message: `must be one of ${INVITATION_STATUSES.join(', ')}` }).optional(),
+  before: idSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
 
 /** Clinics (platform admin creates them), their settings, staff, patients, invitations, care. */
 export function clinicRoutes(identity: Identity) {
@@ -62,6 +70,25 @@ export function clinicRoutes(identity: Identity) {
       const inv = await identity.invitations.create({ clinicId: r.clinicId, role: body.role, email: body.email, createdBy: c.var.actor.userId });
       await identity.audit.record({ action: 'invitation.created', outcome: 'allowed', resourceType: 'invitation', resourceId: inv.id, clinicId: r.clinicId });
       return c.json({ id: inv.id, link: inv.link, expiresAt: inv.expiresAt, role: body.role }, 201);
+    })
+    .get('/:clinicId/invitations', async (c) => {
+      const r = clinicOf(c);
+      const q = parseQuery(c, listQuery);
+      // The policy says how wide the actor may look (all, or only what they sent) and then checks it.
+      const scope = { type: 'invitations' as const, clinicId: r.clinicId, ...invitationListScope(c.var.actor) };
+      await policy.require(c.var.actor, 'clinic.invitations.list', scope);
+      const list = await identity.invitations.list({ clinicId: r.clinicId, sentBy: scope.sentBy, status: q.status, before: q.before, limit: q.limit });
+      const next = list.length === q.limit ? list[list.length - 1]!.id : null;
+      return c.json({ invitations: list, next }, 200);
+    })
+    .delete('/:clinicId/invitations/:invitationId', async (c) => {
+      const p = parseParams(c, invitationParam);
+      const inv = await identity.invitations.find(p.clinicId, p.invitationId);
+      await policy.require(c.var.actor, 'invitation.revoke', { type: 'invitation', invitationId: inv.id, clinicId: inv.clinicId, sentBy: inv.createdBy });
+      const { revoked } = await identity.invitations.revoke(p.clinicId, p.invitationId);
+      // Only a change is an event; repeating the DELETE is answered the same but records nothing.
+      if (revoked) await identity.audit.record({ action: 'invitation.revoked', outcome: 'allowed', resourceType: 'invitation', resourceId: inv.id, clinicId: inv.clinicId });
+      return c.body(null, 204);
     })
     .post('/:clinicId/care-relationships', async (c) => {
       const r = clinicOf(c);
