@@ -31,7 +31,7 @@ export async function createPlatformAdmin(
   input: { email: string; displayName: string; force: boolean },
 ): Promise<{ id: string; password: string }> {
   const password = randomToken();
-  const passwordHash = deps.passwords.hash(password);
+  const passwordHash = await deps.passwords.hash(password);
   const id = randomUUID();
   await deps.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY})`);

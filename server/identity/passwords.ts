@@ -46,8 +46,8 @@ class HashPool {
     });
   }
 
-  close(): Promise<unknown> {
-    return Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
   }
 }
 
@@ -95,7 +95,7 @@ export class PasswordHasher {
     return sodium.crypto_pwhash_str_needs_rehash(hash, this.ops, this.mem);
   }
 
-  close(): Promise<unknown> {
+  close(): Promise<void> {
     return this.pool.close();
   }
 }
