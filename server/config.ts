@@ -63,6 +63,8 @@ const schema = z.object({
   OTP_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   INVITATION_TTL_SECONDS: z.coerce.number().int().min(300).max(30 * 86_400).default(7 * 86_400),
   BREAK_GLASS_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  // How often the audit chain's head is signed into the log (an anchor outside the database).
+  AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
   // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
   PASSWORD_HASH_STRENGTH: z.enum(['interactive', 'moderate', 'minimum']).default('interactive'),
   // Scheduling (issue 4): the background worker (reminders, dispatch expiry, licence notices).
@@ -112,6 +114,7 @@ export type AuthConfig = {
   otpTtlSeconds: number;
   invitationTtlSeconds: number;
   breakGlassTtlSeconds: number;
+  auditCheckpointSeconds: number;
   passwordHashStrength: 'interactive' | 'moderate' | 'minimum';
 };
 
@@ -172,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       otpTtlSeconds: e.OTP_TTL_SECONDS,
       invitationTtlSeconds: e.INVITATION_TTL_SECONDS,
       breakGlassTtlSeconds: e.BREAK_GLASS_TTL_SECONDS,
+      auditCheckpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
       passwordHashStrength: e.PASSWORD_HASH_STRENGTH,
     },
     scheduling: {

@@ -6,6 +6,7 @@ import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
 import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
 import { parseTrustedProxies } from './client-ip.ts';
+import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
 import { createApp, MAX_BODY_BYTES } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
@@ -110,6 +111,9 @@ export class CareCallNode {
     this.outbox = new OutboxNotificationProvider(this.db.db);
     this.identity = await createIdentity({ db: this.db.db, config: config.auth, notifier: this.outbox, publicUrl: () => this.baseUrl });
     this.#onStop('password hashing threads', () => this.identity.passwords.close());
+    const checkpoints = new AuditCheckpointer(this.identity.audit, this.identity.keys.privateKey, logger);
+    checkpoints.start(config.auth.auditCheckpointSeconds * 1000);
+    this.#onStop('audit checkpoints', () => checkpoints.stop());
     if (this.identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
     if (config.demo) {
       const { created } = await seedDemo(this.db.db, this.identity.passwords);

@@ -72,6 +72,24 @@ describe('hash-chained audit log', () => {
     await expect(raw`delete from audit_log`).rejects.toThrow(/append-only/);
   });
 
+  it('deleting the newest entries is invisible to the chain alone, but not to a checkpoint taken before', async () => {
+    const p = randomUUID();
+    await record(p);
+    const checkpoint = (await h.identity.audit.head())!;
+    await record(p);
+    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({ ok: true });
+    // A superuser removes the last two entries (trigger bypassed).
+    await raw.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`delete from audit_log where seq >= ${checkpoint.seq}`;
+    });
+    expect((await h.identity.audit.verify()).ok).toBe(true);
+    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({ ok: false, brokenAt: { seq: checkpoint.seq, id: null, problem: 'truncated' } });
+    // An entry appended afterwards cannot pass for the deleted one.
+    await record(p);
+    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({ ok: false, brokenAt: { seq: checkpoint.seq, id: null, problem: 'checkpoint_missing' } });
+  });
+
   it('verify() finds an entry edited with raw SQL (trigger bypassed, as a superuser could)', async () => {
     const p = randomUUID();
     const victim = await record(p);

@@ -71,7 +71,13 @@ export type AuditQuery = {
 
 export type VerifyResult =
   | { ok: true; checked: number; head: string }
-  | { ok: false; checked: number; brokenAt: { seq: number; id: string; problem: 'hash_mismatch' | 'chain_break' } };
+  | { ok: false; checked: number; brokenAt: { seq: number; id: string; problem: 'hash_mismatch' | 'chain_break' | 'checkpoint_mismatch' } }
+  /** The entry a checkpoint names is gone: the chain ends before it (its newest entries were
+   * deleted), or it continues past it with other entries (deleted, then appended to). */
+  | { ok: false; checked: number; brokenAt: { seq: number; id: null; problem: 'truncated' | 'checkpoint_missing' } };
+
+/** A chain head recorded outside the database (see checkpoints.ts): entry `seq` had hash `hash`. */
+export type AuditCheckpoint = { seq: number; hash: string };
 
 /** Append-only, hash-chained record of who did what to which PHI, when, for whom, from where. */
 export class AuditLog {
@@ -170,8 +176,20 @@ export class AuditLog {
     return values.map((v) => ({ ...v, seq: seqById.get(v.id)! }));
   }
 
-  /** Walks the whole chain in seq order, recomputing every hash. */
-  async verify(batchSize = 1000): Promise<VerifyResult> {
+  /** The newest entry's seq and hash; null while the log is empty. */
+  async head(): Promise<AuditCheckpoint | null> {
+    const [last] = await this.db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+    return last ?? null;
+  }
+
+  /**
+   * Walks the whole chain in seq order, recomputing every hash. The chain alone cannot show that
+   * its newest entries were deleted; given a checkpoint recorded elsewhere earlier, it can: the
+   * entry at the checkpoint's seq must still exist and carry the checkpoint's hash.
+   */
+  async verify(opts: { checkpoint?: AuditCheckpoint; batchSize?: number } = {}): Promise<VerifyResult> {
+    const batchSize = opts.batchSize ?? 1000;
+    const cp = opts.checkpoint;
     let prev = GENESIS_HASH;
     let afterSeq = 0;
     let checked = 0;
@@ -180,11 +198,16 @@ export class AuditLog {
       for (const row of rows) {
         if (row.prevHash !== prev) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'chain_break' } };
         if (entryHash(row) !== row.hash) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'hash_mismatch' } };
+        if (cp && row.seq === cp.seq && row.hash !== cp.hash) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'checkpoint_mismatch' } };
+        if (cp && row.seq > cp.seq && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'checkpoint_missing' } };
         prev = row.hash;
+        afterSeq = row.seq;
         checked++;
       }
-      if (rows.length < batchSize) return { ok: true, checked, head: prev };
-      afterSeq = rows[rows.length - 1]!.seq;
+      if (rows.length < batchSize) {
+        if (cp && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'truncated' } };
+        return { ok: true, checked, head: prev };
+      }
     }
   }
 

@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { checkpointSignatureValid } from '../audit/checkpoints.ts';
+import { ProblemError } from '../errors.ts';
 import type { Identity } from '../identity/create-identity.ts';
 import { idSchema, parseQuery } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
@@ -14,6 +16,16 @@ const query = z.object({
   before: z.coerce.number().int().positive().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
+
+/** A checkpoint from the log (see server/audit/checkpoints.ts): seq and hash together, signature optional. */
+const verifyQuery = z
+  .object({
+    seq: z.coerce.number().int().positive().optional(),
+    hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest').optional(),
+    signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'must be a base64url Ed25519 signature').optional(),
+  })
+  .refine((q) => (q.seq === undefined) === (q.hash === undefined), { message: 'seq and hash go together', path: ['hash'] })
+  .refine((q) => q.signature === undefined || q.seq !== undefined, { message: 'a signature needs seq and hash', path: ['signature'] });
 
 /** The audit log for admins: platform admins see all of it, clinic admins their clinic's entries. */
 export function auditRoutes(identity: Identity) {
@@ -30,7 +42,13 @@ export function auditRoutes(identity: Identity) {
       return c.json({ entries, next }, 200);
     })
     .get('/verify', async (c) => {
+      const q = parseQuery(c, verifyQuery);
       await policy.require(c.var.actor, 'audit.verify', { type: 'platform' });
-      return c.json(await audit.verify(), 200);
+      if (q.seq === undefined) return c.json(await audit.verify(), 200);
+      const checkpoint = { seq: q.seq, hash: q.hash!, signature: q.signature ?? '' };
+      if (q.signature !== undefined && !checkpointSignatureValid(checkpoint, identity.keys.publicKey)) {
+        throw new ProblemError(400, 'invalid_request', 'request is invalid', [{ field: 'signature', message: 'not a checkpoint signed by this deployment' }]);
+      }
+      return c.json(await audit.verify({ checkpoint }), 200);
     });
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signCheckpoint } from '../audit/checkpoints.ts';
+import { loadAuthKeys } from '../identity/access-tokens.ts';
 import { eq } from 'drizzle-orm';
 import { invitations, sessions, users } from '../../db/schema/index.ts';
 import { totpAt, base32Decode } from '../identity/totp.ts';
@@ -332,6 +334,23 @@ describe('identity API', () => {
       expect(v.body).toMatchObject({ ok: true });
       expect(v.body.checked).toBeGreaterThan(10);
       expect((await h.call('GET', '/api/audit/verify', { token: tok.clinicAdmin! })).status).toBe(403);
+    });
+
+    it('audit verify against a signed checkpoint from the log; bad or forged checkpoints are 400', async () => {
+      const signed = signCheckpoint((await h.identity.audit.head())!, h.identity.keys.privateKey);
+      const url = (q: string) => `/api/audit/verify?${q}`;
+      const ok = await h.call('GET', url(`seq=${signed.seq}&hash=${signed.hash}&signature=${signed.signature}`), { token: tok.admin! });
+      expect([ok.status, ok.body.ok]).toEqual([200, true]);
+      // Unsigned checkpoints are accepted too (the operator vouches for where they came from).
+      expect((await h.call('GET', url(`seq=${signed.seq}&hash=${signed.hash}`), { token: tok.admin! })).body.ok).toBe(true);
+      const wrongHash = await h.call('GET', url(`seq=${signed.seq}&hash=${'0'.repeat(64)}`), { token: tok.admin! });
+      expect(wrongHash.body).toMatchObject({ ok: false, brokenAt: { seq: signed.seq, problem: 'checkpoint_mismatch' } });
+      const forged = signCheckpoint({ seq: signed.seq, hash: signed.hash }, loadAuthKeys(undefined).privateKey);
+      expectFieldError(await h.call('GET', url(`seq=${forged.seq}&hash=${forged.hash}&signature=${forged.signature}`), { token: tok.admin! }), 'signature');
+      expectFieldError(await h.call('GET', url(`seq=${signed.seq}`), { token: tok.admin! }), 'hash');
+      expectFieldError(await h.call('GET', url(`seq=${signed.seq}&hash=xyz`), { token: tok.admin! }), 'hash');
+      expectFieldError(await h.call('GET', url(`seq=-1&hash=${signed.hash}`), { token: tok.admin! }), 'seq');
+      expect((await h.call('GET', url(`seq=${signed.seq}&hash=${signed.hash}`), { token: tok.clinicAdmin! })).status).toBe(403);
     });
 
     it('session records the client address', async () => {
