@@ -40,6 +40,8 @@ export const users = pgTable(
     /** The person's own IANA zone (patients, guardians): reminders show times in it. Null = not set. */
     timeZone: text('time_zone'),
     disabledAt: ts('disabled_at'),
+    /** Set on an account created with a one-time password (admin bootstrap): only a password change is allowed until then. */
+    passwordChangeRequired: boolean('password_change_required').notNull().default(false),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [check('users_role_check', sql`${t.role} in ('patient','guardian','doctor','clinic_admin','operator','partner','admin')`)],

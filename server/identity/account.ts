@@ -31,7 +31,7 @@ export class AccountService {
     if (!(await this.deps.passwords.verify(u?.hash, current))) {
       throw new ProblemError(400, 'invalid_body', 'current password is wrong', [{ field: 'currentPassword', message: 'wrong password' }]);
     }
-    await this.deps.db.update(users).set({ passwordHash: await this.deps.passwords.hash(next) }).where(eq(users.id, userId));
+    await this.deps.db.update(users).set({ passwordHash: await this.deps.passwords.hash(next), passwordChangeRequired: false }).where(eq(users.id, userId));
     await this.deps.sessions.revokeAllFor(userId, 'password_changed', sessionId);
   }
 

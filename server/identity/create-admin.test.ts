@@ -39,8 +39,14 @@ describe('create-admin command', () => {
     expect(row).toMatchObject({ role: 'admin', displayName: 'First Admin', mfaMethod: 'email' });
     expect(row!.passwordHash).not.toContain(password);
     const session = await signIn(h.call, h.db, 'root@example.test', password);
-    const clinic = await h.call('POST', '/api/clinics', { token: session.accessToken, body: { name: 'Bootstrapped clinic', adminEmail: 'boss@example.test' } });
-    expect(clinic.status).toBe(201);
+    const create = () => h.call('POST', '/api/clinics', { token: session.accessToken, body: { name: 'Bootstrapped clinic', adminEmail: 'boss@example.test' } });
+    // The one-time password must be replaced before anything else.
+    const early = await create();
+    expect([early.status, early.body.code]).toEqual([403, 'password_change_required']);
+    expect((await h.call('GET', '/api/me', { token: session.accessToken })).status).toBe(200);
+    const changed = await h.call('POST', '/api/me/password', { token: session.accessToken, body: { currentPassword: password, newPassword: 'a much better passphrase 2026' } });
+    expect(changed.status).toBeLessThan(300);
+    expect((await create()).status).toBe(201);
     const audit = await h.identity.audit.query({ action: 'admin.bootstrapped', limit: 10 });
     expect(audit.map((e) => [e.resourceId, e.actorId])).toEqual([[row!.id, null]]);
   });

@@ -16,7 +16,14 @@ export type RevokeReason = 'logout' | 'revoked_by_user' | 'refresh_reuse' | 'idl
 // against idle timeouts measured in tens of minutes.
 const TOUCH_EVERY_MS = 60_000;
 
-export type ActiveSession = { id: string; userId: string; role: UserRole; clinicIds: string[] };
+export type ActiveSession = {
+  id: string;
+  userId: string;
+  role: UserRole;
+  clinicIds: string[];
+  /** The account still has a one-time password: nothing but changing it is allowed. */
+  passwordChangeRequired: boolean;
+};
 
 type SessionRow = {
   id: string;
@@ -29,6 +36,7 @@ type SessionRow = {
   disabled_at: Date | string | null;
   idle_timeout_seconds: number | null;
   clinic_ids: string[];
+  password_change_required: boolean;
 };
 
 /**
@@ -103,7 +111,7 @@ export class SessionService {
     if (now - lastSeen > TOUCH_EVERY_MS) {
       await this.db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, s.id));
     }
-    return { id: s.id, userId: s.user_id, role: s.role, clinicIds: s.clinic_ids };
+    return { id: s.id, userId: s.user_id, role: s.role, clinicIds: s.clinic_ids, passwordChangeRequired: s.password_change_required };
   }
 
   readonly #lookups = new Batcher<string, SessionRow | undefined>((ids) => this.#loadSessions(ids), { maxBatch: 128, inFlight: 2 });
@@ -111,7 +119,7 @@ export class SessionService {
   async #loadSessions(ids: string[]): Promise<(SessionRow | undefined)[]> {
     const rows = rowsOf<SessionRow>(
       await this.db.execute(sql`
-        select s.id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.revoked_at, u.disabled_at,
+        select s.id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.revoked_at, u.disabled_at, u.password_change_required,
           (select min(c.idle_timeout_seconds) from ${clinicMembers} m join ${clinics} c on c.id = m.clinic_id where m.user_id = s.user_id) as idle_timeout_seconds,
           (select coalesce(json_agg(m.clinic_id), '[]') from ${clinicMembers} m where m.user_id = s.user_id) as clinic_ids
         from ${sessions} s join ${users} u on u.id = s.user_id

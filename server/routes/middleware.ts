@@ -11,6 +11,9 @@ import type { Logger } from '../logger.ts';
 import { currentContext, runWithContext, type RequestContext } from '../request-context.ts';
 import { idSchema } from '../validation.ts';
 
+/** What an account with a one-time password may do: see itself, change the password, sign out. */
+const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['GET /api/me', 'POST /api/me/password', 'POST /api/auth/logout']);
+
 export type ApiEnv = { Bindings: { remoteAddress?: string } | undefined; Variables: { actor: Actor } };
 
 /**
@@ -66,6 +69,9 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
     }
     const session = await identity.sessions.validate(claims.sid);
     if (session.userId !== claims.sub) throw new ProblemError(401, 'token_invalid', 'access token invalid');
+    if (session.passwordChangeRequired && !ALLOWED_BEFORE_PASSWORD_CHANGE.has(`${c.req.method} ${c.req.path}`)) {
+      throw new ProblemError(403, 'password_change_required', 'change the one-time password first (POST /api/me/password)');
+    }
     const actor: Actor = { userId: session.userId, role: session.role, sessionId: session.id, clinicIds: session.clinicIds };
     const ctx = currentContext();
     if (ctx) Object.assign(ctx, { actorId: actor.userId, actorRole: actor.role, sessionId: actor.sessionId });
