@@ -63,6 +63,9 @@ const schema = z.object({
   OTP_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   INVITATION_TTL_SECONDS: z.coerce.number().int().min(300).max(30 * 86_400).default(7 * 86_400),
   BREAK_GLASS_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  // E-mail (codes, invitations, reminders) over SMTP; without it messages go to the outbox table (development).
+  SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
+  MAIL_FROM: z.email().optional(),
   // How often the audit chain's head is signed into the log (an anchor outside the database).
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
   // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
@@ -89,6 +92,8 @@ export type Config = Readonly<{
   socketServer: 'auto' | 'uws' | 'ws';
   /** IPs or CIDR ranges of reverse proxies whose X-Forwarded-For names the client. */
   trustedProxies: string[];
+  /** E-mail delivery; undefined = the development outbox. */
+  smtp: { url: string; from: string } | undefined;
   /** Relay for participants whose network blocks direct media; coturn REST-API credentials. */
   turn: TurnConfig | undefined;
   auth: AuthConfig;
@@ -146,6 +151,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       { variable: 'AUTH_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
     ]);
   }
+  if (e.SMTP_URL && !e.MAIL_FROM) {
+    throw new ConfigError([{ variable: 'MAIL_FROM', message: 'required when SMTP_URL is set (the sender address)' }]);
+  }
   if (e.PASSWORD_HASH_STRENGTH === 'minimum' && e.NODE_ENV !== 'test') {
     throw new ConfigError([{ variable: 'PASSWORD_HASH_STRENGTH', message: "'minimum' is only allowed with NODE_ENV=test" }]);
   }
@@ -163,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
     trustedProxies: e.TRUSTED_PROXIES,
+    smtp: e.SMTP_URL && e.MAIL_FROM ? { url: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
     turn: e.TURN_URLS.length > 0 && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS } : undefined,
     auth: {
       privateKeyPem: e.AUTH_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),

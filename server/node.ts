@@ -22,6 +22,7 @@ import { createRoomLifecycle } from './room-lifecycle-service.ts';
 import { createIdentity, type Identity } from './identity/create-identity.ts';
 import { seedDemo } from './identity/demo-seed.ts';
 import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
+import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
 import { createScheduling, type Scheduling } from './scheduling/create-scheduling.ts';
 
 export type NodeOptions = {
@@ -109,7 +110,10 @@ export class CareCallNode {
     this.issuer = new JoinTokenIssuer(keys, config.joinToken.ttlSeconds);
 
     this.outbox = new OutboxNotificationProvider(this.db.db);
-    this.identity = await createIdentity({ db: this.db.db, config: config.auth, notifier: this.outbox, publicUrl: () => this.baseUrl });
+    const notifier = config.smtp ? new SmtpNotificationProvider(this.db.db, config.smtp, this.outbox) : this.outbox;
+    if (notifier instanceof SmtpNotificationProvider) this.#onStop('smtp', () => notifier.close());
+    logger.info({ email: notifier.kind, sms: 'outbox' }, 'notification delivery');
+    this.identity = await createIdentity({ db: this.db.db, config: config.auth, notifier, publicUrl: () => this.baseUrl });
     this.#onStop('password hashing threads', () => this.identity.passwords.close());
     const checkpoints = new AuditCheckpointer(this.identity.audit, this.identity.keys.privateKey, logger);
     checkpoints.start(config.auth.auditCheckpointSeconds * 1000);
@@ -120,7 +124,7 @@ export class CareCallNode {
       logger.info({ created }, 'demo clinic ready');
     }
 
-    this.scheduling = createScheduling({ db: this.db.db, policy: this.identity.policy, audit: this.identity.audit, provider: this.outbox, config: config.scheduling });
+    this.scheduling = createScheduling({ db: this.db.db, policy: this.identity.policy, audit: this.identity.audit, provider: notifier, config: config.scheduling });
     if (config.scheduling.workerEnabled) {
       // After the database (it needs it), before the socket server; stopped before the database closes.
       const worker = this.scheduling.createWorker(logger);
