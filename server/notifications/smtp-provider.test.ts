@@ -66,7 +66,7 @@ describe('e-mail over SMTP (a real SMTP server in the test)', () => {
   });
 
   it('a refused delivery throws and records nothing, so a retry sends again', async () => {
-    await expect(provider.send(message({ recipient: 'x@refused.test', idempotencyKey: 'login:refused' }))).rejects.toThrow();
+    await expect(provider.send(message({ recipient: 'x@refused.test', idempotencyKey: 'login:refused' }))).rejects.toMatchObject({ status: 503, code: 'delivery_failed' });
     expect(await handle.db.select().from(notificationOutbox).where(eq(notificationOutbox.idempotencyKey, 'login:refused'))).toHaveLength(0);
   });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { ProblemError } from '../errors.ts';
 import { notificationOutbox } from '../../db/schema/index.ts';
 import type { NotificationProvider, OutboundMessage } from './types.ts';
 
@@ -30,7 +31,13 @@ export class SmtpNotificationProvider implements NotificationProvider {
     const [known] = await this.db.select({ id: notificationOutbox.id }).from(notificationOutbox).where(eq(notificationOutbox.idempotencyKey, m.idempotencyKey));
     if (known) return { id: known.id, duplicate: true };
     const id = createHash('sha256').update(m.idempotencyKey).digest('hex').slice(0, 32);
-    await this.#transport.sendMail({ to: m.recipient, subject: m.subject ?? 'CareCall', text: m.body, messageId: `<${id}@carecall>` });
+    try {
+      await this.#transport.sendMail({ to: m.recipient, subject: m.subject ?? 'CareCall', text: m.body, messageId: `<${id}@carecall>` });
+    } catch {
+      // A sign-in or an invitation waiting on this message gets a clear, retryable answer, not a 500.
+      // The SMTP error text can carry the address, so it is not passed on.
+      throw new ProblemError(503, 'delivery_failed', 'the message could not be sent; try again shortly');
+    }
     const inserted = await this.db
       .insert(notificationOutbox)
       .values({ id, channel: 'email', recipient: m.recipient, template: m.template, subject: m.subject ?? null, body: '(sent by SMTP; body not stored)', idempotencyKey: m.idempotencyKey })
