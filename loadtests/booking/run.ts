@@ -12,6 +12,7 @@ import { runWithContext } from '../../server/request-context.ts';
 import { createTestDatabase } from '../../test/helpers/pg.ts';
 import { seedSchedulingServices } from '../../test/helpers/scheduling-seed.ts';
 import { httpBookingApp } from './http-app.ts';
+import { latencySummary } from '../stats.ts';
 import { phaseTimer } from './phase-timer.ts';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -39,6 +40,12 @@ try {
       seed.scheduling.booking.book(seed.operator, { clinicId: seed.clinicId, doctorId, patientId: seed.patientIds[i % seed.patientIds.length]!, consultTypeId: seed.consultTypeId, startsAt, patientJurisdiction: 'DE' }),
     );
 
+  /** A refused booking (slot_taken) is an expected outcome under contention; anything else is an error, the first few printed. */
+  function countFailure(outcomes: { slotTaken: number; otherErrors: number }, err: unknown) {
+    if (err instanceof ProblemError && err.code === 'slot_taken') return void outcomes.slotTaken++;
+    if (++outcomes.otherErrors <= 3) console.error('unexpected error:', (err as Error).name, (err as { code?: string }).code);
+  }
+
   /** Runs `total` jobs with at most `concurrency` in flight; returns per-call latencies (ms) and outcomes. */
   async function drive(total: number, concurrency: number, job: (i: number) => Promise<unknown>) {
     const latencies: number[] = [];
@@ -53,20 +60,14 @@ try {
             await job(i);
             outcomes.ok++;
           } catch (err) {
-            if (err instanceof ProblemError && err.code === 'slot_taken') outcomes.slotTaken++;
-            else {
-              outcomes.otherErrors++;
-              if (outcomes.otherErrors <= 3) console.error('unexpected error:', (err as Error).name, (err as { code?: string }).code);
-            }
+            countFailure(outcomes, err);
           }
           latencies.push(performance.now() - t);
         }
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]! * 10) / 10;
-    return { total, concurrency, seconds: Math.round(seconds * 100) / 100, perSecond: Math.round(total / seconds), p50: pct(50), p95: pct(95), p99: pct(99), ...outcomes };
+    return { total, concurrency, seconds: Math.round(seconds * 100) / 100, perSecond: Math.round(total / seconds), ...latencySummary(latencies), ...outcomes };
   }
 
   /**
@@ -87,7 +88,7 @@ try {
         running.push(
           job(launched).then(
             () => void outcomes.ok++,
-            (err) => void (err instanceof ProblemError && err.code === 'slot_taken' ? outcomes.slotTaken++ : outcomes.otherErrors++),
+            (err) => countFailure(outcomes, err),
           ).finally(() => latencies.push(performance.now() - scheduled)),
         );
       }
@@ -95,10 +96,9 @@ try {
     }
     await Promise.all(running);
     const elapsed = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]! * 10) / 10;
     const achieved = Math.round(total / elapsed);
-    return { offered: rate, achieved, p50: pct(50), p95: pct(95), p99: pct(99), ...outcomes, sustained: pct(99) < 500 && achieved >= rate * 0.97 && outcomes.otherErrors === 0 };
+    const latency = latencySummary(latencies);
+    return { offered: rate, achieved, ...latency, ...outcomes, sustained: latency.p99 < 500 && achieved >= rate * 0.97 && outcomes.otherErrors === 0 };
   }
 
   /**

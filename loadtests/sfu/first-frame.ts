@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { launchChromium, openWindow, waitForProbe } from '../../test/helpers/browser.ts';
 import { startAppNode } from './phases.ts';
+import { percentile } from '../stats.ts';
 
 export type FirstFrameResult = { joins: number; publisherAttempts: number; failedJoins: string[]; samplesMs: number[]; p50Ms: number; p95Ms: number; chromium: string };
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 /**
  * N sequential joins of a Chromium page into a room where another page publishes; each sample runs

@@ -10,6 +10,7 @@ import { loadConfig } from '../../server/config.ts';
 import { createLogger } from '../../server/logger.ts';
 import { CareCallNode } from '../../server/node.ts';
 import { randomBytes } from 'node:crypto';
+import { percentile } from '../stats.ts';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 100);
 const REQUESTS_PER_CLIENT = Number(process.env.REQUESTS ?? 200);
@@ -51,8 +52,8 @@ async function bench(kind: 'uws' | 'ws'): Promise<Result> {
       upgradesPerSec: Math.round(upgradesPerSec),
       smallReqPerSec: Math.round(smallReqPerSec),
       capsReqPerSec: Math.round(capsReqPerSec),
-      p50Ms: round(latencies[Math.floor(latencies.length * 0.5)]!),
-      p99Ms: round(latencies[Math.floor(latencies.length * 0.99)]!),
+      p50Ms: round(percentile(latencies, 50)),
+      p99Ms: round(percentile(latencies, 99)),
     };
   } finally {
     await node.stop();
