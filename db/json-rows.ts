@@ -23,3 +23,11 @@ export function jsonRows<T extends PgTable>(table: T, rows: readonly T['$inferIn
     select: sql`select ${columns} from json_populate_recordset(null::${table}, ${JSON.stringify(records)}::json)`,
   };
 }
+
+/**
+ * `(select …)` of the given texts from one json parameter, for `x in ${jsonTextList(ids)}`: one
+ * statement text whatever the number of ids (drizzle's inArray has a parameter per id).
+ */
+export function jsonTextList(values: readonly string[]): SQL {
+  return sql`(select json_array_elements_text(${JSON.stringify(values)}::json))`;
+}

@@ -130,7 +130,7 @@ export class AuditLog {
       const [, rows] = await Promise.all([lock, this.#insert(tx, guess, this.#head)]);
       if (rows.length) return rows;
     } else await lock;
-    const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+    const last = await this.head(tx);
     return this.#insert(tx, this.#chain(last?.hash ?? GENESIS_HASH, batch));
   }
 
@@ -176,9 +176,9 @@ export class AuditLog {
     return values.map((v) => ({ ...v, seq: seqById.get(v.id)! }));
   }
 
-  /** The newest entry's seq and hash; null while the log is empty. */
-  async head(): Promise<AuditCheckpoint | null> {
-    const [last] = await this.db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+  /** The newest entry's seq and hash (inside `db`'s transaction if one is given); null while the log is empty. */
+  async head(db: Db | Tx = this.db): Promise<AuditCheckpoint | null> {
+    const [last] = await db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
     return last ?? null;
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, isNull, min, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { jsonTextList } from '../../db/json-rows.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { Batcher } from '../batcher.ts';
 import { clinicMembers, clinics, refreshTokens, sessions, users, type UserRole } from '../../db/schema/index.ts';
@@ -24,6 +25,10 @@ export type ActiveSession = {
   /** The account still has a one-time password: nothing but changing it is allowed. */
   passwordChangeRequired: boolean;
 };
+
+/** The strictest idle timeout (seconds) among the clinics of the user `userId` names; null if none sets one. */
+const strictestIdleTimeout = (userId: SQL) =>
+  sql`(select min(c.idle_timeout_seconds) from ${clinicMembers} m join ${clinics} c on c.id = m.clinic_id where m.user_id = ${userId})`;
 
 type SessionRow = {
   id: string;
@@ -120,10 +125,10 @@ export class SessionService {
     const rows = rowsOf<SessionRow>(
       await this.db.execute(sql`
         select s.id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.revoked_at, u.disabled_at, u.password_change_required,
-          (select min(c.idle_timeout_seconds) from ${clinicMembers} m join ${clinics} c on c.id = m.clinic_id where m.user_id = s.user_id) as idle_timeout_seconds,
+          ${strictestIdleTimeout(sql`s.user_id`)} as idle_timeout_seconds,
           (select coalesce(json_agg(m.clinic_id), '[]') from ${clinicMembers} m where m.user_id = s.user_id) as clinic_ids
         from ${sessions} s join ${users} u on u.id = s.user_id
-        where s.id in (select json_array_elements_text(${JSON.stringify(ids)}::json))`),
+        where s.id in ${jsonTextList(ids)}`),
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id));
@@ -131,11 +136,7 @@ export class SessionService {
 
   /** The strictest idle timeout among the user's clinics, else the server default. */
   async idleTimeoutSeconds(userId: string): Promise<number> {
-    const [row] = await this.db
-      .select({ t: min(clinics.idleTimeoutSeconds) })
-      .from(clinicMembers)
-      .innerJoin(clinics, eq(clinics.id, clinicMembers.clinicId))
-      .where(eq(clinicMembers.userId, userId));
+    const [row] = rowsOf<{ t: number | null }>(await this.db.execute(sql`select ${strictestIdleTimeout(sql`${userId}`)} as t`));
     return row?.t ?? this.config.defaultIdleTimeoutSeconds;
   }
 

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
-import { jsonRows } from '../../db/json-rows.ts';
+import { jsonRows, jsonTextList } from '../../db/json-rows.ts';
 import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { appointmentEvents, appointments, doctorSchedules, reminderJobs } from '../../db/schema/index.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
@@ -68,7 +68,7 @@ export class BookingWriter {
       // One round trip, run by the server in the order sent: the doctors' locks, the inserts (the
       // activity log and reminders only for the appointments kept), then the audit chain's lock
       // and entries, so that global lock is taken last and held briefly.
-      const lock = sendQuery(tx.execute(sql`select 1 from ${doctorSchedules} where ${doctorSchedules.doctorId} in (select json_array_elements_text(${JSON.stringify(doctorIds)}::json)) order by ${doctorSchedules.doctorId} for update`));
+      const lock = sendQuery(tx.execute(sql`select 1 from ${doctorSchedules} where ${doctorSchedules.doctorId} in ${jsonTextList(doctorIds)} order by ${doctorSchedules.doctorId} for update`));
       const inserted = sendQuery(tx.execute(sql`insert into ${appointments} ${booked.columns} ${booked.select} on conflict do nothing returning ${appointments.id}`));
       const logged = sendQuery(tx.execute(sql`insert into ${appointmentEvents} ${events.columns} select * from (${events.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`));
       const planned = jobs ? sendQuery(tx.execute(sql`insert into ${reminderJobs} ${jobs.columns} select * from (${jobs.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`)) : undefined;
