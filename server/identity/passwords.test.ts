@@ -28,6 +28,13 @@ describe('password hashing on worker threads', () => {
     expect(checks).toEqual(hashes.flatMap(() => [true, false]));
   });
 
+  it('a hashing thread that dies is replaced: later requests are still answered', async () => {
+    const hash = await hasher.hash('survives');
+    await hasher.crashThread();
+    const checks = await Promise.all(Array.from({ length: 4 }, () => hasher.verify(hash, 'survives')));
+    expect(checks).toEqual([true, true, true, true]);
+  });
+
   it('a stronger setting asks for a rehash of a weaker hash', async () => {
     const strong = await PasswordHasher.create('interactive');
     try {

@@ -13,31 +13,39 @@ type Pending = { resolve: (v: string | boolean) => void; reject: (e: Error) => v
  * process alive.
  */
 class HashPool {
-  readonly #workers: { worker: Worker; pending: Map<number, Pending> }[] = [];
+  readonly #slots: { worker: Worker; pending: Map<number, Pending> }[] = [];
   #nextId = 0;
+  #closed = false;
 
   constructor(size: number) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./password-worker.mjs', import.meta.url));
-      const pending = new Map<number, Pending>();
-      worker.on('message', ({ id, result, error }: { id: number; result?: string | boolean; error?: string }) => {
-        const job = pending.get(id);
-        pending.delete(id);
-        if (!pending.size) worker.unref();
-        if (error !== undefined) job?.reject(new Error(error));
-        else job?.resolve(result!);
-      });
-      worker.on('error', (err) => {
-        for (const job of pending.values()) job.reject(err);
-        pending.clear();
-      });
-      worker.unref();
-      this.#workers.push({ worker, pending });
-    }
+    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
+  }
+
+  /** A thread that dies (out of memory, a crash) fails its own jobs and is replaced, so later jobs never wait on it. */
+  #spawn(): { worker: Worker; pending: Map<number, Pending> } {
+    const worker = new Worker(new URL('./password-worker.mjs', import.meta.url));
+    const slot = { worker, pending: new Map<number, Pending>() };
+    worker.on('message', ({ id, result, error }: { id: number; result?: string | boolean; error?: string }) => {
+      const job = slot.pending.get(id);
+      slot.pending.delete(id);
+      if (!slot.pending.size) worker.unref();
+      if (error !== undefined) job?.reject(new Error(error));
+      else job?.resolve(result!);
+    });
+    const died = (err: Error) => {
+      for (const job of slot.pending.values()) job.reject(err);
+      slot.pending.clear();
+      const i = this.#slots.indexOf(slot);
+      if (!this.#closed && i >= 0) this.#slots[i] = this.#spawn();
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`password hashing thread exited (${code})`)));
+    worker.unref();
+    return slot;
   }
 
   run(job: Omit<Job, 'id'>): Promise<string | boolean> {
-    const target = this.#workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const target = this.#slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       target.pending.set(id, { resolve, reject });
@@ -47,7 +55,13 @@ class HashPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+    this.#closed = true;
+    await Promise.all(this.#slots.map(({ worker }) => worker.terminate()));
+  }
+
+  /** For tests: stops one thread as a crash would. */
+  crashOne(): Promise<number> {
+    return this.#slots[0]!.worker.terminate();
   }
 }
 
@@ -97,5 +111,10 @@ export class PasswordHasher {
 
   close(): Promise<void> {
     return this.pool.close();
+  }
+
+  /** For tests: one hashing thread dies as it would on a crash. */
+  crashThread(): Promise<number> {
+    return this.pool.crashOne();
   }
 }
