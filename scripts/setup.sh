@@ -39,8 +39,10 @@ ensure_debs() {
     die "missing Debian packages:$missing (run as root, or: sudo apt-get install$missing)"
   fi
   say "installing Debian packages:$missing"
-  apt-get update -qq >/dev/null || say "apt-get update failed; trying the package lists already here"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+  # Another setup (a second clone, a package manager run) may hold dpkg's lock: wait for it, do not fail.
+  local wait_lock="-o DPkg::Lock::Timeout=600"
+  apt-get $wait_lock update -qq >/dev/null || say "apt-get update failed; trying the package lists already here"
+  DEBIAN_FRONTEND=noninteractive apt-get $wait_lock install -y -qq --no-install-recommends $missing >/dev/null \
     || die "apt-get install failed for:$missing"
 }
 
