@@ -40,6 +40,8 @@ const schema = z.object({
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SOCKET_SERVER: z.enum(['auto', 'uws', 'ws']).default('auto'),
+  // Several processes on one port (SO_REUSEPORT) only when asked: otherwise a taken port is an error.
+  PORT_SHARING: z.enum(['on', 'off']).default('off'),
   // Reverse proxies whose X-Forwarded-For is believed (IPs or CIDR ranges); nobody's by default.
   TRUSTED_PROXIES: z
     .string()
@@ -90,6 +92,8 @@ export type Config = Readonly<{
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
+  /** Listen with SO_REUSEPORT so several nodes can share the port; off = EADDRINUSE on a taken port. */
+  portSharing: boolean;
   /** IPs or CIDR ranges of reverse proxies whose X-Forwarded-For names the client. */
   trustedProxies: string[];
   /** E-mail delivery; undefined = the development outbox. */
@@ -170,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
+    portSharing: e.PORT_SHARING === 'on',
     trustedProxies: e.TRUSTED_PROXIES,
     smtp: e.SMTP_URL && e.MAIL_FROM ? { url: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
     turn: e.TURN_URLS.length > 0 && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS } : undefined,

@@ -186,6 +186,7 @@ export class CareCallNode {
         port: config.port,
         path: SIGNALING_PATH,
         maxPayloadBytes: MAX_SOCKET_PAYLOAD_BYTES,
+        sharePort: config.portSharing,
         maxBackpressureBytes: 4 * 1024 * 1024,
         maxHttpBodyBytes: MAX_BODY_BYTES,
         fetch: (request, env) => app.fetch(request, env),

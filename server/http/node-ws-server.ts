@@ -4,6 +4,7 @@ import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
+import { ListenError, nodeSupportsReusePort } from './listen-error.ts';
 
 const PING_INTERVAL_MS = 30_000;
 
@@ -36,6 +37,9 @@ class WsConnection implements SocketConnection {
 }
 
 export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promise<SocketServer> {
+  if (opts.sharePort && !nodeSupportsReusePort()) {
+    throw new Error(`PORT_SHARING=on needs uWebSockets.js or Node >= 22.12 for the ws server (this is Node ${process.versions.node})`);
+  }
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, perMessageDeflate: false });
   const connections = new Set<WsConnection>();
   const http = createServer(
@@ -77,8 +81,9 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   pinger.unref();
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port, opts.host, () => resolve());
+    http.once('error', (err: NodeJS.ErrnoException) => reject(err.code ? new ListenError(err.code, opts.host, opts.port) : err));
+    // `reusePort` is ignored by Node versions without it; sharePort is refused above for those.
+    http.listen({ port: opts.port, host: opts.host, ...(opts.sharePort ? { reusePort: true } : {}) }, () => resolve());
   });
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;

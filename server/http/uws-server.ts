@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type * as UwsTypes from 'uWebSockets.js';
 import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
+import { diagnoseListenFailure } from './listen-error.ts';
 
 type Uws = typeof UwsTypes;
 type UserData<T> = { context: T; connection?: UwsConnection; handler?: ConnectionHandler };
@@ -44,13 +45,24 @@ class UwsConnection implements SocketConnection {
   }
 }
 
+/**
+ * uWS 20.30 cuts a connection whose frame header announces more than maxPayloadLength (TCP close,
+ * no close frame: the client sees 1006). Its own limit is therefore set above the transport cap,
+ * and frames between the two are closed here with 1009 as the protocol documents. Beyond this
+ * multiple of the cap the native cut still applies: it bounds what uWS buffers per socket.
+ */
+export const UWS_HARD_PAYLOAD_FACTOR = 4;
+const CLOSE_CODE_MESSAGE_TOO_BIG = 1009;
+
 export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>): Promise<SocketServer> {
+  // Drops the "uWebSockets: 20" header uWS adds to every response (it names the server and version).
+  uws._cfg('silent');
   const app = uws.App();
   const connections = new Set<UwsConnection>();
   const decoder = new TextDecoder();
 
   app.ws<UserData<T>>(opts.path, {
-    maxPayloadLength: opts.maxPayloadBytes,
+    maxPayloadLength: opts.maxPayloadBytes * UWS_HARD_PAYLOAD_FACTOR,
     maxBackpressure: opts.maxBackpressureBytes,
     closeOnBackpressureLimit: 1,
     idleTimeout: 60,
@@ -81,7 +93,9 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       data.handler = opts.open(connection, data.context);
     },
     message: (ws, message, isBinary) => {
-      ws.getUserData().handler?.onMessage(message, isBinary);
+      const data = ws.getUserData();
+      if (message.byteLength > opts.maxPayloadBytes) return data.connection?.close(CLOSE_CODE_MESSAGE_TOO_BIG, 'frame_too_large');
+      data.handler?.onMessage(message, isBinary);
     },
     close: (ws, code) => {
       const data = ws.getUserData();
@@ -142,9 +156,12 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     );
   });
 
-  const listenSocket = await new Promise<UwsTypes.us_listen_socket>((resolve, reject) => {
-    app.listen(opts.host, opts.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${opts.host}:${opts.port}`))));
-  });
+  // uWS sets SO_REUSEPORT by default, so a second process on a taken port would silently share
+  // it (and its traffic); only an explicit PORT_SHARING asks for that.
+  const listenOptions = opts.sharePort ? 0 : (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (s: UwsTypes.us_listen_socket | false) => void) => void;
+  const listenSocket = await new Promise<UwsTypes.us_listen_socket | false>((resolve) => listen.call(app, opts.host, opts.port, listenOptions, resolve));
+  if (!listenSocket) throw await diagnoseListenFailure(opts.host, opts.port);
 
   return {
     kind: 'uws',

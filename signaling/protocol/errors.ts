@@ -33,6 +33,8 @@ export const closeReasons = [
   'session_expired',
   'server_shutdown',
   'socket_error',
+  /** A frame over the transport cap (close code 1009). */
+  'frame_too_large',
 ] as const;
 export type CloseReason = (typeof closeReasons)[number];
 export const CLOSE_CODE_NORMAL = 1000;
