@@ -16,6 +16,7 @@ import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys } from './join-tokens.ts';
 import { createMetrics } from './metrics.ts';
+import { metricsAccess } from './metrics-access.ts';
 import { iceServersFor } from './turn-credentials.ts';
 import { demoLinks, type DemoRoom } from './routes/demo.ts';
 import { createRoomLifecycle } from './room-lifecycle-service.ts';
@@ -161,6 +162,11 @@ export class CareCallNode {
       verifyJoinToken,
       turn: config.turn,
       trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
+      metricsAccess: metricsAccess({
+        allow: parseTrustedProxies(config.metrics.allow),
+        token: config.metrics.token,
+        trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
+      }),
       checks: {
         database: () => this.db.ping(),
         bus: () => this.bus.ping(),
