@@ -55,6 +55,8 @@ const schema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
       }
     }),
+  // Strict-Transport-Security max-age for nodes served over HTTPS (by a TLS proxy); 0 = not sent.
+  HSTS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(2 * 365 * 86_400).default(0),
   // Who may scrape /metrics on the public port: these addresses, or anyone with the bearer token.
   METRICS_ALLOW: z
     .string()
@@ -110,6 +112,8 @@ export type Config = Readonly<{
   portSharing: boolean;
   /** IPs or CIDR ranges of reverse proxies whose X-Forwarded-For names the client. */
   trustedProxies: string[];
+  /** Strict-Transport-Security max-age; 0 = off (plain HTTP, or TLS not yet settled). */
+  hstsMaxAgeSeconds: number;
   /** /metrics: addresses or CIDR ranges allowed without a token, and the optional bearer token. */
   metrics: { allow: string[]; token: string | undefined };
   /** E-mail delivery; undefined = the development outbox. */
@@ -193,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     portSharing: e.PORT_SHARING === 'on',
     trustedProxies: e.TRUSTED_PROXIES,
     metrics: { allow: e.METRICS_ALLOW, token: e.METRICS_TOKEN },
+    hstsMaxAgeSeconds: e.HSTS_MAX_AGE_SECONDS,
     smtp: e.SMTP_URL && e.MAIL_FROM ? { url: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
     turn: e.TURN_URLS.length > 0 && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS } : undefined,
     auth: {

@@ -8,7 +8,7 @@ import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
 import { parseTrustedProxies } from './client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
-import { createApp, MAX_BODY_BYTES } from './app.ts';
+import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
@@ -50,6 +50,8 @@ export class CareCallNode {
   pool!: WorkerPool;
   hub!: RoomHub;
   server!: SocketServer;
+  /** The HTTP app behind the socket server (its route table is what the header test walks). */
+  app!: App;
   issuer!: JoinTokenIssuer;
   demo: DemoRoom | undefined;
   identity!: Identity;
@@ -150,7 +152,7 @@ export class CareCallNode {
 
     if (config.demo) this.demo = { roomId: randomBytes(12).toString('base64url'), key: randomBytes(9).toString('base64url') };
     const verifyJoinToken = createJoinTokenVerifier(keys.publicKey);
-    const app = createApp({
+    const app = (this.app = createApp({
       logger,
       issuer: this.issuer,
       demo: this.demo,
@@ -162,6 +164,7 @@ export class CareCallNode {
       verifyJoinToken,
       turn: config.turn,
       trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
+      securityHeaders: { hstsMaxAgeSeconds: config.hstsMaxAgeSeconds },
       metricsAccess: metricsAccess({
         allow: parseTrustedProxies(config.metrics.allow),
         token: config.metrics.token,
@@ -175,7 +178,7 @@ export class CareCallNode {
           if (alive === 0 || alive < total) throw new Error('workers down');
         },
       },
-    });
+    }));
     const signaling = createSignalingService({
       verify: verifyJoinToken,
       hub: this.hub,

@@ -5,6 +5,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { ListenError, nodeSupportsReusePort } from './listen-error.ts';
+import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
+
+const BASELINE_LINES = Object.entries(BASELINE_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
 
 const PING_INTERVAL_MS = 30_000;
 
@@ -108,6 +111,6 @@ function reject(socket: Duplex, rejection: { status: number; code: string; detai
   const { status } = rejection;
   const json = rejectionBody(rejection);
   socket.end(
-    `HTTP/1.1 ${statusLine(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    `HTTP/1.1 ${statusLine(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\nContent-Length: ${Buffer.byteLength(json)}\r\n${BASELINE_LINES}Connection: close\r\n\r\n${json}`,
   );
 }

@@ -5,6 +5,12 @@ import type * as UwsTypes from 'uWebSockets.js';
 import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { diagnoseListenFailure } from './listen-error.ts';
+import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
+
+/** Answers the socket tier writes itself (not through the app) carry the same baseline headers. */
+function writeBaselineHeaders(res: UwsTypes.HttpResponse) {
+  for (const [name, value] of Object.entries(BASELINE_SECURITY_HEADERS)) res.writeHeader(name, value);
+}
 
 type Uws = typeof UwsTypes;
 type UserData<T> = { context: T; connection?: UwsConnection; handler?: ConnectionHandler };
@@ -82,6 +88,7 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
         res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
       } else {
         res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
+        writeBaselineHeaders(res);
         res.end(rejectionBody(decision));
       }
     },
@@ -138,7 +145,11 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     };
     const fail = () => {
       if (aborted) return;
-      res.cork(() => res.writeStatus('500 Internal Server Error').end());
+      res.cork(() => {
+        res.writeStatus('500 Internal Server Error');
+        writeBaselineHeaders(res);
+        res.end();
+      });
     };
     if (method === 'GET' || method === 'HEAD') {
       respond(undefined).catch(fail);
@@ -147,7 +158,12 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     readBody(res, opts.maxHttpBodyBytes, () => aborted).then(
       (body) => {
         if (body === 'too_large') {
-          if (!aborted) res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON).end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' })));
+          if (aborted) return;
+          res.cork(() => {
+            res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON);
+            writeBaselineHeaders(res);
+            res.end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' }));
+          });
           return;
         }
         respond(body).catch(fail);
