@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { SocketConnection, UpgradeDecision, UpgradeRequest } from './socket.ts';
 import { connectionHandler } from './connection.ts';
 import { Participant } from './participant.ts';
-import { CLOSE_CODE_SESSION_EXPIRED, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import { CLOSE_CODE_SESSION_EXPIRED, SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import { readCredential } from './upgrade-credential.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
@@ -33,20 +34,22 @@ export function createSignalingService(deps: SignalingDeps) {
   return {
     participants,
     authorize(request: UpgradeRequest): UpgradeDecision<UpgradeContext> {
-      const resumeKey = request.query.get('resume');
-      if (resumeKey) {
+      const parsed = readCredential(request);
+      if (!parsed.ok) return parsed;
+      const { credential } = parsed;
+      if (credential.kind === 'resume') {
         // An unknown key is answered after the upgrade (close 4005), because browsers cannot read
         // the body of a refused upgrade and must tell "expired, rejoin" from "network down".
-        return { ok: true, context: { kind: 'resume', resumeKey, lastSeq: Number(request.query.get('lastSeq')) || 0 } };
+        return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'resume', resumeKey: credential.resumeKey, lastSeq: credential.lastSeq } };
       }
-      const token = request.query.get('token');
-      if (!token) return { ok: false, status: 401, code: 'token_missing', detail: 'a join token is required' };
+      let claims: JoinClaims;
       try {
-        return { ok: true, context: { kind: 'join', claims: deps.verify(token) } };
+        claims = deps.verify(credential.token);
       } catch {
         // Never echo the token or why exactly it failed: both help an attacker more than a user.
         return { ok: false, status: 401, code: 'token_invalid', detail: 'the join token is invalid or expired' };
       }
+      return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'join', claims } };
     },
     open(connection: SocketConnection, context: UpgradeContext) {
       let participant: Participant | undefined;

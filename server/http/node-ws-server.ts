@@ -10,6 +10,8 @@ import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
 const BASELINE_LINES = Object.entries(BASELINE_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
 
 const PING_INTERVAL_MS = 30_000;
+const SELECTED_PROTOCOL = Symbol('selected subprotocol');
+type UpgradeMessage = IncomingMessage & { [SELECTED_PROTOCOL]?: string | undefined };
 
 class WsConnection implements SocketConnection {
   alive = true;
@@ -43,7 +45,13 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   if (opts.sharePort && !nodeSupportsReusePort()) {
     throw new Error(`PORT_SHARING=on needs uWebSockets.js or Node >= 22.12 for the ws server (this is Node ${process.versions.node})`);
   }
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxPayloadBytes,
+    perMessageDeflate: false,
+    // Only the subprotocol the decision selected: the offered list carries the credential.
+    handleProtocols: (_offered, req) => (req as UpgradeMessage)[SELECTED_PROTOCOL] ?? false,
+  });
   const connections = new Set<WsConnection>();
   const http = createServer(
     getRequestListener((request, env) =>
@@ -60,6 +68,7 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
     const remoteAddress = req.socket.remoteAddress ?? '';
     const decision = authorizeSafely(opts, { path: url.pathname, query: url.searchParams, headers, remoteAddress });
     if (!decision.ok) return reject(socket, decision);
+    (req as UpgradeMessage)[SELECTED_PROTOCOL] = decision.protocol;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new WsConnection(ws, remoteAddress, opts.maxBackpressureBytes);
       connections.add(connection);

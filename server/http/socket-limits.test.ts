@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import WebSocket from 'ws';
 import { startTestNode } from '../../test/helpers/node.ts';
 import { mintFor, newRoomId } from '../../test/helpers/tokens.ts';
-import { MAX_SOCKET_PAYLOAD_BYTES } from '../../signaling/protocol/index.ts';
+import { MAX_SOCKET_PAYLOAD_BYTES, signalingProtocols } from '../../signaling/protocol/index.ts';
 
 describe.each(['uws', 'ws'] as const)('socket tier over %s', (socketServer) => {
   let t: Awaited<ReturnType<typeof startTestNode>>;
@@ -15,7 +15,7 @@ describe.each(['uws', 'ws'] as const)('socket tier over %s', (socketServer) => {
   });
 
   const open = async () => {
-    const ws = new WebSocket(`${t.wsUrl}?token=${encodeURIComponent(await mintFor(t.node, newRoomId(), 'big'))}`);
+    const ws = new WebSocket(t.wsUrl, signalingProtocols({ kind: 'join', token: await mintFor(t.node, newRoomId(), 'big') }));
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
@@ -47,8 +47,8 @@ describe.each(['uws', 'ws'] as const)('socket tier over %s', (socketServer) => {
     }
     const upgradeHeaders = await new Promise<Record<string, unknown>>(async (resolve, reject) => {
       const token = await mintFor(t.node, newRoomId(), 'banner');
-      const req = request(`${t.baseUrl}/ws?token=${encodeURIComponent(token)}`, {
-        headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      const req = request(`${t.baseUrl}/ws`, {
+        headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'sec-websocket-protocol': signalingProtocols({ kind: 'join', token }).join(', ') },
       });
       req.on('upgrade', (res, socket) => {
         socket.destroy();

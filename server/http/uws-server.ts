@@ -76,7 +76,6 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     upgrade: (res, req, socketContext) => {
       // Everything from req must be read now: it is invalid after this function returns.
       const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const headers = new Headers();
       req.forEach((k, v) => headers.append(k, v));
@@ -85,7 +84,8 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       // Decided and upgraded right here, inside the handler (see SocketServerOptions.authorize).
       const decision = authorizeSafely(opts, { path: opts.path, query, headers, remoteAddress });
       if (decision.ok) {
-        res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
+        // Only the subprotocol the decision selected: the offered list carries the credential.
+        res.upgrade<UserData<T>>({ context: decision.context }, key, decision.protocol ?? '', extensions, socketContext);
       } else {
         res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
         writeBaselineHeaders(res);
