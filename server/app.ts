@@ -29,6 +29,7 @@ import { calendarFeedRoutes, publicCalendarFeedRoutes } from './routes/schedulin
 import type { Scheduling } from './scheduling/create-scheduling.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
 import { securityHeaders, type SecurityHeaderOptions } from './security-headers.ts';
+import type { JoinGrants } from './consultations/join-grants.ts';
 import { consultationRoutes, guestLinkRoutes } from './routes/consultations.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -49,6 +50,8 @@ export type AppDeps = HealthDeps & {
   turn: TurnConfig | undefined;
   /** Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
   trustedProxies?: BlockList | undefined;
+  /** Told when a guest is revoked (closes the guest's sockets); absent in API-only tests. */
+  joinGrants?: JoinGrants | undefined;
   /** HSTS and which pages may be framed (nobody by default). */
   securityHeaders?: SecurityHeaderOptions;
 };
@@ -82,6 +85,7 @@ export function createApp(deps: AppDeps) {
     issuer: deps.issuer,
     now: deps.now ?? (() => new Date()),
     publicUrl: deps.appUrl ?? (() => ''),
+    grants: deps.joinGrants,
   });
   const app = new Hono()
     .use(securityHeaders(deps.securityHeaders))

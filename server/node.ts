@@ -4,6 +4,8 @@ import { openDb, type DbHandle } from '../db/client.ts';
 import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH } from '../signaling/protocol/index.ts';
 import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
+import { recheckParticipants, revokeParticipants } from '../signaling/revocation.ts';
+import { JoinGrants } from './consultations/join-grants.ts';
 import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
 import { parseTrustedProxies } from './client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
@@ -36,6 +38,10 @@ export type NodeOptions = {
   qualityIntervalMs?: number;
   /** Participants per room; the product limit unless a load test raises it. */
   roomCapacity?: number;
+  /** The clock of consultation windows (join tokens, join checks); tests set it. */
+  now?: () => Date;
+  /** How often live participants' join grants are checked again (heals a lost revocation message). */
+  grantRecheckMs?: number;
 };
 
 const CLAIM_TTL_MS = 60_000;
@@ -56,6 +62,7 @@ export class CareCallNode {
   demo: DemoRoom | undefined;
   identity!: Identity;
   scheduling!: Scheduling;
+  joinGrants!: JoinGrants;
   /** The development notification provider (the only one until real e-mail/SMS providers exist). */
   outbox!: OutboxNotificationProvider;
 
@@ -127,7 +134,16 @@ export class CareCallNode {
       logger.info({ created }, 'demo clinic ready');
     }
 
-    this.scheduling = createScheduling({ db: this.db.db, policy: this.identity.policy, audit: this.identity.audit, provider: notifier, config: config.scheduling });
+    // Before the services that revoke grants (scheduling, consultations); started with signaling below.
+    this.joinGrants = new JoinGrants({ db: this.db.db, bus: this.bus, logger, now: opts.now });
+    this.scheduling = createScheduling({
+      db: this.db.db,
+      policy: this.identity.policy,
+      audit: this.identity.audit,
+      provider: notifier,
+      config: config.scheduling,
+      onStatusChange: (appointmentId, to) => this.joinGrants.statusChanged(appointmentId, to),
+    });
     if (config.scheduling.workerEnabled) {
       // After the database (it needs it), before the socket server; stopped before the database closes.
       const worker = this.scheduling.createWorker(logger);
@@ -159,6 +175,8 @@ export class CareCallNode {
       identity: this.identity,
       scheduling: this.scheduling,
       appUrl: () => this.baseUrl,
+      ...(opts.now ? { now: opts.now } : {}),
+      joinGrants: this.joinGrants,
       devOutbox: config.demo ? this.outbox : undefined,
       registry: metrics.registry,
       verifyJoinToken,
@@ -187,6 +205,22 @@ export class CareCallNode {
       logger,
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
+      grants: this.joinGrants,
+    });
+    // Revocations (from this node's API or another's, over the bus) close the participants they cover.
+    await this.joinGrants.start((revocation) => {
+      const closed = revokeParticipants(signaling.participants.values(), this.hub, revocation);
+      if (closed) logger.info({ roomId: revocation.room, reason: revocation.reason, closed }, 'join grant revoked: participants closed');
+    });
+    const recheck = setInterval(() => {
+      recheckParticipants(signaling.participants.values(), this.hub, this.joinGrants)
+        .then((closed) => closed && logger.warn({ closed }, 'join grants found revoked on re-check: participants closed'))
+        .catch((err: Error) => logger.warn({ err: err.message }, 'join grant re-check failed'));
+    }, opts.grantRecheckMs ?? 30_000);
+    recheck.unref();
+    this.#onStop('join grants', async () => {
+      clearInterval(recheck);
+      await this.joinGrants.stop();
     });
     this.server = await startSocketServer(
       config.socketServer,

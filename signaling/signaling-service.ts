@@ -7,6 +7,7 @@ import { readCredential } from './upgrade-credential.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
+import type { JoinGrantCheck } from './join-grants.ts';
 
 export type SignalingDeps = {
   verify: JoinTokenVerifier;
@@ -16,6 +17,7 @@ export type SignalingDeps = {
   logger: Logger;
   resumeGraceMs?: number;
   iceServersFor?: (peerId: string) => IceServerInfo[];
+  grants?: JoinGrantCheck;
 };
 
 type UpgradeContext = { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
@@ -49,6 +51,8 @@ export function createSignalingService(deps: SignalingDeps) {
         // Never echo the token or why exactly it failed: both help an attacker more than a user.
         return { ok: false, status: 401, code: 'token_invalid', detail: 'the join token is invalid or expired' };
       }
+      // What this node knows was revoked; the join request asks the database (join-grants.ts).
+      if (deps.grants?.revokedNow(claims)) return { ok: false, status: 403, code: 'access_revoked', detail: 'this join link no longer admits anyone' };
       return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'join', claims } };
     },
     open(connection: SocketConnection, context: UpgradeContext) {

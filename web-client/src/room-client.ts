@@ -6,6 +6,7 @@ import {
   CLOSE_CODE_DENIED,
   CLOSE_CODE_LEFT,
   CLOSE_CODE_REPLACED,
+  CLOSE_CODE_REVOKED,
   CLOSE_CODE_ROOM_CLOSED,
   CLOSE_CODE_SESSION_EXPIRED,
 } from '../../signaling/protocol/errors.ts';
@@ -68,6 +69,8 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_ROOM_CLOSED]: 'room_closed',
   [CLOSE_CODE_DENIED]: 'denied',
   [CLOSE_CODE_LEFT]: 'left',
+  // The server sends why (invitation_revoked, consultation_cancelled, ...); reconnecting cannot help.
+  [CLOSE_CODE_REVOKED]: 'access_revoked',
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const JOIN_ATTEMPTS = 3;
