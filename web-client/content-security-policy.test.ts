@@ -59,7 +59,8 @@ it('the pre-call page runs its checks under the policy (camera, microphone, serv
   await w.page.goto(`${t.baseUrl}/app/precall.html#token=${await mintFor(t.node, newRoomId(), 'csp-pre')}`);
   await w.page.waitForFunction('window.precall && window.precall.done', { timeout: 15_000 });
   const results = (await w.page.evaluate('window.precall.results')) as { name: string; state: string }[];
-  expect(results.map((r) => [r.name, r.state]).sort()).toEqual([['camera', 'ok'], ['microphone', 'ok'], ['server', 'ok'], ['signaling', 'ok']]);
+  // Every check ran; the server round trip may only warn on a loaded machine (timing, not policy).
+  expect(Object.fromEntries(results.map((r) => [r.name, r.state]))).toEqual({ camera: 'ok', microphone: 'ok', signaling: 'ok', server: expect.stringMatching(/^(ok|warn)$/) });
   if (SCREENSHOT_DIR) await w.page.screenshot({ path: join(SCREENSHOT_DIR, 'csp-precall.png') });
   expect(await w.violations()).toEqual([]);
   expect(w.refusals).toEqual([]);
