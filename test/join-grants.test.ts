@@ -13,7 +13,7 @@ import { connectClient, type TestClient } from './helpers/ws-client.ts';
 import { upgradeAnswer } from './helpers/upgrade.ts';
 
 // Wednesday 3 March 2027 (the doctor works 08:00-16:00Z); 30-minute consults.
-const at = (hour: number) => `2027-03-03T${String(hour).padStart(2, '0')}:00:00Z`;
+const at = (hour: number, minute = 0) => `2027-03-03T${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00Z`;
 const clock = { now: new Date(at(8)) };
 // One join-token key for every node, as in production (tokens minted by one node open sockets on any).
 const JOIN_KEY = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
@@ -55,11 +55,11 @@ afterAll(async () => {
   await pg?.drop();
 });
 
-async function appointment(hour: number) {
-  const res = await api.call('POST', '/api/appointments', { token: c.patient.token, body: booking(c, c.patient.id, at(hour)) });
+async function appointment(hour: number, minute = 0) {
+  const res = await api.call('POST', '/api/appointments', { token: c.patient.token, body: booking(c, c.patient.id, at(hour, minute)) });
   expect(res.status).toBe(201);
   // The consultation clock: five minutes before this appointment, so its room is open.
-  clock.now = new Date(Date.parse(at(hour)) - 5 * 60_000);
+  clock.now = new Date(Date.parse(at(hour, minute)) - 5 * 60_000);
   return res.body.id as string;
 }
 const joinToken = async (token: string, id: string) => (await api.call('POST', `/api/appointments/${id}/join-token`, { token })).body.token as string;
@@ -203,4 +203,13 @@ describe('a consultation that is not open', () => {
     await expect(early.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'access_revoked' });
     expect(await early.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'consultation_not_open' });
   });
+});
+
+it('a malformed message on the join-grants channel is logged and ignored, nobody is closed', async () => {
+  const id = await appointment(15, 30);
+  const doctor = await enter(a.wsUrl, await joinToken(c.doctor.token, id));
+  await b.node.bus.publish('join-grants', { room: 42, reason: 'because' });
+  for (let i = 0; i < 50 && !a.logs.lines.some((l) => l.includes('malformed join-grant revocation')); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(a.logs.lines.some((l) => l.includes('malformed join-grant revocation'))).toBe(true);
+  expect(await doctor.client.request('getRouterRtpCapabilities', {})).toHaveProperty('rtpCapabilities');
 });

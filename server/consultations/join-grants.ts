@@ -124,8 +124,15 @@ export class JoinGrants implements JoinGrantCheck {
   #apply(m: Message) {
     const key = m.sub === undefined ? roomKey(m.room) : subKey(m.room, m.sub);
     const known = this.#revoked.get(key);
+    if (!known && this.#revoked.size % 256 === 255) this.#prune();
     this.#revoked.set(key, { reason: m.reason, until: Math.max(m.until, known?.until ?? 0) });
     this.#onRevoked({ room: m.room, sub: m.sub, reason: m.reason });
+  }
+
+  /** Entries nobody asks about again would otherwise stay for the life of the process. */
+  #prune() {
+    const now = Date.now();
+    for (const [key, entry] of this.#revoked) if (entry.until <= now) this.#revoked.delete(key);
   }
 
   #until(endsAt: Date) {
