@@ -28,6 +28,8 @@ import { doctorRoutes } from './routes/scheduling/doctors.ts';
 import { calendarFeedRoutes, publicCalendarFeedRoutes } from './routes/scheduling/calendar-feeds.ts';
 import type { Scheduling } from './scheduling/create-scheduling.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
+import { securityHeaders, type SecurityHeaderOptions } from './security-headers.ts';
+import type { JoinGrants } from './consultations/join-grants.ts';
 import { consultationRoutes, guestLinkRoutes } from './routes/consultations.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -48,6 +50,10 @@ export type AppDeps = HealthDeps & {
   turn: TurnConfig | undefined;
   /** Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
   trustedProxies?: BlockList | undefined;
+  /** Told when a guest is revoked (closes the guest's sockets); absent in API-only tests. */
+  joinGrants?: JoinGrants | undefined;
+  /** HSTS and which pages may be framed (nobody by default). */
+  securityHeaders?: SecurityHeaderOptions;
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
@@ -79,8 +85,10 @@ export function createApp(deps: AppDeps) {
     issuer: deps.issuer,
     now: deps.now ?? (() => new Date()),
     publicUrl: deps.appUrl ?? (() => ''),
+    grants: deps.joinGrants,
   });
   const app = new Hono()
+    .use(securityHeaders(deps.securityHeaders))
     .use(
       bodyLimit({
         maxSize: MAX_BODY_BYTES,

@@ -47,3 +47,8 @@ function isTrustedAddress(list: BlockList, address: string): boolean {
   const family = isIP(address);
   return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+/** Whether `address` (a socket peer or a resolved client) is in `list` (an IPv4-mapped IPv6 peer counts as IPv4). */
+export function addressInList(list: BlockList | undefined, address: string): boolean {
+  return !!list && isTrustedAddress(list, normalize(address));
+}

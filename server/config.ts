@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseTrustedProxies } from './client-ip.ts';
+import { DEFAULT_METRICS_ALLOW } from './metrics-access.ts';
 import type { TurnConfig } from './turn-credentials.ts';
 
 // The only module that reads process.env (passed in, so tests can hand it any environment).
@@ -40,6 +41,8 @@ const schema = z.object({
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SOCKET_SERVER: z.enum(['auto', 'uws', 'ws']).default('auto'),
+  // Several processes on one port (SO_REUSEPORT) only when asked: otherwise a taken port is an error.
+  PORT_SHARING: z.enum(['on', 'off']).default('off'),
   // Reverse proxies whose X-Forwarded-For is believed (IPs or CIDR ranges); nobody's by default.
   TRUSTED_PROXIES: z
     .string()
@@ -52,6 +55,21 @@ const schema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
       }
     }),
+  // Strict-Transport-Security max-age for nodes served over HTTPS (by a TLS proxy); 0 = not sent.
+  HSTS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(2 * 365 * 86_400).default(0),
+  // Who may scrape /metrics on the public port: these addresses, or anyone with the bearer token.
+  METRICS_ALLOW: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined ? [...DEFAULT_METRICS_ALLOW] : v.split(',').map((x) => x.trim()).filter(Boolean)))
+    .superRefine((entries, ctx) => {
+      try {
+        parseTrustedProxies(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
   // Identity (issue 3). Access tokens are short-lived; sessions are server-side so revocation is immediate.
   AUTH_TOKEN_PRIVATE_KEY: z.string().optional(),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
@@ -90,8 +108,14 @@ export type Config = Readonly<{
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
+  /** Listen with SO_REUSEPORT so several nodes can share the port; off = EADDRINUSE on a taken port. */
+  portSharing: boolean;
   /** IPs or CIDR ranges of reverse proxies whose X-Forwarded-For names the client. */
   trustedProxies: string[];
+  /** Strict-Transport-Security max-age; 0 = off (plain HTTP, or TLS not yet settled). */
+  hstsMaxAgeSeconds: number;
+  /** /metrics: addresses or CIDR ranges allowed without a token, and the optional bearer token. */
+  metrics: { allow: string[]; token: string | undefined };
   /** E-mail delivery; undefined = the development outbox. */
   smtp: { url: string; from: string } | undefined;
   /** Relay for participants whose network blocks direct media; coturn REST-API credentials. */
@@ -170,7 +194,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
+    portSharing: e.PORT_SHARING === 'on',
     trustedProxies: e.TRUSTED_PROXIES,
+    metrics: { allow: e.METRICS_ALLOW, token: e.METRICS_TOKEN },
+    hstsMaxAgeSeconds: e.HSTS_MAX_AGE_SECONDS,
     smtp: e.SMTP_URL && e.MAIL_FROM ? { url: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
     turn: e.TURN_URLS.length > 0 && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS } : undefined,
     auth: {

@@ -4,11 +4,13 @@ import { openDb, type DbHandle } from '../db/client.ts';
 import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH } from '../signaling/protocol/index.ts';
 import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
+import { recheckParticipants, revokeParticipants } from '../signaling/revocation.ts';
+import { JoinGrants } from './consultations/join-grants.ts';
 import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
 import { parseTrustedProxies } from './client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
-import { createApp, MAX_BODY_BYTES } from './app.ts';
+import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
@@ -16,6 +18,7 @@ import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys } from './join-tokens.ts';
 import { createMetrics } from './metrics.ts';
+import { metricsAccess } from './metrics-access.ts';
 import { iceServersFor } from './turn-credentials.ts';
 import { demoLinks, type DemoRoom } from './routes/demo.ts';
 import { createRoomLifecycle } from './room-lifecycle-service.ts';
@@ -35,6 +38,10 @@ export type NodeOptions = {
   qualityIntervalMs?: number;
   /** Participants per room; the product limit unless a load test raises it. */
   roomCapacity?: number;
+  /** The clock of consultation windows (join tokens, join checks); tests set it. */
+  now?: () => Date;
+  /** How often live participants' join grants are checked again (heals a lost revocation message). */
+  grantRecheckMs?: number;
 };
 
 const CLAIM_TTL_MS = 60_000;
@@ -49,10 +56,13 @@ export class CareCallNode {
   pool!: WorkerPool;
   hub!: RoomHub;
   server!: SocketServer;
+  /** The HTTP app behind the socket server (its route table is what the header test walks). */
+  app!: App;
   issuer!: JoinTokenIssuer;
   demo: DemoRoom | undefined;
   identity!: Identity;
   scheduling!: Scheduling;
+  joinGrants!: JoinGrants;
   /** The development notification provider (the only one until real e-mail/SMS providers exist). */
   outbox!: OutboxNotificationProvider;
 
@@ -124,7 +134,16 @@ export class CareCallNode {
       logger.info({ created }, 'demo clinic ready');
     }
 
-    this.scheduling = createScheduling({ db: this.db.db, policy: this.identity.policy, audit: this.identity.audit, provider: notifier, config: config.scheduling });
+    // Before the services that revoke grants (scheduling, consultations); started with signaling below.
+    this.joinGrants = new JoinGrants({ db: this.db.db, bus: this.bus, logger, now: opts.now });
+    this.scheduling = createScheduling({
+      db: this.db.db,
+      policy: this.identity.policy,
+      audit: this.identity.audit,
+      provider: notifier,
+      config: config.scheduling,
+      onStatusChange: (appointmentId, to) => this.joinGrants.statusChanged(appointmentId, to),
+    });
     if (config.scheduling.workerEnabled) {
       // After the database (it needs it), before the socket server; stopped before the database closes.
       const worker = this.scheduling.createWorker(logger);
@@ -149,18 +168,26 @@ export class CareCallNode {
 
     if (config.demo) this.demo = { roomId: randomBytes(12).toString('base64url'), key: randomBytes(9).toString('base64url') };
     const verifyJoinToken = createJoinTokenVerifier(keys.publicKey);
-    const app = createApp({
+    const app = (this.app = createApp({
       logger,
       issuer: this.issuer,
       demo: this.demo,
       identity: this.identity,
       scheduling: this.scheduling,
       appUrl: () => this.baseUrl,
+      ...(opts.now ? { now: opts.now } : {}),
+      joinGrants: this.joinGrants,
       devOutbox: config.demo ? this.outbox : undefined,
       registry: metrics.registry,
       verifyJoinToken,
       turn: config.turn,
       trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
+      securityHeaders: { hstsMaxAgeSeconds: config.hstsMaxAgeSeconds },
+      metricsAccess: metricsAccess({
+        allow: parseTrustedProxies(config.metrics.allow),
+        token: config.metrics.token,
+        trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
+      }),
       checks: {
         database: () => this.db.ping(),
         bus: () => this.bus.ping(),
@@ -169,7 +196,7 @@ export class CareCallNode {
           if (alive === 0 || alive < total) throw new Error('workers down');
         },
       },
-    });
+    }));
     const signaling = createSignalingService({
       verify: verifyJoinToken,
       hub: this.hub,
@@ -178,6 +205,22 @@ export class CareCallNode {
       logger,
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
+      grants: this.joinGrants,
+    });
+    // Revocations (from this node's API or another's, over the bus) close the participants they cover.
+    await this.joinGrants.start((revocation) => {
+      const closed = revokeParticipants(signaling.participants.values(), this.hub, revocation);
+      if (closed) logger.info({ roomId: revocation.room, reason: revocation.reason, closed }, 'join grant revoked: participants closed');
+    });
+    const recheck = setInterval(() => {
+      recheckParticipants(signaling.participants.values(), this.hub, this.joinGrants)
+        .then((closed) => closed && logger.warn({ closed }, 'join grants found revoked on re-check: participants closed'))
+        .catch((err: Error) => logger.warn({ err: err.message }, 'join grant re-check failed'));
+    }, opts.grantRecheckMs ?? 30_000);
+    recheck.unref();
+    this.#onStop('join grants', async () => {
+      clearInterval(recheck);
+      await this.joinGrants.stop();
     });
     this.server = await startSocketServer(
       config.socketServer,
@@ -186,6 +229,7 @@ export class CareCallNode {
         port: config.port,
         path: SIGNALING_PATH,
         maxPayloadBytes: MAX_SOCKET_PAYLOAD_BYTES,
+        sharePort: config.portSharing,
         maxBackpressureBytes: 4 * 1024 * 1024,
         maxHttpBodyBytes: MAX_BODY_BYTES,
         fetch: (request, env) => app.fetch(request, env),

@@ -2,6 +2,7 @@ import type { types } from 'mediasoup';
 import type { Participant } from './participant.ts';
 import type { Method, RequestData, ResponseData } from './protocol/index.ts';
 import { SignalingError } from './signaling-error.ts';
+import { GrantRevokedError } from './join-grants.ts';
 
 type Handlers = { [M in Method]: (p: Participant, data: RequestData<M>) => Promise<ResponseData[M]> };
 
@@ -26,8 +27,13 @@ export const handlers: Handlers = {
 
   async join(p, { rtpCapabilities }) {
     if (p.status !== 'new') throw new SignalingError('already_joined', 'already joined');
-    const { hub, lifecycle } = p.deps;
+    const { hub, lifecycle, grants } = p.deps;
+    // Before knocking or entering: the token may outlive what it was minted for.
+    const revoked = await grants?.check(p.claims);
+    if (revoked) throw new GrantRevokedError(revoked);
     const hubRoom = await hub.getOrCreate(p.claims.room);
+    // Revoked (or left) while the room was being prepared: do not enter it any more.
+    if (p.ended) throw new SignalingError('room_closed', 'the session ended');
     const previous = hubRoom.current(p.peerId);
     if (previous && previous !== p) (previous as Participant).replaced();
     p.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;

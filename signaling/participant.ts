@@ -9,6 +9,7 @@ import type { HubRoom, RoomMember } from './hub-room.ts';
 import {
   CLOSE_CODE_DENIED,
   CLOSE_CODE_REPLACED,
+  CLOSE_CODE_REVOKED,
   CLOSE_CODE_ROOM_CLOSED,
   NOTIFICATION_BUFFER,
   RESUME_GRACE_MS,
@@ -21,8 +22,10 @@ import {
   type NotificationFrame,
   type Notifications,
   type Permission,
+  type RevocationReason,
   type ServerFrame,
 } from './protocol/index.ts';
+import { GrantRevokedError, type JoinGrantCheck } from './join-grants.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import { toErrorBody } from './signaling-error.ts';
@@ -37,6 +40,8 @@ export type ParticipantDeps = {
   resumeGraceMs?: number;
   /** TURN servers with credentials for this participant (empty without TURN). */
   iceServersFor?: (peerId: string) => IceServerInfo[];
+  /** Whether the join token still stands for something (checked at join); none = always. */
+  grants?: JoinGrantCheck | undefined;
 };
 
 /** Answers kept so a client that re-sends a request after a reconnect gets the same answer, once. */
@@ -166,6 +171,12 @@ export class Participant implements RoomMember {
     this.end();
   }
 
+  /** What the join token stood for was withdrawn: closed with the reason, not kept for resumption. */
+  revoke(reason: RevocationReason) {
+    this.#connection?.close(CLOSE_CODE_REVOKED, reason);
+    this.end();
+  }
+
   /** Another connection joined with the same identity: this one yields. */
   replaced() {
     this.#connection?.close(CLOSE_CODE_REPLACED, 'duplicate_identity');
@@ -205,6 +216,7 @@ export class Participant implements RoomMember {
       if (unexpected) this.deps.logger.error({ err, method, peerId: this.peerId }, 'signaling request failed');
       this.deps.metrics.requestDone(method, 'error');
       this.respondError(id, error);
+      if (err instanceof GrantRevokedError) this.revoke(err.reason);
     }
   }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode } from '../test/helpers/node.ts';
 import { fakeRtpParameters, mintFor, newRoomId, patientPerms } from '../test/helpers/tokens.ts';
 import { connectClient, type TestClient } from '../test/helpers/ws-client.ts';
-import { MAX_ROOM_PARTICIPANTS, type JoinClaims } from './protocol/index.ts';
+import { MAX_ROOM_PARTICIPANTS, signalingProtocols, type JoinClaims } from './protocol/index.ts';
 
 let t: Awaited<ReturnType<typeof startTestNode>>;
 const clients: TestClient[] = [];
@@ -145,7 +145,7 @@ describe('resumption', () => {
     // While a is away: b produces twice, so a misses two notifications.
     const p1 = await produce(b.c, 'audio');
     const p2 = await produce(b.c, 'video');
-    const raw = new WebSocket(`${t.wsUrl}?resume=${resumeKey}&lastSeq=${a.c.lastSeq}`);
+    const raw = new WebSocket(t.wsUrl, signalingProtocols({ kind: 'resume', resumeKey, lastSeq: a.c.lastSeq }));
     const frames: { type: string; method?: string; seq?: number; data?: { producerId: string } }[] = [];
     raw.on('message', (m) => frames.push(JSON.parse(String(m))));
     await new Promise((r) => raw.once('open', r));
@@ -179,7 +179,7 @@ describe('resumption', () => {
   });
 
   it('an unknown resume key is told session_expired (4005)', async () => {
-    const raw = new WebSocket(`${t.wsUrl}?resume=not-a-session&lastSeq=3`);
+    const raw = new WebSocket(t.wsUrl, signalingProtocols({ kind: 'resume', resumeKey: 'not-a-session', lastSeq: 3 }));
     const closed = await new Promise<number>((r) => raw.once('close', (code) => r(code)));
     expect(closed).toBe(4005);
   });

@@ -2,10 +2,12 @@ import type { Logger } from 'pino';
 import type { SocketConnection, UpgradeDecision, UpgradeRequest } from './socket.ts';
 import { connectionHandler } from './connection.ts';
 import { Participant } from './participant.ts';
-import { CLOSE_CODE_SESSION_EXPIRED, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import { CLOSE_CODE_SESSION_EXPIRED, SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import { readCredential } from './upgrade-credential.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
+import type { JoinGrantCheck } from './join-grants.ts';
 
 export type SignalingDeps = {
   verify: JoinTokenVerifier;
@@ -15,6 +17,7 @@ export type SignalingDeps = {
   logger: Logger;
   resumeGraceMs?: number;
   iceServersFor?: (peerId: string) => IceServerInfo[];
+  grants?: JoinGrantCheck;
 };
 
 type UpgradeContext = { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
@@ -33,20 +36,24 @@ export function createSignalingService(deps: SignalingDeps) {
   return {
     participants,
     authorize(request: UpgradeRequest): UpgradeDecision<UpgradeContext> {
-      const resumeKey = request.query.get('resume');
-      if (resumeKey) {
+      const parsed = readCredential(request);
+      if (!parsed.ok) return parsed;
+      const { credential } = parsed;
+      if (credential.kind === 'resume') {
         // An unknown key is answered after the upgrade (close 4005), because browsers cannot read
         // the body of a refused upgrade and must tell "expired, rejoin" from "network down".
-        return { ok: true, context: { kind: 'resume', resumeKey, lastSeq: Number(request.query.get('lastSeq')) || 0 } };
+        return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'resume', resumeKey: credential.resumeKey, lastSeq: credential.lastSeq } };
       }
-      const token = request.query.get('token');
-      if (!token) return { ok: false, status: 401, code: 'token_missing', detail: 'a join token is required' };
+      let claims: JoinClaims;
       try {
-        return { ok: true, context: { kind: 'join', claims: deps.verify(token) } };
+        claims = deps.verify(credential.token);
       } catch {
         // Never echo the token or why exactly it failed: both help an attacker more than a user.
         return { ok: false, status: 401, code: 'token_invalid', detail: 'the join token is invalid or expired' };
       }
+      // What this node knows was revoked; the join request asks the database (join-grants.ts).
+      if (deps.grants?.revokedNow(claims)) return { ok: false, status: 403, code: 'access_revoked', detail: 'this join link no longer admits anyone' };
+      return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'join', claims } };
     },
     open(connection: SocketConnection, context: UpgradeContext) {
       let participant: Participant | undefined;

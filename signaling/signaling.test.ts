@@ -6,7 +6,7 @@ import { RequestError } from '../web-client/src/signaling-client.ts';
 import { startTestNode } from '../test/helpers/node.ts';
 import { connectClient, nextErrorFrame, type TestClient } from '../test/helpers/ws-client.ts';
 import { fakeRtpParameters, mintFor, newRoomId } from '../test/helpers/tokens.ts';
-import { MAX_FRAME_BYTES, JOIN_TOKEN_AUDIENCE, JOIN_TOKEN_ISSUER } from './protocol/index.ts';
+import { MAX_FRAME_BYTES, JOIN_TOKEN_AUDIENCE, JOIN_TOKEN_ISSUER, signalingProtocols } from './protocol/index.ts';
 
 async function joinWith(client: TestClient) {
   const { rtpCapabilities } = await client.request('getRouterRtpCapabilities', {});
@@ -18,11 +18,18 @@ async function produceFake(client: TestClient, kind: 'audio' | 'video') {
   return client.request('produce', { transportId: transport.id, kind, rtpParameters: fakeRtpParameters(kind) as never, source: kind === 'audio' ? 'mic' : 'webcam' });
 }
 
-/** Sends a WebSocket upgrade by hand and reports the HTTP answer (fetch refuses upgrade headers). */
-function upgradeStatus(wsUrl: string, query: string) {
+/**
+ * Sends a WebSocket upgrade by hand and reports the HTTP answer (fetch refuses upgrade headers).
+ * `token` goes in the Sec-WebSocket-Protocol header, as clients send it.
+ */
+function upgradeStatus(wsUrl: string, token?: string, query = '', protocols?: string) {
+  const offered = protocols ?? (token === undefined ? undefined : signalingProtocols({ kind: 'join', token }).join(', '));
   return new Promise<{ status: number; type: string | undefined; body: { code: string } }>((resolve, reject) => {
     const req = request(`${wsUrl.replace('ws:', 'http:')}${query}`, {
-      headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+      headers: {
+        upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13',
+        ...(offered === undefined ? {} : { 'sec-websocket-protocol': offered }),
+      },
     });
     req.on('upgrade', () => reject(new Error('upgrade was accepted')));
     req.on('response', (res) => {
@@ -55,7 +62,7 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
 
   describe('refuses bad tokens before the upgrade', () => {
     it('missing token -> 401 problem+json', async () => {
-      const r = await upgradeStatus(t.wsUrl, '');
+      const r = await upgradeStatus(t.wsUrl);
       expect(r).toMatchObject({ status: 401, type: 'application/problem+json', body: { code: 'token_missing' } });
     });
 
@@ -72,7 +79,7 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
       const foreign = generateKeyPairSync('ed25519').privateKey;
       const bad = ['abc', `${h}.${tamperedPayload}.${s}`, expired, await sign('someone-else'), await sign(JOIN_TOKEN_AUDIENCE, foreign)];
       for (const token of bad) {
-        const r = await upgradeStatus(t.wsUrl, `?token=${encodeURIComponent(token)}`);
+        const r = await upgradeStatus(t.wsUrl, token);
         expect(r.status).toBe(401);
         expect(r.body.code).toBe('token_invalid');
       }

@@ -5,7 +5,8 @@
 export type UpgradeRequest = { path: string; query: URLSearchParams; headers: Headers; remoteAddress: string };
 
 export type UpgradeDecision<T> =
-  | { ok: true; context: T }
+  /** `protocol`: the subprotocol the server selects in its 101 answer (never a credential). */
+  | { ok: true; context: T; protocol?: string }
   | { ok: false; status: 400 | 401 | 403 | 404 | 429 | 503; code: string; detail: string };
 
 export interface SocketConnection {

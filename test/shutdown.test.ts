@@ -40,7 +40,7 @@ it('SIGTERM closes connections, rooms, workers, bus and database in reverse orde
     expect(await client.closed).toEqual({ code: 1001, reason: 'server_shutdown' });
     expect(await exited).toBe(0);
     const stopped = lines.filter((l) => l.msg === 'stopped').map((l) => l.part);
-    expect(stopped).toEqual(['socket server', 'rooms', 'scheduling worker', 'audit checkpoints', 'password hashing threads', 'sfu workers', 'bus', 'database']);
+    expect(stopped).toEqual(['socket server', 'join grants', 'rooms', 'scheduling worker', 'audit checkpoints', 'password hashing threads', 'sfu workers', 'bus', 'database']);
     // Checked right at exit: the node waits for its workers instead of leaving them to die later.
     expect(workerPids.filter(isAlive)).toEqual([]);
   } finally {

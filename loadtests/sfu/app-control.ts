@@ -8,7 +8,7 @@ export class AppControl implements MediaControl {
   private constructor(private readonly signaling: SignalingClient) {}
 
   static async connect(wsUrl: string, token: string): Promise<AppControl> {
-    const signaling = await SignalingClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, (url) => new WebSocket(url) as unknown as WebSocketLike);
+    const signaling = await SignalingClient.connect(wsUrl, token, (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike);
     return new AppControl(signaling);
   }
 

@@ -11,6 +11,7 @@ import { createLogger } from '../../server/logger.ts';
 import { CareCallNode } from '../../server/node.ts';
 import { randomBytes } from 'node:crypto';
 import { percentile } from '../stats.ts';
+import { signalingProtocols } from '../../signaling/protocol/index.ts';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 100);
 const REQUESTS_PER_CLIENT = Number(process.env.REQUESTS ?? 200);
@@ -26,11 +27,11 @@ async function bench(kind: 'uws' | 'ws'): Promise<Result> {
     const tokens = await Promise.all(
       Array.from({ length: CLIENTS }, (_, i) => node.issuer.mint({ sub: `bot${i}`, room, role: 'guest', perms: ['subscribe'] })),
     );
-    const url = `ws://127.0.0.1:${node.port}/ws?token=`;
+    const url = `ws://127.0.0.1:${node.port}/ws`;
     let started = performance.now();
     const sockets = await Promise.all(
       tokens.map((t) => new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(url + t, { perMessageDeflate: false });
+        const ws = new WebSocket(url, signalingProtocols({ kind: 'join', token: t }), { perMessageDeflate: false });
         ws.once('open', () => resolve(ws));
         ws.once('error', reject);
       })),

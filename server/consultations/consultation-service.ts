@@ -8,16 +8,21 @@ import type { JoinTokenIssuer } from '../join-tokens.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import { appointmentResource, type AppointmentRow } from '../scheduling/facts.ts';
+import { guestSub, JOIN_CLOSES_AFTER_MS, JOIN_OPENS_BEFORE_MS, JOINABLE_STATUSES } from './join-window.ts';
 
-/** The room opens a little before the appointment and stays open a while after its end. */
-export const JOIN_OPENS_BEFORE_MS = 15 * 60_000;
-export const JOIN_CLOSES_AFTER_MS = 30 * 60_000;
-const JOINABLE = new Set(['confirmed', 'checked_in', 'in_call']);
 
 export type JoinTicket = { token: string; roomId: string; expiresAt: string; path: string };
 export type GuestInvite = { id: string; kind: (typeof GUEST_KINDS)[number]; displayName: string; expiresAt: string; link: string };
 
-type Deps = { db: Db; policy: Policy; issuer: JoinTokenIssuer; now: () => Date; publicUrl: () => string };
+type Deps = {
+  db: Db;
+  policy: Policy;
+  issuer: JoinTokenIssuer;
+  now: () => Date;
+  publicUrl: () => string;
+  /** Told when a guest is revoked, so the guest's open sockets are closed (not only the link). */
+  grants?: { guestRevoked(appointmentId: string, guestId: string): Promise<void> } | undefined;
+};
 
 const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -72,6 +77,7 @@ export class ConsultationService {
       .where(and(eq(consultationGuests.id, guestId), eq(consultationGuests.appointmentId, appointmentId), isNull(consultationGuests.revokedAt)))
       .returning({ id: consultationGuests.id });
     if (!revoked.length) throw new ProblemError(404, 'not_found', 'no such active guest invitation');
+    await this.d.grants?.guestRevoked(appointmentId, guestId);
   }
 
   /** A guest link: unknown, revoked and expired keys all look the same (404). */
@@ -86,13 +92,13 @@ export class ConsultationService {
     const closesAt = this.#assertJoinable(row);
     // Guests knock like patients: the doctor admits them from the waiting room.
     return this.#ticket(
-      { sub: `guest-${guest.id}`, room: await this.#roomOf(guest.appointmentId), role: 'guest', perms: ['publish', 'subscribe'], name: guest.displayName },
+      { sub: guestSub(guest.id), room: await this.#roomOf(guest.appointmentId), role: 'guest', perms: ['publish', 'subscribe'], name: guest.displayName },
       closesAt,
     );
   }
 
   #assertJoinable(row: AppointmentRow, opts: { allowBeforeWindow?: boolean } = {}): Date {
-    if (!JOINABLE.has(row.status)) {
+    if (!JOINABLE_STATUSES.has(row.status)) {
       throw new ProblemError(409, 'not_joinable', `the appointment is ${row.status.replace('_', ' ')}, not open for the call`);
     }
     const now = this.d.now().getTime();

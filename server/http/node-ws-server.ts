@@ -4,8 +4,14 @@ import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
+import { ListenError, nodeSupportsReusePort } from './listen-error.ts';
+import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
+
+const BASELINE_LINES = Object.entries(BASELINE_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
 
 const PING_INTERVAL_MS = 30_000;
+const SELECTED_PROTOCOL = Symbol('selected subprotocol');
+type UpgradeMessage = IncomingMessage & { [SELECTED_PROTOCOL]?: string | undefined };
 
 class WsConnection implements SocketConnection {
   alive = true;
@@ -36,7 +42,16 @@ class WsConnection implements SocketConnection {
 }
 
 export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promise<SocketServer> {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, perMessageDeflate: false });
+  if (opts.sharePort && !nodeSupportsReusePort()) {
+    throw new Error(`PORT_SHARING=on needs uWebSockets.js or Node >= 22.12 for the ws server (this is Node ${process.versions.node})`);
+  }
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxPayloadBytes,
+    perMessageDeflate: false,
+    // Only the subprotocol the decision selected: the offered list carries the credential.
+    handleProtocols: (_offered, req) => (req as UpgradeMessage)[SELECTED_PROTOCOL] ?? false,
+  });
   const connections = new Set<WsConnection>();
   const http = createServer(
     getRequestListener((request, env) =>
@@ -53,6 +68,7 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
     const remoteAddress = req.socket.remoteAddress ?? '';
     const decision = authorizeSafely(opts, { path: url.pathname, query: url.searchParams, headers, remoteAddress });
     if (!decision.ok) return reject(socket, decision);
+    (req as UpgradeMessage)[SELECTED_PROTOCOL] = decision.protocol;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new WsConnection(ws, remoteAddress, opts.maxBackpressureBytes);
       connections.add(connection);
@@ -77,8 +93,9 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   pinger.unref();
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port, opts.host, () => resolve());
+    http.once('error', (err: NodeJS.ErrnoException) => reject(err.code ? new ListenError(err.code, opts.host, opts.port) : err));
+    // `reusePort` is ignored by Node versions without it; sharePort is refused above for those.
+    http.listen({ port: opts.port, host: opts.host, ...(opts.sharePort ? { reusePort: true } : {}) }, () => resolve());
   });
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
@@ -103,6 +120,6 @@ function reject(socket: Duplex, rejection: { status: number; code: string; detai
   const { status } = rejection;
   const json = rejectionBody(rejection);
   socket.end(
-    `HTTP/1.1 ${statusLine(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    `HTTP/1.1 ${statusLine(status)}\r\nContent-Type: ${PROBLEM_JSON}\r\nContent-Length: ${Buffer.byteLength(json)}\r\n${BASELINE_LINES}Connection: close\r\n\r\n${json}`,
   );
 }

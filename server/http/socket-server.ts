@@ -12,7 +12,10 @@ export type SocketServerOptions<T> = {
   host: string;
   port: number;
   path: string;
+  /** Frames above this close the socket with 1009. */
   maxPayloadBytes: number;
+  /** Let other processes listen on the same port (SO_REUSEPORT); otherwise a taken port fails with EADDRINUSE. */
+  sharePort: boolean;
   /** Outgoing bytes queued per socket before it is closed as too slow. */
   maxBackpressureBytes: number;
   maxHttpBodyBytes: number;

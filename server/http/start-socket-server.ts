@@ -2,13 +2,28 @@ import type { Logger } from '../logger.ts';
 import { startNodeWsServer } from './node-ws-server.ts';
 import type { SocketServer, SocketServerOptions } from './socket-server.ts';
 import { loadUws, startUwsServer } from './uws-server.ts';
+import { ListenError } from './listen-error.ts';
 
-/** uWebSockets.js where its native addon loads, otherwise ws on node:http; one log line says which. */
+/**
+ * uWebSockets.js where its native addon loads, otherwise ws on node:http; one log line says which.
+ * A port that cannot be bound (taken, not permitted) is one clear log line and a thrown ListenError.
+ */
 export async function startSocketServer<T>(
   preference: 'auto' | 'uws' | 'ws',
   opts: SocketServerOptions<T>,
   logger: Logger,
 ): Promise<SocketServer> {
+  try {
+    return await start(preference, opts, logger);
+  } catch (err) {
+    if (err instanceof ListenError) {
+      logger.fatal({ code: err.code, host: err.host, port: err.port }, err.code === 'EADDRINUSE' ? 'port already in use: not starting' : 'cannot listen: not starting');
+    }
+    throw err;
+  }
+}
+
+async function start<T>(preference: 'auto' | 'uws' | 'ws', opts: SocketServerOptions<T>, logger: Logger): Promise<SocketServer> {
   if (preference !== 'ws') {
     const loaded = loadUws();
     if ('uws' in loaded) {

@@ -4,6 +4,13 @@ import { dirname, join } from 'node:path';
 import type * as UwsTypes from 'uWebSockets.js';
 import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
+import { diagnoseListenFailure } from './listen-error.ts';
+import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
+
+/** Answers the socket tier writes itself (not through the app) carry the same baseline headers. */
+function writeBaselineHeaders(res: UwsTypes.HttpResponse) {
+  for (const [name, value] of Object.entries(BASELINE_SECURITY_HEADERS)) res.writeHeader(name, value);
+}
 
 type Uws = typeof UwsTypes;
 type UserData<T> = { context: T; connection?: UwsConnection; handler?: ConnectionHandler };
@@ -44,13 +51,24 @@ class UwsConnection implements SocketConnection {
   }
 }
 
+/**
+ * uWS 20.30 cuts a connection whose frame header announces more than maxPayloadLength (TCP close,
+ * no close frame: the client sees 1006). Its own limit is therefore set above the transport cap,
+ * and frames between the two are closed here with 1009 as the protocol documents. Beyond this
+ * multiple of the cap the native cut still applies: it bounds what uWS buffers per socket.
+ */
+export const UWS_HARD_PAYLOAD_FACTOR = 4;
+const CLOSE_CODE_MESSAGE_TOO_BIG = 1009;
+
 export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>): Promise<SocketServer> {
+  // Drops the "uWebSockets: 20" header uWS adds to every response (it names the server and version).
+  uws._cfg('silent');
   const app = uws.App();
   const connections = new Set<UwsConnection>();
   const decoder = new TextDecoder();
 
   app.ws<UserData<T>>(opts.path, {
-    maxPayloadLength: opts.maxPayloadBytes,
+    maxPayloadLength: opts.maxPayloadBytes * UWS_HARD_PAYLOAD_FACTOR,
     maxBackpressure: opts.maxBackpressureBytes,
     closeOnBackpressureLimit: 1,
     idleTimeout: 60,
@@ -58,7 +76,6 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     upgrade: (res, req, socketContext) => {
       // Everything from req must be read now: it is invalid after this function returns.
       const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const headers = new Headers();
       req.forEach((k, v) => headers.append(k, v));
@@ -67,9 +84,11 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       // Decided and upgraded right here, inside the handler (see SocketServerOptions.authorize).
       const decision = authorizeSafely(opts, { path: opts.path, query, headers, remoteAddress });
       if (decision.ok) {
-        res.upgrade<UserData<T>>({ context: decision.context }, key, protocol, extensions, socketContext);
+        // Only the subprotocol the decision selected: the offered list carries the credential.
+        res.upgrade<UserData<T>>({ context: decision.context }, key, decision.protocol ?? '', extensions, socketContext);
       } else {
         res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
+        writeBaselineHeaders(res);
         res.end(rejectionBody(decision));
       }
     },
@@ -81,7 +100,9 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       data.handler = opts.open(connection, data.context);
     },
     message: (ws, message, isBinary) => {
-      ws.getUserData().handler?.onMessage(message, isBinary);
+      const data = ws.getUserData();
+      if (message.byteLength > opts.maxPayloadBytes) return data.connection?.close(CLOSE_CODE_MESSAGE_TOO_BIG, 'frame_too_large');
+      data.handler?.onMessage(message, isBinary);
     },
     close: (ws, code) => {
       const data = ws.getUserData();
@@ -124,7 +145,11 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     };
     const fail = () => {
       if (aborted) return;
-      res.cork(() => res.writeStatus('500 Internal Server Error').end());
+      res.cork(() => {
+        res.writeStatus('500 Internal Server Error');
+        writeBaselineHeaders(res);
+        res.end();
+      });
     };
     if (method === 'GET' || method === 'HEAD') {
       respond(undefined).catch(fail);
@@ -133,7 +158,12 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     readBody(res, opts.maxHttpBodyBytes, () => aborted).then(
       (body) => {
         if (body === 'too_large') {
-          if (!aborted) res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON).end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' })));
+          if (aborted) return;
+          res.cork(() => {
+            res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON);
+            writeBaselineHeaders(res);
+            res.end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' }));
+          });
           return;
         }
         respond(body).catch(fail);
@@ -142,9 +172,12 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     );
   });
 
-  const listenSocket = await new Promise<UwsTypes.us_listen_socket>((resolve, reject) => {
-    app.listen(opts.host, opts.port, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${opts.host}:${opts.port}`))));
-  });
+  // uWS sets SO_REUSEPORT by default, so a second process on a taken port would silently share
+  // it (and its traffic); only an explicit PORT_SHARING asks for that.
+  const listenOptions = opts.sharePort ? 0 : (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (s: UwsTypes.us_listen_socket | false) => void) => void;
+  const listenSocket = await new Promise<UwsTypes.us_listen_socket | false>((resolve) => listen.call(app, opts.host, opts.port, listenOptions, resolve));
+  if (!listenSocket) throw await diagnoseListenFailure(opts.host, opts.port);
 
   return {
     kind: 'uws',

@@ -1,15 +1,19 @@
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import { problemBody } from '../errors.ts';
+import { defaultMetricsAccess, type MetricsAccess } from '../metrics-access.ts';
 
 export type HealthDeps = {
   checks: Record<string, () => Promise<void>>;
   registry: Registry;
+  /** Who may read /metrics (default: loopback only). */
+  metricsAccess?: MetricsAccess | undefined;
 };
 
 /** Liveness, readiness (DB, bus, SFU workers) and Prometheus metrics. */
 export function healthRoutes(deps: HealthDeps) {
-  return new Hono()
+  const mayReadMetrics = deps.metricsAccess ?? defaultMetricsAccess();
+  return new Hono<{ Bindings: { remoteAddress?: string } | undefined }>()
     .get('/healthz', (c) => c.json({ status: 'ok' }))
     .get('/readyz', async (c) => {
       const results = await Promise.all(
@@ -31,9 +35,13 @@ export function healthRoutes(deps: HealthDeps) {
         { 'content-type': 'application/problem+json' },
       );
     })
-    .get('/metrics', async (c) =>
-      c.body(await deps.registry.metrics(), 200, { 'content-type': deps.registry.contentType }),
-    );
+    .get('/metrics', async (c) => {
+      if (!mayReadMetrics(c.env?.remoteAddress, c.req.raw.headers)) {
+        const body = problemBody(403, 'metrics_forbidden', 'metrics are served to METRICS_ALLOW addresses or with the METRICS_TOKEN bearer token');
+        return c.body(JSON.stringify(body), 403, { 'content-type': 'application/problem+json' });
+      }
+      return c.body(await deps.registry.metrics(), 200, { 'content-type': deps.registry.contentType });
+    });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -33,6 +33,8 @@ export type BookingDeps = {
   now: () => Date;
   /** Optional phase timings (load test): 'authorize', 'validate', 'write'. */
   observe?: ((phase: string, ms: number) => void) | undefined;
+  /** After a status change committed (a cancelled consultation's room is closed). */
+  onStatusChange?: ((appointmentId: string, to: AppointmentStatus) => Promise<void>) | undefined;
 };
 
 const slotTaken = () => new ProblemError(409, 'slot_taken', 'the doctor already has an appointment overlapping this time');
@@ -159,7 +161,7 @@ export class BookingService {
     await policy.require(actor, ACTION_FOR_TARGET[to], resource);
     if (!canTransition(row.status, to)) throw new ProblemError(409, 'invalid_transition', `cannot go from ${row.status} to ${to}`);
     const now = this.d.now();
-    return db.transaction(async (tx) => {
+    const updated = await db.transaction(async (tx) => {
       // Conditional on the status we checked: two racing changes cannot both apply.
       const [updated] = await tx
         .update(appointments)
@@ -171,6 +173,8 @@ export class BookingService {
       if (to === 'cancelled' || to === 'no_show') await tx.update(reminderJobs).set({ status: 'skipped' }).where(and(eq(reminderJobs.appointmentId, appointmentId), eq(reminderJobs.status, 'pending')));
       return updated;
     });
+    await this.d.onStatusChange?.(appointmentId, to);
+    return updated;
   }
 
   /** The appointment as the actor may see it: questionnaire answers only for the patient side and the doctor. */

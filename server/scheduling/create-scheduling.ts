@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../db/client.ts';
+import type { AppointmentStatus } from '../../db/schema/index.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { SchedulingConfig } from '../config.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
@@ -17,13 +18,23 @@ import { SchedulingWorker } from './scheduling-worker.ts';
 export type Scheduling = ReturnType<typeof createScheduling>;
 
 /** Wires the scheduling services; the one place their implementations and clock are chosen. */
-export function createScheduling(opts: { db: Db; policy: Policy; audit: AuditLog; provider: NotificationProvider; config: SchedulingConfig; now?: () => Date; observeBooking?: (phase: string, ms: number) => void }) {
+export function createScheduling(opts: {
+  db: Db;
+  policy: Policy;
+  audit: AuditLog;
+  provider: NotificationProvider;
+  config: SchedulingConfig;
+  now?: () => Date;
+  observeBooking?: (phase: string, ms: number) => void;
+  /** After an appointment's status change committed (join grants: a cancelled room closes). */
+  onStatusChange?: (appointmentId: string, to: AppointmentStatus) => Promise<void>;
+}) {
   const { db, policy, audit, provider, config } = opts;
   const now = opts.now ?? (() => new Date());
   const clinics = new ClinicSchedulingService(db);
   const availability = new AvailabilityService(db);
   const licences = new LicenceService(db);
-  const booking = new BookingService({ db, policy, audit, now, observe: opts.observeBooking });
+  const booking = new BookingService({ db, policy, audit, now, observe: opts.observeBooking, onStatusChange: opts.onStatusChange });
   const dispatch = new DispatchService({ db, policy, clinics, licences, provider, now });
   const reminders = new ReminderOutbox(db, provider, { leaseMs: config.reminderLeaseMs, batchSize: 50, now });
   const licenceNotices = new LicenceNotices(db, provider, now);

@@ -20,6 +20,8 @@ export const errorCodes = [
   'cannot_consume',
   'no_worker',
   'media_error',
+  /** The join token no longer stands for anything (guest revoked, consultation cancelled or not open). */
+  'access_revoked',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -33,6 +35,12 @@ export const closeReasons = [
   'session_expired',
   'server_shutdown',
   'socket_error',
+  /** A frame over the transport cap (close code 1009). */
+  'frame_too_large',
+  // Close code 4006: what the join token stood for was withdrawn (see RevocationReason).
+  'invitation_revoked',
+  'consultation_cancelled',
+  'consultation_not_open',
 ] as const;
 export type CloseReason = (typeof closeReasons)[number];
 export const CLOSE_CODE_NORMAL = 1000;
@@ -45,3 +53,12 @@ export const CLOSE_CODE_DENIED = 4003;
 export const CLOSE_CODE_LEFT = 4004;
 /** A resume key the server no longer knows: rejoin with a join token. */
 export const CLOSE_CODE_SESSION_EXPIRED = 4005;
+/** The join token was revoked (reason: a RevocationReason): final, do not reconnect. */
+export const CLOSE_CODE_REVOKED = 4006;
+
+/**
+ * Why a join token stopped admitting anyone: the guest's invitation was revoked; the consultation
+ * was cancelled (or marked no-show); it is not open (completed, awaiting approval, outside its time).
+ */
+export const revocationReasons = ['invitation_revoked', 'consultation_cancelled', 'consultation_not_open'] as const;
+export type RevocationReason = (typeof revocationReasons)[number];

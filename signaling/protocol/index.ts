@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './join-claims.ts';
 export * from './limits.ts';
 export * from './messages.ts';
+export * from './credentials.ts';

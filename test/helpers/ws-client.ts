@@ -12,8 +12,8 @@ export type TestClient = SignalingClient & {
 /** A signaling client over `ws` that records everything it receives. */
 export async function connectClient(wsUrl: string, token: string): Promise<TestClient> {
   let socket: WebSocket | undefined;
-  const client = (await SignalingClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, (url) => {
-    socket = new WebSocket(url);
+  const client = (await SignalingClient.connect(wsUrl, token, (url, protocols) => {
+    socket = new WebSocket(url, protocols);
     return socket as unknown as WebSocketLike;
   })) as TestClient;
   // An abnormal close (1006) says nothing by itself; keep the socket-level cause for the failure message.

@@ -68,7 +68,7 @@ async function main() {
   const client: RoomClient = new RoomClient({
     signalingUrl: `${scheme}://${location.host}/ws`,
     token,
-    createSocket: (url) => new WebSocket(url) as never,
+    createSocket: (url, protocols) => new WebSocket(url, protocols) as never,
     // relay=1: every byte through TURN (diagnosing restrictive networks; the TURN test).
     iceTransportPolicy: fragment.get('relay') === '1' ? 'relay' : 'all',
     events: {

@@ -1,4 +1,4 @@
-import { SignalingClient, type WebSocketLike } from './signaling-client.ts';
+import { SignalingClient, type SocketFactory } from './signaling-client.ts';
 
 export type CheckState = 'ok' | 'warn' | 'fail';
 export type CheckResult = { name: string; state: CheckState; detail: string };
@@ -22,10 +22,10 @@ export async function httpRoundTrip(base: string, samples = 5): Promise<CheckRes
 }
 
 /** Opens the signaling connection with the user's own link and asks one question, without joining. */
-export async function signalingReachable(wsUrl: string, token: string, createSocket: (url: string) => WebSocketLike): Promise<CheckResult> {
+export async function signalingReachable(wsUrl: string, token: string, createSocket: SocketFactory): Promise<CheckResult> {
   const started = performance.now();
   try {
-    const client = await SignalingClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, createSocket);
+    const client = await SignalingClient.connect(wsUrl, token, createSocket);
     await client.request('getRouterRtpCapabilities', {}, 5000);
     client.close();
     return { name: 'signaling', state: 'ok', detail: `connected in ${Math.round(performance.now() - started)} ms` };

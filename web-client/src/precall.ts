@@ -64,7 +64,7 @@ async function start() {
   show(await httpRoundTrip(location.origin));
   if (token) {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const signaling = await signalingReachable(`${scheme}://${location.host}/ws`, token, (url) => new WebSocket(url) as never);
+    const signaling = await signalingReachable(`${scheme}://${location.host}/ws`, token, (url, protocols) => new WebSocket(url, protocols) as never);
     show(signaling);
     if (signaling.state === 'ok') {
       const join = $<HTMLAnchorElement>('join');

@@ -1,21 +1,19 @@
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
+// Constants from the files that hold them, types from the index: the protocol's zod schemas (which
+// probe for eval, a CSP violation) stay out of the browser bundle; the server validates frames.
 import {
   CLOSE_CODE_DENIED,
   CLOSE_CODE_LEFT,
   CLOSE_CODE_REPLACED,
+  CLOSE_CODE_REVOKED,
   CLOSE_CODE_ROOM_CLOSED,
   CLOSE_CODE_SESSION_EXPIRED,
-  RESUME_GRACE_MS,
-  type NetworkQuality,
-  type Notifications,
-  type PeerInfo,
-  type ProducerInfo,
-  type RoomState,
-  type WaitingInfo,
-} from '../../signaling/protocol/index.ts';
+} from '../../signaling/protocol/errors.ts';
+import { RESUME_GRACE_MS } from '../../signaling/protocol/limits.ts';
+import type { NetworkQuality, Notifications, PeerInfo, ProducerInfo, RoomState, WaitingInfo } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
-import { ConnectionLost, SignalingClient, type WebSocketLike } from './signaling-client.ts';
+import { ConnectionLost, SignalingClient, type SocketFactory } from './signaling-client.ts';
 
 export type Source = 'mic' | 'webcam' | 'screen';
 export type RemoteTrack = {
@@ -53,7 +51,8 @@ export type RoomClientOptions = {
   /** ws(s)://host/ws */
   signalingUrl: string;
   token: string;
-  createSocket: (url: string) => WebSocketLike;
+  /** Must pass the protocols on: `(url, protocols) => new WebSocket(url, protocols)` (they carry the token). */
+  createSocket: SocketFactory;
   events?: RoomClientEvents;
   /** For non-browser runtimes (werift bots); browsers detect their own handler. */
   handlerFactory?: types.HandlerFactory;
@@ -70,6 +69,8 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_ROOM_CLOSED]: 'room_closed',
   [CLOSE_CODE_DENIED]: 'denied',
   [CLOSE_CODE_LEFT]: 'left',
+  // The server sends why (invitation_revoked, consultation_cancelled, ...); reconnecting cannot help.
+  [CLOSE_CODE_REVOKED]: 'access_revoked',
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const JOIN_ATTEMPTS = 3;
@@ -240,8 +241,7 @@ export class RoomClient {
   // ---- join, admission, media setup ----
 
   async #connect() {
-    const url = `${this.opts.signalingUrl}?token=${encodeURIComponent(this.opts.token)}`;
-    this.#signaling = await SignalingClient.connect(url, this.opts.createSocket);
+    this.#signaling = await SignalingClient.connect(this.opts.signalingUrl, this.opts.token, this.opts.createSocket);
     this.#bindSignaling();
     this.#device ??= this.opts.handlerFactory ? new Device({ handlerFactory: this.opts.handlerFactory }) : new Device();
     // An earlier attempt may have been cut off between creating the device and loading it.
@@ -468,11 +468,10 @@ export class RoomClient {
 
   /** Same session, same transports: only the socket is new; missed notifications are replayed. */
   async #tryResume(): Promise<boolean> {
-    const url = `${this.opts.signalingUrl}?resume=${encodeURIComponent(this.#resumeKey)}`;
     const deadline = Date.now() + RESUME_GRACE_MS - 1000;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       await sleep(Math.min(200 * 2 ** attempt, 2000));
-      const result = await this.#signaling.resume(url, this.opts.createSocket);
+      const result = await this.#signaling.resume(this.opts.signalingUrl, this.#resumeKey, this.opts.createSocket);
       if (result === 'resumed') return true;
       if (result === 'expired') return false;
     }

@@ -1,4 +1,5 @@
 import { CLOSE_CODE_LEFT, CLOSE_CODE_SESSION_EXPIRED } from '../../signaling/protocol/errors.ts';
+import { signalingProtocols } from '../../signaling/protocol/credentials.ts';
 import type {
   ErrorBody,
   Method,
@@ -37,6 +38,12 @@ export interface WebSocketLike {
   onerror: ((ev: unknown) => void) | null;
 }
 
+/**
+ * Opens a WebSocket offering these subprotocols: `(url, protocols) => new WebSocket(url, protocols)`.
+ * The join token travels in them (never in the URL, which proxies log).
+ */
+export type SocketFactory = (url: string, protocols: string[]) => WebSocketLike;
+
 type Pending = { frame: string; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
 
 /**
@@ -58,8 +65,9 @@ export class SignalingClient {
     this.#bind(ws);
   }
 
-  static async connect(url: string, createSocket: (url: string) => WebSocketLike): Promise<SignalingClient> {
-    return new SignalingClient(await open(url, createSocket));
+  /** `url` is the bare signaling URL (ws(s)://host/ws); the token goes in the subprotocol header. */
+  static async connect(url: string, token: string, createSocket: SocketFactory): Promise<SignalingClient> {
+    return new SignalingClient(await open(url, signalingProtocols({ kind: 'join', token }), createSocket));
   }
 
   /** Highest notification sequence number seen: what a resume asks the server to replay after. */
@@ -71,10 +79,10 @@ export class SignalingClient {
    * Replaces a dropped socket with one bound to the same server session and re-sends what was not
    * answered yet. 'expired': the server no longer has the session (rejoin); 'failed': try again.
    */
-  async resume(url: string, createSocket: (url: string) => WebSocketLike): Promise<'resumed' | 'expired' | 'failed'> {
+  async resume(url: string, resumeKey: string, createSocket: SocketFactory): Promise<'resumed' | 'expired' | 'failed'> {
     let ws: WebSocketLike;
     try {
-      ws = await open(`${url}&lastSeq=${this.#lastSeq}`, createSocket);
+      ws = await open(url, signalingProtocols({ kind: 'resume', resumeKey, lastSeq: this.#lastSeq }), createSocket);
     } catch {
       return 'failed';
     }
@@ -156,9 +164,9 @@ export class SignalingClient {
   }
 }
 
-function open(url: string, createSocket: (url: string) => WebSocketLike): Promise<WebSocketLike> {
+function open(url: string, protocols: string[], createSocket: SocketFactory): Promise<WebSocketLike> {
   return new Promise((resolve, reject) => {
-    const ws = createSocket(url);
+    const ws = createSocket(url, protocols);
     ws.onopen = () => resolve(ws);
     ws.onerror = () => reject(new ConnectionLost('signaling connection failed'));
     ws.onclose = (ev) => reject(new ConnectionLost(`signaling connection refused (${ev.code})`));
