@@ -38,6 +38,8 @@ export async function openDb(opts: DbOptions): Promise<DbHandle> {
   return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts) : openPglite(opts.pgliteDir);
 }
 
+const STATEMENT_TIMEOUT_MARGIN_MS = 1000;
+
 /**
  * Reconnect delay after a failed attempt, in seconds. postgres-js's default grows to 20 s after a
  * few failures (shared by the whole pool), so once the database was back, requests still waited that
@@ -72,8 +74,9 @@ async function openPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
         // internal query is an unhandled rejection, which ends the process (porsager/postgres#1192, #1223):
         // a connection dropped right after the server came back did that. Array columns are parsed by drizzle.
         fetch_types: false,
-        // The server ends a statement that outlives the caller's deadline, instead of running on for nobody.
-        ...(deadlineMs > 0 ? { connection: { statement_timeout: deadlineMs } } : {}),
+        // The server ends a statement that outlived the caller's deadline instead of running on for nobody;
+        // a little later than the deadline, so that the caller always gets the typed deadline error.
+        ...(deadlineMs > 0 ? { connection: { statement_timeout: deadlineMs + STATEMENT_TIMEOUT_MARGIN_MS } } : {}),
       }),
     { graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)) },
   );

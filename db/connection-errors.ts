@@ -78,3 +78,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/** The first error code along the cause chain (SQLSTATE, driver or errno code), for a log line without details. */
+export function errorCode(err: unknown): string | undefined {
+  for (const e of causes(err)) {
+    const code = codeOf(e);
+    if (typeof code === 'string') return code;
+  }
+  return err instanceof Error ? err.name : undefined;
+}
