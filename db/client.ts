@@ -47,6 +47,24 @@ const STATEMENT_TIMEOUT_MARGIN_MS = 1000;
  */
 const reconnectBackoff = (retries: number) => Math.min(0.05 * 2 ** retries, 0.5);
 
+/** postgres-js options of the pool (exported for the tests that pin the driver's defects). */
+export function poolOptions(opts: DbOptions) {
+  const deadlineMs = opts.queryTimeoutMs ?? DB_DEFAULTS.queryTimeoutMs;
+  return {
+    max: opts.maxConnections ?? 10,
+    onnotice: () => {},
+    connect_timeout: opts.connectTimeoutSeconds ?? DB_DEFAULTS.connectTimeoutSeconds,
+    backoff: reconnectBackoff,
+    // postgres-js would read the server's array types on every new connection, and a failure of that
+    // internal query is an unhandled rejection, which ends the process (porsager/postgres#1192, #1223):
+    // a connection dropped right after the server came back did that. Array columns are parsed by drizzle.
+    fetch_types: false,
+    // The server ends a statement that outlived the caller's deadline instead of running on for nobody;
+    // a little later than the deadline, so that the caller always gets the typed deadline error.
+    ...(deadlineMs > 0 ? { connection: { statement_timeout: deadlineMs + STATEMENT_TIMEOUT_MARGIN_MS } } : {}),
+  };
+}
+
 async function openPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
   const connectTimeout = opts.connectTimeoutSeconds ?? DB_DEFAULTS.connectTimeoutSeconds;
   const deadlineMs = opts.queryTimeoutMs ?? DB_DEFAULTS.queryTimeoutMs;
@@ -62,24 +80,7 @@ async function openPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
   } finally {
     await migrator.end();
   }
-  const pool = renewingPool(
-    (onclose) =>
-      postgres(url, {
-        max: opts.maxConnections ?? 10,
-        onnotice: () => {},
-        onclose,
-        connect_timeout: connectTimeout,
-        backoff: reconnectBackoff,
-        // postgres-js would read the server's array types on every new connection, and a failure of that
-        // internal query is an unhandled rejection, which ends the process (porsager/postgres#1192, #1223):
-        // a connection dropped right after the server came back did that. Array columns are parsed by drizzle.
-        fetch_types: false,
-        // The server ends a statement that outlived the caller's deadline instead of running on for nobody;
-        // a little later than the deadline, so that the caller always gets the typed deadline error.
-        ...(deadlineMs > 0 ? { connection: { statement_timeout: deadlineMs + STATEMENT_TIMEOUT_MARGIN_MS } } : {}),
-      }),
-    { graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)) },
-  );
+  const pool = renewingPool((onclose) => postgres(url, { ...poolOptions(opts), onclose }), { graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)) });
   const db = drizzle(preparingClient(guardedClient(pool.sql, deadlineMs)), { schema }) as unknown as Db;
   return {
     db,
