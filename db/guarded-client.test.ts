@@ -104,6 +104,22 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
     expect(await count()).toBe(0);
   });
 
+  it('a connection lost while the callback awaits something else: the caller learns at once, the next query is refused', async () => {
+    let next: unknown;
+    const started = performance.now();
+    const tx = terminatedTransaction(async (t, pid) => {
+      pid(await backendPid(t));
+      await settle(400);
+      next = await t.execute(sql`insert into probe values (9)`).then(() => 'ran', (e: unknown) => e);
+    });
+    expect(isDatabaseUnavailable(await (await tx).outcome)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(400);
+    await settle(500);
+    expect(isDatabaseUnavailable(next), String(next)).toBe(true);
+    expect(watch.seen).toEqual([]);
+    expect(await count()).toBe(0);
+  });
+
   it('a statement slower than the deadline answers DatabaseDeadlineError when the deadline passes, and its transaction does not commit', async () => {
     const started = performance.now();
     const err = await handle.db
