@@ -37,7 +37,7 @@ try {
   fail(1, err.issues.map((i) => `configuration error: ${i.variable}: ${i.message}`).join('\n'));
 }
 
-const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: 1 });
+const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: 1, ...config.database });
 let code = 0;
 try {
   const passwords = await PasswordHasher.create(config.auth.passwordHashStrength);

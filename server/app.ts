@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import type { BlockList } from 'node:net';
+import { errorCode } from '../db/connection-errors.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { ProblemError, loggableError, problemBody, problemResponse } from './errors.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse } from './errors.ts';
 import type { JoinTokenIssuer } from './join-tokens.ts';
 import { demoRoutes, type DemoRoom } from './routes/demo.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -112,6 +113,12 @@ export function createApp(deps: AppDeps) {
       return c.body(JSON.stringify(problemBody(err.status, 'http_error', err.message)), err.status, {
         'content-type': 'application/problem+json',
       });
+    }
+    const unavailable = databaseUnavailable(err);
+    if (unavailable) {
+      deps.logger.warn({ code: errorCode(err), route: c.req.routePath }, 'database unavailable');
+      c.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      return problemResponse(c, unavailable);
     }
     deps.logger.error({ err: loggableError(err), route: c.req.routePath }, 'unhandled API error');
     return problemResponse(c, new ProblemError(500, 'internal', 'internal error'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher } from './batcher.ts';
+import { BatchDeadlineError, Batcher } from './batcher.ts';
 
 /** A run function whose batches finish only when the test says so. */
 function controlledRun() {
@@ -74,5 +74,46 @@ describe('Batcher', () => {
   it('rejects a batch whose run answers the wrong number of results', async () => {
     const b = new Batcher(async (items: number[]) => items.slice(1), { maxBatch: 10 });
     await expect(b.submit(1)).rejects.toThrow('0 results for 1 items');
+  });
+
+  it('a run that never settles is given up after its deadline, and later submits are served', async () => {
+    const { batches, run } = controlledRun();
+    const b = new Batcher(run, { maxBatch: 10, deadlineMs: 50 });
+    const stuck = b.submit(1);
+    const waiting = b.submit(2);
+    const started = performance.now();
+    await expect(stuck).rejects.toBeInstanceOf(BatchDeadlineError);
+    expect(performance.now() - started).toBeLessThan(1000);
+    // The next batch started without waiting for the stuck one.
+    await tick();
+    expect(batches.map((x) => x.items)).toEqual([[1], [2]]);
+    batches[1]!.finish();
+    expect(await waiting).toBe('r2');
+    // The stuck run settling late changes nothing, and nothing is left unhandled.
+    batches[0]!.finish(new Error('late'));
+    await tick();
+    const later = b.submit(3);
+    batches[2]!.finish();
+    expect(await later).toBe('r3');
+  });
+
+  it('every in-flight slot can be stuck: each is freed by its deadline', async () => {
+    const { batches, run } = controlledRun();
+    const b = new Batcher(run, { maxBatch: 1, inFlight: 2, deadlineMs: 50 });
+    const stuck = [b.submit(1), b.submit(2)];
+    for (const p of stuck) await expect(p).rejects.toBeInstanceOf(BatchDeadlineError);
+    const next = b.submit(3);
+    await tick();
+    batches.at(-1)!.finish();
+    expect(await next).toBe('r3');
+  });
+
+  it('a deadline of 0 waits for the run however long it takes', async () => {
+    const { batches, run } = controlledRun();
+    const b = new Batcher(run, { maxBatch: 1, deadlineMs: 0 });
+    const p = b.submit(1);
+    await new Promise((r) => setTimeout(r, 80));
+    batches[0]!.finish();
+    expect(await p).toBe('r1');
   });
 });

@@ -57,6 +57,12 @@ describe('loadConfig', () => {
     expect(variablesIn(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,proxy.local' }))).toEqual(['TRUSTED_PROXIES']);
   });
 
+  it('database waits: 5 s to connect and 10 s per query by default, bounded, 0 = no query limit', () => {
+    expect(loadConfig({}).database).toEqual({ connectTimeoutSeconds: 5, queryTimeoutMs: 10_000 });
+    expect(loadConfig({ DB_CONNECT_TIMEOUT_SECONDS: '2', DB_QUERY_TIMEOUT_SECONDS: '0' }).database).toEqual({ connectTimeoutSeconds: 2, queryTimeoutMs: 0 });
+    expect(variablesIn(() => loadConfig({ DB_CONNECT_TIMEOUT_SECONDS: '0', DB_QUERY_TIMEOUT_SECONDS: 'soon' })).sort()).toEqual(['DB_CONNECT_TIMEOUT_SECONDS', 'DB_QUERY_TIMEOUT_SECONDS']);
+  });
+
   it('reports every bad variable at once', () => {
     expect(variablesIn(() => loadConfig({ PORT: '-1', SOCKET_SERVER: 'x' })).sort()).toEqual(['PORT', 'SOCKET_SERVER']);
   });

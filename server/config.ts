@@ -28,6 +28,9 @@ const schema = z.object({
   SFU_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   DATABASE_URL: optionalUrl(['postgres://', 'postgresql://']),
   PGLITE_DIR: z.string().default('.data/pglite'),
+  // PostgreSQL only: bounded waits when the database is slow or gone (then requests answer 503).
+  DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(120).default(5),
+  DB_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),
   JOIN_TOKEN_PRIVATE_KEY: z.string().optional(),
   JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
@@ -103,6 +106,8 @@ export type Config = Readonly<{
   rtc: { listenIp: string; announcedIp: string | undefined; port: number; workers: number | undefined };
   databaseUrl: string | undefined;
   pgliteDir: string;
+  /** PostgreSQL waits: opening a connection; a query, BEGIN or COMMIT (0 = unlimited). */
+  database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
   joinToken: { privateKeyPem: string | undefined; ttlSeconds: number };
   demo: boolean;
@@ -189,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rtc: { listenIp: e.RTC_LISTEN_IP, announcedIp: e.RTC_ANNOUNCED_IP, port: e.RTC_PORT, workers: e.SFU_WORKERS },
     databaseUrl: e.DATABASE_URL,
     pgliteDir: e.PGLITE_DIR,
+    database: { connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS, queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000 },
     redisUrl: e.REDIS_URL,
     joinToken: { privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'), ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS },
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),

@@ -1,6 +1,8 @@
 import { DrizzleQueryError } from 'drizzle-orm/errors';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isDatabaseUnavailable } from '../db/connection-errors.ts';
+import { BatchDeadlineError } from './batcher.ts';
 
 export type FieldError = { field: string; message: string };
 
@@ -48,4 +50,17 @@ export function loggableError(err: unknown): Record<string, unknown> {
   const isDb = drizzle || err.name === 'PostgresError' || (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code));
   if (isDb) return { name: drizzle ? 'DrizzleQueryError' : err.name, sqlState: code, constraint: cause?.constraint_name ?? cause?.constraint ?? (err as { constraint_name?: unknown }).constraint_name };
   return { name: err.name, message: err.message, stack: err.stack };
+}
+
+/** How long a client is asked to wait (Retry-After) before retrying a request the database could not serve. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A 503 for errors that say the database is out of reach (refused, closed, terminated, shutting
+ * down or starting up, too slow to answer within its deadline), so clients retry instead of
+ * reporting a failure; undefined for every other error.
+ */
+export function databaseUnavailable(err: unknown): ProblemError | undefined {
+  if (!isDatabaseUnavailable(err) && !(err instanceof BatchDeadlineError)) return undefined;
+  return new ProblemError(503, 'database_unavailable', `the database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`);
 }

@@ -97,7 +97,7 @@ export class CareCallNode {
 
   async #start(opts: NodeOptions) {
     const { config, logger } = this;
-    this.db = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir });
+    this.db = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, ...config.database });
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
