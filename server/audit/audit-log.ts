@@ -6,6 +6,7 @@ import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { auditLog } from '../../db/schema/index.ts';
 import { Batcher } from '../batcher.ts';
 import { currentContext, type RequestContext } from '../request-context.ts';
+import { sqlState } from '../scheduling/sql-state.ts';
 import { canonicalJson } from './canonical-json.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -76,6 +77,34 @@ export type VerifyResult =
    * deleted), or it continues past it with other entries (deleted, then appended to). */
   | { ok: false; checked: number; brokenAt: { seq: number; id: null; problem: 'truncated' | 'checkpoint_missing' } };
 
+/** An entry that could not be appended, with the reason, as a batch result of its own. */
+class Refused {
+  constructor(readonly error: unknown) {}
+}
+
+/** NUL is refused in PostgreSQL text; a lone surrogate breaks the JSON a batch travels in. */
+const UNSTORABLE = /\u0000|\p{Cs}/u;
+function unstorableField(entry: AuditEntry): string | undefined {
+  for (const part of [entry.event, entry.ctx ?? {}]) {
+    for (const [key, value] of Object.entries(part)) if (typeof value === 'string' && UNSTORABLE.test(value)) return key;
+  }
+  return undefined;
+}
+
+/**
+ * Whether an append failed for what an entry holds rather than for the state of the database:
+ * PostgreSQL refused a value (SQLSTATE class 22, data exception, or 23, integrity), or building
+ * the entry threw before anything was sent (no code at all; driver and network errors carry one).
+ */
+function refusedForContent(err: unknown): boolean {
+  const state = sqlState(err);
+  if (state) return state.startsWith('22') || state.startsWith('23');
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code !== undefined) return false;
+  }
+  return true;
+}
+
 /** A chain head recorded outside the database (see checkpoints.ts): entry `seq` had hash `hash`. */
 export type AuditCheckpoint = { seq: number; hash: string };
 
@@ -85,7 +114,7 @@ export class AuditLog {
 
   /** The hash of the last entry this node wrote: the likely head of the chain (see appendWithin). */
   #head: string | undefined;
-  readonly #appends = new Batcher<AuditEntry, AuditRow>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
+  readonly #appends = new Batcher<AuditEntry, AuditRow | Refused>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
 
   /**
    * Appends one entry; who/where comes from the request context. Resolves once the entry is
@@ -103,12 +132,30 @@ export class AuditLog {
     return { event, ctx: currentContext() };
   }
 
-  append(entry: AuditEntry): Promise<AuditRow> {
-    return this.#appends.submit(entry);
+  async append(entry: AuditEntry): Promise<AuditRow> {
+    const field = unstorableField(entry);
+    // Validation refuses such text at the edge; this keeps it out of a shared batch should any slip by.
+    if (field) throw new Error(`audit entry: ${field} holds text the database cannot store`);
+    const row = await this.#appends.submit(entry);
+    if (row instanceof Refused) throw row.error;
+    return row;
   }
 
-  #append(batch: AuditEntry[]): Promise<AuditRow[]> {
-    return this.db.transaction((tx) => this.appendWithin(tx, batch));
+  /**
+   * One transaction per batch. Entries of unrelated requests share it, so if PostgreSQL refuses
+   * what one of them holds (a NUL or a lone surrogate that got past validation), the batch is
+   * split in halves and each retried: only the refused entry fails, after about 2·log2(batch)
+   * transactions. A database that is unavailable fails the batch as a whole, as splitting would
+   * only multiply the attempts.
+   */
+  async #append(batch: AuditEntry[]): Promise<(AuditRow | Refused)[]> {
+    try {
+      return await this.db.transaction((tx) => this.appendWithin(tx, batch));
+    } catch (error) {
+      if (batch.length === 1 || !refusedForContent(error)) return batch.map(() => new Refused(error));
+      const half = Math.ceil(batch.length / 2);
+      return [...(await this.#append(batch.slice(0, half))), ...(await this.#append(batch.slice(half)))];
+    }
   }
 
   /**
