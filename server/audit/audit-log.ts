@@ -1,15 +1,17 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { jsonRows } from '../../db/json-rows.ts';
 import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { auditLog } from '../../db/schema/index.ts';
 import { Batcher } from '../batcher.ts';
 import { currentContext, type RequestContext } from '../request-context.ts';
-import { sqlState } from '../scheduling/sql-state.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { Refused, refusedForContent, unstorableField } from './refused-entries.ts';
+import { entryHash, GENESIS_HASH, KEYED, type AuditRow, type ChainedRow } from './entry-hash.ts';
+import { verifyChain, type AuditCheckpoint, type VerifyResult } from './verify-chain.ts';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { GENESIS_HASH, type AuditRow };
+export type { AuditCheckpoint, VerifyResult };
 // Serialises appends across every node sharing the database so the chain stays linear.
 const AUDIT_LOCK_KEY = 7_265_012;
 /** Most entries chained and committed in one transaction (group commit). */
@@ -30,34 +32,6 @@ export type AuditEvent = {
   reason?: string | null;
 };
 
-export type AuditRow = typeof auditLog.$inferSelect;
-
-/** The fields that are hashed, in the form they are hashed (timestamps as ISO strings). */
-export function hashedFields(row: Omit<AuditRow, 'seq' | 'hash'>) {
-  return {
-    id: row.id,
-    at: row.at.toISOString(),
-    actorId: row.actorId,
-    actorRole: row.actorRole,
-    onBehalfOf: row.onBehalfOf,
-    sessionId: row.sessionId,
-    ip: row.ip,
-    requestId: row.requestId,
-    action: row.action,
-    outcome: row.outcome,
-    resourceType: row.resourceType,
-    resourceId: row.resourceId,
-    patientId: row.patientId,
-    clinicId: row.clinicId,
-    breakGlass: row.breakGlass,
-    reason: row.reason,
-    prevHash: row.prevHash,
-  };
-}
-
-export const entryHash = (row: Omit<AuditRow, 'seq' | 'hash'>) =>
-  createHash('sha256').update(canonicalJson(hashedFields(row))).digest('hex');
-
 export type AuditQuery = {
   clinicId?: string;
   actorId?: string;
@@ -70,47 +44,16 @@ export type AuditQuery = {
   limit: number;
 };
 
-export type VerifyResult =
-  | { ok: true; checked: number; head: string }
-  | { ok: false; checked: number; brokenAt: { seq: number; id: string; problem: 'hash_mismatch' | 'chain_break' | 'checkpoint_mismatch' } }
-  /** The entry a checkpoint names is gone: the chain ends before it (its newest entries were
-   * deleted), or it continues past it with other entries (deleted, then appended to). */
-  | { ok: false; checked: number; brokenAt: { seq: number; id: null; problem: 'truncated' | 'checkpoint_missing' } };
-
-/** An entry that could not be appended, with the reason, as a batch result of its own. */
-class Refused {
-  constructor(readonly error: unknown) {}
-}
-
-/** NUL is refused in PostgreSQL text; a lone surrogate breaks the JSON a batch travels in. */
-const UNSTORABLE = /\u0000|\p{Cs}/u;
-function unstorableField(entry: AuditEntry): string | undefined {
-  for (const part of [entry.event, entry.ctx ?? {}]) {
-    for (const [key, value] of Object.entries(part)) if (typeof value === 'string' && UNSTORABLE.test(value)) return key;
-  }
-  return undefined;
-}
-
 /**
- * Whether an append failed for what an entry holds rather than for the state of the database:
- * PostgreSQL refused a value (SQLSTATE class 22, data exception, or 23, integrity), or building
- * the entry threw before anything was sent (no code at all; driver and network errors carry one).
+ * Append-only, hash-chained record of who did what to which PHI, when, for whom, from where. Each
+ * entry's hash is an HMAC with `chainKey`, which must stay outside the database (it is derived from
+ * the node's signing key, or AUDIT_CHAIN_KEY): someone who can rewrite rows cannot re-chain them.
  */
-function refusedForContent(err: unknown): boolean {
-  const state = sqlState(err);
-  if (state) return state.startsWith('22') || state.startsWith('23');
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { code?: unknown }).code !== undefined) return false;
-  }
-  return true;
-}
-
-/** A chain head recorded outside the database (see checkpoints.ts): entry `seq` had hash `hash`. */
-export type AuditCheckpoint = { seq: number; hash: string };
-
-/** Append-only, hash-chained record of who did what to which PHI, when, for whom, from where. */
 export class AuditLog {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly chainKey: Buffer,
+  ) {}
 
   /** The hash of the last entry this node wrote: the likely head of the chain (see appendWithin). */
   #head: string | undefined;
@@ -181,7 +124,7 @@ export class AuditLog {
     return this.#insert(tx, this.#chain(last?.hash ?? GENESIS_HASH, batch));
   }
 
-  #chain(head: string, batch: readonly AuditEntry[]): Omit<AuditRow, 'seq'>[] {
+  #chain(head: string, batch: readonly AuditEntry[]): ChainedRow[] {
     let prevHash = head;
     return batch.map(({ event, ctx }) => {
       const entry = {
@@ -203,15 +146,16 @@ export class AuditLog {
         breakGlass: event.breakGlass ?? false,
         reason: event.reason ?? null,
         prevHash,
+        hashVersion: KEYED,
       };
-      const hash = entryHash(entry);
+      const hash = entryHash(entry, this.chainKey)!;
       prevHash = hash;
       return { ...entry, hash };
     });
   }
 
   /** Inserts chained entries in chain order (so seq order = chain order); with `ifHead`, only if that is the chain's head. */
-  async #insert(tx: Tx, values: Omit<AuditRow, 'seq'>[], ifHead?: string): Promise<AuditRow[]> {
+  async #insert(tx: Tx, values: ChainedRow[], ifHead?: string): Promise<AuditRow[]> {
     const rows = jsonRows(auditLog, values);
     const head = sql`coalesce((select ${auditLog.hash} from ${auditLog} order by ${auditLog.seq} desc limit 1), ${GENESIS_HASH})`;
     const guard = ifHead === undefined ? sql`` : sql`where ${head} = ${ifHead}`;
@@ -229,33 +173,19 @@ export class AuditLog {
     return last ?? null;
   }
 
+  /** Recomputes the whole chain (see verify-chain.ts), optionally against a checkpoint logged earlier. */
+  verify(opts: { checkpoint?: AuditCheckpoint; batchSize?: number } = {}): Promise<VerifyResult> {
+    return verifyChain(this.db, this.chainKey, opts);
+  }
+
   /**
-   * Walks the whole chain in seq order, recomputing every hash. The chain alone cannot show that
-   * its newest entries were deleted; given a checkpoint recorded elsewhere earlier, it can: the
-   * entry at the checkpoint's seq must still exist and carry the checkpoint's hash.
+   * On start: if the newest entry is unkeyed (the chain was written before it was keyed), appends a
+   * keyed one. From then on the newest entry is always keyed, so rewriting the keyed part of the
+   * chain as unkeyed entries cannot pass verification.
    */
-  async verify(opts: { checkpoint?: AuditCheckpoint; batchSize?: number } = {}): Promise<VerifyResult> {
-    const batchSize = opts.batchSize ?? 1000;
-    const cp = opts.checkpoint;
-    let prev = GENESIS_HASH;
-    let afterSeq = 0;
-    let checked = 0;
-    for (;;) {
-      const rows = await this.db.select().from(auditLog).where(gt(auditLog.seq, afterSeq)).orderBy(asc(auditLog.seq)).limit(batchSize);
-      for (const row of rows) {
-        if (row.prevHash !== prev) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'chain_break' } };
-        if (entryHash(row) !== row.hash) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'hash_mismatch' } };
-        if (cp && row.seq === cp.seq && row.hash !== cp.hash) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'checkpoint_mismatch' } };
-        if (cp && row.seq > cp.seq && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'checkpoint_missing' } };
-        prev = row.hash;
-        afterSeq = row.seq;
-        checked++;
-      }
-      if (rows.length < batchSize) {
-        if (cp && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'truncated' } };
-        return { ok: true, checked, head: prev };
-      }
-    }
+  async keyChainHead(): Promise<void> {
+    const [newest] = await this.db.select({ hashVersion: auditLog.hashVersion }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+    if (newest && newest.hashVersion !== KEYED) await this.record({ action: 'audit.chain_keyed', outcome: 'allowed', resourceType: 'audit_log' });
   }
 
   query(q: AuditQuery): Promise<AuditRow[]> {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client.ts';
 import { clinicMembers, clinics, users, type UserRole } from '../../db/schema/index.ts';
 import { AuditLog } from '../../server/audit/audit-log.ts';
@@ -27,7 +27,7 @@ export async function seedSchedulingServices(db: Db, opts: { doctors: number; pa
   for (let i = 0; i < opts.doctors; i++) doctorIds.push(await addUser('doctor'));
   const patientIds: string[] = [];
   for (let i = 0; i < opts.patients; i++) patientIds.push(await addUser('patient'));
-  const audit = new AuditLog(db);
+  const audit = new AuditLog(db, randomBytes(32));
   const policy = new Policy(db, audit);
   const config = loadConfig({ NODE_ENV: 'test' }).scheduling;
   const scheduling = createScheduling({ db, policy, audit, provider: new OutboxNotificationProvider(db), config, ...(opts.now ? { now: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
