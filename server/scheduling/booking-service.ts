@@ -78,7 +78,7 @@ export class BookingService {
     const settings = ctx.settings;
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + consultType.durationMinutes * 60_000);
-    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, now });
+    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, slotMinutes: consultType.durationMinutes, now });
     phase('validate');
 
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
@@ -129,7 +129,9 @@ export class BookingService {
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + (row.endsAt.getTime() - row.startsAt.getTime()));
     const ctx = await this.contexts.load({ patientId: row.patientId, clinicId: row.clinicId, doctorId: row.doctorId, consultTypeId: row.consultTypeId, jurisdiction: row.patientJurisdiction, around: input.startsAt });
-    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, now });
+    // The grid GET /slots shows for the type now; a retired type keeps the appointment's own length.
+    const slotMinutes = ctx.consultType?.durationMinutes ?? (row.endsAt.getTime() - row.startsAt.getTime()) / 60_000;
+    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, slotMinutes, now });
     const settings = ctx.settings;
     // With approval on, a moved appointment needs approving again.
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : row.status;
