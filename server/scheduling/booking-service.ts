@@ -68,8 +68,8 @@ export class BookingService {
       t = now;
     };
     const ctx = await this.contexts.load({ patientId: input.patientId, clinicId: input.clinicId, doctorId: input.doctorId, consultTypeId: input.consultTypeId, jurisdiction: input.patientJurisdiction, around: input.startsAt });
-    // Like policy.patientOr403: an unknown id must not be distinguishable from someone else's dependent.
-    if (!ctx.patient) throw new ProblemError(403, 'forbidden', 'not allowed');
+    // The same 404 the policy gives for a patient the actor may not know of (see visibility.ts).
+    if (!ctx.patient) throw new ProblemError(404, 'not_found', 'no such patient');
     const resource: AppointmentResource = { type: 'appointment', appointmentId: id, clinicId: input.clinicId, doctorId: input.doctorId, patient: ctx.patient };
     phase('context');
     const { entry: decision } = await policy.requireDeferred(actor, 'appointment.book', resource);

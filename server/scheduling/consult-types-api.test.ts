@@ -100,8 +100,8 @@ describe('consult types: edit, deactivate, reactivate', () => {
       const r = await patch(a, typeId, who.token, { priceMinor: 1, active: false });
       expect([r.status, r.body.code]).toEqual([403, 'forbidden']);
     }
-    // Clinic B's admin, through clinic A's path: the policy refuses.
-    expect((await patch(a, typeId, b.admin.token, { priceMinor: 1 })).status).toBe(403);
+    // Clinic B's admin, through clinic A's path: the policy refuses, as for a clinic that does not exist.
+    expect((await patch(a, typeId, b.admin.token, { priceMinor: 1 })).status).toBe(404);
     // Through their own clinic's path, with clinic A's type id: no such type there.
     const cross = await patch(b, typeId, b.admin.token, { active: false });
     expect([cross.status, cross.body.code]).toEqual([404, 'not_found']);
