@@ -86,8 +86,8 @@ export class AuditLog {
 
   /**
    * One transaction per batch. Entries of unrelated requests share it, so if PostgreSQL refuses
-   * what one of them holds (a NUL or a lone surrogate that got past validation), the batch is
-   * split in halves and each retried: only the refused entry fails, after about 2·log2(batch)
+   * what one of them holds (a value no check before foresaw), the batch is split in halves and
+   * each retried: only the refused entry fails, after about 2·log2(batch)
    * transactions. A database that is unavailable fails the batch as a whole, as splitting would
    * only multiply the attempts.
    */
