@@ -159,7 +159,7 @@ try {
 
   await settle();
   // 3. The same through the HTTP API (in-process app.request: auth middleware, zod, JSON).
-  const http = await httpBookingApp(handle.db, seed.operator);
+  const http = await httpBookingApp(handle.db, seed.operator, seed.chainKey);
   const hBase = nextRange(HTTP_BOOKINGS);
   const bookOverHttp = async (base: number, i: number) => {
     const r = await http.book({ clinicId: seed.clinicId, doctorId: seed.doctorIds[i % DOCTORS], patientId: seed.patientIds[i % seed.patientIds.length], consultTypeId: seed.consultTypeId, startsAt: slotOf(base, i).toISOString(), patientJurisdiction: 'DE' });

@@ -29,7 +29,9 @@ export async function seedSchedulingServices(db: Db, opts: { doctors: number; pa
   for (let i = 0; i < opts.doctors; i++) doctorIds.push(await addUser('doctor'));
   const patientIds: string[] = [];
   for (let i = 0; i < opts.patients; i++) patientIds.push(await addUser('patient'));
-  const audit = new AuditLog(db, randomBytes(32));
+  // Shared with any app built on the same database (the load test's HTTP phase), as nodes share it.
+  const chainKey = randomBytes(32);
+  const audit = new AuditLog(db, chainKey);
   const policy = new Policy(db, audit);
   const config = loadConfig({ NODE_ENV: 'test' }).scheduling;
   const scheduling = createScheduling({ db, policy, audit, provider: new OutboxNotificationProvider(db), config, ...(opts.now ? { now: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
@@ -43,5 +45,5 @@ export async function seedSchedulingServices(db: Db, opts: { doctors: number; pa
     await scheduling.licences.add(doctorId, { jurisdiction: 'DE', number: `L-${doctorId.slice(0, 6)}`, validFrom: new Date('2020-01-01Z'), expiresAt: new Date('2040-01-01Z') }, operatorId);
   }
   const operator: Actor = { userId: operatorId, role: 'operator', sessionId: 'load', clinicIds: [clinicId] };
-  return { clinicId, operator, doctorIds, patientIds, consultTypeId: type.id, consultTypeIds, scheduling, audit };
+  return { clinicId, operator, doctorIds, patientIds, consultTypeId: type.id, consultTypeIds, scheduling, audit, chainKey };
 }
