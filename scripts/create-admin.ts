@@ -9,7 +9,9 @@ import { z } from 'zod';
 import { openDb } from '../db/client.ts';
 import { AuditLog } from '../server/audit/audit-log.ts';
 import { ConfigError, loadConfig } from '../server/config.ts';
+import { loadAuthKeys } from '../server/identity/access-tokens.ts';
 import { BootstrapRefused, createPlatformAdmin } from '../server/identity/bootstrap-admin.ts';
+import { auditChainKey } from '../server/identity/create-identity.ts';
 import { PasswordHasher } from '../server/identity/passwords.ts';
 import { displayNameSchema, emailSchema } from '../server/validation.ts';
 
@@ -41,7 +43,7 @@ const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config
 let code = 0;
 try {
   const passwords = await PasswordHasher.create(config.auth.passwordHashStrength);
-  const created = await createPlatformAdmin({ db: handle.db, passwords, audit: new AuditLog(handle.db) }, { email, displayName: name, force: args.force ?? false });
+  const created = await createPlatformAdmin({ db: handle.db, passwords, audit: new AuditLog(handle.db, auditChainKey(config.auth, loadAuthKeys(config.auth.privateKeyPem))) }, { email, displayName: name, force: args.force ?? false });
   process.stdout.write(
     `Created platform admin ${email} (id ${created.id}).\n` +
       `Initial password (shown only now; sign in with it and the e-mailed code, then change it):\n${created.password}\n`,

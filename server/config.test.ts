@@ -63,6 +63,13 @@ describe('loadConfig', () => {
     expect(variablesIn(() => loadConfig({ DB_CONNECT_TIMEOUT_SECONDS: '0', DB_QUERY_TIMEOUT_SECONDS: 'soon' })).sort()).toEqual(['DB_CONNECT_TIMEOUT_SECONDS', 'DB_QUERY_TIMEOUT_SECONDS']);
   });
 
+  it('AUDIT_CHAIN_KEY takes 32+ bytes of base64 and names anything else', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(loadConfig({ AUDIT_CHAIN_KEY: key.toString('base64') }).auth.auditChainKey).toEqual(key);
+    expect(loadConfig({}).auth.auditChainKey).toBeUndefined();
+    for (const bad of [Buffer.alloc(16).toString('base64'), 'not base64 at all!', '']) expect(variablesIn(() => loadConfig({ AUDIT_CHAIN_KEY: bad }))).toEqual(['AUDIT_CHAIN_KEY']);
+  });
+
   it('reports every bad variable at once', () => {
     expect(variablesIn(() => loadConfig({ PORT: '-1', SOCKET_SERVER: 'x' })).sort()).toEqual(['PORT', 'SOCKET_SERVER']);
   });

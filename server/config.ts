@@ -89,6 +89,12 @@ const schema = z.object({
   MAIL_FROM: z.email().optional(),
   // How often the audit chain's head is signed into the log (an anchor outside the database).
   AUDIT_CHECKPOINT_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
+  // The audit chain's HMAC key (base64, at least 32 bytes); unset = derived from AUTH_TOKEN_PRIVATE_KEY.
+  AUDIT_CHAIN_KEY: z
+    .string()
+    .refine((k) => /^[A-Za-z0-9+/_-]+=*$/.test(k) && Buffer.from(k, 'base64').length >= 32, { message: 'must be at least 32 bytes, base64-encoded (openssl rand -base64 32)' })
+    .transform((k) => Buffer.from(k, 'base64'))
+    .optional(),
   // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
   PASSWORD_HASH_STRENGTH: z.enum(['interactive', 'moderate', 'minimum']).default('interactive'),
   // Scheduling (issue 4): the background worker (reminders, dispatch expiry, licence notices).
@@ -149,6 +155,8 @@ export type AuthConfig = {
   invitationTtlSeconds: number;
   breakGlassTtlSeconds: number;
   auditCheckpointSeconds: number;
+  /** Set: the audit chain's HMAC key; else one is derived from the auth signing key. */
+  auditChainKey: Buffer | undefined;
   passwordHashStrength: 'interactive' | 'moderate' | 'minimum';
 };
 
@@ -218,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       invitationTtlSeconds: e.INVITATION_TTL_SECONDS,
       breakGlassTtlSeconds: e.BREAK_GLASS_TTL_SECONDS,
       auditCheckpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
+      auditChainKey: e.AUDIT_CHAIN_KEY,
       passwordHashStrength: e.PASSWORD_HASH_STRENGTH,
     },
     scheduling: {

@@ -125,10 +125,13 @@ export class CareCallNode {
     logger.info({ email: notifier.kind, sms: 'outbox' }, 'notification delivery');
     this.identity = await createIdentity({ db: this.db.db, config: config.auth, notifier, publicUrl: () => this.baseUrl });
     this.#onStop('password hashing threads', () => this.identity.passwords.close());
+    // Before any request: the chain's newest entry is keyed from here on (see AuditLog.keyChainHead).
+    await this.identity.audit.keyChainHead();
     const checkpoints = new AuditCheckpointer(this.identity.audit, this.identity.keys.privateKey, logger);
     checkpoints.start(config.auth.auditCheckpointSeconds * 1000);
     this.#onStop('audit checkpoints', () => checkpoints.stop());
     if (this.identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
+    if (this.identity.ephemeralAuditKey) logger.warn('audit chain key is per-process (no AUTH_TOKEN_PRIVATE_KEY or AUDIT_CHAIN_KEY): entries of earlier runs will not verify');
     if (config.demo) {
       const { created } = await seedDemo(this.db.db, this.identity.passwords);
       logger.info({ created }, 'demo clinic ready');

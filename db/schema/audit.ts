@@ -1,8 +1,9 @@
-import { bigserial, boolean, index, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, pgTable, smallint, text, timestamp } from 'drizzle-orm/pg-core';
 
 /**
- * Append-only (a trigger refuses UPDATE and DELETE) and hash-chained: hash = sha256(canonical JSON of
- * the entry including prev_hash). Order of the chain is seq order. No PHI values here, only ids.
+ * Append-only (a trigger refuses UPDATE and DELETE) and hash-chained: hash = HMAC-SHA256 with a key
+ * kept outside the database (plain sha256 before the chain was keyed) of the canonical JSON of the
+ * entry including prev_hash. Order of the chain is seq order. No PHI values here, only ids.
  */
 export const auditLog = pgTable(
   'audit_log',
@@ -26,6 +27,8 @@ export const auditLog = pgTable(
     reason: text('reason'),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
+    /** How `hash` was made: 1 = plain sha256 (entries written before the chain was keyed), 2 = HMAC-SHA256 with the chain key. */
+    hashVersion: smallint('hash_version').notNull(),
   },
   (t) => [
     index('audit_log_clinic_idx').on(t.clinicId, t.seq),

@@ -14,8 +14,9 @@ import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
  * called in-process with app.request(): HTTP semantics without a socket, so the figure is the API's
  * cost, not the kernel's. Returns a signed-in operator's bearer token for booking.
  */
-export async function httpBookingApp(db: Db, operator: { userId: string }) {
-  const config = loadConfig({ NODE_ENV: 'test', DEMO: 'off', PASSWORD_HASH_STRENGTH: 'minimum', LOG_LEVEL: 'silent' });
+export async function httpBookingApp(db: Db, operator: { userId: string }, auditChainKey: Buffer) {
+  // The audit chain key of the service phases: one deployment, one chain.
+  const config = loadConfig({ NODE_ENV: 'test', DEMO: 'off', PASSWORD_HASH_STRENGTH: 'minimum', LOG_LEVEL: 'silent', AUDIT_CHAIN_KEY: auditChainKey.toString('base64') });
   const outbox = new OutboxNotificationProvider(db);
   const identity = await createIdentity({ db, config: config.auth, notifier: outbox, publicUrl: () => 'http://loadtest' });
   const scheduling = createScheduling({ db, policy: identity.policy, audit: identity.audit, provider: outbox, config: config.scheduling });

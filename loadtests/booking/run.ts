@@ -33,11 +33,13 @@ const database = await createTestDatabase();
 const handle = await openDb({ databaseUrl: database.url, maxConnections: POOL });
 try {
   const timer = phaseTimer();
-  const seed = await seedSchedulingServices(handle.db, { doctors: DOCTORS, patients: 200, observeBooking: timer.observe });
-  const book = (i: number, doctorId: string, startsAt: Date) =>
+  // A 20-minute type beside the 30-minute one: bookings start on their type's slot grid, so only
+  // types of different lengths can overlap partly (the contention round).
+  const seed = await seedSchedulingServices(handle.db, { doctors: DOCTORS, patients: 200, otherConsultMinutes: [20], observeBooking: timer.observe });
+  const book = (i: number, doctorId: string, startsAt: Date, consultMinutes = 30) =>
     // Each call runs in its own request context, as an API request would (the audit log reads it).
     runWithContext({ requestId: randomUUID(), ip: '127.0.0.1', userAgent: 'loadtest', actorId: seed.operator.userId, actorRole: 'operator' }, () =>
-      seed.scheduling.booking.book(seed.operator, { clinicId: seed.clinicId, doctorId, patientId: seed.patientIds[i % seed.patientIds.length]!, consultTypeId: seed.consultTypeId, startsAt, patientJurisdiction: 'DE' }),
+      seed.scheduling.booking.book(seed.operator, { clinicId: seed.clinicId, doctorId, patientId: seed.patientIds[i % seed.patientIds.length]!, consultTypeId: seed.consultTypeIds[consultMinutes]!, startsAt, patientJurisdiction: 'DE' }),
     );
 
   /** A refused booking (slot_taken) is an expected outcome under contention; anything else is an error, the first few printed. */
@@ -143,14 +145,21 @@ try {
   const maxSustained = Math.max(0, ...sustainedSteps.filter((r) => r.sustained).map((r) => r.offered));
 
   await settle();
-  // 2. Contention: many attempts on few slots of one doctor, at overlapping times (10-minute grid).
+  // 2. Contention: many attempts on few slots of one doctor, at overlapping times: 30- and 20-minute
+  //    consults, each on its own slot grid, over CONTENTION_SLOTS half hours.
   const contended = seed.doctorIds[0]!;
   const cBase = nextRange(CONTENTION_SLOTS * 3 * DOCTORS);
-  const contention = await drive(CONTENTION_ATTEMPTS, CONCURRENCY, (i) => book(i, contended, new Date(cBase + (i % (CONTENTION_SLOTS * 3)) * 10 * 60_000)));
+  const contentionTry = (i: number) => {
+    const minutes = i % 2 ? 20 : 30;
+    const starts = Math.floor((CONTENTION_SLOTS * 30) / minutes);
+    return { minutes, startsAt: new Date(cBase + (Math.floor(i / 2) % starts) * minutes * 60_000) };
+  };
+  const contentionStarts = new Set(Array.from({ length: CONTENTION_ATTEMPTS }, (_, i) => `${contentionTry(i).minutes}@${contentionTry(i).startsAt.getTime()}`)).size;
+  const contention = await drive(CONTENTION_ATTEMPTS, CONCURRENCY, (i) => book(i, contended, contentionTry(i).startsAt, contentionTry(i).minutes));
 
   await settle();
   // 3. The same through the HTTP API (in-process app.request: auth middleware, zod, JSON).
-  const http = await httpBookingApp(handle.db, seed.operator);
+  const http = await httpBookingApp(handle.db, seed.operator, seed.chainKey);
   const hBase = nextRange(HTTP_BOOKINGS);
   const bookOverHttp = async (base: number, i: number) => {
     const r = await http.book({ clinicId: seed.clinicId, doctorId: seed.doctorIds[i % DOCTORS], patientId: seed.patientIds[i % seed.patientIds.length], consultTypeId: seed.consultTypeId, startsAt: slotOf(base, i).toISOString(), patientJurisdiction: 'DE' });
@@ -196,10 +205,10 @@ try {
     timePerBookingMs: phases,
     http: { total: viaHttp.total, perSecond: viaHttp.perSecond, p50: viaHttp.p50, p95: viaHttp.p95, p99: viaHttp.p99, ok: viaHttp.ok, errors: viaHttp.otherErrors },
     httpSustained: { maxBookingsPerSecond: httpMaxSustained, secondsPerStep: SUSTAIN_SECONDS, steps: httpSteps },
-    contention: { attempts: CONTENTION_ATTEMPTS, distinctStartTimes: CONTENTION_SLOTS * 3, won: contention.ok, slotTaken: contention.slotTaken, otherErrors: contention.otherErrors, perSecond: contention.perSecond },
+    contention: { attempts: CONTENTION_ATTEMPTS, distinctStartTimes: contentionStarts, won: contention.ok, slotTaken: contention.slotTaken, otherErrors: contention.otherErrors, perSecond: contention.perSecond },
     auditAppendsPerSecond: auditOnly.perSecond,
     doubleBookings,
-    auditChain: chain.ok ? { ok: true, entries: chain.checked } : { ok: false, brokenAt: chain.brokenAt },
+    auditChain: chain.ok ? { ok: true, entries: chain.checked, seqGaps: chain.warnings.seqGaps } : { ok: false, brokenAt: chain.brokenAt },
     // The target is a capacity: the highest arrival rate served without a growing backlog.
     target: { bookingsPerSecond: 2000, met: maxSustained >= 2000 && doubleBookings === 0 },
   };

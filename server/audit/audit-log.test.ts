@@ -50,7 +50,7 @@ describe('hash-chained audit log', () => {
   });
 
   it('two nodes appending in turn (each guessing its own last entry as the head) and a rolled-back append keep one valid chain', async () => {
-    const nodes = [h.identity.audit, new AuditLog(h.db), new AuditLog(h.db)];
+    const nodes = [h.identity.audit, new AuditLog(h.db, h.chainKey), new AuditLog(h.db, h.chainKey)];
     const entry = (log: AuditLog) => log.entry({ action: 'patient.profile.read', outcome: 'allowed', resourceType: 'patient', resourceId: randomUUID() });
     for (let round = 0; round < 3; round++) {
       await Promise.all(nodes.map((log) => log.append(entry(log))));

@@ -1,14 +1,17 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { jsonRows } from '../../db/json-rows.ts';
 import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { auditLog } from '../../db/schema/index.ts';
 import { Batcher } from '../batcher.ts';
 import { currentContext, type RequestContext } from '../request-context.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { Refused, refusedForContent, unstorableField } from './refused-entries.ts';
+import { entryHash, GENESIS_HASH, KEYED, type AuditRow, type ChainedRow } from './entry-hash.ts';
+import { verifyChain, type AuditCheckpoint, type VerifyResult } from './verify-chain.ts';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { GENESIS_HASH, type AuditRow };
+export type { AuditCheckpoint, VerifyResult };
 // Serialises appends across every node sharing the database so the chain stays linear.
 const AUDIT_LOCK_KEY = 7_265_012;
 /** Most entries chained and committed in one transaction (group commit). */
@@ -29,34 +32,6 @@ export type AuditEvent = {
   reason?: string | null;
 };
 
-export type AuditRow = typeof auditLog.$inferSelect;
-
-/** The fields that are hashed, in the form they are hashed (timestamps as ISO strings). */
-export function hashedFields(row: Omit<AuditRow, 'seq' | 'hash'>) {
-  return {
-    id: row.id,
-    at: row.at.toISOString(),
-    actorId: row.actorId,
-    actorRole: row.actorRole,
-    onBehalfOf: row.onBehalfOf,
-    sessionId: row.sessionId,
-    ip: row.ip,
-    requestId: row.requestId,
-    action: row.action,
-    outcome: row.outcome,
-    resourceType: row.resourceType,
-    resourceId: row.resourceId,
-    patientId: row.patientId,
-    clinicId: row.clinicId,
-    breakGlass: row.breakGlass,
-    reason: row.reason,
-    prevHash: row.prevHash,
-  };
-}
-
-export const entryHash = (row: Omit<AuditRow, 'seq' | 'hash'>) =>
-  createHash('sha256').update(canonicalJson(hashedFields(row))).digest('hex');
-
 export type AuditQuery = {
   clinicId?: string;
   actorId?: string;
@@ -69,23 +44,20 @@ export type AuditQuery = {
   limit: number;
 };
 
-export type VerifyResult =
-  | { ok: true; checked: number; head: string }
-  | { ok: false; checked: number; brokenAt: { seq: number; id: string; problem: 'hash_mismatch' | 'chain_break' | 'checkpoint_mismatch' } }
-  /** The entry a checkpoint names is gone: the chain ends before it (its newest entries were
-   * deleted), or it continues past it with other entries (deleted, then appended to). */
-  | { ok: false; checked: number; brokenAt: { seq: number; id: null; problem: 'truncated' | 'checkpoint_missing' } };
-
-/** A chain head recorded outside the database (see checkpoints.ts): entry `seq` had hash `hash`. */
-export type AuditCheckpoint = { seq: number; hash: string };
-
-/** Append-only, hash-chained record of who did what to which PHI, when, for whom, from where. */
+/**
+ * Append-only, hash-chained record of who did what to which PHI, when, for whom, from where. Each
+ * entry's hash is an HMAC with `chainKey`, which must stay outside the database (it is derived from
+ * the node's signing key, or AUDIT_CHAIN_KEY): someone who can rewrite rows cannot re-chain them.
+ */
 export class AuditLog {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly chainKey: Buffer,
+  ) {}
 
   /** The hash of the last entry this node wrote: the likely head of the chain (see appendWithin). */
   #head: string | undefined;
-  readonly #appends = new Batcher<AuditEntry, AuditRow>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
+  readonly #appends = new Batcher<AuditEntry, AuditRow | Refused>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
 
   /**
    * Appends one entry; who/where comes from the request context. Resolves once the entry is
@@ -103,12 +75,30 @@ export class AuditLog {
     return { event, ctx: currentContext() };
   }
 
-  append(entry: AuditEntry): Promise<AuditRow> {
-    return this.#appends.submit(entry);
+  async append(entry: AuditEntry): Promise<AuditRow> {
+    const field = unstorableField(entry);
+    // Validation refuses such text at the edge; this keeps it out of a shared batch should any slip by.
+    if (field) throw new Error(`audit entry: ${field} holds text the database cannot store`);
+    const row = await this.#appends.submit(entry);
+    if (row instanceof Refused) throw row.error;
+    return row;
   }
 
-  #append(batch: AuditEntry[]): Promise<AuditRow[]> {
-    return this.db.transaction((tx) => this.appendWithin(tx, batch));
+  /**
+   * One transaction per batch. Entries of unrelated requests share it, so if PostgreSQL refuses
+   * what one of them holds (a value no check before foresaw), the batch is split in halves and
+   * each retried: only the refused entry fails, after about 2·log2(batch)
+   * transactions. A database that is unavailable fails the batch as a whole, as splitting would
+   * only multiply the attempts.
+   */
+  async #append(batch: AuditEntry[]): Promise<(AuditRow | Refused)[]> {
+    try {
+      return await this.db.transaction((tx) => this.appendWithin(tx, batch));
+    } catch (error) {
+      if (batch.length === 1 || !refusedForContent(error)) return batch.map(() => new Refused(error));
+      const half = Math.ceil(batch.length / 2);
+      return [...(await this.#append(batch.slice(0, half))), ...(await this.#append(batch.slice(half)))];
+    }
   }
 
   /**
@@ -134,7 +124,7 @@ export class AuditLog {
     return this.#insert(tx, this.#chain(last?.hash ?? GENESIS_HASH, batch));
   }
 
-  #chain(head: string, batch: readonly AuditEntry[]): Omit<AuditRow, 'seq'>[] {
+  #chain(head: string, batch: readonly AuditEntry[]): ChainedRow[] {
     let prevHash = head;
     return batch.map(({ event, ctx }) => {
       const entry = {
@@ -156,15 +146,16 @@ export class AuditLog {
         breakGlass: event.breakGlass ?? false,
         reason: event.reason ?? null,
         prevHash,
+        hashVersion: KEYED,
       };
-      const hash = entryHash(entry);
+      const hash = entryHash(entry, this.chainKey)!;
       prevHash = hash;
       return { ...entry, hash };
     });
   }
 
   /** Inserts chained entries in chain order (so seq order = chain order); with `ifHead`, only if that is the chain's head. */
-  async #insert(tx: Tx, values: Omit<AuditRow, 'seq'>[], ifHead?: string): Promise<AuditRow[]> {
+  async #insert(tx: Tx, values: ChainedRow[], ifHead?: string): Promise<AuditRow[]> {
     const rows = jsonRows(auditLog, values);
     const head = sql`coalesce((select ${auditLog.hash} from ${auditLog} order by ${auditLog.seq} desc limit 1), ${GENESIS_HASH})`;
     const guard = ifHead === undefined ? sql`` : sql`where ${head} = ${ifHead}`;
@@ -182,33 +173,19 @@ export class AuditLog {
     return last ?? null;
   }
 
+  /** Recomputes the whole chain (see verify-chain.ts), optionally against a checkpoint logged earlier. */
+  verify(opts: { checkpoint?: AuditCheckpoint; batchSize?: number } = {}): Promise<VerifyResult> {
+    return verifyChain(this.db, this.chainKey, opts);
+  }
+
   /**
-   * Walks the whole chain in seq order, recomputing every hash. The chain alone cannot show that
-   * its newest entries were deleted; given a checkpoint recorded elsewhere earlier, it can: the
-   * entry at the checkpoint's seq must still exist and carry the checkpoint's hash.
+   * On start: if the newest entry is unkeyed (the chain was written before it was keyed), appends a
+   * keyed one. From then on the newest entry is always keyed, so rewriting the keyed part of the
+   * chain as unkeyed entries cannot pass verification.
    */
-  async verify(opts: { checkpoint?: AuditCheckpoint; batchSize?: number } = {}): Promise<VerifyResult> {
-    const batchSize = opts.batchSize ?? 1000;
-    const cp = opts.checkpoint;
-    let prev = GENESIS_HASH;
-    let afterSeq = 0;
-    let checked = 0;
-    for (;;) {
-      const rows = await this.db.select().from(auditLog).where(gt(auditLog.seq, afterSeq)).orderBy(asc(auditLog.seq)).limit(batchSize);
-      for (const row of rows) {
-        if (row.prevHash !== prev) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'chain_break' } };
-        if (entryHash(row) !== row.hash) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'hash_mismatch' } };
-        if (cp && row.seq === cp.seq && row.hash !== cp.hash) return { ok: false, checked, brokenAt: { seq: row.seq, id: row.id, problem: 'checkpoint_mismatch' } };
-        if (cp && row.seq > cp.seq && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'checkpoint_missing' } };
-        prev = row.hash;
-        afterSeq = row.seq;
-        checked++;
-      }
-      if (rows.length < batchSize) {
-        if (cp && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'truncated' } };
-        return { ok: true, checked, head: prev };
-      }
-    }
+  async keyChainHead(): Promise<void> {
+    const [newest] = await this.db.select({ hashVersion: auditLog.hashVersion }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+    if (newest && newest.hashVersion !== KEYED) await this.record({ action: 'audit.chain_keyed', outcome: 'allowed', resourceType: 'audit_log' });
   }
 
   query(q: AuditQuery): Promise<AuditRow[]> {

@@ -76,8 +76,8 @@ describe('join tokens and guest links for video consultations', () => {
       expect(r.contentType, label).toContain('application/problem+json');
       expect(JSON.stringify(r.body), label).not.toMatch(/token"|roomId/);
     }
-    // The patient cannot join the dependent's consultation.
-    expect((await joinAs(c.patient.token, dependentAppointmentId)).status).toBe(403);
+    // The patient cannot join the dependent's consultation, and does not learn that it exists.
+    expect((await joinAs(c.patient.token, dependentAppointmentId)).status).toBe(404);
     expect((await h.call('POST', `/api/appointments/${appointmentId}/join-token`, {})).status).toBe(401);
     expect((await joinAs(c.patient.token, 'not-a-uuid')).status).toBe(400);
     expect((await joinAs(c.patient.token, '00000000-0000-4000-8000-000000000000')).status).toBe(404);
@@ -120,10 +120,12 @@ describe('join tokens and guest links for video consultations', () => {
     });
 
     it('only the assigned doctor invites; bad input gets field errors; unknown links are 404', async () => {
-      for (const token of [c.patient.token, c.operator.token, other.doctor.token]) {
+      for (const token of [c.patient.token, c.operator.token]) {
         const r = await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token, body: { kind: 'family', displayName: 'X' } });
         expect(r.status).toBe(403);
       }
+      // Another clinic's doctor gets what an unknown appointment gets.
+      expect((await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token: other.doctor.token, body: { kind: 'family', displayName: 'X' } })).status).toBe(404);
       const bad = await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token: c.doctor.token, body: { kind: 'friend', displayName: '' } });
       expect(bad.status).toBe(400);
       expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['displayName', 'kind']);

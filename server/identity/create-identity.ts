@@ -3,7 +3,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import type { AuthConfig } from '../config.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { Policy } from '../policy/policy.ts';
-import { AccessTokens, loadAuthKeys } from './access-tokens.ts';
+import { AccessTokens, loadAuthKeys, type AuthKeys } from './access-tokens.ts';
 import { AccountService } from './account.ts';
 import { ClinicService } from './clinics.ts';
 import { DependentService } from './dependents.ts';
@@ -17,13 +17,19 @@ import { SessionService } from './sessions.ts';
 
 export type Identity = Awaited<ReturnType<typeof createIdentity>>;
 
+/**
+ * The audit chain's HMAC key: AUDIT_CHAIN_KEY, so that rotating the token signing key need not
+ * orphan the chain, else derived from that signing key. Every process appending must use the same.
+ */
+export const auditChainKey = (config: Pick<AuthConfig, 'auditChainKey'>, keys: AuthKeys) => config.auditChainKey ?? keys.derive('audit-chain');
+
 /** Wires identity, policy and audit together; the one place their implementations are chosen. */
 export async function createIdentity(opts: { db: Db; config: AuthConfig; notifier: NotificationProvider; publicUrl: () => string }) {
   const { db, config, notifier } = opts;
   const keys = loadAuthKeys(config.privateKeyPem);
   const passwords = await PasswordHasher.create(config.passwordHashStrength);
   const tokens = new AccessTokens(keys, config.accessTokenTtlSeconds);
-  const audit = new AuditLog(db);
+  const audit = new AuditLog(db, auditChainKey(config, keys));
   const policy = new Policy(db, audit);
   const sessions = new SessionService(db, tokens, config);
   const sealer = new Sealer(keys.derive('totp-seal'));
@@ -33,6 +39,8 @@ export async function createIdentity(opts: { db: Db; config: AuthConfig; notifie
     config,
     keys,
     ephemeralKey: keys.ephemeral,
+    /** The audit chain key dies with the process too: entries of earlier runs will not verify. */
+    ephemeralAuditKey: keys.ephemeral && !config.auditChainKey,
     passwords,
     tokens,
     audit,

@@ -5,11 +5,13 @@ import { ACTIONS, type Action, type ResourceFor } from './actions.ts';
 import { may } from './decide.ts';
 import { loadPatientFacts } from './facts.ts';
 import type { Actor, PatientFacts, Resource } from './types.ts';
+import { notFoundDetail, visibleTo } from './visibility.ts';
 
 export type Granted = { breakGlass: boolean };
 
 /**
- * What routes call: decide, audit PHI decisions (allowed and denied), and turn a denial into 403.
+ * What routes call: decide, audit PHI decisions (allowed and denied), and turn a denial into 403,
+ * or into 404 where the actor may not even learn that the resource exists (visibility.ts).
  * Handlers never look at roles themselves.
  */
 export class Policy {
@@ -46,6 +48,7 @@ export class Policy {
       : undefined;
     if (!decision.allow) {
       if (entry) await this.audit.append(entry);
+      if (!visibleTo(actor, r)) throw new ProblemError(404, 'not_found', notFoundDetail(r.type));
       throw new ProblemError(403, 'forbidden', decision.reason === 'no_relationship_break_glass_available'
         ? 'no treating relationship with this patient (break-glass access is available with a reason)'
         : 'not allowed');
@@ -62,22 +65,18 @@ export class Policy {
       await this.require(actor, action, resource);
       return true;
     } catch (err) {
-      if (err instanceof ProblemError && err.status === 403) return false;
+      if (err instanceof ProblemError && (err.code === 'forbidden' || err.code === 'not_found')) return false;
       throw err;
     }
   }
 
-  /** Loads the patient's facts or 404s; the policy, not the handler, then decides. */
+  /**
+   * Loads the patient's facts or 404s; the policy, not the handler, then decides. A patient the
+   * actor may not know of is refused with the same 404, so unknown and hidden ids look alike.
+   */
   async patient(patientId: string): Promise<PatientFacts> {
     const facts = await loadPatientFacts(this.db, patientId);
-    if (!facts) throw new ProblemError(404, 'not_found', 'no such patient');
-    return facts;
-  }
-
-  /** For on-behalf-of: an unknown id must not be distinguishable from someone else's dependent. */
-  async patientOr403(patientId: string): Promise<PatientFacts> {
-    const facts = await loadPatientFacts(this.db, patientId);
-    if (!facts) throw new ProblemError(403, 'forbidden', 'not allowed');
+    if (!facts) throw new ProblemError(404, 'not_found', notFoundDetail('patient'));
     return facts;
   }
 }

@@ -3,24 +3,26 @@ import { z } from 'zod';
 import { checkpointSignatureValid } from '../audit/checkpoints.ts';
 import { ProblemError } from '../errors.ts';
 import type { Identity } from '../identity/create-identity.ts';
-import { idSchema, parseQuery } from '../validation.ts';
+import { dateTime, idSchema, parseQuery, positiveIntParam } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
-const query = z.object({
+const query = z
+  .object({
   clinicId: idSchema.optional(),
   actorId: idSchema.optional(),
   patientId: idSchema.optional(),
   action: z.string().regex(/^[a-z_.]{1,64}$/, 'must be an action name').optional(),
-  from: z.iso.datetime({ message: 'must be an ISO date-time', offset: true }).transform((s) => new Date(s)).optional(),
-  to: z.iso.datetime({ message: 'must be an ISO date-time', offset: true }).transform((s) => new Date(s)).optional(),
-  before: z.coerce.number().int().positive().optional(),
+  from: dateTime('must be an ISO date-time with offset').optional(),
+  to: dateTime('must be an ISO date-time with offset').optional(),
+  before: positiveIntParam().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-});
+  })
+  .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'must not be before from', path: ['to'], when: (p) => p.issues.length === 0 });
 
 /** A checkpoint from the log (see server/audit/checkpoints.ts): seq and hash together, signature optional. */
 const verifyQuery = z
   .object({
-    seq: z.coerce.number().int().positive().optional(),
+    seq: positiveIntParam().optional(),
     hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest').optional(),
     signature: z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'must be a base64url Ed25519 signature').optional(),
   })

@@ -104,11 +104,11 @@ describe('clinic invitations: list and revoke', () => {
     expectFieldError(await h.call('GET', '/api/clinics/nope/invitations', { token: tok.clinicAdmin! }), 'clinicId');
   });
 
-  it('list: 401 without a token; 403 for other roles, other clinics and the platform admin; audited', async () => {
+  it('list: 401 without a token; 403 for other roles; 404 (as for an unknown clinic) for other clinics and the platform admin; audited', async () => {
     expect((await h.call('GET', `/api/clinics/${clinicId}/invitations`)).status).toBe(401);
-    for (const who of ['patient', 'partner', 'otherAdmin', 'otherDoctor', 'admin']) {
+    for (const [who, status] of [['patient', 403], ['partner', 403], ['otherAdmin', 404], ['otherDoctor', 404], ['admin', 404]] as const) {
       const r = await list(who);
-      expect([who, r.status, r.contentType]).toEqual([who, 403, expect.stringContaining('application/problem+json')]);
+      expect([who, r.status, r.contentType]).toEqual([who, status, expect.stringContaining('application/problem+json')]);
     }
     const entries = await h.identity.audit.query({ clinicId, action: 'clinic.invitations.list', limit: 500 });
     expect(entries.some((e) => e.outcome === 'allowed' && e.actorId === ids.clinicAdmin)).toBe(true);
@@ -145,11 +145,11 @@ describe('clinic invitations: list and revoke', () => {
     expectFieldError(await revoke('clinicAdmin', elsewhere.id, 'nope'), 'clinicId');
   });
 
-  it("revoke: 401 without a token; 403 for someone else's invitation, other roles and other clinics; it still works", async () => {
+  it("revoke: 401 without a token; 403 for staff with someone else's invitation; 404 for those who cannot know it exists; it still works", async () => {
     const inv = await invite('doctor', 'kept@example.test', 'patient');
     expect((await revoke(undefined, inv.id)).status).toBe(401);
-    for (const who of ['doctor2', 'operator', 'patient', 'partner', 'otherAdmin', 'otherDoctor', 'admin']) {
-      expect([who, (await revoke(who, inv.id)).status]).toEqual([who, 403]);
+    for (const [who, status] of [['doctor2', 403], ['operator', 403], ['patient', 404], ['partner', 404], ['otherAdmin', 404], ['otherDoctor', 404], ['admin', 404]] as const) {
+      expect([who, (await revoke(who, inv.id)).status]).toEqual([who, status]);
     }
     // An admin of another clinic, through their own clinic's path, finds nothing there.
     expect((await revoke('otherAdmin', inv.id, otherClinic)).status).toBe(404);

@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { GUEST_KINDS } from '../../db/schema/index.ts';
 import type { ConsultationService } from '../consultations/consultation-service.ts';
 import type { Identity } from '../identity/create-identity.ts';
-import { displayNameSchema, idSchema, parseBody, parseParams } from '../validation.ts';
+import { idSchema, parseBody, parseParams, text } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
 const appointmentParam = z.object({ appointmentId: idSchema });
 const guestParam = z.object({ appointmentId: idSchema, guestId: idSchema });
-const guestBody = z.object({ kind: z.enum(GUEST_KINDS), displayName: displayNameSchema.pipe(z.string().max(64)) });
+const guestBody = z.object({ kind: z.enum(GUEST_KINDS), displayName: text({ min: 1, max: 64 }) });
 
 /** /api/appointments/:id/...: join tokens for the people of the appointment, guest invitations. */
 export function consultationRoutes(identity: Identity, consultations: ConsultationService) {

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { OutboxNotificationProvider } from '../notifications/outbox-provider.ts';
-import { parseQuery } from '../validation.ts';
+import { parseQuery, text } from '../validation.ts';
 
-const query = z.object({ recipient: z.string().min(3).max(254), limit: z.coerce.number().int().min(1).max(50).default(10) });
+const query = z.object({ recipient: text({ min: 3, max: 254 }), limit: z.coerce.number().int().min(1).max(50).default(10) });
 
 /**
  * Demo mode only (never mounted otherwise): lets someone trying the demo read the sign-in code

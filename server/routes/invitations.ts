@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
 import { currentContext } from '../request-context.ts';
-import { displayNameSchema, parseBody, passwordSchema, phoneSchema } from '../validation.ts';
+import { displayNameSchema, localDate, parseBody, passwordSchema, phoneSchema } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
 const acceptBody = z.object({
@@ -10,7 +10,7 @@ const acceptBody = z.object({
   displayName: displayNameSchema.optional(),
   password: passwordSchema.optional(),
   phone: phoneSchema.optional(),
-  dateOfBirth: z.iso.date({ message: 'must be a date (YYYY-MM-DD)' }).optional(),
+  dateOfBirth: localDate('must be a date (YYYY-MM-DD)').optional(),
 });
 
 /** Redeeming an invitation link: creates the account, or adds a clinic to a signed-in one. */

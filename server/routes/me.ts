@@ -2,10 +2,10 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
 import { canonicalTimeZone, isValidTimeZone } from '../scheduling/zoned-time.ts';
-import { displayNameSchema, idSchema, parseBody, passwordSchema } from '../validation.ts';
+import { displayNameSchema, idSchema, localDate, parseBody, passwordSchema } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
-const isoDate = z.iso.date({ message: 'must be a date (YYYY-MM-DD)' });
+const isoDate = localDate('must be a date (YYYY-MM-DD)');
 const passwordBody = z.object({ currentPassword: z.string().min(1, 'required').max(128), newPassword: passwordSchema });
 const mfaBody = z.object({ method: z.enum(['email', 'sms']) });
 const codeBody = z.object({ code: z.string().regex(/^[0-9]{6}$/, 'must be 6 digits') });

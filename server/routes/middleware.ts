@@ -80,7 +80,7 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
     if (onBehalfOf !== undefined) {
       const parsed = idSchema.safeParse(onBehalfOf);
       if (!parsed.success) throw new ProblemError(400, 'invalid_header', 'request is invalid', [{ field: 'x-on-behalf-of', message: 'must be a UUID' }]);
-      const facts = await identity.policy.patientOr403(parsed.data);
+      const facts = await identity.policy.patient(parsed.data);
       await identity.policy.require(actor, 'patient.act_on_behalf', facts);
       actor.onBehalfOf = parsed.data;
       if (ctx) ctx.onBehalfOf = parsed.data;

@@ -2,12 +2,12 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProblemError } from '../errors.ts';
 import type { Identity } from '../identity/create-identity.ts';
-import { idSchema, parseBody, parseParams } from '../validation.ts';
+import { idSchema, parseBody, parseParams, text } from '../validation.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
 const patientParam = z.object({ patientId: idSchema });
-const noteBody = z.object({ body: z.string().trim().min(1, 'required').max(20_000, 'too long') });
-const breakGlassBody = z.object({ reason: z.string().trim().min(10, 'give a reason of at least 10 characters').max(500) });
+const noteBody = z.object({ body: text({ min: 1, max: 20_000, multiline: true, tooLong: 'too long' }) });
+const breakGlassBody = z.object({ reason: text({ min: 10, max: 500, multiline: true, tooShort: 'give a reason of at least 10 characters' }) });
 
 /** A patient's record. Every route asks the policy first; the policy audits every PHI decision. */
 export function patientRoutes(identity: Identity) {

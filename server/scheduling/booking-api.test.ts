@@ -45,7 +45,9 @@ describe('booking API: book, approve, walk the state machine, reschedule, cancel
     expect(again.status).toBe(409);
     expect(again.contentType).toContain('application/problem+json');
     expect(again.body.code).toBe('slot_taken');
-    const overlap = await h.call('POST', '/api/appointments', { token: c.operator.token, body: booking(c, c.patient.id, '2027-03-29T09:15:00+02:00') });
+    // Partly overlapping: a 20-minute consult at 09:20 (on its own slot grid) over the 09:00-09:30 one.
+    const short = await h.call('POST', `/api/scheduling/clinics/${c.clinicId}/consult-types`, { token: c.admin.token, body: { name: 'Short', kind: 'video', durationMinutes: 20, priceMinor: 2000, currency: 'EUR' } });
+    const overlap = await h.call('POST', '/api/appointments', { token: c.operator.token, body: booking(c, c.patient.id, '2027-03-29T09:20:00+02:00', { consultTypeId: short.body.id }) });
     expect(overlap.body.code).toBe('slot_taken');
     const next = await h.call('POST', '/api/appointments', { token: c.operator.token, body: booking(c, c.patient.id, '2027-03-29T09:30:00+02:00') });
     expect(next.status).toBe(201);

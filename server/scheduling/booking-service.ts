@@ -70,8 +70,8 @@ export class BookingService {
       t = now;
     };
     const ctx = await this.contexts.load({ patientId: input.patientId, clinicId: input.clinicId, doctorId: input.doctorId, consultTypeId: input.consultTypeId, jurisdiction: input.patientJurisdiction, around: input.startsAt });
-    // Like policy.patientOr403: an unknown id must not be distinguishable from someone else's dependent.
-    if (!ctx.patient) throw new ProblemError(403, 'forbidden', 'not allowed');
+    // The same 404 the policy gives for a patient the actor may not know of (see visibility.ts).
+    if (!ctx.patient) throw new ProblemError(404, 'not_found', 'no such patient');
     const resource: AppointmentResource = { type: 'appointment', appointmentId: id, clinicId: input.clinicId, doctorId: input.doctorId, patient: ctx.patient };
     phase('context');
     const { entry: decision } = await policy.requireDeferred(actor, 'appointment.book', resource);
@@ -80,7 +80,7 @@ export class BookingService {
     const settings = ctx.settings;
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + consultType.durationMinutes * 60_000);
-    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, now });
+    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, slotMinutes: consultType.durationMinutes, now });
     phase('validate');
 
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
@@ -131,7 +131,9 @@ export class BookingService {
     const now = this.d.now();
     const endsAt = new Date(input.startsAt.getTime() + (row.endsAt.getTime() - row.startsAt.getTime()));
     const ctx = await this.contexts.load({ patientId: row.patientId, clinicId: row.clinicId, doctorId: row.doctorId, consultTypeId: row.consultTypeId, jurisdiction: row.patientJurisdiction, around: input.startsAt });
-    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, now });
+    // The grid GET /slots shows for the type now; a retired type keeps the appointment's own length.
+    const slotMinutes = ctx.consultType?.durationMinutes ?? (row.endsAt.getTime() - row.startsAt.getTime()) / 60_000;
+    checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, slotMinutes, now });
     const settings = ctx.settings;
     // With approval on, a moved appointment needs approving again.
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : row.status;

@@ -137,13 +137,13 @@ describe('doctor calendar feed: a secret subscription URL', () => {
     expect(unknown.status).toBe(404);
   });
 
-  it('only the doctor themself manages their feed: other doctors, staff, patients and other clinics get 403, no token 401', async () => {
+  it('only the doctor themself manages their feed: other doctors, staff and patients get 403, other clinics 404, no token 401', async () => {
     const { url } = await issue();
     const outsiders = { 'other doctor, same clinic': otherDoctorSameClinic, operator: b.operator.token, 'clinic admin': b.admin.token, patient: b.patient.token, guardian: b.guardian.token, "other clinic's doctor": other.doctor.token };
     for (const [who, token] of Object.entries(outsiders)) {
       for (const method of ['POST', 'GET', 'DELETE']) {
         const r = await h.call(method, `/api/doctors/${b.doctor.id}/calendar-feed`, { token });
-        expect(r.status, `${who} ${method}`).toBe(403);
+        expect(r.status, `${who} ${method}`).toBe(token === other.doctor.token ? 404 : 403);
         expect(r.contentType).toBe('application/problem+json');
       }
     }

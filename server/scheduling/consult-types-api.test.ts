@@ -4,7 +4,7 @@ import { booking, schedulingClinic, type SchedulingClinic } from '../../test/hel
 
 // Future weekdays inside the helper clinic's Mon-Fri 09:00-17:00 Berlin schedule.
 const TUE_1000 = '2027-06-08T10:00:00+02:00';
-const WED_1000 = '2027-06-09T10:00:00+02:00';
+const WED_0945 = '2027-06-09T09:45:00+02:00';
 const THU_1000 = '2027-06-10T10:00:00+02:00';
 
 describe('consult types: edit, deactivate, reactivate', () => {
@@ -38,8 +38,9 @@ describe('consult types: edit, deactivate, reactivate', () => {
     expect(priceOnly.body).toMatchObject({ name: 'Long follow-up', durationMinutes: 45, priceMinor: 6500, currency: 'CHF' });
     const kept = await h.call('GET', `/api/appointments/${before.body.id}`, { token: a.patient.token });
     expect(kept.body).toMatchObject({ priceMinor: 4500, currency: 'EUR', startsAt: '2027-06-08T08:00:00.000Z', endsAt: '2027-06-08T08:30:00.000Z' });
-    const after = await h.call('POST', '/api/appointments', { token: a.patient.token, body: booking(a, a.patient.id, WED_1000, { consultTypeId: typeId }) });
-    expect(after.body).toMatchObject({ priceMinor: 6500, currency: 'CHF', endsAt: '2027-06-09T08:45:00.000Z' });
+    // New bookings take the new length, on its slot grid (09:00, 09:45, 10:30 ...).
+    const after = await h.call('POST', '/api/appointments', { token: a.patient.token, body: booking(a, a.patient.id, WED_0945, { consultTypeId: typeId }) });
+    expect(after.body).toMatchObject({ priceMinor: 6500, currency: 'CHF', startsAt: '2027-06-09T07:45:00.000Z', endsAt: '2027-06-09T08:30:00.000Z' });
   });
 
   it('a deactivated type is not listed or bookable for patients; the admin still sees it, existing bookings can move, reactivation restores it', async () => {
@@ -99,8 +100,8 @@ describe('consult types: edit, deactivate, reactivate', () => {
       const r = await patch(a, typeId, who.token, { priceMinor: 1, active: false });
       expect([r.status, r.body.code]).toEqual([403, 'forbidden']);
     }
-    // Clinic B's admin, through clinic A's path: the policy refuses.
-    expect((await patch(a, typeId, b.admin.token, { priceMinor: 1 })).status).toBe(403);
+    // Clinic B's admin, through clinic A's path: the policy refuses, as for a clinic that does not exist.
+    expect((await patch(a, typeId, b.admin.token, { priceMinor: 1 })).status).toBe(404);
     // Through their own clinic's path, with clinic A's type id: no such type there.
     const cross = await patch(b, typeId, b.admin.token, { active: false });
     expect([cross.status, cross.body.code]).toEqual([404, 'not_found']);

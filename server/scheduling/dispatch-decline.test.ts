@@ -168,13 +168,18 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
     const t0 = new Date('2027-06-14T10:00:00Z');
     const id = await dispatch(t0, [d1, d2], 60);
     h.clock.now = at(t0, 90);
-    // Doctor 3 of the same clinic is not on the list; other roles of the clinic; clinic B's people.
-    for (const who of [d3, c.operator, c.admin, c.patient, b.doctor, b.operator, b.admin]) {
+    // Doctor 3 of the same clinic is not on the list; other roles of the clinic; the patient it is for.
+    for (const who of [d3, c.operator, c.admin, c.patient]) {
       const r = await decline(id, who);
       expect([r.status, r.body.code]).toEqual([403, 'forbidden']);
     }
-    // A guardian or anyone acting on behalf of someone cannot answer for a doctor either.
-    expect((await h.call('POST', `/api/dispatch/${id}/decline`, { token: c.guardian.token, headers: { 'x-on-behalf-of': c.dependent.id } })).status).toBe(403);
+    // Clinic B's people learn nothing: the answer an unknown request gets.
+    for (const who of [b.doctor, b.operator, b.admin]) {
+      const r = await decline(id, who);
+      expect([r.status, r.body.code]).toEqual([404, 'not_found']);
+    }
+    // A guardian acting for someone else cannot answer for a doctor either (and is not told the request exists).
+    expect((await h.call('POST', `/api/dispatch/${id}/decline`, { token: c.guardian.token, headers: { 'x-on-behalf-of': c.dependent.id } })).status).toBe(404);
     expect((await h.call('POST', `/api/dispatch/${id}/decline`, {})).status).toBe(401);
     // Nothing changed.
     const v = await view(id);

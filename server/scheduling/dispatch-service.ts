@@ -30,7 +30,7 @@ export class DispatchService {
   async create(actor: Actor, input: DispatchInput) {
     const { db, policy } = this.d;
     const id = randomUUID();
-    const patient = await policy.patientOr403(input.patientId);
+    const patient = await policy.patient(input.patientId);
     await policy.require(actor, 'dispatch.create', { type: 'appointment', appointmentId: null, clinicId: input.clinicId, doctorId: null, patient }, { resourceId: id });
     const consultType = await this.d.clinics.consultType(input.clinicId, input.consultTypeId);
     const now = this.d.now();

@@ -54,6 +54,32 @@ export function computeSlots(input: {
   return out;
 }
 
+/**
+ * Where [start, end) falls: inside one open window of the local date(s) it touches and starting on
+ * that window's slot grid (window start + k x `stepMinutes` in elapsed time, exactly the starts
+ * computeSlots lists), inside a window but between grid points, or outside every window.
+ */
+export function slotPlacement(
+  timeZone: string,
+  start: Date,
+  end: Date,
+  dates: readonly string[],
+  rules: readonly WeeklyRule[],
+  exceptions: readonly AvailabilityException[],
+  stepMinutes: number,
+): 'on_grid' | 'off_grid' | 'outside' {
+  let inside = false;
+  for (const date of dates) {
+    for (const [s, e] of localWindows(date, rules, exceptions)) {
+      const windowStart = zonedToInstant(timeZone, date, s).getTime();
+      if (windowStart > start.getTime() || end.getTime() > zonedToInstant(timeZone, date, e).getTime()) continue;
+      if ((start.getTime() - windowStart) % (stepMinutes * 60_000) === 0) return 'on_grid';
+      inside = true;
+    }
+  }
+  return inside ? 'off_grid' : 'outside';
+}
+
 /** True when [start, end) lies entirely inside one open window of the local date(s) it touches. */
 export function withinAvailability(timeZone: string, start: Date, end: Date, dates: readonly string[], rules: readonly WeeklyRule[], exceptions: readonly AvailabilityException[]): boolean {
   return dates.some((date) =>

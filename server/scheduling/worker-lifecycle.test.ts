@@ -11,7 +11,9 @@ describe('scheduling worker inside a node', () => {
     try {
       expect(logs.lines.some((l) => l.includes('scheduling worker started'))).toBe(true);
       const s = await seedSchedulingServices(node.db.db, { doctors: 1, patients: 1 });
-      const appt = await s.scheduling.booking.book(s.operator, { clinicId: s.clinicId, doctorId: s.doctorIds[0]!, patientId: s.patientIds[0]!, consultTypeId: s.consultTypeId, startsAt: new Date(Date.now() + 3 * 3_600_000), patientJurisdiction: 'DE' });
+      // The last half-hour slot at most 3 hours away (bookings start on the slot grid).
+      const startsAt = new Date(Math.floor((Date.now() + 3 * 3_600_000) / 1_800_000) * 1_800_000);
+      const appt = await s.scheduling.booking.book(s.operator, { clinicId: s.clinicId, doctorId: s.doctorIds[0]!, patientId: s.patientIds[0]!, consultTypeId: s.consultTypeId, startsAt, patientJurisdiction: 'DE' });
       // A clinic offset of 3 hours: this reminder is due right away; the node's own worker must send it.
       const due = { id: randomUUID(), appointmentId: appt.id, offsetMinutes: 180, dueAt: new Date(appt.startsAt.getTime() - 180 * 60_000) };
       await node.db.db.insert(reminderJobs).values(due);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { openDb, type DbHandle } from '../../db/client.ts';
@@ -17,7 +17,10 @@ import { createTestDatabase } from './pg.ts';
 export type IdentityHarness = Awaited<ReturnType<typeof startIdentityHarness>>;
 
 /** The real app (routes, policy, audit) in-process on a fresh PostgreSQL database. */
-export async function startIdentityHarness(env: Record<string, string> = {}) {
+export async function startIdentityHarness(options: Record<string, string> = {}) {
+  // Nodes of one deployment share the audit chain key (a second node here is `another`).
+  const chainKey = randomBytes(32);
+  const env = { AUDIT_CHAIN_KEY: chainKey.toString('base64'), ...options };
   const database = await createTestDatabase();
   const handle = await openDb({ databaseUrl: database.url, maxConnections: 5 });
   const h = await appOn(handle, env);
@@ -25,6 +28,7 @@ export async function startIdentityHarness(env: Record<string, string> = {}) {
     ...h,
     handle,
     databaseUrl: database.url,
+    chainKey,
     /** A second app (other limits) on the same database, as a second node would be. */
     another: (more: Record<string, string>) => appOn(handle, { ...env, ...more }),
     close: async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client.ts';
 import { clinicMembers, clinics, users, type UserRole } from '../../db/schema/index.ts';
 import { AuditLog } from '../../server/audit/audit-log.ts';
@@ -10,10 +10,12 @@ import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
 
 /**
  * Service-level fixture (no HTTP, no sign-in): a clinic, `doctors` doctors with Mon-Sun 00:00-24:00
- * availability in UTC and a DE licence, an operator, `patients` patients, one 30-minute consult type.
+ * availability in UTC and a DE licence, an operator, `patients` patients, a 30-minute consult type
+ * (and one more per length in `otherConsultMinutes`: bookings start on their type's slot grid, so
+ * overlapping bookings need types of different lengths).
  * Used by the race tests and the booking load test, on PostgreSQL or PGlite.
  */
-export async function seedSchedulingServices(db: Db, opts: { doctors: number; patients: number; now?: () => Date; observeBooking?: (phase: string, ms: number) => void }) {
+export async function seedSchedulingServices(db: Db, opts: { doctors: number; patients: number; otherConsultMinutes?: number[]; now?: () => Date; observeBooking?: (phase: string, ms: number) => void }) {
   const clinicId = randomUUID();
   await db.insert(clinics).values({ id: clinicId, name: 'Load clinic' });
   const addUser = async (role: UserRole) => {
@@ -27,15 +29,21 @@ export async function seedSchedulingServices(db: Db, opts: { doctors: number; pa
   for (let i = 0; i < opts.doctors; i++) doctorIds.push(await addUser('doctor'));
   const patientIds: string[] = [];
   for (let i = 0; i < opts.patients; i++) patientIds.push(await addUser('patient'));
-  const audit = new AuditLog(db);
+  // Shared with any app built on the same database (the load test's HTTP phase), as nodes share it.
+  const chainKey = randomBytes(32);
+  const audit = new AuditLog(db, chainKey);
   const policy = new Policy(db, audit);
   const config = loadConfig({ NODE_ENV: 'test' }).scheduling;
   const scheduling = createScheduling({ db, policy, audit, provider: new OutboxNotificationProvider(db), config, ...(opts.now ? { now: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
   const type = await scheduling.clinics.createConsultType(clinicId, { name: 'Video', kind: 'video', durationMinutes: 30, priceMinor: 3000, currency: 'EUR' });
+  const consultTypeIds: Record<number, string> = { 30: type.id };
+  for (const minutes of opts.otherConsultMinutes ?? []) {
+    consultTypeIds[minutes] = (await scheduling.clinics.createConsultType(clinicId, { name: `Video ${minutes}`, kind: 'video', durationMinutes: minutes, priceMinor: 3000, currency: 'EUR' })).id;
+  }
   for (const doctorId of doctorIds) {
     await scheduling.availability.setWeekly(doctorId, 'UTC', [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, startMinute: 0, endMinute: 1440 })));
     await scheduling.licences.add(doctorId, { jurisdiction: 'DE', number: `L-${doctorId.slice(0, 6)}`, validFrom: new Date('2020-01-01Z'), expiresAt: new Date('2040-01-01Z') }, operatorId);
   }
   const operator: Actor = { userId: operatorId, role: 'operator', sessionId: 'load', clinicIds: [clinicId] };
-  return { clinicId, operator, doctorIds, patientIds, consultTypeId: type.id, scheduling, audit };
+  return { clinicId, operator, doctorIds, patientIds, consultTypeId: type.id, consultTypeIds, scheduling, audit, chainKey };
 }

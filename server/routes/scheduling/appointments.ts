@@ -21,7 +21,7 @@ export function appointmentRoutes(identity: Identity, scheduling: Scheduling) {
     })
     .get('/', async (c) => {
       const { patientId } = parseQuery(c, listQuery);
-      await identity.policy.require(c.var.actor, 'patient.appointments.list', await identity.policy.patientOr403(patientId));
+      await identity.policy.require(c.var.actor, 'patient.appointments.list', await identity.policy.patient(patientId));
       return c.json({ appointments: await booking.listForPatient(patientId) }, 200);
     })
     .get('/:appointmentId', async (c) => {

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { CONSULT_KINDS } from '../../../db/schema/index.ts';
 import { isValidTimeZone } from '../../scheduling/zoned-time.ts';
-import { idSchema } from '../../validation.ts';
+import { daysBetween, dateTime, idSchema, localDate, text } from '../../validation.ts';
 
 // Request shapes for the scheduling API. Wall-clock times are 'HH:MM' in the doctor's zone.
 
 export const jurisdictionSchema = z.string().regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/, "must be an ISO 3166 code such as 'DE' or 'US-NY'");
-export const localDateSchema = z.iso.date({ message: 'must be a date YYYY-MM-DD' });
-export const instantSchema = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2027-03-29T09:00:00+02:00' }).transform((s) => new Date(s));
-export const timeZoneSchema = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin' });
-export const reasonSchema = z.string().trim().min(3, 'give a reason of at least 3 characters').max(500, 'too long');
+export const localDateSchema = localDate();
+export const instantSchema = dateTime();
+export const timeZoneSchema = z.string().max(64, 'too long').refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin' });
+export const reasonSchema = text({ min: 3, max: 500, multiline: true, tooShort: 'give a reason of at least 3 characters', tooLong: 'too long' });
+/** An optional free-text note with a status change or booking. */
+const optionalReason = text({ max: 500, multiline: true, tooLong: 'too long' }).optional();
 /** Cross-field checks only make sense once every field parsed; otherwise they only repeat the error. */
 const fieldsValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
 
@@ -38,16 +40,16 @@ export const exceptionBody = z
 export const slotsQuery = z
   .object({ from: localDateSchema, to: localDateSchema, consultTypeId: idSchema })
   .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'], ...fieldsValid })
-  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 <= 62, { message: 'at most 62 days at a time', path: ['to'], ...fieldsValid });
+  .refine((q) => daysBetween(q.from, q.to) <= 62, { message: 'at most 62 days at a time', path: ['to'], ...fieldsValid });
 
 /** Exceptions are sparse (a few a month), so a year at a time is cheap and covers a schedule editor. */
 export const scheduleQuery = z
   .object({ from: localDateSchema, to: localDateSchema })
   .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'], ...fieldsValid })
-  .refine((q) => (Date.parse(q.to) - Date.parse(q.from)) / 86_400_000 <= 366, { message: 'at most 366 days at a time', path: ['to'], ...fieldsValid });
+  .refine((q) => daysBetween(q.from, q.to) <= 366, { message: 'at most 366 days at a time', path: ['to'], ...fieldsValid });
 
 export const licenceBody = z
-  .object({ jurisdiction: jurisdictionSchema, number: z.string().trim().min(1, 'required').max(64), validFrom: instantSchema, expiresAt: instantSchema })
+  .object({ jurisdiction: jurisdictionSchema, number: text({ min: 1, max: 64 }), validFrom: instantSchema, expiresAt: instantSchema })
   .refine((l) => l.validFrom < l.expiresAt, { message: 'must be after validFrom', path: ['expiresAt'], ...fieldsValid });
 
 export const settingsBody = z
@@ -58,7 +60,7 @@ export const settingsBody = z
   .refine((b) => b.requiresApproval !== undefined || b.reminderOffsetsMinutes !== undefined, { message: 'nothing to change' });
 
 const consultTypeFields = {
-  name: z.string().trim().min(1, 'required').max(120),
+  name: text({ min: 1, max: 120 }),
   kind: z.enum(CONSULT_KINDS),
   durationMinutes: z.number().int().min(5, 'at least 5 minutes').max(480, 'at most 480 minutes'),
   priceMinor: z.number().int('integer minor units (e.g. cents)').min(0).max(10_000_000),
@@ -83,7 +85,7 @@ export const consultTypePatchBody = z
 export const consultTypesQuery = z.object({ includeInactive: z.enum(['true', 'false']).optional().transform((v) => v === 'true') });
 
 export const questionnaireSchema = z
-  .array(z.object({ questionId: z.string().min(1).max(64), answer: z.union([z.string().max(2000), z.number(), z.boolean()]) }))
+  .array(z.object({ questionId: text({ min: 1, max: 64, trim: false }), answer: z.union([text({ max: 2000, multiline: true, trim: false }), z.number(), z.boolean()]) }))
   .max(50, 'at most 50 answers');
 
 export const bookBody = z.object({
@@ -94,14 +96,14 @@ export const bookBody = z.object({
   startsAt: instantSchema,
   patientJurisdiction: jurisdictionSchema,
   questionnaire: questionnaireSchema.optional(),
-  reason: z.string().trim().max(500).optional(),
+  reason: optionalReason,
 });
 
 export const rescheduleBody = z.object({ startsAt: instantSchema, reason: reasonSchema });
 export const cancelBody = z.object({ reason: reasonSchema });
-export const declineBody = z.object({ reason: z.string().trim().min(1, 'must not be empty').max(500, 'too long').optional() });
+export const declineBody = z.object({ reason: text({ min: 1, max: 500, multiline: true, tooShort: 'must not be empty', tooLong: 'too long' }).optional() });
 export const transitionBody = z
-  .object({ to: z.enum(['confirmed', 'checked_in', 'in_call', 'completed', 'no_show']), reason: z.string().trim().max(500).optional() });
+  .object({ to: z.enum(['confirmed', 'checked_in', 'in_call', 'completed', 'no_show']), reason: optionalReason });
 
 export const dispatchBody = z.object({
   clinicId: idSchema,
