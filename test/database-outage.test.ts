@@ -4,7 +4,8 @@ import { openDb, type DbHandle } from '../db/client.ts';
 import { appointments } from '../db/schema/index.ts';
 import { AuditLog } from '../server/audit/audit-log.ts';
 import { loadConfig } from '../server/config.ts';
-import { createIdentity } from '../server/identity/create-identity.ts';
+import { auditChainKey, createIdentity } from '../server/identity/create-identity.ts';
+import { loadAuthKeys } from '../server/identity/access-tokens.ts';
 import { OutboxNotificationProvider } from '../server/notifications/outbox-provider.ts';
 import { ed25519Pem, startNodeProcess, type NodeProcess } from './helpers/node-process.ts';
 import { PgCluster } from './helpers/pg-cluster.ts';
@@ -148,7 +149,9 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
       try {
         const stored = await handle.db.select({ id: appointments.id }).from(appointments).where(inArray(appointments.id, acked));
         expect(stored.length).toBe(acked.length);
-        expect((await new AuditLog(handle.db).verify()).ok).toBe(true);
+        // The node's chain key comes from its AUTH_TOKEN_PRIVATE_KEY, as here.
+        const key = auditChainKey({ auditChainKey: undefined }, loadAuthKeys(pem));
+        expect((await new AuditLog(handle.db, key).verify()).ok).toBe(true);
       } finally {
         await handle.close();
       }
