@@ -20,7 +20,8 @@ WORKER_DEST="$ROOT/node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 
 RUNTIME_DEBS="libssl3 libuv1 libsrtp2-1 libusrsctp2 libabsl20220623"
 BUILD_DEBS="g++ pkg-config ninja-build meson libssl-dev libuv1-dev libsrtp2-dev libabsl-dev nlohmann-json3-dev libusrsctp-dev"
-BROWSER_DEBS="chromium iptables coturn"
+# poppler-utils (pdfsig) and libnss3-tools (certutil) verify signed PDFs in the record tests.
+BROWSER_DEBS="chromium iptables coturn poppler-utils libnss3-tools"
 
 missing_debs() {
   local out=""
