@@ -24,7 +24,7 @@ const ACCENT = '#0b5d7a';
  * validated first (SummaryInputError). Document metadata carries no PHI (a generic title, the
  * document id as subject), as PDF metadata is shown by file managers and indexers.
  */
-export function renderSummaryPdf(input: SummaryInput, opts: RenderOptions): Promise<Buffer> {
+export async function renderSummaryPdf(input: SummaryInput, opts: RenderOptions): Promise<Buffer> {
   const s = parseSummaryInput(input);
   const createdAt = opts.createdAt ?? new Date();
   const doc = new PDFDocument({
@@ -120,10 +120,11 @@ function footers(doc: PDFKit.PDFDocument, s: ParsedSummary): void {
     const bottom = doc.page.margins.bottom;
     doc.page.margins.bottom = 0;
     doc.moveTo(MARGIN, y - 6).lineTo(A4.width - MARGIN, y - 6).lineWidth(0.4).strokeColor(RULE).stroke();
-    const verify = s.verifyUrl ? ` Check its digital signature at ${s.verifyUrl}` : '';
+    // The clinic is named in the header; the footer stays two lines at most whatever the input.
     doc.font('regular').fontSize(7.5).fillColor(MUTED)
-      .text(`Document ${s.documentId} · issued by ${s.clinic.name}.${verify}`, MARGIN, y, { width: A4.width - 2 * MARGIN - 60, lineBreak: true })
-      .text(`Page ${i - range.start + 1} of ${range.count}`, A4.width - MARGIN - 60, y, { width: 60, align: 'right' });
+      .text(`Document ${s.documentId}`, MARGIN, y, { width: A4.width - 2 * MARGIN - 60, lineBreak: false })
+      .text(`Page ${i - range.start + 1} of ${range.count}`, A4.width - MARGIN - 60, y, { width: 60, align: 'right', lineBreak: false });
+    if (s.verifyUrl) doc.text(`Check its digital signature at ${s.verifyUrl}`, MARGIN, y + 10, { width: A4.width - 2 * MARGIN, lineBreak: false });
     doc.page.margins.bottom = bottom;
   }
 }

@@ -6,7 +6,7 @@ import { ICD10_CODE_PATTERN } from '../icd10/codes-file.ts';
  * What a consultation summary shows. The bounds keep the worst case within two A4 pages (tested)
  * and refuse what a PDF would carry badly: control characters, lone surrogates, unknown time zones.
  */
-export const SUMMARY_LIMITS = { diagnoses: 10, recommendations: 10 } as const;
+export const SUMMARY_LIMITS = { diagnoses: 8, recommendations: 8 } as const;
 
 const isTimeZone = (tz: string) => {
   try {
@@ -27,15 +27,15 @@ export const summaryInputSchema = z.object({
   /** IANA zone the date is printed in (the clinic's). */
   timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Oslo').default('UTC'),
   reasonForVisit: text({ max: 400, multiline: true }).optional(),
-  findings: text({ max: 1200, multiline: true }).optional(),
+  findings: text({ max: 1000, multiline: true }).optional(),
   diagnoses: z
-    .array(z.object({ code: z.string().regex(ICD10_CODE_PATTERN, 'must be an ICD-10 code such as F32.A'), title: text({ min: 1, max: 250 }) }))
+    .array(z.object({ code: z.string().regex(ICD10_CODE_PATTERN, 'must be an ICD-10 code such as F32.A'), title: text({ min: 1, max: 200 }) }))
     .min(1, 'at least one diagnosis')
     .max(SUMMARY_LIMITS.diagnoses),
   recommendations: z.array(text({ min: 1, max: 300, multiline: true })).max(SUMMARY_LIMITS.recommendations).default([]),
   followUp: text({ max: 300 }).optional(),
   /** Where a reader can check the signature (the public verify page). */
-  verifyUrl: z.url({ protocol: /^https?$/ }).max(200).optional(),
+  verifyUrl: z.url({ protocol: /^https?$/ }).max(120).optional(),
 });
 
 export type SummaryInput = z.input<typeof summaryInputSchema>;
