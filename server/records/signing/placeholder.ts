@@ -1,7 +1,7 @@
 import { DEFAULT_BYTE_RANGE_PLACEHOLDER, SIG_FLAGS, SUBFILTER_ADOBE_PKCS7_DETACHED } from '@signpdf/utils';
 
 /**
- * Room for the CMS signature, in bytes (written as twice as many hex digits). Ours is about 2.3 KB
+ * Room for the CMS signature, in bytes (written as twice as many hex digits). Ours is 2.3–2.9 KB
  * (an RSA 2048 signature, the clinic certificate and the CA certificate); the rest is margin for
  * longer names and a larger CA key.
  */
