@@ -42,11 +42,12 @@ export class LocalDiskBlobStore implements BlobStore {
     const file = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       try {
-        await pipeline(body, file.createWriteStream({ autoClose: false, highWaterMark: 256 * 1024 }));
-        await file.sync();
+        // The stream closes the handle when done (pipeline waits for that 'close').
+        await pipeline(body, file.createWriteStream({ highWaterMark: 256 * 1024 }));
       } finally {
-        await file.close();
+        await file.close().catch(() => {});
       }
+      await syncFile(tmp);
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       try {
         await link(tmp, target);
@@ -116,8 +117,12 @@ const notFound = (id: string) => new BlobStoreError('blob_not_found', `no blob $
 const exists_ = (id: string) => new BlobStoreError('blob_exists', `blob ${id} exists already`);
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** fsync through a new descriptor: the data is on disk before the blob becomes visible. */
+const syncFile = (path: string) => syncPath(path, 'r+');
+const syncDir = (dir: string) => syncPath(dir, 'r');
+
+async function syncPath(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags);
   try {
     await handle.sync();
   } finally {
