@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import sodium from 'libsodium-wrappers-sumo';
 import type { DataKeyStore } from './data-key-store.ts';
 import { assertId, associatedData, bytesToUuid, uuidToBytes } from './encoding.ts';
@@ -32,8 +33,9 @@ export class MessageSealer {
     envelope[0] = MESSAGE_FORMAT;
     envelope[1] = ALG_XCHACHA20POLY1305;
     envelope.set(uuidToBytes(id), 2);
-    const nonce = sodium.randombytes_buf(NONCE_BYTES);
-    envelope.set(nonce, HEADER_BYTES);
+    // Node's CSPRNG: libsodium.js fetches randomness through a JS callback a few bytes at a time,
+    // which made sealing several times slower than opening.
+    const nonce = randomFillSync(envelope.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES));
     const ad = messageAd(envelope.subarray(0, HEADER_BYTES), scope, recordId);
     envelope.set(sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, ad, null, nonce, key), HEADER_BYTES + NONCE_BYTES);
     return envelope;
