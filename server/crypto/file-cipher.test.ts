@@ -114,6 +114,15 @@ describe.each(ENGINES)('file encryption on %s', (engine) => {
     expect(await decryptError(cipher, 'file-1', 'conversation:other')).toMatchObject({ code: 'ciphertext_invalid' });
   });
 
+  it('under a wrong KEK the file does not open (data_key_invalid), and nothing is output', async () => {
+    const cipher = await encrypt(randomBytes(2 * CHUNK));
+    const wrong = new FileCipher(new DataKeyStore(db.handle.db, new KekRing({ version: 1, key: randomBytes(32) })), { chunkSize: CHUNK });
+    const out: Buffer[] = [];
+    const err = await pipeline(Readable.from([cipher]), wrong.decryptStream(scope, 'file-1'), new Transform({ transform: (c: Buffer, _e, done) => (out.push(c), done()) })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'DecryptionError', code: 'data_key_invalid' });
+    expect(out).toEqual([]);
+  });
+
   it('50 MB streamed plaintext -> encrypt -> disk blob store -> decrypt is byte-identical', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'carecall-blobs-'));
     try {
