@@ -13,6 +13,8 @@ import { ByteQueue } from './byte-queue.ts';
  *   associated data of every chunk. Reordered, dropped, altered or appended chunks fail; a file cut
  *   at a chunk boundary is stream_truncated. Memory: about two chunks per stream, whatever the size.
  */
+// libsodium.js keeps each stream's state (about 60 bytes) in its WebAssembly heap and offers no way
+// to free it: a million files cost about 60 MB over a process's life (measured), nothing per byte.
 type StateAddress = ReturnType<typeof sodium.crypto_secretstream_xchacha20poly1305_init_pull>;
 
 const MAGIC = [0x43, 0x43, 0x46, 0x01];
