@@ -8,3 +8,4 @@ export * from './scheduling.ts';
 export * from './consultations.ts';
 export * from './calendar-feeds.ts';
 export * from './icd10.ts';
+export * from './data-keys.ts';
