@@ -13,9 +13,11 @@ import {
 import { RESUME_GRACE_MS } from '../../signaling/protocol/limits.ts';
 import type { NetworkQuality, Notifications, PeerInfo, ProducerInfo, RoomState, WaitingInfo } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
+import { Publications, PublicationSuperseded, type Publication, type Source } from './media/publications.ts';
+import { createTransport } from './media/transports.ts';
 import { ConnectionLost, SignalingClient, type SocketFactory } from './signaling-client.ts';
 
-export type Source = 'mic' | 'webcam' | 'screen';
+export type { Publication, Source };
 export type RemoteTrack = {
   peer: PeerInfo | undefined;
   peerId: string;
@@ -88,13 +90,20 @@ const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
 export class RoomClient {
   readonly peers = new Map<string, PeerInfo>();
   readonly consumers = new Map<string, types.Consumer>();
-  readonly published = new Map<Source, { track: MediaStreamTrack; producer: types.Producer | undefined }>();
   peerId: string | undefined;
   status: 'waiting' | 'admitted' | 'closed' = 'waiting';
   #device!: Device;
   #signaling!: SignalingClient;
   #resumeKey = '';
   #sendTransport: types.Transport | undefined;
+  /** Concurrent produce calls (mic and webcam at once) share the one send transport being created. */
+  #sendTransportCreation: Promise<types.Transport> | undefined;
+  /** Bumped whenever transports are dropped, so late results for the old ones are recognised. */
+  #mediaGeneration = 0;
+  readonly #publications = new Publications(
+    (track, source) => this.#produce(track, source),
+    (producerId) => this.#signaling.request('closeProducer', { producerId }),
+  );
   #recvTransport: types.Transport | undefined;
   #pendingProducers: ProducerInfo[] = [];
   #iceServers: RTCIceServer[] = [];
@@ -164,20 +173,31 @@ export class RoomClient {
     return this.#admitted;
   }
 
+  /** What this participant sends, by source (a producer is undefined while it is being created). */
+  get published(): ReadonlyMap<Source, Publication> {
+    return this.#publications.view;
+  }
+
+  /**
+   * Sends a track as `source` once admitted (call it while waiting, or again after a rejoin: it is
+   * produced once). Publishing a source again with another track swaps the track in place.
+   */
   async publish(track: MediaStreamTrack, source: Source): Promise<types.Producer> {
-    await this.#admitted;
-    const entry = { track, producer: undefined as types.Producer | undefined };
-    this.published.set(source, entry);
-    entry.producer = await this.#produce(track, source);
-    return entry.producer;
+    await this.#publications.set(source, track);
+    for (;;) {
+      await this.#admitted;
+      try {
+        return await this.#publications.ensure(source);
+      } catch (err) {
+        // The transports were replaced meanwhile (media reset, rejoin): produce on the new ones.
+        if (!(err instanceof PublicationSuperseded) || this.status === 'closed') throw err;
+      }
+    }
   }
 
   async unpublish(source: Source) {
-    const entry = this.published.get(source);
-    this.published.delete(source);
-    if (!entry?.producer) return;
-    entry.producer.close();
-    await this.#signaling.request('closeProducer', { producerId: entry.producer.id });
+    const producer = this.#publications.remove(source);
+    if (producer) await this.#signaling.request('closeProducer', { producerId: producer.id });
   }
 
   /** Mute/unmute or camera off/on: stops sending and tells the room. */
@@ -270,13 +290,20 @@ export class RoomClient {
     this.#emit('admitted');
     this.#startStatsReporting();
     await this.#drainPending();
-    for (const [source, entry] of this.published) {
-      if (!entry.producer || entry.producer.closed) entry.producer = await this.#produce(entry.track, source);
-    }
+    await this.#publications.ensureAll((err) => this.#emit('error', err));
   }
 
   async #produce(track: MediaStreamTrack, source: Source) {
-    this.#sendTransport ??= await this.#createTransport('send');
+    if (!this.#sendTransport) {
+      const generation = this.#mediaGeneration;
+      const creation = (this.#sendTransportCreation ??= this.#createTransport('send'));
+      // A failed creation is not remembered: the next produce tries again.
+      creation.catch(() => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined));
+      const transport = await creation;
+      // Media was dropped while it was being created: that transport belongs to the old media.
+      if (generation !== this.#mediaGeneration) throw new PublicationSuperseded('media reset');
+      this.#sendTransport = transport;
+    }
     const simulcast = source === 'webcam' && track.kind === 'video' && this.opts.simulcast !== false;
     return this.#sendTransport.produce({
       track,
@@ -286,38 +313,22 @@ export class RoomClient {
     });
   }
 
-  async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
-    const info = await this.#signaling.request('createTransport', { direction });
-    const options = {
-      id: info.id,
-      iceParameters: info.iceParameters as types.IceParameters,
-      iceCandidates: info.iceCandidates as types.IceCandidate[],
-      dtlsParameters: info.dtlsParameters as types.DtlsParameters,
+  #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
+    let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+    return createTransport({
+      signaling: this.#signaling,
+      device: this.#device,
+      direction,
       iceServers: this.#iceServers,
       iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
-    };
-    const transport = direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.#signaling
-        .request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
-        .then(() => callback(), errback);
+      onConnectionState: (state) => {
+        clearTimeout(disconnectedTimer);
+        // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
+        // recover; 'disconnected' may heal by itself, so give it a moment before restarting.
+        if (state === 'failed') this.#restartIceOnce();
+        if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
+      },
     });
-    if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        this.#signaling
-          .request('produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as never, source: appData.source as Source })
-          .then(({ producerId }) => callback({ id: producerId }), errback);
-      });
-    }
-    let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
-    transport.on('connectionstatechange', (state) => {
-      clearTimeout(disconnectedTimer);
-      // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
-      // recover; 'disconnected' may heal by itself, so give it a moment before restarting.
-      if (state === 'failed') this.#restartIceOnce();
-      if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
-    });
-    return transport;
   }
 
   /** Consumes everything announced so far, all at once, video first (it is what people wait for). */
@@ -366,9 +377,12 @@ export class RoomClient {
     this.#sendTransport?.close();
     this.#recvTransport?.close();
     this.#sendTransport = undefined;
+    this.#sendTransportCreation?.then((t) => t.close()).catch(() => undefined);
+    this.#sendTransportCreation = undefined;
+    this.#mediaGeneration++;
     this.#recvTransport = undefined;
     this.#pendingProducers = [];
-    for (const entry of this.published.values()) entry.producer = undefined;
+    this.#publications.reset();
   }
 
   // ---- notifications ----
@@ -406,12 +420,10 @@ export class RoomClient {
         return this.#emit('activeSpeaker', (data as Notifications['activeSpeaker']).peerId);
       case 'mutedBy': {
         const { producerId, by } = data as Notifications['mutedBy'];
-        for (const [source, entry] of this.published) {
-          if (entry.producer?.id !== producerId) continue;
-          entry.producer.pause();
-          this.#emit('mutedBy', source, by);
-        }
-        return;
+        const source = this.#publications.sourceOf(producerId);
+        if (!source) return;
+        this.published.get(source)?.producer?.pause();
+        return this.#emit('mutedBy', source, by);
       }
       case 'consumerLayersChanged': {
         const { consumerId, spatialLayer } = data as Notifications['consumerLayersChanged'];
