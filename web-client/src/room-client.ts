@@ -13,11 +13,12 @@ import {
 import { RESUME_GRACE_MS } from '../../signaling/protocol/limits.ts';
 import type { NetworkQuality, Notifications, PeerInfo, ProducerInfo, RoomState, WaitingInfo } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
+import { LocalDevices, type AudioOutput, type DeviceChoice, type MediaDevicesLike } from './media/local-devices.ts';
 import { Publications, PublicationSuperseded, type Publication, type Source } from './media/publications.ts';
 import { createTransport } from './media/transports.ts';
 import { ConnectionLost, SignalingClient, type SocketFactory } from './signaling-client.ts';
 
-export type { Publication, Source };
+export type { AudioOutput, DeviceChoice, Publication, Source };
 export type RemoteTrack = {
   peer: PeerInfo | undefined;
   peerId: string;
@@ -44,6 +45,8 @@ export type RoomClientEvents = {
   layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
   connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart') => void;
   mediaReset?: () => void;
+  /** This participant's own track for a source changed (device switch): show it in the self view. */
+  localTrack?: (source: 'mic' | 'webcam', track: MediaStreamTrack) => void;
   closed?: (reason: string) => void;
   /** A background step failed (e.g. consuming a newly announced track). */
   error?: (err: Error) => void;
@@ -64,6 +67,8 @@ export type RoomClientOptions = {
   statsIntervalMs?: number;
   /** 'relay' sends all media through TURN (networks that must not expose addresses, tests). */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /** Where microphone and camera come from; navigator.mediaDevices in browsers. */
+  mediaDevices?: MediaDevicesLike;
 };
 
 const FINAL_CLOSES: Record<number, string> = {
@@ -90,6 +95,11 @@ const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
 export class RoomClient {
   readonly peers = new Map<string, PeerInfo>();
   readonly consumers = new Map<string, types.Consumer>();
+  /** Own microphone, camera and speaker: opened with the pre-call choice, switched during the call. */
+  readonly devices = new LocalDevices(
+    () => this.opts.mediaDevices ?? globalThis.navigator?.mediaDevices,
+    (source, track) => this.replaceTrack(source, track),
+  );
   peerId: string | undefined;
   status: 'waiting' | 'admitted' | 'closed' = 'waiting';
   #device!: Device;
@@ -198,6 +208,32 @@ export class RoomClient {
   async unpublish(source: Source) {
     const producer = this.#publications.remove(source);
     if (producer) await this.#signaling.request('closeProducer', { producerId: producer.id });
+  }
+
+  /** Swaps what a published source sends, keeping its producer: no renegotiation, receivers keep decoding. */
+  async replaceTrack(source: Source, track: MediaStreamTrack) {
+    if (this.published.has(source)) await this.#publications.set(source, track);
+  }
+
+  /** Microphone and camera from the devices chosen before the call (default devices where unset). */
+  openLocalMedia(choice: DeviceChoice = {}, video?: MediaTrackConstraints): Promise<MediaStream> {
+    return this.devices.open(choice, video);
+  }
+
+  /**
+   * Another camera or microphone (swapped into the producer in place) or speaker (every remote audio
+   * element registered with attachAudioOutput). Returns the new input track for the self view.
+   */
+  async switchDevice(kind: MediaDeviceKind, deviceId: string): Promise<MediaStreamTrack | undefined> {
+    if (kind === 'audiooutput') return void (await this.devices.setSpeaker(deviceId));
+    const track = await this.devices.switchInput(kind, deviceId);
+    this.#emit('localTrack', kind === 'audioinput' ? 'mic' : 'webcam', track);
+    return track;
+  }
+
+  /** Remote audio plays on the chosen speaker (where the browser supports setSinkId). Returns a detach function. */
+  attachAudioOutput(el: AudioOutput): () => void {
+    return this.devices.attachOutput(el);
   }
 
   /** Mute/unmute or camera off/on: stops sending and tells the room. */
@@ -526,6 +562,8 @@ export class RoomClient {
     if (this.status === 'closed') return;
     this.status = 'closed';
     clearInterval(this.#statsTimer);
+    // Whatever ended the call (left, denied, removed, room closed), the camera light goes off.
+    this.devices.stop();
     this.#signaling.failPending(reason);
     this.#emit('closed', reason);
   }
