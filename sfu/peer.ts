@@ -176,6 +176,12 @@ export class Peer extends EventEmitter<PeerEvents> {
     }
   }
 
+  /** Closes every transport (their producers and consumers go with them); the peer stays in the room. */
+  closeTransports() {
+    this.#assertOpen();
+    for (const transport of [...this.transports.values()]) transport.close();
+  }
+
   close() {
     if (this.#closed) return;
     this.#closed = true;

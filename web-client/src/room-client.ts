@@ -14,6 +14,7 @@ import { RESUME_GRACE_MS } from '../../signaling/protocol/limits.ts';
 import type { NetworkQuality, Notifications, PeerInfo, ProducerInfo, RoomState, WaitingInfo } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
 import { LocalDevices, type AudioOutput, type DeviceChoice, type MediaDevicesLike } from './media/local-devices.ts';
+import { PATH_WATCH_INTERVAL_MS, PathWatch } from './media/path-watch.ts';
 import { Publications, PublicationSuperseded, type Publication, type Source } from './media/publications.ts';
 import { createTransport } from './media/transports.ts';
 import { ConnectionLost, SignalingClient, type SocketFactory } from './signaling-client.ts';
@@ -43,7 +44,8 @@ export type RoomClientEvents = {
   networkQuality?: (peers: NetworkQuality[]) => void;
   mutedBy?: (source: Source, by: string) => void;
   layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
-  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart') => void;
+  /** 'transportsRebuilt': an ICE restart could not move media to a new path, so transports were made anew. */
+  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart' | 'transportsRebuilt') => void;
   mediaReset?: () => void;
   /** This participant's own track for a source changed (device switch): show it in the self view. */
   localTrack?: (source: 'mic' | 'webcam', track: MediaStreamTrack) => void;
@@ -67,6 +69,12 @@ export type RoomClientOptions = {
   statsIntervalMs?: number;
   /** 'relay' sends all media through TURN (networks that must not expose addresses, tests). */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /**
+   * Restart ICE as soon as the client's own counters show the network path is gone (default on),
+   * instead of waiting for the browser to declare the connection disconnected. Off = the old
+   * behaviour, kept as the baseline of the path-change benchmark.
+   */
+  fastPathRecovery?: boolean;
   /** Where microphone and camera come from; navigator.mediaDevices in browsers. */
   mediaDevices?: MediaDevicesLike;
 };
@@ -80,6 +88,13 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_REVOKED]: 'access_revoked',
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
+const RESUMED_SILENCE_MS = 500;
+/**
+ * After an ICE restart for a lost path, how long media may stay silent before the transports are
+ * made anew. Chromium keeps sending on the old pair while it still hears from it (a path broken one
+ * way only) until 5 s of unanswered checks; a new transport has no old pair to cling to.
+ */
+const REBUILD_AFTER_RESTART_MS = 700;
 const JOIN_ATTEMPTS = 3;
 const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
   { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
@@ -123,10 +138,31 @@ export class RoomClient {
   #reconnecting = false;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #linkStats = new LinkStats();
+  /** Remote producers currently paused: their consumers receive nothing, and that is no path loss. */
+  readonly #pausedProducers = new Set<string>();
+  readonly #pathWatch = new PathWatch({
+    transports: () => [this.#sendTransport, this.#recvTransport],
+    expectsInbound: (transport) =>
+      transport === this.#sendTransport
+        ? [...this.published.values()].some((p) => p.producer && !p.producer.closed && !p.producer.paused)
+        : [...this.consumers.values()].some((c) => !c.closed && !this.#pausedProducers.has(c.producerId)),
+    onPathLost: () => this.#recoverPath(),
+  });
+  #rebuildTimer: ReturnType<typeof setTimeout> | undefined;
+  #rebuilding = false;
 
   /** Construct first when event handlers need the instance, then call join(). */
   constructor(private readonly opts: RoomClientOptions) {
     this.#resetAdmission();
+    this.#pathWatch.enabled = opts.fastPathRecovery ?? true;
+  }
+
+  /** See RoomClientOptions.fastPathRecovery; can be switched during a call (diagnostics, benchmarks). */
+  get fastPathRecovery() {
+    return this.#pathWatch.enabled;
+  }
+  set fastPathRecovery(on: boolean) {
+    this.#pathWatch.enabled = on;
   }
 
   static async join(opts: RoomClientOptions): Promise<RoomClient> {
@@ -269,11 +305,15 @@ export class RoomClient {
 
   /** New ICE credentials for both transports; media follows the new path once ICE reconnects. */
   async restartIce() {
-    for (const transport of [this.#sendTransport, this.#recvTransport]) {
-      if (!transport || transport.closed) continue;
-      const { iceParameters } = await this.#signaling.request('restartIce', { transportId: transport.id });
-      await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
-    }
+    this.#pathWatch.pathChanged();
+    // Both at once: each waits for a server round trip, and media is frozen until both are done.
+    await Promise.all(
+      [this.#sendTransport, this.#recvTransport].map(async (transport) => {
+        if (!transport || transport.closed) return;
+        const { iceParameters } = await this.#signaling.request('restartIce', { transportId: transport.id });
+        if (!transport.closed) await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
+      }),
+    );
   }
 
   #iceRestarting = false;
@@ -285,6 +325,32 @@ export class RoomClient {
     this.restartIce()
       .catch((err: Error) => this.#emit('error', err))
       .finally(() => (this.#iceRestarting = false));
+  }
+
+  #recoverPath() {
+    this.#restartIceOnce();
+    clearTimeout(this.#rebuildTimer);
+    this.#rebuildTimer = setTimeout(() => {
+      if (this.status !== 'admitted' || !this.#pathWatch.enabled || this.#reconnecting) return;
+      if (this.#pathWatch.silentMs() >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS) void this.#rebuildTransports();
+    }, REBUILD_AFTER_RESTART_MS);
+  }
+
+  /** New transports on the server and here; producers are made again and everything is consumed again. */
+  async #rebuildTransports() {
+    if (this.#rebuilding) return;
+    this.#rebuilding = true;
+    try {
+      this.#closeMedia();
+      this.#emit('mediaReset');
+      const { producers } = await this.#signaling.request('resetTransports', {});
+      this.#emit('connection', 'transportsRebuilt');
+      await this.#startMedia({ peers: [], producers, waiting: [] });
+    } catch (err) {
+      this.#emit('error', err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      this.#rebuilding = false;
+    }
   }
 
   leave() {
@@ -325,6 +391,7 @@ export class RoomClient {
     this.#markAdmitted();
     this.#emit('admitted');
     this.#startStatsReporting();
+    this.#pathWatch.start();
     await this.#drainPending();
     await this.#publications.ensureAll((err) => this.#emit('error', err));
   }
@@ -373,7 +440,10 @@ export class RoomClient {
     this.#draining = true;
     try {
       while (this.#recvTransport && this.#pendingProducers.length > 0) {
-        const batch = this.#pendingProducers.splice(0).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'video' ? -1 : 1));
+        // A producer can be announced and listed in a state snapshot too: consume it once.
+        const consumed = new Set([...this.consumers.values()].map((c) => c.producerId));
+        const unique = this.#pendingProducers.splice(0).filter((p) => !consumed.has(p.producerId) && (consumed.add(p.producerId), true));
+        const batch = unique.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'video' ? -1 : 1));
         await Promise.all(batch.map((info) => this.#consume(info).catch((err: Error) => this.#emit('error', err))));
       }
     } finally {
@@ -393,6 +463,7 @@ export class RoomClient {
       appData: { peerId: info.peerId, source: info.source },
     });
     this.consumers.set(consumer.id, consumer);
+    if (info.paused) this.#pausedProducers.add(info.producerId);
     await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
     this.#emit('remoteTrack', {
       peer: this.peers.get(info.peerId),
@@ -448,8 +519,12 @@ export class RoomClient {
         return this.#emit('remoteTrackEnded', consumerId);
       }
       case 'producerPaused':
-      case 'producerResumed':
-        return this.#emit('remotePaused', (data as Notifications['producerPaused']).producerId, method === 'producerPaused');
+      case 'producerResumed': {
+        const { producerId } = data as Notifications['producerPaused'];
+        if (method === 'producerPaused') this.#pausedProducers.add(producerId);
+        else this.#pausedProducers.delete(producerId);
+        return this.#emit('remotePaused', producerId, method === 'producerPaused');
+      }
       case 'networkQuality':
         return this.#emit('networkQuality', (data as Notifications['networkQuality']).peers);
       case 'activeSpeaker':
@@ -502,7 +577,12 @@ export class RoomClient {
     this.#reconnecting = true;
     this.#emit('connection', 'reconnecting');
     try {
-      if (code !== CLOSE_CODE_SESSION_EXPIRED && (await this.#tryResume())) return this.#emit('connection', 'resumed');
+      if (code !== CLOSE_CODE_SESSION_EXPIRED && (await this.#tryResume())) {
+        this.#emit('connection', 'resumed');
+        // The socket dropped and media is silent too: the network changed under both, move media now.
+        if (this.#pathWatch.enabled && this.#pathWatch.silentMs() >= RESUMED_SILENCE_MS) this.#restartIceOnce();
+        return;
+      }
       await this.#rejoin();
       this.#emit('connection', 'rejoined');
     } catch (err) {
@@ -562,6 +642,8 @@ export class RoomClient {
     if (this.status === 'closed') return;
     this.status = 'closed';
     clearInterval(this.#statsTimer);
+    clearTimeout(this.#rebuildTimer);
+    this.#pathWatch.stop();
     // Whatever ended the call (left, denied, removed, room closed), the camera light goes off.
     this.devices.stop();
     this.#signaling.failPending(reason);
