@@ -56,6 +56,8 @@ describe('one producer per source after admission from the waiting room', () => 
         handlerFactory: Chrome111.createFactory(),
         simulcast: false,
         statsIntervalMs: 0,
+        // These bots send no RTP at all: to the path watch every transport would look dead.
+        fastPathRecovery: false,
         events: { error: (err) => errors.push(`${sub}: ${err.message}`) },
       });
       return client;

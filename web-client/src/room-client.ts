@@ -11,74 +11,18 @@ import {
   CLOSE_CODE_SESSION_EXPIRED,
 } from '../../signaling/protocol/errors.ts';
 import { RESUME_GRACE_MS } from '../../signaling/protocol/limits.ts';
-import type { NetworkQuality, Notifications, PeerInfo, ProducerInfo, RoomState, WaitingInfo } from '../../signaling/protocol/index.ts';
+import type { Notifications, PeerInfo, ProducerInfo, RoomState } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
-import { LocalDevices, type AudioOutput, type DeviceChoice, type MediaDevicesLike } from './media/local-devices.ts';
-import { PATH_WATCH_INTERVAL_MS, PathWatch } from './media/path-watch.ts';
+import { LocalDevices, type AudioOutput, type DeviceChoice } from './media/local-devices.ts';
+import { PathRecovery } from './media/path-recovery.ts';
+import { RemoteMedia } from './media/remote-media.ts';
 import { Publications, PublicationSuperseded, type Publication, type Source } from './media/publications.ts';
 import { createTransport } from './media/transports.ts';
-import { ConnectionLost, SignalingClient, type SocketFactory } from './signaling-client.ts';
+import { ConnectionLost, SignalingClient } from './signaling-client.ts';
 
-export type { AudioOutput, DeviceChoice, Publication, Source };
-export type RemoteTrack = {
-  peer: PeerInfo | undefined;
-  peerId: string;
-  consumerId: string;
-  producerId: string;
-  kind: 'audio' | 'video';
-  source: string;
-  paused: boolean;
-  track: MediaStreamTrack;
-};
+import type { RemoteTrack, RoomClientEvents, RoomClientOptions } from './room-client-types.ts';
 
-export type RoomClientEvents = {
-  waiting?: () => void;
-  admitted?: () => void;
-  waitingRoom?: (waiting: WaitingInfo[]) => void;
-  peerJoined?: (peer: PeerInfo) => void;
-  peerLeft?: (peerId: string) => void;
-  remoteTrack?: (remote: RemoteTrack) => void;
-  remoteTrackEnded?: (consumerId: string) => void;
-  remotePaused?: (producerId: string, paused: boolean) => void;
-  activeSpeaker?: (peerId: string) => void;
-  networkQuality?: (peers: NetworkQuality[]) => void;
-  mutedBy?: (source: Source, by: string) => void;
-  layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
-  /** 'transportsRebuilt': an ICE restart could not move media to a new path, so transports were made anew. */
-  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart' | 'transportsRebuilt') => void;
-  mediaReset?: () => void;
-  /** This participant's own track for a source changed (device switch): show it in the self view. */
-  localTrack?: (source: 'mic' | 'webcam', track: MediaStreamTrack) => void;
-  closed?: (reason: string) => void;
-  /** A background step failed (e.g. consuming a newly announced track). */
-  error?: (err: Error) => void;
-};
-
-export type RoomClientOptions = {
-  /** ws(s)://host/ws */
-  signalingUrl: string;
-  token: string;
-  /** Must pass the protocols on: `(url, protocols) => new WebSocket(url, protocols)` (they carry the token). */
-  createSocket: SocketFactory;
-  events?: RoomClientEvents;
-  /** For non-browser runtimes (werift bots); browsers detect their own handler. */
-  handlerFactory?: types.HandlerFactory;
-  /** Webcam as three simulcast layers (browsers); off for bots that cannot encode them. */
-  simulcast?: boolean;
-  /** How often this client reports its link stats to the room (0 = never). */
-  statsIntervalMs?: number;
-  /** 'relay' sends all media through TURN (networks that must not expose addresses, tests). */
-  iceTransportPolicy?: RTCIceTransportPolicy;
-  /**
-   * Restart ICE as soon as the client's own counters show the network path is gone (default on),
-   * instead of waiting for the browser to declare the connection disconnected. Off = the old
-   * behaviour, kept as the baseline of the path-change benchmark.
-   */
-  fastPathRecovery?: boolean;
-  /** Where microphone and camera come from; navigator.mediaDevices in browsers. */
-  mediaDevices?: MediaDevicesLike;
-};
-
+export type { AudioOutput, DeviceChoice, Publication, RemoteTrack, RoomClientEvents, RoomClientOptions, Source };
 const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_REPLACED]: 'duplicate_identity',
   [CLOSE_CODE_ROOM_CLOSED]: 'room_closed',
@@ -89,12 +33,6 @@ const FINAL_CLOSES: Record<number, string> = {
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const RESUMED_SILENCE_MS = 500;
-/**
- * After an ICE restart for a lost path, how long media may stay silent before the transports are
- * made anew. Chromium keeps sending on the old pair while it still hears from it (a path broken one
- * way only) until 5 s of unanswered checks; a new transport has no old pair to cling to.
- */
-const REBUILD_AFTER_RESTART_MS = 700;
 const JOIN_ATTEMPTS = 3;
 const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
   { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
@@ -109,7 +47,16 @@ const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
  */
 export class RoomClient {
   readonly peers = new Map<string, PeerInfo>();
-  readonly consumers = new Map<string, types.Consumer>();
+  readonly #remote = new RemoteMedia({
+    signaling: () => this.#signaling,
+    recvTransport: () => this.#recvTransport,
+    peer: (peerId) => this.peers.get(peerId),
+    onTrack: (remote) => this.#emit('remoteTrack', remote),
+    onTrackEnded: (consumerId) => this.#emit('remoteTrackEnded', consumerId),
+    onError: (err) => this.#emit('error', err),
+  });
+  /** Consumers of everyone else's media, by consumer id. */
+  readonly consumers: ReadonlyMap<string, types.Consumer> = this.#remote.consumers;
   /** Own microphone, camera and speaker: opened with the pre-call choice, switched during the call. */
   readonly devices = new LocalDevices(
     () => this.opts.mediaDevices ?? globalThis.navigator?.mediaDevices,
@@ -130,39 +77,38 @@ export class RoomClient {
     (producerId) => this.#signaling.request('closeProducer', { producerId }),
   );
   #recvTransport: types.Transport | undefined;
-  #pendingProducers: ProducerInfo[] = [];
   #iceServers: RTCIceServer[] = [];
-  #draining = false;
   #admitted!: Promise<void>;
   #markAdmitted!: () => void;
   #reconnecting = false;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #linkStats = new LinkStats();
-  /** Remote producers currently paused: their consumers receive nothing, and that is no path loss. */
-  readonly #pausedProducers = new Set<string>();
-  readonly #pathWatch = new PathWatch({
+  readonly #path = new PathRecovery({
     transports: () => [this.#sendTransport, this.#recvTransport],
+    signaling: () => this.#signaling,
+    inCall: () => this.status === 'admitted' && !this.#reconnecting,
     expectsInbound: (transport) =>
       transport === this.#sendTransport
         ? [...this.published.values()].some((p) => p.producer && !p.producer.closed && !p.producer.paused)
-        : [...this.consumers.values()].some((c) => !c.closed && !this.#pausedProducers.has(c.producerId)),
-    onPathLost: () => this.#recoverPath(),
+        : this.#remote.expectsMedia(),
+    rebuildTransports: () => this.#rebuildTransports(),
+    onIceRestart: () => this.#emit('connection', 'iceRestart'),
+    onError: (err) => this.#emit('error', err),
   });
-  #rebuildTimer: ReturnType<typeof setTimeout> | undefined;
   #rebuilding = false;
 
   /** Construct first when event handlers need the instance, then call join(). */
   constructor(private readonly opts: RoomClientOptions) {
     this.#resetAdmission();
-    this.#pathWatch.enabled = opts.fastPathRecovery ?? true;
+    this.#path.watch.enabled = opts.fastPathRecovery ?? true;
   }
 
   /** See RoomClientOptions.fastPathRecovery; can be switched during a call (diagnostics, benchmarks). */
   get fastPathRecovery() {
-    return this.#pathWatch.enabled;
+    return this.#path.watch.enabled;
   }
   set fastPathRecovery(on: boolean) {
-    this.#pathWatch.enabled = on;
+    this.#path.watch.enabled = on;
   }
 
   static async join(opts: RoomClientOptions): Promise<RoomClient> {
@@ -304,36 +250,8 @@ export class RoomClient {
   }
 
   /** New ICE credentials for both transports; media follows the new path once ICE reconnects. */
-  async restartIce() {
-    this.#pathWatch.pathChanged();
-    // Both at once: each waits for a server round trip, and media is frozen until both are done.
-    await Promise.all(
-      [this.#sendTransport, this.#recvTransport].map(async (transport) => {
-        if (!transport || transport.closed) return;
-        const { iceParameters } = await this.#signaling.request('restartIce', { transportId: transport.id });
-        if (!transport.closed) await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
-      }),
-    );
-  }
-
-  #iceRestarting = false;
-
-  #restartIceOnce() {
-    if (this.#iceRestarting || this.status !== 'admitted') return;
-    this.#iceRestarting = true;
-    this.#emit('connection', 'iceRestart');
-    this.restartIce()
-      .catch((err: Error) => this.#emit('error', err))
-      .finally(() => (this.#iceRestarting = false));
-  }
-
-  #recoverPath() {
-    this.#restartIceOnce();
-    clearTimeout(this.#rebuildTimer);
-    this.#rebuildTimer = setTimeout(() => {
-      if (this.status !== 'admitted' || !this.#pathWatch.enabled || this.#reconnecting) return;
-      if (this.#pathWatch.silentMs() >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS) void this.#rebuildTransports();
-    }, REBUILD_AFTER_RESTART_MS);
+  restartIce() {
+    return this.#path.restartIce();
   }
 
   /** New transports on the server and here; producers are made again and everything is consumed again. */
@@ -386,13 +304,12 @@ export class RoomClient {
     this.status = 'admitted';
     for (const peer of state.peers) this.#addPeer(peer);
     if (state.waiting.length) this.#emit('waitingRoom', state.waiting);
-    this.#pendingProducers.push(...state.producers);
     this.#recvTransport = await this.#createTransport('recv').catch(() => undefined); // no subscribe permission
     this.#markAdmitted();
     this.#emit('admitted');
     this.#startStatsReporting();
-    this.#pathWatch.start();
-    await this.#drainPending();
+    this.#path.watch.start();
+    await this.#remote.add(state.producers);
     await this.#publications.ensureAll((err) => this.#emit('error', err));
   }
 
@@ -428,59 +345,15 @@ export class RoomClient {
         clearTimeout(disconnectedTimer);
         // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
         // recover; 'disconnected' may heal by itself, so give it a moment before restarting.
-        if (state === 'failed') this.#restartIceOnce();
-        if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
+        if (state === 'failed') this.#path.restartIceOnce();
+        if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#path.restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
       },
-    });
-  }
-
-  /** Consumes everything announced so far, all at once, video first (it is what people wait for). */
-  async #drainPending() {
-    if (this.#draining) return;
-    this.#draining = true;
-    try {
-      while (this.#recvTransport && this.#pendingProducers.length > 0) {
-        // A producer can be announced and listed in a state snapshot too: consume it once.
-        const consumed = new Set([...this.consumers.values()].map((c) => c.producerId));
-        const unique = this.#pendingProducers.splice(0).filter((p) => !consumed.has(p.producerId) && (consumed.add(p.producerId), true));
-        const batch = unique.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'video' ? -1 : 1));
-        await Promise.all(batch.map((info) => this.#consume(info).catch((err: Error) => this.#emit('error', err))));
-      }
-    } finally {
-      this.#draining = false;
-    }
-  }
-
-  async #consume(info: ProducerInfo) {
-    const transport = this.#recvTransport;
-    if (!transport || transport.closed) return;
-    const res = await this.#signaling.request('consume', { producerId: info.producerId });
-    const consumer = await transport.consume({
-      id: res.consumerId,
-      producerId: res.producerId,
-      kind: res.kind,
-      rtpParameters: res.rtpParameters as types.RtpParameters,
-      appData: { peerId: info.peerId, source: info.source },
-    });
-    this.consumers.set(consumer.id, consumer);
-    if (info.paused) this.#pausedProducers.add(info.producerId);
-    await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
-    this.#emit('remoteTrack', {
-      peer: this.peers.get(info.peerId),
-      peerId: info.peerId,
-      consumerId: consumer.id,
-      producerId: info.producerId,
-      kind: res.kind,
-      source: info.source,
-      paused: info.paused,
-      track: consumer.track,
     });
   }
 
   /** Drops transports, producers and consumers locally; published tracks are kept to publish again. */
   #closeMedia() {
-    for (const consumerId of this.consumers.keys()) this.#emit('remoteTrackEnded', consumerId);
-    this.consumers.clear();
+    this.#remote.clear();
     this.#sendTransport?.close();
     this.#recvTransport?.close();
     this.#sendTransport = undefined;
@@ -488,7 +361,6 @@ export class RoomClient {
     this.#sendTransportCreation = undefined;
     this.#mediaGeneration++;
     this.#recvTransport = undefined;
-    this.#pendingProducers = [];
     this.#publications.reset();
   }
 
@@ -510,19 +382,15 @@ export class RoomClient {
         return this.#emit('peerLeft', peerId);
       }
       case 'newProducer':
-        this.#pendingProducers.push(d);
-        return void this.#drainPending();
+        return void this.#remote.add([d]);
       case 'consumerClosed': {
         const { consumerId } = data as Notifications['consumerClosed'];
-        this.consumers.get(consumerId)?.close();
-        this.consumers.delete(consumerId);
-        return this.#emit('remoteTrackEnded', consumerId);
+        return this.#remote.closed(consumerId);
       }
       case 'producerPaused':
       case 'producerResumed': {
         const { producerId } = data as Notifications['producerPaused'];
-        if (method === 'producerPaused') this.#pausedProducers.add(producerId);
-        else this.#pausedProducers.delete(producerId);
+        this.#remote.setPaused(producerId, method === 'producerPaused');
         return this.#emit('remotePaused', producerId, method === 'producerPaused');
       }
       case 'networkQuality':
@@ -580,7 +448,7 @@ export class RoomClient {
       if (code !== CLOSE_CODE_SESSION_EXPIRED && (await this.#tryResume())) {
         this.#emit('connection', 'resumed');
         // The socket dropped and media is silent too: the network changed under both, move media now.
-        if (this.#pathWatch.enabled && this.#pathWatch.silentMs() >= RESUMED_SILENCE_MS) this.#restartIceOnce();
+        if (this.#path.watch.enabled && this.#path.watch.silentMs() >= RESUMED_SILENCE_MS) this.#path.restartIceOnce();
         return;
       }
       await this.#rejoin();
@@ -642,8 +510,7 @@ export class RoomClient {
     if (this.status === 'closed') return;
     this.status = 'closed';
     clearInterval(this.#statsTimer);
-    clearTimeout(this.#rebuildTimer);
-    this.#pathWatch.stop();
+    this.#path.stop();
     // Whatever ended the call (left, denied, removed, room closed), the camera light goes off.
     this.devices.stop();
     this.#signaling.failPending(reason);

@@ -4,7 +4,7 @@ export type PathWatchOptions = {
   transports: () => (types.Transport | undefined)[];
   /** Whether the server should be sending something on this transport now (media or its feedback). */
   expectsInbound: (transport: types.Transport) => boolean;
-  /** A transport that should be receiving has received nothing for stallMs: the path is gone. */
+  /** The path has been silent for stallMs (see the class comment): it is gone. */
   onPathLost: (silentMs: number) => void;
   intervalMs?: number;
   stallMs?: number;
@@ -14,7 +14,7 @@ export type PathWatchOptions = {
 type Seen = { count: number; at: number; expected: boolean };
 
 export const PATH_WATCH_INTERVAL_MS = 200;
-export const PATH_STALL_MS = 800;
+export const PATH_STALL_MS = 600;
 const COOLDOWN_MS = 2500;
 const FEEDBACK_PACKETS = 3;
 const MAX_COOLDOWN_MS = 30_000;
@@ -22,16 +22,17 @@ const MAX_COOLDOWN_MS = 30_000;
 /**
  * Notices a lost network path from the client's own counters long before the browser calls the
  * connection disconnected (about 5 s of unanswered checks, then our grace period), from getStats:
- * - the receiving transport: media RTP packets, summed over every consumer whose producer is not
- *   paused (one remote going quiet while another still arrives is that remote's problem);
- * - the sending transport: packets from the SFU. While it receives our media it answers with
- *   congestion-control feedback many times a second; when our packets no longer reach it, only
- *   its periodic receiver reports (about one a second) still come back, so fewer than
- *   FEEDBACK_PACKETS in stallMs means our media is not arriving.
- * Either standing still for stallMs declares the path lost: a path broken in one direction only
- * shows on one of the two. A remote that stops sending without pausing looks the same; restarting
- * ICE on a healthy path costs a round trip, and after each declaration the watch waits a cooldown,
- * doubled while the silence goes on, so that case cannot cause a restart storm.
+ * - while this participant sends: packets from the SFU on the sending transport. While the SFU
+ *   receives our media it answers with congestion-control feedback many times a second; when our
+ *   packets stop reaching it, or its packets stop reaching us, only its periodic receiver reports
+ *   (about one a second) or nothing at all come back: fewer than FEEDBACK_PACKETS in stallMs.
+ *   This covers both directions and does not depend on anyone else sending.
+ * - while it only receives: media packets on the receiving transport, summed over every consumer
+ *   whose producer is not paused.
+ * Standing still for stallMs declares the path lost. A remote that stops sending without pausing
+ * looks the same to a receive-only participant; restarting ICE on a healthy path costs a round trip,
+ * and after each declaration the watch waits a cooldown, doubled while the silence goes on, so that
+ * case cannot cause a restart storm.
  */
 export class PathWatch {
   enabled = true;
@@ -58,15 +59,15 @@ export class PathWatch {
     this.#seen.clear();
   }
 
-  /** How long the quietest transport that should be receiving has been silent (0 if none). */
+  /** How long the path has looked silent, by the same rule as a declaration (0 if nothing is expected). */
   silentMs(now = Date.now()): number {
-    let silent = 0;
+    const silence: Partial<Record<'send' | 'recv', number>> = {};
     for (const transport of this.o.transports()) {
       if (!transport || transport.closed || !this.o.expectsInbound(transport)) continue;
       const seen = this.#seen.get(transport.id);
-      if (seen) silent = Math.max(silent, now - seen.at);
+      if (seen) silence[transport.direction] = now - seen.at;
     }
-    return silent;
+    return silence.send ?? silence.recv ?? 0;
   }
 
   /** A new path is being set up (ICE restart): give it time before judging it. */
@@ -81,8 +82,7 @@ export class PathWatch {
       const now = Date.now();
       const current = new Set(this.o.transports().map((t) => t?.id));
       for (const id of this.#seen.keys()) if (!current.has(id)) this.#seen.delete(id); // closed transports
-      let watched = 0;
-      let silentMs = 0;
+      const silence: Partial<Record<'send' | 'recv', number>> = {};
       for (const transport of this.o.transports()) {
         if (!transport || transport.closed) continue;
         const report = await transport.getStats();
@@ -95,12 +95,13 @@ export class PathWatch {
         if (!seen || !seen.expected || count - seen.count >= (recv ? 1 : FEEDBACK_PACKETS)) {
           this.#seen.set(transport.id, { count, at: now, expected });
         } else seen.expected = expected;
-        if (!expected) continue;
-        watched++;
-        silentMs = Math.max(silentMs, now - this.#seen.get(transport.id)!.at);
+        if (expected) silence[transport.direction] = now - this.#seen.get(transport.id)!.at;
       }
-      if (watched === 0 || silentMs < this.#stall) {
-        if (watched > 0) this.#cooldown = COOLDOWN_MS; // traffic flows again: back to a short cooldown
+      // Our own feedback speaks for our path whenever we send; someone else's media only when we do not.
+      const silentMs = silence.send ?? silence.recv;
+      if (silentMs === undefined) return;
+      if (silentMs < this.#stall) {
+        this.#cooldown = COOLDOWN_MS; // traffic flows again: back to a short cooldown
         return;
       }
       if (now < this.#quietUntil) return;
