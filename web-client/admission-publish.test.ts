@@ -86,6 +86,8 @@ describe('one producer per source after admission from the waiting room', () => 
       await new Promise((r) => setTimeout(r, 50)); // a duplicate produce would land now
       expect(liveSources(room, sub)).toEqual(['mic', 'webcam']);
       expect([counts.get(`${sub}:mic`), counts.get(`${sub}:webcam`)]).toEqual([1, 1]);
+      // The doctor consumes both before the patient goes (a consume racing a departure fails by design).
+      await until('doctor consumes', () => [...doctor.consumers.values()].filter((c) => c.appData.peerId === sub).length === 2);
       patient.leave();
       await until('left', () => !t.node.hub.rooms.get(room)!.room.peers.has(sub));
     }
