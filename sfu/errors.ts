@@ -4,6 +4,7 @@ export type SfuErrorCode =
   | 'peer_exists'
   | 'transport_not_found'
   | 'producer_not_found'
+  | 'source_already_published'
   | 'consumer_not_found'
   | 'cannot_consume'
   | 'no_worker';

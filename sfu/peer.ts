@@ -33,6 +33,7 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly consumers = new Map<string, types.Consumer>();
   rtpCapabilities: types.RtpCapabilities | undefined;
   #closed = false;
+  readonly #sourcesInUse = new Set<MediaSource>();
 
   constructor(
     readonly id: string,
@@ -80,7 +81,22 @@ export class Peer extends EventEmitter<PeerEvents> {
     source: MediaSource,
   ): Promise<types.Producer> {
     const transport = this.#transport(transportId, 'send');
-    const producer = await transport.produce({ kind, rtpParameters, appData: { source, peerId: this.id } });
+    // One producer per source: a second webcam would be consumed and decoded twice by everyone.
+    // The source is claimed before the await, so two requests in flight cannot both pass.
+    if (this.#sourcesInUse.has(source) || this.producersBySource(source).length > 0) {
+      throw new SfuError('source_already_published', `this peer already publishes its ${source}; close it first`);
+    }
+    this.#sourcesInUse.add(source);
+    let producer: types.Producer;
+    try {
+      producer = await transport.produce({ kind, rtpParameters, appData: { source, peerId: this.id } });
+    } finally {
+      this.#sourcesInUse.delete(source);
+    }
+    if (this.#closed) {
+      producer.close();
+      throw new SfuError('peer_closed', 'peer closed');
+    }
     this.producers.set(producer.id, producer);
     producer.observer.on('close', () => this.producers.delete(producer.id));
     this.ctx.onProducer(this, producer);
@@ -158,6 +174,12 @@ export class Peer extends EventEmitter<PeerEvents> {
       if (consumer.closed) throw new SfuError('consumer_not_found', 'consumer closed');
       throw err;
     }
+  }
+
+  /** Closes every transport (their producers and consumers go with them); the peer stays in the room. */
+  closeTransports() {
+    this.#assertOpen();
+    for (const transport of [...this.transports.values()]) transport.close();
   }
 
   close() {

@@ -62,6 +62,12 @@ export const handlers: Handlers = {
     return { iceParameters: await admitted(p).peer.restartIce(transportId) };
   },
 
+  async resetTransports(p) {
+    const { peer, hubRoom } = admitted(p);
+    peer.closeTransports();
+    return { producers: hubRoom.state(p.peerId).producers };
+  },
+
   async produce(p, { transportId, kind, rtpParameters, source }) {
     const { peer } = admitted(p);
     if (!p.may('publish')) throw new SignalingError('forbidden', 'no publish permission');

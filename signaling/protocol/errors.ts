@@ -16,6 +16,8 @@ export const errorCodes = [
   'peer_exists',
   'transport_not_found',
   'producer_not_found',
+  /** A peer has at most one producer per source: close the one it has before producing another. */
+  'source_already_published',
   'consumer_not_found',
   'cannot_consume',
   'no_worker',

@@ -40,6 +40,8 @@ export const requestSchemas = {
     temporalLayer: z.number().int().min(0).max(2).optional(),
   }),
   restartIce: z.object({ transportId: id }),
+  /** Drops all of this participant's transports (and so its producers and consumers), to start media afresh. */
+  resetTransports: z.object({}),
   admit: z.object({ peerId: id }),
   admitAll: z.object({}),
   deny: z.object({ peerId: id }),
@@ -86,6 +88,8 @@ export type ResponseData = {
   resumeProducer: Record<string, never>;
   setConsumerPreferredLayers: Record<string, never>;
   restartIce: { iceParameters: unknown };
+  /** What to consume again on the new transports. */
+  resetTransports: { producers: ProducerInfo[] };
   admit: Record<string, never>;
   admitAll: { admitted: number };
   deny: Record<string, never>;

@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { CHROMIUM_PATH } from './env.ts';
 
-/** Debian Chromium with fake camera/mic; flags from shared/notes/offline-dependencies.md. */
-export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
+/**
+ * Debian Chromium with fake camera/mic; flags from shared/notes/offline-dependencies.md.
+ * `fakeCameras`: how many fake cameras it offers (device switching); audio devices come in twos anyway.
+ */
+export async function launchChromium(opts: { fakeCameras?: number } = {}): Promise<{ browser: Browser; close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'carecall-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM_PATH,
@@ -20,7 +23,7 @@ export async function launchChromium(): Promise<{ browser: Browser; close: () =>
       '--disable-sync',
       `--user-data-dir=${profile}`,
       '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream=fps=30',
+      `--use-fake-device-for-media-stream=fps=30${opts.fakeCameras ? `,device-count=${opts.fakeCameras}` : ''}`,
       '--allow-loopback-in-peer-connection',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       '--autoplay-policy=no-user-gesture-required',

@@ -38,6 +38,7 @@ function attachRemote(remote: RemoteTrack, client: RoomClient) {
     audio.autoplay = true;
     audio.dataset.consumer = remote.consumerId;
     audio.srcObject = new MediaStream([remote.track]);
+    client.attachAudioOutput(audio);
     el.append(audio);
     el.classList.toggle('muted', remote.paused);
     el.dataset.audioProducer = remote.producerId;
@@ -100,6 +101,10 @@ async function main() {
         if (state !== 'iceRestart') setStatus(state === 'reconnecting' ? 'Connection lost, reconnecting…' : 'In call');
       },
       mediaReset: () => note('mediaReset'),
+      localTrack: (source, track) => {
+        note(`localTrack:${source}`);
+        if (source === 'webcam') document.querySelector<HTMLVideoElement>('#tile-local video')!.srcObject = new MediaStream([track]);
+      },
       layersChanged: (consumerId, spatialLayer) => note(`layers:${consumerId}:${spatialLayer}`),
       closed: (reason) => ((probe.status = `closed:${reason}`), setStatus(`Call ended (${reason.replace(/_/g, ' ')})`)),
       error: (err) => console.error('call error:', err.message),
@@ -108,7 +113,7 @@ async function main() {
   probe.client = client;
   // Connecting and loading the media device overlap with the camera start-up.
   const [media] = await Promise.all([
-    navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }),
+    client.openLocalMedia(),
     // A failure here is retried by join(); only the head start is lost.
     client.prepare().catch(() => undefined),
   ]);

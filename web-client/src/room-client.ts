@@ -11,59 +11,18 @@ import {
   CLOSE_CODE_SESSION_EXPIRED,
 } from '../../signaling/protocol/errors.ts';
 import { RESUME_GRACE_MS } from '../../signaling/protocol/limits.ts';
-import type { NetworkQuality, Notifications, PeerInfo, ProducerInfo, RoomState, WaitingInfo } from '../../signaling/protocol/index.ts';
+import type { Notifications, PeerInfo, ProducerInfo, RoomState } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
-import { ConnectionLost, SignalingClient, type SocketFactory } from './signaling-client.ts';
+import { LocalDevices, type AudioOutput, type DeviceChoice } from './media/local-devices.ts';
+import { PathRecovery } from './media/path-recovery.ts';
+import { RemoteMedia } from './media/remote-media.ts';
+import { Publications, PublicationSuperseded, type Publication, type Source } from './media/publications.ts';
+import { createTransport } from './media/transports.ts';
+import { ConnectionLost, SignalingClient } from './signaling-client.ts';
 
-export type Source = 'mic' | 'webcam' | 'screen';
-export type RemoteTrack = {
-  peer: PeerInfo | undefined;
-  peerId: string;
-  consumerId: string;
-  producerId: string;
-  kind: 'audio' | 'video';
-  source: string;
-  paused: boolean;
-  track: MediaStreamTrack;
-};
+import type { RemoteTrack, RoomClientEvents, RoomClientOptions } from './room-client-types.ts';
 
-export type RoomClientEvents = {
-  waiting?: () => void;
-  admitted?: () => void;
-  waitingRoom?: (waiting: WaitingInfo[]) => void;
-  peerJoined?: (peer: PeerInfo) => void;
-  peerLeft?: (peerId: string) => void;
-  remoteTrack?: (remote: RemoteTrack) => void;
-  remoteTrackEnded?: (consumerId: string) => void;
-  remotePaused?: (producerId: string, paused: boolean) => void;
-  activeSpeaker?: (peerId: string) => void;
-  networkQuality?: (peers: NetworkQuality[]) => void;
-  mutedBy?: (source: Source, by: string) => void;
-  layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
-  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart') => void;
-  mediaReset?: () => void;
-  closed?: (reason: string) => void;
-  /** A background step failed (e.g. consuming a newly announced track). */
-  error?: (err: Error) => void;
-};
-
-export type RoomClientOptions = {
-  /** ws(s)://host/ws */
-  signalingUrl: string;
-  token: string;
-  /** Must pass the protocols on: `(url, protocols) => new WebSocket(url, protocols)` (they carry the token). */
-  createSocket: SocketFactory;
-  events?: RoomClientEvents;
-  /** For non-browser runtimes (werift bots); browsers detect their own handler. */
-  handlerFactory?: types.HandlerFactory;
-  /** Webcam as three simulcast layers (browsers); off for bots that cannot encode them. */
-  simulcast?: boolean;
-  /** How often this client reports its link stats to the room (0 = never). */
-  statsIntervalMs?: number;
-  /** 'relay' sends all media through TURN (networks that must not expose addresses, tests). */
-  iceTransportPolicy?: RTCIceTransportPolicy;
-};
-
+export type { AudioOutput, DeviceChoice, Publication, RemoteTrack, RoomClientEvents, RoomClientOptions, Source };
 const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_REPLACED]: 'duplicate_identity',
   [CLOSE_CODE_ROOM_CLOSED]: 'room_closed',
@@ -73,6 +32,7 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_REVOKED]: 'access_revoked',
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
+const RESUMED_SILENCE_MS = 500;
 const JOIN_ATTEMPTS = 3;
 const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
   { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
@@ -87,27 +47,68 @@ const WEBCAM_LAYERS: RTCRtpEncodingParameters[] = [
  */
 export class RoomClient {
   readonly peers = new Map<string, PeerInfo>();
-  readonly consumers = new Map<string, types.Consumer>();
-  readonly published = new Map<Source, { track: MediaStreamTrack; producer: types.Producer | undefined }>();
+  readonly #remote = new RemoteMedia({
+    signaling: () => this.#signaling,
+    recvTransport: () => this.#recvTransport,
+    peer: (peerId) => this.peers.get(peerId),
+    onTrack: (remote) => this.#emit('remoteTrack', remote),
+    onTrackEnded: (consumerId) => this.#emit('remoteTrackEnded', consumerId),
+    onError: (err) => this.#emit('error', err),
+  });
+  /** Consumers of everyone else's media, by consumer id. */
+  readonly consumers: ReadonlyMap<string, types.Consumer> = this.#remote.consumers;
+  /** Own microphone, camera and speaker: opened with the pre-call choice, switched during the call. */
+  readonly devices = new LocalDevices(
+    () => this.opts.mediaDevices ?? globalThis.navigator?.mediaDevices,
+    (source, track) => this.replaceTrack(source, track),
+  );
   peerId: string | undefined;
   status: 'waiting' | 'admitted' | 'closed' = 'waiting';
   #device!: Device;
   #signaling!: SignalingClient;
   #resumeKey = '';
   #sendTransport: types.Transport | undefined;
+  /** Concurrent produce calls (mic and webcam at once) share the one send transport being created. */
+  #sendTransportCreation: Promise<types.Transport> | undefined;
+  /** Bumped whenever transports are dropped, so late results for the old ones are recognised. */
+  #mediaGeneration = 0;
+  readonly #publications = new Publications(
+    (track, source) => this.#produce(track, source),
+    (producerId) => this.#signaling.request('closeProducer', { producerId }),
+  );
   #recvTransport: types.Transport | undefined;
-  #pendingProducers: ProducerInfo[] = [];
   #iceServers: RTCIceServer[] = [];
-  #draining = false;
   #admitted!: Promise<void>;
   #markAdmitted!: () => void;
   #reconnecting = false;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #linkStats = new LinkStats();
+  readonly #path = new PathRecovery({
+    transports: () => [this.#sendTransport, this.#recvTransport],
+    signaling: () => this.#signaling,
+    inCall: () => this.status === 'admitted' && !this.#reconnecting,
+    expectsInbound: (transport) =>
+      transport === this.#sendTransport
+        ? [...this.published.values()].some((p) => p.producer && !p.producer.closed && !p.producer.paused)
+        : this.#remote.expectsMedia(),
+    rebuildTransports: () => this.#rebuildTransports(),
+    onIceRestart: () => this.#emit('connection', 'iceRestart'),
+    onError: (err) => this.#emit('error', err),
+  });
+  #rebuilding = false;
 
   /** Construct first when event handlers need the instance, then call join(). */
   constructor(private readonly opts: RoomClientOptions) {
     this.#resetAdmission();
+    this.#path.watch.enabled = opts.fastPathRecovery ?? true;
+  }
+
+  /** See RoomClientOptions.fastPathRecovery; can be switched during a call (diagnostics, benchmarks). */
+  get fastPathRecovery() {
+    return this.#path.watch.enabled;
+  }
+  set fastPathRecovery(on: boolean) {
+    this.#path.watch.enabled = on;
   }
 
   static async join(opts: RoomClientOptions): Promise<RoomClient> {
@@ -164,20 +165,57 @@ export class RoomClient {
     return this.#admitted;
   }
 
+  /** What this participant sends, by source (a producer is undefined while it is being created). */
+  get published(): ReadonlyMap<Source, Publication> {
+    return this.#publications.view;
+  }
+
+  /**
+   * Sends a track as `source` once admitted (call it while waiting, or again after a rejoin: it is
+   * produced once). Publishing a source again with another track swaps the track in place.
+   */
   async publish(track: MediaStreamTrack, source: Source): Promise<types.Producer> {
-    await this.#admitted;
-    const entry = { track, producer: undefined as types.Producer | undefined };
-    this.published.set(source, entry);
-    entry.producer = await this.#produce(track, source);
-    return entry.producer;
+    await this.#publications.set(source, track);
+    for (;;) {
+      await this.#admitted;
+      try {
+        return await this.#publications.ensure(source);
+      } catch (err) {
+        // The transports were replaced meanwhile (media reset, rejoin): produce on the new ones.
+        if (!(err instanceof PublicationSuperseded) || this.status === 'closed') throw err;
+      }
+    }
   }
 
   async unpublish(source: Source) {
-    const entry = this.published.get(source);
-    this.published.delete(source);
-    if (!entry?.producer) return;
-    entry.producer.close();
-    await this.#signaling.request('closeProducer', { producerId: entry.producer.id });
+    const producer = this.#publications.remove(source);
+    if (producer) await this.#signaling.request('closeProducer', { producerId: producer.id });
+  }
+
+  /** Swaps what a published source sends, keeping its producer: no renegotiation, receivers keep decoding. */
+  async replaceTrack(source: Source, track: MediaStreamTrack) {
+    if (this.published.has(source)) await this.#publications.set(source, track);
+  }
+
+  /** Microphone and camera from the devices chosen before the call (default devices where unset). */
+  openLocalMedia(choice: DeviceChoice = {}, video?: MediaTrackConstraints): Promise<MediaStream> {
+    return this.devices.open(choice, video);
+  }
+
+  /**
+   * Another camera or microphone (swapped into the producer in place) or speaker (every remote audio
+   * element registered with attachAudioOutput). Returns the new input track for the self view.
+   */
+  async switchDevice(kind: MediaDeviceKind, deviceId: string): Promise<MediaStreamTrack | undefined> {
+    if (kind === 'audiooutput') return void (await this.devices.setSpeaker(deviceId));
+    const track = await this.devices.switchInput(kind, deviceId);
+    this.#emit('localTrack', kind === 'audioinput' ? 'mic' : 'webcam', track);
+    return track;
+  }
+
+  /** Remote audio plays on the chosen speaker (where the browser supports setSinkId). Returns a detach function. */
+  attachAudioOutput(el: AudioOutput): () => void {
+    return this.devices.attachOutput(el);
   }
 
   /** Mute/unmute or camera off/on: stops sending and tells the room. */
@@ -212,23 +250,25 @@ export class RoomClient {
   }
 
   /** New ICE credentials for both transports; media follows the new path once ICE reconnects. */
-  async restartIce() {
-    for (const transport of [this.#sendTransport, this.#recvTransport]) {
-      if (!transport || transport.closed) continue;
-      const { iceParameters } = await this.#signaling.request('restartIce', { transportId: transport.id });
-      await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
-    }
+  restartIce() {
+    return this.#path.restartIce();
   }
 
-  #iceRestarting = false;
-
-  #restartIceOnce() {
-    if (this.#iceRestarting || this.status !== 'admitted') return;
-    this.#iceRestarting = true;
-    this.#emit('connection', 'iceRestart');
-    this.restartIce()
-      .catch((err: Error) => this.#emit('error', err))
-      .finally(() => (this.#iceRestarting = false));
+  /** New transports on the server and here; producers are made again and everything is consumed again. */
+  async #rebuildTransports() {
+    if (this.#rebuilding) return;
+    this.#rebuilding = true;
+    try {
+      this.#closeMedia();
+      this.#emit('mediaReset');
+      const { producers } = await this.#signaling.request('resetTransports', {});
+      this.#emit('connection', 'transportsRebuilt');
+      await this.#startMedia({ peers: [], producers, waiting: [] });
+    } catch (err) {
+      this.#emit('error', err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      this.#rebuilding = false;
+    }
   }
 
   leave() {
@@ -264,19 +304,26 @@ export class RoomClient {
     this.status = 'admitted';
     for (const peer of state.peers) this.#addPeer(peer);
     if (state.waiting.length) this.#emit('waitingRoom', state.waiting);
-    this.#pendingProducers.push(...state.producers);
     this.#recvTransport = await this.#createTransport('recv').catch(() => undefined); // no subscribe permission
     this.#markAdmitted();
     this.#emit('admitted');
     this.#startStatsReporting();
-    await this.#drainPending();
-    for (const [source, entry] of this.published) {
-      if (!entry.producer || entry.producer.closed) entry.producer = await this.#produce(entry.track, source);
-    }
+    this.#path.watch.start();
+    await this.#remote.add(state.producers);
+    await this.#publications.ensureAll((err) => this.#emit('error', err));
   }
 
   async #produce(track: MediaStreamTrack, source: Source) {
-    this.#sendTransport ??= await this.#createTransport('send');
+    if (!this.#sendTransport) {
+      const generation = this.#mediaGeneration;
+      const creation = (this.#sendTransportCreation ??= this.#createTransport('send'));
+      // A failed creation is not remembered: the next produce tries again.
+      creation.catch(() => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined));
+      const transport = await creation;
+      // Media was dropped while it was being created: that transport belongs to the old media.
+      if (generation !== this.#mediaGeneration) throw new PublicationSuperseded('media reset');
+      this.#sendTransport = transport;
+    }
     const simulcast = source === 'webcam' && track.kind === 'video' && this.opts.simulcast !== false;
     return this.#sendTransport.produce({
       track,
@@ -286,89 +333,35 @@ export class RoomClient {
     });
   }
 
-  async #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
-    const info = await this.#signaling.request('createTransport', { direction });
-    const options = {
-      id: info.id,
-      iceParameters: info.iceParameters as types.IceParameters,
-      iceCandidates: info.iceCandidates as types.IceCandidate[],
-      dtlsParameters: info.dtlsParameters as types.DtlsParameters,
+  #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
+    let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+    return createTransport({
+      signaling: this.#signaling,
+      device: this.#device,
+      direction,
       iceServers: this.#iceServers,
       iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
-    };
-    const transport = direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.#signaling
-        .request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
-        .then(() => callback(), errback);
-    });
-    if (direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        this.#signaling
-          .request('produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as never, source: appData.source as Source })
-          .then(({ producerId }) => callback({ id: producerId }), errback);
-      });
-    }
-    let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
-    transport.on('connectionstatechange', (state) => {
-      clearTimeout(disconnectedTimer);
-      // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
-      // recover; 'disconnected' may heal by itself, so give it a moment before restarting.
-      if (state === 'failed') this.#restartIceOnce();
-      if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
-    });
-    return transport;
-  }
-
-  /** Consumes everything announced so far, all at once, video first (it is what people wait for). */
-  async #drainPending() {
-    if (this.#draining) return;
-    this.#draining = true;
-    try {
-      while (this.#recvTransport && this.#pendingProducers.length > 0) {
-        const batch = this.#pendingProducers.splice(0).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'video' ? -1 : 1));
-        await Promise.all(batch.map((info) => this.#consume(info).catch((err: Error) => this.#emit('error', err))));
-      }
-    } finally {
-      this.#draining = false;
-    }
-  }
-
-  async #consume(info: ProducerInfo) {
-    const transport = this.#recvTransport;
-    if (!transport || transport.closed) return;
-    const res = await this.#signaling.request('consume', { producerId: info.producerId });
-    const consumer = await transport.consume({
-      id: res.consumerId,
-      producerId: res.producerId,
-      kind: res.kind,
-      rtpParameters: res.rtpParameters as types.RtpParameters,
-      appData: { peerId: info.peerId, source: info.source },
-    });
-    this.consumers.set(consumer.id, consumer);
-    await this.#signaling.request('resumeConsumer', { consumerId: consumer.id });
-    this.#emit('remoteTrack', {
-      peer: this.peers.get(info.peerId),
-      peerId: info.peerId,
-      consumerId: consumer.id,
-      producerId: info.producerId,
-      kind: res.kind,
-      source: info.source,
-      paused: info.paused,
-      track: consumer.track,
+      onConnectionState: (state) => {
+        clearTimeout(disconnectedTimer);
+        // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
+        // recover; 'disconnected' may heal by itself, so give it a moment before restarting.
+        if (state === 'failed') this.#path.restartIceOnce();
+        if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#path.restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
+      },
     });
   }
 
   /** Drops transports, producers and consumers locally; published tracks are kept to publish again. */
   #closeMedia() {
-    for (const consumerId of this.consumers.keys()) this.#emit('remoteTrackEnded', consumerId);
-    this.consumers.clear();
+    this.#remote.clear();
     this.#sendTransport?.close();
     this.#recvTransport?.close();
     this.#sendTransport = undefined;
+    this.#sendTransportCreation?.then((t) => t.close()).catch(() => undefined);
+    this.#sendTransportCreation = undefined;
+    this.#mediaGeneration++;
     this.#recvTransport = undefined;
-    this.#pendingProducers = [];
-    for (const entry of this.published.values()) entry.producer = undefined;
+    this.#publications.reset();
   }
 
   // ---- notifications ----
@@ -389,29 +382,27 @@ export class RoomClient {
         return this.#emit('peerLeft', peerId);
       }
       case 'newProducer':
-        this.#pendingProducers.push(d);
-        return void this.#drainPending();
+        return void this.#remote.add([d]);
       case 'consumerClosed': {
         const { consumerId } = data as Notifications['consumerClosed'];
-        this.consumers.get(consumerId)?.close();
-        this.consumers.delete(consumerId);
-        return this.#emit('remoteTrackEnded', consumerId);
+        return this.#remote.closed(consumerId);
       }
       case 'producerPaused':
-      case 'producerResumed':
-        return this.#emit('remotePaused', (data as Notifications['producerPaused']).producerId, method === 'producerPaused');
+      case 'producerResumed': {
+        const { producerId } = data as Notifications['producerPaused'];
+        this.#remote.setPaused(producerId, method === 'producerPaused');
+        return this.#emit('remotePaused', producerId, method === 'producerPaused');
+      }
       case 'networkQuality':
         return this.#emit('networkQuality', (data as Notifications['networkQuality']).peers);
       case 'activeSpeaker':
         return this.#emit('activeSpeaker', (data as Notifications['activeSpeaker']).peerId);
       case 'mutedBy': {
         const { producerId, by } = data as Notifications['mutedBy'];
-        for (const [source, entry] of this.published) {
-          if (entry.producer?.id !== producerId) continue;
-          entry.producer.pause();
-          this.#emit('mutedBy', source, by);
-        }
-        return;
+        const source = this.#publications.sourceOf(producerId);
+        if (!source) return;
+        this.published.get(source)?.producer?.pause();
+        return this.#emit('mutedBy', source, by);
       }
       case 'consumerLayersChanged': {
         const { consumerId, spatialLayer } = data as Notifications['consumerLayersChanged'];
@@ -454,7 +445,12 @@ export class RoomClient {
     this.#reconnecting = true;
     this.#emit('connection', 'reconnecting');
     try {
-      if (code !== CLOSE_CODE_SESSION_EXPIRED && (await this.#tryResume())) return this.#emit('connection', 'resumed');
+      if (code !== CLOSE_CODE_SESSION_EXPIRED && (await this.#tryResume())) {
+        this.#emit('connection', 'resumed');
+        // The socket dropped and media is silent too: the network changed under both, move media now.
+        if (this.#path.watch.enabled && this.#path.watch.silentMs() >= RESUMED_SILENCE_MS) this.#path.restartIceOnce();
+        return;
+      }
       await this.#rejoin();
       this.#emit('connection', 'rejoined');
     } catch (err) {
@@ -514,6 +510,9 @@ export class RoomClient {
     if (this.status === 'closed') return;
     this.status = 'closed';
     clearInterval(this.#statsTimer);
+    this.#path.stop();
+    // Whatever ended the call (left, denied, removed, room closed), the camera light goes off.
+    this.devices.stop();
     this.#signaling.failPending(reason);
     this.#emit('closed', reason);
   }
