@@ -34,6 +34,7 @@ export class HashPool {
   readonly #queues: Record<HashLane, Queued[]> = { known: [], unknown: [] };
   #nextId = 0;
   #closed = false;
+  readonly #started: Record<HashLane, number> = { known: 0, unknown: 0 };
 
   constructor(
     size: number,
@@ -88,13 +89,10 @@ export class HashPool {
     });
   }
 
-  /** Jobs waiting and threads busy, per lane (for metrics and tests). */
-  load(): Record<HashLane, { waiting: number; running: number }> {
-    const running = (lane: HashLane) => this.#slots.filter((s) => s.job?.lane === lane).length;
-    return {
-      known: { waiting: this.#queues.known.length, running: running('known') },
-      unknown: { waiting: this.#queues.unknown.length, running: running('unknown') },
-    };
+  /** Per lane: jobs waiting, threads busy, jobs started since the pool was made (for metrics and tests). */
+  load(): Record<HashLane, { waiting: number; running: number; started: number }> {
+    const lane = (l: HashLane) => ({ waiting: this.#queues[l].length, running: this.#slots.filter((s) => s.job?.lane === l).length, started: this.#started[l] });
+    return { known: lane('known'), unknown: lane('unknown') };
   }
 
   #pump() {
@@ -103,6 +101,7 @@ export class HashPool {
       const job = this.#next();
       if (!job) return;
       clearTimeout(job.timer);
+      this.#started[job.lane]++;
       slot.job = job;
       slot.worker.ref();
       const { resolve: _r, reject: _j, timer: _t, lane: _l, ...message } = job;

@@ -77,7 +77,7 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     } catch {
       body = text;
     }
-    return { status: res.status, body, contentType: res.headers.get('content-type') ?? '' };
+    return { status: res.status, body, contentType: res.headers.get('content-type') ?? '', headers: res.headers };
   };
   return { app, identity, scheduling, clock, outbox, logs, db: handle.db, call, config };
 }
