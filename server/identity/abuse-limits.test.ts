@@ -50,7 +50,7 @@ describe('abuse limits on the routes that hash or send mail', () => {
     // In parallel at most LOGIN_MAX_FAILURES password checks of one account run at once; one after another, twelve open.
     const parallel = await Promise.all(Array.from({ length: 12 }, (_, i) => h.call('POST', '/api/auth/login', { body: { email: u.email, password: PASSWORD }, ip: ipN(100 + i) })));
     expect(parallel.every((s) => s.status === 200 || s.body.code === 'account_locked')).toBe(true);
-    const starts = [];
+    const starts: Awaited<ReturnType<typeof h.call>>[] = [];
     for (let i = 0; i < 12; i++) starts.push(await h.call('POST', '/api/auth/login', { body: { email: u.email, password: PASSWORD }, ip: ipN(120 + i) }));
     expect(starts.every((s) => s.status === 200)).toBe(true);
     const open = await h.db.select().from(mfaChallenges).where(eq(mfaChallenges.userId, u.id));
