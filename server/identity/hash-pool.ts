@@ -72,6 +72,14 @@ export class HashPool {
     return slot;
   }
 
+  /**
+   * Refuses (the same 503) when the lane's queue is full already, so that callers can shed a request
+   * before doing any other work for it: under a flood most requests then cost the node next to nothing.
+   */
+  assertRoom(lane: HashLane): void {
+    if (this.#queues[lane].length >= this.limits.limit) throw overloaded('queue full');
+  }
+
   run(job: HashJob, lane: HashLane): Promise<string | boolean> {
     if (this.#closed) return Promise.reject(new Error('password hashing is shut down'));
     const queue = this.#queues[lane];

@@ -46,7 +46,10 @@ export class LoginService {
   async start(input: { email: string; password: string; method?: MfaMethod | undefined }, meta: Meta): Promise<MfaChallenge> {
     const { db, guard, passwords, config } = this.deps;
     const idHash = guard.identifier(input.email);
+    // Without a device cookie this is unknown work: if its queue is full, refuse before any query.
+    if (!meta.deviceId) passwords.assertRoom('unknown');
     const known = await this.deps.devices.isKnown(idHash, meta.deviceId);
+    if (!known) passwords.assertRoom('unknown');
     const attempt = await guard.begin(meta.ip, this.#passwordKey(idHash, known ? meta.deviceId : undefined), 'password');
     let user: typeof users.$inferSelect | undefined;
     let ok = false;

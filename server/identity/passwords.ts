@@ -53,6 +53,11 @@ export class PasswordHasher {
     return this.pool.load();
   }
 
+  /** 503 at once if the lane's queue is full: shed before spending database work on a request. */
+  assertRoom(lane: HashLane): void {
+    this.pool.assertRoom(lane);
+  }
+
   needsRehash(hash: string): boolean {
     return sodium.crypto_pwhash_str_needs_rehash(hash, this.ops, this.mem);
   }
