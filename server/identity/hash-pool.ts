@@ -24,9 +24,9 @@ const overloaded = (why: string) =>
  *
  * Each thread runs one job at a time; jobs wait here, in one bounded queue per lane, and a job that
  * cannot start within `maxWaitMs` (or finds its queue full) is refused with a 503 at once: a flood
- * costs its senders errors, not everyone minutes. Known work goes first, and unknown work may never
- * occupy the last free thread (with two or more), so a flood of anonymous requests cannot make a
- * returning user wait for more than the known work ahead of them.
+ * costs its senders errors, not everyone minutes. Known work goes first, unknown work may never
+ * occupy the last free thread (with two or more) and does not start while known work runs, so a
+ * flood of anonymous requests cannot make a returning user wait for more than the known work ahead.
  * Threads are unreferenced while idle so they never keep a process alive.
  */
 export class HashPool {
@@ -119,6 +119,9 @@ export class HashPool {
 
   #next(): Queued | undefined {
     if (this.#queues.known.length) return this.#queues.known.shift();
+    // While known work runs, no unknown job starts: the known hash gets the cores it needs (each is
+    // memory-hard and CPU-bound) instead of sharing them with a flood's.
+    if (this.#slots.some((s) => s.job?.lane === 'known')) return undefined;
     const reserved = this.#slots.length > 1 ? 1 : 0;
     const unknownRunning = this.#slots.filter((s) => s.job?.lane === 'unknown').length;
     if (unknownRunning >= this.#slots.length - reserved) return undefined;
