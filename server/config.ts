@@ -96,6 +96,8 @@ const schema = z.object({
   // Invitation e-mails one account, or one address, may have sent per hour.
   INVITATION_MAILS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(100),
   // Jobs that may wait for the hashing threads per lane (known devices, everyone else), and for how long.
+  // Unauthenticated sign-in and invitation requests in progress at once per lane (known browsers, others).
+  SIGN_IN_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(16),
   PASSWORD_HASH_QUEUE: z.coerce.number().int().min(1).max(10_000).default(32),
   PASSWORD_HASH_MAX_WAIT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
   // How long a browser that completed a sign-in stays a known device of that account without signing in again.
@@ -209,6 +211,7 @@ export type AuthConfig = {
   invitationMailsPerHour: number;
   /** Bounded waiting for the hashing threads: per-lane queue length and longest wait before a 503. */
   hashQueue: { limit: number; maxWaitMs: number };
+  signInConcurrency: number;
   knownDeviceTtlSeconds: number;
   otpTtlSeconds: number;
   invitationTtlSeconds: number;
@@ -291,6 +294,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       loginCodesPerWindow: e.LOGIN_CODES_PER_WINDOW,
       invitationMailsPerHour: e.INVITATION_MAILS_PER_HOUR,
       hashQueue: { limit: e.PASSWORD_HASH_QUEUE, maxWaitMs: e.PASSWORD_HASH_MAX_WAIT_MS },
+      signInConcurrency: e.SIGN_IN_CONCURRENCY,
       knownDeviceTtlSeconds: e.KNOWN_DEVICE_DAYS * 86_400,
       otpTtlSeconds: e.OTP_TTL_SECONDS,
       invitationTtlSeconds: e.INVITATION_TTL_SECONDS,

@@ -34,6 +34,17 @@ describe('abuse limits on the routes that hash or send mail', () => {
     expect(limited.body.requestId).toBe(limited.headers.get('x-request-id'));
   });
 
+  it('unauthenticated sign-in work is admitted a bounded number at a time: the rest get 503 at once', async () => {
+    const narrow = await h.another({ SIGN_IN_CONCURRENCY: '4' });
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => narrow.call('POST', '/api/invitations/accept', { body: { token: randomToken(), displayName: 'X', password: 'a-long-password-123' }, ip: ipN(700 + i) })),
+    );
+    const shed = answers.filter((r) => r.status === 503);
+    expect(shed.length).toBeGreaterThan(0);
+    expect(answers.every((r) => r.status === 410 || (r.status === 503 && r.body.code === 'overloaded' && r.headers.get('retry-after') === '2'))).toBe(true);
+    expect(narrow.identity.admission.load()).toEqual({ known: 0, unknown: 0 });
+  });
+
   it('thirty staff behind one address all sign in at shift start (the address limit counts failures only)', async () => {
     const clinic = await h.another({ LOGIN_RATE_LIMIT_PER_MINUTE: '20' });
     const staff = await Promise.all(Array.from({ length: 30 }, () => createUser(h.identity, h.db, { role: 'doctor', clinicId })));
@@ -98,7 +109,7 @@ describe('abuse limits on the routes that hash or send mail', () => {
     const done = await h.call('POST', '/api/auth/mfa', { body: { challengeId: first.body.challengeId, code: codeIn((await lastMessage(h.db, u.email))!.body)! } });
     const cookie = /carecall_device=([^;]+)/.exec(done.headers.get('set-cookie') ?? '')?.[1];
     expect(done.headers.get('set-cookie')).toMatch(/HttpOnly.*Secure|Secure.*HttpOnly/);
-    expect(cookie).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    expect(cookie).toMatch(/^[A-Za-z0-9_-]{32,}\.[0-9a-f]{32}$/);
     for (let i = 0; i < 5; i++) await h.call('POST', '/api/auth/login', { body: { email: u.email, password: 'attacker-guess-1' }, ip: ipN(500 + i) });
     const stranger = await h.call('POST', '/api/auth/login', { body: { email: u.email, password: PASSWORD }, ip: ipN(510) });
     expect([stranger.status, stranger.body.code]).toEqual([423, 'account_locked']);
@@ -107,9 +118,11 @@ describe('abuse limits on the routes that hash or send mail', () => {
     const code = codeIn((await lastMessage(h.db, u.email))!.body)!;
     const signedIn = await h.call('POST', '/api/auth/mfa', { body: { challengeId: owner.body.challengeId, code }, headers: { cookie: `carecall_device=${cookie}` } });
     expect(signedIn.status).toBe(200);
-    // A made-up device id is no one's known browser.
-    const forged = await h.call('POST', '/api/auth/login', { body: { email: u.email, password: PASSWORD }, ip: ipN(511), headers: { cookie: `carecall_device=${randomToken()}` } });
-    expect(forged.body.code).toBe('account_locked');
+    // A made-up device cookie, or a real device id with a made-up signature, is no one's known browser.
+    for (const fake of [randomToken(), `${cookie!.split('.')[0]}.${'0'.repeat(32)}`]) {
+      const forged = await h.call('POST', '/api/auth/login', { body: { email: u.email, password: PASSWORD }, ip: ipN(511), headers: { cookie: `carecall_device=${fake}` } });
+      expect(forged.body.code).toBe('account_locked');
+    }
   });
 
   it('changing the password to the same one is refused (422 password_unchanged); wrong current passwords lock the change', async () => {

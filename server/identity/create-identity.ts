@@ -10,6 +10,7 @@ import { DependentService } from './dependents.ts';
 import { InvitationService } from './invitations.ts';
 import { AttemptGuard } from './attempt-guard.ts';
 import { KnownDevices } from './known-devices.ts';
+import { SignInAdmission } from './sign-in-admission.ts';
 import { LoginService } from './login.ts';
 import { PasswordHasher } from './passwords.ts';
 import { PatientService } from './patients.ts';
@@ -35,7 +36,7 @@ export async function createIdentity(opts: { db: Db; config: AuthConfig; notifie
   const sessions = new SessionService(db, tokens, config);
   const sealer = new Sealer(keys.derive('totp-seal'));
   const guard = new AttemptGuard(db, config, keys.derive('login-identifier'));
-  const devices = new KnownDevices(db, config.knownDeviceTtlSeconds);
+  const devices = new KnownDevices(db, config.knownDeviceTtlSeconds, keys.derive('device-cookie'));
   const login = new LoginService({ db, config, passwords, guard, devices, sessions, notifier, audit, sealer, codeKey: keys.derive('otp') });
   return {
     config,
@@ -51,6 +52,7 @@ export async function createIdentity(opts: { db: Db; config: AuthConfig; notifie
     login,
     guard,
     devices,
+    admission: new SignInAdmission(config.signInConcurrency),
     notifier,
     account: new AccountService({ db, passwords, sealer, sessions, guard, devices }),
     invitations: new InvitationService({ db, config, notifier, passwords, guard, publicUrl: opts.publicUrl }),

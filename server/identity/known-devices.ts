@@ -1,17 +1,12 @@
 import { and, eq, gt } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { knownDevices } from '../../db/schema/index.ts';
-import { randomToken, sha256Hex } from './secrets.ts';
+import { constantTimeEqualHex, hmacHex, randomToken, sha256Hex } from './secrets.ts';
 
 /** The cookie a browser keeps after a completed sign-in (HttpOnly, sent to the sign-in routes only). */
 export const DEVICE_COOKIE = 'carecall_device';
 export const DEVICE_COOKIE_PATH = '/api/auth';
-const DEVICE_ID = /^[A-Za-z0-9_-]{32,64}$/;
-
-/** A device id as the cookie carries it, or undefined for anything malformed. */
-export function parseDeviceId(value: string | undefined): string | undefined {
-  return value && DEVICE_ID.test(value) ? value : undefined;
-}
+const DEVICE_COOKIE_VALUE = /^([A-Za-z0-9_-]{32,64})\.([0-9a-f]{32})$/;
 
 /**
  * Browsers that completed both factors for an account recently. Being one buys a lane of its own to
@@ -23,7 +18,20 @@ export class KnownDevices {
   constructor(
     private readonly db: Db,
     private readonly ttlSeconds: number,
+    /** Signs the cookie, so a made-up one is refused in memory, before it costs a query or a lane. */
+    private readonly cookieKey: Buffer,
   ) {}
+
+  cookieValue(deviceId: string): string {
+    return `${deviceId}.${hmacHex(this.cookieKey, deviceId).slice(0, 32)}`;
+  }
+
+  /** The device id of a cookie this deployment signed, or undefined for anything else. */
+  deviceIdFromCookie(value: string | undefined): string | undefined {
+    const m = value ? DEVICE_COOKIE_VALUE.exec(value) : null;
+    if (!m || !constantTimeEqualHex(m[2]!, hmacHex(this.cookieKey, m[1]!).slice(0, 32))) return undefined;
+    return m[1];
+  }
 
   async isKnown(identifierHash: string, deviceId: string | undefined): Promise<boolean> {
     if (!deviceId) return false;
