@@ -4,7 +4,7 @@ import { errorCode } from '../db/connection-errors.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse } from './errors.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse, requestIdOf } from './errors.ts';
 import type { JoinTokenIssuer } from './join-tokens.ts';
 import { demoRoutes, type DemoRoom } from './routes/demo.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -17,7 +17,7 @@ import { clinicRoutes } from './routes/clinics.ts';
 import { devOutboxRoutes } from './routes/dev-outbox.ts';
 import { invitationRoutes } from './routes/invitations.ts';
 import { meRoutes } from './routes/me.ts';
-import { requestContext, type ApiEnv } from './routes/middleware.ts';
+import { assignRequestId, requestContext, type ApiEnv } from './routes/middleware.ts';
 import { patientRoutes } from './routes/patients.ts';
 import { iceServerRoutes } from './routes/ice-servers.ts';
 import type { TurnConfig } from './turn-credentials.ts';
@@ -89,6 +89,7 @@ export function createApp(deps: AppDeps) {
     grants: deps.joinGrants,
   });
   const app = new Hono()
+    .use(assignRequestId())
     .use(securityHeaders(deps.securityHeaders))
     .use(
       bodyLimit({
@@ -110,17 +111,17 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
     if (err instanceof HTTPException) {
-      return c.body(JSON.stringify(problemBody(err.status, 'http_error', err.message)), err.status, {
+      return c.body(JSON.stringify(problemBody(err.status, 'http_error', err.message, [], requestIdOf(c))), err.status, {
         'content-type': 'application/problem+json',
       });
     }
     const unavailable = databaseUnavailable(err);
     if (unavailable) {
-      deps.logger.warn({ code: errorCode(err), route: c.req.routePath }, 'database unavailable');
+      deps.logger.warn({ requestId: requestIdOf(c), code: errorCode(err), route: c.req.routePath }, 'database unavailable');
       c.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
       return problemResponse(c, unavailable);
     }
-    deps.logger.error({ err: loggableError(err), route: c.req.routePath }, 'unhandled API error');
+    deps.logger.error({ requestId: requestIdOf(c), err: loggableError(err), route: c.req.routePath }, 'unhandled API error');
     return problemResponse(c, new ProblemError(500, 'internal', 'internal error'));
   });
   return app;

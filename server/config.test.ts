@@ -18,6 +18,18 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 3000, databaseUrl: undefined, redisUrl: undefined, demo: true, socketServer: 'auto' });
   });
 
+  it('abuse limits: defaults, every setting read, nonsense refused naming the variable', () => {
+    const d = loadConfig({});
+    expect(d.auth).toMatchObject({ loginRateLimitPerMinute: 20, loginCodesPerWindow: 5, invitationMailsPerHour: 100, hashQueue: { limit: 32, maxWaitMs: 3000 }, signInConcurrency: 16, knownDeviceTtlSeconds: 90 * 86_400 });
+    expect(d.joinToken.maxSockets).toBe(3);
+    const c = loadConfig({ LOGIN_CODES_PER_WINDOW: '7', INVITATION_MAILS_PER_HOUR: '9', PASSWORD_HASH_QUEUE: '4', PASSWORD_HASH_MAX_WAIT_MS: '500', KNOWN_DEVICE_DAYS: '30', JOIN_TOKEN_MAX_SOCKETS: '2' });
+    expect(c.auth).toMatchObject({ loginCodesPerWindow: 7, invitationMailsPerHour: 9, hashQueue: { limit: 4, maxWaitMs: 500 }, knownDeviceTtlSeconds: 30 * 86_400 });
+    expect(c.joinToken.maxSockets).toBe(2);
+    expect(variablesIn(() => loadConfig({ JOIN_TOKEN_MAX_SOCKETS: '0' }))).toEqual(['JOIN_TOKEN_MAX_SOCKETS']);
+    expect(variablesIn(() => loadConfig({ PASSWORD_HASH_QUEUE: 'lots' }))).toEqual(['PASSWORD_HASH_QUEUE']);
+    expect(variablesIn(() => loadConfig({ PASSWORD_HASH_MAX_WAIT_MS: '1' }))).toEqual(['PASSWORD_HASH_MAX_WAIT_MS']);
+  });
+
   it('reads every setting', () => {
     const c = loadConfig({
       PORT: '8080',

@@ -52,6 +52,8 @@ const schema = z.object({
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),
   JOIN_TOKEN_PRIVATE_KEY: z.string().optional(),
   JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  // Signaling sockets one identity (one join token) may hold open at once; more are refused.
+  JOIN_TOKEN_MAX_SOCKETS: z.coerce.number().int().min(1).max(20).default(3),
   TURN_URLS: z
     .string()
     .optional()
@@ -99,6 +101,17 @@ const schema = z.object({
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(20),
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
+  // Sign-in challenges (each one a code message, or a TOTP prompt) per account per lockout window.
+  LOGIN_CODES_PER_WINDOW: z.coerce.number().int().min(1).max(1000).default(5),
+  // Invitation e-mails one account, or one address, may have sent per hour.
+  INVITATION_MAILS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(100),
+  // Jobs that may wait for the hashing threads per lane (known devices, everyone else), and for how long.
+  // Unauthenticated sign-in and invitation requests in progress at once per lane (known browsers, others).
+  SIGN_IN_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(16),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(1).max(10_000).default(32),
+  PASSWORD_HASH_MAX_WAIT_MS: z.coerce.number().int().min(50).max(60_000).default(3000),
+  // How long a browser that completed a sign-in stays a known device of that account without signing in again.
+  KNOWN_DEVICE_DAYS: z.coerce.number().int().min(1).max(400).default(90),
   OTP_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   INVITATION_TTL_SECONDS: z.coerce.number().int().min(300).max(30 * 86_400).default(7 * 86_400),
   BREAK_GLASS_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
@@ -162,7 +175,7 @@ export type Config = Readonly<{
   /** PostgreSQL waits: opening a connection; a query, BEGIN or COMMIT (0 = unlimited). */
   database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
-  joinToken: { privateKeyPem: string | undefined; ttlSeconds: number };
+  joinToken: { privateKeyPem: string | undefined; ttlSeconds: number; maxSockets: number };
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
@@ -220,6 +233,12 @@ export type AuthConfig = {
   loginRateLimitPerMinute: number;
   loginMaxFailures: number;
   loginLockoutSeconds: number;
+  loginCodesPerWindow: number;
+  invitationMailsPerHour: number;
+  /** Bounded waiting for the hashing threads: per-lane queue length and longest wait before a 503. */
+  hashQueue: { limit: number; maxWaitMs: number };
+  signInConcurrency: number;
+  knownDeviceTtlSeconds: number;
   otpTtlSeconds: number;
   invitationTtlSeconds: number;
   breakGlassTtlSeconds: number;
@@ -284,7 +303,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pgliteDir: e.PGLITE_DIR,
     database: { connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS, queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000 },
     redisUrl: e.REDIS_URL,
-    joinToken: { privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'), ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS },
+    joinToken: { privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'), ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS, maxSockets: e.JOIN_TOKEN_MAX_SOCKETS },
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
@@ -302,6 +321,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
       loginMaxFailures: e.LOGIN_MAX_FAILURES,
       loginLockoutSeconds: e.LOGIN_LOCKOUT_SECONDS,
+      loginCodesPerWindow: e.LOGIN_CODES_PER_WINDOW,
+      invitationMailsPerHour: e.INVITATION_MAILS_PER_HOUR,
+      hashQueue: { limit: e.PASSWORD_HASH_QUEUE, maxWaitMs: e.PASSWORD_HASH_MAX_WAIT_MS },
+      signInConcurrency: e.SIGN_IN_CONCURRENCY,
+      knownDeviceTtlSeconds: e.KNOWN_DEVICE_DAYS * 86_400,
       otpTtlSeconds: e.OTP_TTL_SECONDS,
       invitationTtlSeconds: e.INVITATION_TTL_SECONDS,
       breakGlassTtlSeconds: e.BREAK_GLASS_TTL_SECONDS,

@@ -13,13 +13,16 @@ export class ProblemError extends Error {
     readonly code: string,
     message: string,
     readonly errors: FieldError[] = [],
+    /** Sent as Retry-After: when a refused client may try again (rate limits, shed load). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ProblemError';
   }
 }
 
-export function problemBody(status: number, code: string, detail: string, errors: FieldError[] = []) {
+/** `requestId` is the id in the request's log lines (and its x-request-id header): what a user quotes to support. */
+export function problemBody(status: number, code: string, detail: string, errors: FieldError[] = [], requestId?: string) {
   return {
     type: `https://carecall.dev/problems/${code}`,
     title: code.replace(/_/g, ' '),
@@ -27,13 +30,22 @@ export function problemBody(status: number, code: string, detail: string, errors
     code,
     detail,
     ...(errors.length ? { errors } : {}),
+    ...(requestId ? { requestId } : {}),
   };
 }
 
 export function problemResponse(c: Context, err: ProblemError) {
-  return c.body(JSON.stringify(problemBody(err.status, err.code, err.message, err.errors)), err.status, {
+  const requestId = requestIdOf(c);
+  if (err.retryAfterSeconds !== undefined) c.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
+  return c.body(JSON.stringify(problemBody(err.status, err.code, err.message, err.errors, requestId)), err.status, {
     'content-type': 'application/problem+json',
   });
+}
+
+/** The id the request-id middleware gave this request, if it ran. */
+export function requestIdOf(c: Context): string | undefined {
+  const id = (c.get as (key: string) => unknown)('requestId');
+  return typeof id === 'string' ? id : undefined;
 }
 
 /**

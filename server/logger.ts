@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { currentContext } from './request-context.ts';
 
 export type { Logger };
 
@@ -11,5 +12,10 @@ const REDACT = [
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: undefined, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+  // Any line logged while a request is being served names that request, so a reported error can be traced.
+  const mixin = () => {
+    const ctx = currentContext();
+    return ctx ? { requestId: ctx.requestId } : {};
+  };
+  return pino({ level, base: undefined, mixin, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }

@@ -209,6 +209,7 @@ export class CareCallNode {
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: this.joinGrants,
+      maxSocketsPerIdentity: config.joinToken.maxSockets,
     });
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
     await this.joinGrants.start((revocation) => {

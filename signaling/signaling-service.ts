@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { SocketConnection, UpgradeDecision, UpgradeRequest } from './socket.ts';
 import { connectionHandler } from './connection.ts';
 import { Participant } from './participant.ts';
-import { CLOSE_CODE_SESSION_EXPIRED, SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import { CLOSE_CODE_SESSION_EXPIRED, CLOSE_CODE_TOO_MANY_CONNECTIONS, SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
 import { readCredential } from './upgrade-credential.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
@@ -18,20 +18,36 @@ export type SignalingDeps = {
   resumeGraceMs?: number;
   iceServersFor?: (peerId: string) => IceServerInfo[];
   grants?: JoinGrantCheck;
+  /** Connections one identity (one join token) may hold at once (JOIN_TOKEN_MAX_SOCKETS); default 3. */
+  maxSocketsPerIdentity?: number;
 };
+
+export const DEFAULT_MAX_SOCKETS_PER_IDENTITY = 3;
+/** One identity in one room: what a join token stands for. */
+const identityKey = (claims: JoinClaims) => `${claims.room}\u0000${claims.sub}`;
 
 type UpgradeContext = { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
 
 /** The upgrade gate, plus participants that outlive their connections (resume by key). */
 export function createSignalingService(deps: SignalingDeps) {
   const participants = new Map<string, Participant>();
+  // Participants per identity not yet ended: each holds a socket (or its resumption). A join replaces
+  // the older ones, but sockets that never join would otherwise pile up on one token without bound.
+  const perIdentity = new Map<string, number>();
+  const maxSockets = deps.maxSocketsPerIdentity ?? DEFAULT_MAX_SOCKETS_PER_IDENTITY;
+  const held = (claims: JoinClaims) => perIdentity.get(identityKey(claims)) ?? 0;
   const participantDeps = {
     ...deps,
     onEnded: (p: Participant) => {
       participants.delete(p.resumeKey);
+      const key = identityKey(p.claims);
+      const n = (perIdentity.get(key) ?? 1) - 1;
+      if (n > 0) perIdentity.set(key, n);
+      else perIdentity.delete(key);
       deps.metrics.connectionClosed();
     },
   };
+  const tooMany = { ok: false as const, status: 429 as const, code: 'too_many_connections', detail: `at most ${maxSockets} connections per join link at once; close one first` };
 
   return {
     participants,
@@ -53,12 +69,19 @@ export function createSignalingService(deps: SignalingDeps) {
       }
       // What this node knows was revoked; the join request asks the database (join-grants.ts).
       if (deps.grants?.revokedNow(claims)) return { ok: false, status: 403, code: 'access_revoked', detail: 'this join link no longer admits anyone' };
+      if (held(claims) >= maxSockets) return tooMany;
       return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'join', claims } };
     },
     open(connection: SocketConnection, context: UpgradeContext) {
       let participant: Participant | undefined;
       if (context.kind === 'join') {
+        // Upgrades authorized together can all pass the check above before any of them opens.
+        if (held(context.claims) >= maxSockets) {
+          queueMicrotask(() => connection.close(CLOSE_CODE_TOO_MANY_CONNECTIONS, 'too_many_connections'));
+          return { onMessage: () => {}, onClose: () => {} };
+        }
         participant = new Participant(context.claims, participantDeps);
+        perIdentity.set(identityKey(context.claims), held(context.claims) + 1);
         participants.set(participant.resumeKey, participant);
         deps.metrics.connectionOpened();
       } else {

@@ -127,19 +127,29 @@ export const refreshTokens = pgTable(
   (t) => [index('refresh_tokens_session_idx').on(t.sessionId)],
 );
 
-export const mfaChallenges = pgTable('mfa_challenges', {
-  id: text('id').primaryKey(),
-  userId: text('user_id').notNull().references(() => users.id),
-  method: text('method', { enum: MFA_METHODS }).notNull(),
-  codeHash: text('code_hash'),
-  attempts: integer('attempts').notNull().default(0),
-  expiresAt: ts('expires_at').notNull(),
-  consumedAt: ts('consumed_at'),
-  ip: text('ip'),
-  createdAt: ts('created_at').notNull().defaultNow(),
-});
+export const mfaChallenges = pgTable(
+  'mfa_challenges',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull().references(() => users.id),
+    method: text('method', { enum: MFA_METHODS }).notNull(),
+    codeHash: text('code_hash'),
+    attempts: integer('attempts').notNull().default(0),
+    expiresAt: ts('expires_at').notNull(),
+    consumedAt: ts('consumed_at'),
+    ip: text('ip'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  // Challenges opened per account per window are counted (the code-message limit).
+  (t) => [index('mfa_challenges_user_idx').on(t.userId, t.createdAt)],
+);
 
-/** Shared by all nodes, so rate limits and lockouts hold across the cluster. No e-mail in clear: HMAC only. */
+/**
+ * Attempts at anything that costs a password hash or proves a secret (sign-in password and code,
+ * invitation accept, password change), shared by all nodes so limits hold across the cluster. No
+ * e-mail in clear: the identifier is an HMAC. `succeeded` is null while the attempt is in flight
+ * (it counts against its account then, so parallel guesses cannot overrun the lockout).
+ */
 export const loginAttempts = pgTable(
   'login_attempts',
   {
@@ -147,9 +157,25 @@ export const loginAttempts = pgTable(
     at: ts('at').notNull().defaultNow(),
     ip: text('ip').notNull(),
     identifierHash: text('identifier_hash').notNull(),
-    succeeded: boolean('succeeded').notNull(),
+    kind: text('kind').notNull().default('password'),
+    succeeded: boolean('succeeded'),
   },
   (t) => [index('login_attempts_ip_idx').on(t.ip, t.at), index('login_attempts_identifier_idx').on(t.identifierHash, t.at)],
+);
+
+/**
+ * Browsers that completed a sign-in to an account (both factors): their own lane to the hashing
+ * threads and their own failure count, so an attacker's failures do not lock the owner out. Only
+ * hashes: the device id exists in the browser's cookie alone.
+ */
+export const knownDevices = pgTable(
+  'known_devices',
+  {
+    identifierHash: text('identifier_hash').notNull(),
+    deviceHash: text('device_hash').notNull(),
+    lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.identifierHash, t.deviceHash] })],
 );
 
 export const breakGlassGrants = pgTable(

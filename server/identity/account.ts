@@ -2,6 +2,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { users } from '../../db/schema/index.ts';
 import { ProblemError } from '../errors.ts';
+import type { AttemptGuard } from './attempt-guard.ts';
+import type { KnownDevices } from './known-devices.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { Sealer } from './seal.ts';
 import type { SessionService } from './sessions.ts';
@@ -9,7 +11,7 @@ import { newTotpSecret, otpauthUri, verifyTotp } from './totp.ts';
 
 /** What a signed-in user changes about their own account: profile view, password, TOTP. */
 export class AccountService {
-  constructor(private readonly deps: { db: Db; passwords: PasswordHasher; sealer: Sealer; sessions: SessionService }) {}
+  constructor(private readonly deps: { db: Db; passwords: PasswordHasher; sealer: Sealer; sessions: SessionService; guard: AttemptGuard; devices: KnownDevices }) {}
 
   async me(userId: string) {
     const [u] = await this.deps.db
@@ -25,14 +27,41 @@ export class AccountService {
     await this.deps.db.update(users).set({ timeZone }).where(eq(users.id, userId));
   }
 
-  /** Changing the password signs out every other session (a thief's included). */
-  async changePassword(userId: string, sessionId: string, current: string, next: string) {
-    const [u] = await this.deps.db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, userId));
-    if (!(await this.deps.passwords.verify(u?.hash, current))) {
+  /**
+   * Changing the password signs out every other session (a thief's included) and forgets the
+   * account's known browsers. Wrong current passwords count like sign-in failures (per address, and
+   * per account: a stolen session cannot guess the password at the hashing threads' expense).
+   */
+  async changePassword(userId: string, sessionId: string, current: string, next: string, ip: string) {
+    const { db, guard, passwords } = this.deps;
+    const attempt = await guard.begin(ip, guard.scoped('password_change', userId), 'password_change');
+    let ok = false;
+    let email: string | null = null;
+    try {
+      const [u] = await db.select({ hash: users.passwordHash, email: users.email }).from(users).where(eq(users.id, userId));
+      email = u?.email ?? null;
+      ok = await passwords.verify(u?.hash, current, 'known');
+    } catch (err) {
+      await guard.settle(attempt, undefined);
+      throw err;
+    }
+    if (!ok) {
+      await guard.settle(attempt, false);
       throw new ProblemError(400, 'invalid_body', 'current password is wrong', [{ field: 'currentPassword', message: 'wrong password' }]);
     }
-    await this.deps.db.update(users).set({ passwordHash: await this.deps.passwords.hash(next), passwordChangeRequired: false }).where(eq(users.id, userId));
+    if (next === current) {
+      await guard.settle(attempt, undefined);
+      throw new ProblemError(422, 'password_unchanged', 'the new password must differ from the current one', [{ field: 'newPassword', message: 'same as the current password' }]);
+    }
+    try {
+      await db.update(users).set({ passwordHash: await passwords.hash(next, 'known'), passwordChangeRequired: false }).where(eq(users.id, userId));
+    } catch (err) {
+      await guard.settle(attempt, undefined);
+      throw err;
+    }
+    await guard.settle(attempt, true);
     await this.deps.sessions.revokeAllFor(userId, 'password_changed', sessionId);
+    if (email) await this.deps.devices.forgetAll(guard.identifier(email));
   }
 
   async setMfaMethod(userId: string, method: 'email' | 'sms') {

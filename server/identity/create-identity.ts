@@ -8,7 +8,9 @@ import { AccountService } from './account.ts';
 import { ClinicService } from './clinics.ts';
 import { DependentService } from './dependents.ts';
 import { InvitationService } from './invitations.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import { AttemptGuard } from './attempt-guard.ts';
+import { KnownDevices } from './known-devices.ts';
+import { SignInAdmission } from './sign-in-admission.ts';
 import { LoginService } from './login.ts';
 import { PasswordHasher } from './passwords.ts';
 import { PatientService } from './patients.ts';
@@ -27,14 +29,15 @@ export const auditChainKey = (config: Pick<AuthConfig, 'auditChainKey'>, keys: A
 export async function createIdentity(opts: { db: Db; config: AuthConfig; notifier: NotificationProvider; publicUrl: () => string }) {
   const { db, config, notifier } = opts;
   const keys = loadAuthKeys(config.privateKeyPem);
-  const passwords = await PasswordHasher.create(config.passwordHashStrength);
+  const passwords = await PasswordHasher.create(config.passwordHashStrength, config.hashQueue);
   const tokens = new AccessTokens(keys, config.accessTokenTtlSeconds);
   const audit = new AuditLog(db, auditChainKey(config, keys));
   const policy = new Policy(db, audit);
   const sessions = new SessionService(db, tokens, config);
   const sealer = new Sealer(keys.derive('totp-seal'));
-  const throttle = new LoginThrottle(db, config, keys.derive('login-identifier'));
-  const login = new LoginService({ db, config, passwords, throttle, sessions, notifier, audit, sealer, codeKey: keys.derive('otp') });
+  const guard = new AttemptGuard(db, config, keys.derive('login-identifier'));
+  const devices = new KnownDevices(db, config.knownDeviceTtlSeconds, keys.derive('device-cookie'));
+  const login = new LoginService({ db, config, passwords, guard, devices, sessions, notifier, audit, sealer, codeKey: keys.derive('otp') });
   return {
     config,
     keys,
@@ -47,9 +50,12 @@ export async function createIdentity(opts: { db: Db; config: AuthConfig; notifie
     policy,
     sessions,
     login,
+    guard,
+    devices,
+    admission: new SignInAdmission(config.signInConcurrency),
     notifier,
-    account: new AccountService({ db, passwords, sealer, sessions }),
-    invitations: new InvitationService({ db, config, notifier, passwords, publicUrl: opts.publicUrl }),
+    account: new AccountService({ db, passwords, sealer, sessions, guard, devices }),
+    invitations: new InvitationService({ db, config, notifier, passwords, guard, publicUrl: opts.publicUrl }),
     clinics: new ClinicService(db),
     dependents: new DependentService(db),
     patients: new PatientService(db),

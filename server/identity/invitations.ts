@@ -7,6 +7,8 @@ import { ProblemError } from '../errors.ts';
 import { invitationMessage } from '../notifications/templates.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { listInvitations, type InvitationSummary } from './invitation-list.ts';
+import { currentContext } from '../request-context.ts';
+import type { AttemptGuard } from './attempt-guard.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { randomToken, sha256Hex } from './secrets.ts';
 
@@ -22,13 +24,28 @@ export type CreatedInvitation = { id: string; token: string; link: string; expir
  */
 export class InvitationService {
   constructor(
-    private readonly deps: { db: Db; config: AuthConfig; notifier: NotificationProvider; passwords: PasswordHasher; publicUrl: () => string },
+    private readonly deps: { db: Db; config: AuthConfig; notifier: NotificationProvider; passwords: PasswordHasher; guard: AttemptGuard; publicUrl: () => string },
   ) {}
 
+  /** 429 once the inviting account, or the address it acts from, had INVITATION_MAILS_PER_HOUR invitation e-mails sent in the last hour. */
+  async checkMailBudget(createdBy: string | null): Promise<void> {
+    const { guard, config } = this.deps;
+    const ip = currentContext()?.ip ?? 'unknown';
+    const counts = await Promise.all([
+      guard.countRecent('invitation_mail', { ip }, HOUR_MS),
+      ...(createdBy ? [guard.countRecent('invitation_mail', { identifierHash: guard.scoped('inviter', createdBy) }, HOUR_MS)] : []),
+    ]);
+    if (counts.some((n) => n >= config.invitationMailsPerHour)) {
+      throw new ProblemError(429, 'too_many_invitations', `at most ${config.invitationMailsPerHour} invitation e-mails an hour; try again later`, [], 3600);
+    }
+  }
+
   async create(input: { clinicId: string; role: UserRole; email: string; createdBy: string | null }): Promise<CreatedInvitation> {
-    const { db, config } = this.deps;
+    const { db, config, guard } = this.deps;
+    await this.checkMailBudget(input.createdBy);
     const [clinic] = await db.select({ name: clinics.name }).from(clinics).where(eq(clinics.id, input.clinicId));
     if (!clinic) throw new ProblemError(404, 'not_found', 'no such clinic');
+    await guard.record(currentContext()?.ip ?? 'unknown', guard.scoped('inviter', input.createdBy ?? 'system'), 'invitation_mail', true);
     const id = randomUUID();
     const token = randomToken();
     const expiresAt = new Date(Date.now() + config.invitationTtlSeconds * 1000);
@@ -44,16 +61,43 @@ export class InvitationService {
    * one (signed in, same e-mail, same role), adds the clinic membership. Atomic and single-use.
    */
   async accept(input: { token: string; displayName?: string | undefined; password?: string | undefined; phone?: string | undefined; dateOfBirth?: string | undefined }, signedIn: { userId: string } | undefined) {
-    const { db, passwords } = this.deps;
+    const { db, passwords, guard } = this.deps;
+    const ip = currentContext()?.ip ?? 'unknown';
     const tokenHash = sha256Hex(input.token);
-    const passwordHash = !signedIn && input.password ? await passwords.hash(input.password) : null;
+    // The token is looked up before anything is hashed: a made-up token costs one indexed read and
+    // counts as a failure of its address; only a live invitation's password reaches the hashing threads.
+    await guard.checkAddress(ip);
+    const [live] = await db
+      .select({ id: invitations.id, email: invitations.email })
+      .from(invitations)
+      .where(and(eq(invitations.tokenHash, tokenHash), isNull(invitations.usedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, new Date())));
+    if (!live) {
+      await guard.record(ip, tokenHash, 'invitation', false);
+      throw invitationInvalid();
+    }
+    let passwordHash: string | null = null;
+    if (!signedIn) {
+      const errors = [];
+      if (!input.displayName) errors.push({ field: 'displayName', message: 'required' });
+      if (!input.password) errors.push({ field: 'password', message: 'required' });
+      if (errors.length) throw new ProblemError(400, 'invalid_body', 'request is invalid', errors);
+      const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, live.email));
+      if (existing) throw accountExists();
+      // Per invitation: racing accepts of one link cannot queue more hashes than the lockout allows.
+      const attempt = await guard.begin(ip, guard.scoped('invitation', live.id), 'invitation');
+      try {
+        passwordHash = await passwords.hash(input.password!, 'known');
+      } finally {
+        await guard.settle(attempt, undefined);
+      }
+    }
     return db.transaction(async (tx) => {
       const [inv] = await tx
         .update(invitations)
         .set({ usedAt: new Date() })
         .where(and(eq(invitations.tokenHash, tokenHash), isNull(invitations.usedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, new Date())))
         .returning();
-      if (!inv) throw new ProblemError(410, 'invitation_invalid', 'this invitation link has expired or was already used');
+      if (!inv) throw invitationInvalid();
       let userId: string;
       if (signedIn) {
         const [me] = await tx.select().from(users).where(eq(users.id, signedIn.userId));
@@ -62,12 +106,9 @@ export class InvitationService {
         }
         userId = me.id;
       } else {
-        const errors = [];
-        if (!input.displayName) errors.push({ field: 'displayName', message: 'required' });
-        if (!passwordHash) errors.push({ field: 'password', message: 'required' });
-        if (errors.length) throw new ProblemError(400, 'invalid_body', 'request is invalid', errors);
+        // Checked before hashing; again here, for an account created meanwhile.
         const [existing] = await tx.select({ id: users.id }).from(users).where(eq(users.email, inv.email));
-        if (existing) throw new ProblemError(409, 'account_exists', 'an account with this e-mail exists; sign in and accept the invitation');
+        if (existing) throw accountExists();
         userId = randomUUID();
         await tx.insert(users).values({
           id: userId,
@@ -127,3 +168,7 @@ export class InvitationService {
     return { revoked: false };
   }
 }
+
+const HOUR_MS = 3_600_000;
+const invitationInvalid = () => new ProblemError(410, 'invitation_invalid', 'this invitation link has expired or was already used');
+const accountExists = () => new ProblemError(409, 'account_exists', 'an account with this e-mail exists; sign in and accept the invitation');

@@ -31,6 +31,8 @@ export function clinicRoutes(identity: Identity) {
     .post('/', async (c) => {
       await policy.require(c.var.actor, 'clinic.create', { type: 'platform' });
       const body = await parseBody(c, createBody);
+      // Before the clinic exists: a refused invitation e-mail must not leave a clinic without its admin's link.
+      await identity.invitations.checkMailBudget(c.var.actor.userId);
       const clinic = await clinics.create(body);
       const invitation = await identity.invitations.create({ clinicId: clinic.id, role: 'clinic_admin', email: body.adminEmail, createdBy: c.var.actor.userId });
       await identity.audit.record({ action: 'clinic.created', outcome: 'allowed', resourceType: 'clinic', resourceId: clinic.id, clinicId: clinic.id });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
 import { currentContext } from '../request-context.ts';
 import { displayNameSchema, localDate, parseBody, passwordSchema, phoneSchema } from '../validation.ts';
+import { admitSignIn } from './auth.ts';
 import { authenticate, type ApiEnv } from './middleware.ts';
 
 const acceptBody = z.object({
@@ -15,7 +16,7 @@ const acceptBody = z.object({
 
 /** Redeeming an invitation link: creates the account, or adds a clinic to a signed-in one. */
 export function invitationRoutes(identity: Identity) {
-  return new Hono<ApiEnv>().post('/accept', authenticate(identity, { optional: true }), async (c) => {
+  return new Hono<ApiEnv>().post('/accept', admitSignIn(identity), authenticate(identity, { optional: true }), async (c) => {
     const body = await parseBody(c, acceptBody);
     const actor = c.get('actor') as ApiEnv['Variables']['actor'] | undefined;
     const result = await identity.invitations.accept(body, actor ? { userId: actor.userId } : undefined);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
 import { canonicalTimeZone, isValidTimeZone } from '../scheduling/zoned-time.ts';
 import { displayNameSchema, idSchema, localDate, parseBody, passwordSchema } from '../validation.ts';
-import { authenticate, type ApiEnv } from './middleware.ts';
+import { authenticate, clientMeta, type ApiEnv } from './middleware.ts';
 
 const isoDate = localDate('must be a date (YYYY-MM-DD)');
 const passwordBody = z.object({ currentPassword: z.string().min(1, 'required').max(128), newPassword: passwordSchema });
@@ -40,7 +40,7 @@ export function meRoutes(identity: Identity) {
       const actor = c.var.actor;
       await policy.require(actor, 'user.self.manage', self(actor));
       const body = await parseBody(c, passwordBody);
-      await identity.account.changePassword(actor.userId, actor.sessionId, body.currentPassword, body.newPassword);
+      await identity.account.changePassword(actor.userId, actor.sessionId, body.currentPassword, body.newPassword, clientMeta(c).ip);
       await identity.audit.record({ action: 'user.password.change', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId });
       return c.body(null, 204);
     })

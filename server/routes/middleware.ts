@@ -14,7 +14,20 @@ import { idSchema } from '../validation.ts';
 /** What an account with a one-time password may do: see itself, change the password, sign out. */
 const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['GET /api/me', 'POST /api/me/password', 'POST /api/auth/logout']);
 
-export type ApiEnv = { Bindings: { remoteAddress?: string } | undefined; Variables: { actor: Actor } };
+export type ApiEnv = { Bindings: { remoteAddress?: string } | undefined; Variables: { actor: Actor; requestId: string } };
+
+/**
+ * Gives every request (API, pages, refusals before any route) an id, in the x-request-id header and
+ * in problem+json bodies, so a user's report of an error finds its log lines.
+ */
+export function assignRequestId(): MiddlewareHandler<{ Variables: { requestId: string } }> {
+  return async (c, next) => {
+    const id = randomUUID();
+    c.set('requestId', id);
+    c.header('x-request-id', id);
+    await next();
+  };
+}
 
 /**
  * Opens the request-scoped context (request id, client IP) that the audit log reads, and logs one
@@ -24,13 +37,16 @@ export function requestContext(logger: Logger, trustedProxies?: BlockList): Midd
   return async (c, next) => {
     const peer = c.env?.remoteAddress;
     const ctx: RequestContext = {
-      requestId: randomUUID(),
+      requestId: c.get('requestId') ?? randomUUID(),
       // The client's address (behind a trusted proxy, from X-Forwarded-For): rate limits and the audit log use it.
       ip: peer ? clientAddress(peer, c.req.header('x-forwarded-for'), trustedProxies) : 'unknown',
       userAgent: c.req.header('user-agent'),
     };
     const started = performance.now();
-    c.header('x-request-id', ctx.requestId);
+    if (!c.get('requestId')) {
+      c.set('requestId', ctx.requestId);
+      c.header('x-request-id', ctx.requestId);
+    }
     await runWithContext(ctx, next);
     logger.info(
       { requestId: ctx.requestId, method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round(performance.now() - started), actorId: ctx.actorId, onBehalfOf: ctx.onBehalfOf },

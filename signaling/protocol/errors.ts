@@ -43,6 +43,8 @@ export const closeReasons = [
   'invitation_revoked',
   'consultation_cancelled',
   'consultation_not_open',
+  /** Close code 4007: the join token already holds JOIN_TOKEN_MAX_SOCKETS connections. */
+  'too_many_connections',
 ] as const;
 export type CloseReason = (typeof closeReasons)[number];
 export const CLOSE_CODE_NORMAL = 1000;
@@ -57,6 +59,8 @@ export const CLOSE_CODE_LEFT = 4004;
 export const CLOSE_CODE_SESSION_EXPIRED = 4005;
 /** The join token was revoked (reason: a RevocationReason): final, do not reconnect. */
 export const CLOSE_CODE_REVOKED = 4006;
+/** Too many connections on one join token at once: close one before opening another. */
+export const CLOSE_CODE_TOO_MANY_CONNECTIONS = 4007;
 
 /**
  * Why a join token stopped admitting anyone: the guest's invitation was revoked; the consultation

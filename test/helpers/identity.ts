@@ -39,7 +39,7 @@ export async function startIdentityHarness(options: Record<string, string> = {})
 }
 
 async function appOn(handle: DbHandle, env: Record<string, string>) {
-  const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', LOGIN_RATE_LIMIT_PER_MINUTE: '10000', DEMO: 'off', ...env });
+  const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', LOGIN_RATE_LIMIT_PER_MINUTE: '10000', LOGIN_CODES_PER_WINDOW: '1000', SIGN_IN_CONCURRENCY: '10000', DEMO: 'off', ...env });
   const logs = captureLogs();
   const outbox = new OutboxNotificationProvider(handle.db);
   const identity = await createIdentity({ db: handle.db, config: config.auth, notifier: outbox, publicUrl: () => 'http://carecall.test' });
@@ -77,7 +77,7 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     } catch {
       body = text;
     }
-    return { status: res.status, body, contentType: res.headers.get('content-type') ?? '' };
+    return { status: res.status, body, contentType: res.headers.get('content-type') ?? '', headers: res.headers };
   };
   return { app, identity, scheduling, clock, outbox, logs, db: handle.db, call, config };
 }

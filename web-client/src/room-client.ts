@@ -7,6 +7,7 @@ import {
   CLOSE_CODE_LEFT,
   CLOSE_CODE_REPLACED,
   CLOSE_CODE_REVOKED,
+  CLOSE_CODE_TOO_MANY_CONNECTIONS,
   CLOSE_CODE_ROOM_CLOSED,
   CLOSE_CODE_SESSION_EXPIRED,
 } from '../../signaling/protocol/errors.ts';
@@ -30,6 +31,8 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_LEFT]: 'left',
   // The server sends why (invitation_revoked, consultation_cancelled, ...); reconnecting cannot help.
   [CLOSE_CODE_REVOKED]: 'access_revoked',
+  // This link is open in too many tabs already: retrying would only knock again.
+  [CLOSE_CODE_TOO_MANY_CONNECTIONS]: 'too_many_connections',
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const RESUMED_SILENCE_MS = 500;
