@@ -23,6 +23,8 @@ async function joinedDevice(control: MediaControl) {
 /** Sends synthetic audio + video through one send transport. */
 export class Publisher {
   #stops: (() => void)[] = [];
+  /** RTP packets written, both streams: what each subscriber should receive. */
+  sent = 0;
   private constructor(private readonly control: MediaControl, private readonly transport: types.Transport) {}
 
   static async start(control: MediaControl): Promise<Publisher> {
@@ -33,7 +35,7 @@ export class Publisher {
     for (const kind of ['audio', 'video'] as const) {
       const track = new MediaStreamTrack({ kind });
       await transport.produce({ track: track as never });
-      pub.#stops.push(startSyntheticSource(track, kind));
+      pub.#stops.push(startSyntheticSource(track, kind, () => pub.sent++));
     }
     return pub;
   }
@@ -48,7 +50,7 @@ export class Publisher {
 /** Consumes every producer already in the room over one receive transport and counts what arrives. */
 export class Subscriber {
   readonly counters: ReceiveCounter[] = [];
-  private constructor(private readonly control: MediaControl, private readonly transport: types.Transport) {}
+  private constructor(readonly control: MediaControl, private readonly transport: types.Transport) {}
 
   static async start(control: MediaControl): Promise<Subscriber> {
     try {
@@ -74,6 +76,14 @@ export class Subscriber {
 
   get consumerCount() {
     return this.counters.length;
+  }
+
+  get received() {
+    return this.counters.reduce((n, c) => n + c.received, 0);
+  }
+
+  get connectionState() {
+    return this.transport.connectionState;
   }
 
   close() {

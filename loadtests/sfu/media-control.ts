@@ -22,5 +22,7 @@ export interface MediaControl {
   produce(transportId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string>;
   consume(producerId: string): Promise<ConsumeInfo>;
   resume(consumerId: string): Promise<void>;
+  /** Close code of the control connection if the server ended it (app only; bare has none). */
+  readonly closedWith?: number | undefined;
   close(): void;
 }

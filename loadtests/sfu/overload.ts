@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import { percentile } from '../stats.ts';
+import { AppControl } from './app-control.ts';
+import { BareRoom } from './bare-control.ts';
+import { Publisher, Subscriber } from './bot.ts';
+import { startAppNode } from './phases.ts';
+import { addBatch } from './ramp.ts';
+import { removeBotPolyfill } from './werift-env.ts';
+
+export type OverloadOptions = { subscribers: number; holdMs: number; windowMs: number; log: (line: string) => void };
+
+/** One measurement window: how the subscribers fared against what the publisher sent. */
+export type OverloadWindow = {
+  atSeconds: number;
+  /** Got at least half of what was sent. */
+  receiving: number;
+  /** Got something, but less than half. */
+  degraded: number;
+  /** Got (almost) nothing: under 1 %. */
+  silent: number;
+  medianPct: number;
+  workerCpu: number;
+};
+
+export type OverloadResult = {
+  joined: number;
+  failedJoins: number;
+  windows: OverloadWindow[];
+  /** Each subscriber's share of what was sent over the whole hold, in %. */
+  perSubscriberPct: { min: number; p10: number; p50: number; max: number };
+  /** Subscribers whose signaling connection the server closed, by close code. */
+  signalingClosed: Record<string, number>;
+  /** Subscribers whose transport was not 'connected' at the end, by state. */
+  transportsNotConnected: Record<string, number>;
+  /** The node's own carecall_* metrics at the end (app only). */
+  serverMetrics?: Record<string, number>;
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+async function workerCpuMs(worker: types.Worker) {
+  const u = await worker.getResourceUsage();
+  return u.ru_utime + u.ru_stime;
+}
+
+function tally(values: Iterable<string | number | undefined>) {
+  const out: Record<string, number> = {};
+  for (const v of values) if (v !== undefined) out[String(v)] = (out[String(v)] ?? 0) + 1;
+  return out;
+}
+
+/** Joins every subscriber, then watches them for the hold period in windows. */
+async function overloadRoom(
+  publisher: Publisher,
+  worker: types.Worker,
+  addSubscriber: () => Promise<Subscriber>,
+  opts: OverloadOptions,
+  label: string,
+): Promise<OverloadResult> {
+  const { added: subs, failed } = await addBatch(opts.subscribers, addSubscriber);
+  opts.log(`${label} ${subs.length} subscribers joined, ${failed} failed`);
+  try {
+    const windows: OverloadWindow[] = [];
+    const startSent = publisher.sent;
+    const startReceived = subs.map((s) => s.received);
+    const started = Date.now();
+    while (Date.now() - started < opts.holdMs) {
+      const sent0 = publisher.sent;
+      const got0 = subs.map((s) => s.received);
+      const cpu0 = await workerCpuMs(worker);
+      const t0 = performance.now();
+      await sleep(opts.windowMs);
+      const cpu1 = await workerCpuMs(worker);
+      const sent = Math.max(1, publisher.sent - sent0);
+      const shares = subs.map((s, i) => (s.received - got0[i]!) / sent).sort((a, b) => a - b);
+      const window: OverloadWindow = {
+        atSeconds: Math.round((Date.now() - started) / 1000),
+        receiving: shares.filter((x) => x >= 0.5).length,
+        degraded: shares.filter((x) => x >= 0.01 && x < 0.5).length,
+        silent: shares.filter((x) => x < 0.01).length,
+        medianPct: shares.length ? round1(100 * percentile(shares, 50)) : 0,
+        workerCpu: Math.round((cpu1 - cpu0) / (performance.now() - t0) * 1000) / 1000,
+      };
+      windows.push(window);
+      opts.log(`${label} ${JSON.stringify(window)}`);
+    }
+    const totalSent = Math.max(1, publisher.sent - startSent);
+    const whole = subs.map((s, i) => (100 * (s.received - startReceived[i]!)) / totalSent).sort((a, b) => a - b);
+    const at = (p: number) => (whole.length ? round1(Math.min(100, percentile(whole, p))) : 0);
+    return {
+      joined: subs.length,
+      failedJoins: failed,
+      windows,
+      perSubscriberPct: { min: at(0), p10: at(10), p50: at(50), max: at(100) },
+      signalingClosed: tally(subs.map((s) => s.control.closedWith)),
+      transportsNotConnected: tally(subs.map((s) => (s.connectionState === 'connected' ? undefined : s.connectionState))),
+    };
+  } finally {
+    for (const s of subs) s.close();
+  }
+}
+
+/** carecall_* samples from the node's /metrics (loopback is allowed by default), summed over labels. */
+async function carecallMetrics(baseUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(carecall_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m) out[m[1]! + (m[2] ?? '')] = Number(m[3]);
+  }
+  return out;
+}
+
+/** One publisher and many subscribers in one room of a full CareCall node. */
+export async function appOverload(opts: OverloadOptions): Promise<OverloadResult> {
+  const node = await startAppNode();
+  let publisher: Publisher | undefined;
+  try {
+    const wsUrl = `ws://127.0.0.1:${node.port}/ws`;
+    const room = randomBytes(12).toString('base64url');
+    let n = 0;
+    const control = async (role: 'doctor' | 'patient', perms: ('publish' | 'subscribe')[]) =>
+      AppControl.connect(wsUrl, await node.issuer.mint({ sub: `bot-${++n}`, room, role, perms: [...perms, 'admit'] }));
+    publisher = await Publisher.start(await control('doctor', ['publish', 'subscribe']));
+    const result = await overloadRoom(publisher, node.pool.workers[0]!.worker, async () => Subscriber.start(await control('patient', ['subscribe'])), opts, 'app ');
+    return { ...result, serverMetrics: await carecallMetrics(`http://127.0.0.1:${node.port}`) };
+  } finally {
+    publisher?.close();
+    await node.stop();
+    removeBotPolyfill();
+  }
+}
+
+/** The same bots on bare mediasoup (a transport per peer, each on its own port). */
+export async function bareOverload(opts: OverloadOptions): Promise<OverloadResult> {
+  const worker = await mediasoup.createWorker({ logLevel: 'warn' });
+  let publisher: Publisher | undefined;
+  try {
+    const room = await BareRoom.create(worker);
+    publisher = await Publisher.start(room.control());
+    return await overloadRoom(publisher, worker, () => Subscriber.start(room.control()), opts, 'bare');
+  } finally {
+    publisher?.close();
+    worker.close();
+    removeBotPolyfill();
+  }
+}
