@@ -10,6 +10,8 @@ import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
 import { parseTrustedProxies } from './client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
+import { defaultUdpBufferBytes } from '../sfu/udp-socket-stats.ts';
+import { logTransportEvent } from './media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
@@ -110,10 +112,15 @@ export class CareCallNode {
       listenIp: config.rtc.listenIp,
       announcedIp: config.rtc.announcedIp,
       basePort: config.rtc.port,
+      socketsPerWorker: config.rtc.socketsPerWorker,
     });
     this.pool.on('workerDied', (index, error) => logger.error({ worker: index, error: error.message }, 'media worker died'));
     this.#onStop('sfu workers', () => this.pool.close());
-    logger.info({ workers: this.pool.workers.length }, 'media workers ready');
+    const buffers = defaultUdpBufferBytes();
+    logger.info(
+      { workers: this.pool.workers.length, socketsPerWorker: config.rtc.socketsPerWorker, udpReceiveBufferBytes: buffers.receive, udpSendBufferBytes: buffers.send },
+      'media workers ready',
+    );
 
     const keys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
     if (keys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
@@ -155,7 +162,11 @@ export class CareCallNode {
       logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
     }
 
-    const metrics = createMetrics(() => this.pool.health().alive);
+    const metrics = createMetrics(() => this.pool.health().alive, this.pool);
+    this.pool.transports.on('event', (event) => {
+      metrics.transportEvent(event.kind);
+      logTransportEvent(logger, event);
+    });
     const lifecycle = createRoomLifecycle(this.db.db, this.bus, this.nodeId, logger, CLAIM_TTL_MS);
     this.hub = new RoomHub({
       pool: this.pool,

@@ -29,6 +29,7 @@ import { GrantRevokedError, type JoinGrantCheck } from './join-grants.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import { toErrorBody } from './signaling-error.ts';
+import { DeferredSnapshots, SNAPSHOT_DEFER_BYTES, snapshotKey } from './snapshot-notifications.ts';
 
 export type ParticipantDeps = {
   hub: RoomHub;
@@ -62,6 +63,7 @@ export class Participant implements RoomMember {
   #connection: SocketConnection | undefined;
   #seq = 0;
   readonly #buffer: NotificationFrame[] = [];
+  readonly #deferred = new DeferredSnapshots();
   readonly #responses = new Map<number, string>();
   readonly #inFlight = new Set<number>();
   #queue: Promise<void> = Promise.resolve();
@@ -110,7 +112,24 @@ export class Participant implements RoomMember {
     this.#connection = connection;
     if (resuming) connection.send(JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
     for (const frame of this.#buffer) if (frame.seq > lastSeq) connection.send(JSON.stringify(frame));
+    this.flushSnapshots();
     return true;
+  }
+
+  /** Sends the snapshots held back for a slow or absent socket, once it can take them. */
+  flushSnapshots() {
+    const connection = this.#connection;
+    if (this.#deferred.size === 0 || !connection || connection.bufferedBytes > SNAPSHOT_DEFER_BYTES) return;
+    for (const { method, data, dataJson } of this.#deferred.take()) this.#emit(method, data as never, dataJson);
+  }
+
+  /** The socket tier closed the connection because the client stopped reading what it was sent. */
+  overflowed(connection: SocketConnection) {
+    this.deps.metrics.slowClientClosed();
+    this.deps.logger.warn(
+      { peerId: this.peerId, roomId: this.hubRoom?.id, bufferedBytes: connection.bufferedBytes },
+      'signaling connection closed: the client fell too far behind (send backlog limit); it may resume',
+    );
   }
 
   /** The connection went away. Unless the client left, keep everything for a while. */
@@ -133,11 +152,27 @@ export class Participant implements RoomMember {
     this.#queue = this.#queue.then(() => this.#handle(id, method, body));
   }
 
-  notify<N extends keyof Notifications>(method: N, data: Notifications[N]) {
+  /** `dataJson`: `data` already serialised, when the same notification goes to a whole room. */
+  notify<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson?: string) {
+    if (method === 'consumerClosed') this.#deferred.forgetConsumer((data as Notifications['consumerClosed']).consumerId);
+    this.flushSnapshots();
+    const key = snapshotKey(method, data);
+    const connection = this.#connection;
+    if (key !== undefined && (!connection || connection.bufferedBytes > SNAPSHOT_DEFER_BYTES || this.#deferred.size > 0)) {
+      if (this.#deferred.put(key, { method, data, dataJson })) this.deps.metrics.notificationCoalesced(method);
+      return;
+    }
+    this.#emit(method, data, dataJson);
+  }
+
+  #emit<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson: string | undefined) {
     const frame: NotificationFrame<N> = { type: 'notification', seq: ++this.#seq, method, data };
     this.#buffer.push(frame as NotificationFrame);
     if (this.#buffer.length > NOTIFICATION_BUFFER) this.#buffer.shift();
-    this.#connection?.send(JSON.stringify(frame));
+    if (!this.#connection) return;
+    // Same text as JSON.stringify(frame), without serialising a room-wide payload once per member.
+    const text = dataJson === undefined ? JSON.stringify(frame) : `{"type":"notification","seq":${frame.seq},"method":"${method}","data":${dataJson}}`;
+    this.#connection.send(text);
   }
 
   attachPeer(peer: Peer) {
