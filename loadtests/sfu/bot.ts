@@ -50,21 +50,25 @@ export class Publisher {
 /** Consumes every producer already in the room over one receive transport and counts what arrives. */
 export class Subscriber {
   readonly counters: ReceiveCounter[] = [];
+  /** The server's UDP port this subscriber's media comes from. */
+  serverUdpPort: number | undefined;
   private constructor(readonly control: MediaControl, private readonly transport: types.Transport) {}
 
   static async start(control: MediaControl): Promise<Subscriber> {
     try {
       const { device, producerIds } = await joinedDevice(control);
-      const transport = device.createRecvTransport({ ...(await control.createTransport('recv')), iceServers: [] });
+      const info = await control.createTransport('recv');
+      const transport = device.createRecvTransport({ ...info, iceServers: [] });
       wire(transport, control);
       const sub = new Subscriber(control, transport);
+      sub.serverUdpPort = info.iceCandidates.find((c) => c.protocol === 'udp')?.port;
       for (const producerId of producerIds) {
-        const info = await control.consume(producerId);
-        const consumer = await transport.consume({ id: info.consumerId, producerId, kind: info.kind, rtpParameters: info.rtpParameters });
+        const consumed = await control.consume(producerId);
+        const consumer = await transport.consume({ id: consumed.consumerId, producerId, kind: consumed.kind, rtpParameters: consumed.rtpParameters });
         const counter = new ReceiveCounter();
         (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp) => counter.onPacket(rtp.header.sequenceNumber));
         sub.counters.push(counter);
-        await control.resume(info.consumerId);
+        await control.resume(consumed.consumerId);
       }
       await sub.#connected();
       return sub;

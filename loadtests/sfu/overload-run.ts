@@ -49,13 +49,13 @@ const row = (name: string, r: OverloadResult) => {
   const w = last(r);
   const closed = Object.values(r.signalingClosed).reduce((a, b) => a + b, 0);
   const notConnected = Object.values(r.transportsNotConnected).reduce((a, b) => a + b, 0);
-  return `| ${name} | ${r.joined} (${r.failedJoins} failed) | ${w?.receiving ?? '-'} / ${w?.degraded ?? '-'} / ${w?.silent ?? '-'} | ${r.perSubscriberPct.min} / ${r.perSubscriberPct.p10} / ${r.perSubscriberPct.p50} | ${closed} | ${notConnected} |`;
+  return `| ${name} | ${r.joined} (${r.failedJoins} failed) | ${w?.receiving ?? '-'} / ${w?.degraded ?? '-'} / ${w?.silent ?? '-'} | ${r.perSubscriberPct.min} / ${r.perSubscriberPct.p10} / ${r.perSubscriberPct.p50} | ${closed} | ${notConnected} | ${r.udpDrops.server} / ${r.udpDrops.otherSockets} |`;
 };
 process.stdout.write(
   [
     '',
-    '| SFU | joined | last window: receiving / degraded / silent | % of media received, whole hold: min / p10 / p50 | signaling closed | transports not connected |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| SFU | joined | last window: receiving / degraded / silent | % of media received, whole hold: min / p10 / p50 | signaling closed | transports not connected | UDP drops: SFU ports / other sockets |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     row('CareCall app', app),
     row('bare mediasoup', bare),
     '',

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
+import { readFileSync } from 'node:fs';
 import { percentile } from '../stats.ts';
+import { udpSocketStats } from '../../sfu/udp-socket-stats.ts';
 import { AppControl } from './app-control.ts';
 import { BareRoom } from './bare-control.ts';
 import { Publisher, Subscriber } from './bot.ts';
@@ -34,6 +36,11 @@ export type OverloadResult = {
   signalingClosed: Record<string, number>;
   /** Subscribers whose transport was not 'connected' at the end, by state. */
   transportsNotConnected: Record<string, number>;
+  /**
+   * Datagrams the kernel dropped during the hold because a socket's receive buffer was full: on the
+   * SFU's media ports, and on every other UDP socket of the machine (mostly the bots).
+   */
+  udpDrops: { serverPorts: number[]; server: number; otherSockets: number; rcvbufErrorsMachine: number };
   /** The node's own carecall_* metrics at the end (app only). */
   serverMetrics?: Record<string, number>;
 };
@@ -64,6 +71,8 @@ async function overloadRoom(
   opts.log(`${label} ${subs.length} subscribers joined, ${failed} failed`);
   try {
     const windows: OverloadWindow[] = [];
+    const serverPorts = [...new Set(subs.flatMap((s) => (s.serverUdpPort === undefined ? [] : [s.serverUdpPort])))].sort();
+    const drops0 = dropsSplit(serverPorts);
     const startSent = publisher.sent;
     const startReceived = subs.map((s) => s.received);
     const started = Date.now();
@@ -87,6 +96,7 @@ async function overloadRoom(
       windows.push(window);
       opts.log(`${label} ${JSON.stringify(window)}`);
     }
+    const drops1 = dropsSplit(serverPorts);
     const totalSent = Math.max(1, publisher.sent - startSent);
     const whole = subs.map((s, i) => (100 * (s.received - startReceived[i]!)) / totalSent).sort((a, b) => a - b);
     const at = (p: number) => (whole.length ? round1(Math.min(100, percentile(whole, p))) : 0);
@@ -96,11 +106,32 @@ async function overloadRoom(
       windows,
       perSubscriberPct: { min: at(0), p10: at(10), p50: at(50), max: at(100) },
       signalingClosed: tally(subs.map((s) => s.control.closedWith)),
+      udpDrops: {
+        serverPorts,
+        server: drops1.server - drops0.server,
+        otherSockets: drops1.other - drops0.other,
+        rcvbufErrorsMachine: drops1.rcvbufErrors - drops0.rcvbufErrors,
+      },
       transportsNotConnected: tally(subs.map((s) => (s.connectionState === 'connected' ? undefined : s.connectionState))),
     };
   } finally {
     for (const s of subs) s.close();
   }
+}
+
+/** Receive-buffer drops now: on the given (server) ports, on all other UDP sockets, and machine-wide. */
+function dropsSplit(serverPorts: number[]) {
+  let server = 0;
+  let other = 0;
+  for (const [port, s] of udpSocketStats()) {
+    if (serverPorts.includes(port)) server += s.drops;
+    else other += s.drops;
+  }
+  const snmp = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const names = snmp[0]?.split(/\s+/) ?? [];
+  const values = snmp[1]?.split(/\s+/) ?? [];
+  const rcvbufErrors = Number(values[names.indexOf('RcvbufErrors')] ?? 0);
+  return { server, other, rcvbufErrors };
 }
 
 /** carecall_* samples from the node's /metrics (loopback is allowed by default), summed over labels. */
