@@ -11,6 +11,7 @@ import { parseTrustedProxies } from './client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
 import { defaultUdpBufferBytes } from '../sfu/udp-socket-stats.ts';
+import type { TransportWatchOptions } from '../sfu/transport-watch.ts';
 import { logTransportEvent } from './media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
@@ -44,6 +45,8 @@ export type NodeOptions = {
   now?: () => Date;
   /** How often live participants' join grants are checked again (heals a lost revocation message). */
   grantRecheckMs?: number;
+  /** Media transport stall detection (tests shorten it). */
+  transportWatch?: TransportWatchOptions;
 };
 
 const CLAIM_TTL_MS = 60_000;
@@ -113,6 +116,7 @@ export class CareCallNode {
       announcedIp: config.rtc.announcedIp,
       basePort: config.rtc.port,
       socketsPerWorker: config.rtc.socketsPerWorker,
+      transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) => logger.error({ worker: index, error: error.message }, 'media worker died'));
     this.#onStop('sfu workers', () => this.pool.close());
