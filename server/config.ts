@@ -17,6 +17,14 @@ const optionalUrl = (protocols: string[]) =>
 
 const ipv4OrHost = z.string().trim().min(1).regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name');
 
+/** Exactly 32 bytes in standard or URL-safe base64 (`openssl rand -base64 32`). */
+const isBase64Key32 = (k: string) => /^[A-Za-z0-9+/_-]+=*$/.test(k) && Buffer.from(k, 'base64').length === 32;
+const base64Key32 = z
+  .string()
+  .trim()
+  .refine(isBase64Key32, { message: 'must be exactly 32 bytes, base64-encoded (openssl rand -base64 32)' })
+  .transform((k) => Buffer.from(k, 'base64'));
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: ipv4OrHost.default('0.0.0.0'),
@@ -103,6 +111,29 @@ const schema = z.object({
   SCHEDULING_WORKER_TICK_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   REMINDER_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   LICENCE_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
+  // Encryption at rest: the key-encryption key that wraps every data key, its version, and earlier
+  // versions kept for reading until their data keys are re-wrapped (server/crypto/).
+  DATA_KEK: base64Key32.optional(),
+  DATA_KEK_VERSION: z.coerce.number().int().min(1).max(2_147_483_647).default(1),
+  DATA_KEK_PREVIOUS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const keys: { version: number; key: Buffer }[] = [];
+      for (const entry of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+        const m = /^(\d{1,10}):(.+)$/.exec(entry);
+        const version = m ? Number(m[1]) : NaN;
+        const key = m && isBase64Key32(m[2]!) ? Buffer.from(m[2]!, 'base64') : undefined;
+        if (!key || !(version >= 1 && version <= 2_147_483_647)) {
+          ctx.addIssue({ code: 'custom', message: 'must be comma-separated version:base64 pairs (a version from 1, a key of exactly 32 bytes)' });
+          return z.NEVER;
+        }
+        keys.push({ version, key });
+      }
+      return keys;
+    }),
+  DATA_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  BLOB_STORE_DIR: z.string().trim().min(1).default('.data/blobs'),
 });
 
 export type Config = Readonly<{
@@ -134,7 +165,19 @@ export type Config = Readonly<{
   turn: TurnConfig | undefined;
   auth: AuthConfig;
   scheduling: SchedulingConfig;
+  dataEncryption: DataEncryptionConfig;
+  /** Local-disk blob store root (encrypted file contents). */
+  blobStoreDir: string;
 }>;
+
+export type DataEncryptionConfig = {
+  /** The KEK that wraps new data keys; undefined = a per-process key (refused in production). */
+  kek: { version: number; key: Buffer } | undefined;
+  /** Earlier (or not yet current) KEK versions, for unwrapping only. */
+  previousKeks: { version: number; key: Buffer }[];
+  /** How many unwrapped data keys each process keeps in memory. */
+  cacheSize: number;
+};
 
 export type SchedulingConfig = {
   workerEnabled: boolean;
@@ -189,6 +232,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       { variable: 'AUTH_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
     ]);
   }
+  if (e.NODE_ENV === 'production' && !e.DATA_KEK) {
+    throw new ConfigError([{ variable: 'DATA_KEK', message: 'required in production (32 bytes, base64: openssl rand -base64 32)' }]);
+  }
+  const kekVersions = [...(e.DATA_KEK ? [e.DATA_KEK_VERSION] : []), ...e.DATA_KEK_PREVIOUS.map((k) => k.version)];
+  if (new Set(kekVersions).size !== kekVersions.length) {
+    throw new ConfigError([{ variable: 'DATA_KEK_PREVIOUS', message: 'each key version may appear once (and not repeat DATA_KEK_VERSION)' }]);
+  }
   if (e.SMTP_URL && !e.MAIL_FROM) {
     throw new ConfigError([{ variable: 'MAIL_FROM', message: 'required when SMTP_URL is set (the sender address)' }]);
   }
@@ -236,5 +286,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       reminderLeaseMs: e.REMINDER_LEASE_SECONDS * 1000,
       licenceCheckIntervalMs: e.LICENCE_CHECK_INTERVAL_SECONDS * 1000,
     },
+    dataEncryption: {
+      kek: e.DATA_KEK ? { version: e.DATA_KEK_VERSION, key: e.DATA_KEK } : undefined,
+      previousKeks: e.DATA_KEK_PREVIOUS,
+      cacheSize: e.DATA_KEY_CACHE_SIZE,
+    },
+    blobStoreDir: e.BLOB_STORE_DIR,
   };
 }

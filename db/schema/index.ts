@@ -7,3 +7,4 @@ export * from './notifications.ts';
 export * from './scheduling.ts';
 export * from './consultations.ts';
 export * from './calendar-feeds.ts';
+export * from './data-keys.ts';
