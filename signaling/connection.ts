@@ -32,7 +32,6 @@ export function connectionHandler(connection: SocketConnection, participant: Par
       participant.request(id, method as Method, body ?? {});
     },
     onClose(code) {
-      if (connection.overflowed) participant.overflowed(connection);
       participant.detach(connection, code === CLOSE_CODE_LEFT);
     },
     onDrain() {

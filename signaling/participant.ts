@@ -64,6 +64,8 @@ export class Participant implements RoomMember {
   #seq = 0;
   readonly #buffer: NotificationFrame[] = [];
   readonly #deferred = new DeferredSnapshots();
+  /** Connections whose backlog close was already logged (a refused send repeats until the close lands). */
+  readonly #overflowReported = new WeakSet<SocketConnection>();
   readonly #responses = new Map<number, string>();
   readonly #inFlight = new Set<number>();
   #queue: Promise<void> = Promise.resolve();
@@ -110,8 +112,8 @@ export class Participant implements RoomMember {
     clearTimeout(this.#graceTimer);
     if (this.#connection && this.#connection !== connection) this.#connection.close(CLOSE_CODE_REPLACED, 'resumed_elsewhere');
     this.#connection = connection;
-    if (resuming) connection.send(JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
-    for (const frame of this.#buffer) if (frame.seq > lastSeq) connection.send(JSON.stringify(frame));
+    if (resuming) this.#send(connection, JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
+    for (const frame of this.#buffer) if (frame.seq > lastSeq) this.#send(connection, JSON.stringify(frame));
     this.flushSnapshots();
     return true;
   }
@@ -123,14 +125,6 @@ export class Participant implements RoomMember {
     for (const { method, data, dataJson } of this.#deferred.take()) this.#emit(method, data as never, dataJson);
   }
 
-  /** The socket tier closed the connection because the client stopped reading what it was sent. */
-  overflowed(connection: SocketConnection) {
-    this.deps.metrics.slowClientClosed();
-    this.deps.logger.warn(
-      { peerId: this.peerId, roomId: this.hubRoom?.id, bufferedBytes: connection.bufferedBytes },
-      'signaling connection closed: the client fell too far behind (send backlog limit); it may resume',
-    );
-  }
 
   /** The connection went away. Unless the client left, keep everything for a while. */
   detach(connection: SocketConnection, clientLeft: boolean) {
@@ -144,7 +138,7 @@ export class Participant implements RoomMember {
 
   request(id: number, method: Method, body: unknown) {
     const cached = this.#responses.get(id);
-    if (cached) return void this.#connection?.send(cached);
+    if (cached) return void (this.#connection && this.#send(this.#connection, cached));
     // A re-sent request still running: its answer goes to whichever connection is current then.
     if (this.#inFlight.has(id)) return;
     this.#inFlight.add(id);
@@ -172,7 +166,7 @@ export class Participant implements RoomMember {
     if (!this.#connection) return;
     // Same text as JSON.stringify(frame), without serialising a room-wide payload once per member.
     const text = dataJson === undefined ? JSON.stringify(frame) : `{"type":"notification","seq":${frame.seq},"method":"${method}","data":${dataJson}}`;
-    this.#connection.send(text);
+    this.#send(this.#connection, text);
   }
 
   attachPeer(peer: Peer) {
@@ -231,7 +225,7 @@ export class Participant implements RoomMember {
   }
 
   sendError(connection: SocketConnection, error: ErrorBody) {
-    connection.send(JSON.stringify({ type: 'error', error } satisfies ServerFrame));
+    this.#send(connection, JSON.stringify({ type: 'error', error } satisfies ServerFrame));
   }
 
   respondError(id: number, error: ErrorBody) {
@@ -260,6 +254,16 @@ export class Participant implements RoomMember {
     this.#inFlight.delete(id);
     this.#responses.set(id, text);
     if (this.#responses.size > RESPONSE_CACHE) this.#responses.delete(this.#responses.keys().next().value!);
-    this.#connection?.send(text);
+    if (this.#connection) this.#send(this.#connection, text);
+  }
+
+  #send(connection: SocketConnection, text: string) {
+    if (connection.send(text) || !connection.overflowed || this.#overflowReported.has(connection)) return;
+    this.#overflowReported.add(connection);
+    this.deps.metrics.slowClientClosed();
+    this.deps.logger.warn(
+      { peerId: this.peerId, roomId: this.hubRoom?.id },
+      'signaling connection closed: the client fell too far behind (send backlog limit); it may resume',
+    );
   }
 }

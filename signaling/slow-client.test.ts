@@ -101,4 +101,25 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
     slow.client.close();
     driver.close();
   }, 120_000);
+
+  it('a client that asks without reading is cut at the backlog limit, with a log line and a metric; the room goes on', async () => {
+    const room = newRoomId();
+    const reader = await connectClient(t.wsUrl, await mintFor(t.node, room, 'reader'));
+    await join(reader);
+    const greedy = await slowClient(t.wsUrl, await mintFor(t.node, room, 'greedy'));
+    await join(greedy.client);
+    greedy.pause();
+    // Each answer carries the router's capabilities (kilobytes); answers are never coalesced.
+    for (let id = 10_000; id < 14_000; id++) greedy.client.sendRaw(JSON.stringify({ type: 'request', id, method: 'getRouterRtpCapabilities', data: {} }));
+    const closes = async () => Number(/carecall_signaling_slow_client_closes_total (\d+)/.exec(await (await fetch(`${t.baseUrl}/metrics`)).text())?.[1]);
+    const deadline = Date.now() + 30_000;
+    while ((await closes()) < 1 && Date.now() < deadline) await sleep(200);
+    expect(await closes()).toBe(1);
+    const lines = t.logs.lines.filter((l) => l.includes('send backlog limit'));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, peerId: 'greedy', roomId: room });
+    // Everyone else is served as before.
+    await expect(reader.request('reportStats', { rttMs: 10, packetLossPct: 0 })).resolves.toEqual({});
+    reader.close();
+  }, 60_000);
 });
