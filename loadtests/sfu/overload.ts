@@ -40,7 +40,7 @@ export type OverloadResult = {
    * Datagrams the kernel dropped during the hold because a socket's receive buffer was full: on the
    * SFU's media ports, and on every other UDP socket of the machine (mostly the bots).
    */
-  udpDrops: { serverPorts: number[]; server: number; otherSockets: number; rcvbufErrorsMachine: number };
+  udpDrops: { serverPorts: number; server: number; otherSockets: number; rcvbufErrorsMachine: number };
   /** The node's own carecall_* metrics at the end (app only). */
   serverMetrics?: Record<string, number>;
 };
@@ -107,7 +107,7 @@ async function overloadRoom(
       perSubscriberPct: { min: at(0), p10: at(10), p50: at(50), max: at(100) },
       signalingClosed: tally(subs.map((s) => s.control.closedWith)),
       udpDrops: {
-        serverPorts,
+        serverPorts: serverPorts.length,
         server: drops1.server - drops0.server,
         otherSockets: drops1.other - drops0.other,
         rcvbufErrorsMachine: drops1.rcvbufErrors - drops0.rcvbufErrors,
