@@ -18,9 +18,11 @@ ARCH=$(uname -m)
 CACHED_WORKER="$CACHE_DIR/mediasoup-worker-$MS_VERSION-linux-$ARCH"
 WORKER_DEST="$ROOT/node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 
-RUNTIME_DEBS="libssl3 libuv1 libsrtp2-1 libusrsctp2 libabsl20220623"
+# fonts-dejavu-core: the TrueType fonts embedded in PDF summaries (RECORDS_PDF_FONT_DIR).
+RUNTIME_DEBS="libssl3 libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 fonts-dejavu-core"
 BUILD_DEBS="g++ pkg-config ninja-build meson libssl-dev libuv1-dev libsrtp2-dev libabsl-dev nlohmann-json3-dev libusrsctp-dev"
-BROWSER_DEBS="chromium iptables coturn"
+# poppler-utils (pdfsig) and libnss3-tools (certutil) verify signed PDFs in the record tests.
+BROWSER_DEBS="chromium iptables coturn poppler-utils libnss3-tools"
 
 missing_debs() {
   local out=""

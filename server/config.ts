@@ -15,6 +15,16 @@ const optionalUrl = (protocols: string[]) =>
       message: `must start with ${protocols.join(' or ')}`,
     });
 
+/** An optional PEM block of the given label; literal "\\n" (one-line environment values) become newlines. */
+const pemOf = (label: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.replace(/\\n/g, '\n').trim()))
+    .refine((v) => v === undefined || (v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`)), {
+      message: `must be a PEM block (-----BEGIN ${label}-----)`,
+    });
+
 const ipv4OrHost = z.string().trim().min(1).regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name');
 
 /** Exactly 32 bytes in standard or URL-safe base64 (`openssl rand -base64 32`). */
@@ -111,6 +121,12 @@ const schema = z.object({
   SCHEDULING_WORKER_TICK_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   REMINDER_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   LICENCE_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3600),
+  // Signed PDF summaries: the deployment's own CA (both PEMs, or neither: then a development CA is
+  // generated into RECORDS_CA_DIR, refused in production) and the TrueType fonts the PDFs embed.
+  RECORDS_CA_CERTIFICATE: pemOf('CERTIFICATE'),
+  RECORDS_CA_PRIVATE_KEY: pemOf('PRIVATE KEY'),
+  RECORDS_CA_DIR: z.string().trim().min(1).default('.data/records-ca'),
+  RECORDS_PDF_FONT_DIR: z.string().trim().min(1).default('/usr/share/fonts/truetype/dejavu'),
   // Encryption at rest: the key-encryption key that wraps every data key, its version, and earlier
   // versions kept for reading until their data keys are re-wrapped (server/crypto/).
   DATA_KEK: base64Key32.optional(),
@@ -165,10 +181,20 @@ export type Config = Readonly<{
   turn: TurnConfig | undefined;
   auth: AuthConfig;
   scheduling: SchedulingConfig;
+  records: RecordsConfig;
   dataEncryption: DataEncryptionConfig;
   /** Local-disk blob store root (encrypted file contents). */
   blobStoreDir: string;
 }>;
+
+export type RecordsConfig = {
+  /** PEM of the deployment CA's certificate and PKCS#8 key; both undefined = development CA in caDir. */
+  caCertificatePem: string | undefined;
+  caPrivateKeyPem: string | undefined;
+  caDir: string;
+  /** Holds DejaVuSans.ttf and DejaVuSans-Bold.ttf (Debian fonts-dejavu-core). */
+  pdfFontDir: string;
+};
 
 export type DataEncryptionConfig = {
   /** The KEK that wraps new data keys; undefined = a per-process key (refused in production). */
@@ -242,6 +268,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.SMTP_URL && !e.MAIL_FROM) {
     throw new ConfigError([{ variable: 'MAIL_FROM', message: 'required when SMTP_URL is set (the sender address)' }]);
   }
+  if ((e.RECORDS_CA_CERTIFICATE === undefined) !== (e.RECORDS_CA_PRIVATE_KEY === undefined)) {
+    const missing = e.RECORDS_CA_CERTIFICATE === undefined ? 'RECORDS_CA_CERTIFICATE' : 'RECORDS_CA_PRIVATE_KEY';
+    throw new ConfigError([{ variable: missing, message: 'RECORDS_CA_CERTIFICATE and RECORDS_CA_PRIVATE_KEY are set together or not at all' }]);
+  }
   if (e.PASSWORD_HASH_STRENGTH === 'minimum' && e.NODE_ENV !== 'test') {
     throw new ConfigError([{ variable: 'PASSWORD_HASH_STRENGTH', message: "'minimum' is only allowed with NODE_ENV=test" }]);
   }
@@ -285,6 +315,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       workerTickMs: e.SCHEDULING_WORKER_TICK_MS,
       reminderLeaseMs: e.REMINDER_LEASE_SECONDS * 1000,
       licenceCheckIntervalMs: e.LICENCE_CHECK_INTERVAL_SECONDS * 1000,
+    },
+    records: {
+      caCertificatePem: e.RECORDS_CA_CERTIFICATE,
+      caPrivateKeyPem: e.RECORDS_CA_PRIVATE_KEY,
+      caDir: e.RECORDS_CA_DIR,
+      pdfFontDir: e.RECORDS_PDF_FONT_DIR,
     },
     dataEncryption: {
       kek: e.DATA_KEK ? { version: e.DATA_KEK_VERSION, key: e.DATA_KEK } : undefined,

@@ -7,4 +7,5 @@ export * from './notifications.ts';
 export * from './scheduling.ts';
 export * from './consultations.ts';
 export * from './calendar-feeds.ts';
+export * from './icd10.ts';
 export * from './data-keys.ts';
