@@ -125,7 +125,6 @@ export class Participant implements RoomMember {
     for (const { method, data, dataJson } of this.#deferred.take()) this.#emit(method, data as never, dataJson);
   }
 
-
   /** The connection went away. Unless the client left, keep everything for a while. */
   detach(connection: SocketConnection, clientLeft: boolean) {
     if (this.#connection !== connection) return;
