@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Room } from './room.ts';
-import { udpSocketStats } from './udp-socket-stats.ts';
+import { defaultUdpBufferBytes, udpSocketStats } from './udp-socket-stats.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 const udpPort = (t: { iceCandidates: { protocol: string; port: number }[] }) => t.iceCandidates.find((c) => c.protocol === 'udp')!.port;
@@ -73,6 +74,29 @@ describe('fixed media ports with several sockets per worker', () => {
       ]);
     } finally {
       await pool.close();
+    }
+  });
+});
+
+describe('kernel UDP counters', () => {
+  it('count the datagrams a socket that is not read drops once its receive buffer is full', async () => {
+    // A process that binds a socket and then blocks its only thread (no CPU spent, nothing read).
+    const script = "const s=require('dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>{console.log(s.address().port);setTimeout(()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0),20)})";
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+      await new Promise((r) => setTimeout(r, 200));
+      const sender = createSocket('udp4');
+      const payload = Buffer.alloc(1000);
+      // Each 1000-byte datagram costs the buffer about 2 KiB of kernel memory: send far more than fits.
+      const count = Math.max(2000, Math.ceil((defaultUdpBufferBytes().receive ?? 0) / 500));
+      for (let i = 0; i < count; i++) await new Promise<void>((r) => sender.send(payload, port, '127.0.0.1', () => r()));
+      sender.close();
+      const stats = udpSocketStats().get(port)!;
+      expect(stats.rxQueueBytes).toBeGreaterThan(0);
+      expect(stats.drops).toBeGreaterThan(count / 2);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });
