@@ -41,6 +41,9 @@ export class AppControl implements MediaControl {
   async resume(consumerId: string) {
     await this.signaling.request('resumeConsumer', { consumerId });
   }
+  async reportStats(rttMs: number, packetLossPct: number) {
+    await this.signaling.request('reportStats', { rttMs, packetLossPct });
+  }
   close() {
     this.#leaving = true;
     this.signaling.close();

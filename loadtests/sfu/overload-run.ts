@@ -4,6 +4,7 @@
  * gets some of the media; failing means whole subscribers go silent. Prints JSON and a table.
  * Run it under `flock /tmp/carecall-heavy.lock`. Options: --subscribers=60 --hold-seconds=40
  * --window-seconds=5 --cpu-hogs=0 (busy processes competing for the CPU during both phases)
+ * --stats-interval-ms=0 (3000: app subscribers report link stats every 3 s like the room page)
  */
 import { cpus, loadavg } from 'node:os';
 import { startCpuHogs } from './cpu-hogs.ts';
@@ -18,7 +19,13 @@ const args = new Map<string, string | undefined>(
 const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
 const log = (line: string) => process.stderr.write(`[overload] ${line}\n`);
 
-const opts = { subscribers: num('subscribers', 60), holdMs: num('hold-seconds', 40) * 1000, windowMs: num('window-seconds', 5) * 1000, log };
+const opts = {
+  subscribers: num('subscribers', 60),
+  holdMs: num('hold-seconds', 40) * 1000,
+  windowMs: num('window-seconds', 5) * 1000,
+  statsIntervalMs: num('stats-interval-ms', 0),
+  log,
+};
 const cpuHogs = num('cpu-hogs', 0);
 const startedAt = new Date().toISOString();
 const loadBefore = loadavg();

@@ -11,7 +11,41 @@ import { startAppNode } from './phases.ts';
 import { addBatch } from './ramp.ts';
 import { removeBotPolyfill } from './werift-env.ts';
 
-export type OverloadOptions = { subscribers: number; holdMs: number; windowMs: number; log: (line: string) => void };
+export type OverloadOptions = {
+  subscribers: number;
+  holdMs: number;
+  windowMs: number;
+  /** Subscribers report link stats every this many ms, as the room page does (3000); 0 = never. */
+  statsIntervalMs: number;
+  log: (line: string) => void;
+};
+
+/**
+ * Like the room page's stats reporting: the loss this bot saw since its last report, and the round
+ * trip of its previous report (the signaling path; werift does not expose the media RTT).
+ */
+function startStatsReports(sub: Subscriber, intervalMs: number): () => void {
+  if (intervalMs <= 0 || !sub.control.reportStats) return () => {};
+  let lastRttMs = 0;
+  let last = { received: sub.received, expected: sub.counters.reduce((n, c) => n + c.expected, 0) };
+  const report = () => {
+    const now = { received: sub.received, expected: sub.counters.reduce((n, c) => n + c.expected, 0) };
+    const expected = now.expected - last.expected;
+    const lossPct = expected > 0 ? Math.max(0, Math.min(100, (100 * (expected - (now.received - last.received))) / expected)) : 0;
+    last = now;
+    const t0 = performance.now();
+    sub.control.reportStats!(Math.min(60_000, lastRttMs), Math.round(lossPct * 10) / 10)
+      .then(() => (lastRttMs = Math.round(performance.now() - t0)))
+      .catch(() => undefined);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  // Spread over the interval, as independent clients are.
+  const start = setTimeout(() => (timer = setInterval(report, intervalMs)), Math.random() * intervalMs);
+  return () => {
+    clearTimeout(start);
+    clearInterval(timer);
+  };
+}
 
 /** One measurement window: how the subscribers fared against what the publisher sent. */
 export type OverloadWindow = {
@@ -69,6 +103,7 @@ async function overloadRoom(
 ): Promise<OverloadResult> {
   const { added: subs, failed } = await addBatch(opts.subscribers, addSubscriber);
   opts.log(`${label} ${subs.length} subscribers joined, ${failed} failed`);
+  const stopReports = subs.map((s) => startStatsReports(s, opts.statsIntervalMs));
   try {
     const windows: OverloadWindow[] = [];
     const serverPorts = [...new Set(subs.flatMap((s) => (s.serverUdpPort === undefined ? [] : [s.serverUdpPort])))].sort();
@@ -115,6 +150,7 @@ async function overloadRoom(
       transportsNotConnected: tally(subs.map((s) => (s.connectionState === 'connected' ? undefined : s.connectionState))),
     };
   } finally {
+    stopReports.forEach((stop) => stop());
     for (const s of subs) s.close();
   }
 }
