@@ -36,13 +36,14 @@ describe('loadConfig', () => {
       RTC_ANNOUNCED_IP: '203.0.113.7',
       RTC_PORT: '40000',
       SFU_WORKERS: '2',
+      RTC_SOCKETS_PER_WORKER: '3',
       DATABASE_URL: 'postgres://u@db/x',
       REDIS_URL: 'redis://cache:6379',
       SOCKET_SERVER: 'ws',
     });
     expect(c).toMatchObject({
       port: 8080,
-      rtc: { announcedIp: '203.0.113.7', port: 40000, workers: 2 },
+      rtc: { announcedIp: '203.0.113.7', port: 40000, workers: 2, socketsPerWorker: 3 },
       databaseUrl: 'postgres://u@db/x',
       redisUrl: 'redis://cache:6379',
       demo: false,
@@ -53,6 +54,8 @@ describe('loadConfig', () => {
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
+    [{ RTC_SOCKETS_PER_WORKER: '0' }, 'RTC_SOCKETS_PER_WORKER'],
+    [{ RTC_SOCKETS_PER_WORKER: '17' }, 'RTC_SOCKETS_PER_WORKER'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ SFU_WORKERS: '0' }, 'SFU_WORKERS'],

@@ -44,6 +44,7 @@ const schema = z.object({
   RTC_ANNOUNCED_IP: ipv4OrHost.optional(),
   RTC_PORT: port.default(0),
   SFU_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  RTC_SOCKETS_PER_WORKER: z.coerce.number().int().min(1).max(16).default(4),
   DATABASE_URL: optionalUrl(['postgres://', 'postgresql://']),
   PGLITE_DIR: z.string().default('.data/pglite'),
   // PostgreSQL only: bounded waits when the database is slow or gone (then requests answer 503).
@@ -169,7 +170,7 @@ export type Config = Readonly<{
   host: string;
   port: number;
   publicUrl: string | undefined;
-  rtc: { listenIp: string; announcedIp: string | undefined; port: number; workers: number | undefined };
+  rtc: { listenIp: string; announcedIp: string | undefined; port: number; workers: number | undefined; socketsPerWorker: number };
   databaseUrl: string | undefined;
   pgliteDir: string;
   /** PostgreSQL waits: opening a connection; a query, BEGIN or COMMIT (0 = unlimited). */
@@ -298,7 +299,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     port: e.PORT,
     publicUrl: e.PUBLIC_URL,
-    rtc: { listenIp: e.RTC_LISTEN_IP, announcedIp: e.RTC_ANNOUNCED_IP, port: e.RTC_PORT, workers: e.SFU_WORKERS },
+    rtc: { listenIp: e.RTC_LISTEN_IP, announcedIp: e.RTC_ANNOUNCED_IP, port: e.RTC_PORT, workers: e.SFU_WORKERS, socketsPerWorker: e.RTC_SOCKETS_PER_WORKER },
     databaseUrl: e.DATABASE_URL,
     pgliteDir: e.PGLITE_DIR,
     database: { connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS, queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000 },

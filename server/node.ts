@@ -10,6 +10,9 @@ import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
 import { parseTrustedProxies } from './client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
+import { defaultUdpBufferBytes } from '../sfu/udp-socket-stats.ts';
+import type { TransportWatchOptions } from '../sfu/transport-watch.ts';
+import { logTransportEvent } from './media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
@@ -42,6 +45,8 @@ export type NodeOptions = {
   now?: () => Date;
   /** How often live participants' join grants are checked again (heals a lost revocation message). */
   grantRecheckMs?: number;
+  /** Media transport stall detection (tests shorten it). */
+  transportWatch?: TransportWatchOptions;
 };
 
 const CLAIM_TTL_MS = 60_000;
@@ -110,10 +115,16 @@ export class CareCallNode {
       listenIp: config.rtc.listenIp,
       announcedIp: config.rtc.announcedIp,
       basePort: config.rtc.port,
+      socketsPerWorker: config.rtc.socketsPerWorker,
+      transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) => logger.error({ worker: index, error: error.message }, 'media worker died'));
     this.#onStop('sfu workers', () => this.pool.close());
-    logger.info({ workers: this.pool.workers.length }, 'media workers ready');
+    const buffers = defaultUdpBufferBytes();
+    logger.info(
+      { workers: this.pool.workers.length, socketsPerWorker: config.rtc.socketsPerWorker, udpReceiveBufferBytes: buffers.receive, udpSendBufferBytes: buffers.send },
+      'media workers ready',
+    );
 
     const keys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
     if (keys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
@@ -155,7 +166,11 @@ export class CareCallNode {
       logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
     }
 
-    const metrics = createMetrics(() => this.pool.health().alive);
+    const metrics = createMetrics(() => this.pool.health().alive, this.pool);
+    this.pool.transports.on('event', (event) => {
+      metrics.transportEvent(event.kind);
+      logTransportEvent(logger, event);
+    });
     const lifecycle = createRoomLifecycle(this.db.db, this.bus, this.nodeId, logger, CLAIM_TTL_MS);
     this.hub = new RoomHub({
       pool: this.pool,

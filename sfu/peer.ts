@@ -23,6 +23,8 @@ type PeerEvents = {
 export type PeerContext = {
   router: types.Router;
   webRtcServer: types.WebRtcServer;
+  /** Every transport created, for connection telemetry. */
+  onTransport: (transport: types.WebRtcTransport, direction: Direction) => void;
   onProducer: (peer: Peer, producer: types.Producer) => void;
   onProducerPaused: (peer: Peer, producer: types.Producer, paused: boolean, by: string) => void;
 };
@@ -62,6 +64,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     }
     this.transports.set(transport.id, transport);
     transport.observer.on('close', () => this.transports.delete(transport.id));
+    this.ctx.onTransport(transport, direction);
     return {
       id: transport.id,
       iceParameters: transport.iceParameters,

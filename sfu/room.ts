@@ -55,9 +55,12 @@ export class Room extends EventEmitter<RoomEvents> {
   addPeer(peerId: string): Peer {
     if (this.#closed) throw new SfuError('room_closed', 'room closed');
     if (this.peers.has(peerId)) throw new SfuError('peer_exists', 'peer already in room');
+    const { server, release } = this.sfuWorker.takeWebRtcServer();
     const peer = new Peer(peerId, {
       router: this.router,
-      webRtcServer: this.sfuWorker.webRtcServer,
+      webRtcServer: server,
+      onTransport: (transport, direction) =>
+        this.sfuWorker.transports.watch(transport, { roomId: this.id, peerId, direction, workerIndex: this.sfuWorker.index }),
       onProducer: (p, producer) => {
         if (producer.kind === 'audio') void this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
         this.emit('newProducer', p, producer);
@@ -66,6 +69,7 @@ export class Room extends EventEmitter<RoomEvents> {
     });
     this.peers.set(peerId, peer);
     peer.once('close', () => {
+      release();
       this.peers.delete(peerId);
       if (!this.#closed) this.emit('peerClosed', peer);
     });

@@ -17,7 +17,7 @@ describe('WorkerPool and Room', () => {
   it('runs one worker per requested core, each with one WebRtcServer', () => {
     expect(pool.health()).toEqual({ alive: 2, total: 2 });
     expect(new Set(pool.pids()).size).toBe(2);
-    expect(pool.workers.every((w) => !w.webRtcServer.closed)).toBe(true);
+    expect(pool.workers.every((w) => w.webRtcServers.length === 1 && !w.webRtcServers[0]!.closed)).toBe(true);
   });
 
   it('places rooms on the least-loaded worker', async () => {

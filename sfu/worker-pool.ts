@@ -3,24 +3,46 @@ import { cpus } from 'node:os';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { SfuError } from './errors.ts';
+import { TransportWatch, type TransportWatchOptions } from './transport-watch.ts';
+import { udpSocketStats } from './udp-socket-stats.ts';
 
 export type WorkerPoolOptions = {
   numWorkers?: number | undefined;
   listenIp: string;
   announcedIp?: string | undefined;
-  /** First media port; worker i listens on basePort + i (UDP and TCP). 0 = any free port. */
+  /**
+   * First media port; socket j of worker i listens on basePort + j * numWorkers + i (UDP and TCP),
+   * so with one socket per worker, worker i uses basePort + i. 0 = any free port.
+   */
   basePort: number;
+  /** Listen sockets (WebRtcServers) per worker; peers are spread over them. Default 1. */
+  socketsPerWorker?: number | undefined;
   logLevel?: types.WorkerLogLevel;
+  transportWatch?: TransportWatchOptions;
 };
 
-/** One mediasoup worker process with its WebRtcServer: all its transports share one port. */
+/**
+ * One mediasoup worker process with its WebRtcServers. Each server is one UDP and one TCP port;
+ * a peer's transports all use one of them, the one with the fewest peers when it joined, so that
+ * one socket's receive buffer is not shared by every peer of the worker.
+ */
 export type SfuWorker = {
   readonly index: number;
   readonly worker: types.Worker;
-  readonly webRtcServer: types.WebRtcServer;
+  readonly webRtcServers: readonly types.WebRtcServer[];
+  /** The UDP port of each server, in the same order. */
+  readonly udpPorts: readonly number[];
+  /** Takes the least used server for a new peer; call the returned release when the peer goes. */
+  takeWebRtcServer(): { server: types.WebRtcServer; release: () => void };
+  readonly transports: TransportWatch;
 };
 
 const EXIT_GRACE_MS = 3000;
+
+async function udpPortOf(server: types.WebRtcServer): Promise<number> {
+  const dump = (await server.dump()) as { udpSockets?: { port: number }[] };
+  return dump.udpSockets?.[0]?.port ?? 0;
+}
 
 function isRunning(pid: number) {
   try {
@@ -36,14 +58,19 @@ type PoolEvents = { workerDied: [index: number, error: Error]; workerReplaced: [
 export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly #workers: SfuWorker[] = [];
   #closed = false;
+  #numWorkers = 0;
+  /** Connection telemetry of every transport on every worker. */
+  readonly transports: TransportWatch;
 
   private constructor(private readonly opts: WorkerPoolOptions) {
     super();
+    this.transports = new TransportWatch(opts.transportWatch);
   }
 
   static async create(opts: WorkerPoolOptions): Promise<WorkerPool> {
     const pool = new WorkerPool(opts);
     const n = opts.numWorkers ?? cpus().length;
+    pool.#numWorkers = n;
     try {
       for (let i = 0; i < n; i++) pool.#workers.push(await pool.#spawn(i));
     } catch (err) {
@@ -75,6 +102,17 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return loads[0]!.w;
   }
 
+  /**
+   * Datagrams the kernel dropped on each live worker's UDP ports because the receive buffer was
+   * full (Linux; counters since each socket was opened).
+   */
+  udpReceiveDrops(): { worker: number; port: number; drops: number }[] {
+    const stats = udpSocketStats();
+    return this.#workers
+      .filter((w) => !w.worker.closed)
+      .flatMap((w) => w.udpPorts.map((port) => ({ worker: w.index, port, drops: stats.get(port)?.drops ?? 0 })));
+  }
+
   pids(): number[] {
     return this.#workers.filter((w) => !w.worker.closed).map((w) => w.worker.pid);
   }
@@ -83,6 +121,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.transports.close();
     const pids = this.pids();
     for (const w of this.#workers) w.worker.close(); // sends SIGTERM
     const deadline = Date.now() + EXIT_GRACE_MS;
@@ -92,21 +131,42 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   async #spawn(index: number): Promise<SfuWorker> {
     const worker = await mediasoup.createWorker({ logLevel: this.opts.logLevel ?? 'warn' });
-    const port = this.opts.basePort === 0 ? undefined : this.opts.basePort + index;
-    const listen = { ip: this.opts.listenIp, announcedIp: this.opts.announcedIp, port };
-    let webRtcServer: types.WebRtcServer;
+    const servers: types.WebRtcServer[] = [];
+    const udpPorts: number[] = [];
     try {
-      webRtcServer = await worker.createWebRtcServer({
-        listenInfos: [
-          { protocol: 'udp', ...listen },
-          { protocol: 'tcp', ...listen },
-        ],
-      });
+      for (let j = 0; j < (this.opts.socketsPerWorker ?? 1); j++) {
+        const port = this.opts.basePort === 0 ? undefined : this.opts.basePort + j * this.#numWorkers + index;
+        const listen = { ip: this.opts.listenIp, announcedIp: this.opts.announcedIp, port };
+        const server = await worker.createWebRtcServer({
+          listenInfos: [
+            { protocol: 'udp', ...listen },
+            { protocol: 'tcp', ...listen },
+          ],
+        });
+        servers.push(server);
+        udpPorts.push(await udpPortOf(server));
+      }
     } catch (err) {
       worker.close();
       throw err;
     }
-    const sfuWorker: SfuWorker = { index, worker, webRtcServer };
+    const peersOn = servers.map(() => 0);
+    const sfuWorker: SfuWorker = {
+      index,
+      worker,
+      webRtcServers: servers,
+      udpPorts,
+      takeWebRtcServer: () => {
+        const j = peersOn.indexOf(Math.min(...peersOn));
+        peersOn[j]!++;
+        let released = false;
+        const release = () => {
+          if (!released) (released = true), peersOn[j]!--;
+        };
+        return { server: servers[j]!, release };
+      },
+      transports: this.transports,
+    };
     worker.on('died', (error) => void this.#onDied(sfuWorker, error));
     return sfuWorker;
   }

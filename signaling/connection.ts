@@ -34,5 +34,8 @@ export function connectionHandler(connection: SocketConnection, participant: Par
     onClose(code) {
       participant.detach(connection, code === CLOSE_CODE_LEFT);
     },
+    onDrain() {
+      participant.flushSnapshots();
+    },
   };
 }

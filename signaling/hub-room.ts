@@ -14,7 +14,8 @@ export interface RoomMember {
   /** Hosts (who may admit others) enter directly; everyone else knocks. */
   readonly canAdmit: boolean;
   readonly clientStats: ClientStats | undefined;
-  notify<N extends keyof Notifications>(method: N, data: Notifications[N]): void;
+  /** `dataJson`: `data` already serialised (room-wide notifications are serialised once). */
+  notify<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson?: string): void;
   /** Admitted, or the room's media was rebuilt: this is the SFU peer to use from now on. */
   attachPeer(peer: Peer): void;
   /** The room went away under the member (ended, shutdown). */
@@ -225,9 +226,10 @@ export class HubRoom {
   }
 
   #broadcast<N extends keyof Notifications>(exceptPeerId: string, method: N, data: Notifications[N], subscribersOnly = false) {
+    let json: string | undefined;
     for (const m of this.members.values()) {
       if (m.peerId === exceptPeerId || (subscribersOnly && !m.canSubscribe)) continue;
-      m.notify(method, data);
+      m.notify(method, data, (json ??= JSON.stringify(data)));
     }
   }
 }

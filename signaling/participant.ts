@@ -29,6 +29,7 @@ import { GrantRevokedError, type JoinGrantCheck } from './join-grants.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import { toErrorBody } from './signaling-error.ts';
+import { DeferredSnapshots, SNAPSHOT_DEFER_BYTES, snapshotKey } from './snapshot-notifications.ts';
 
 export type ParticipantDeps = {
   hub: RoomHub;
@@ -62,6 +63,9 @@ export class Participant implements RoomMember {
   #connection: SocketConnection | undefined;
   #seq = 0;
   readonly #buffer: NotificationFrame[] = [];
+  readonly #deferred = new DeferredSnapshots();
+  /** Connections whose backlog close was already logged (a refused send repeats until the close lands). */
+  readonly #overflowReported = new WeakSet<SocketConnection>();
   readonly #responses = new Map<number, string>();
   readonly #inFlight = new Set<number>();
   #queue: Promise<void> = Promise.resolve();
@@ -108,9 +112,17 @@ export class Participant implements RoomMember {
     clearTimeout(this.#graceTimer);
     if (this.#connection && this.#connection !== connection) this.#connection.close(CLOSE_CODE_REPLACED, 'resumed_elsewhere');
     this.#connection = connection;
-    if (resuming) connection.send(JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
-    for (const frame of this.#buffer) if (frame.seq > lastSeq) connection.send(JSON.stringify(frame));
+    if (resuming) this.#send(connection, JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
+    for (const frame of this.#buffer) if (frame.seq > lastSeq) this.#send(connection, JSON.stringify(frame));
+    this.flushSnapshots();
     return true;
+  }
+
+  /** Sends the snapshots held back for a slow or absent socket, once it can take them. */
+  flushSnapshots() {
+    const connection = this.#connection;
+    if (this.#deferred.size === 0 || !connection || connection.bufferedBytes > SNAPSHOT_DEFER_BYTES) return;
+    for (const { method, data, dataJson } of this.#deferred.take()) this.#emit(method, data as never, dataJson);
   }
 
   /** The connection went away. Unless the client left, keep everything for a while. */
@@ -125,7 +137,7 @@ export class Participant implements RoomMember {
 
   request(id: number, method: Method, body: unknown) {
     const cached = this.#responses.get(id);
-    if (cached) return void this.#connection?.send(cached);
+    if (cached) return void (this.#connection && this.#send(this.#connection, cached));
     // A re-sent request still running: its answer goes to whichever connection is current then.
     if (this.#inFlight.has(id)) return;
     this.#inFlight.add(id);
@@ -133,11 +145,27 @@ export class Participant implements RoomMember {
     this.#queue = this.#queue.then(() => this.#handle(id, method, body));
   }
 
-  notify<N extends keyof Notifications>(method: N, data: Notifications[N]) {
+  /** `dataJson`: `data` already serialised, when the same notification goes to a whole room. */
+  notify<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson?: string) {
+    if (method === 'consumerClosed') this.#deferred.forgetConsumer((data as Notifications['consumerClosed']).consumerId);
+    this.flushSnapshots();
+    const key = snapshotKey(method, data);
+    const connection = this.#connection;
+    if (key !== undefined && (!connection || connection.bufferedBytes > SNAPSHOT_DEFER_BYTES || this.#deferred.size > 0)) {
+      if (this.#deferred.put(key, { method, data, dataJson })) this.deps.metrics.notificationCoalesced(method);
+      return;
+    }
+    this.#emit(method, data, dataJson);
+  }
+
+  #emit<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson: string | undefined) {
     const frame: NotificationFrame<N> = { type: 'notification', seq: ++this.#seq, method, data };
     this.#buffer.push(frame as NotificationFrame);
     if (this.#buffer.length > NOTIFICATION_BUFFER) this.#buffer.shift();
-    this.#connection?.send(JSON.stringify(frame));
+    if (!this.#connection) return;
+    // Same text as JSON.stringify(frame), without serialising a room-wide payload once per member.
+    const text = dataJson === undefined ? JSON.stringify(frame) : `{"type":"notification","seq":${frame.seq},"method":"${method}","data":${dataJson}}`;
+    this.#send(this.#connection, text);
   }
 
   attachPeer(peer: Peer) {
@@ -196,7 +224,7 @@ export class Participant implements RoomMember {
   }
 
   sendError(connection: SocketConnection, error: ErrorBody) {
-    connection.send(JSON.stringify({ type: 'error', error } satisfies ServerFrame));
+    this.#send(connection, JSON.stringify({ type: 'error', error } satisfies ServerFrame));
   }
 
   respondError(id: number, error: ErrorBody) {
@@ -225,6 +253,16 @@ export class Participant implements RoomMember {
     this.#inFlight.delete(id);
     this.#responses.set(id, text);
     if (this.#responses.size > RESPONSE_CACHE) this.#responses.delete(this.#responses.keys().next().value!);
-    this.#connection?.send(text);
+    if (this.#connection) this.#send(this.#connection, text);
+  }
+
+  #send(connection: SocketConnection, text: string) {
+    if (connection.send(text) || !connection.overflowed || this.#overflowReported.has(connection)) return;
+    this.#overflowReported.add(connection);
+    this.deps.metrics.slowClientClosed();
+    this.deps.logger.warn(
+      { peerId: this.peerId, roomId: this.hubRoom?.id },
+      'signaling connection closed: the client fell too far behind (send backlog limit); it may resume',
+    );
   }
 }

@@ -13,4 +13,8 @@ export interface SignalingMetrics {
   connectionOpened(): void;
   connectionClosed(): void;
   roomsChanged(rooms: number, peers: number): void;
+  /** An unsent state notification was replaced by a newer one for a slow or absent socket. */
+  notificationCoalesced(method: string): void;
+  /** A connection was closed because its client stopped reading (send backlog limit). */
+  slowClientClosed(): void;
 }

@@ -15,10 +15,16 @@ export interface SocketConnection {
   close(code: number, reason: string): void;
   readonly closed: boolean;
   readonly remoteAddress: string;
+  /** Bytes accepted by send() and not yet written to the network: how far the client is behind. */
+  readonly bufferedBytes: number;
+  /** A send was refused because the backlog passed the socket tier's limit; the socket is closed. */
+  readonly overflowed: boolean;
 }
 
 export interface ConnectionHandler {
   /** Called synchronously; `data` is only valid during the call. */
   onMessage(data: ArrayBuffer | Uint8Array, isBinary: boolean): void;
   onClose(code: number): void;
+  /** The send backlog built up earlier has been written out. */
+  onDrain?(): void;
 }

@@ -5,7 +5,13 @@ import type { ConsumeInfo, MediaControl, TransportInfo } from './media-control.t
 
 /** A bot's control plane through CareCall's real WebSocket signaling, with a real join token. */
 export class AppControl implements MediaControl {
-  private constructor(private readonly signaling: SignalingClient) {}
+  closedWith: number | undefined;
+  #leaving = false;
+  private constructor(private readonly signaling: SignalingClient) {
+    signaling.onClose = (code) => {
+      if (!this.#leaving) this.closedWith = code;
+    };
+  }
 
   static async connect(wsUrl: string, token: string): Promise<AppControl> {
     const signaling = await SignalingClient.connect(wsUrl, token, (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike);
@@ -35,7 +41,11 @@ export class AppControl implements MediaControl {
   async resume(consumerId: string) {
     await this.signaling.request('resumeConsumer', { consumerId });
   }
+  async reportStats(rttMs: number, packetLossPct: number) {
+    await this.signaling.request('reportStats', { rttMs, packetLossPct });
+  }
   close() {
+    this.#leaving = true;
     this.signaling.close();
   }
 }

@@ -23,6 +23,8 @@ async function joinedDevice(control: MediaControl) {
 /** Sends synthetic audio + video through one send transport. */
 export class Publisher {
   #stops: (() => void)[] = [];
+  /** RTP packets written, both streams: what each subscriber should receive. */
+  sent = 0;
   private constructor(private readonly control: MediaControl, private readonly transport: types.Transport) {}
 
   static async start(control: MediaControl): Promise<Publisher> {
@@ -33,7 +35,7 @@ export class Publisher {
     for (const kind of ['audio', 'video'] as const) {
       const track = new MediaStreamTrack({ kind });
       await transport.produce({ track: track as never });
-      pub.#stops.push(startSyntheticSource(track, kind));
+      pub.#stops.push(startSyntheticSource(track, kind, () => pub.sent++));
     }
     return pub;
   }
@@ -48,21 +50,25 @@ export class Publisher {
 /** Consumes every producer already in the room over one receive transport and counts what arrives. */
 export class Subscriber {
   readonly counters: ReceiveCounter[] = [];
-  private constructor(private readonly control: MediaControl, private readonly transport: types.Transport) {}
+  /** The server's UDP port this subscriber's media comes from. */
+  serverUdpPort: number | undefined;
+  private constructor(readonly control: MediaControl, private readonly transport: types.Transport) {}
 
   static async start(control: MediaControl): Promise<Subscriber> {
     try {
       const { device, producerIds } = await joinedDevice(control);
-      const transport = device.createRecvTransport({ ...(await control.createTransport('recv')), iceServers: [] });
+      const info = await control.createTransport('recv');
+      const transport = device.createRecvTransport({ ...info, iceServers: [] });
       wire(transport, control);
       const sub = new Subscriber(control, transport);
+      sub.serverUdpPort = info.iceCandidates.find((c) => c.protocol === 'udp')?.port;
       for (const producerId of producerIds) {
-        const info = await control.consume(producerId);
-        const consumer = await transport.consume({ id: info.consumerId, producerId, kind: info.kind, rtpParameters: info.rtpParameters });
+        const consumed = await control.consume(producerId);
+        const consumer = await transport.consume({ id: consumed.consumerId, producerId, kind: consumed.kind, rtpParameters: consumed.rtpParameters });
         const counter = new ReceiveCounter();
         (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp) => counter.onPacket(rtp.header.sequenceNumber));
         sub.counters.push(counter);
-        await control.resume(info.consumerId);
+        await control.resume(consumed.consumerId);
       }
       await sub.#connected();
       return sub;
@@ -74,6 +80,14 @@ export class Subscriber {
 
   get consumerCount() {
     return this.counters.length;
+  }
+
+  get received() {
+    return this.counters.reduce((n, c) => n + c.received, 0);
+  }
+
+  get connectionState() {
+    return this.transport.connectionState;
   }
 
   close() {

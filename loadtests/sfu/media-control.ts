@@ -22,5 +22,9 @@ export interface MediaControl {
   produce(transportId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string>;
   consume(producerId: string): Promise<ConsumeInfo>;
   resume(consumerId: string): Promise<void>;
+  /** What the room page sends every 3 s: its link's round trip and loss (app only). */
+  reportStats?(rttMs: number, packetLossPct: number): Promise<void>;
+  /** Close code of the control connection if the server ended it (app only; bare has none). */
+  readonly closedWith?: number | undefined;
   close(): void;
 }

@@ -71,7 +71,7 @@ function botCounters(subs: Subscriber[]) {
   return { received, expected };
 }
 
-async function addBatch(n: number, add: () => Promise<Subscriber>) {
+export async function addBatch(n: number, add: () => Promise<Subscriber>) {
   const added: Subscriber[] = [];
   let failed = 0;
   let next = 0;

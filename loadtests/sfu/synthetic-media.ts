@@ -6,7 +6,7 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
  * 20 ms frames (50 packets/s). The VP8 payload descriptor and keyframe header are valid because
  * mediasoup parses them (picture id rewriting; consumers wait for a keyframe after resume).
  */
-export function startSyntheticSource(track: MediaStreamTrack, kind: 'audio' | 'video'): () => void {
+export function startSyntheticSource(track: MediaStreamTrack, kind: 'audio' | 'video', onSent: () => void = () => {}): () => void {
   let seq = Math.floor(Math.random() * 65535);
   let timestamp = Math.floor(Math.random() * 2 ** 31);
   let pictureId = 0;
@@ -15,6 +15,7 @@ export function startSyntheticSource(track: MediaStreamTrack, kind: 'audio' | 'v
     const header = new RtpHeader({ sequenceNumber: seq, timestamp, marker, payloadType: 96, ssrc: 1 });
     seq = (seq + 1) & 0xffff;
     track.writeRtp(new RtpPacket(header, payload));
+    onSent();
   };
   const tick =
     kind === 'audio'

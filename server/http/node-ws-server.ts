@@ -15,6 +15,9 @@ type UpgradeMessage = IncomingMessage & { [SELECTED_PROTOCOL]?: string | undefin
 
 class WsConnection implements SocketConnection {
   alive = true;
+  overflowed = false;
+  onDrain: (() => void) | undefined;
+  #backlogged = false;
   constructor(
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
@@ -29,11 +32,23 @@ class WsConnection implements SocketConnection {
     if (this.closed) return false;
     if (this.ws.bufferedAmount > this.maxBackpressure) {
       // Same policy as uWS closeOnBackpressureLimit: a client this far behind is dropped.
+      this.overflowed = true;
       this.ws.terminate();
       return false;
     }
-    this.ws.send(text);
+    if (this.ws.bufferedAmount > 0) this.#backlogged = true;
+    // The callback runs once this frame is written out: like uWS's drain, say when a backlog is gone.
+    this.ws.send(text, () => {
+      if (this.#backlogged && this.ws.bufferedAmount === 0) {
+        this.#backlogged = false;
+        this.onDrain?.();
+      }
+    });
     return true;
+  }
+
+  get bufferedBytes() {
+    return this.closed ? 0 : this.ws.bufferedAmount;
   }
 
   close(code: number, reason: string) {
@@ -73,6 +88,7 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
       const connection = new WsConnection(ws, remoteAddress, opts.maxBackpressureBytes);
       connections.add(connection);
       const handler = opts.open(connection, decision.context);
+      connection.onDrain = () => handler.onDrain?.();
       ws.on('message', (data: Buffer, isBinary) => handler.onMessage(data, isBinary));
       ws.on('pong', () => (connection.alive = true));
       ws.on('error', () => ws.terminate());

@@ -33,6 +33,7 @@ export function loadUws(): { uws: Uws } | { error: string } {
 
 class UwsConnection implements SocketConnection {
   closed = false;
+  overflowed = false;
   constructor(
     private readonly ws: UwsTypes.WebSocket<unknown>,
     readonly remoteAddress: string,
@@ -40,8 +41,14 @@ class UwsConnection implements SocketConnection {
 
   send(text: string): boolean {
     if (this.closed) return false;
-    // 1 sent, 0 queued (still accepted), 2 dropped at the backpressure limit.
-    return this.ws.send(text, false) !== 2;
+    // 1 sent, 0 queued (still accepted), 2 dropped at the backpressure limit (uWS then closes it).
+    const status = this.ws.send(text, false);
+    if (status === 2) this.overflowed = true;
+    return status !== 2;
+  }
+
+  get bufferedBytes() {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
   }
 
   close(code: number, reason: string) {
@@ -104,6 +111,7 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       if (message.byteLength > opts.maxPayloadBytes) return data.connection?.close(CLOSE_CODE_MESSAGE_TOO_BIG, 'frame_too_large');
       data.handler?.onMessage(message, isBinary);
     },
+    drain: (ws) => ws.getUserData().handler?.onDrain?.(),
     close: (ws, code) => {
       const data = ws.getUserData();
       if (data.connection) {
