@@ -9,7 +9,7 @@ const listening = (l: { msg?: string }) => typeof l.msg === 'string' && l.msg.st
 // A fixed port: Linux does not let a second SO_REUSEPORT socket join an ephemeral (port 0) one.
 const startHolder = async () => startTestNode({ SOCKET_SERVER: 'uws', PORT_SHARING: 'on', PORT: String(await freePort()) });
 
-describe('a second node on a taken port', { timeout: 60_000 }, () => {
+describe('a second node on a taken port', { timeout: 240_000 }, () => {
   // The holder listens the way uWS always did before (SO_REUSEPORT), so a node that also asked
   // for it would silently share the port: the dangerous case.
   let holder: Awaited<ReturnType<typeof startTestNode>>;
@@ -53,7 +53,7 @@ describe('a second node on a taken port', { timeout: 60_000 }, () => {
 });
 
 // (The ws server never asked for SO_REUSEPORT; uWS did by default.)
-it('over uws: the default node holds its port alone (even a sharing node cannot join)', { timeout: 60_000 }, async () => {
+it('over uws: the default node holds its port alone (even a sharing node cannot join)', { timeout: 240_000 }, async () => {
   const t = await startTestNode({ SOCKET_SERVER: 'uws', PORT: String(await freePort()) });
   try {
     const intruder = spawnNode({ PORT: String(t.node.port), SOCKET_SERVER: 'uws', PORT_SHARING: 'on' });

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { newRoomId } from './helpers/tokens.ts';
 
 
-it('SIGTERM closes connections, rooms, workers, bus and database in reverse order; no orphan workers', async () => {
+it('SIGTERM closes connections, rooms, workers, bus and database in reverse order; no orphan workers', { timeout: 120_000 }, async () => {
   const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DEMO: 'off', SFU_WORKERS: '2', PGLITE_DIR: 'memory://', JOIN_TOKEN_PRIVATE_KEY: pem, LOG_LEVEL: 'info' },
@@ -23,7 +23,7 @@ it('SIGTERM closes connections, rooms, workers, bus and database in reverse orde
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    for (let i = 0; i < 300 && !lines.some((l) => l.port); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 1200 && !lines.some((l) => l.port); i++) await new Promise((r) => setTimeout(r, 50));
     const port = lines.find((l) => l.port)!.port!;
 
     // comm is cut to 15 characters by the kernel: "mediasoup-worke".

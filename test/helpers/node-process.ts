@@ -50,7 +50,7 @@ export async function startNodeProcess(env: Record<string, string>, opts: { star
   child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const alive = () => child.exitCode === null && child.signalCode === null;
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);
   // Up when it answers (whatever LOG_LEVEL hides).
   while (!(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false))) {
     if (!alive() || Date.now() > deadline) {
