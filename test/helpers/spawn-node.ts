@@ -28,7 +28,7 @@ export function spawnNode(env: Record<string, string>) {
     stderr: () => stderr,
     exited,
     /** The exit code, or 'running' once a log line satisfies `ready` (within timeoutMs). */
-    async until(ready: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<number | null | 'running'> {
+    async until(ready: (line: LogLine) => boolean, timeoutMs = 90_000): Promise<number | null | 'running'> {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         if (lines.some(ready)) return 'running';
