@@ -55,9 +55,15 @@ it('UDP path lost mid-call -> the client restarts ICE -> media continues over TC
   await waitForProbe(a, 'window.carecall.firstRemoteFrameAt > 0');
   const transports = [...t.node.hub.rooms.get(room)!.room.peers.get('a')!.transports.values()];
   expect(transports.every((tr) => tr.iceSelectedTuple?.protocol === 'udp')).toBe(true);
-  const udpPort = transports[0]!.iceCandidates.find((c) => c.protocol === 'udp')!.port;
+  // A worker listens on several UDP sockets and spreads peers over them: block every port both
+  // pages' transports use, so each page loses its path.
+  const room0 = t.node.hub.rooms.get(room)!.room;
+  const udpPorts = ['a', 'b'].flatMap((id) =>
+    [...room0.peers.get(id)!.transports.values()].flatMap((tr) => tr.iceCandidates.filter((c) => c.protocol === 'udp').map((c) => c.port)),
+  );
+  const range = `${Math.min(...udpPorts)}:${Math.max(...udpPorts)}`;
 
-  rule = ['INPUT', '-p', 'udp', '--dport', String(udpPort), '-j', 'DROP'];
+  rule = ['INPUT', '-p', 'udp', '--dport', range, '-j', 'DROP'];
   execFileSync('iptables', ['-I', ...rule]);
   const blockedAt = Date.now();
   // Both pages' media use the blocked port: each must notice, restart ICE and resume on its own.
