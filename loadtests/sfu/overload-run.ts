@@ -30,6 +30,13 @@ const cpuHogs = num('cpu-hogs', 0);
 const startedAt = new Date().toISOString();
 const loadBefore = loadavg();
 const stopHogs = startCpuHogs(cpuHogs);
+// A benchmark stopped from outside must not leave its busy processes spinning.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    stopHogs();
+    process.exit(1);
+  });
+}
 let app: OverloadResult;
 let bare: OverloadResult;
 try {
