@@ -4,28 +4,21 @@ import { errorCode } from '../db/connection-errors.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse, requestIdOf } from './errors.ts';
-import { demoRoutes, type DemoRoom } from './routes/demo.ts';
-import { healthRoutes, type HealthDeps } from './routes/health.ts';
-import { staticRoutes } from './routes/static.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse, requestIdOf } from './api/errors.ts';
+import { demoRoutes, type DemoRoom } from './demo/routes.ts';
+import { healthRoutes, type HealthDeps } from './ops/health-routes.ts';
+import { staticRoutes } from './api/static-routes.ts';
 import type { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
-import { auditRoutes } from './routes/audit.ts';
-import { authRoutes } from './routes/auth.ts';
-import { clinicRoutes } from './routes/clinics.ts';
-import { devOutboxRoutes } from './routes/dev-outbox.ts';
-import { invitationRoutes } from './routes/invitations.ts';
-import { meRoutes } from './routes/me.ts';
-import { assignRequestId, requestContext, type ApiEnv } from './routes/middleware.ts';
-import { patientRoutes } from './routes/patients.ts';
-import { iceServerRoutes } from './routes/ice-servers.ts';
-import type { TurnConfig } from './turn-credentials.ts';
-import { appointmentRoutes } from './routes/scheduling/appointments.ts';
-import { clinicSchedulingRoutes } from './routes/scheduling/clinic-scheduling.ts';
-import { dispatchRoutes } from './routes/scheduling/dispatch.ts';
-import { doctorRoutes } from './routes/scheduling/doctors.ts';
-import { calendarFeedRoutes, publicCalendarFeedRoutes } from './routes/scheduling/calendar-feeds.ts';
-import { securityHeaders, type SecurityHeaderOptions } from './security-headers.ts';
-import { consultationRoutes, guestLinkRoutes } from './routes/consultations.ts';
+import { auditRoutes } from './audit/routes.ts';
+import { devOutboxRoutes } from './demo/dev-outbox-routes.ts';
+import { assignRequestId, requestContext, type ApiEnv } from './api/middleware.ts';
+import { identityRoutes } from './identity/routes.ts';
+import { patientRoutes } from './records/routes.ts';
+import { schedulingRoutes } from './scheduling/routes.ts';
+import { iceServerRoutes } from './media/ice-server-routes.ts';
+import type { TurnConfig } from './media/turn-credentials.ts';
+import { securityHeaders, type SecurityHeaderOptions } from './api/security-headers.ts';
+import { consultationRoutes, guestLinkRoutes } from './consultations/routes.ts';
 import type { Services } from './services.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -48,18 +41,10 @@ function createApi(services: Services, logger: Logger, trustedProxies?: BlockLis
   const { identity, scheduling, consultations, publicUrl } = services;
   return new Hono<ApiEnv>()
     .use(requestContext(logger, trustedProxies))
-    .route('/auth', authRoutes(identity))
-    .route('/me', meRoutes(identity))
-    .route('/clinics', clinicRoutes(identity))
-    .route('/invitations', invitationRoutes(identity))
+    .route('/', identityRoutes(identity))
     .route('/patients', patientRoutes(identity))
     .route('/audit', auditRoutes(identity))
-    .route('/scheduling/clinics', clinicSchedulingRoutes(identity, scheduling))
-    .route('/doctors', doctorRoutes(identity, scheduling, publicUrl))
-    .route('/appointments', appointmentRoutes(identity, scheduling))
-    .route('/dispatch', dispatchRoutes(identity, scheduling))
-    .route('/doctors', calendarFeedRoutes(identity, scheduling, publicUrl))
-    .route('/calendar-feeds', publicCalendarFeedRoutes(identity, scheduling, publicUrl))
+    .route('/', schedulingRoutes(identity, scheduling, publicUrl))
     .route('/appointments', consultationRoutes(identity, consultations));
 }
 

@@ -5,24 +5,24 @@ import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH } from '../signaling/protocol/
 import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
 import { recheckParticipants, revokeParticipants } from '../signaling/revocation.ts';
-import { parseTrustedProxies } from './client-ip.ts';
+import { parseTrustedProxies } from './api/client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { WorkerPool } from '../sfu/worker-pool.ts';
 import { defaultUdpBufferBytes } from '../sfu/udp-socket-stats.ts';
 import type { TransportWatchOptions } from '../sfu/transport-watch.ts';
-import { logTransportEvent } from './media-telemetry.ts';
+import { logTransportEvent } from './media/media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
 import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
-import { createMetrics } from './metrics.ts';
-import { metricsAccess } from './metrics-access.ts';
-import { iceServersFor } from './turn-credentials.ts';
-import { demoLinks, type DemoRoom } from './routes/demo.ts';
-import { createRoomLifecycle } from './room-lifecycle-service.ts';
-import { seedDemo } from './identity/demo-seed.ts';
+import { createMetrics } from './ops/metrics.ts';
+import { metricsAccess } from './ops/metrics-access.ts';
+import { iceServersFor } from './media/turn-credentials.ts';
+import { demoLinks, type DemoRoom } from './demo/routes.ts';
+import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
+import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 
 export type NodeOptions = {

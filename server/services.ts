@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
 import { JoinGrants } from './consultations/join-grants.ts';
 import { createIdentity } from './identity/create-identity.ts';
-import { JoinTokenIssuer, loadJoinTokenKeys, type JoinTokenKeys } from './join-tokens.ts';
+import { JoinTokenIssuer, loadJoinTokenKeys, type JoinTokenKeys } from './media/join-tokens.ts';
 import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
 import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
 import type { NotificationProvider } from './notifications/types.ts';

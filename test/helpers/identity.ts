@@ -6,7 +6,7 @@ import { careRelationships, clinicMembers, clinics, guardianships, notificationO
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { Identity } from '../../server/identity/create-identity.ts';
-import { parseTrustedProxies } from '../../server/client-ip.ts';
+import { parseTrustedProxies } from '../../server/api/client-ip.ts';
 import { createServices } from '../../server/services.ts';
 import { captureLogs } from './node.ts';
 import { createTestDatabase } from './pg.ts';
