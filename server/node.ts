@@ -126,7 +126,7 @@ export class CareCallNode {
     );
 
     this.services = await createServices(config, { db: this.db.db, logger, bus: this.bus }, { publicUrl: () => this.baseUrl, ...(opts.now ? { consultationClock: opts.now } : {}) });
-    this.#onStop('services (password hashing threads, smtp)', () => this.services.close());
+    for (const { name, stop } of this.services.stops) this.#onStop(name, stop);
     const { identity, scheduling, joinKeys } = this.services;
     if (joinKeys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
     logger.info({ email: this.services.notifier.kind, sms: 'outbox' }, 'notification delivery');

@@ -87,10 +87,13 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     joinGrants,
     scheduling,
     consultations,
-    /** Ends what the services own (hashing threads, the SMTP pool); the caller closes the infrastructure. */
-    close: async () => {
-      await identity.passwords.close();
-      if (notifier instanceof SmtpNotificationProvider) await notifier.close();
-    },
+    /**
+     * What the services own and must end, in start order (the caller stops them in reverse and
+     * closes the infrastructure itself): the SMTP pool, the password hashing threads.
+     */
+    stops: [
+      ...(notifier instanceof SmtpNotificationProvider ? [{ name: 'smtp', stop: () => notifier.close() }] : []),
+      { name: 'password hashing threads', stop: () => identity.passwords.close() },
+    ],
   };
 }
