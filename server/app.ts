@@ -38,11 +38,11 @@ export type AppOptions = HealthDeps & {
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
 function createApi(services: Services, logger: Logger, trustedProxies?: BlockList) {
-  const { identity, scheduling, consultations, publicUrl } = services;
+  const { identity, scheduling, consultations, records, publicUrl } = services;
   return new Hono<ApiEnv>()
     .use(requestContext(logger, trustedProxies))
     .route('/', identityRoutes(identity))
-    .route('/patients', patientRoutes(identity))
+    .route('/patients', patientRoutes(identity, records))
     .route('/audit', auditRoutes(identity))
     .route('/', schedulingRoutes(identity, scheduling, publicUrl))
     .route('/appointments', consultationRoutes(identity, consultations));

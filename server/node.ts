@@ -137,6 +137,9 @@ export class CareCallNode {
     this.#onStop('audit checkpoints', () => checkpoints.stop());
     if (identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
     if (identity.ephemeralAuditKey) logger.warn('audit chain key is per-process (no AUTH_TOKEN_PRIVATE_KEY or AUDIT_CHAIN_KEY): entries of earlier runs will not verify');
+    // Before any request: notes written before bodies were sealed are sealed now (migration 0011).
+    const sealedNotes = await this.services.records.sealPlaintextNotes();
+    if (sealedNotes) logger.info({ sealedNotes }, 'plaintext patient notes sealed');
     if (config.demo) {
       const { created } = await seedDemo(this.db.db, identity.passwords);
       logger.info({ created }, 'demo clinic ready');

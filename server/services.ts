@@ -6,11 +6,13 @@ import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
 import { JoinGrants } from './consultations/join-grants.ts';
+import { createDataEncryption } from './crypto/index.ts';
 import { createIdentity } from './identity/create-identity.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys, type JoinTokenKeys } from './media/join-tokens.ts';
 import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
 import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
 import type { NotificationProvider } from './notifications/types.ts';
+import { PatientRecords } from './records/patient-repository.ts';
 import { createScheduling } from './scheduling/create-scheduling.ts';
 
 /** What the services run on; opened (and closed) by the caller: the node, a test, a load test. */
@@ -49,6 +51,9 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
   const notifier = overrides.notifier ?? (config.smtp ? new SmtpNotificationProvider(db, config.smtp, outbox) : outbox);
   const identity = await createIdentity({ db, config: config.auth, notifier, publicUrl });
 
+  const encryption = await createDataEncryption(db, config.dataEncryption, (message) => logger.warn(message));
+  const records = new PatientRecords({ db, policy: identity.policy, audit: identity.audit, sealer: encryption.messages, breakGlassTtlSeconds: config.auth.breakGlassTtlSeconds });
+
   const joinKeys: JoinTokenKeys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
   const issuer = new JoinTokenIssuer(joinKeys, config.joinToken.ttlSeconds);
   const verifyJoinToken: JoinTokenVerifier = createJoinTokenVerifier(joinKeys.publicKey);
@@ -69,6 +74,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
   const consultations = new ConsultationService({
     db,
     policy: identity.policy,
+    audit: identity.audit,
     issuer,
     now: overrides.consultationClock ?? (() => new Date()),
     publicUrl,
@@ -81,6 +87,8 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     outbox,
     notifier,
     identity,
+    encryption,
+    records,
     joinKeys,
     issuer,
     verifyJoinToken,

@@ -4,7 +4,8 @@ import { checkpointSignatureValid } from './checkpoints.ts';
 import { ProblemError } from '../api/errors.ts';
 import type { Identity } from '../identity/create-identity.ts';
 import { dateTime, idSchema, parseQuery, positiveIntParam } from '../api/validation.ts';
-import { authenticate, type ApiEnv } from '../api/middleware.ts';
+import { type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from '../identity/authenticate.ts';
 
 const query = z
   .object({

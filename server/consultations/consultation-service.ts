@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import type { Db, Tx } from '../../db/client.ts';
+import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { consultationGuests, consultationRooms, users, type GUEST_KINDS } from '../../db/schema/index.ts';
 import type { JoinClaims } from '../../signaling/protocol/index.ts';
 import { ProblemError } from '../api/errors.ts';
@@ -17,6 +18,7 @@ export type GuestInvite = { id: string; kind: (typeof GUEST_KINDS)[number]; disp
 type Deps = {
   db: Db;
   policy: Policy;
+  audit: AuditLog;
   issuer: JoinTokenIssuer;
   now: () => Date;
   publicUrl: () => string;
@@ -36,9 +38,9 @@ export class ConsultationService {
 
   async joinToken(actor: Actor, appointmentId: string): Promise<JoinTicket> {
     const { row, resource } = await appointmentResource(this.deps.db, appointmentId);
-    await this.deps.policy.require(actor, 'consultation.join', resource);
+    const { entry } = await this.deps.policy.requireDeferred(actor, 'consultation.join', resource);
     const closesAt = this.#assertJoinable(row);
-    const roomId = await this.#roomOf(appointmentId);
+    const roomId = await this.#audited(entry, (tx) => this.#roomOf(tx, appointmentId));
     const isDoctor = actor.role === 'doctor';
     const claims: JoinClaims = {
       sub: actor.userId,
@@ -52,11 +54,11 @@ export class ConsultationService {
 
   async inviteGuest(actor: Actor, appointmentId: string, input: { kind: GuestInvite['kind']; displayName: string }): Promise<GuestInvite> {
     const { row, resource } = await appointmentResource(this.deps.db, appointmentId);
-    await this.deps.policy.require(actor, 'consultation.guests.manage', resource);
+    const { entry } = await this.deps.policy.requireDeferred(actor, 'consultation.guests.manage', resource);
     const expiresAt = this.#assertJoinable(row, { allowBeforeWindow: true });
     const key = randomBytes(24).toString('base64url');
     const id = randomUUID();
-    await this.deps.db.insert(consultationGuests).values({
+    await this.#audited(entry, (tx) => tx.insert(consultationGuests).values({
       id,
       appointmentId,
       invitedBy: actor.userId,
@@ -64,19 +66,21 @@ export class ConsultationService {
       displayName: input.displayName,
       keyHash: hashKey(key),
       expiresAt,
-    });
+    }));
     return { id, kind: input.kind, displayName: input.displayName, expiresAt: expiresAt.toISOString(), link: `${this.deps.publicUrl()}/guest/${key}` };
   }
 
   async revokeGuest(actor: Actor, appointmentId: string, guestId: string) {
     const { resource } = await appointmentResource(this.deps.db, appointmentId);
-    await this.deps.policy.require(actor, 'consultation.guests.manage', resource);
-    const revoked = await this.deps.db
-      .update(consultationGuests)
-      .set({ revokedAt: this.deps.now() })
-      .where(and(eq(consultationGuests.id, guestId), eq(consultationGuests.appointmentId, appointmentId), isNull(consultationGuests.revokedAt)))
-      .returning({ id: consultationGuests.id });
-    if (!revoked.length) throw new ProblemError(404, 'not_found', 'no such active guest invitation');
+    const { entry } = await this.deps.policy.requireDeferred(actor, 'consultation.guests.manage', resource);
+    await this.#audited(entry, async (tx) => {
+      const revoked = await tx
+        .update(consultationGuests)
+        .set({ revokedAt: this.deps.now() })
+        .where(and(eq(consultationGuests.id, guestId), eq(consultationGuests.appointmentId, appointmentId), isNull(consultationGuests.revokedAt)))
+        .returning({ id: consultationGuests.id });
+      if (!revoked.length) throw new ProblemError(404, 'not_found', 'no such active guest invitation');
+    });
     await this.deps.grants?.guestRevoked(appointmentId, guestId);
   }
 
@@ -92,7 +96,7 @@ export class ConsultationService {
     const closesAt = this.#assertJoinable(row);
     // Guests knock like patients: the doctor admits them from the waiting room.
     return this.#ticket(
-      { sub: guestSub(guest.id), room: await this.#roomOf(guest.appointmentId), role: 'guest', perms: ['publish', 'subscribe'], name: guest.displayName },
+      { sub: guestSub(guest.id), room: await this.#roomOf(this.deps.db, guest.appointmentId), role: 'guest', perms: ['publish', 'subscribe'], name: guest.displayName },
       closesAt,
     );
   }
@@ -111,11 +115,20 @@ export class ConsultationService {
     return closes;
   }
 
-  async #roomOf(appointmentId: string): Promise<string> {
+  async #roomOf(db: Db | Tx, appointmentId: string): Promise<string> {
     const roomId = randomBytes(12).toString('base64url');
-    await this.deps.db.insert(consultationRooms).values({ appointmentId, roomId }).onConflictDoNothing();
-    const [room] = await this.deps.db.select().from(consultationRooms).where(eq(consultationRooms.appointmentId, appointmentId));
+    await db.insert(consultationRooms).values({ appointmentId, roomId }).onConflictDoNothing();
+    const [room] = await db.select().from(consultationRooms).where(eq(consultationRooms.appointmentId, appointmentId));
     return room!.roomId;
+  }
+
+  /** The change and the allowed decision's audit entry commit together (a denial was audited by the policy already). */
+  #audited<T>(entry: AuditEntry | undefined, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.deps.db.transaction(async (tx) => {
+      const result = await work(tx);
+      if (entry) await this.deps.audit.appendWithin(tx, [entry]);
+      return result;
+    });
   }
 
   async #displayName(userId: string): Promise<string | undefined> {

@@ -4,7 +4,8 @@ import { GUEST_KINDS } from '../../db/schema/index.ts';
 import type { ConsultationService } from './consultation-service.ts';
 import type { Identity } from '../identity/create-identity.ts';
 import { idSchema, parseBody, parseParams, text } from '../api/validation.ts';
-import { authenticate, type ApiEnv } from '../api/middleware.ts';
+import { type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from '../identity/authenticate.ts';
 
 const appointmentParam = z.object({ appointmentId: idSchema });
 const guestParam = z.object({ appointmentId: idSchema, guestId: idSchema });

@@ -6,7 +6,8 @@ import type { Identity } from './create-identity.ts';
 import { createMiddleware } from 'hono/factory';
 import { DEVICE_COOKIE, DEVICE_COOKIE_PATH } from './known-devices.ts';
 import { emailSchema, idSchema, parseBody, parseParams } from '../api/validation.ts';
-import { authenticate, clientMeta, type ApiEnv } from '../api/middleware.ts';
+import { clientMeta, type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from './authenticate.ts';
 
 const loginBody = z.object({
   email: emailSchema,

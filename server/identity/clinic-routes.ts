@@ -5,7 +5,8 @@ import { PATIENT_INVITE_ROLES, STAFF_INVITE_ROLES } from './invitations.ts';
 import { INVITATION_STATUSES } from './invitation-list.ts';
 import { invitationListScope } from '../policy/decide.ts';
 import { displayNameSchema, emailSchema, idSchema, parseBody, parseParams, parseQuery } from '../api/validation.ts';
-import { authenticate, type ApiEnv } from '../api/middleware.ts';
+import { type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from './authenticate.ts';
 
 const idleTimeout = z.number().int().min(60, 'must be at least 60 seconds').max(86_400, 'must be at most 86400 seconds');
 const createBody = z.object({ name: displayNameSchema, idleTimeoutSeconds: idleTimeout.optional(), adminEmail: emailSchema });

@@ -3,6 +3,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import type { AuthConfig } from '../config.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { Policy } from '../policy/policy.ts';
+import type { Actor } from '../policy/types.ts';
 import { AccessTokens, loadAuthKeys, type AuthKeys } from './access-tokens.ts';
 import { AccountService } from './account.ts';
 import { ClinicService } from './clinic-service.ts';
@@ -13,7 +14,6 @@ import { KnownDevices } from './known-devices.ts';
 import { SignInAdmission } from './sign-in-admission.ts';
 import { LoginService } from './login.ts';
 import { PasswordHasher } from './passwords.ts';
-import { PatientService } from '../records/patient-records.ts';
 import { SecretSealer } from './secret-sealer.ts';
 import { SessionService } from './sessions.ts';
 
@@ -58,6 +58,9 @@ export async function createIdentity(opts: { db: Db; config: AuthConfig; notifie
     invitations: new InvitationService({ db, config, notifier, passwords, guard, publicUrl: opts.publicUrl }),
     clinics: new ClinicService(db),
     dependents: new DependentService(db),
-    patients: new PatientService(db),
+    /** A guardian acting for a dependent (X-On-Behalf-Of): itself a decision the policy makes and audits. */
+    actOnBehalfOf: async (actor: Actor, dependentId: string) => {
+      await policy.require(actor, 'patient.act_on_behalf', await policy.patient(dependentId));
+    },
   };
 }

@@ -4,7 +4,8 @@ import type { Identity } from './create-identity.ts';
 import { currentContext } from '../request-context.ts';
 import { displayNameSchema, localDate, parseBody, passwordSchema, phoneSchema } from '../api/validation.ts';
 import { admitSignIn } from './auth-routes.ts';
-import { authenticate, type ApiEnv } from '../api/middleware.ts';
+import { type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from './authenticate.ts';
 
 const acceptBody = z.object({
   token: z.string().regex(/^[A-Za-z0-9_-]{20,100}$/, 'malformed invitation token'),

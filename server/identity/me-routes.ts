@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Identity } from './create-identity.ts';
 import { canonicalTimeZone, isValidTimeZone } from '../scheduling/zoned-time.ts';
 import { displayNameSchema, idSchema, localDate, parseBody, passwordSchema } from '../api/validation.ts';
-import { authenticate, clientMeta, type ApiEnv } from '../api/middleware.ts';
+import { clientMeta, type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from './authenticate.ts';
 
 const isoDate = localDate('must be a date (YYYY-MM-DD)');
 const passwordBody = z.object({ currentPassword: z.string().min(1, 'required').max(128), newPassword: passwordSchema });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USER_ROLES, type UserRole } from '../../db/schema/index.ts';
-import { createClinic, createUser, guard, relate, signIn, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import { createClinic, createUser, guard, relate, signIn, startIdentityHarness, storedNotes, type IdentityHarness } from '../../test/helpers/identity.ts';
 
 /**
  * Every role of another clinic (and the platform admin, and the wrong people inside the clinic)
@@ -124,7 +124,7 @@ describe('authorization matrix: no access across clinic and patient boundaries',
     }
     expect(leaks).toEqual([]);
     // The writes really did not happen.
-    const notes = await h.identity.patients.notes(patientB.id);
+    const notes = await storedNotes(h.services, h.db, patientB.id);
     expect(notes.map((n) => n.body)).toEqual(['secret clinical note']);
     expect((await h.identity.invitations.list({ clinicId: clinicB, sentBy: null, status: 'pending', limit: 10 })).map((i) => i.id)).toEqual([invitationB]);
   });

@@ -16,7 +16,7 @@ export type Granted = { breakGlass: boolean };
  */
 export class Policy {
   constructor(
-    readonly db: Db,
+    private readonly db: Db,
     private readonly audit: AuditLog,
   ) {}
 

@@ -126,7 +126,7 @@ export class BookingService {
   async reschedule(actor: Actor, appointmentId: string, input: { startsAt: Date; reason: string }): Promise<AppointmentRow> {
     const { db, policy } = this.deps;
     const { row, resource } = await appointmentResource(db, appointmentId);
-    await policy.require(actor, 'appointment.reschedule', resource, { reason: 'reschedule' });
+    const { entry: decision } = await policy.requireDeferred(actor, 'appointment.reschedule', resource, { reason: 'reschedule' });
     if (!RESCHEDULABLE.includes(row.status)) throw new ProblemError(409, 'invalid_transition', `an appointment that is ${row.status} cannot be rescheduled`);
     const now = this.deps.now();
     const endsAt = new Date(input.startsAt.getTime() + (row.endsAt.getTime() - row.startsAt.getTime()));
@@ -148,6 +148,8 @@ export class BookingService {
         if (!updated) throw new ProblemError(409, 'conflict', 'the appointment changed meanwhile; reload and retry');
         await tx.insert(appointmentEvents).values({ appointmentId, fromStatus: row.status, toStatus: status, actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, row.patientId), event: 'rescheduled', reason: input.reason });
         await replanReminders(tx, appointmentId, input.startsAt, settings.reminderOffsetsMinutes, now);
+        // The decision's audit entry commits with the change it allowed, or not at all.
+        if (decision) await this.deps.audit.appendWithin(tx, [decision]);
         return updated;
       }));
     } catch (err) {
@@ -160,7 +162,7 @@ export class BookingService {
   async transition(actor: Actor, appointmentId: string, to: TargetStatus, reason: string | null): Promise<AppointmentRow> {
     const { db, policy } = this.deps;
     const { row, resource } = await appointmentResource(db, appointmentId);
-    await policy.require(actor, ACTION_FOR_TARGET[to], resource);
+    const { entry: decision } = await policy.requireDeferred(actor, ACTION_FOR_TARGET[to], resource);
     if (!canTransition(row.status, to)) throw new ProblemError(409, 'invalid_transition', `cannot go from ${row.status} to ${to}`);
     const now = this.deps.now();
     const updated = await db.transaction(async (tx) => {
@@ -173,6 +175,7 @@ export class BookingService {
       if (!updated) throw new ProblemError(409, 'invalid_transition', 'the appointment changed meanwhile; reload and retry');
       await tx.insert(appointmentEvents).values({ appointmentId, fromStatus: row.status, toStatus: to, actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, row.patientId), event: to, reason });
       if (to === 'cancelled' || to === 'no_show') await tx.update(reminderJobs).set({ status: 'skipped' }).where(and(eq(reminderJobs.appointmentId, appointmentId), eq(reminderJobs.status, 'pending')));
+      if (decision) await this.deps.audit.appendWithin(tx, [decision]);
       return updated;
     });
     await this.deps.onStatusChange?.(appointmentId, to);
@@ -192,7 +195,8 @@ export class BookingService {
     return { ...publicFields(row), ...(answers ? { questionnaire: row.questionnaire } : {}), events };
   }
 
-  listForPatient(patientId: string) {
+  async listForPatient(actor: Actor, patientId: string) {
+    await this.deps.policy.require(actor, 'patient.appointments.list', await this.deps.policy.patient(patientId));
     return this.deps.db.select().from(appointments).where(eq(appointments.patientId, patientId)).orderBy(asc(appointments.startsAt)).then((rows) => rows.map(publicFields));
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USER_ROLES } from '../../db/schema/index.ts';
-import { createUser, guard, signIn, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import { createUser, guard, signIn, startIdentityHarness, storedProfile, type IdentityHarness } from '../../test/helpers/identity.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from '../../test/helpers/scheduling.ts';
 import { escapeText, foldLine } from './ical.ts';
 
@@ -74,7 +74,7 @@ describe('scheduling over HTTP: time zones, calendar feed, and authorization acr
     expect(text).toContain('DTEND:20270315T133000Z');
     expect(text).toContain(`UID:${appointmentB}@carecall`);
     expect(text).toContain('STATUS:CONFIRMED');
-    const patient = await h.identity.patients.profile(b.patient.id);
+    const patient = await storedProfile(h.db, b.patient.id);
     for (const secret of [patient.displayName, patient.email!, questionnaireSecret, b.patient.id]) expect(text).not.toContain(secret);
     // Nobody else's calendar: not the operator, not another doctor.
     expect((await h.call('GET', `/api/doctors/${b.doctor.id}/calendar.ics`, { token: b.operator.token })).status).toBe(403);
@@ -106,7 +106,7 @@ describe('scheduling over HTTP: time zones, calendar feed, and authorization acr
       ...[...tokens.keys()].filter((k) => k.startsWith('A:') || k === 'admin').flatMap((who) => probes.map((p) => [who, p] as const)),
       ...['B:partner', 'B:other-patient'].flatMap((who) => probes.filter((p) => insiderProbes.includes(p.name)).map((p) => [who, p] as const)),
     ];
-    const patient = await h.identity.patients.profile(b.patient.id);
+    const patient = await storedProfile(h.db, b.patient.id);
     const secrets = [patient.displayName, patient.email!, questionnaireSecret];
     const leaks: string[] = [];
     for (const [who, p] of cases) {

@@ -4,10 +4,9 @@ import { ProblemError } from '../api/errors.ts';
 import type { Identity } from '../identity/create-identity.ts';
 import { sha256Hex } from '../identity/secrets.ts';
 import type { Scheduling } from './create-scheduling.ts';
-import { doctorCalendarExport } from './doctor-calendar.ts';
-import { doctorResource } from './appointment-facts.ts';
 import { idSchema, parseParams } from '../api/validation.ts';
-import { authenticate, type ApiEnv } from '../api/middleware.ts';
+import { type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from '../identity/authenticate.ts';
 
 const doctorParam = z.object({ doctorId: idSchema });
 export const FEED_PATH = '/api/calendar-feeds';
@@ -20,28 +19,23 @@ function feedUrls(appUrl: string, secret: string) {
 
 /** /api/doctors/:doctorId/calendar-feed: the doctor issues (or rotates), inspects and revokes their feed URL. */
 export function calendarFeedRoutes(identity: Identity, scheduling: Scheduling, appUrl: () => string) {
-  const { policy } = identity;
-  const feeds = scheduling.calendarFeeds;
-  const doctorOf = (c: Parameters<typeof parseParams>[0]) => doctorResource(policy.db, parseParams(c, doctorParam).doctorId);
+  const calendars = scheduling.doctorCalendars;
   return new Hono<ApiEnv>()
     .use(authenticate(identity))
     .post('/:doctorId/calendar-feed', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.calendar_feed.manage', doctor, { reason: 'issue' });
-      const { secret, issuedAt } = await feeds.issue(doctor.doctorId);
+      const { doctorId } = parseParams(c, doctorParam);
+      const { secret, issuedAt } = await calendars.issueFeed(c.var.actor, doctorId);
       // The only time the secret exists outside the caller's calendar app: keep it out of caches.
       c.header('cache-control', 'no-store');
       return c.json({ ...feedUrls(appUrl(), secret), issuedAt: issuedAt.toISOString() }, 201);
     })
     .get('/:doctorId/calendar-feed', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.calendar_feed.manage', doctor, { reason: 'status' });
-      return c.json(await feeds.status(doctor.doctorId), 200);
+      const { doctorId } = parseParams(c, doctorParam);
+      return c.json(await calendars.feedStatus(c.var.actor, doctorId), 200);
     })
     .delete('/:doctorId/calendar-feed', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.calendar_feed.manage', doctor, { reason: 'revoke' });
-      await feeds.revoke(doctor.doctorId);
+      const { doctorId } = parseParams(c, doctorParam);
+      await calendars.revokeFeed(c.var.actor, doctorId);
       return c.body(null, 204);
     });
 }
@@ -52,13 +46,11 @@ export function calendarFeedRoutes(identity: Identity, scheduling: Scheduling, a
  * any unknown path, so the endpoint tells a guesser nothing. The request log records the route
  * pattern only, and the audit entry names the doctor, never the secret.
  */
-export function publicCalendarFeedRoutes(identity: Identity, scheduling: Scheduling, appUrl: () => string) {
+export function publicCalendarFeedRoutes(scheduling: Scheduling, appUrl: () => string) {
   return new Hono<ApiEnv>().get('/:file', async (c) => {
     const secret = /^(.*)\.ics$/.exec(c.req.param('file'))?.[1];
-    const doctorId = secret === undefined ? undefined : await scheduling.calendarFeeds.resolve(secret);
-    if (!doctorId) throw new ProblemError(404, 'not_found', 'no such resource');
-    await identity.audit.record({ action: 'doctor.calendar_feed.read', outcome: 'allowed', resourceType: 'doctor', resourceId: doctorId, reason: 'secret_url' });
-    const body = await doctorCalendarExport(identity.policy.db, doctorId, scheduling.now(), appUrl());
+    const body = secret === undefined ? undefined : await scheduling.doctorCalendars.exportBySecret(secret, appUrl());
+    if (body === undefined) throw new ProblemError(404, 'not_found', 'no such resource');
     // DTSTAMP is "now" on every fetch; leave it out so the tag changes only when an event does.
     const etag = `W/"${sha256Hex(body.replace(/^DTSTAMP:.*\r\n/gm, '')).slice(0, 32)}"`;
     const headers = {

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doctorCalendarFeeds, users } from '../../db/schema/index.ts';
-import { createUser, signIn, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import { createUser, signIn, startIdentityHarness, storedProfile, type IdentityHarness } from '../../test/helpers/identity.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from '../../test/helpers/scheduling.ts';
 import { sha256Hex } from '../identity/secrets.ts';
 import { may } from '../policy/decide.ts';
@@ -59,7 +59,7 @@ describe('doctor calendar feed: a secret subscription URL', () => {
     expect(text).toBe(await exported.text());
     expect(text).toContain(`UID:${appointmentId}@carecall`);
     expect(text).toContain('DTSTART:20270315T130000Z');
-    const patient = await h.identity.patients.profile(b.patient.id);
+    const patient = await storedProfile(h.db, b.patient.id);
     for (const phi of [patient.displayName, patient.email!, questionnaireSecret, 'second opinion', b.patient.id]) expect(text).not.toContain(phi);
 
     // Stored as a hash only; the access is stamped and audited, and neither the logs nor the audit log hold the secret.

@@ -8,6 +8,7 @@ import type { Policy } from '../policy/policy.ts';
 import { AvailabilityService } from './availability.ts';
 import { BookingService } from './booking-service.ts';
 import { CalendarFeedService } from './calendar-feeds.ts';
+import { DoctorCalendarAccess } from './doctor-calendar-access.ts';
 import { ClinicSchedulingService } from './clinic-settings.ts';
 import { DispatchService } from './dispatch-service.ts';
 import { LicenceNotices } from './licence-notices.ts';
@@ -39,6 +40,7 @@ export function createScheduling(opts: {
   const reminders = new ReminderOutbox(db, provider, { leaseMs: config.reminderLeaseMs, batchSize: 50, now });
   const licenceNotices = new LicenceNotices(db, provider, now);
   const calendarFeeds = new CalendarFeedService(db, now);
+  const doctorCalendars = new DoctorCalendarAccess({ db, policy, audit, booking, feeds: calendarFeeds, now });
   return {
     config,
     now,
@@ -50,6 +52,7 @@ export function createScheduling(opts: {
     reminders,
     licenceNotices,
     calendarFeeds,
+    doctorCalendars,
     /** Not started here: node.ts starts it after the database and stops it before. */
     createWorker: (logger: Logger) =>
       new SchedulingWorker(

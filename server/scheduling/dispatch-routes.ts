@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
 import type { Scheduling } from './create-scheduling.ts';
 import { idSchema, parseBody, parseParams } from '../api/validation.ts';
-import { authenticate, type ApiEnv } from '../api/middleware.ts';
+import { type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from '../identity/authenticate.ts';
 import { declineBody, dispatchBody } from './schemas.ts';
 
 const requestParam = z.object({ requestId: idSchema });

@@ -2,11 +2,10 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Identity } from '../identity/create-identity.ts';
 import type { Scheduling } from './create-scheduling.ts';
-import { doctorCalendarExport } from './doctor-calendar.ts';
-import { doctorResource } from './appointment-facts.ts';
 import { formatZoned } from './zoned-time.ts';
 import { idSchema, parseBody, parseParams, parseQuery } from '../api/validation.ts';
-import { authenticate, type ApiEnv } from '../api/middleware.ts';
+import { type ApiEnv } from '../api/middleware.ts';
+import { authenticate } from '../identity/authenticate.ts';
 import { exceptionBody, licenceBody, scheduleQuery, slotsQuery, weeklyBody } from './schemas.ts';
 
 const doctorParam = z.object({ doctorId: idSchema });
@@ -14,8 +13,9 @@ const exceptionParam = z.object({ doctorId: idSchema, exceptionId: idSchema });
 
 /** /api/doctors/:doctorId: weekly availability, exceptions, slots, licences, appointments, .ics. */
 export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl: () => string) {
-  const { policy, db } = { policy: identity.policy, db: identity.policy.db };
-  const doctorOf = (c: Context) => doctorResource(db, parseParams(c, doctorParam).doctorId);
+  const { policy } = identity;
+  const calendars = scheduling.doctorCalendars;
+  const doctorOf = (c: Context) => calendars.doctor(parseParams(c, doctorParam).doctorId);
   return new Hono<ApiEnv>()
     .use(authenticate(identity))
     .put('/:doctorId/schedule', async (c) => {
@@ -77,14 +77,12 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
       return c.json(await scheduling.licences.add(doctor.doctorId, body, c.var.actor.userId), 201);
     })
     .get('/:doctorId/appointments', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.appointments.list', doctor);
-      return c.json({ appointments: await scheduling.booking.listForDoctor(doctor.doctorId) }, 200);
+      const { doctorId } = parseParams(c, doctorParam);
+      return c.json({ appointments: await calendars.appointments(c.var.actor, doctorId) }, 200);
     })
     .get('/:doctorId/calendar.ics', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.calendar.export', doctor);
-      const body = await doctorCalendarExport(db, doctor.doctorId, scheduling.now(), appUrl());
+      const { doctorId } = parseParams(c, doctorParam);
+      const body = await calendars.export(c.var.actor, doctorId, appUrl());
       return c.body(body, 200, { 'content-type': 'text/calendar; charset=utf-8', 'content-disposition': 'attachment; filename="carecall.ics"', 'cache-control': 'no-store' });
     });
 }

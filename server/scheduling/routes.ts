@@ -16,5 +16,5 @@ export function schedulingRoutes(identity: Identity, scheduling: Scheduling, pub
     .route('/appointments', appointmentRoutes(identity, scheduling))
     .route('/dispatch', dispatchRoutes(identity, scheduling))
     .route('/doctors', calendarFeedRoutes(identity, scheduling, publicUrl))
-    .route('/calendar-feeds', publicCalendarFeedRoutes(identity, scheduling, publicUrl));
+    .route('/calendar-feeds', publicCalendarFeedRoutes(scheduling, publicUrl));
 }

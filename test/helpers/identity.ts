@@ -1,8 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { openDb, type DbHandle } from '../../db/client.ts';
-import { careRelationships, clinicMembers, clinics, guardianships, notificationOutbox, users, type UserRole } from '../../db/schema/index.ts';
+import { careRelationships, clinicMembers, clinics, guardianships, notificationOutbox, patientNotes, users, type UserRole } from '../../db/schema/index.ts';
+import { noteScope } from '../../server/records/patient-repository.ts';
+import type { Services } from '../../server/services.ts';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { Identity } from '../../server/identity/create-identity.ts';
@@ -15,9 +17,9 @@ export type IdentityHarness = Awaited<ReturnType<typeof startIdentityHarness>>;
 
 /** The real app (routes, policy, audit) in-process on a fresh PostgreSQL database. */
 export async function startIdentityHarness(options: Record<string, string> = {}) {
-  // Nodes of one deployment share the audit chain key (a second node here is `another`).
+  // Nodes of one deployment share the audit chain key and the data KEK (a second node here is `another`).
   const chainKey = randomBytes(32);
-  const env = { AUDIT_CHAIN_KEY: chainKey.toString('base64'), ...options };
+  const env = { AUDIT_CHAIN_KEY: chainKey.toString('base64'), DATA_KEK: randomBytes(32).toString('base64'), ...options };
   const database = await createTestDatabase();
   const handle = await openDb({ databaseUrl: database.url, maxConnections: 5 });
   const h = await appOn(handle, env);
@@ -122,4 +124,17 @@ export async function signIn(call: Call, db: DbHandle['db'], email: string, pass
   const done = await call('POST', '/api/auth/mfa', { body: { challengeId: start.body.challengeId, code }, ...(ip ? { ip } : {}) });
   if (done.status !== 200) throw new Error(`mfa failed: ${done.status} ${JSON.stringify(done.body)}`);
   return done.body as { accessToken: string; refreshToken: string; sessionId: string; expiresIn: number };
+}
+
+/** Ground truth for assertions, read around the API: the patient's profile as stored. */
+export async function storedProfile(db: DbHandle['db'], patientId: string) {
+  const [p] = await db.select({ id: users.id, displayName: users.displayName, email: users.email, phone: users.phone, dateOfBirth: users.dateOfBirth }).from(users).where(eq(users.id, patientId));
+  if (!p) throw new Error(`no user ${patientId}`);
+  return p;
+}
+
+/** Ground truth for assertions: the patient's notes as stored (newest first), opened with the deployment's sealer. */
+export async function storedNotes(services: Services, db: DbHandle['db'], patientId: string) {
+  const rows = await db.select().from(patientNotes).where(eq(patientNotes.patientId, patientId)).orderBy(desc(patientNotes.createdAt));
+  return Promise.all(rows.map(async (r) => ({ id: r.id, body: await services.encryption.messages.openText(noteScope(patientId), r.id, r.sealedBody!) })));
 }
