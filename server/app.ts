@@ -20,6 +20,7 @@ import type { TurnConfig } from './media/turn-credentials.ts';
 import { securityHeaders, type SecurityHeaderOptions } from './api/security-headers.ts';
 import { consultationRoutes, guestLinkRoutes } from './consultations/routes.ts';
 import type { Services } from './services.ts';
+import { PROBLEM } from './api/problem-codes.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -58,7 +59,7 @@ export function createApp(services: Services, deps: AppOptions) {
       bodyLimit({
         maxSize: MAX_BODY_BYTES,
         onError: () => {
-          throw new ProblemError(413, 'payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+          throw new ProblemError(413, PROBLEM.payloadTooLarge, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
         },
       }),
     )
@@ -70,11 +71,11 @@ export function createApp(services: Services, deps: AppOptions) {
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
   if (deps.demo) app.route('/', demoRoutes(deps.demo, services.issuer));
 
-  app.notFound((c) => problemResponse(c, new ProblemError(404, 'not_found', 'no such resource')));
+  app.notFound((c) => problemResponse(c, new ProblemError(404, PROBLEM.notFound, 'no such resource')));
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
     if (err instanceof HTTPException) {
-      return c.body(JSON.stringify(problemBody(err.status, 'http_error', err.message, [], requestIdOf(c))), err.status, {
+      return c.body(JSON.stringify(problemBody(err.status, PROBLEM.httpError, err.message, [], requestIdOf(c))), err.status, {
         'content-type': 'application/problem+json',
       });
     }
@@ -85,7 +86,7 @@ export function createApp(services: Services, deps: AppOptions) {
       return problemResponse(c, unavailable);
     }
     deps.logger.error({ requestId: requestIdOf(c), err: loggableError(err), route: c.req.routePath }, 'unhandled API error');
-    return problemResponse(c, new ProblemError(500, 'internal', 'internal error'));
+    return problemResponse(c, new ProblemError(500, PROBLEM.internal, 'internal error'));
   });
   return app;
 }

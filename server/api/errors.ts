@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isDatabaseUnavailable } from '../../db/connection-errors.ts';
 import { BatchDeadlineError } from '../batcher.ts';
+import { PROBLEM, type ProblemCode } from './problem-codes.ts';
 
 export type FieldError = { field: string; message: string };
 
@@ -10,7 +11,7 @@ export type FieldError = { field: string; message: string };
 export class ProblemError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,
-    readonly code: string,
+    readonly code: ProblemCode,
     message: string,
     readonly errors: FieldError[] = [],
     /** Sent as Retry-After: when a refused client may try again (rate limits, shed load). */
@@ -21,7 +22,9 @@ export class ProblemError extends Error {
   }
 }
 
-/** `requestId` is the id in the request's log lines (and its x-request-id header): what a user quotes to support. */
+/**
+ * The body of every refusal (the socket tier's upgrade refusals use it too, with their own codes).
+ * `requestId` is the id in the request's log lines (and its x-request-id header): what a user quotes to support. */
 export function problemBody(status: number, code: string, detail: string, errors: FieldError[] = [], requestId?: string) {
   return {
     type: `https://carecall.dev/problems/${code}`,
@@ -74,5 +77,5 @@ export const DATABASE_RETRY_AFTER_SECONDS = 5;
  */
 export function databaseUnavailable(err: unknown): ProblemError | undefined {
   if (!isDatabaseUnavailable(err) && !(err instanceof BatchDeadlineError)) return undefined;
-  return new ProblemError(503, 'database_unavailable', `the database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`);
+  return new ProblemError(503, PROBLEM.databaseUnavailable, `the database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`);
 }

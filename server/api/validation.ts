@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { ProblemError, type FieldError } from './errors.ts';
+import { PROBLEM, type ProblemCode } from './problem-codes.ts';
 
 export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((i) => ({ field: i.path.length ? i.path.join('.') : '(body)', message: i.message }));
@@ -12,20 +13,20 @@ export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Pro
   try {
     raw = await c.req.json();
   } catch {
-    throw new ProblemError(400, 'invalid_body', 'request body must be JSON', [{ field: '(body)', message: 'not valid JSON' }]);
+    throw new ProblemError(400, PROBLEM.invalidBody, 'request body must be JSON', [{ field: '(body)', message: 'not valid JSON' }]);
   }
-  return parseValue(schema, raw, 'invalid_body');
+  return parseValue(schema, raw, PROBLEM.invalidBody);
 }
 
 export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
-  return parseValue(schema, c.req.query(), 'invalid_query');
+  return parseValue(schema, c.req.query(), PROBLEM.invalidQuery);
 }
 
 export function parseParams<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
-  return parseValue(schema, c.req.param(), 'invalid_path');
+  return parseValue(schema, c.req.param(), PROBLEM.invalidPath);
 }
 
-function parseValue<S extends z.ZodType>(schema: S, raw: unknown, code: string): z.infer<S> {
+function parseValue<S extends z.ZodType>(schema: S, raw: unknown, code: ProblemCode): z.infer<S> {
   const r = schema.safeParse(raw);
   if (!r.success) throw new ProblemError(400, code, 'request is invalid', fieldErrors(r.error));
   return r.data;

@@ -5,6 +5,7 @@ import { jsonRows } from '../../db/json-rows.ts';
 import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { auditLog } from '../../db/schema/index.ts';
 import { Batcher } from '../batcher.ts';
+import type { AuditAction } from './audit-actions.ts';
 import { currentContext, type RequestContext } from '../request-context.ts';
 import { Refused, refusedForContent, unstorableField } from './refused-entries.ts';
 import { entryHash, GENESIS_HASH, KEYED, type AuditRow, type ChainedRow } from './entry-hash.ts';
@@ -21,7 +22,8 @@ const MAX_BATCH = 256;
 export type AuditEntry = { event: AuditEvent; ctx: RequestContext | undefined };
 
 export type AuditEvent = {
-  action: string;
+  /** One of the catalogue (audit-actions.ts), which maps it to its FHIR AuditEvent coding. */
+  action: AuditAction;
   outcome: 'allowed' | 'denied' | 'failed';
   resourceType: string;
   resourceId?: string | null;

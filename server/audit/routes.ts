@@ -6,6 +6,7 @@ import type { Identity } from '../identity/create-identity.ts';
 import { dateTime, idSchema, parseQuery, positiveIntParam } from '../api/validation.ts';
 import { type ApiEnv } from '../api/middleware.ts';
 import { authenticate } from '../identity/authenticate.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 const query = z
   .object({
@@ -50,7 +51,7 @@ export function auditRoutes(identity: Identity) {
       if (q.seq === undefined) return c.json(await audit.verify(), 200);
       const checkpoint = { seq: q.seq, hash: q.hash!, signature: q.signature ?? '' };
       if (q.signature !== undefined && !checkpointSignatureValid(checkpoint, identity.keys.publicKey)) {
-        throw new ProblemError(400, 'invalid_request', 'request is invalid', [{ field: 'signature', message: 'not a checkpoint signed by this deployment' }]);
+        throw new ProblemError(400, PROBLEM.invalidRequest, 'request is invalid', [{ field: 'signature', message: 'not a checkpoint signed by this deployment' }]);
       }
       return c.json(await audit.verify({ checkpoint }), 200);
     });

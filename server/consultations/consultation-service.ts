@@ -10,6 +10,7 @@ import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import { appointmentResource, type AppointmentRow } from '../scheduling/appointment-facts.ts';
 import { guestSub, JOIN_CLOSES_AFTER_MS, JOIN_OPENS_BEFORE_MS, JOINABLE_STATUSES } from './join-window.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 
 export type JoinTicket = { token: string; roomId: string; expiresAt: string; path: string };
@@ -79,7 +80,7 @@ export class ConsultationService {
         .set({ revokedAt: this.deps.now() })
         .where(and(eq(consultationGuests.id, guestId), eq(consultationGuests.appointmentId, appointmentId), isNull(consultationGuests.revokedAt)))
         .returning({ id: consultationGuests.id });
-      if (!revoked.length) throw new ProblemError(404, 'not_found', 'no such active guest invitation');
+      if (!revoked.length) throw new ProblemError(404, PROBLEM.notFound, 'no such active guest invitation');
     });
     await this.deps.grants?.guestRevoked(appointmentId, guestId);
   }
@@ -91,7 +92,7 @@ export class ConsultationService {
       .select()
       .from(consultationGuests)
       .where(and(eq(consultationGuests.keyHash, hashKey(key)), isNull(consultationGuests.revokedAt), gt(consultationGuests.expiresAt, now)));
-    if (!guest) throw new ProblemError(404, 'not_found', 'this invitation link is not valid (any more)');
+    if (!guest) throw new ProblemError(404, PROBLEM.notFound, 'this invitation link is not valid (any more)');
     const { row } = await appointmentResource(this.deps.db, guest.appointmentId);
     const closesAt = this.#assertJoinable(row);
     // Guests knock like patients: the doctor admits them from the waiting room.
@@ -103,14 +104,14 @@ export class ConsultationService {
 
   #assertJoinable(row: AppointmentRow, opts: { allowBeforeWindow?: boolean } = {}): Date {
     if (!JOINABLE_STATUSES.has(row.status)) {
-      throw new ProblemError(409, 'not_joinable', `the appointment is ${row.status.replace('_', ' ')}, not open for the call`);
+      throw new ProblemError(409, PROBLEM.notJoinable, `the appointment is ${row.status.replace('_', ' ')}, not open for the call`);
     }
     const now = this.deps.now().getTime();
     const opens = row.startsAt.getTime() - JOIN_OPENS_BEFORE_MS;
     const closes = new Date(row.endsAt.getTime() + JOIN_CLOSES_AFTER_MS);
-    if (now > closes.getTime()) throw new ProblemError(409, 'not_joinable', 'the consultation time is over');
+    if (now > closes.getTime()) throw new ProblemError(409, PROBLEM.notJoinable, 'the consultation time is over');
     if (now < opens && !opts.allowBeforeWindow) {
-      throw new ProblemError(409, 'not_joinable', `the room opens ${JOIN_OPENS_BEFORE_MS / 60_000} minutes before the appointment`);
+      throw new ProblemError(409, PROBLEM.notJoinable, `the room opens ${JOIN_OPENS_BEFORE_MS / 60_000} minutes before the appointment`);
     }
     return closes;
   }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { ProblemError } from '../api/errors.ts';
 import type { JoinTokenIssuer } from '../media/join-tokens.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type DemoRoom = { roomId: string; key: string };
 
@@ -17,7 +18,7 @@ export function demoRoutes(demo: DemoRoom, issuer: JoinTokenIssuer) {
   return new Hono().get('/demo/:key/:who', async (c) => {
     const who = c.req.param('who');
     if (c.req.param('key') !== demo.key || (who !== 'doctor' && who !== 'patient')) {
-      throw new ProblemError(404, 'not_found', 'no such demo link');
+      throw new ProblemError(404, PROBLEM.notFound, 'no such demo link');
     }
     const p = PARTICIPANTS[who];
     const token = await issuer.mint({ sub: p.sub, room: demo.roomId, role: p.role, name: p.name, perms: [...p.perms] });

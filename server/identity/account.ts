@@ -8,6 +8,7 @@ import type { PasswordHasher } from './passwords.ts';
 import type { SecretSealer } from './secret-sealer.ts';
 import type { SessionService } from './sessions.ts';
 import { newTotpSecret, otpauthUri, verifyTotp } from './totp.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 /** What a signed-in user changes about their own account: profile view, password, TOTP. */
 export class AccountService {
@@ -18,7 +19,7 @@ export class AccountService {
       .select({ id: users.id, role: users.role, email: users.email, phone: users.phone, displayName: users.displayName, dateOfBirth: users.dateOfBirth, mfaMethod: users.mfaMethod, timeZone: users.timeZone })
       .from(users)
       .where(eq(users.id, userId));
-    if (!u) throw new ProblemError(404, 'not_found', 'no such user');
+    if (!u) throw new ProblemError(404, PROBLEM.notFound, 'no such user');
     return u;
   }
 
@@ -47,11 +48,11 @@ export class AccountService {
     }
     if (!ok) {
       await guard.settle(attempt, false);
-      throw new ProblemError(400, 'invalid_body', 'current password is wrong', [{ field: 'currentPassword', message: 'wrong password' }]);
+      throw new ProblemError(400, PROBLEM.invalidBody, 'current password is wrong', [{ field: 'currentPassword', message: 'wrong password' }]);
     }
     if (next === current) {
       await guard.settle(attempt, undefined);
-      throw new ProblemError(422, 'password_unchanged', 'the new password must differ from the current one', [{ field: 'newPassword', message: 'same as the current password' }]);
+      throw new ProblemError(422, PROBLEM.passwordUnchanged, 'the new password must differ from the current one', [{ field: 'newPassword', message: 'same as the current password' }]);
     }
     try {
       await db.update(users).set({ passwordHash: await passwords.hash(next, 'known'), passwordChangeRequired: false }).where(eq(users.id, userId));
@@ -66,7 +67,7 @@ export class AccountService {
 
   async setMfaMethod(userId: string, method: 'email' | 'sms') {
     const [u] = await this.deps.db.select({ phone: users.phone }).from(users).where(eq(users.id, userId));
-    if (method === 'sms' && !u?.phone) throw new ProblemError(422, 'mfa_unavailable', 'no phone number on this account', [{ field: 'method', message: 'no phone number on this account' }]);
+    if (method === 'sms' && !u?.phone) throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no phone number on this account', [{ field: 'method', message: 'no phone number on this account' }]);
     await this.deps.db.update(users).set({ mfaMethod: method }).where(eq(users.id, userId));
   }
 
@@ -81,9 +82,9 @@ export class AccountService {
   /** Step 2: a valid code from the app makes TOTP the user's second factor. */
   async confirmTotp(userId: string, code: string) {
     const [u] = await this.deps.db.select({ pending: users.totpPendingSealed }).from(users).where(eq(users.id, userId));
-    if (!u?.pending) throw new ProblemError(409, 'totp_not_started', 'start TOTP set-up first');
+    if (!u?.pending) throw new ProblemError(409, PROBLEM.totpNotStarted, 'start TOTP set-up first');
     const counter = verifyTotp(this.deps.sealer.open(u.pending), code);
-    if (counter === null) throw new ProblemError(400, 'invalid_body', 'wrong code', [{ field: 'code', message: 'wrong code' }]);
+    if (counter === null) throw new ProblemError(400, PROBLEM.invalidBody, 'wrong code', [{ field: 'code', message: 'wrong code' }]);
     await this.deps.db
       .update(users)
       .set({ totpSecretSealed: u.pending, totpPendingSealed: null, totpLastCounter: counter, mfaMethod: 'totp' })

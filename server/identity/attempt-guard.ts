@@ -4,6 +4,7 @@ import { loginAttempts } from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../api/errors.ts';
 import { hmacHex } from './secrets.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 /** What an attempt tried: a sign-in password or code, an invitation accept, a password change; or a counted e-mail. */
 export type AttemptKind = 'password' | 'code' | 'invitation' | 'password_change' | 'invitation_mail';
@@ -51,7 +52,7 @@ export class AttemptGuard {
       .where(and(eq(loginAttempts.ip, ip), gt(loginAttempts.at, since), eq(loginAttempts.succeeded, false)));
     if ((row?.n ?? 0) >= this.config.loginRateLimitPerMinute) {
       const oldest = row?.oldest ? new Date(row.oldest).getTime() : Date.now();
-      throw new ProblemError(429, 'rate_limited', 'too many failed attempts from this address; wait a minute', [], (oldest + MINUTE_MS - Date.now()) / 1000);
+      throw new ProblemError(429, PROBLEM.rateLimited, 'too many failed attempts from this address; wait a minute', [], (oldest + MINUTE_MS - Date.now()) / 1000);
     }
   }
 
@@ -107,5 +108,5 @@ export class AttemptGuard {
 }
 
 function lockedError(until: Date) {
-  return new ProblemError(423, 'account_locked', `too many failed attempts; try again after ${until.toISOString()}`, [], (until.getTime() - Date.now()) / 1000);
+  return new ProblemError(423, PROBLEM.accountLocked, `too many failed attempts; try again after ${until.toISOString()}`, [], (until.getTime() - Date.now()) / 1000);
 }

@@ -8,6 +8,7 @@ import { DEVICE_COOKIE, DEVICE_COOKIE_PATH } from './known-devices.ts';
 import { emailSchema, idSchema, parseBody, parseParams } from '../api/validation.ts';
 import { clientMeta, type ApiEnv } from '../api/middleware.ts';
 import { authenticate } from './authenticate.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 const loginBody = z.object({
   email: emailSchema,
@@ -69,7 +70,7 @@ export function authRoutes(identity: Identity) {
       const actor = c.var.actor;
       await identity.policy.require(actor, 'user.self.manage', { type: 'user', userId: actor.userId });
       const mine = await identity.sessions.list(actor.userId);
-      if (!mine.some((s) => s.id === sessionId)) throw new ProblemError(404, 'not_found', 'no such session');
+      if (!mine.some((s) => s.id === sessionId)) throw new ProblemError(404, PROBLEM.notFound, 'no such session');
       await identity.sessions.revoke(sessionId, 'revoked_by_user');
       return c.body(null, 204);
     });

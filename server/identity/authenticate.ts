@@ -6,6 +6,7 @@ import type { Actor } from '../policy/types.ts';
 import { currentContext } from '../request-context.ts';
 import { AccessTokenError } from './access-tokens.ts';
 import type { Identity } from './create-identity.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 /** What an account with a one-time password may do: see itself, change the password, sign out. */
 const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['GET /api/me', 'POST /api/me/password', 'POST /api/auth/logout']);
@@ -22,10 +23,10 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
     const header = c.req.header('authorization');
     if (!header) {
       if (opts.optional) return next();
-      throw new ProblemError(401, 'unauthenticated', 'sign in first (Authorization: Bearer <access token>)');
+      throw new ProblemError(401, PROBLEM.unauthenticated, 'sign in first (Authorization: Bearer <access token>)');
     }
     const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(header);
-    if (!match) throw new ProblemError(401, 'token_invalid', 'malformed Authorization header');
+    if (!match) throw new ProblemError(401, PROBLEM.tokenInvalid, 'malformed Authorization header');
     let claims;
     try {
       claims = await identity.tokens.verify(match[1]!);
@@ -34,9 +35,9 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
       throw err;
     }
     const session = await identity.sessions.validate(claims.sid);
-    if (session.userId !== claims.sub) throw new ProblemError(401, 'token_invalid', 'access token invalid');
+    if (session.userId !== claims.sub) throw new ProblemError(401, PROBLEM.tokenInvalid, 'access token invalid');
     if (session.passwordChangeRequired && !ALLOWED_BEFORE_PASSWORD_CHANGE.has(`${c.req.method} ${c.req.path}`)) {
-      throw new ProblemError(403, 'password_change_required', 'change the one-time password first (POST /api/me/password)');
+      throw new ProblemError(403, PROBLEM.passwordChangeRequired, 'change the one-time password first (POST /api/me/password)');
     }
     const actor: Actor = { userId: session.userId, role: session.role, sessionId: session.id, clinicIds: session.clinicIds };
     const ctx = currentContext();
@@ -45,7 +46,7 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
     const onBehalfOf = c.req.header('x-on-behalf-of');
     if (onBehalfOf !== undefined) {
       const parsed = idSchema.safeParse(onBehalfOf);
-      if (!parsed.success) throw new ProblemError(400, 'invalid_header', 'request is invalid', [{ field: 'x-on-behalf-of', message: 'must be a UUID' }]);
+      if (!parsed.success) throw new ProblemError(400, PROBLEM.invalidHeader, 'request is invalid', [{ field: 'x-on-behalf-of', message: 'must be a UUID' }]);
       await identity.actOnBehalfOf(actor, parsed.data);
       actor.onBehalfOf = parsed.data;
       if (ctx) ctx.onBehalfOf = parsed.data;

@@ -3,6 +3,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { careRelationships, clinicMembers, clinics, users } from '../../db/schema/index.ts';
 import { ProblemError } from '../api/errors.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 const STAFF = ['clinic_admin', 'doctor', 'operator', 'partner'] as const;
 
@@ -18,13 +19,13 @@ export class ClinicService {
 
   async get(clinicId: string) {
     const [row] = await this.db.select().from(clinics).where(eq(clinics.id, clinicId));
-    if (!row) throw new ProblemError(404, 'not_found', 'no such clinic');
+    if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such clinic');
     return row;
   }
 
   async update(clinicId: string, patch: { name?: string | undefined; idleTimeoutSeconds?: number | null | undefined }) {
     const [row] = await this.db.update(clinics).set(patch).where(eq(clinics.id, clinicId)).returning();
-    if (!row) throw new ProblemError(404, 'not_found', 'no such clinic');
+    if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such clinic');
     return row;
   }
 
@@ -59,7 +60,7 @@ export class ClinicService {
     const errors = [];
     if (!members.some((m) => m.id === input.doctorId && m.role === 'doctor')) errors.push({ field: 'doctorId', message: 'not a doctor of this clinic' });
     if (!members.some((m) => m.id === input.patientId && m.role === 'patient')) errors.push({ field: 'patientId', message: 'not a patient of this clinic' });
-    if (errors.length) throw new ProblemError(422, 'invalid_relationship', 'cannot create this relationship', errors);
+    if (errors.length) throw new ProblemError(422, PROBLEM.invalidRelationship, 'cannot create this relationship', errors);
     await this.db.insert(careRelationships).values(input).onConflictDoNothing();
   }
 }

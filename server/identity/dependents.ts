@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { clinicMembers, guardianships, users } from '../../db/schema/index.ts';
 import { ProblemError } from '../api/errors.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 /** Whole years between a YYYY-MM-DD birth date and today (UTC). */
 export function ageInYears(dateOfBirth: string, today = new Date()): number {
@@ -24,7 +25,7 @@ export class DependentService {
     if (!guardian.clinicIds.includes(input.clinicId)) errors.push({ field: 'clinicId', message: 'you are not a member of this clinic' });
     const age = ageInYears(input.dateOfBirth);
     if (age >= 18 || age < 0) errors.push({ field: 'dateOfBirth', message: 'a dependent must be a minor (under 18)' });
-    if (errors.length) throw new ProblemError(422, 'invalid_dependent', 'cannot add this dependent', errors);
+    if (errors.length) throw new ProblemError(422, PROBLEM.invalidDependent, 'cannot add this dependent', errors);
     const id = randomUUID();
     await this.db.transaction(async (tx) => {
       await tx.insert(users).values({ id, role: 'patient', displayName: input.displayName, dateOfBirth: input.dateOfBirth });

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { ProblemError } from '../api/errors.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type HashJob = { op: 'hash' | 'verify'; password: string; hash?: string; ops: number; mem: number };
 /**
@@ -16,7 +17,7 @@ type Slot = { worker: Worker; job: Queued | undefined };
 export const HASH_RETRY_AFTER_SECONDS = 2;
 
 const overloaded = (why: string) =>
-  new ProblemError(503, 'overloaded', `sign-in is busy (${why}); retry in ${HASH_RETRY_AFTER_SECONDS} seconds`, [], HASH_RETRY_AFTER_SECONDS);
+  new ProblemError(503, PROBLEM.overloaded, `sign-in is busy (${why}); retry in ${HASH_RETRY_AFTER_SECONDS} seconds`, [], HASH_RETRY_AFTER_SECONDS);
 
 /**
  * Worker threads for argon2id: one hash takes 100-250 ms of CPU at the interactive limits, which on

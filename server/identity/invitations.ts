@@ -11,6 +11,7 @@ import { currentContext } from '../request-context.ts';
 import type { AttemptGuard } from './attempt-guard.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { randomToken, sha256Hex } from './secrets.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export const STAFF_INVITE_ROLES = ['clinic_admin', 'doctor', 'operator', 'partner'] as const;
 export const PATIENT_INVITE_ROLES = ['patient', 'guardian'] as const;
@@ -36,7 +37,7 @@ export class InvitationService {
       ...(createdBy ? [guard.countRecent('invitation_mail', { identifierHash: guard.scoped('inviter', createdBy) }, HOUR_MS)] : []),
     ]);
     if (counts.some((n) => n >= config.invitationMailsPerHour)) {
-      throw new ProblemError(429, 'too_many_invitations', `at most ${config.invitationMailsPerHour} invitation e-mails an hour; try again later`, [], 3600);
+      throw new ProblemError(429, PROBLEM.tooManyInvitations, `at most ${config.invitationMailsPerHour} invitation e-mails an hour; try again later`, [], 3600);
     }
   }
 
@@ -44,7 +45,7 @@ export class InvitationService {
     const { db, config, guard } = this.deps;
     await this.checkMailBudget(input.createdBy);
     const [clinic] = await db.select({ name: clinics.name }).from(clinics).where(eq(clinics.id, input.clinicId));
-    if (!clinic) throw new ProblemError(404, 'not_found', 'no such clinic');
+    if (!clinic) throw new ProblemError(404, PROBLEM.notFound, 'no such clinic');
     await guard.record(currentContext()?.ip ?? 'unknown', guard.scoped('inviter', input.createdBy ?? 'system'), 'invitation_mail', true);
     const id = randomUUID();
     const token = randomToken();
@@ -80,7 +81,7 @@ export class InvitationService {
       const errors = [];
       if (!input.displayName) errors.push({ field: 'displayName', message: 'required' });
       if (!input.password) errors.push({ field: 'password', message: 'required' });
-      if (errors.length) throw new ProblemError(400, 'invalid_body', 'request is invalid', errors);
+      if (errors.length) throw new ProblemError(400, PROBLEM.invalidBody, 'request is invalid', errors);
       const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, live.email));
       if (existing) throw accountExists();
       // Per invitation: racing accepts of one link cannot queue more hashes than the lockout allows.
@@ -102,7 +103,7 @@ export class InvitationService {
       if (signedIn) {
         const [me] = await tx.select().from(users).where(eq(users.id, signedIn.userId));
         if (!me || me.email !== inv.email || me.role !== inv.role) {
-          throw new ProblemError(403, 'invitation_mismatch', 'this invitation is for a different account');
+          throw new ProblemError(403, PROBLEM.invitationMismatch, 'this invitation is for a different account');
         }
         userId = me.id;
       } else {
@@ -140,7 +141,7 @@ export class InvitationService {
       .select({ id: invitations.id, clinicId: invitations.clinicId, createdBy: invitations.createdBy })
       .from(invitations)
       .where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId)));
-    if (!row) throw new ProblemError(404, 'not_found', 'no such invitation');
+    if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such invitation');
     return row;
   }
 
@@ -163,12 +164,12 @@ export class InvitationService {
       .returning({ id: invitations.id });
     if (r.length) return { revoked: true };
     const [row] = await db.select({ usedAt: invitations.usedAt }).from(invitations).where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId)));
-    if (!row) throw new ProblemError(404, 'not_found', 'no such invitation');
-    if (row.usedAt) throw new ProblemError(409, 'invitation_accepted', 'this invitation was already accepted');
+    if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such invitation');
+    if (row.usedAt) throw new ProblemError(409, PROBLEM.invitationAccepted, 'this invitation was already accepted');
     return { revoked: false };
   }
 }
 
 const HOUR_MS = 3_600_000;
-const invitationInvalid = () => new ProblemError(410, 'invitation_invalid', 'this invitation link has expired or was already used');
-const accountExists = () => new ProblemError(409, 'account_exists', 'an account with this e-mail exists; sign in and accept the invitation');
+const invitationInvalid = () => new ProblemError(410, PROBLEM.invitationInvalid, 'this invitation link has expired or was already used');
+const accountExists = () => new ProblemError(409, PROBLEM.accountExists, 'an account with this e-mail exists; sign in and accept the invitation');

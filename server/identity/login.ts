@@ -15,6 +15,7 @@ import type { SecretSealer } from './secret-sealer.ts';
 import type { SessionService, TokenPair } from './sessions.ts';
 import { constantTimeEqualHex, hmacHex, numericCode } from './secrets.ts';
 import { verifyTotp } from './totp.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 const MAX_CODE_ATTEMPTS = 5;
 
@@ -65,14 +66,14 @@ export class LoginService {
     await guard.settle(attempt, ok ? undefined : false);
     if (!ok || !user) {
       await this.#audit('auth.login', 'denied', user?.id ?? null, 'bad_credentials');
-      throw new ProblemError(401, 'invalid_credentials', 'e-mail or password is wrong');
+      throw new ProblemError(401, PROBLEM.invalidCredentials, 'e-mail or password is wrong');
     }
     if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
       await db.update(users).set({ passwordHash: await passwords.hash(input.password) }).where(eq(users.id, user.id));
     }
     const method = input.method ?? user.mfaMethod;
-    if (method === 'sms' && !user.phone) throw new ProblemError(422, 'mfa_unavailable', 'no phone number on this account', [{ field: 'method', message: 'no phone number on this account' }]);
-    if (method === 'totp' && !user.totpSecretSealed) throw new ProblemError(422, 'mfa_unavailable', 'no authenticator app set up', [{ field: 'method', message: 'no authenticator app set up' }]);
+    if (method === 'sms' && !user.phone) throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no phone number on this account', [{ field: 'method', message: 'no phone number on this account' }]);
+    if (method === 'totp' && !user.totpSecretSealed) throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no authenticator app set up', [{ field: 'method', message: 'no authenticator app set up' }]);
 
     const challengeId = randomUUID();
     const expiresAt = new Date(Date.now() + config.otpTtlSeconds * 1000);
@@ -107,10 +108,10 @@ export class LoginService {
       .where(and(eq(mfaChallenges.id, input.challengeId), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, new Date())));
     if (!open) {
       await guard.record(meta.ip, guard.scoped('code', input.challengeId), 'code', false);
-      throw new ProblemError(401, 'challenge_invalid', 'sign-in code expired or used up; sign in again');
+      throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
     }
     const [user] = await db.select().from(users).where(eq(users.id, open.userId));
-    if (!user || user.disabledAt || !user.email) throw new ProblemError(401, 'challenge_invalid', 'sign-in code expired or used up; sign in again');
+    if (!user || user.disabledAt || !user.email) throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
     const idHash = guard.identifier(user.email);
     const known = await this.deps.devices.isKnown(idHash, meta.deviceId);
     // The account lockout holds here too (for this browser's count when it is a known one).
@@ -126,7 +127,7 @@ export class LoginService {
     if (!good) {
       await guard.settle(attempt, false);
       await this.#audit('auth.mfa', 'denied', user.id, 'bad_code');
-      throw new ProblemError(401, 'invalid_code', 'the code is wrong', [{ field: 'code', message: 'wrong code' }]);
+      throw new ProblemError(401, PROBLEM.invalidCode, 'the code is wrong', [{ field: 'code', message: 'wrong code' }]);
     }
     const consumed = await db
       .update(mfaChallenges)
@@ -135,7 +136,7 @@ export class LoginService {
       .returning({ id: mfaChallenges.id });
     if (!consumed.length) {
       await guard.settle(attempt, undefined);
-      throw new ProblemError(401, 'challenge_invalid', 'sign-in code expired or used up; sign in again');
+      throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
     }
     await guard.settle(attempt, true);
     await guard.record(meta.ip, this.#passwordKey(idHash, known ? meta.deviceId : undefined), 'password', true);
@@ -160,7 +161,7 @@ export class LoginService {
         ),
       )
       .returning();
-    if (!ch) throw new ProblemError(401, 'challenge_invalid', 'sign-in code expired or used up; sign in again');
+    if (!ch) throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
     if (ch.method !== 'totp') return !!ch.codeHash && constantTimeEqualHex(ch.codeHash, hmacHex(this.deps.codeKey, `${ch.id}:${input.code}`));
     const counter = user.totpSecretSealed ? verifyTotp(this.deps.sealer.open(user.totpSecretSealed), input.code) : null;
     if (counter === null || (user.totpLastCounter !== null && counter <= user.totpLastCounter)) return false;
@@ -188,7 +189,7 @@ export class LoginService {
       .where(and(eq(mfaChallenges.userId, userId), gt(mfaChallenges.createdAt, since)));
     if ((row?.n ?? 0) < config.loginCodesPerWindow) return;
     const oldest = row?.oldest ? new Date(row.oldest).getTime() : Date.now();
-    throw new ProblemError(429, 'too_many_codes', 'too many sign-in codes were sent to this account; wait before asking for another', [], (oldest + config.loginLockoutSeconds * 1000 - Date.now()) / 1000);
+    throw new ProblemError(429, PROBLEM.tooManyCodes, 'too many sign-in codes were sent to this account; wait before asking for another', [], (oldest + config.loginLockoutSeconds * 1000 - Date.now()) / 1000);
   }
 
   /** A new challenge voids the account's older open ones (under a lock, so two at once leave one open). */
@@ -203,7 +204,7 @@ export class LoginService {
     });
   }
 
-  async #audit(action: string, outcome: 'allowed' | 'denied', userId: string | null, reason: string | null, sessionId?: string) {
+  async #audit(action: 'auth.login' | 'auth.mfa', outcome: 'allowed' | 'denied', userId: string | null, reason: string | null, sessionId?: string) {
     const ctx = currentContext();
     if (ctx && userId) {
       ctx.actorId = userId;

@@ -9,6 +9,7 @@ import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../api/errors.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { randomToken, sha256Hex } from './secrets.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type TokenPair = { accessToken: string; refreshToken: string; expiresIn: number; sessionId: string; tokenType: 'Bearer' };
 export type RevokeReason = 'logout' | 'revoked_by_user' | 'refresh_reuse' | 'idle_timeout' | 'password_changed';
@@ -82,7 +83,7 @@ export class SessionService {
   async refresh(refreshToken: string): Promise<TokenPair> {
     const hash = sha256Hex(refreshToken);
     const [row] = await this.db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, hash));
-    if (!row) throw new ProblemError(401, 'invalid_refresh_token', 'refresh token not recognised');
+    if (!row) throw new ProblemError(401, PROBLEM.invalidRefreshToken, 'refresh token not recognised');
     // Conditional update: of two concurrent refreshes with the same token, exactly one wins.
     const claimed = await this.db
       .update(refreshTokens)
@@ -91,7 +92,7 @@ export class SessionService {
       .returning({ id: refreshTokens.id });
     if (!claimed.length) {
       await this.revoke(row.sessionId, 'refresh_reuse');
-      throw new ProblemError(401, 'refresh_token_reused', 'refresh token was already used; the session has been revoked');
+      throw new ProblemError(401, PROBLEM.refreshTokenReused, 'refresh token was already used; the session has been revoked');
     }
     const session = await this.validate(row.sessionId);
     return this.#issue(session.id, { id: session.userId, role: session.role });
@@ -104,14 +105,14 @@ export class SessionService {
    */
   async validate(sessionId: string): Promise<ActiveSession> {
     const s = await this.#lookups.submit(sessionId);
-    if (!s || s.revoked_at || s.disabled_at) throw new ProblemError(401, 'session_revoked', 'session is no longer valid');
+    if (!s || s.revoked_at || s.disabled_at) throw new ProblemError(401, PROBLEM.sessionRevoked, 'session is no longer valid');
     const now = Date.now();
-    if (new Date(s.expires_at).getTime() <= now) throw new ProblemError(401, 'session_expired', 'session expired; sign in again');
+    if (new Date(s.expires_at).getTime() <= now) throw new ProblemError(401, PROBLEM.sessionExpired, 'session expired; sign in again');
     const idleMs = (s.idle_timeout_seconds ?? this.config.defaultIdleTimeoutSeconds) * 1000;
     const lastSeen = new Date(s.last_seen_at).getTime();
     if (now - lastSeen > idleMs) {
       await this.revoke(s.id, 'idle_timeout');
-      throw new ProblemError(401, 'session_idle_timeout', 'signed out after inactivity');
+      throw new ProblemError(401, PROBLEM.sessionIdleTimeout, 'signed out after inactivity');
     }
     if (now - lastSeen > TOUCH_EVERY_MS) {
       await this.db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, s.id));

@@ -5,6 +5,7 @@ import type { Db } from '../../db/client.ts';
 import { ProblemError } from '../api/errors.ts';
 import { notificationOutbox } from '../../db/schema/index.ts';
 import type { NotificationProvider, OutboundMessage } from './types.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 /**
  * E-mail over SMTP (SMTP_URL, MAIL_FROM); SMS still goes to `sms` (there is no SMS gateway yet).
@@ -36,7 +37,7 @@ export class SmtpNotificationProvider implements NotificationProvider {
     } catch {
       // A sign-in or an invitation waiting on this message gets a clear, retryable answer, not a 500.
       // The SMTP error text can carry the address, so it is not passed on.
-      throw new ProblemError(503, 'delivery_failed', 'the message could not be sent; try again shortly');
+      throw new ProblemError(503, PROBLEM.deliveryFailed, 'the message could not be sent; try again shortly');
     }
     const inserted = await this.db
       .insert(notificationOutbox)

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import { problemBody } from '../api/errors.ts';
 import { defaultMetricsAccess, type MetricsAccess } from './metrics-access.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type HealthDeps = {
   checks: Record<string, () => Promise<void>>;
@@ -30,14 +31,14 @@ export function healthRoutes(deps: HealthDeps) {
       if (results.every(([, s]) => s === 'ok')) return c.json({ status: 'ready', checks });
       const failing = results.filter(([, s]) => s !== 'ok').map(([n]) => n);
       return c.body(
-        JSON.stringify({ ...problemBody(503, 'not_ready', `failing: ${failing.join(', ')}`), checks }),
+        JSON.stringify({ ...problemBody(503, PROBLEM.notReady, `failing: ${failing.join(', ')}`), checks }),
         503,
         { 'content-type': 'application/problem+json' },
       );
     })
     .get('/metrics', async (c) => {
       if (!mayReadMetrics(c.env?.remoteAddress, c.req.raw.headers)) {
-        const body = problemBody(403, 'metrics_forbidden', 'metrics are served to METRICS_ALLOW addresses or with the METRICS_TOKEN bearer token');
+        const body = problemBody(403, PROBLEM.metricsForbidden, 'metrics are served to METRICS_ALLOW addresses or with the METRICS_TOKEN bearer token');
         return c.body(JSON.stringify(body), 403, { 'content-type': 'application/problem+json' });
       }
       return c.body(await deps.registry.metrics(), 200, { 'content-type': deps.registry.contentType });

@@ -6,6 +6,7 @@ import { may } from './decide.ts';
 import { loadPatientFacts } from './patient-facts.ts';
 import type { Actor, PatientFacts, Resource } from './types.ts';
 import { notFoundDetail, visibleTo } from './visibility.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type Granted = { breakGlass: boolean };
 
@@ -48,8 +49,8 @@ export class Policy {
       : undefined;
     if (!decision.allow) {
       if (entry) await this.audit.append(entry);
-      if (!visibleTo(actor, r)) throw new ProblemError(404, 'not_found', notFoundDetail(r.type));
-      throw new ProblemError(403, 'forbidden', decision.reason === 'no_relationship_break_glass_available'
+      if (!visibleTo(actor, r)) throw new ProblemError(404, PROBLEM.notFound, notFoundDetail(r.type));
+      throw new ProblemError(403, PROBLEM.forbidden, decision.reason === 'no_relationship_break_glass_available'
         ? 'no treating relationship with this patient (break-glass access is available with a reason)'
         : 'not allowed');
     }
@@ -65,7 +66,7 @@ export class Policy {
       await this.require(actor, action, resource);
       return true;
     } catch (err) {
-      if (err instanceof ProblemError && (err.code === 'forbidden' || err.code === 'not_found')) return false;
+      if (err instanceof ProblemError && (err.code === PROBLEM.forbidden || err.code === PROBLEM.notFound)) return false;
       throw err;
     }
   }
@@ -76,7 +77,7 @@ export class Policy {
    */
   async patient(patientId: string): Promise<PatientFacts> {
     const facts = await loadPatientFacts(this.db, patientId);
-    if (!facts) throw new ProblemError(404, 'not_found', notFoundDetail('patient'));
+    if (!facts) throw new ProblemError(404, PROBLEM.notFound, notFoundDetail('patient'));
     return facts;
   }
 }

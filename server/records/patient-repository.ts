@@ -7,6 +7,7 @@ import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { MessageSealer } from '../crypto/index.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor, PatientFacts } from '../policy/types.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 type Deps = {
   db: Db;
@@ -75,7 +76,7 @@ export class PatientRepository {
     const [profile] = await this.#audited(entries, (tx) =>
       tx.select({ id: users.id, displayName: users.displayName, email: users.email, phone: users.phone, dateOfBirth: users.dateOfBirth }).from(users).where(eq(users.id, patientId)),
     );
-    if (!profile) throw new ProblemError(404, 'not_found', 'no such patient');
+    if (!profile) throw new ProblemError(404, PROBLEM.notFound, 'no such patient');
     return profile;
   }
 
@@ -129,7 +130,7 @@ export class PatientRepository {
 
   #sharedClinic(facts: PatientFacts): string {
     const clinicId = facts.clinicIds.find((id) => this.actor.clinicIds.includes(id));
-    if (!clinicId) throw new ProblemError(403, 'forbidden', 'not allowed');
+    if (!clinicId) throw new ProblemError(403, PROBLEM.forbidden, 'not allowed');
     return clinicId;
   }
 

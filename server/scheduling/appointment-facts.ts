@@ -4,6 +4,7 @@ import { appointments, clinicMembers, users } from '../../db/schema/index.ts';
 import { ProblemError } from '../api/errors.ts';
 import { loadPatientFacts } from '../policy/patient-facts.ts';
 import type { Resource } from '../policy/types.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type DoctorResource = Extract<Resource, { type: 'doctor' }>;
 export type AppointmentResource = Extract<Resource, { type: 'appointment' }>;
@@ -19,15 +20,15 @@ export async function doctorResource(db: Db, doctorId: string): Promise<DoctorRe
     .from(users)
     .leftJoin(clinicMembers, eq(clinicMembers.userId, users.id))
     .where(eq(users.id, doctorId));
-  if (!rows.length || rows[0]!.role !== 'doctor') throw new ProblemError(404, 'not_found', 'no such doctor');
+  if (!rows.length || rows[0]!.role !== 'doctor') throw new ProblemError(404, PROBLEM.notFound, 'no such doctor');
   return { type: 'doctor', doctorId, clinicIds: rows.flatMap((r) => (r.clinicId ? [r.clinicId] : [])) };
 }
 
 export async function appointmentResource(db: Db, appointmentId: string): Promise<{ row: AppointmentRow; resource: AppointmentResource }> {
   const [row] = await db.select().from(appointments).where(eq(appointments.id, appointmentId));
-  if (!row) throw new ProblemError(404, 'not_found', 'no such appointment');
+  if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such appointment');
   const patient = await loadPatientFacts(db, row.patientId);
-  if (!patient) throw new ProblemError(404, 'not_found', 'no such appointment');
+  if (!patient) throw new ProblemError(404, PROBLEM.notFound, 'no such appointment');
   return { row, resource: { type: 'appointment', appointmentId, clinicId: row.clinicId, doctorId: row.doctorId, patient } };
 }
 

@@ -5,6 +5,7 @@ import { appointments, availabilityExceptions, availabilityRules, doctorSchedule
 import { ProblemError } from '../api/errors.ts';
 import { computeSlots, type AvailabilityException, type Interval, type WeeklyRule } from './slots.ts';
 import { addDays } from './zoned-time.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export const INACTIVE_STATUSES = ['cancelled', 'no_show'] as const;
 
@@ -40,13 +41,13 @@ export class AvailabilityService {
       .delete(availabilityExceptions)
       .where(and(eq(availabilityExceptions.id, exceptionId), eq(availabilityExceptions.doctorId, doctorId)))
       .returning({ id: availabilityExceptions.id });
-    if (!rows.length) throw new ProblemError(404, 'not_found', 'no such exception');
+    if (!rows.length) throw new ProblemError(404, PROBLEM.notFound, 'no such exception');
   }
 
   /** Rules plus the exceptions on local dates [fromDate, toDate]; 422 when the doctor has no schedule yet. */
   async schedule(doctorId: string, fromDate: string, toDate: string): Promise<Schedule> {
     const [tz] = await this.db.select({ timeZone: doctorSchedules.timeZone }).from(doctorSchedules).where(eq(doctorSchedules.doctorId, doctorId));
-    if (!tz) throw new ProblemError(422, 'no_schedule', 'this doctor has not published a schedule', [{ field: 'doctorId', message: 'no schedule' }]);
+    if (!tz) throw new ProblemError(422, PROBLEM.noSchedule, 'this doctor has not published a schedule', [{ field: 'doctorId', message: 'no schedule' }]);
     const [rules, exceptions] = await Promise.all([
       this.db
         .select({ weekday: availabilityRules.weekday, startMinute: availabilityRules.startMinute, endMinute: availabilityRules.endMinute, validFrom: availabilityRules.validFrom, validUntil: availabilityRules.validUntil })

@@ -13,6 +13,7 @@ import { appointmentResource, type AppointmentResource, type AppointmentRow } fr
 import { lockDoctorCalendar, reminderRows, replanReminders } from './reminder-plan.ts';
 import { EXCLUSION_VIOLATION, PATIENT_OVERLAP_CONSTRAINT, retryOnDeadlock, sqlConstraint, sqlState } from './sql-state.ts';
 import { ACTION_FOR_TARGET, RESCHEDULABLE, canTransition, type TargetStatus } from './state-machine.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type QuestionnaireAnswer = { questionId: string; answer: string | number | boolean };
 export type BookInput = {
@@ -37,8 +38,8 @@ export type BookingDeps = {
   onStatusChange?: ((appointmentId: string, to: AppointmentStatus) => Promise<void>) | undefined;
 };
 
-const slotTaken = () => new ProblemError(409, 'slot_taken', 'the doctor already has an appointment overlapping this time');
-const patientBusy = () => new ProblemError(409, 'patient_busy', 'the patient already has an appointment overlapping this time');
+const slotTaken = () => new ProblemError(409, PROBLEM.slotTaken, 'the doctor already has an appointment overlapping this time');
+const patientBusy = () => new ProblemError(409, PROBLEM.patientBusy, 'the patient already has an appointment overlapping this time');
 
 /** Who acted for whom, as the activity log records it: guardians and operators act on behalf of the patient. */
 function onBehalfOf(actor: Actor, patientId: string) {
@@ -71,7 +72,7 @@ export class BookingService {
     };
     const ctx = await this.contexts.load({ patientId: input.patientId, clinicId: input.clinicId, doctorId: input.doctorId, consultTypeId: input.consultTypeId, jurisdiction: input.patientJurisdiction, around: input.startsAt });
     // The same 404 the policy gives for a patient the actor may not know of (see visibility.ts).
-    if (!ctx.patient) throw new ProblemError(404, 'not_found', 'no such patient');
+    if (!ctx.patient) throw new ProblemError(404, PROBLEM.notFound, 'no such patient');
     const resource: AppointmentResource = { type: 'appointment', appointmentId: id, clinicId: input.clinicId, doctorId: input.doctorId, patient: ctx.patient };
     phase('context');
     const { entry: decision } = await policy.requireDeferred(actor, 'appointment.book', resource);
@@ -127,7 +128,7 @@ export class BookingService {
     const { db, policy } = this.deps;
     const { row, resource } = await appointmentResource(db, appointmentId);
     const { entry: decision } = await policy.requireDeferred(actor, 'appointment.reschedule', resource, { reason: 'reschedule' });
-    if (!RESCHEDULABLE.includes(row.status)) throw new ProblemError(409, 'invalid_transition', `an appointment that is ${row.status} cannot be rescheduled`);
+    if (!RESCHEDULABLE.includes(row.status)) throw new ProblemError(409, PROBLEM.invalidTransition, `an appointment that is ${row.status} cannot be rescheduled`);
     const now = this.deps.now();
     const endsAt = new Date(input.startsAt.getTime() + (row.endsAt.getTime() - row.startsAt.getTime()));
     const ctx = await this.contexts.load({ patientId: row.patientId, clinicId: row.clinicId, doctorId: row.doctorId, consultTypeId: row.consultTypeId, jurisdiction: row.patientJurisdiction, around: input.startsAt });
@@ -145,7 +146,7 @@ export class BookingService {
           .set({ startsAt: input.startsAt, endsAt, status, updatedAt: now })
           .where(and(eq(appointments.id, appointmentId), eq(appointments.status, row.status)))
           .returning();
-        if (!updated) throw new ProblemError(409, 'conflict', 'the appointment changed meanwhile; reload and retry');
+        if (!updated) throw new ProblemError(409, PROBLEM.conflict, 'the appointment changed meanwhile; reload and retry');
         await tx.insert(appointmentEvents).values({ appointmentId, fromStatus: row.status, toStatus: status, actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, row.patientId), event: 'rescheduled', reason: input.reason });
         await replanReminders(tx, appointmentId, input.startsAt, settings.reminderOffsetsMinutes, now);
         // The decision's audit entry commits with the change it allowed, or not at all.
@@ -163,7 +164,7 @@ export class BookingService {
     const { db, policy } = this.deps;
     const { row, resource } = await appointmentResource(db, appointmentId);
     const { entry: decision } = await policy.requireDeferred(actor, ACTION_FOR_TARGET[to], resource);
-    if (!canTransition(row.status, to)) throw new ProblemError(409, 'invalid_transition', `cannot go from ${row.status} to ${to}`);
+    if (!canTransition(row.status, to)) throw new ProblemError(409, PROBLEM.invalidTransition, `cannot go from ${row.status} to ${to}`);
     const now = this.deps.now();
     const updated = await db.transaction(async (tx) => {
       // Conditional on the status we checked: two racing changes cannot both apply.
@@ -172,7 +173,7 @@ export class BookingService {
         .set({ status: to, updatedAt: now })
         .where(and(eq(appointments.id, appointmentId), eq(appointments.status, row.status)))
         .returning();
-      if (!updated) throw new ProblemError(409, 'invalid_transition', 'the appointment changed meanwhile; reload and retry');
+      if (!updated) throw new ProblemError(409, PROBLEM.invalidTransition, 'the appointment changed meanwhile; reload and retry');
       await tx.insert(appointmentEvents).values({ appointmentId, fromStatus: row.status, toStatus: to, actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, row.patientId), event: to, reason });
       if (to === 'cancelled' || to === 'no_show') await tx.update(reminderJobs).set({ status: 'skipped' }).where(and(eq(reminderJobs.appointmentId, appointmentId), eq(reminderJobs.status, 'pending')));
       if (decision) await this.deps.audit.appendWithin(tx, [decision]);

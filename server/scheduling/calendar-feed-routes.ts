@@ -7,6 +7,7 @@ import type { Scheduling } from './create-scheduling.ts';
 import { idSchema, parseParams } from '../api/validation.ts';
 import { type ApiEnv } from '../api/middleware.ts';
 import { authenticate } from '../identity/authenticate.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 const doctorParam = z.object({ doctorId: idSchema });
 export const FEED_PATH = '/api/calendar-feeds';
@@ -50,7 +51,7 @@ export function publicCalendarFeedRoutes(scheduling: Scheduling, appUrl: () => s
   return new Hono<ApiEnv>().get('/:file', async (c) => {
     const secret = /^(.*)\.ics$/.exec(c.req.param('file'))?.[1];
     const body = secret === undefined ? undefined : await scheduling.doctorCalendars.exportBySecret(secret, appUrl());
-    if (body === undefined) throw new ProblemError(404, 'not_found', 'no such resource');
+    if (body === undefined) throw new ProblemError(404, PROBLEM.notFound, 'no such resource');
     // DTSTAMP is "now" on every fetch; leave it out so the tag changes only when an event does.
     const etag = `W/"${sha256Hex(body.replace(/^DTSTAMP:.*\r\n/gm, '')).slice(0, 32)}"`;
     const headers = {

@@ -3,6 +3,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { clinicSchedulingSettings, consultTypes, type ConsultKind } from '../../db/schema/index.ts';
 import { ProblemError } from '../api/errors.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type SchedulingSettings = { requiresApproval: boolean; reminderOffsetsMinutes: number[] };
 export type ConsultTypePatch = Partial<{ name: string; durationMinutes: number; priceMinor: number; currency: string; active: boolean }>;
@@ -45,14 +46,14 @@ export class ClinicSchedulingService {
   async updateConsultType(clinicId: string, id: string, patch: ConsultTypePatch) {
     const set = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ConsultTypePatch;
     const [row] = await this.db.update(consultTypes).set(set).where(and(eq(consultTypes.id, id), eq(consultTypes.clinicId, clinicId))).returning();
-    if (!row) throw new ProblemError(404, 'not_found', 'no such consult type in this clinic');
+    if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such consult type in this clinic');
     return row;
   }
 
   /** A consult type usable in one of `clinicIds` (the ones doctor and caller share), or a 422. */
   async consultTypeIn(clinicIds: readonly string[], id: string) {
     const [row] = await this.db.select().from(consultTypes).where(and(eq(consultTypes.id, id), eq(consultTypes.active, true)));
-    if (!row || !clinicIds.includes(row.clinicId)) throw new ProblemError(422, 'invalid_consult_type', 'no such consult type for this doctor', [{ field: 'consultTypeId', message: 'no such consult type for this doctor' }]);
+    if (!row || !clinicIds.includes(row.clinicId)) throw new ProblemError(422, PROBLEM.invalidConsultType, 'no such consult type for this doctor', [{ field: 'consultTypeId', message: 'no such consult type for this doctor' }]);
     return row;
   }
 
@@ -60,7 +61,7 @@ export class ClinicSchedulingService {
   async consultType(clinicId: string, id: string, opts: { includeInactive?: boolean } = {}) {
     const active = opts.includeInactive ? undefined : eq(consultTypes.active, true);
     const [row] = await this.db.select().from(consultTypes).where(and(eq(consultTypes.id, id), eq(consultTypes.clinicId, clinicId), active));
-    if (!row) throw new ProblemError(422, 'invalid_consult_type', 'no such consult type in this clinic', [{ field: 'consultTypeId', message: 'no such consult type in this clinic' }]);
+    if (!row) throw new ProblemError(422, PROBLEM.invalidConsultType, 'no such consult type in this clinic', [{ field: 'consultTypeId', message: 'no such consult type in this clinic' }]);
     return row;
   }
 }

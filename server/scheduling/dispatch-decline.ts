@@ -5,6 +5,7 @@ import { ProblemError } from '../api/errors.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import { retryOnDeadlock } from './sql-state.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type DeclineDeps = { db: Db; policy: Policy; now: () => Date };
 
@@ -20,7 +21,7 @@ export type DeclineDeps = { db: Db; policy: Policy; now: () => Date };
 export async function declineOffer(d: DeclineDeps, actor: Actor, requestId: string, reason: string | undefined) {
   const { db, policy } = d;
   const [request] = await db.select({ clinicId: dispatchRequests.clinicId, patientId: dispatchRequests.patientId }).from(dispatchRequests).where(eq(dispatchRequests.id, requestId));
-  if (!request) throw new ProblemError(404, 'not_found', 'no such dispatch request');
+  if (!request) throw new ProblemError(404, PROBLEM.notFound, 'no such dispatch request');
   // Everyone on the list may answer for their own offer; whether it is their turn yet is a state
   // question (409 below), not a permission one. The reason goes to the audit log only.
   const listed = await db.select({ doctorId: dispatchOffers.doctorId }).from(dispatchOffers).where(eq(dispatchOffers.requestId, requestId));
@@ -32,9 +33,9 @@ export async function declineOffer(d: DeclineDeps, actor: Actor, requestId: stri
       const [locked] = await tx.select({ status: dispatchRequests.status, expiresAt: dispatchRequests.expiresAt }).from(dispatchRequests).where(eq(dispatchRequests.id, requestId)).for('update');
       const offers = await tx.select({ doctorId: dispatchOffers.doctorId, offeredAt: dispatchOffers.offeredAt, status: dispatchOffers.status }).from(dispatchOffers).where(eq(dispatchOffers.requestId, requestId)).orderBy(asc(dispatchOffers.position));
       const mine = offers.find((o) => o.doctorId === actor.userId)!;
-      if (mine.status === 'declined') throw new ProblemError(409, 'offer_already_declined', 'you already declined this consult');
-      if (locked!.status !== 'open' || locked!.expiresAt <= now) throw new ProblemError(409, 'dispatch_closed', 'this consult was already taken, has expired or was closed');
-      if (mine.offeredAt > now) throw new ProblemError(409, 'offer_not_open_yet', 'this consult has not been offered to you yet');
+      if (mine.status === 'declined') throw new ProblemError(409, PROBLEM.offerAlreadyDeclined, 'you already declined this consult');
+      if (locked!.status !== 'open' || locked!.expiresAt <= now) throw new ProblemError(409, PROBLEM.dispatchClosed, 'this consult was already taken, has expired or was closed');
+      if (mine.offeredAt > now) throw new ProblemError(409, PROBLEM.offerNotOpenYet, 'this consult has not been offered to you yet');
       await tx.update(dispatchOffers).set({ status: 'declined', respondedAt: now }).where(and(eq(dispatchOffers.requestId, requestId), eq(dispatchOffers.doctorId, actor.userId)));
       const others = offers.filter((o) => o.status === 'pending' && o.doctorId !== actor.userId);
       if (!others.length) {

@@ -13,6 +13,7 @@ import { isDoctorOfClinic } from './appointment-facts.ts';
 import { lockDoctorCalendar } from './reminder-plan.ts';
 import type { LicenceService } from './licences.ts';
 import { EXCLUSION_VIOLATION, PATIENT_OVERLAP_CONSTRAINT, retryOnDeadlock, sqlConstraint, sqlState } from './sql-state.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 
 export type DispatchInput = { clinicId: string; patientId: string; consultTypeId: string; patientJurisdiction: string; doctorIds: string[]; intervalSeconds: number };
 export type DispatchDeps = { db: Db; policy: Policy; clinics: ClinicSchedulingService; licences: LicenceService; provider: NotificationProvider; now: () => Date };
@@ -40,7 +41,7 @@ export class DispatchService {
       if (!(await isDoctorOfClinic(db, doctorId, input.clinicId))) errors.push({ field: `doctorIds.${i}`, message: 'not a doctor of this clinic' });
       else if (!(await this.deps.licences.covers(doctorId, input.patientJurisdiction, now, end))) errors.push({ field: `doctorIds.${i}`, message: 'no valid licence for the patient\'s jurisdiction' });
     }
-    if (errors.length) throw new ProblemError(422, 'invalid_doctors', 'some doctors cannot take this consult', errors);
+    if (errors.length) throw new ProblemError(422, PROBLEM.invalidDoctors, 'some doctors cannot take this consult', errors);
     const step = input.intervalSeconds * 1000;
     await db.transaction(async (tx) => {
       await tx.insert(dispatchRequests).values({
@@ -79,7 +80,7 @@ export class DispatchService {
           .set({ status: 'accepted', acceptedBy: actor.userId })
           .where(and(eq(dispatchRequests.id, requestId), eq(dispatchRequests.status, 'open'), gt(dispatchRequests.expiresAt, now)))
           .returning({ id: dispatchRequests.id });
-        if (!won) throw new ProblemError(409, 'dispatch_closed', 'this consult was already taken or has expired');
+        if (!won) throw new ProblemError(409, PROBLEM.dispatchClosed, 'this consult was already taken or has expired');
         // Conditional too: a decline that committed after the check above must still win.
         const [mine] = await tx
           .update(dispatchOffers)
@@ -113,8 +114,8 @@ export class DispatchService {
     } catch (err) {
       // The doctor is busy right now (another appointment overlaps): the request stays open for the others.
       if (sqlState(err) === EXCLUSION_VIOLATION) {
-        if (sqlConstraint(err) === PATIENT_OVERLAP_CONSTRAINT) throw new ProblemError(409, 'patient_busy', 'the patient has another appointment overlapping this consult');
-        throw new ProblemError(409, 'slot_taken', 'you have an appointment overlapping this consult');
+        if (sqlConstraint(err) === PATIENT_OVERLAP_CONSTRAINT) throw new ProblemError(409, PROBLEM.patientBusy, 'the patient has another appointment overlapping this consult');
+        throw new ProblemError(409, PROBLEM.slotTaken, 'you have an appointment overlapping this consult');
       }
       throw err;
     }
@@ -179,7 +180,7 @@ export class DispatchService {
 
   private async request(requestId: string) {
     const [request] = await this.deps.db.select().from(dispatchRequests).where(eq(dispatchRequests.id, requestId));
-    if (!request) throw new ProblemError(404, 'not_found', 'no such dispatch request');
+    if (!request) throw new ProblemError(404, PROBLEM.notFound, 'no such dispatch request');
     return request;
   }
 
@@ -196,4 +197,4 @@ export class DispatchService {
   }
 }
 
-const declinedAlready = () => new ProblemError(409, 'offer_declined', 'you declined this consult');
+const declinedAlready = () => new ProblemError(409, PROBLEM.offerDeclined, 'you declined this consult');

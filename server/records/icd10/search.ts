@@ -4,6 +4,7 @@ import { rowsOf } from '../../../db/rows.ts';
 import { icd10Codes } from '../../../db/schema/icd10.ts';
 import { ProblemError } from '../../api/errors.ts';
 import { ICD10_CODE_PATTERN } from './codes-file.ts';
+import { PROBLEM } from '../../api/problem-codes.ts';
 
 export type Icd10Match = { code: string; title: string };
 export type Icd10Lookup =
@@ -18,7 +19,7 @@ const CODE_PREFIX = /^[A-Z]([0-9]([0-9A-Z](\.?[0-9A-Z]{0,4})?)?)?\.?$/;
 /** Bad search input, as the API will answer it (400 problem+json). */
 export class Icd10QueryError extends ProblemError {
   constructor(message: string, field = 'q') {
-    super(400, 'invalid_icd10_query', message, [{ field, message }]);
+    super(400, PROBLEM.invalidIcd10Query, message, [{ field, message }]);
     this.name = 'Icd10QueryError';
   }
 }
@@ -26,7 +27,7 @@ export class Icd10QueryError extends ProblemError {
 /** A diagnosis naming a code that is not in the list (422 problem+json; the code is not PHI). */
 export class UnknownIcd10CodeError extends ProblemError {
   constructor(readonly icd10Code: string) {
-    super(422, 'unknown_icd10_code', `${icd10Code} is not a known ICD-10 code`, [{ field: 'code', message: 'unknown ICD-10 code' }]);
+    super(422, PROBLEM.unknownIcd10Code, `${icd10Code} is not a known ICD-10 code`, [{ field: 'code', message: 'unknown ICD-10 code' }]);
     this.name = 'UnknownIcd10CodeError';
   }
 }

@@ -4,6 +4,7 @@ import * as pkijs from 'pkijs';
 import { ProblemError } from '../../api/errors.ts';
 import { NAME_OID, nameAttribute } from './certificates.ts';
 import { OID } from './cms-signer.ts';
+import { PROBLEM } from '../../api/problem-codes.ts';
 
 export const VERIFY_LIMITS = { maxBytes: 10 * 1024 * 1024, maxSignatureBytes: 64 * 1024 } as const;
 
@@ -41,7 +42,7 @@ export type SignatureCheck = {
 
 /** An upload the verifier will not look at (as the public verify endpoint will answer it). */
 export class PdfVerifyInputError extends ProblemError {
-  constructor(status: 400 | 413, code: 'not_a_pdf' | 'pdf_too_large', message: string) {
+  constructor(status: 400 | 413, code: typeof PROBLEM.notAPdf | typeof PROBLEM.pdfTooLarge, message: string) {
     super(status, code, message);
     this.name = 'PdfVerifyInputError';
   }
@@ -57,9 +58,9 @@ const HEX = /^[0-9A-Fa-f]*$/;
  * The hole in the ByteRange must be exactly the hex Contents string, so nothing else can hide in it.
  */
 export async function verifySignedPdf(input: Uint8Array, trust: { roots: readonly pkijs.Certificate[]; now?: Date }): Promise<SignatureCheck> {
-  if (input.byteLength > VERIFY_LIMITS.maxBytes) throw new PdfVerifyInputError(413, 'pdf_too_large', `a PDF to verify may be at most ${VERIFY_LIMITS.maxBytes} bytes`);
+  if (input.byteLength > VERIFY_LIMITS.maxBytes) throw new PdfVerifyInputError(413, PROBLEM.pdfTooLarge, `a PDF to verify may be at most ${VERIFY_LIMITS.maxBytes} bytes`);
   const pdf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  if (!pdf.subarray(0, 1024).includes(PDF_HEADER)) throw new PdfVerifyInputError(400, 'not_a_pdf', 'the file is not a PDF');
+  if (!pdf.subarray(0, 1024).includes(PDF_HEADER)) throw new PdfVerifyInputError(400, PROBLEM.notAPdf, 'the file is not a PDF');
 
   const result: SignatureCheck = { valid: false, intact: false, trusted: false, coversWholeFile: false, problem: undefined, signer: undefined, signedAt: undefined };
   const ranges = [...pdf.toString('latin1').matchAll(BYTE_RANGE)];

@@ -1,0 +1,133 @@
+/**
+ * Every problem code the API answers with (problem+json `code`, and the last part of `type`), in one
+ * place: throw sites name them from here, so a client can rely on this list. Statuses are the usual
+ * ones for each code; the throw site gives the status with the code.
+ */
+export const PROBLEM = {
+  /** An account with that address exists already (409). */
+  accountExists: 'account_exists',
+  /** Too many failed sign-ins: the account is locked for a while (423). */
+  accountLocked: 'account_locked',
+  /** The sign-in challenge is unknown, used or expired (401). */
+  challengeInvalid: 'challenge_invalid',
+  /** The resource changed meanwhile; reload and retry (409). */
+  conflict: 'conflict',
+  /** The database cannot be reached; Retry-After says when to retry (503). */
+  databaseUnavailable: 'database_unavailable',
+  /** An e-mail or SMS could not be handed to its provider (503). */
+  deliveryFailed: 'delivery_failed',
+  /** The dispatch request is no longer open (409). */
+  dispatchClosed: 'dispatch_closed',
+  /** Authenticated, but the policy refuses the action (403). */
+  forbidden: 'forbidden',
+  /** An error raised by Hono itself (malformed request and the like), with its status. */
+  httpError: 'http_error',
+  /** The requested time has passed already (422). */
+  inThePast: 'in_the_past',
+  /** An unexpected server error; its log lines carry the request id (500). */
+  internal: 'internal',
+  /** The JSON body failed validation; errors[] names the fields (400). */
+  invalidBody: 'invalid_body',
+  /** The booking is not possible as asked (422). */
+  invalidBooking: 'invalid_booking',
+  /** A one-time code is wrong or expired (401). */
+  invalidCode: 'invalid_code',
+  /** The consult type is unknown, retired or of another clinic (422). */
+  invalidConsultType: 'invalid_consult_type',
+  /** E-mail and password do not match an account (401). */
+  invalidCredentials: 'invalid_credentials',
+  /** The dependent cannot be created or used as asked (422). */
+  invalidDependent: 'invalid_dependent',
+  /** The doctors named are not eligible (422). */
+  invalidDoctors: 'invalid_doctors',
+  /** A request header failed validation (400). */
+  invalidHeader: 'invalid_header',
+  /** A path parameter failed validation (400). */
+  invalidPath: 'invalid_path',
+  /** The query string failed validation (400). */
+  invalidQuery: 'invalid_query',
+  /** The refresh token is unknown or expired (401). */
+  invalidRefreshToken: 'invalid_refresh_token',
+  /** The care relationship cannot be created as asked (422). */
+  invalidRelationship: 'invalid_relationship',
+  /** The request is well-formed but invalid as a whole (400). */
+  invalidRequest: 'invalid_request',
+  /** The appointment cannot move to that status from its current one (409). */
+  invalidTransition: 'invalid_transition',
+  /** The invitation was accepted already (409). */
+  invitationAccepted: 'invitation_accepted',
+  /** The invitation is unknown, revoked or expired (410). */
+  invitationInvalid: 'invitation_invalid',
+  /** The invitation is for another address or role (403). */
+  invitationMismatch: 'invitation_mismatch',
+  /** The chosen second factor is not set up for the account (422). */
+  mfaUnavailable: 'mfa_unavailable',
+  /** The doctor has no published availability there (422). */
+  noSchedule: 'no_schedule',
+  /** The doctor holds no valid licence for the patient's jurisdiction (422). */
+  noValidLicence: 'no_valid_licence',
+  /** No such resource, or one the caller may not know of (404). */
+  notFound: 'not_found',
+  /** The consultation is not open for the call (yet, or any more) (409). */
+  notJoinable: 'not_joinable',
+  /** The time is not on the consult type's slot grid (422). */
+  offSlotGrid: 'off_slot_grid',
+  /** The doctor declined this offer already (409). */
+  offerAlreadyDeclined: 'offer_already_declined',
+  /** The offer was declined (409). */
+  offerDeclined: 'offer_declined',
+  /** The offer has not reached this doctor yet (409). */
+  offerNotOpenYet: 'offer_not_open_yet',
+  /** The time is outside the doctor's availability (422). */
+  outsideAvailability: 'outside_availability',
+  /** Sign-in is busy; Retry-After says when to retry (503). */
+  overloaded: 'overloaded',
+  /** The account must change its one-time password first (403). */
+  passwordChangeRequired: 'password_change_required',
+  /** The new password equals the current one (422). */
+  passwordUnchanged: 'password_unchanged',
+  /** The patient has another appointment at that time (409). */
+  patientBusy: 'patient_busy',
+  /** The request body exceeds the limit (413). */
+  payloadTooLarge: 'payload_too_large',
+  /** Too many attempts; Retry-After says when to retry (429). */
+  rateLimited: 'rate_limited',
+  /** A refresh token was used twice: the session is revoked (401). */
+  refreshTokenReused: 'refresh_token_reused',
+  /** The session has expired (401). */
+  sessionExpired: 'session_expired',
+  /** The session was idle longer than the clinic allows (401). */
+  sessionIdleTimeout: 'session_idle_timeout',
+  /** The session was signed out or revoked (401). */
+  sessionRevoked: 'session_revoked',
+  /** The doctor is booked at that time already (409). */
+  slotTaken: 'slot_taken',
+  /** The access token has expired; refresh it (401). */
+  tokenExpired: 'token_expired',
+  /** The access token is malformed or not ours (401). */
+  tokenInvalid: 'token_invalid',
+  /** No join token was sent (401). */
+  tokenMissing: 'token_missing',
+  /** Too many one-time codes requested; wait (429). */
+  tooManyCodes: 'too_many_codes',
+  /** Too many invitations sent; wait (429). */
+  tooManyInvitations: 'too_many_invitations',
+  /** Confirm an authenticator app only after starting its set-up (409). */
+  totpNotStarted: 'totp_not_started',
+  /** No Authorization header: sign in first (401). */
+  unauthenticated: 'unauthenticated',
+  /** A readiness check is failing; checks says which (503). */
+  notReady: 'not_ready',
+  /** /metrics is served to METRICS_ALLOW addresses or with METRICS_TOKEN only (403). */
+  metricsForbidden: 'metrics_forbidden',
+  /** The ICD-10 search input is invalid (400). */
+  invalidIcd10Query: 'invalid_icd10_query',
+  /** A diagnosis names a code that is not in the ICD-10 list (422). */
+  unknownIcd10Code: 'unknown_icd10_code',
+  /** The upload to verify is not a PDF (400). */
+  notAPdf: 'not_a_pdf',
+  /** The upload to verify is larger than the verifier reads (413). */
+  pdfTooLarge: 'pdf_too_large',
+} as const;
+
+export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];
