@@ -1,15 +1,11 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
-import { GUEST_KINDS } from '../../db/schema/index.ts';
 import type { ConsultationService } from './consultation-service.ts';
 import type { Identity } from '../identity/create-identity.ts';
-import { idSchema, parseBody, parseParams, text } from '../api/validation.ts';
-import { type ApiEnv } from '../api/middleware.ts';
+import { parseBody, parseParams } from '../api/validation.ts';
+import type { ApiEnv } from '../api/middleware.ts';
 import { authenticate } from '../identity/authenticate.ts';
+import { appointmentParam, guestBody, guestParam } from './schemas.ts';
 
-const appointmentParam = z.object({ appointmentId: idSchema });
-const guestParam = z.object({ appointmentId: idSchema, guestId: idSchema });
-const guestBody = z.object({ kind: z.enum(GUEST_KINDS), displayName: text({ min: 1, max: 64 }) });
 
 /** /api/appointments/:id/...: join tokens for the people of the appointment, guest invitations. */
 export function consultationRoutes(identity: Identity, consultations: ConsultationService) {
