@@ -74,19 +74,19 @@ function suite(name: string, open: () => Promise<{ handle: DbHandle; cleanup: ()
       const [d0, d1] = [s.doctorIds[0]!, s.doctorIds[1]!];
       const later = [booking(s, d0, 0), booking(s, d0, 15), booking(s, d1, 15), booking(s, d0, 30)];
       const { head, rest } = await inOneBatch(writer, booking(s, d0, 600), later);
-      expect(head.ok).toBe(true);
+      expect(head, 'the batch leader (its own slot)').toMatchObject({ ok: true });
       expect(rest.map((o) => (o.ok ? 'ok' : o.taken || 'error'))).toEqual(['ok', 'doctor', 'ok', 'ok']);
       const stored = await handle.db.select({ id: appointments.id, questionnaire: appointments.questionnaire }).from(appointments).where(inArray(appointments.id, ids(later)));
       expect(stored.map((r) => r.id).sort()).toEqual([later[0]!, later[2]!, later[3]!].map((b) => b.appointment.id).sort());
       expect(stored[0]!.questionnaire).toEqual([{ questionId: 'q1', answer: 'a "quoted" answer' }]);
       const events = await handle.db.select({ id: appointmentEvents.appointmentId }).from(appointmentEvents).where(inArray(appointmentEvents.appointmentId, ids(later)));
-      expect(events).toHaveLength(6);
-      expect(events.some((e) => e.id === later[1]!.appointment.id)).toBe(false);
+      expect(events.map((e) => e.id).sort(), 'created + confirmed events of the three winners').toEqual([later[0]!, later[0]!, later[2]!, later[2]!, later[3]!, later[3]!].map((b) => b.appointment.id).sort());
+      expect(events.map((e) => e.id), 'events of the refused booking').not.toContain(later[1]!.appointment.id);
       const jobs = await handle.db.select({ id: reminderJobs.appointmentId }).from(reminderJobs).where(inArray(reminderJobs.appointmentId, ids(later)));
-      expect(jobs).toHaveLength(3);
+      expect(jobs.map((j) => j.id).sort(), 'one reminder job per winner').toEqual([later[0]!, later[2]!, later[3]!].map((b) => b.appointment.id).sort());
       // The returned row is the stored row.
       const [row] = await handle.db.select().from(appointments).where(eq(appointments.id, later[0]!.appointment.id));
-      expect(rest[0]!.ok && rest[0]!.row).toEqual(row);
+      expect(rest[0], 'the returned row').toEqual({ ok: true, row });
     });
 
     it("a patient's overlapping bookings with two doctors: the first wins, the other is refused as the patient's clash", async () => {
@@ -99,7 +99,7 @@ function suite(name: string, open: () => Promise<{ handle: DbHandle; cleanup: ()
       // Clashing with the doctor too is reported as the doctor's (slot_taken), whoever else is busy.
       expect(rest.map((o) => (o.ok ? 'ok' : o.taken || 'error'))).toEqual(['ok', 'patient', 'doctor']);
       // Back to back is fine.
-      expect((await writer.write(booking(s, d1, 3030, { patientId }))).ok).toBe(true);
+      expect(await writer.write(booking(s, d1, 3030, { patientId })), 'a back-to-back booking of the same patient').toMatchObject({ ok: true });
     });
 
     it('audits in the same commit: every decision, in one valid chain', async () => {
@@ -111,8 +111,8 @@ function suite(name: string, open: () => Promise<{ handle: DbHandle; cleanup: ()
       const of = (b: NewBooking) => entries.filter((e) => e.resourceId === b.appointment.id).map((e) => e.outcome).sort();
       expect(of(later[0]!)).toEqual(['allowed']);
       expect(of(later[1]!)).toEqual(['allowed']);
-      expect(entries.every((e) => e.requestId === 'r2')).toBe(true);
-      expect((await s.audit.verify()).ok).toBe(true);
+      expect(entries.map((e) => e.requestId), 'request id of each entry').toEqual(entries.map(() => 'r2'));
+      expect(await s.audit.verify(), 'the audit chain').toMatchObject({ ok: true });
     });
 
     it('a row that fails for another reason fails alone: the rest of its batch is written', async () => {
@@ -120,14 +120,13 @@ function suite(name: string, open: () => Promise<{ handle: DbHandle; cleanup: ()
       const bad = booking(s, d, 200, { consultTypeId: 'no-such-type' });
       const good = booking(s, d, 240);
       const { rest } = await inOneBatch(writer, booking(s, d, 1200), [bad, good]);
-      expect(rest[0]!.ok).toBe(false);
-      expect(!rest[0]!.ok && rest[0]!.taken === false && rest[0]!.error).toBeTruthy();
-      expect(rest[1]!.ok).toBe(true);
+      expect(rest[0], 'the row naming an unknown consult type').toMatchObject({ ok: false, taken: false, error: expect.anything() });
+      expect(rest[1], 'the good row of the same batch').toMatchObject({ ok: true });
       const n = rowsOf<{ n: number }>(await handle.db.execute(sql`select count(*)::int as n from ${appointments} where ${appointments.id} = ${bad.appointment.id}`))[0]!.n;
-      expect(n).toBe(0);
+      expect(n, 'appointments stored for the failed row').toBe(0);
       // Nothing of the failed row reached the audit log either (its transaction rolled back).
-      expect(await handle.db.select().from(auditLog).where(eq(auditLog.resourceId, bad.appointment.id))).toHaveLength(0);
-      expect((await s.audit.verify()).ok).toBe(true);
+      expect(await handle.db.select().from(auditLog).where(eq(auditLog.resourceId, bad.appointment.id)), 'audit entries of the failed row').toEqual([]);
+      expect(await s.audit.verify(), 'the audit chain').toMatchObject({ ok: true });
     });
   });
 }
