@@ -94,7 +94,7 @@ const schema = z.object({
       }
     }),
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-  // Identity (issue 3). Access tokens are short-lived; sessions are server-side so revocation is immediate.
+  // Identity. Access tokens are short-lived; sessions are server-side so revocation is immediate.
   AUTH_TOKEN_PRIVATE_KEY: z.string().optional(),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
   REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(14 * 86_400),
@@ -129,7 +129,7 @@ const schema = z.object({
     .optional(),
   // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
   PASSWORD_HASH_STRENGTH: z.enum(['interactive', 'moderate', 'minimum']).default('interactive'),
-  // Scheduling (issue 4): the background worker (reminders, dispatch expiry, licence notices).
+  // Scheduling: the background worker (reminders, dispatch expiry, licence notices).
   SCHEDULING_WORKER: z.enum(['on', 'off']).default('on'),
   SCHEDULING_WORKER_TICK_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   REMINDER_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { bigserial, boolean, check, date, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, unique } from 'drizzle-orm/pg-core';
 import { clinics, users } from './identity.ts';
 
-// Scheduling (issue 4). The no-double-booking exclusion constraint on appointments cannot be
+// Scheduling. The no-double-booking exclusion constraint on appointments cannot be
 // expressed in drizzle: it is hand-appended to the generated migration (0002_scheduling.sql).
 
 const ts = (name: string) => timestamp(name, { withTimezone: true });

@@ -1,6 +1,6 @@
 /**
  * How CareCall sends e-mail and SMS. Generic on purpose: identity sends one-time codes and
- * invitation links today; appointment reminders (issue 4) will send through the same interface.
+ * invitation links today; appointment reminders send through the same interface.
  */
 export type Channel = 'email' | 'sms';
 

@@ -28,7 +28,7 @@ export const ACTIONS = {
   'patient.notes.read': { resource: 'patient', phi: true },
   'patient.notes.write': { resource: 'patient', phi: true },
   'patient.break_glass': { resource: 'patient', phi: true },
-  // Scheduling (issue 4): decided in decide-scheduling.ts.
+  // Scheduling: decided in decide-scheduling.ts.
   'clinic.scheduling.configure': { resource: 'clinic', phi: false },
   'clinic.consult_types.manage': { resource: 'clinic', phi: false },
   'clinic.consult_types.list': { resource: 'clinic', phi: false },
