@@ -5,7 +5,7 @@ import { mediaCodecs } from './media-codecs.ts';
 import { Peer } from './peer.ts';
 import type { SfuWorker } from './worker-pool.ts';
 
-export type RoomCloseReason = 'empty' | 'ended' | 'worker_died' | 'shutdown';
+export type RoomCloseReason = 'empty' | 'ended' | 'ended_by_host' | 'worker_died' | 'shutdown';
 
 type RoomEvents = {
   newProducer: [peer: Peer, producer: types.Producer];

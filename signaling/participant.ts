@@ -8,6 +8,8 @@ import { handlers } from './handlers.ts';
 import type { HubRoom, RoomMember } from './hub-room.ts';
 import {
   CLOSE_CODE_DENIED,
+  CLOSE_CODE_ENDED,
+  CLOSE_CODE_REMOVED,
   CLOSE_CODE_REPLACED,
   CLOSE_CODE_REVOKED,
   CLOSE_CODE_ROOM_CLOSED,
@@ -188,7 +190,14 @@ export class Participant implements RoomMember {
     this.hubRoom = undefined;
     this.peer = undefined;
     this.notify('roomClosed', { reason });
-    this.#connection?.close(CLOSE_CODE_ROOM_CLOSED, 'room_closed');
+    if (reason === 'ended_by_host') this.#connection?.close(CLOSE_CODE_ENDED, 'ended_by_host');
+    else this.#connection?.close(CLOSE_CODE_ROOM_CLOSED, 'room_closed');
+    this.end();
+  }
+
+  /** A host removed this participant: closed for good, not kept for resumption. */
+  removedByHost() {
+    this.#connection?.close(CLOSE_CODE_REMOVED, 'removed_by_host');
     this.end();
   }
 

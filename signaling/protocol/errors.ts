@@ -24,6 +24,14 @@ export const errorCodes = [
   'media_error',
   /** The join token no longer stands for anything (guest revoked, consultation cancelled or not open). */
   'access_revoked',
+  /** A host removed this identity from the room: it cannot join it again. */
+  'removed_by_host',
+  /** A host stopped this source; only a host can release it (releaseMute). */
+  'muted_by_host',
+  /** A moderation request aimed at oneself or at someone it cannot apply to. */
+  'invalid_target',
+  /** Too many requests of this kind in a short time: wait and try again. */
+  'rate_limited',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -45,6 +53,10 @@ export const closeReasons = [
   'consultation_not_open',
   /** Close code 4007: the join token already holds JOIN_TOKEN_MAX_SOCKETS connections. */
   'too_many_connections',
+  /** Close code 4008: a host removed this participant; final, the identity cannot rejoin the room. */
+  'removed_by_host',
+  /** Close code 4009: a host ended the consultation for everyone; final. */
+  'ended_by_host',
 ] as const;
 export type CloseReason = (typeof closeReasons)[number];
 export const CLOSE_CODE_NORMAL = 1000;
@@ -61,6 +73,10 @@ export const CLOSE_CODE_SESSION_EXPIRED = 4005;
 export const CLOSE_CODE_REVOKED = 4006;
 /** Too many connections on one join token at once: close one before opening another. */
 export const CLOSE_CODE_TOO_MANY_CONNECTIONS = 4007;
+/** A host removed this participant from the room (reason removed_by_host): final, do not reconnect. */
+export const CLOSE_CODE_REMOVED = 4008;
+/** A host ended the consultation for everyone (reason ended_by_host): final, do not reconnect. */
+export const CLOSE_CODE_ENDED = 4009;
 
 /**
  * Why a join token stopped admitting anyone: the guest's invitation was revoked; the consultation
