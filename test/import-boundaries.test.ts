@@ -42,7 +42,6 @@ const STILL_DECIDING_IN_ROUTES = new Set([
   'server/identity/invitation-routes.ts',
   'server/identity/me-routes.ts',
   'server/scheduling/clinic-settings-routes.ts',
-  'server/scheduling/dispatch-routes.ts',
   'server/scheduling/doctor-routes.ts',
 ]);
 /** Shared API plumbing may use these and nothing of the features. */

@@ -169,7 +169,10 @@ export class DispatchService {
   }
 
   /** Offers currently open to this doctor. */
-  async openOffersFor(doctorId: string) {
+  /** The offers open to the calling doctor now. */
+  async openOffersFor(actor: Actor) {
+    await this.deps.policy.require(actor, 'doctor.dispatch_offers.list', { type: 'doctor', doctorId: actor.userId, clinicIds: actor.clinicIds });
+    const doctorId = actor.userId;
     const now = this.deps.now();
     return this.deps.db
       .select({ requestId: dispatchRequests.id, consultTypeId: dispatchRequests.consultTypeId, offeredAt: dispatchOffers.offeredAt, expiresAt: dispatchRequests.expiresAt })
