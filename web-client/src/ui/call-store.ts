@@ -244,7 +244,12 @@ export class CallStore {
           this.#set({ peers, remote: r });
           if (this.state.phase === 'inCall') this.banner('banner.otherLeft', 'info', { name });
         },
-        remoteTrack: (track) => this.#set({ remote: remote().set(track.consumerId, track) }),
+        remoteTrack: (track) => {
+          // A producer paused before this consumer existed is announced only in the track itself.
+          const paused = new Set(this.state.pausedProducers);
+          if (track.paused) paused.add(track.producerId);
+          this.#set({ remote: remote().set(track.consumerId, track), pausedProducers: paused });
+        },
         remoteTrackEnded: (consumerId) => {
           const r = remote();
           r.delete(consumerId);

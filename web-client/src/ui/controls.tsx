@@ -110,10 +110,10 @@ export function Controls({ store, state, layout, setLayout, panel, setPanel, isH
         >
           {state.sharing ? t('controls.stopShare') : t('controls.share')}
         </button>
-        <button id="devices" type="button" ref={devicesButton} disabled={!inCall} aria-expanded={panel === 'devices'} aria-controls="devices-menu" onClick={() => setPanel(panel === 'devices' ? 'none' : 'devices')}>
+        <button id="devices" type="button" ref={devicesButton} disabled={!inCall} aria-expanded={panel === 'devices'} aria-controls={panel === 'devices' ? 'devices-menu' : undefined} onClick={() => setPanel(panel === 'devices' ? 'none' : 'devices')}>
           {t('controls.devices')}
         </button>
-        <button id="participants-toggle" type="button" disabled={!inCall} aria-expanded={panel === 'participants'} aria-controls="participants" onClick={() => setPanel(panel === 'participants' ? 'none' : 'participants')}>
+        <button id="participants-toggle" type="button" disabled={!inCall} aria-expanded={panel === 'participants'} aria-controls={panel === 'participants' ? 'participants' : undefined} onClick={() => setPanel(panel === 'participants' ? 'none' : 'participants')}>
           {t('controls.participants', { count: state.participants.length || 1 })}
         </button>
         <button id="layout" type="button" disabled={!inCall} onClick={() => setLayout(layout === 'grid' ? 'speaker' : 'grid')}>
