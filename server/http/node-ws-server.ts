@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { ListenError, nodeSupportsReusePort } from './listen-error.ts';
-import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
+import { BASELINE_SECURITY_HEADERS } from '../api/security-headers.ts';
 
 const BASELINE_LINES = Object.entries(BASELINE_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
 
