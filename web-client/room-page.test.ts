@@ -13,7 +13,8 @@ const pages: Page[] = [];
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 beforeAll(async () => {
   t = await startTestNode({ DEMO: 'on' });
-  chromium = await launchChromium({ fakeCameras: 2 });
+  // Chromium's second fake camera sends 16-bit frames that are never encoded: switch between the first and third.
+  chromium = await launchChromium({ fakeCameras: 3 });
 });
 afterAll(async () => {
   await chromium?.close();
@@ -101,7 +102,7 @@ describe('in the call', () => {
     await a.waitForSelector('#device-camera');
     const focused = await evalIn<string>(a, 'document.activeElement.id');
     expect(focused).toBe('device-camera');
-    const cameras = await evalIn<string[]>(a, "[...document.querySelectorAll('#device-camera option')].map(o => o.value)");
+    const cameras = await evalIn<string[]>(a, "[...document.querySelectorAll('#device-camera option')].filter(o => o.textContent !== 'fake_device_1').map(o => o.value)");
     expect(cameras.length).toBe(2);
     const current = await evalIn<string>(a, "window.carecall.client.published.get('webcam').track.getSettings().deviceId");
     const other = cameras.find((c) => c !== current)!;
@@ -181,7 +182,7 @@ describe('pages, language, accessibility', () => {
     await page.goto(links.doctor.replace(/^http:\/\/[^/]+/, t.baseUrl));
     expect(new URL(page.url()).pathname).toBe('/app/precall.html');
     await page.waitForFunction('window.precall && window.precall.done', { timeout: 15_000 });
-    const cameras = await evalIn<string[]>(page, "[...document.querySelectorAll('#camera option')].map(o => o.value)");
+    const cameras = await evalIn<string[]>(page, "[...document.querySelectorAll('#camera option')].filter(o => o.textContent !== 'fake_device_1').map(o => o.value)");
     const chosen = cameras[1]!;
     await page.select('#camera', chosen);
     await page.waitForFunction(`document.querySelector('#join').getAttribute('href').includes('cam=')`);
