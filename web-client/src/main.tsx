@@ -45,10 +45,10 @@ function main() {
     choice: { cameraId: fragment.get('cam') || undefined, microphoneId: fragment.get('mic') || undefined, speakerId: fragment.get('spk') || undefined },
     // relay=1: every byte through TURN (diagnosing restrictive networks; the TURN test).
     relay: fragment.get('relay') === '1',
-    onKnock: () => {
+    onKnock: (who) => {
       playKnock();
       notifyKnock();
-      store.banner('banner.knock', 'info', { name: t('participants.role.patient') });
+      store.banner('banner.knock', 'info', { name: who.displayName ?? t('participants.role.patient') });
     },
   });
   if (perms.includes('admit')) document.addEventListener('pointerdown', askNotificationPermission, { once: true });

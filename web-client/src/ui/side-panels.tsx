@@ -28,24 +28,24 @@ function HostActions({ store, p }: { store: CallStore; p: ParticipantInfo }) {
   return (
     <span class="actions">
       <button type="button" class="mute-mic" disabled={p.mic !== 'live'} aria-label={t('participants.muteMic', { name })} onClick={act(() => store.mute(p.peerId, 'mic'))}>
-        🎙✕
+        {t('controls.mute')}
       </button>
       {p.webcam === 'muted_by_host' ? (
         <button type="button" class="allow-camera" aria-label={t('participants.allowCamera', { name })} onClick={act(() => store.release(p.peerId, 'webcam'))}>
-          📷✓
+          {t('controls.cameraOn')}
         </button>
       ) : (
         <button type="button" class="stop-camera" disabled={p.webcam === 'none'} aria-label={t('participants.stopCamera', { name })} onClick={act(() => store.mute(p.peerId, 'webcam'))}>
-          📷✕
+          {t('controls.cameraOff')}
         </button>
       )}
       {p.screen === 'live' && (
         <button type="button" class="stop-screen" aria-label={t('participants.stopScreen', { name })} onClick={act(() => store.mute(p.peerId, 'screen'))}>
-          🖥✕
+          {t('controls.stopShare')}
         </button>
       )}
       <button type="button" class="remove danger" aria-label={t('participants.remove', { name })} onClick={() => setConfirming(true)}>
-        ⨯
+        {t('participants.removeShort')}
       </button>
     </span>
   );
@@ -70,14 +70,14 @@ export function ParticipantsPanel({ store, state, canModerate }: { store: CallSt
               </span>
               <span class="media">
                 <span class={`state mic ${p.mic}`} title={t(`participants.mic.${p.mic}`)} role="img" aria-label={t(`participants.mic.${p.mic}`)}>
-                  {p.mic === 'live' ? '🎙' : '🔇'}
+                  {t(`participants.micShort.${p.mic}`)}
                 </span>
                 <span class={`state webcam ${p.webcam}`} role="img" aria-label={t(`participants.webcam.${p.webcam}`)}>
-                  {p.webcam === 'live' ? '📷' : '🚫'}
+                  {t(`participants.camShort.${p.webcam}`)}
                 </span>
                 {p.screen === 'live' && (
                   <span class="state screen" role="img" aria-label={t('participants.sharing')}>
-                    🖥
+                    {t('participants.sharing')}
                   </span>
                 )}
               </span>

@@ -74,7 +74,9 @@ function RemoteTile({ tile, store, speaking, main }: { tile: TileModel; store: C
         </span>
       )}
       <button type="button" class="fullscreen" aria-label={t('tile.fullscreen', { name: tile.name })} onClick={() => void box.current?.requestFullscreen().catch(() => undefined)}>
-        ⛶
+        <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+          <path d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5" fill="none" stroke="currentColor" stroke-width="2" />
+        </svg>
       </button>
     </div>
   );
