@@ -21,10 +21,11 @@ const node = await CareCallNode.start(config, logger).catch((err: unknown) => {
 const links = node.demoLinks();
 if (links) {
   process.stdout.write(
-    `\nCareCall is running at ${node.baseUrl}\n` +
-      `Demo room (open each link in its own browser window):\n` +
+    // The room links first: the bare address has no join token, so it cannot open a call.
+    `\nDemo consultation (open each link in its own browser window; each starts with a camera check):\n` +
       `  doctor:  ${links.doctor}\n` +
       `  patient: ${links.patient}\n` +
+      `CareCall is running at ${node.baseUrl} (API under /api)\n` +
       `Demo accounts (sign in with POST ${node.baseUrl}/api/auth/login, then read the code at\n` +
       `${node.baseUrl}/api/dev/outbox?recipient=<e-mail> and POST it to /api/auth/mfa):\n` +
       DEMO_ACCOUNTS.map((a) => `  ${a.role.padEnd(12)} ${a.email.padEnd(28)} ${a.password}\n`).join('') +

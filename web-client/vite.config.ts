@@ -6,6 +6,8 @@ export default defineConfig({
   root,
   base: '/app/',
   logLevel: 'warn',
+  // Preact's automatic JSX runtime: components compile to its h() calls, no React compat layer.
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -22,7 +22,8 @@ export function demoRoutes(demo: DemoRoom, issuer: JoinTokenIssuer) {
     }
     const p = PARTICIPANTS[who];
     const token = await issuer.mint({ sub: p.sub, room: demo.roomId, role: p.role, name: p.name, perms: [...p.perms] });
-    return c.redirect(`/app/#token=${encodeURIComponent(token)}`, 302);
+    // Through the pre-call check first: devices picked there are carried into the call.
+    return c.redirect(`/app/precall.html#token=${encodeURIComponent(token)}`, 302);
   });
 }
 

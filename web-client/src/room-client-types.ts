@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup-client';
-import type { NetworkQuality, PeerInfo, WaitingInfo } from '../../signaling/protocol/index.ts';
+import type { NetworkQuality, ParticipantInfo, PeerInfo, WaitingInfo, WaitingStatus } from '../../signaling/protocol/index.ts';
 import type { MediaDevicesLike } from './media/local-devices.ts';
 import type { Source } from './media/publications.ts';
 import type { SocketFactory } from './signaling-client.ts';
@@ -27,6 +27,12 @@ export type RoomClientEvents = {
   activeSpeaker?: (peerId: string) => void;
   networkQuality?: (peers: NetworkQuality[]) => void;
   mutedBy?: (source: Source, by: string) => void;
+  /** Everyone admitted (this participant included) with role and mute state. */
+  participants?: (participants: ParticipantInfo[]) => void;
+  /** While waiting: place in line, time waited, whether a host knows, the host's note. */
+  waitingStatus?: (status: WaitingStatus) => void;
+  /** A host lets this participant turn a source they stopped back on. */
+  muteReleased?: (source: Source) => void;
   layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
   /** 'transportsRebuilt': an ICE restart could not move media to a new path, so transports were made anew. */
   connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart' | 'transportsRebuilt') => void;

@@ -4,7 +4,9 @@ import type { types } from 'mediasoup-client';
 // probe for eval, a CSP violation) stay out of the browser bundle; the server validates frames.
 import {
   CLOSE_CODE_DENIED,
+  CLOSE_CODE_ENDED,
   CLOSE_CODE_LEFT,
+  CLOSE_CODE_REMOVED,
   CLOSE_CODE_REPLACED,
   CLOSE_CODE_REVOKED,
   CLOSE_CODE_TOO_MANY_CONNECTIONS,
@@ -33,6 +35,8 @@ const FINAL_CLOSES: Record<number, string> = {
   [CLOSE_CODE_REVOKED]: 'access_revoked',
   // This link is open in too many tabs already: retrying would only knock again.
   [CLOSE_CODE_TOO_MANY_CONNECTIONS]: 'too_many_connections',
+  [CLOSE_CODE_REMOVED]: 'removed_by_host',
+  [CLOSE_CODE_ENDED]: 'ended_by_host',
 };
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const RESUMED_SILENCE_MS = 500;
@@ -299,6 +303,7 @@ export class RoomClient {
     this.peerId = joined.peerId;
     this.#resumeKey = joined.resumeKey;
     this.#iceServers = joined.iceServers;
+    if (joined.participants) this.#emit('participants', joined.participants);
     if (joined.status === 'admitted') await this.#startMedia(joined);
     else this.#emit('waiting');
   }
@@ -407,6 +412,12 @@ export class RoomClient {
         this.published.get(source)?.producer?.pause();
         return this.#emit('mutedBy', source, by);
       }
+      case 'participants':
+        return this.#emit('participants', (data as Notifications['participants']).participants);
+      case 'waitingStatus':
+        return this.#emit('waitingStatus', data as Notifications['waitingStatus']);
+      case 'muteReleased':
+        return this.#emit('muteReleased', (data as Notifications['muteReleased']).source);
       case 'consumerLayersChanged': {
         const { consumerId, spatialLayer } = data as Notifications['consumerLayersChanged'];
         return this.#emit('layersChanged', consumerId, spatialLayer);
@@ -414,6 +425,7 @@ export class RoomClient {
       case 'waitingRoom':
         return this.#emit('waitingRoom', (data as Notifications['waitingRoom']).waiting);
       case 'admitted':
+        if ((d as RoomState).participants) this.#emit('participants', (d as RoomState).participants!);
         return void this.#startMedia(d).catch((err: Error) => this.#emit('error', err));
       case 'denied':
         return this.#finish('denied');

@@ -1,0 +1,153 @@
+import { render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { lang, t } from './i18n/index.ts';
+import { LocalDevices } from './media/local-devices.ts';
+import { deviceCheck, httpRoundTrip, signalingReachable, type CheckResult } from './precall-checks.ts';
+
+const results: CheckResult[] = [];
+const hook = { results, done: false };
+(window as unknown as { precall: typeof hook }).precall = hook;
+
+type Choice = { cam: string; mic: string; spk: string };
+type SelectProps = { id: string; label: string; devices: MediaDeviceInfo[]; value: string; onChange: (id: string) => void };
+
+function DeviceSelect({ id, label, devices, value, onChange }: SelectProps) {
+  return (
+    <label for={id}>
+      {label}
+      <select id={id} value={value} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+        {devices.map((d, i) => (
+          <option key={d.deviceId} value={d.deviceId}>
+            {d.label || `${label} ${i + 1}`}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function meter(stream: MediaStream, onLevel: (level: number) => void): () => void {
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  context.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  let frame = 0;
+  const tick = () => {
+    analyser.getFloatTimeDomainData(samples);
+    onLevel(Math.min(1, Math.sqrt(samples.reduce((a, s) => a + s * s, 0) / samples.length) * 4));
+    frame = requestAnimationFrame(tick);
+  };
+  tick();
+  return () => (cancelAnimationFrame(frame), void context.close());
+}
+
+function testTone(sinkId: string) {
+  const context = new AudioContext() as AudioContext & { setSinkId?: (id: string) => Promise<void> };
+  if (sinkId && sinkId !== 'default') void context.setSinkId?.(sinkId).catch(() => undefined);
+  const osc = context.createOscillator();
+  osc.frequency.value = 440;
+  osc.connect(context.destination);
+  osc.start();
+  osc.stop(context.currentTime + 0.6);
+}
+
+/** The join link: the token plus the devices picked here that differ from what the browser chose. */
+export function joinHref(token: string, chosen: Choice, initial: Choice) {
+  let fragment = `token=${encodeURIComponent(token)}`;
+  for (const key of ['cam', 'mic', 'spk'] as const) if (chosen[key] && chosen[key] !== initial[key]) fragment += `&${key}=${encodeURIComponent(chosen[key])}`;
+  return `/app/${location.search}#${fragment}`;
+}
+
+function Precall({ token }: { token: string | null }) {
+  const video = useRef<HTMLVideoElement>(null);
+  const [stream, setStream] = useState<MediaStream>();
+  const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
+  const [checks, setChecks] = useState<CheckResult[]>([]);
+  const [level, setLevel] = useState(0);
+  const [choice, setChoice] = useState<Choice>({ cam: '', mic: '', spk: 'default' });
+  const [initial, setInitial] = useState<Choice>({ cam: '', mic: '', spk: 'default' });
+  const [joinable, setJoinable] = useState(false);
+  const show = (r: CheckResult) => {
+    results.push(r);
+    setChecks([...results]);
+  };
+
+  const open = async (cam?: string, mic?: string) => {
+    stream?.getTracks().forEach((tr) => tr.stop());
+    const s = await navigator.mediaDevices.getUserMedia({
+      audio: mic ? { deviceId: { exact: mic } } : true,
+      video: cam ? { deviceId: { exact: cam } } : true,
+    });
+    setStream(s);
+    if (video.current) video.current.srcObject = s;
+    const now = { cam: s.getVideoTracks()[0]?.getSettings().deviceId ?? '', mic: s.getAudioTracks()[0]?.getSettings().deviceId ?? '' };
+    setChoice((c) => ({ ...c, ...now }));
+    return { s, now };
+  };
+
+  useEffect(() => {
+    void (async () => {
+      let s: MediaStream | undefined;
+      try {
+        const opened = await open();
+        s = opened.s;
+        setInitial({ ...opened.now, spk: 'default' });
+        setDevices(await navigator.mediaDevices.enumerateDevices());
+      } catch {
+        // reported by the device checks below
+      }
+      show(deviceCheck('camera', s?.getVideoTracks()[0]));
+      show(deviceCheck('microphone', s?.getAudioTracks()[0]));
+      show(await httpRoundTrip(location.origin));
+      if (token) {
+        const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+        const signaling = await signalingReachable(`${scheme}://${location.host}/ws`, token, (url, protocols) => new WebSocket(url, protocols) as never);
+        show(signaling);
+        setJoinable(signaling.state === 'ok');
+      } else {
+        show({ name: 'signaling', state: 'warn', detail: t('precall.noToken') });
+      }
+      hook.done = true;
+    })();
+  }, []);
+  useEffect(() => (stream ? meter(stream, setLevel) : undefined), [stream]);
+
+  const pick = (kind: 'cam' | 'mic') => (id: string) =>
+    void open(kind === 'cam' ? id : choice.cam, kind === 'mic' ? id : choice.mic).catch((err: Error) => show({ name: kind === 'cam' ? 'camera' : 'microphone', state: 'fail', detail: err.message }));
+  const of = (kind: MediaDeviceKind) => devices.filter((d) => d.kind === kind);
+  return (
+    <>
+      <header>
+        <strong>{t('appName')}</strong>
+        <span>{t('precall.title')}</span>
+      </header>
+      <main>
+        <video id="preview" autoPlay playsInline muted ref={video} aria-label={t('precall.preview')} />
+        <section aria-label={t('precall.checks')}>
+          <DeviceSelect id="camera" label={t('devices.camera')} devices={of('videoinput')} value={choice.cam} onChange={pick('cam')} />
+          <DeviceSelect id="microphone" label={t('devices.microphone')} devices={of('audioinput')} value={choice.mic} onChange={pick('mic')} />
+          <meter id="mic-level" min={0} max={1} value={level} aria-label={t('precall.micLevel')} />
+          {LocalDevices.canChooseSpeaker() && <DeviceSelect id="speaker" label={t('devices.speaker')} devices={of('audiooutput')} value={choice.spk} onChange={(spk) => setChoice((c) => ({ ...c, spk }))} />}
+          <button id="test-speaker" type="button" onClick={() => testTone(choice.spk)}>
+            {t('precall.testSpeaker')}
+          </button>
+          <ul id="checks" aria-live="polite">
+            {checks.map((r, i) => (
+              <li key={i} data-check={r.name} data-state={r.state}>
+                {t(`check.${r.name}` as never)}: {r.detail}
+              </li>
+            ))}
+          </ul>
+          <a id="join" class="button" hidden={!joinable || !token} href={token ? joinHref(token, choice, initial) : undefined}>
+            {t('precall.join')}
+          </a>
+        </section>
+      </main>
+    </>
+  );
+}
+
+document.documentElement.lang = lang;
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+history.replaceState(null, '', location.pathname + location.search);
+render(<Precall token={token} />, document.getElementById('app')!);
