@@ -119,6 +119,9 @@ export class CareCallNode {
       transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) => logger.error({ worker: index, error: error.message }, 'media worker died'));
+    this.pool.on('workerRespawnFailed', (index, error, attempt, retryInMs) =>
+      logger.error({ worker: index, error: error.message, attempt, retryInMs }, 'media worker could not be restarted; retrying'),
+    );
     this.#onStop('sfu workers', () => this.pool.close());
     const buffers = defaultUdpBufferBytes();
     logger.info(

@@ -19,6 +19,10 @@ export type WorkerPoolOptions = {
   socketsPerWorker?: number | undefined;
   logLevel?: types.WorkerLogLevel;
   transportWatch?: TransportWatchOptions;
+  /** One DTLS certificate for every worker (PEM files); by default each worker makes its own. */
+  dtls?: { certificateFile: string; privateKeyFile: string } | undefined;
+  /** Wait before retrying a failed respawn: doubles from `first` up to `max`. */
+  respawnBackoffMs?: { first: number; max: number } | undefined;
 };
 
 /**
@@ -53,12 +57,20 @@ function isRunning(pid: number) {
   }
 }
 
-type PoolEvents = { workerDied: [index: number, error: Error]; workerReplaced: [worker: SfuWorker] };
+const DEFAULT_RESPAWN_BACKOFF_MS = { first: 250, max: 10_000 };
+
+type PoolEvents = {
+  workerDied: [index: number, error: Error];
+  /** Starting the replacement failed; the pool tries again after `retryInMs`. */
+  workerRespawnFailed: [index: number, error: Error, attempt: number, retryInMs: number];
+  workerReplaced: [worker: SfuWorker];
+};
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly #workers: SfuWorker[] = [];
   #closed = false;
   #numWorkers = 0;
+  readonly #respawnTimers = new Set<NodeJS.Timeout>();
   /** Connection telemetry of every transport on every worker. */
   readonly transports: TransportWatch;
 
@@ -121,6 +133,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const timer of this.#respawnTimers) clearTimeout(timer);
+    this.#respawnTimers.clear();
     this.transports.close();
     const pids = this.pids();
     for (const w of this.#workers) w.worker.close(); // sends SIGTERM
@@ -130,7 +144,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   async #spawn(index: number): Promise<SfuWorker> {
-    const worker = await mediasoup.createWorker({ logLevel: this.opts.logLevel ?? 'warn' });
+    const { dtls } = this.opts;
+    const worker = await mediasoup.createWorker({
+      logLevel: this.opts.logLevel ?? 'warn',
+      ...(dtls ? { dtlsCertificateFile: dtls.certificateFile, dtlsPrivateKeyFile: dtls.privateKeyFile } : {}),
+    });
     const servers: types.WebRtcServer[] = [];
     const udpPorts: number[] = [];
     try {
@@ -171,11 +189,32 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return sfuWorker;
   }
 
-  async #onDied(dead: SfuWorker, error: Error) {
+  #onDied(dead: SfuWorker, error: Error) {
     this.emit('workerDied', dead.index, error);
+    void this.#respawn(dead, 1);
+  }
+
+  /**
+   * Replaces a dead worker, retrying with a growing pause while starting one fails (a missing
+   * certificate, a port still held, no memory): the slot stays dead meanwhile, which readiness shows.
+   */
+  async #respawn(dead: SfuWorker, attempt: number) {
     if (this.#closed) return;
-    const replacement = await this.#spawn(dead.index).catch(() => undefined);
-    if (!replacement) return;
+    let replacement: SfuWorker;
+    try {
+      replacement = await this.#spawn(dead.index);
+    } catch (err) {
+      if (this.#closed) return;
+      const { first, max } = this.opts.respawnBackoffMs ?? DEFAULT_RESPAWN_BACKOFF_MS;
+      const retryInMs = Math.min(first * 2 ** (attempt - 1), max);
+      const timer = setTimeout(() => {
+        this.#respawnTimers.delete(timer);
+        void this.#respawn(dead, attempt + 1);
+      }, retryInMs);
+      this.#respawnTimers.add(timer);
+      this.emit('workerRespawnFailed', dead.index, err instanceof Error ? err : new Error(String(err)), attempt, retryInMs);
+      return;
+    }
     if (this.#closed) return void replacement.worker.close();
     this.#workers[this.#workers.indexOf(dead)] = replacement;
     this.emit('workerReplaced', replacement);
