@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { SfuError } from './errors.ts';
+import { Room } from './room.ts';
 import { TransportWatch, type TransportWatchOptions } from './transport-watch.ts';
 import { udpSocketStats } from './udp-socket-stats.ts';
 
@@ -112,6 +113,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const loads = await Promise.all(live.map(async (w) => ({ w, load: (await w.worker.dump()).routerIds.length })));
     loads.sort((a, b) => a.load - b.load || a.w.index - b.w.index);
     return loads[0]!.w;
+  }
+
+  /** A new room (Router) on the least-loaded live worker. */
+  async createRoom(roomId: string): Promise<Room> {
+    return Room.create(roomId, await this.leastLoaded());
   }
 
   /**

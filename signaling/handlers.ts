@@ -1,4 +1,3 @@
-import type { types } from 'mediasoup';
 import type { Participant } from './participant.ts';
 import type { Method, RequestData, ResponseData } from './protocol/index.ts';
 import { SignalingError } from './signaling-error.ts';
@@ -36,7 +35,7 @@ export const handlers: Handlers = {
     if (p.ended) throw new SignalingError('room_closed', 'the session ended');
     const previous = hubRoom.current(p.peerId);
     if (previous && previous !== p) (previous as Participant).replaced();
-    p.rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
+    p.rtpCapabilities = rtpCapabilities;
     p.hubRoom = hubRoom;
     const status = hubRoom.enter(p);
     p.status = status;
@@ -54,7 +53,7 @@ export const handlers: Handlers = {
   },
 
   async connectTransport(p, { transportId, dtlsParameters }) {
-    await admitted(p).peer.connectTransport(transportId, dtlsParameters as types.DtlsParameters);
+    await admitted(p).peer.connectTransport(transportId, dtlsParameters);
     return {};
   },
 
@@ -71,8 +70,8 @@ export const handlers: Handlers = {
   async produce(p, { transportId, kind, rtpParameters, source }) {
     const { peer } = admitted(p);
     if (!p.may('publish')) throw new SignalingError('forbidden', 'no publish permission');
-    const producer = await peer.produce(transportId, kind, rtpParameters as types.RtpParameters, source);
-    return { producerId: producer.id };
+    const { producerId } = await peer.produce(transportId, kind, rtpParameters, source);
+    return { producerId };
   },
 
   async closeProducer(p, { producerId }) {
@@ -91,15 +90,9 @@ export const handlers: Handlers = {
   },
 
   async consume(p, { producerId }) {
-    const { peer, hubRoom } = admitted(p);
+    const { peer } = admitted(p);
     if (!p.may('subscribe')) throw new SignalingError('forbidden', 'no subscribe permission');
-    // Only this room's producers are visible: another room's id is simply not found.
-    const producer = hubRoom.room.findProducer(producerId);
-    if (!producer || producer.appData.peerId === p.peerId) {
-      throw new SignalingError('producer_not_found', 'no such producer in this room');
-    }
-    const consumer = await peer.consume(producer);
-    return { consumerId: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
+    return peer.consume(producerId);
   },
 
   async resumeConsumer(p, { consumerId }) {
@@ -142,8 +135,8 @@ export const handlers: Handlers = {
     let muted = 0;
     for (const producer of target.producersBySource(source)) {
       if (producer.paused) continue;
-      await target.setProducerPaused(producer.id, true, p.peerId);
-      member.notify('mutedBy', { producerId: producer.id, by: p.peerId });
+      await target.setProducerPaused(producer.producerId, true, p.peerId);
+      member.notify('mutedBy', { producerId: producer.producerId, by: p.peerId });
       muted++;
     }
     return { muted };

@@ -1,8 +1,6 @@
-import type { types } from 'mediasoup';
-import type { Peer } from '../sfu/peer.ts';
-import type { Room, RoomCloseReason } from '../sfu/room.ts';
+import type { Peer, Room, RoomCloseReason } from '../sfu/index.ts';
 import { peerQuality } from './network-quality.ts';
-import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type ProducerInfo, type RoomState, type WaitingInfo } from './protocol/index.ts';
+import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type RoomState, type WaitingInfo } from './protocol/index.ts';
 import { SignalingError } from './signaling-error.ts';
 
 /** What a HubRoom needs from a participant; signaling participants implement it. */
@@ -21,16 +19,6 @@ export interface RoomMember {
   /** The room went away under the member (ended, shutdown). */
   roomClosed(reason: RoomCloseReason): void;
   denied(): void;
-}
-
-export function producerInfo(peerId: string, producer: types.Producer): ProducerInfo {
-  return {
-    peerId,
-    producerId: producer.id,
-    kind: producer.kind,
-    source: String(producer.appData.source ?? 'webcam'),
-    paused: producer.paused,
-  };
 }
 
 /**
@@ -132,9 +120,7 @@ export class HubRoom {
       peers: [...this.members.values()]
         .filter((m) => m.peerId !== forPeerId)
         .map((m) => ({ peerId: m.peerId, role: m.role, displayName: m.displayName })),
-      producers: me.canSubscribe
-        ? this.#room.producersExcept(forPeerId).map(({ peer, producer }) => producerInfo(peer.id, producer))
-        : [],
+      producers: me.canSubscribe ? this.#room.producersExcept(forPeerId) : [],
       waiting: me.canAdmit ? this.#waitingList() : [],
     };
   }
@@ -143,7 +129,7 @@ export class HubRoom {
   publishQuality() {
     const peers = [...this.members.values()].flatMap((m) => {
       const peer = this.#room.peers.get(m.peerId);
-      return peer ? [peerQuality(peer, m.clientStats)] : [];
+      return peer ? [peerQuality(peer.id, peer.linkScores(), m.clientStats)] : [];
     });
     const text = JSON.stringify(peers);
     if (text === this.#lastQuality) return;
@@ -186,9 +172,9 @@ export class HubRoom {
 
   #wire(room: Room) {
     this.#room = room;
-    room.on('newProducer', (peer, producer) => this.#broadcast(peer.id, 'newProducer', producerInfo(peer.id, producer), true));
+    room.on('newProducer', (peer, producer) => this.#broadcast(peer.id, 'newProducer', producer, true));
     room.on('producerPaused', (peer, producer, paused, by) =>
-      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.id, by }),
+      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.producerId, by }),
     );
     room.on('activeSpeaker', (peerId) => this.#broadcast('', 'activeSpeaker', { peerId }));
     room.on('peerClosed', (peer) => {

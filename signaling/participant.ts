@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { SocketConnection } from './socket.ts';
-import type { Peer } from '../sfu/peer.ts';
-import type { RoomCloseReason } from '../sfu/room.ts';
+import type { ClientMediaParameters, Peer, RoomCloseReason } from '../sfu/index.ts';
 import { handlers } from './handlers.ts';
 import type { HubRoom, RoomMember } from './hub-room.ts';
 import {
@@ -55,7 +53,7 @@ const RESPONSE_CACHE = 128;
 export class Participant implements RoomMember {
   readonly resumeKey = randomBytes(18).toString('base64url');
   status: 'new' | 'waiting' | 'admitted' = 'new';
-  rtpCapabilities: types.RtpCapabilities | undefined;
+  rtpCapabilities: ClientMediaParameters | undefined;
   /** What the participant's own client last reported about its connection. */
   clientStats: ClientStats | undefined;
   hubRoom: HubRoom | undefined;
@@ -170,7 +168,7 @@ export class Participant implements RoomMember {
 
   attachPeer(peer: Peer) {
     this.peer = peer;
-    peer.rtpCapabilities = this.rtpCapabilities;
+    peer.setRtpCapabilities(this.rtpCapabilities);
     const wasWaiting = this.status === 'waiting';
     this.status = 'admitted';
     if (wasWaiting && this.hubRoom) this.notify('admitted', this.hubRoom.state(this.peerId));
