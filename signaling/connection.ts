@@ -1,6 +1,6 @@
 import type { ConnectionHandler, SocketConnection } from './socket.ts';
 import type { Participant } from './participant.ts';
-import { CLOSE_CODE_LEFT, MAX_FRAME_BYTES, requestFrameSchema, requestSchemas, type ErrorBody, type Method } from './protocol/index.ts';
+import { closeCode, MAX_FRAME_BYTES, requestFrameSchema, requestSchemas, type ErrorBody, type Method } from './protocol/index.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -32,7 +32,7 @@ export function connectionHandler(connection: SocketConnection, participant: Par
       participant.request(id, method as Method, body ?? {});
     },
     onClose(code) {
-      participant.detach(connection, code === CLOSE_CODE_LEFT);
+      participant.detach(connection, code === closeCode('client_left'));
     },
     onDrain() {
       participant.flushSnapshots();

@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { SocketConnection } from './socket.ts';
+import { closeWith, type SocketConnection } from './socket.ts';
 import type { ClientMediaParameters, Peer, RoomCloseReason } from '../sfu/index.ts';
 import { handlers } from './handlers.ts';
 import type { HubRoom, RoomMember } from './hub-room.ts';
 import {
-  CLOSE_CODE_DENIED,
-  CLOSE_CODE_REPLACED,
-  CLOSE_CODE_REVOKED,
-  CLOSE_CODE_ROOM_CLOSED,
   NOTIFICATION_BUFFER,
   RESUME_GRACE_MS,
   requestSchemas,
@@ -108,7 +104,7 @@ export class Participant implements RoomMember {
     const oldest = this.#buffer[0]?.seq ?? this.#seq + 1;
     if (lastSeq < this.#seq && lastSeq + 1 < oldest) return false;
     clearTimeout(this.#graceTimer);
-    if (this.#connection && this.#connection !== connection) this.#connection.close(CLOSE_CODE_REPLACED, 'resumed_elsewhere');
+    if (this.#connection && this.#connection !== connection) closeWith(this.#connection, 'resumed_elsewhere');
     this.#connection = connection;
     if (resuming) this.#send(connection, JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
     for (const frame of this.#buffer) if (frame.seq > lastSeq) this.#send(connection, JSON.stringify(frame));
@@ -186,26 +182,26 @@ export class Participant implements RoomMember {
     this.hubRoom = undefined;
     this.peer = undefined;
     this.notify('roomClosed', { reason });
-    this.#connection?.close(CLOSE_CODE_ROOM_CLOSED, 'room_closed');
+    if (this.#connection) closeWith(this.#connection, 'room_closed');
     this.end();
   }
 
   denied() {
     this.hubRoom = undefined;
     this.notify('denied', { reason: 'denied' });
-    this.#connection?.close(CLOSE_CODE_DENIED, 'denied');
+    if (this.#connection) closeWith(this.#connection, 'denied');
     this.end();
   }
 
   /** What the join token stood for was withdrawn: closed with the reason, not kept for resumption. */
   revoke(reason: RevocationReason) {
-    this.#connection?.close(CLOSE_CODE_REVOKED, reason);
+    if (this.#connection) closeWith(this.#connection, reason);
     this.end();
   }
 
   /** Another connection joined with the same identity: this one yields. */
   replaced() {
-    this.#connection?.close(CLOSE_CODE_REPLACED, 'duplicate_identity');
+    if (this.#connection) closeWith(this.#connection, 'duplicate_identity');
     this.end();
   }
 

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { SocketConnection, UpgradeDecision, UpgradeRequest } from './socket.ts';
+import { closeWith, type SocketConnection, type UpgradeDecision, type UpgradeRequest } from './socket.ts';
 import { connectionHandler } from './connection.ts';
 import { Participant } from './participant.ts';
-import { CLOSE_CODE_SESSION_EXPIRED, CLOSE_CODE_TOO_MANY_CONNECTIONS, SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import { SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
 import { readCredential } from './upgrade-credential.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
@@ -77,7 +77,7 @@ export function createSignalingService(deps: SignalingDeps) {
       if (context.kind === 'join') {
         // Upgrades authorized together can all pass the check above before any of them opens.
         if (held(context.claims) >= maxSockets) {
-          queueMicrotask(() => connection.close(CLOSE_CODE_TOO_MANY_CONNECTIONS, 'too_many_connections'));
+          queueMicrotask(() => closeWith(connection, 'too_many_connections'));
           return { onMessage: () => {}, onClose: () => {} };
         }
         participant = new Participant(context.claims, participantDeps);
@@ -87,7 +87,7 @@ export function createSignalingService(deps: SignalingDeps) {
       } else {
         participant = participants.get(context.resumeKey);
         if (!participant || participant.ended || !participant.attach(connection, context.lastSeq)) {
-          queueMicrotask(() => connection.close(CLOSE_CODE_SESSION_EXPIRED, 'session_expired'));
+          queueMicrotask(() => closeWith(connection, 'session_expired'));
           return { onMessage: () => {}, onClose: () => {} };
         }
         return connectionHandler(connection, participant);

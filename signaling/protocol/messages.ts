@@ -132,7 +132,6 @@ export const requestFrameSchema = z.object({
   data: z.unknown().optional(),
 });
 
-export type RequestFrame<M extends Method = Method> = { type: 'request'; id: number; method: M; data: RequestData<M> };
 export type ResponseFrame =
   | { type: 'response'; id: number; ok: true; data: unknown }
   | { type: 'response'; id: number; ok: false; error: ErrorBody };
