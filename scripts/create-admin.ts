@@ -13,7 +13,7 @@ import { loadAuthKeys } from '../server/identity/access-tokens.ts';
 import { BootstrapRefused, createPlatformAdmin } from '../server/identity/bootstrap-admin.ts';
 import { auditChainKey } from '../server/identity/create-identity.ts';
 import { PasswordHasher } from '../server/identity/passwords.ts';
-import { displayNameSchema, emailSchema } from '../server/validation.ts';
+import { displayNameSchema, emailSchema } from '../server/api/validation.ts';
 
 const USAGE = 'usage: create-admin --email <address> --name "<display name>" [--force]\n';
 function fail(code: number, message: string): never {

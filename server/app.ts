@@ -4,90 +4,53 @@ import { errorCode } from '../db/connection-errors.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse, requestIdOf } from './errors.ts';
-import type { JoinTokenIssuer } from './join-tokens.ts';
-import { demoRoutes, type DemoRoom } from './routes/demo.ts';
-import { healthRoutes, type HealthDeps } from './routes/health.ts';
-import { staticRoutes } from './routes/static.ts';
-import type { Identity } from './identity/create-identity.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse, requestIdOf } from './api/errors.ts';
+import { demoRoutes, type DemoRoom } from './demo/routes.ts';
+import { healthRoutes, type HealthDeps } from './ops/health-routes.ts';
+import { staticRoutes } from './api/static-routes.ts';
 import type { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
-import { auditRoutes } from './routes/audit.ts';
-import { authRoutes } from './routes/auth.ts';
-import { clinicRoutes } from './routes/clinics.ts';
-import { devOutboxRoutes } from './routes/dev-outbox.ts';
-import { invitationRoutes } from './routes/invitations.ts';
-import { meRoutes } from './routes/me.ts';
-import { assignRequestId, requestContext, type ApiEnv } from './routes/middleware.ts';
-import { patientRoutes } from './routes/patients.ts';
-import { iceServerRoutes } from './routes/ice-servers.ts';
-import type { TurnConfig } from './turn-credentials.ts';
-import type { JoinTokenVerifier } from '../signaling/verify-join-token.ts';
-import { appointmentRoutes } from './routes/scheduling/appointments.ts';
-import { clinicSchedulingRoutes } from './routes/scheduling/clinic-scheduling.ts';
-import { dispatchRoutes } from './routes/scheduling/dispatch.ts';
-import { doctorRoutes } from './routes/scheduling/doctors.ts';
-import { calendarFeedRoutes, publicCalendarFeedRoutes } from './routes/scheduling/calendar-feeds.ts';
-import type { Scheduling } from './scheduling/create-scheduling.ts';
-import { ConsultationService } from './consultations/consultation-service.ts';
-import { securityHeaders, type SecurityHeaderOptions } from './security-headers.ts';
-import type { JoinGrants } from './consultations/join-grants.ts';
-import { consultationRoutes, guestLinkRoutes } from './routes/consultations.ts';
+import { auditRoutes } from './audit/routes.ts';
+import { devOutboxRoutes } from './demo/dev-outbox-routes.ts';
+import { assignRequestId, requestContext, type ApiEnv } from './api/middleware.ts';
+import { identityRoutes } from './identity/routes.ts';
+import { patientRoutes } from './records/routes.ts';
+import { schedulingRoutes } from './scheduling/routes.ts';
+import { iceServerRoutes } from './media/ice-server-routes.ts';
+import type { TurnConfig } from './media/turn-credentials.ts';
+import { securityHeaders, type SecurityHeaderOptions } from './api/security-headers.ts';
+import { consultationRoutes, guestLinkRoutes } from './consultations/routes.ts';
+import type { Services } from './services.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-export type AppDeps = HealthDeps & {
+/** What the HTTP tier needs besides the services: how it is reached and what it reports. */
+export type AppOptions = HealthDeps & {
   logger: Logger;
-  issuer: JoinTokenIssuer;
   demo: DemoRoom | undefined;
-  identity: Identity;
-  scheduling: Scheduling;
-  /** Base URL the .ics feed links back to. */
-  appUrl?: () => string;
-  /** The clock for appointment windows (tests set it). */
-  now?: () => Date;
   /** Demo mode only: exposes the dev outbox so demo users can read their sign-in codes. */
   devOutbox?: OutboxNotificationProvider | undefined;
-  verifyJoinToken: JoinTokenVerifier;
   turn: TurnConfig | undefined;
   /** Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES). */
   trustedProxies?: BlockList | undefined;
-  /** Told when a guest is revoked (closes the guest's sockets); absent in API-only tests. */
-  joinGrants?: JoinGrants | undefined;
   /** HSTS and which pages may be framed (nobody by default). */
   securityHeaders?: SecurityHeaderOptions;
 };
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
-export function createApi(identity: Identity, scheduling: Scheduling, logger: Logger, appUrl: () => string = () => '', consultations?: ConsultationService, trustedProxies?: BlockList) {
-  const api = new Hono<ApiEnv>()
+function createApi(services: Services, logger: Logger, trustedProxies?: BlockList) {
+  const { identity, scheduling, consultations, publicUrl } = services;
+  return new Hono<ApiEnv>()
     .use(requestContext(logger, trustedProxies))
-    .route('/auth', authRoutes(identity))
-    .route('/me', meRoutes(identity))
-    .route('/clinics', clinicRoutes(identity))
-    .route('/invitations', invitationRoutes(identity))
+    .route('/', identityRoutes(identity))
     .route('/patients', patientRoutes(identity))
     .route('/audit', auditRoutes(identity))
-    .route('/scheduling/clinics', clinicSchedulingRoutes(identity, scheduling))
-    .route('/doctors', doctorRoutes(identity, scheduling, appUrl))
-    .route('/appointments', appointmentRoutes(identity, scheduling))
-    .route('/dispatch', dispatchRoutes(identity, scheduling))
-    .route('/doctors', calendarFeedRoutes(identity, scheduling, appUrl))
-    .route('/calendar-feeds', publicCalendarFeedRoutes(identity, scheduling, appUrl));
-  if (consultations) api.route('/appointments', consultationRoutes(identity, consultations));
-  return api;
+    .route('/', schedulingRoutes(identity, scheduling, publicUrl))
+    .route('/appointments', consultationRoutes(identity, consultations));
 }
 
-export type Api = ReturnType<typeof createApi>;
-
-export function createApp(deps: AppDeps) {
-  const consultations = new ConsultationService({
-    db: deps.identity.policy.db,
-    policy: deps.identity.policy,
-    issuer: deps.issuer,
-    now: deps.now ?? (() => new Date()),
-    publicUrl: deps.appUrl ?? (() => ''),
-    grants: deps.joinGrants,
-  });
+/** Mounts the routes over services built elsewhere (createServices); builds no service itself. */
+export function createApp(services: Services, deps: AppOptions) {
+  const consultations = services.consultations;
   const app = new Hono()
     .use(assignRequestId())
     .use(securityHeaders(deps.securityHeaders))
@@ -101,11 +64,11 @@ export function createApp(deps: AppDeps) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
-    .route('/api', createApi(deps.identity, deps.scheduling, deps.logger, deps.appUrl, consultations, deps.trustedProxies))
-    .route('/api/ice-servers', iceServerRoutes(deps.verifyJoinToken, deps.turn))
+    .route('/api', createApi(services, deps.logger, deps.trustedProxies))
+    .route('/api/ice-servers', iceServerRoutes(services.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
-  if (deps.demo) app.route('/', demoRoutes(deps.demo, deps.issuer));
+  if (deps.demo) app.route('/', demoRoutes(deps.demo, services.issuer));
 
   app.notFound((c) => problemResponse(c, new ProblemError(404, 'not_found', 'no such resource')));
   app.onError((err, c) => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { parseTrustedProxies } from './client-ip.ts';
-import { DEFAULT_METRICS_ALLOW } from './metrics-access.ts';
-import type { TurnConfig } from './turn-credentials.ts';
+import { parseTrustedProxies } from './api/client-ip.ts';
+import { DEFAULT_METRICS_ALLOW } from './ops/metrics-access.ts';
+import type { TurnConfig } from './media/turn-credentials.ts';
 
 // The only module that reads process.env (passed in, so tests can hand it any environment).
 const port = z.coerce.number().int().min(0).max(65535);

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { CareCallNode } from './node.ts';
-import { DEMO_ACCOUNTS } from './identity/demo-seed.ts';
+import { DEMO_ACCOUNTS } from './demo/demo-seed.ts';
 
 let config;
 try {

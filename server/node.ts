@@ -5,29 +5,23 @@ import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH } from '../signaling/protocol/
 import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
 import { recheckParticipants, revokeParticipants } from '../signaling/revocation.ts';
-import { JoinGrants } from './consultations/join-grants.ts';
-import { createJoinTokenVerifier } from '../signaling/verify-join-token.ts';
-import { parseTrustedProxies } from './client-ip.ts';
+import { parseTrustedProxies } from './api/client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { defaultUdpBufferBytes, WorkerPool, type TransportWatchOptions } from '../sfu/index.ts';
-import { logTransportEvent } from './media-telemetry.ts';
+import { logTransportEvent } from './media/media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
 import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
-import { JoinTokenIssuer, loadJoinTokenKeys } from './join-tokens.ts';
-import { createMetrics } from './metrics.ts';
-import { metricsAccess } from './metrics-access.ts';
-import { iceServersFor } from './turn-credentials.ts';
-import { demoLinks, type DemoRoom } from './routes/demo.ts';
-import { createRoomLifecycle } from './room-lifecycle-service.ts';
-import { createIdentity, type Identity } from './identity/create-identity.ts';
-import { seedDemo } from './identity/demo-seed.ts';
-import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
-import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
-import { createScheduling, type Scheduling } from './scheduling/create-scheduling.ts';
+import { createMetrics } from './ops/metrics.ts';
+import { metricsAccess } from './ops/metrics-access.ts';
+import { iceServersFor } from './media/turn-credentials.ts';
+import { demoLinks, type DemoRoom } from './demo/routes.ts';
+import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
+import { seedDemo } from './demo/demo-seed.ts';
+import { createServices, type Services } from './services.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -61,13 +55,9 @@ export class CareCallNode {
   server!: SocketServer;
   /** The HTTP app behind the socket server (its route table is what the header test walks). */
   app!: App;
-  issuer!: JoinTokenIssuer;
   demo: DemoRoom | undefined;
-  identity!: Identity;
-  scheduling!: Scheduling;
-  joinGrants!: JoinGrants;
-  /** The development notification provider (the only one until real e-mail/SMS providers exist). */
-  outbox!: OutboxNotificationProvider;
+  /** Everything createServices built (identity, scheduling, consultations, join tokens and grants). */
+  services!: Services;
 
   private constructor(
     readonly config: Config,
@@ -83,6 +73,15 @@ export class CareCallNode {
       throw err;
     }
     return node;
+  }
+
+  /** Mints join tokens (tests and load bots join rooms with these). */
+  get issuer() {
+    return this.services.issuer;
+  }
+
+  get identity() {
+    return this.services.identity;
   }
 
   get port() {
@@ -127,41 +126,25 @@ export class CareCallNode {
       'media workers ready',
     );
 
-    const keys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
-    if (keys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
-    this.issuer = new JoinTokenIssuer(keys, config.joinToken.ttlSeconds);
-
-    this.outbox = new OutboxNotificationProvider(this.db.db);
-    const notifier = config.smtp ? new SmtpNotificationProvider(this.db.db, config.smtp, this.outbox) : this.outbox;
-    if (notifier instanceof SmtpNotificationProvider) this.#onStop('smtp', () => notifier.close());
-    logger.info({ email: notifier.kind, sms: 'outbox' }, 'notification delivery');
-    this.identity = await createIdentity({ db: this.db.db, config: config.auth, notifier, publicUrl: () => this.baseUrl });
-    this.#onStop('password hashing threads', () => this.identity.passwords.close());
+    this.services = await createServices(config, { db: this.db.db, logger, bus: this.bus }, { publicUrl: () => this.baseUrl, ...(opts.now ? { consultationClock: opts.now } : {}) });
+    for (const { name, stop } of this.services.stops) this.#onStop(name, stop);
+    const { identity, scheduling, joinKeys } = this.services;
+    if (joinKeys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
+    logger.info({ email: this.services.notifier.kind, sms: 'outbox' }, 'notification delivery');
     // Before any request: the chain's newest entry is keyed from here on (see AuditLog.keyChainHead).
-    await this.identity.audit.keyChainHead();
-    const checkpoints = new AuditCheckpointer(this.identity.audit, this.identity.keys.privateKey, logger);
+    await identity.audit.keyChainHead();
+    const checkpoints = new AuditCheckpointer(identity.audit, identity.keys.privateKey, logger);
     checkpoints.start(config.auth.auditCheckpointSeconds * 1000);
     this.#onStop('audit checkpoints', () => checkpoints.stop());
-    if (this.identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
-    if (this.identity.ephemeralAuditKey) logger.warn('audit chain key is per-process (no AUTH_TOKEN_PRIVATE_KEY or AUDIT_CHAIN_KEY): entries of earlier runs will not verify');
+    if (identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
+    if (identity.ephemeralAuditKey) logger.warn('audit chain key is per-process (no AUTH_TOKEN_PRIVATE_KEY or AUDIT_CHAIN_KEY): entries of earlier runs will not verify');
     if (config.demo) {
-      const { created } = await seedDemo(this.db.db, this.identity.passwords);
+      const { created } = await seedDemo(this.db.db, identity.passwords);
       logger.info({ created }, 'demo clinic ready');
     }
-
-    // Before the services that revoke grants (scheduling, consultations); started with signaling below.
-    this.joinGrants = new JoinGrants({ db: this.db.db, bus: this.bus, logger, now: opts.now });
-    this.scheduling = createScheduling({
-      db: this.db.db,
-      policy: this.identity.policy,
-      audit: this.identity.audit,
-      provider: notifier,
-      config: config.scheduling,
-      onStatusChange: (appointmentId, to) => this.joinGrants.statusChanged(appointmentId, to),
-    });
     if (config.scheduling.workerEnabled) {
       // After the database (it needs it), before the socket server; stopped before the database closes.
-      const worker = this.scheduling.createWorker(logger);
+      const worker = scheduling.createWorker(logger);
       worker.start();
       this.#onStop('scheduling worker', () => worker.stop());
       logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
@@ -186,19 +169,11 @@ export class CareCallNode {
     this.#onStop('rooms', () => this.hub.close('shutdown'));
 
     if (config.demo) this.demo = { roomId: randomBytes(12).toString('base64url'), key: randomBytes(9).toString('base64url') };
-    const verifyJoinToken = createJoinTokenVerifier(keys.publicKey);
-    const app = (this.app = createApp({
+    const app = (this.app = createApp(this.services, {
       logger,
-      issuer: this.issuer,
       demo: this.demo,
-      identity: this.identity,
-      scheduling: this.scheduling,
-      appUrl: () => this.baseUrl,
-      ...(opts.now ? { now: opts.now } : {}),
-      joinGrants: this.joinGrants,
-      devOutbox: config.demo ? this.outbox : undefined,
+      devOutbox: config.demo ? this.services.outbox : undefined,
       registry: metrics.registry,
-      verifyJoinToken,
       turn: config.turn,
       trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
       securityHeaders: { hstsMaxAgeSeconds: config.hstsMaxAgeSeconds },
@@ -216,31 +191,32 @@ export class CareCallNode {
         },
       },
     }));
+    const joinGrants = this.services.joinGrants!;
     const signaling = createSignalingService({
-      verify: verifyJoinToken,
+      verify: this.services.verifyJoinToken,
       hub: this.hub,
       lifecycle,
       metrics: metrics.signaling,
       logger,
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
-      grants: this.joinGrants,
+      grants: joinGrants,
       maxSocketsPerIdentity: config.joinToken.maxSockets,
     });
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
-    await this.joinGrants.start((revocation) => {
+    await joinGrants.start((revocation) => {
       const closed = revokeParticipants(signaling.participants.values(), this.hub, revocation);
       if (closed) logger.info({ roomId: revocation.room, reason: revocation.reason, closed }, 'join grant revoked: participants closed');
     });
     const recheck = setInterval(() => {
-      recheckParticipants(signaling.participants.values(), this.hub, this.joinGrants)
+      recheckParticipants(signaling.participants.values(), this.hub, joinGrants)
         .then((closed) => closed && logger.warn({ closed }, 'join grants found revoked on re-check: participants closed'))
         .catch((err: Error) => logger.warn({ err: err.message }, 'join grant re-check failed'));
     }, opts.grantRecheckMs ?? 30_000);
     recheck.unref();
     this.#onStop('join grants', async () => {
       clearInterval(recheck);
-      await this.joinGrants.stop();
+      await joinGrants.stop();
     });
     this.server = await startSocketServer(
       config.socketServer,

@@ -149,6 +149,11 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.ctx.onProducerPaused(this, producer, paused, by);
   }
 
+  /** What one of this peer's producers sends (undefined: no such producer). */
+  sourceOf(producerId: string): MediaSource | undefined {
+    return this.producers.get(producerId)?.appData.source as MediaSource | undefined;
+  }
+
   producersBySource(source: MediaSource): ProducerSummary[] {
     return this.#producersBySource(source).map(summarizeProducer);
   }

@@ -5,11 +5,13 @@ import { mediaCodecs } from './media-codecs.ts';
 import { Peer, summarizeProducer, type ProducerSummary } from './peer.ts';
 import type { SfuWorker } from './worker-pool.ts';
 
-export type RoomCloseReason = 'empty' | 'ended' | 'worker_died' | 'shutdown';
+export type RoomCloseReason = 'empty' | 'ended' | 'ended_by_host' | 'worker_died' | 'shutdown';
 
 type RoomEvents = {
   newProducer: [peer: Peer, producer: ProducerSummary];
   producerPaused: [peer: Peer, producer: ProducerSummary, paused: boolean, by: string];
+  /** A producer went away (closed by its peer, with its transport, or with the peer). */
+  producerClosed: [peer: Peer, producerId: string];
   activeSpeaker: [peerId: string];
   peerClosed: [peer: Peer];
   close: [reason: RoomCloseReason];
@@ -64,6 +66,7 @@ export class Room extends EventEmitter<RoomEvents> {
         this.sfuWorker.transports.watch(transport, { roomId: this.id, peerId, direction, workerIndex: this.sfuWorker.index }),
       onProducer: (p, producer) => {
         if (producer.kind === 'audio') void this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+        producer.observer.once('close', () => !this.#closed && this.emit('producerClosed', p, producer.id));
         this.emit('newProducer', p, summarizeProducer(producer));
       },
       onProducerPaused: (p, producer, paused, by) => this.emit('producerPaused', p, summarizeProducer(producer), paused, by),

@@ -1,9 +1,9 @@
 import type { Participant } from './participant.ts';
-import type { Method, RequestData, ResponseData } from './protocol/index.ts';
+import type { HandlersFor } from './handler-table.ts';
+import { moderationHandlers } from './moderation-handlers.ts';
+import type { Method, ModerationMethod } from './protocol/index.ts';
 import { SignalingError } from './signaling-error.ts';
 import { GrantRevokedError } from './join-grants.ts';
-
-type Handlers = { [M in Method]: (p: Participant, data: RequestData<M>) => Promise<ResponseData[M]> };
 
 /** Media requests need an admitted participant: waiting ones have no SFU peer at all. */
 function admitted(p: Participant) {
@@ -18,7 +18,7 @@ function host(p: Participant) {
   return p.hubRoom;
 }
 
-export const handlers: Handlers = {
+const coreHandlers: HandlersFor<Exclude<Method, ModerationMethod>> = {
   async getRouterRtpCapabilities(p) {
     const hubRoom = p.hubRoom ?? (await p.deps.hub.getOrCreate(p.claims.room));
     return { rtpCapabilities: hubRoom.room.rtpCapabilities };
@@ -31,6 +31,7 @@ export const handlers: Handlers = {
     const revoked = await grants?.check(p.claims);
     if (revoked) throw new GrantRevokedError(revoked);
     const hubRoom = await hub.getOrCreate(p.claims.room);
+    if (hubRoom.moderation.isRemoved(p.peerId)) throw new SignalingError('removed_by_host', 'a host removed you from this consultation');
     // Revoked (or left) while the room was being prepared: do not enter it any more.
     if (p.ended) throw new SignalingError('room_closed', 'the session ended');
     const previous = hubRoom.current(p.peerId);
@@ -68,8 +69,9 @@ export const handlers: Handlers = {
   },
 
   async produce(p, { transportId, kind, rtpParameters, source }) {
-    const { peer } = admitted(p);
+    const { peer, hubRoom } = admitted(p);
     if (!p.may('publish')) throw new SignalingError('forbidden', 'no publish permission');
+    hubRoom.moderation.assertMaySend(p.peerId, source);
     const { producerId } = await peer.produce(transportId, kind, rtpParameters, source);
     return { producerId };
   },
@@ -85,7 +87,9 @@ export const handlers: Handlers = {
   },
 
   async resumeProducer(p, { producerId }) {
-    await admitted(p).peer.setProducerPaused(producerId, false);
+    const { peer, hubRoom } = admitted(p);
+    hubRoom.moderation.assertMaySend(p.peerId, peer.sourceOf(producerId));
+    await peer.setProducerPaused(producerId, false);
     return {};
   },
 
@@ -126,22 +130,6 @@ export const handlers: Handlers = {
     return {};
   },
 
-  async muteParticipant(p, { peerId, source }) {
-    const { hubRoom } = admitted(p);
-    if (!p.may('moderate')) throw new SignalingError('forbidden', 'no moderate permission');
-    const target = hubRoom.room.peers.get(peerId);
-    const member = hubRoom.members.get(peerId);
-    if (!target || !member) throw new SignalingError('peer_not_found', 'no such participant in this room');
-    let muted = 0;
-    for (const producer of target.producersBySource(source)) {
-      if (producer.paused) continue;
-      await target.setProducerPaused(producer.producerId, true, p.peerId);
-      member.notify('mutedBy', { producerId: producer.producerId, by: p.peerId });
-      muted++;
-    }
-    return { muted };
-  },
-
   async reportStats(p, stats) {
     admitted(p);
     p.clientStats = stats;
@@ -154,3 +142,5 @@ export const handlers: Handlers = {
     return {};
   },
 };
+
+export const handlers: HandlersFor<Method> = { ...coreHandlers, ...moderationHandlers };

@@ -1,6 +1,7 @@
 import type { Peer, Room, RoomCloseReason } from '../sfu/index.ts';
 import { peerQuality } from './network-quality.ts';
 import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type RoomState, type WaitingInfo } from './protocol/index.ts';
+import { RoomModeration } from './room-moderation.ts';
 import { SignalingError } from './signaling-error.ts';
 
 /** What a HubRoom needs from a participant; signaling participants implement it. */
@@ -19,6 +20,8 @@ export interface RoomMember {
   /** The room went away under the member (ended, shutdown). */
   roomClosed(reason: RoomCloseReason): void;
   denied(): void;
+  /** A host removed the member: closed for good (removed_by_host). */
+  removedByHost(): void;
 }
 
 /**
@@ -28,6 +31,7 @@ export interface RoomMember {
 export class HubRoom {
   readonly members = new Map<string, RoomMember>();
   readonly waiting = new Map<string, { member: RoomMember; since: Date }>();
+  readonly moderation = new RoomModeration();
   #room!: Room;
   #emptyTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -99,6 +103,7 @@ export class HubRoom {
   remove(member: RoomMember) {
     if (this.waiting.get(member.peerId)?.member === member) {
       this.waiting.delete(member.peerId);
+      this.moderation.forget(member.peerId);
       this.#announceWaiting();
       this.#scheduleEmptyClose();
       return;
@@ -115,14 +120,29 @@ export class HubRoom {
   /** What an admitted member may know of the room; a waiting one learns nothing about who is in. */
   state(forPeerId: string): RoomState {
     const me = this.members.get(forPeerId);
-    if (!me) return { peers: [], producers: [], waiting: [] };
+    if (!me) return { peers: [], producers: [], waiting: [], participants: [] };
     return {
       peers: [...this.members.values()]
         .filter((m) => m.peerId !== forPeerId)
         .map((m) => ({ peerId: m.peerId, role: m.role, displayName: m.displayName })),
       producers: me.canSubscribe ? this.#room.producersExcept(forPeerId) : [],
       waiting: me.canAdmit ? this.#waitingList() : [],
+      participants: this.participants(),
     };
+  }
+
+  /** Every admitted member with role and mute state, for the participant list. */
+  participants() {
+    return [...this.members.values()].map((m) => this.moderation.participant(m, this.#room.peers.get(m.peerId)));
+  }
+
+  /** Tells each waiting participant its place in line, its wait, whether a host knows, the host's note. */
+  announceWaitingStatus() {
+    const hostNotified = [...this.members.values()].some((m) => m.canAdmit);
+    let position = 0;
+    for (const { member, since } of this.waiting.values()) {
+      member.notify('waitingStatus', this.moderation.waitingStatus(++position, this.waiting.size, since, hostNotified, member.peerId));
+    }
   }
 
   /** Pushes link quality of every participant to the room, when it changed since last time. */
@@ -146,6 +166,7 @@ export class HubRoom {
       member.attachPeer(room.addPeer(member.peerId));
       member.notify('mediaReset', { reason: 'worker_died' });
     }
+    this.announceParticipants();
   }
 
   /** Ends the room for good: every member and waiting participant is told. */
@@ -168,17 +189,29 @@ export class HubRoom {
     this.members.set(member.peerId, member);
     member.attachPeer(peer);
     this.#broadcast(member.peerId, 'peerJoined', { peerId: member.peerId, role: member.role, displayName: member.displayName });
+    this.announceParticipants();
+    if (member.canAdmit && this.waiting.size > 0) this.announceWaitingStatus();
   }
 
   #wire(room: Room) {
     this.#room = room;
-    room.on('newProducer', (peer, producer) => this.#broadcast(peer.id, 'newProducer', producer, true));
-    room.on('producerPaused', (peer, producer, paused, by) =>
-      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.producerId, by }),
-    );
+    room.on('newProducer', (peer, producer) => {
+      this.#broadcast(peer.id, 'newProducer', producer, true);
+      this.announceParticipants();
+    });
+    room.on('producerClosed', () => room === this.#room && !this.#closed && this.announceParticipants());
+    room.on('producerPaused', (peer, producer, paused, by) => {
+      if (!paused && by === peer.id) this.moderation.resumed(peer.id, producer.source);
+      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.producerId, by });
+      this.announceParticipants();
+    });
     room.on('activeSpeaker', (peerId) => this.#broadcast('', 'activeSpeaker', { peerId }));
     room.on('peerClosed', (peer) => {
       this.#broadcast(peer.id, 'peerLeft', { peerId: peer.id });
+      this.announceParticipants();
+      this.moderation.forget(peer.id);
+      // The last host left: the waiting room is no longer being watched.
+      if (this.waiting.size > 0) this.announceWaitingStatus();
       this.#scheduleEmptyClose();
     });
     room.on('close', (reason) => {
@@ -200,6 +233,12 @@ export class HubRoom {
   #announceWaiting() {
     const waiting = this.#waitingList();
     for (const m of this.members.values()) if (m.canAdmit) m.notify('waitingRoom', { waiting });
+    this.announceWaitingStatus();
+  }
+
+  announceParticipants() {
+    if (this.#closed || this.members.size === 0) return;
+    this.#broadcast('', 'participants', { participants: this.participants() });
   }
 
   #scheduleEmptyClose() {

@@ -182,7 +182,13 @@ export class Participant implements RoomMember {
     this.hubRoom = undefined;
     this.peer = undefined;
     this.notify('roomClosed', { reason });
-    if (this.#connection) closeWith(this.#connection, 'room_closed');
+    if (this.#connection) closeWith(this.#connection, reason === 'ended_by_host' ? 'ended_by_host' : 'room_closed');
+    this.end();
+  }
+
+  /** A host removed this participant: closed for good, not kept for resumption. */
+  removedByHost() {
+    if (this.#connection) closeWith(this.#connection, 'removed_by_host');
     this.end();
   }
 

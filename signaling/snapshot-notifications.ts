@@ -8,6 +8,8 @@ const SNAPSHOT_KEYS: { [N in keyof Notifications]?: (data: Notifications[N]) => 
   networkQuality: () => 'networkQuality',
   activeSpeaker: () => 'activeSpeaker',
   waitingRoom: () => 'waitingRoom',
+  participants: () => 'participants',
+  waitingStatus: () => 'waitingStatus',
   consumerLayersChanged: (data) => `consumerLayersChanged:${data.consumerId}`,
 };
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { rooms } from '../db/schema/index.ts';
 import { createBus } from '../server/bus/create-bus.ts';
 import type { Bus } from '../server/bus/types.ts';
-import { ROOM_EVENTS_CHANNEL, type RoomEvent } from '../server/room-lifecycle-service.ts';
+import { ROOM_EVENTS_CHANNEL, type RoomEvent } from '../server/media/room-lifecycle-service.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import { startTestNode } from './helpers/node.ts';
 import { createTestDatabase } from './helpers/pg.ts';

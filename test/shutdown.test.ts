@@ -2,7 +2,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { expect, it } from 'vitest';
 import { isAlive } from './helpers/process.ts';
 import { connectClient } from './helpers/ws-client.ts';
-import { loadJoinTokenKeys, JoinTokenIssuer } from '../server/join-tokens.ts';
+import { loadJoinTokenKeys, JoinTokenIssuer } from '../server/media/join-tokens.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import { newRoomId } from './helpers/tokens.ts';
 

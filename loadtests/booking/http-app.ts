@@ -2,12 +2,8 @@ import { Registry } from 'prom-client';
 import type { Db } from '../../db/client.ts';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
-import { createIdentity } from '../../server/identity/create-identity.ts';
-import { createJoinTokenVerifier } from '../../signaling/verify-join-token.ts';
-import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
 import { createLogger } from '../../server/logger.ts';
-import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
-import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
+import { createServices } from '../../server/services.ts';
 
 /**
  * The real Hono app (auth middleware, zod, policy, audit, services) on the load-test database,
@@ -17,21 +13,10 @@ import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
 export async function httpBookingApp(db: Db, operator: { userId: string }, auditChainKey: Buffer) {
   // The audit chain key of the service phases: one deployment, one chain.
   const config = loadConfig({ NODE_ENV: 'test', DEMO: 'off', PASSWORD_HASH_STRENGTH: 'minimum', LOG_LEVEL: 'silent', AUDIT_CHAIN_KEY: auditChainKey.toString('base64') });
-  const outbox = new OutboxNotificationProvider(db);
-  const identity = await createIdentity({ db, config: config.auth, notifier: outbox, publicUrl: () => 'http://loadtest' });
-  const scheduling = createScheduling({ db, policy: identity.policy, audit: identity.audit, provider: outbox, config: config.scheduling });
-  const joinKeys = loadJoinTokenKeys(undefined);
-  const app = createApp({
-    logger: createLogger('silent'),
-    issuer: new JoinTokenIssuer(joinKeys, 600),
-    verifyJoinToken: createJoinTokenVerifier(joinKeys.publicKey),
-    turn: undefined,
-    demo: undefined,
-    identity,
-    scheduling,
-    registry: new Registry(),
-    checks: {},
-  });
+  const logger = createLogger('silent');
+  const services = await createServices(config, { db, logger }, { publicUrl: () => 'http://loadtest' });
+  const { identity } = services;
+  const app = createApp(services, { logger, turn: undefined, demo: undefined, registry: new Registry(), checks: {} });
   const { accessToken } = await identity.sessions.create({ id: operator.userId, role: 'operator' }, { ip: '127.0.0.1', userAgent: 'loadtest' });
   return {
     book: async (body: unknown) => {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { openDb } from '../../db/client.ts';
-import { ProblemError } from '../../server/errors.ts';
+import { ProblemError } from '../../server/api/errors.ts';
 import { runWithContext } from '../../server/request-context.ts';
 import { createTestDatabase } from '../../test/helpers/pg.ts';
 import { seedSchedulingServices } from '../../test/helpers/scheduling-seed.ts';

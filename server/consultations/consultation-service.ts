@@ -3,11 +3,11 @@ import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { consultationGuests, consultationRooms, users, type GUEST_KINDS } from '../../db/schema/index.ts';
 import type { JoinClaims } from '../../signaling/protocol/index.ts';
-import { ProblemError } from '../errors.ts';
-import type { JoinTokenIssuer } from '../join-tokens.ts';
+import { ProblemError } from '../api/errors.ts';
+import type { JoinTokenIssuer } from '../media/join-tokens.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
-import { appointmentResource, type AppointmentRow } from '../scheduling/facts.ts';
+import { appointmentResource, type AppointmentRow } from '../scheduling/appointment-facts.ts';
 import { guestSub, JOIN_CLOSES_AFTER_MS, JOIN_OPENS_BEFORE_MS, JOINABLE_STATUSES } from './join-window.ts';
 
 
@@ -32,11 +32,11 @@ const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
  * the appointment is joinable, each token bound to the appointment's own opaque room.
  */
 export class ConsultationService {
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly deps: Deps) {}
 
   async joinToken(actor: Actor, appointmentId: string): Promise<JoinTicket> {
-    const { row, resource } = await appointmentResource(this.d.db, appointmentId);
-    await this.d.policy.require(actor, 'consultation.join', resource);
+    const { row, resource } = await appointmentResource(this.deps.db, appointmentId);
+    await this.deps.policy.require(actor, 'consultation.join', resource);
     const closesAt = this.#assertJoinable(row);
     const roomId = await this.#roomOf(appointmentId);
     const isDoctor = actor.role === 'doctor';
@@ -51,12 +51,12 @@ export class ConsultationService {
   }
 
   async inviteGuest(actor: Actor, appointmentId: string, input: { kind: GuestInvite['kind']; displayName: string }): Promise<GuestInvite> {
-    const { row, resource } = await appointmentResource(this.d.db, appointmentId);
-    await this.d.policy.require(actor, 'consultation.guests.manage', resource);
+    const { row, resource } = await appointmentResource(this.deps.db, appointmentId);
+    await this.deps.policy.require(actor, 'consultation.guests.manage', resource);
     const expiresAt = this.#assertJoinable(row, { allowBeforeWindow: true });
     const key = randomBytes(24).toString('base64url');
     const id = randomUUID();
-    await this.d.db.insert(consultationGuests).values({
+    await this.deps.db.insert(consultationGuests).values({
       id,
       appointmentId,
       invitedBy: actor.userId,
@@ -65,30 +65,30 @@ export class ConsultationService {
       keyHash: hashKey(key),
       expiresAt,
     });
-    return { id, kind: input.kind, displayName: input.displayName, expiresAt: expiresAt.toISOString(), link: `${this.d.publicUrl()}/guest/${key}` };
+    return { id, kind: input.kind, displayName: input.displayName, expiresAt: expiresAt.toISOString(), link: `${this.deps.publicUrl()}/guest/${key}` };
   }
 
   async revokeGuest(actor: Actor, appointmentId: string, guestId: string) {
-    const { resource } = await appointmentResource(this.d.db, appointmentId);
-    await this.d.policy.require(actor, 'consultation.guests.manage', resource);
-    const revoked = await this.d.db
+    const { resource } = await appointmentResource(this.deps.db, appointmentId);
+    await this.deps.policy.require(actor, 'consultation.guests.manage', resource);
+    const revoked = await this.deps.db
       .update(consultationGuests)
-      .set({ revokedAt: this.d.now() })
+      .set({ revokedAt: this.deps.now() })
       .where(and(eq(consultationGuests.id, guestId), eq(consultationGuests.appointmentId, appointmentId), isNull(consultationGuests.revokedAt)))
       .returning({ id: consultationGuests.id });
     if (!revoked.length) throw new ProblemError(404, 'not_found', 'no such active guest invitation');
-    await this.d.grants?.guestRevoked(appointmentId, guestId);
+    await this.deps.grants?.guestRevoked(appointmentId, guestId);
   }
 
   /** A guest link: unknown, revoked and expired keys all look the same (404). */
   async redeemGuest(key: string): Promise<JoinTicket> {
-    const now = this.d.now();
-    const [guest] = await this.d.db
+    const now = this.deps.now();
+    const [guest] = await this.deps.db
       .select()
       .from(consultationGuests)
       .where(and(eq(consultationGuests.keyHash, hashKey(key)), isNull(consultationGuests.revokedAt), gt(consultationGuests.expiresAt, now)));
     if (!guest) throw new ProblemError(404, 'not_found', 'this invitation link is not valid (any more)');
-    const { row } = await appointmentResource(this.d.db, guest.appointmentId);
+    const { row } = await appointmentResource(this.deps.db, guest.appointmentId);
     const closesAt = this.#assertJoinable(row);
     // Guests knock like patients: the doctor admits them from the waiting room.
     return this.#ticket(
@@ -101,7 +101,7 @@ export class ConsultationService {
     if (!JOINABLE_STATUSES.has(row.status)) {
       throw new ProblemError(409, 'not_joinable', `the appointment is ${row.status.replace('_', ' ')}, not open for the call`);
     }
-    const now = this.d.now().getTime();
+    const now = this.deps.now().getTime();
     const opens = row.startsAt.getTime() - JOIN_OPENS_BEFORE_MS;
     const closes = new Date(row.endsAt.getTime() + JOIN_CLOSES_AFTER_MS);
     if (now > closes.getTime()) throw new ProblemError(409, 'not_joinable', 'the consultation time is over');
@@ -113,20 +113,20 @@ export class ConsultationService {
 
   async #roomOf(appointmentId: string): Promise<string> {
     const roomId = randomBytes(12).toString('base64url');
-    await this.d.db.insert(consultationRooms).values({ appointmentId, roomId }).onConflictDoNothing();
-    const [room] = await this.d.db.select().from(consultationRooms).where(eq(consultationRooms.appointmentId, appointmentId));
+    await this.deps.db.insert(consultationRooms).values({ appointmentId, roomId }).onConflictDoNothing();
+    const [room] = await this.deps.db.select().from(consultationRooms).where(eq(consultationRooms.appointmentId, appointmentId));
     return room!.roomId;
   }
 
   async #displayName(userId: string): Promise<string | undefined> {
-    const [u] = await this.d.db.select({ name: users.displayName }).from(users).where(eq(users.id, userId));
+    const [u] = await this.deps.db.select({ name: users.displayName }).from(users).where(eq(users.id, userId));
     return u?.name.slice(0, 64);
   }
 
   async #ticket(claims: JoinClaims, closesAt: Date): Promise<JoinTicket> {
     // Valid until the room closes, so a client can still rejoin after a long outage mid-call.
-    const ttl = Math.max(60, Math.ceil((closesAt.getTime() - this.d.now().getTime()) / 1000));
-    const token = await this.d.issuer.mint(claims, ttl);
+    const ttl = Math.max(60, Math.ceil((closesAt.getTime() - this.deps.now().getTime()) / 1000));
+    const token = await this.deps.issuer.mint(claims, ttl);
     return { token, roomId: claims.room, expiresAt: new Date(Date.now() + ttl * 1000).toISOString(), path: `/app/#token=${encodeURIComponent(token)}` };
   }
 }

@@ -38,20 +38,20 @@ export class JoinGrants implements JoinGrantCheck {
   #unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
-    private readonly d: { db: Db; bus: Bus; logger: Logger; now?: () => Date },
+    private readonly deps: { db: Db; bus: Bus; logger: Logger; now?: () => Date },
   ) {}
 
   #now() {
-    return (this.d.now ?? (() => new Date()))();
+    return (this.deps.now ?? (() => new Date()))();
   }
 
   /** Loads what can still matter, then listens; `onRevoked` closes this node's participants. */
   async start(onRevoked: (revocation: Revocation) => void) {
     this.#onRevoked = onRevoked;
-    this.#unsubscribe = await this.d.bus.subscribe(JOIN_GRANTS_CHANNEL, (raw) => {
+    this.#unsubscribe = await this.deps.bus.subscribe(JOIN_GRANTS_CHANNEL, (raw) => {
       const parsed = message.safeParse(raw);
       if (parsed.success) this.#apply(parsed.data);
-      else this.d.logger.warn('malformed join-grant revocation on the bus');
+      else this.deps.logger.warn('malformed join-grant revocation on the bus');
     });
     await this.#load();
   }
@@ -72,7 +72,7 @@ export class JoinGrants implements JoinGrantCheck {
   }
 
   async check(claims: JoinClaims): Promise<RevocationReason | undefined> {
-    const [row] = await this.d.db
+    const [row] = await this.deps.db
       .select({ appointmentId: appointments.id, status: appointments.status, startsAt: appointments.startsAt, endsAt: appointments.endsAt })
       .from(consultationRooms)
       .innerJoin(appointments, eq(appointments.id, consultationRooms.appointmentId))
@@ -82,7 +82,7 @@ export class JoinGrants implements JoinGrantCheck {
     if (ENDED.includes(row.status)) return 'consultation_cancelled';
     if (claims.role === 'guest') {
       const guestId = guestIdOf(claims.sub);
-      const [guest] = guestId ? await this.d.db.select({ appointmentId: consultationGuests.appointmentId, revokedAt: consultationGuests.revokedAt }).from(consultationGuests).where(eq(consultationGuests.id, guestId)) : [];
+      const [guest] = guestId ? await this.deps.db.select({ appointmentId: consultationGuests.appointmentId, revokedAt: consultationGuests.revokedAt }).from(consultationGuests).where(eq(consultationGuests.id, guestId)) : [];
       if (!guest || guest.revokedAt || guest.appointmentId !== row.appointmentId) return 'invitation_revoked';
     }
     const now = this.#now().getTime();
@@ -111,14 +111,14 @@ export class JoinGrants implements JoinGrantCheck {
       const room = await this.#roomOf(appointmentId);
       if (room) await this.#publish(build(room));
     } catch (err) {
-      this.d.logger.warn({ err: (err as Error).message, appointmentId }, 'join-grant revocation not announced');
+      this.deps.logger.warn({ err: (err as Error).message, appointmentId }, 'join-grant revocation not announced');
     }
   }
 
   async #publish(m: Message) {
     // Applied here at once; the bus brings it to the other nodes (and back here: idempotent).
     this.#apply(m);
-    await this.d.bus.publish(JOIN_GRANTS_CHANNEL, m).catch((err: Error) => this.d.logger.warn({ err: err.message }, 'join-grant revocation not published (other nodes refuse at join)'));
+    await this.deps.bus.publish(JOIN_GRANTS_CHANNEL, m).catch((err: Error) => this.deps.logger.warn({ err: err.message }, 'join-grant revocation not published (other nodes refuse at join)'));
   }
 
   #apply(m: Message) {
@@ -140,7 +140,7 @@ export class JoinGrants implements JoinGrantCheck {
   }
 
   async #roomOf(appointmentId: string) {
-    const [row] = await this.d.db
+    const [row] = await this.deps.db
       .select({ roomId: consultationRooms.roomId, endsAt: appointments.endsAt })
       .from(consultationRooms)
       .innerJoin(appointments, eq(appointments.id, consultationRooms.appointmentId))
@@ -153,20 +153,20 @@ export class JoinGrants implements JoinGrantCheck {
     const since = new Date(Date.now() - REMEMBER_MS);
     const recent = (endsAt: typeof appointments.endsAt, changed: typeof appointments.updatedAt | typeof consultationGuests.revokedAt) =>
       or(gt(endsAt, new Date(Date.now() - JOIN_CLOSES_AFTER_MS)), gt(changed, since));
-    const rooms = await this.d.db
+    const rooms = await this.deps.db
       .select({ roomId: consultationRooms.roomId, endsAt: appointments.endsAt })
       .from(consultationRooms)
       .innerJoin(appointments, eq(appointments.id, consultationRooms.appointmentId))
       .where(and(inArray(appointments.status, [...ENDED]), recent(appointments.endsAt, appointments.updatedAt)));
     for (const r of rooms) this.#revoked.set(roomKey(r.roomId), { reason: 'consultation_cancelled', until: this.#until(r.endsAt) });
-    const guests = await this.d.db
+    const guests = await this.deps.db
       .select({ guestId: consultationGuests.id, roomId: consultationRooms.roomId, endsAt: appointments.endsAt })
       .from(consultationGuests)
       .innerJoin(consultationRooms, eq(consultationRooms.appointmentId, consultationGuests.appointmentId))
       .innerJoin(appointments, eq(appointments.id, consultationGuests.appointmentId))
       .where(and(isNotNull(consultationGuests.revokedAt), recent(appointments.endsAt, consultationGuests.revokedAt)));
     for (const g of guests) this.#revoked.set(subKey(g.roomId, guestSub(g.guestId)), { reason: 'invitation_revoked', until: this.#until(g.endsAt) });
-    this.d.logger.info({ rooms: rooms.length, guests: guests.length }, 'join-grant revocations loaded');
+    this.deps.logger.info({ rooms: rooms.length, guests: guests.length }, 'join-grant revocations loaded');
   }
 }
 

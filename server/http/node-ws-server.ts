@@ -6,7 +6,7 @@ import type { SocketConnection, SocketServer, SocketServerOptions } from './sock
 import { closeWith } from '../../signaling/socket.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { ListenError, nodeSupportsReusePort } from './listen-error.ts';
-import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
+import { BASELINE_SECURITY_HEADERS } from '../api/security-headers.ts';
 
 const BASELINE_LINES = Object.entries(BASELINE_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
 

@@ -1,4 +1,4 @@
-import { problemBody } from '../errors.ts';
+import { problemBody } from '../api/errors.ts';
 import type { SocketServerOptions, UpgradeDecision, UpgradeRequest } from './socket-server.ts';
 
 const STATUS_TEXT: Record<number, string> = {

@@ -6,7 +6,7 @@ import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOpt
 import { closeWith } from '../../signaling/socket.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { diagnoseListenFailure } from './listen-error.ts';
-import { BASELINE_SECURITY_HEADERS } from '../security-headers.ts';
+import { BASELINE_SECURITY_HEADERS } from '../api/security-headers.ts';
 
 /** Answers the socket tier writes itself (not through the app) carry the same baseline headers. */
 function writeBaselineHeaders(res: UwsTypes.HttpResponse) {

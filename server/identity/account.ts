@@ -1,17 +1,17 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { users } from '../../db/schema/index.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import type { AttemptGuard } from './attempt-guard.ts';
 import type { KnownDevices } from './known-devices.ts';
 import type { PasswordHasher } from './passwords.ts';
-import type { Sealer } from './seal.ts';
+import type { SecretSealer } from './secret-sealer.ts';
 import type { SessionService } from './sessions.ts';
 import { newTotpSecret, otpauthUri, verifyTotp } from './totp.ts';
 
 /** What a signed-in user changes about their own account: profile view, password, TOTP. */
 export class AccountService {
-  constructor(private readonly deps: { db: Db; passwords: PasswordHasher; sealer: Sealer; sessions: SessionService; guard: AttemptGuard; devices: KnownDevices }) {}
+  constructor(private readonly deps: { db: Db; passwords: PasswordHasher; sealer: SecretSealer; sessions: SessionService; guard: AttemptGuard; devices: KnownDevices }) {}
 
   async me(userId: string) {
     const [u] = await this.deps.db

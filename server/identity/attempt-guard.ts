@@ -2,7 +2,7 @@ import { and, count, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { loginAttempts } from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import { hmacHex } from './secrets.ts';
 
 /** What an attempt tried: a sign-in password or code, an invitation accept, a password change; or a counted e-mail. */

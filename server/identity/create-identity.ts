@@ -5,7 +5,7 @@ import type { NotificationProvider } from '../notifications/types.ts';
 import { Policy } from '../policy/policy.ts';
 import { AccessTokens, loadAuthKeys, type AuthKeys } from './access-tokens.ts';
 import { AccountService } from './account.ts';
-import { ClinicService } from './clinics.ts';
+import { ClinicService } from './clinic-service.ts';
 import { DependentService } from './dependents.ts';
 import { InvitationService } from './invitations.ts';
 import { AttemptGuard } from './attempt-guard.ts';
@@ -13,8 +13,8 @@ import { KnownDevices } from './known-devices.ts';
 import { SignInAdmission } from './sign-in-admission.ts';
 import { LoginService } from './login.ts';
 import { PasswordHasher } from './passwords.ts';
-import { PatientService } from './patients.ts';
-import { Sealer } from './seal.ts';
+import { PatientService } from '../records/patient-records.ts';
+import { SecretSealer } from './secret-sealer.ts';
 import { SessionService } from './sessions.ts';
 
 export type Identity = Awaited<ReturnType<typeof createIdentity>>;
@@ -34,7 +34,7 @@ export async function createIdentity(opts: { db: Db; config: AuthConfig; notifie
   const audit = new AuditLog(db, auditChainKey(config, keys));
   const policy = new Policy(db, audit);
   const sessions = new SessionService(db, tokens, config);
-  const sealer = new Sealer(keys.derive('totp-seal'));
+  const sealer = new SecretSealer(keys.derive('totp-seal'));
   const guard = new AttemptGuard(db, config, keys.derive('login-identifier'));
   const devices = new KnownDevices(db, config.knownDeviceTtlSeconds, keys.derive('device-cookie'));
   const login = new LoginService({ db, config, passwords, guard, devices, sessions, notifier, audit, sealer, codeKey: keys.derive('otp') });

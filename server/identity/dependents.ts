@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { clinicMembers, guardianships, users } from '../../db/schema/index.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 
 /** Whole years between a YYYY-MM-DD birth date and today (UTC). */
 export function ageInYears(dateOfBirth: string, today = new Date()): number {

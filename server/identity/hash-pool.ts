@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 
 export type HashJob = { op: 'hash' | 'verify'; password: string; hash?: string; ops: number; mem: number };
 /**

@@ -3,7 +3,7 @@ import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { careRelationships, clinicMembers, clinics, invitations, users, type UserRole } from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import { invitationMessage } from '../notifications/templates.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { listInvitations, type InvitationSummary } from './invitation-list.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode } from '../../test/helpers/node.ts';
-import { DEMO_ACCOUNTS } from './demo-seed.ts';
+import { DEMO_ACCOUNTS } from '../demo/demo-seed.ts';
 
 /**
  * A whole node (PGlite, demo mode) through sign-in with a second factor, a PHI read, a refresh and

@@ -4,14 +4,14 @@ import type { Db } from '../../db/client.ts';
 import { mfaChallenges, users, type MfaMethod } from '../../db/schema/index.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthConfig } from '../config.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import { loginCodeMessage } from '../notifications/templates.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { currentContext } from '../request-context.ts';
 import type { Attempt, AttemptGuard } from './attempt-guard.ts';
 import type { KnownDevices } from './known-devices.ts';
 import type { PasswordHasher } from './passwords.ts';
-import type { Sealer } from './seal.ts';
+import type { SecretSealer } from './secret-sealer.ts';
 import type { SessionService, TokenPair } from './sessions.ts';
 import { constantTimeEqualHex, hmacHex, numericCode } from './secrets.ts';
 import { verifyTotp } from './totp.ts';
@@ -34,7 +34,7 @@ export class LoginService {
       sessions: SessionService;
       notifier: NotificationProvider;
       audit: AuditLog;
-      sealer: Sealer;
+      sealer: SecretSealer;
       codeKey: Buffer;
     },
   ) {}

@@ -6,7 +6,7 @@ import { rowsOf } from '../../db/rows.ts';
 import { Batcher } from '../batcher.ts';
 import { clinicMembers, clinics, refreshTokens, sessions, users, type UserRole } from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { randomToken, sha256Hex } from './secrets.ts';
 

@@ -1,4 +1,4 @@
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import { HASH_RETRY_AFTER_SECONDS } from './hash-pool.ts';
 
 /** A known browser may have this many of its own requests in progress at once. */

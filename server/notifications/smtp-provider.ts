@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import { notificationOutbox } from '../../db/schema/index.ts';
 import type { NotificationProvider, OutboundMessage } from './types.ts';
 

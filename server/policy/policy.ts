@@ -1,9 +1,9 @@
 import type { Db } from '../../db/client.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import { ACTIONS, type Action, type ResourceFor } from './actions.ts';
 import { may } from './decide.ts';
-import { loadPatientFacts } from './facts.ts';
+import { loadPatientFacts } from './patient-facts.ts';
 import type { Actor, PatientFacts, Resource } from './types.ts';
 import { notFoundDetail, visibleTo } from './visibility.ts';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq, gt, gte, lt, lte, notInArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { appointments, availabilityExceptions, availabilityRules, doctorSchedules } from '../../db/schema/index.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import { computeSlots, type AvailabilityException, type Interval, type WeeklyRule } from './slots.ts';
 import { addDays } from './zoned-time.ts';
 

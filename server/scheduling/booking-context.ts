@@ -3,7 +3,7 @@ import type { Db } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { availabilityExceptions, availabilityRules, clinicMembers, clinicSchedulingSettings, consultTypes, doctorLicences, doctorSchedules, users, type ConsultKind } from '../../db/schema/index.ts';
 import { Batcher } from '../batcher.ts';
-import { patientFactsColumns, patientFactsFrom, type PatientFactsRow } from '../policy/facts.ts';
+import { patientFactsColumns, patientFactsFrom, type PatientFactsRow } from '../policy/patient-facts.ts';
 import type { PatientFacts } from '../policy/types.ts';
 import { DEFAULT_SETTINGS, type SchedulingSettings } from './clinic-settings.ts';
 import type { AvailabilityException, WeeklyRule } from './slots.ts';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, type DbHandle } from '../../db/client.ts';
 import { createTestDatabase } from '../../test/helpers/pg.ts';
 import { seedSchedulingServices } from '../../test/helpers/scheduling-seed.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 
 const BASE = Date.parse('2030-01-07T09:00:00Z');
 const minutes = (m: number) => new Date(BASE + m * 60_000);

@@ -3,13 +3,13 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { appointmentEvents, appointments, reminderJobs, type AppointmentStatus } from '../../db/schema/index.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import { BookingContextLoader } from './booking-context.ts';
 import { BookingWriter, type NewBooking } from './booking-writer.ts';
 import { checkBookableTime, checkClinicParts } from './booking-validation.ts';
-import { appointmentResource, type AppointmentResource, type AppointmentRow } from './facts.ts';
+import { appointmentResource, type AppointmentResource, type AppointmentRow } from './appointment-facts.ts';
 import { lockDoctorCalendar, reminderRows, replanReminders } from './reminder-plan.ts';
 import { EXCLUSION_VIOLATION, PATIENT_OVERLAP_CONSTRAINT, retryOnDeadlock, sqlConstraint, sqlState } from './sql-state.ts';
 import { ACTION_FOR_TARGET, RESCHEDULABLE, canTransition, type TargetStatus } from './state-machine.ts';
@@ -55,18 +55,18 @@ export class BookingService {
   private readonly contexts: BookingContextLoader;
   private readonly writer: BookingWriter;
 
-  constructor(private readonly d: BookingDeps) {
-    this.contexts = new BookingContextLoader(d.db);
-    this.writer = new BookingWriter(d.db, d.audit);
+  constructor(private readonly deps: BookingDeps) {
+    this.contexts = new BookingContextLoader(deps.db);
+    this.writer = new BookingWriter(deps.db, deps.audit);
   }
 
   async book(actor: Actor, input: BookInput): Promise<AppointmentRow> {
-    const { policy } = this.d;
+    const { policy } = this.deps;
     const id = randomUUID();
     let t = performance.now();
     const phase = (name: string) => {
       const now = performance.now();
-      this.d.observe?.(name, now - t);
+      this.deps.observe?.(name, now - t);
       t = now;
     };
     const ctx = await this.contexts.load({ patientId: input.patientId, clinicId: input.clinicId, doctorId: input.doctorId, consultTypeId: input.consultTypeId, jurisdiction: input.patientJurisdiction, around: input.startsAt });
@@ -78,13 +78,13 @@ export class BookingService {
     phase('policy');
     const consultType = checkClinicParts(ctx);
     const settings = ctx.settings;
-    const now = this.d.now();
+    const now = this.deps.now();
     const endsAt = new Date(input.startsAt.getTime() + consultType.durationMinutes * 60_000);
     checkBookableTime(ctx, { startsAt: input.startsAt, endsAt, slotMinutes: consultType.durationMinutes, now });
     phase('validate');
 
     const status: AppointmentStatus = settings.requiresApproval ? 'requested' : 'confirmed';
-    const failed = (reason: string) => this.d.audit.entry({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason });
+    const failed = (reason: string) => this.deps.audit.entry({ action: 'appointment.book', outcome: 'failed', resourceType: 'appointment', resourceId: id, patientId: input.patientId, clinicId: input.clinicId, reason });
     const who = { actorId: actor.userId, actorRole: actor.role, onBehalfOf: onBehalfOf(actor, input.patientId) };
     const events: NewBooking['events'] = [{ appointmentId: id, fromStatus: null, toStatus: 'requested', ...who, event: 'booked', reason: input.reason ?? null }];
     // Approval off: the system confirms at once (actor null = system), and the log says so.
@@ -115,20 +115,20 @@ export class BookingService {
     phase('write + audit');
     if (outcome.ok) return outcome.row;
     if (outcome.taken) {
-      await this.d.audit.append(failed(outcome.taken === 'doctor' ? 'slot_taken' : 'patient_busy'));
+      await this.deps.audit.append(failed(outcome.taken === 'doctor' ? 'slot_taken' : 'patient_busy'));
       throw outcome.taken === 'doctor' ? slotTaken() : patientBusy();
     }
     // The write and its audit entry rolled back together; the decision and the failure are still recorded.
-    await Promise.all([decision && this.d.audit.append(decision), this.d.audit.append(failed('error'))]);
+    await Promise.all([decision && this.deps.audit.append(decision), this.deps.audit.append(failed('error'))]);
     throw outcome.error;
   }
 
   async reschedule(actor: Actor, appointmentId: string, input: { startsAt: Date; reason: string }): Promise<AppointmentRow> {
-    const { db, policy } = this.d;
+    const { db, policy } = this.deps;
     const { row, resource } = await appointmentResource(db, appointmentId);
     await policy.require(actor, 'appointment.reschedule', resource, { reason: 'reschedule' });
     if (!RESCHEDULABLE.includes(row.status)) throw new ProblemError(409, 'invalid_transition', `an appointment that is ${row.status} cannot be rescheduled`);
-    const now = this.d.now();
+    const now = this.deps.now();
     const endsAt = new Date(input.startsAt.getTime() + (row.endsAt.getTime() - row.startsAt.getTime()));
     const ctx = await this.contexts.load({ patientId: row.patientId, clinicId: row.clinicId, doctorId: row.doctorId, consultTypeId: row.consultTypeId, jurisdiction: row.patientJurisdiction, around: input.startsAt });
     // The grid GET /slots shows for the type now; a retired type keeps the appointment's own length.
@@ -158,11 +158,11 @@ export class BookingService {
 
   /** Any status change along the state machine; invalid ones are 409 problem+json. */
   async transition(actor: Actor, appointmentId: string, to: TargetStatus, reason: string | null): Promise<AppointmentRow> {
-    const { db, policy } = this.d;
+    const { db, policy } = this.deps;
     const { row, resource } = await appointmentResource(db, appointmentId);
     await policy.require(actor, ACTION_FOR_TARGET[to], resource);
     if (!canTransition(row.status, to)) throw new ProblemError(409, 'invalid_transition', `cannot go from ${row.status} to ${to}`);
-    const now = this.d.now();
+    const now = this.deps.now();
     const updated = await db.transaction(async (tx) => {
       // Conditional on the status we checked: two racing changes cannot both apply.
       const [updated] = await tx
@@ -175,16 +175,16 @@ export class BookingService {
       if (to === 'cancelled' || to === 'no_show') await tx.update(reminderJobs).set({ status: 'skipped' }).where(and(eq(reminderJobs.appointmentId, appointmentId), eq(reminderJobs.status, 'pending')));
       return updated;
     });
-    await this.d.onStatusChange?.(appointmentId, to);
+    await this.deps.onStatusChange?.(appointmentId, to);
     return updated;
   }
 
   /** The appointment as the actor may see it: questionnaire answers only for the patient side and the doctor. */
   async view(actor: Actor, appointmentId: string) {
-    const { row, resource } = await appointmentResource(this.d.db, appointmentId);
-    await this.d.policy.require(actor, 'appointment.read', resource);
-    const answers = await this.d.policy.allows(actor, 'appointment.questionnaire.read', resource);
-    const events = await this.d.db
+    const { row, resource } = await appointmentResource(this.deps.db, appointmentId);
+    await this.deps.policy.require(actor, 'appointment.read', resource);
+    const answers = await this.deps.policy.allows(actor, 'appointment.questionnaire.read', resource);
+    const events = await this.deps.db
       .select({ fromStatus: appointmentEvents.fromStatus, toStatus: appointmentEvents.toStatus, event: appointmentEvents.event, actorId: appointmentEvents.actorId, actorRole: appointmentEvents.actorRole, onBehalfOf: appointmentEvents.onBehalfOf, reason: appointmentEvents.reason, at: appointmentEvents.at })
       .from(appointmentEvents)
       .where(eq(appointmentEvents.appointmentId, appointmentId))
@@ -193,12 +193,12 @@ export class BookingService {
   }
 
   listForPatient(patientId: string) {
-    return this.d.db.select().from(appointments).where(eq(appointments.patientId, patientId)).orderBy(asc(appointments.startsAt)).then((rows) => rows.map(publicFields));
+    return this.deps.db.select().from(appointments).where(eq(appointments.patientId, patientId)).orderBy(asc(appointments.startsAt)).then((rows) => rows.map(publicFields));
   }
 
   listForDoctor(doctorId: string, statuses?: AppointmentStatus[]) {
     const where = statuses ? and(eq(appointments.doctorId, doctorId), inArray(appointments.status, statuses)) : eq(appointments.doctorId, doctorId);
-    return this.d.db.select().from(appointments).where(where).orderBy(asc(appointments.startsAt)).then((rows) => rows.map(publicFields));
+    return this.deps.db.select().from(appointments).where(where).orderBy(asc(appointments.startsAt)).then((rows) => rows.map(publicFields));
   }
 }
 

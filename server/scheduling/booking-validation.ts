@@ -1,4 +1,4 @@
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import type { BookingContext } from './booking-context.ts';
 import { slotPlacement } from './slots.ts';
 import { instantToZoned } from './zoned-time.ts';

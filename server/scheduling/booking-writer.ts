@@ -5,7 +5,7 @@ import { rowsOf, sendQuery } from '../../db/rows.ts';
 import { appointmentEvents, appointments, doctorSchedules, reminderJobs } from '../../db/schema/index.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { Batcher } from '../batcher.ts';
-import type { AppointmentRow } from './facts.ts';
+import type { AppointmentRow } from './appointment-facts.ts';
 import { retryOnDeadlock } from './sql-state.ts';
 
 export type NewBooking = {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { clinicSchedulingSettings, consultTypes, type ConsultKind } from '../../db/schema/index.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 
 export type SchedulingSettings = { requiresApproval: boolean; reminderOffsetsMinutes: number[] };
 export type ConsultTypePatch = Partial<{ name: string; durationMinutes: number; priceMinor: number; currency: string; active: boolean }>;

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq, gt, inArray, isNull, lte } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { appointmentEvents, appointments, dispatchOffers, dispatchRequests, users } from '../../db/schema/index.ts';
-import { ProblemError } from '../errors.ts';
+import { ProblemError } from '../api/errors.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import type { ClinicSchedulingService } from './clinic-settings.ts';
 import { contactsOf } from './contacts.ts';
 import { declineOffer } from './dispatch-decline.ts';
-import { isDoctorOfClinic } from './facts.ts';
+import { isDoctorOfClinic } from './appointment-facts.ts';
 import { lockDoctorCalendar } from './reminder-plan.ts';
 import type { LicenceService } from './licences.ts';
 import { EXCLUSION_VIOLATION, PATIENT_OVERLAP_CONSTRAINT, retryOnDeadlock, sqlConstraint, sqlState } from './sql-state.ts';
@@ -25,20 +25,20 @@ export type DispatchDeps = { db: Db; policy: Policy; clinics: ClinicSchedulingSe
  * appointment starting now and every other offer is withdrawn: all or nothing.
  */
 export class DispatchService {
-  constructor(private readonly d: DispatchDeps) {}
+  constructor(private readonly deps: DispatchDeps) {}
 
   async create(actor: Actor, input: DispatchInput) {
-    const { db, policy } = this.d;
+    const { db, policy } = this.deps;
     const id = randomUUID();
     const patient = await policy.patient(input.patientId);
     await policy.require(actor, 'dispatch.create', { type: 'appointment', appointmentId: null, clinicId: input.clinicId, doctorId: null, patient }, { resourceId: id });
-    const consultType = await this.d.clinics.consultType(input.clinicId, input.consultTypeId);
-    const now = this.d.now();
+    const consultType = await this.deps.clinics.consultType(input.clinicId, input.consultTypeId);
+    const now = this.deps.now();
     const end = new Date(now.getTime() + consultType.durationMinutes * 60_000);
     const errors = [];
     for (const [i, doctorId] of input.doctorIds.entries()) {
       if (!(await isDoctorOfClinic(db, doctorId, input.clinicId))) errors.push({ field: `doctorIds.${i}`, message: 'not a doctor of this clinic' });
-      else if (!(await this.d.licences.covers(doctorId, input.patientJurisdiction, now, end))) errors.push({ field: `doctorIds.${i}`, message: 'no valid licence for the patient\'s jurisdiction' });
+      else if (!(await this.deps.licences.covers(doctorId, input.patientJurisdiction, now, end))) errors.push({ field: `doctorIds.${i}`, message: 'no valid licence for the patient\'s jurisdiction' });
     }
     if (errors.length) throw new ProblemError(422, 'invalid_doctors', 'some doctors cannot take this consult', errors);
     const step = input.intervalSeconds * 1000;
@@ -61,16 +61,16 @@ export class DispatchService {
   }
 
   async accept(actor: Actor, requestId: string) {
-    const { db, policy } = this.d;
+    const { db, policy } = this.deps;
     const request = await this.request(requestId);
-    const now = this.d.now();
+    const now = this.deps.now();
     const offers = await db.select().from(dispatchOffers).where(eq(dispatchOffers.requestId, requestId));
     // Only doctors whose turn has come may accept.
     const offeredDoctorIds = offers.filter((o) => o.offeredAt <= now).map((o) => o.doctorId);
     await policy.require(actor, 'dispatch.respond', { type: 'dispatch_offer', requestId, clinicId: request.clinicId, patientId: request.patientId, offeredDoctorIds });
     if (offers.find((o) => o.doctorId === actor.userId)?.status === 'declined') throw declinedAlready();
     // The type may have been retired since the operator started this: the consult still goes ahead.
-    const consultType = await this.d.clinics.consultType(request.clinicId, request.consultTypeId, { includeInactive: true });
+    const consultType = await this.deps.clinics.consultType(request.clinicId, request.consultTypeId, { includeInactive: true });
     const appointmentId = randomUUID();
     try {
       await retryOnDeadlock(() => db.transaction(async (tx) => {
@@ -123,13 +123,13 @@ export class DispatchService {
 
   /** The doctor turns the offer down; the next doctor gets it at once (see dispatch-decline.ts). */
   decline(actor: Actor, requestId: string, reason: string | undefined) {
-    return declineOffer(this.d, actor, requestId, reason);
+    return declineOffer(this.deps, actor, requestId, reason);
   }
 
   /** Worker pass: expire what nobody took in time, and tell doctors whose turn has come. */
   async tick(): Promise<{ expired: number; notified: number }> {
-    const { db } = this.d;
-    const now = this.d.now();
+    const { db } = this.deps;
+    const now = this.deps.now();
     const expired = await db.transaction(async (tx) => {
       const rows = await tx
         .update(dispatchRequests)
@@ -146,7 +146,7 @@ export class DispatchService {
       .where(and(eq(dispatchRequests.status, 'open'), eq(dispatchOffers.status, 'pending'), isNull(dispatchOffers.notifiedAt), lte(dispatchOffers.offeredAt, now)));
     for (const o of due) {
       for (const to of await contactsOf(db, [o.doctorId])) {
-        await this.d.provider.send({
+        await this.deps.provider.send({
           channel: to.channel,
           recipient: to.recipient,
           template: 'dispatch_offer',
@@ -163,14 +163,14 @@ export class DispatchService {
   /** For the operator's screen: status and offers (no patient data beyond the id). */
   async statusFor(actor: Actor, requestId: string) {
     const request = await this.request(requestId);
-    await this.d.policy.require(actor, 'clinic.dispatch.list', { type: 'clinic', clinicId: request.clinicId });
+    await this.deps.policy.require(actor, 'clinic.dispatch.list', { type: 'clinic', clinicId: request.clinicId });
     return this.status(requestId);
   }
 
   /** Offers currently open to this doctor. */
   async openOffersFor(doctorId: string) {
-    const now = this.d.now();
-    return this.d.db
+    const now = this.deps.now();
+    return this.deps.db
       .select({ requestId: dispatchRequests.id, consultTypeId: dispatchRequests.consultTypeId, offeredAt: dispatchOffers.offeredAt, expiresAt: dispatchRequests.expiresAt })
       .from(dispatchOffers)
       .innerJoin(dispatchRequests, eq(dispatchRequests.id, dispatchOffers.requestId))
@@ -178,14 +178,14 @@ export class DispatchService {
   }
 
   private async request(requestId: string) {
-    const [request] = await this.d.db.select().from(dispatchRequests).where(eq(dispatchRequests.id, requestId));
+    const [request] = await this.deps.db.select().from(dispatchRequests).where(eq(dispatchRequests.id, requestId));
     if (!request) throw new ProblemError(404, 'not_found', 'no such dispatch request');
     return request;
   }
 
   private async status(requestId: string) {
     const request = await this.request(requestId);
-    const offers = await this.d.db
+    const offers = await this.deps.db
       .select({ doctorId: dispatchOffers.doctorId, position: dispatchOffers.position, offeredAt: dispatchOffers.offeredAt, status: dispatchOffers.status, doctorName: users.displayName })
       .from(dispatchOffers)
       .innerJoin(users, eq(users.id, dispatchOffers.doctorId))

@@ -29,6 +29,8 @@ export const closeCatalogue = {
   invitation_revoked: { code: 4006, after: 'final', text: "the guest's invitation was revoked" },
   consultation_cancelled: { code: 4006, after: 'final', text: 'the consultation was cancelled or marked no-show' },
   consultation_not_open: { code: 4006, after: 'final', text: 'the consultation is not open (completed, awaiting approval or outside its time)' },
+  removed_by_host: { code: 4008, after: 'final', text: 'a host removed this participant; the identity cannot join the room again' },
+  ended_by_host: { code: 4009, after: 'final', text: 'a host ended the consultation for everyone' },
   too_many_connections: { code: 4007, after: 'final', text: 'this join link already holds as many connections as it may; close one first' },
   server_shutdown: { code: 1001, after: 'resume', text: 'the node is shutting down' },
   ping_timeout: { code: 1001, after: 'resume', text: 'the client stopped answering pings' },

@@ -26,6 +26,14 @@ export const errorCodes = [
   'media_error',
   /** The join token no longer stands for anything (guest revoked, consultation cancelled or not open). */
   'access_revoked',
+  /** A host removed this identity from the room: it cannot join it again. */
+  'removed_by_host',
+  /** A host stopped this source; only a host can release it (releaseMute). */
+  'muted_by_host',
+  /** A moderation request aimed at oneself or at someone it cannot apply to. */
+  'invalid_target',
+  /** Too many requests of this kind in a short time: wait and try again. */
+  'rate_limited',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

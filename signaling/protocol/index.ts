@@ -4,3 +4,4 @@ export * from './join-claims.ts';
 export * from './limits.ts';
 export * from './messages.ts';
 export * from './credentials.ts';
+export * from './moderation.ts';

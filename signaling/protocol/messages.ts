@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ErrorCode } from './errors.ts';
+import { moderationRequestSchemas, type ModerationNotifications, type ModerationResponses, type ParticipantInfo } from './moderation.ts';
 
 // mediasoup validates RTP structures in depth; here we check the shape and bound the size.
 const id = z.string().min(1).max(64);
@@ -45,7 +46,7 @@ export const requestSchemas = {
   admit: z.object({ peerId: id }),
   admitAll: z.object({}),
   deny: z.object({ peerId: id }),
-  muteParticipant: z.object({ peerId: id, source: z.enum(['mic', 'webcam', 'screen']).default('mic') }),
+  ...moderationRequestSchemas,
   reportStats: z.object({
     rttMs: z.number().min(0).max(60_000),
     packetLossPct: z.number().min(0).max(100),
@@ -74,10 +75,10 @@ export type NetworkQuality = {
   quality: QualityLevel;
 };
 /** Everything an admitted participant needs to start media; sent on join or on admission. */
-export type RoomState = { peers: PeerInfo[]; producers: ProducerInfo[]; waiting: WaitingInfo[] };
+export type RoomState = { peers: PeerInfo[]; producers: ProducerInfo[]; waiting: WaitingInfo[]; participants?: ParticipantInfo[] };
 
 // Response data is produced by our own server; the client trusts these types.
-export type ResponseData = {
+export type ResponseData = ModerationResponses & {
   getRouterRtpCapabilities: { rtpCapabilities: unknown };
   join: { peerId: string; status: 'waiting' | 'admitted'; resumeKey: string; iceServers: IceServerInfo[] } & RoomState;
   createTransport: { id: string; iceParameters: unknown; iceCandidates: unknown[]; dtlsParameters: unknown };
@@ -93,7 +94,6 @@ export type ResponseData = {
   admit: Record<string, never>;
   admitAll: { admitted: number };
   deny: Record<string, never>;
-  muteParticipant: { muted: number };
   reportStats: Record<string, never>;
   consume: { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: unknown };
   resumeConsumer: Record<string, never>;
@@ -101,7 +101,7 @@ export type ResponseData = {
 };
 
 /** Server -> client notifications, keyed by method. */
-export type Notifications = {
+export type Notifications = ModerationNotifications & {
   peerJoined: PeerInfo;
   peerLeft: { peerId: string };
   newProducer: ProducerInfo;
@@ -111,8 +111,6 @@ export type Notifications = {
   consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
   activeSpeaker: { peerId: string };
   networkQuality: { peers: NetworkQuality[] };
-  /** A moderator muted one of your producers; the client should reflect it (and may unmute). */
-  mutedBy: { producerId: string; by: string };
   /** To moderators: who is in the waiting room now. */
   waitingRoom: { waiting: WaitingInfo[] };
   /** To a waiting participant: you are in; start media. */

@@ -5,12 +5,9 @@ import { openDb, type DbHandle } from '../../db/client.ts';
 import { careRelationships, clinicMembers, clinics, guardianships, notificationOutbox, users, type UserRole } from '../../db/schema/index.ts';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
-import { createIdentity, type Identity } from '../../server/identity/create-identity.ts';
-import { createJoinTokenVerifier } from '../../signaling/verify-join-token.ts';
-import { parseTrustedProxies } from '../../server/client-ip.ts';
-import { JoinTokenIssuer, loadJoinTokenKeys } from '../../server/join-tokens.ts';
-import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
-import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
+import type { Identity } from '../../server/identity/create-identity.ts';
+import { parseTrustedProxies } from '../../server/api/client-ip.ts';
+import { createServices } from '../../server/services.ts';
 import { captureLogs } from './node.ts';
 import { createTestDatabase } from './pg.ts';
 
@@ -41,22 +38,15 @@ export async function startIdentityHarness(options: Record<string, string> = {})
 async function appOn(handle: DbHandle, env: Record<string, string>) {
   const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', LOGIN_RATE_LIMIT_PER_MINUTE: '10000', LOGIN_CODES_PER_WINDOW: '1000', SIGN_IN_CONCURRENCY: '10000', DEMO: 'off', ...env });
   const logs = captureLogs();
-  const outbox = new OutboxNotificationProvider(handle.db);
-  const identity = await createIdentity({ db: handle.db, config: config.auth, notifier: outbox, publicUrl: () => 'http://carecall.test' });
-  // A settable clock for scheduling (reminders, dispatch intervals, licence notices); real time by default.
+  // A settable clock for scheduling (reminders, dispatch intervals, licence notices) and consultation windows; real time by default.
   const clock = { now: undefined as Date | undefined };
-  const scheduling = createScheduling({ db: handle.db, policy: identity.policy, audit: identity.audit, provider: outbox, config: config.scheduling, now: () => clock.now ?? new Date() });
-  const joinKeys = loadJoinTokenKeys(undefined);
-  const app = createApp({
+  const now = () => clock.now ?? new Date();
+  const services = await createServices(config, { db: handle.db, logger: logs.logger }, { publicUrl: () => 'http://carecall.test', consultationClock: now, schedulingClock: now });
+  const { identity, scheduling, outbox } = services;
+  const app = createApp(services, {
     logger: logs.logger,
-    issuer: new JoinTokenIssuer(joinKeys, 600),
-    verifyJoinToken: createJoinTokenVerifier(joinKeys.publicKey),
     turn: config.turn,
     demo: undefined,
-    identity,
-    scheduling,
-    appUrl: () => 'http://carecall.test',
-    now: () => clock.now ?? new Date(),
     registry: new Registry(),
     checks: {},
     trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
@@ -79,7 +69,7 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     }
     return { status: res.status, body, contentType: res.headers.get('content-type') ?? '', headers: res.headers };
   };
-  return { app, identity, scheduling, clock, outbox, logs, db: handle.db, call, config };
+  return { app, services, identity, scheduling, clock, outbox, logs, db: handle.db, call, config };
 }
 
 type Call = Awaited<ReturnType<typeof appOn>>['call'];

@@ -1,12 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/client.ts';
 import { clinicMembers, clinics, users, type UserRole } from '../../db/schema/index.ts';
-import { AuditLog } from '../../server/audit/audit-log.ts';
 import { loadConfig } from '../../server/config.ts';
-import { OutboxNotificationProvider } from '../../server/notifications/outbox-provider.ts';
-import { Policy } from '../../server/policy/policy.ts';
+import { createLogger } from '../../server/logger.ts';
 import type { Actor } from '../../server/policy/types.ts';
-import { createScheduling } from '../../server/scheduling/create-scheduling.ts';
+import { createServices } from '../../server/services.ts';
 
 /**
  * Service-level fixture (no HTTP, no sign-in): a clinic, `doctors` doctors with Mon-Sun 00:00-24:00
@@ -31,10 +29,10 @@ export async function seedSchedulingServices(db: Db, opts: { doctors: number; pa
   for (let i = 0; i < opts.patients; i++) patientIds.push(await addUser('patient'));
   // Shared with any app built on the same database (the load test's HTTP phase), as nodes share it.
   const chainKey = randomBytes(32);
-  const audit = new AuditLog(db, chainKey);
-  const policy = new Policy(db, audit);
-  const config = loadConfig({ NODE_ENV: 'test' }).scheduling;
-  const scheduling = createScheduling({ db, policy, audit, provider: new OutboxNotificationProvider(db), config, ...(opts.now ? { now: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
+  const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', AUDIT_CHAIN_KEY: chainKey.toString('base64') });
+  const services = await createServices(config, { db, logger: createLogger('silent') }, { ...(opts.now ? { schedulingClock: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
+  const { scheduling } = services;
+  const audit = services.identity.audit;
   const type = await scheduling.clinics.createConsultType(clinicId, { name: 'Video', kind: 'video', durationMinutes: 30, priceMinor: 3000, currency: 'EUR' });
   const consultTypeIds: Record<number, string> = { 30: type.id };
   for (const minutes of opts.otherConsultMinutes ?? []) {

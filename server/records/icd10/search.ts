@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../../db/client.ts';
 import { rowsOf } from '../../../db/rows.ts';
 import { icd10Codes } from '../../../db/schema/icd10.ts';
-import { ProblemError } from '../../errors.ts';
+import { ProblemError } from '../../api/errors.ts';
 import { ICD10_CODE_PATTERN } from './codes-file.ts';
 
 export type Icd10Match = { code: string; title: string };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { localDate, text } from '../../validation.ts';
+import { localDate, text } from '../../api/validation.ts';
 import { ICD10_CODE_PATTERN } from '../icd10/codes-file.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { ProblemError } from '../../errors.ts';
+import { ProblemError } from '../../api/errors.ts';
 import { NAME_OID, nameAttribute } from './certificates.ts';
 import { OID } from './cms-signer.ts';
 

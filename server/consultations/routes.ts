@@ -1,0 +1,42 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { GUEST_KINDS } from '../../db/schema/index.ts';
+import type { ConsultationService } from './consultation-service.ts';
+import type { Identity } from '../identity/create-identity.ts';
+import { idSchema, parseBody, parseParams, text } from '../api/validation.ts';
+import { authenticate, type ApiEnv } from '../api/middleware.ts';
+
+const appointmentParam = z.object({ appointmentId: idSchema });
+const guestParam = z.object({ appointmentId: idSchema, guestId: idSchema });
+const guestBody = z.object({ kind: z.enum(GUEST_KINDS), displayName: text({ min: 1, max: 64 }) });
+
+/** /api/appointments/:id/...: join tokens for the people of the appointment, guest invitations. */
+export function consultationRoutes(identity: Identity, consultations: ConsultationService) {
+  return new Hono<ApiEnv>()
+    .use(authenticate(identity))
+    .post('/:appointmentId/join-token', async (c) => {
+      const { appointmentId } = parseParams(c, appointmentParam);
+      c.header('cache-control', 'no-store');
+      return c.json(await consultations.joinToken(c.var.actor, appointmentId), 201);
+    })
+    .post('/:appointmentId/guests', async (c) => {
+      const { appointmentId } = parseParams(c, appointmentParam);
+      const body = await parseBody(c, guestBody);
+      c.header('cache-control', 'no-store');
+      return c.json(await consultations.inviteGuest(c.var.actor, appointmentId, body), 201);
+    })
+    .delete('/:appointmentId/guests/:guestId', async (c) => {
+      const { appointmentId, guestId } = parseParams(c, guestParam);
+      await consultations.revokeGuest(c.var.actor, appointmentId, guestId);
+      return c.body(null, 204);
+    });
+}
+
+/** /guest/:key: a guest's link opens the room page with a fresh join token (no account needed). */
+export function guestLinkRoutes(consultations: ConsultationService) {
+  return new Hono().get('/guest/:key{[A-Za-z0-9_-]{20,64}}', async (c) => {
+    const ticket = await consultations.redeemGuest(c.req.param('key'));
+    c.header('referrer-policy', 'no-referrer');
+    return c.redirect(ticket.path, 302);
+  });
+}

@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.ts';
+import type { AppointmentStatus } from '../db/schema/index.ts';
+import { createJoinTokenVerifier, type JoinTokenVerifier } from '../signaling/verify-join-token.ts';
+import type { Bus } from './bus/types.ts';
+import type { Config } from './config.ts';
+import { ConsultationService } from './consultations/consultation-service.ts';
+import { JoinGrants } from './consultations/join-grants.ts';
+import { createIdentity } from './identity/create-identity.ts';
+import { JoinTokenIssuer, loadJoinTokenKeys, type JoinTokenKeys } from './media/join-tokens.ts';
+import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
+import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
+import type { NotificationProvider } from './notifications/types.ts';
+import { createScheduling } from './scheduling/create-scheduling.ts';
+
+/** What the services run on; opened (and closed) by the caller: the node, a test, a load test. */
+export type Infra = {
+  db: Db;
+  logger: Logger;
+  /** Without a bus there are no join grants (API-only tests and load tests run without sockets). */
+  bus?: Bus | undefined;
+};
+
+/** What a caller may choose instead of the configured default; anything else comes from config. */
+export type ServiceOverrides = {
+  /** Base URL of links in messages, guest invitations and the .ics feed. */
+  publicUrl?: () => string;
+  /** Instead of SMTP or the outbox (a test that captures deliveries). */
+  notifier?: NotificationProvider;
+  /** The clock of consultation windows (join tokens, join checks, join grants). */
+  consultationClock?: () => Date;
+  /** The clock of scheduling (reminders, dispatch intervals, licence notices, bookings). */
+  schedulingClock?: () => Date;
+  /** Booking phase timings (the booking load test). */
+  observeBooking?: (phase: string, ms: number) => void;
+};
+
+export type Services = Awaited<ReturnType<typeof createServices>>;
+
+/**
+ * The one composition root: every service is built here, once, with its implementation chosen
+ * here (SMTP or outbox, with or without join grants). The node, the tests and the load tests all
+ * call this, so they run the same wiring; the HTTP app and the signaling tier only receive it.
+ */
+export async function createServices(config: Config, infra: Infra, overrides: ServiceOverrides = {}) {
+  const { db, logger, bus } = infra;
+  const publicUrl = overrides.publicUrl ?? (() => config.publicUrl ?? '');
+  const outbox = new OutboxNotificationProvider(db);
+  const notifier = overrides.notifier ?? (config.smtp ? new SmtpNotificationProvider(db, config.smtp, outbox) : outbox);
+  const identity = await createIdentity({ db, config: config.auth, notifier, publicUrl });
+
+  const joinKeys: JoinTokenKeys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
+  const issuer = new JoinTokenIssuer(joinKeys, config.joinToken.ttlSeconds);
+  const verifyJoinToken: JoinTokenVerifier = createJoinTokenVerifier(joinKeys.publicKey);
+  // Before the services that revoke grants (scheduling, consultations); started with signaling.
+  const joinGrants = bus ? new JoinGrants({ db, bus, logger, now: overrides.consultationClock }) : undefined;
+  const onStatusChange = joinGrants ? (appointmentId: string, to: AppointmentStatus) => joinGrants.statusChanged(appointmentId, to) : undefined;
+
+  const scheduling = createScheduling({
+    db,
+    policy: identity.policy,
+    audit: identity.audit,
+    provider: notifier,
+    config: config.scheduling,
+    ...(overrides.schedulingClock ? { now: overrides.schedulingClock } : {}),
+    ...(overrides.observeBooking ? { observeBooking: overrides.observeBooking } : {}),
+    ...(onStatusChange ? { onStatusChange } : {}),
+  });
+  const consultations = new ConsultationService({
+    db,
+    policy: identity.policy,
+    issuer,
+    now: overrides.consultationClock ?? (() => new Date()),
+    publicUrl,
+    grants: joinGrants,
+  });
+
+  return {
+    config,
+    publicUrl,
+    outbox,
+    notifier,
+    identity,
+    joinKeys,
+    issuer,
+    verifyJoinToken,
+    joinGrants,
+    scheduling,
+    consultations,
+    /**
+     * What the services own and must end, in start order (the caller stops them in reverse and
+     * closes the infrastructure itself): the SMTP pool, the password hashing threads.
+     */
+    stops: [
+      ...(notifier instanceof SmtpNotificationProvider ? [{ name: 'smtp', stop: () => notifier.close() }] : []),
+      { name: 'password hashing threads', stop: () => identity.passwords.close() },
+    ],
+  };
+}
