@@ -202,14 +202,15 @@ export class CareCallNode {
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
       maxSocketsPerIdentity: config.joinToken.maxSockets,
+      joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
     await joinGrants.start((revocation) => {
-      const closed = revokeParticipants(signaling.participants.values(), this.hub, revocation);
+      const closed = revokeParticipants(signaling.sessions.values(), this.hub, revocation);
       if (closed) logger.info({ roomId: revocation.room, reason: revocation.reason, closed }, 'join grant revoked: participants closed');
     });
     const recheck = setInterval(() => {
-      recheckParticipants(signaling.participants.values(), this.hub, joinGrants)
+      recheckParticipants(signaling.sessions.values(), this.hub, joinGrants)
         .then((closed) => closed && logger.warn({ closed }, 'join grants found revoked on re-check: participants closed'))
         .catch((err: Error) => logger.warn({ err: err.message }, 'join grant re-check failed'));
     }, opts.grantRecheckMs ?? 30_000);

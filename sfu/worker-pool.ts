@@ -71,6 +71,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly #workers: SfuWorker[] = [];
   #closed = false;
   #numWorkers = 0;
+  #routerRtpCapabilities: types.RtpCapabilities | undefined;
   readonly #respawnTimers = new Set<NodeJS.Timeout>();
   /** Connection telemetry of every transport on every worker. */
   readonly transports: TransportWatch;
@@ -86,6 +87,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     pool.#numWorkers = n;
     try {
       for (let i = 0; i < n; i++) pool.#workers.push(await pool.#spawn(i));
+      // Every router gets the same capabilities from the same codec list: read them once from a probe.
+      const probe = await Room.create('rtp-capabilities-probe', pool.#workers[0]!);
+      pool.#routerRtpCapabilities = probe.rtpCapabilities;
+      probe.close('ended');
     } catch (err) {
       await pool.close();
       throw err;
@@ -95,6 +100,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   get closed() {
     return this.#closed;
+  }
+
+  /** What a router of this pool can receive: a client's Device loads these before it joins a room. */
+  get routerRtpCapabilities(): types.RtpCapabilities {
+    return this.#routerRtpCapabilities!;
   }
 
   get workers(): readonly SfuWorker[] {

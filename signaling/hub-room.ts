@@ -22,7 +22,22 @@ export interface RoomMember {
   denied(): void;
   /** A host removed the member: closed for good (removed_by_host). */
   removedByHost(): void;
+  /** A newer connection of the same identity joined: this one yields (duplicate_identity). */
+  replaced(): void;
 }
+
+/** How a HubRoom reaches its owner; the owner alone reports participants joining and leaving. */
+export type HubRoomOptions = {
+  emptyTimeoutMs: number;
+  /** Product limit per consultation; only load tests raise it. */
+  capacity?: number | undefined;
+  /** The room's worker died; the hub decides whether media can be rebuilt elsewhere. */
+  onMediaLost: (hubRoom: HubRoom) => void;
+  /** A member got its SFU peer (entered as a host, or admitted from the waiting room). */
+  onMemberJoined: (hubRoom: HubRoom, member: RoomMember) => void;
+  /** An admitted member's SFU peer went away (left, removed, replaced, session expired). */
+  onMemberLeft: (hubRoom: HubRoom, peerId: string) => void;
+};
 
 /**
  * An SFU Room plus the participants around it: the admitted members and the waiting room.
@@ -36,14 +51,13 @@ export class HubRoom {
   #emptyTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
+  readonly #capacity: number;
+
   constructor(
     room: Room,
-    private readonly emptyTimeoutMs: number,
-    /** The room's worker died; the hub decides whether media can be rebuilt elsewhere. */
-    private readonly onMediaLost: (hubRoom: HubRoom) => void,
-    /** Product limit per consultation; only load tests raise it. */
-    private readonly capacity = MAX_ROOM_PARTICIPANTS,
+    private readonly opts: HubRoomOptions,
   ) {
+    this.#capacity = opts.capacity ?? MAX_ROOM_PARTICIPANTS;
     this.#wire(room);
     this.#scheduleEmptyClose();
   }
@@ -81,7 +95,7 @@ export class HubRoom {
   admitAll(): number {
     let admitted = 0;
     for (const [peerId, { member }] of this.waiting) {
-      if (this.members.size >= this.capacity) break;
+      if (this.members.size >= this.#capacity) break;
       this.#admit(member);
       this.waiting.delete(peerId);
       admitted++;
@@ -182,13 +196,14 @@ export class HubRoom {
   }
 
   #admit(member: RoomMember) {
-    if (this.members.size >= this.capacity) {
-      throw new SignalingError('room_full', `a room holds at most ${this.capacity} participants`);
+    if (this.members.size >= this.#capacity) {
+      throw new SignalingError('room_full', `a room holds at most ${this.#capacity} participants`);
     }
     const peer = this.#room.addPeer(member.peerId);
     this.members.set(member.peerId, member);
     member.attachPeer(peer);
     this.#broadcast(member.peerId, 'peerJoined', { peerId: member.peerId, role: member.role, displayName: member.displayName });
+    this.opts.onMemberJoined(this, member);
     this.announceParticipants();
     if (member.canAdmit && this.waiting.size > 0) this.announceWaitingStatus();
   }
@@ -208,6 +223,7 @@ export class HubRoom {
     room.on('activeSpeaker', (peerId) => this.#broadcast('', 'activeSpeaker', { peerId }));
     room.on('peerClosed', (peer) => {
       this.#broadcast(peer.id, 'peerLeft', { peerId: peer.id });
+      this.opts.onMemberLeft(this, peer.id);
       this.announceParticipants();
       this.moderation.forget(peer.id);
       // The last host left: the waiting room is no longer being watched.
@@ -216,7 +232,7 @@ export class HubRoom {
     });
     room.on('close', (reason) => {
       if (this.#closed || room !== this.#room) return;
-      if (reason === 'worker_died') this.onMediaLost(this);
+      if (reason === 'worker_died') this.opts.onMediaLost(this);
       else this.closeAll(reason);
     });
   }
@@ -246,7 +262,7 @@ export class HubRoom {
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = setTimeout(() => {
       if (this.members.size === 0 && this.waiting.size === 0) this.closeAll('empty');
-    }, this.emptyTimeoutMs);
+    }, this.opts.emptyTimeoutMs);
     this.#emptyTimer.unref();
   }
 

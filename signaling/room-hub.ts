@@ -42,6 +42,11 @@ export class RoomHub {
     this.#quality.unref();
   }
 
+  /** What every room's router can receive (the same for all of them), without creating one. */
+  get rtpCapabilities(): unknown {
+    return this.opts.pool.routerRtpCapabilities;
+  }
+
   get rooms(): ReadonlyMap<string, HubRoom> {
     return this.#rooms;
   }
@@ -65,7 +70,19 @@ export class RoomHub {
         throw new SignalingError('room_elsewhere', 'this room is hosted by another node');
       }
       const room = await this.opts.pool.createRoom(roomId);
-      const hubRoom = new HubRoom(room, this.opts.emptyRoomTimeoutMs, (r) => void this.#rebuild(r), this.opts.roomCapacity);
+      const hubRoom = new HubRoom(room, {
+        emptyTimeoutMs: this.opts.emptyRoomTimeoutMs,
+        capacity: this.opts.roomCapacity,
+        onMediaLost: (r) => void this.#rebuild(r),
+        onMemberJoined: (r, member) => {
+          this.opts.lifecycle.participantJoined(r.id, member.peerId, member.role);
+          this.reportMetrics();
+        },
+        onMemberLeft: (r, peerId) => {
+          this.opts.lifecycle.participantLeft(r.id, peerId);
+          this.reportMetrics();
+        },
+      });
       this.#rooms.set(roomId, hubRoom);
       this.#watch(hubRoom, room);
       await this.opts.lifecycle.started(roomId, room.workerIndex);
@@ -93,10 +110,6 @@ export class RoomHub {
   #watch(hubRoom: HubRoom, room: Room) {
     room.on('close', (reason) => {
       if (reason !== 'worker_died') this.#onRoomClosed(hubRoom, reason);
-    });
-    room.on('peerClosed', (peer) => {
-      this.opts.lifecycle.participantLeft(hubRoom.id, peer.id);
-      this.reportMetrics();
     });
   }
 

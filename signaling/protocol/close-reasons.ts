@@ -31,6 +31,7 @@ export const closeCatalogue = {
   consultation_not_open: { code: 4006, after: 'final', text: 'the consultation is not open (completed, awaiting approval or outside its time)' },
   removed_by_host: { code: 4008, after: 'final', text: 'a host removed this participant; the identity cannot join the room again' },
   ended_by_host: { code: 4009, after: 'final', text: 'a host ended the consultation for everyone' },
+  join_timeout: { code: 4010, after: 'rejoin', text: 'the socket did not join within the join deadline' },
   too_many_connections: { code: 4007, after: 'final', text: 'this join link already holds as many connections as it may; close one first' },
   server_shutdown: { code: 1001, after: 'resume', text: 'the node is shutting down' },
   ping_timeout: { code: 1001, after: 'resume', text: 'the client stopped answering pings' },

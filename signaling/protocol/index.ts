@@ -4,4 +4,6 @@ export * from './join-claims.ts';
 export * from './limits.ts';
 export * from './messages.ts';
 export * from './credentials.ts';
+export * from './media.ts';
 export * from './moderation.ts';
+export * from './waiting-room.ts';
