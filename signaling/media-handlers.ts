@@ -4,9 +4,8 @@ import { SignalingError } from './signaling-error.ts';
 
 /** Transports, producers and consumers of an admitted member's SFU peer. */
 export const mediaHandlers: HandlersFor<MediaMethod> = {
-  async getRouterRtpCapabilities({ deps }) {
-    // The same for every router of this node: asking does not create (or claim) the room.
-    return { rtpCapabilities: deps.hub.rtpCapabilities };
+  async getRouterRtpCapabilities({ member, deps }) {
+    return { rtpCapabilities: await deps.hub.rtpCapabilitiesFor(member.claims.room) };
   },
 
   async createTransport({ member }, { direction }) {

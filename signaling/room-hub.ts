@@ -42,8 +42,15 @@ export class RoomHub {
     this.#quality.unref();
   }
 
-  /** What every room's router can receive (the same for all of them), without creating one. */
-  get rtpCapabilities(): unknown {
+  /**
+   * What the room's router can receive (the same for every router here), without creating or
+   * claiming the room. A room another node hosts is refused now, as the join would be.
+   */
+  async rtpCapabilitiesFor(roomId: string): Promise<unknown> {
+    if (this.#closed) throw new SignalingError('room_closed', 'server is shutting down');
+    if (!this.#rooms.has(roomId) && (await this.opts.lifecycle.hostedElsewhere(roomId))) {
+      throw new SignalingError('room_elsewhere', 'this room is hosted by another node');
+    }
     return this.opts.pool.routerRtpCapabilities;
   }
 

@@ -80,6 +80,7 @@ describe('router capabilities before joining', () => {
     const { rtpCapabilities } = await client.request('getRouterRtpCapabilities', {});
     expect(t.node.hub.rooms.has(room), 'no room was created by asking').toBe(false);
     expect(t.node.hub.rooms.size, 'no room at all on this node').toBe(0);
+    expect(await t.node.bus.roomOwner(room), 'the room is not claimed in the directory').toBeUndefined();
     expect((rtpCapabilities as { codecs: unknown[] }).codecs.length, 'the capabilities list codecs').toBeGreaterThan(0);
     await client.request('join', { rtpCapabilities: rtpCapabilities as never });
     expect(t.node.hub.rooms.get(room)?.room.rtpCapabilities, 'the same capabilities as the room router').toEqual(rtpCapabilities);
