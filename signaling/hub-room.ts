@@ -4,7 +4,7 @@ import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type RoomS
 import { RoomModeration } from './room-moderation.ts';
 import { SignalingError } from './signaling-error.ts';
 
-/** What a HubRoom needs from a participant; signaling participants implement it. */
+/** What a HubRoom needs from a participant; the signaling Member (member.ts) implements it. */
 export interface RoomMember {
   readonly peerId: string;
   readonly role: string;
