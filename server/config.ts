@@ -55,6 +55,8 @@ const schema = z.object({
   JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   // Signaling sockets one identity (one join token) may hold open at once; more are refused.
   JOIN_TOKEN_MAX_SOCKETS: z.coerce.number().int().min(1).max(20).default(3),
+  // A signaling socket that has not sent its join by then is closed (close code 4010 join_timeout).
+  JOIN_DEADLINE_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
   TURN_URLS: z
     .string()
     .optional()
@@ -176,7 +178,7 @@ export type Config = Readonly<{
   /** PostgreSQL waits: opening a connection; a query, BEGIN or COMMIT (0 = unlimited). */
   database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
-  joinToken: { privateKeyPem: string | undefined; ttlSeconds: number; maxSockets: number };
+  joinToken: { privateKeyPem: string | undefined; ttlSeconds: number; maxSockets: number; joinDeadlineMs: number };
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
@@ -304,7 +306,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     pgliteDir: e.PGLITE_DIR,
     database: { connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS, queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000 },
     redisUrl: e.REDIS_URL,
-    joinToken: { privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'), ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS, maxSockets: e.JOIN_TOKEN_MAX_SOCKETS },
+    joinToken: { privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'), ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS, maxSockets: e.JOIN_TOKEN_MAX_SOCKETS, joinDeadlineMs: e.JOIN_DEADLINE_SECONDS * 1000 },
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,

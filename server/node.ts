@@ -7,9 +7,7 @@ import { createSignalingService } from '../signaling/signaling-service.ts';
 import { recheckParticipants, revokeParticipants } from '../signaling/revocation.ts';
 import { parseTrustedProxies } from './api/client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
-import { WorkerPool } from '../sfu/worker-pool.ts';
-import { defaultUdpBufferBytes } from '../sfu/udp-socket-stats.ts';
-import type { TransportWatchOptions } from '../sfu/transport-watch.ts';
+import { defaultUdpBufferBytes, WorkerPool, type TransportWatchOptions } from '../sfu/index.ts';
 import { logTransportEvent } from './media/media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
@@ -118,6 +116,9 @@ export class CareCallNode {
       transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) => logger.error({ worker: index, error: error.message }, 'media worker died'));
+    this.pool.on('workerRespawnFailed', (index, error, attempt, retryInMs) =>
+      logger.error({ worker: index, error: error.message, attempt, retryInMs }, 'media worker could not be restarted; retrying'),
+    );
     this.#onStop('sfu workers', () => this.pool.close());
     const buffers = defaultUdpBufferBytes();
     logger.info(
@@ -204,14 +205,15 @@ export class CareCallNode {
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
       maxSocketsPerIdentity: config.joinToken.maxSockets,
+      joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
     await joinGrants.start((revocation) => {
-      const closed = revokeParticipants(signaling.participants.values(), this.hub, revocation);
+      const closed = revokeParticipants(signaling.sessions.values(), this.hub, revocation);
       if (closed) logger.info({ roomId: revocation.room, reason: revocation.reason, closed }, 'join grant revoked: participants closed');
     });
     const recheck = setInterval(() => {
-      recheckParticipants(signaling.participants.values(), this.hub, joinGrants)
+      recheckParticipants(signaling.sessions.values(), this.hub, joinGrants)
         .then((closed) => closed && logger.warn({ closed }, 'join grants found revoked on re-check: participants closed'))
         .catch((err: Error) => logger.warn({ err: err.message }, 'join grant re-check failed'));
     }, opts.grantRecheckMs ?? 30_000);

@@ -5,6 +5,14 @@ import { SfuError } from './errors.ts';
 export type Direction = 'send' | 'recv';
 export type MediaSource = 'mic' | 'webcam' | 'screen';
 
+export type MediaKind = 'audio' | 'video';
+
+/**
+ * RTP and DTLS parameters as the client sent them. The SFU hands them to mediasoup, which checks
+ * them in depth (a TypeError there is the client's fault), so callers need not know their shape.
+ */
+export type ClientMediaParameters = object;
+
 export type TransportInfo = {
   id: string;
   iceParameters: types.IceParameters;
@@ -12,10 +20,21 @@ export type TransportInfo = {
   dtlsParameters: types.DtlsParameters;
 };
 
+/** A producer as the rest of the system sees it: plain data, safe to serialise. */
+export type ProducerSummary = { peerId: string; producerId: string; kind: MediaKind; source: MediaSource; paused: boolean };
+
+export type ConsumerSummary = { consumerId: string; producerId: string; kind: MediaKind; rtpParameters: types.RtpParameters };
+
+/** The simulcast/SVC layers a consumer currently forwards (none while it forwards nothing). */
+export type ConsumerLayers = { spatialLayer: number; temporalLayer?: number | undefined };
+
+/** mediasoup's 0-10 scores of what the SFU receives from a peer and sends to it; null when nothing flows. */
+export type LinkScores = { uplink: number | null; downlink: number | null };
+
 type PeerEvents = {
   /** A consumer of this peer ended because its producer went away. */
   consumerClosed: [consumerId: string];
-  consumerLayersChanged: [consumerId: string, layers: types.ConsumerLayers | undefined];
+  consumerLayersChanged: [consumerId: string, layers: ConsumerLayers | undefined];
   close: [];
 };
 
@@ -23,17 +42,29 @@ type PeerEvents = {
 export type PeerContext = {
   router: types.Router;
   webRtcServer: types.WebRtcServer;
+  /** Any producer in the room by id (another room's id is not found). */
+  findProducer: (producerId: string) => types.Producer | undefined;
   /** Every transport created, for connection telemetry. */
   onTransport: (transport: types.WebRtcTransport, direction: Direction) => void;
   onProducer: (peer: Peer, producer: types.Producer) => void;
   onProducerPaused: (peer: Peer, producer: types.Producer, paused: boolean, by: string) => void;
 };
 
+export function summarizeProducer(producer: types.Producer): ProducerSummary {
+  return {
+    peerId: String(producer.appData.peerId),
+    producerId: producer.id,
+    kind: producer.kind,
+    source: (producer.appData.source as MediaSource | undefined) ?? 'webcam',
+    paused: producer.paused,
+  };
+}
+
 export class Peer extends EventEmitter<PeerEvents> {
   readonly transports = new Map<string, types.WebRtcTransport>();
   readonly producers = new Map<string, types.Producer>();
   readonly consumers = new Map<string, types.Consumer>();
-  rtpCapabilities: types.RtpCapabilities | undefined;
+  #rtpCapabilities: types.RtpCapabilities | undefined;
   #closed = false;
   readonly #sourcesInUse = new Set<MediaSource>();
 
@@ -46,6 +77,11 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   get closed() {
     return this.#closed;
+  }
+
+  /** What the peer's device can receive (from its join); needed before it can consume. */
+  setRtpCapabilities(rtpCapabilities: ClientMediaParameters | undefined) {
+    this.#rtpCapabilities = rtpCapabilities as types.RtpCapabilities | undefined;
   }
 
   async createTransport(direction: Direction): Promise<TransportInfo> {
@@ -73,26 +109,21 @@ export class Peer extends EventEmitter<PeerEvents> {
     };
   }
 
-  async connectTransport(transportId: string, dtlsParameters: types.DtlsParameters) {
-    await this.#transport(transportId).connect({ dtlsParameters });
+  async connectTransport(transportId: string, dtlsParameters: ClientMediaParameters) {
+    await this.#transport(transportId).connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
   }
 
-  async produce(
-    transportId: string,
-    kind: types.MediaKind,
-    rtpParameters: types.RtpParameters,
-    source: MediaSource,
-  ): Promise<types.Producer> {
+  async produce(transportId: string, kind: MediaKind, rtpParameters: ClientMediaParameters, source: MediaSource): Promise<ProducerSummary> {
     const transport = this.#transport(transportId, 'send');
     // One producer per source: a second webcam would be consumed and decoded twice by everyone.
     // The source is claimed before the await, so two requests in flight cannot both pass.
-    if (this.#sourcesInUse.has(source) || this.producersBySource(source).length > 0) {
+    if (this.#sourcesInUse.has(source) || this.#producersBySource(source).length > 0) {
       throw new SfuError('source_already_published', `this peer already publishes its ${source}; close it first`);
     }
     this.#sourcesInUse.add(source);
     let producer: types.Producer;
     try {
-      producer = await transport.produce({ kind, rtpParameters, appData: { source, peerId: this.id } });
+      producer = await transport.produce({ kind, rtpParameters: rtpParameters as types.RtpParameters, appData: { source, peerId: this.id } });
     } finally {
       this.#sourcesInUse.delete(source);
     }
@@ -103,7 +134,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.producers.set(producer.id, producer);
     producer.observer.on('close', () => this.producers.delete(producer.id));
     this.ctx.onProducer(this, producer);
-    return producer;
+    return summarizeProducer(producer);
   }
 
   closeProducer(producerId: string) {
@@ -118,8 +149,24 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.ctx.onProducerPaused(this, producer, paused, by);
   }
 
-  producersBySource(source: MediaSource): types.Producer[] {
+  /** What one of this peer's producers sends (undefined: no such producer). */
+  sourceOf(producerId: string): MediaSource | undefined {
+    return this.producers.get(producerId)?.appData.source as MediaSource | undefined;
+  }
+
+  producersBySource(source: MediaSource): ProducerSummary[] {
+    return this.#producersBySource(source).map(summarizeProducer);
+  }
+
+  #producersBySource(source: MediaSource): types.Producer[] {
     return [...this.producers.values()].filter((p) => p.appData.source === source);
+  }
+
+  /** Link quality as mediasoup scores it; simulcast senders idle upper layers on purpose, so the best-received encoding counts. */
+  linkScores(): LinkScores {
+    const uplinks = [...this.producers.values()].filter((p) => !p.paused).map((p) => Math.max(...p.score.map((s) => s.score), 0));
+    const downlinks = [...this.consumers.values()].filter((c) => !c.paused && !c.producerPaused).map((c) => c.score.score);
+    return { uplink: uplinks.length ? Math.min(...uplinks) : null, downlink: downlinks.length ? Math.min(...downlinks) : null };
   }
 
   async setConsumerPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number) {
@@ -141,10 +188,17 @@ export class Peer extends EventEmitter<PeerEvents> {
     return producer;
   }
 
-  /** Consumers start paused: the client resumes once its track is wired, avoiding a lost keyframe. */
-  async consume(producer: types.Producer, transportId?: string): Promise<types.Consumer> {
+  /**
+   * Consumes another peer's producer in the same room. Consumers start paused: the client resumes
+   * once its track is wired, avoiding a lost keyframe.
+   */
+  async consume(producerId: string, transportId?: string): Promise<ConsumerSummary> {
     this.#assertOpen();
-    if (!this.rtpCapabilities || !this.ctx.router.canConsume({ producerId: producer.id, rtpCapabilities: this.rtpCapabilities })) {
+    // Only this room's producers are visible: another room's id is simply not found.
+    const producer = this.ctx.findProducer(producerId);
+    if (!producer || producer.appData.peerId === this.id) throw new SfuError('producer_not_found', 'no such producer in this room');
+    const rtpCapabilities = this.#rtpCapabilities;
+    if (!rtpCapabilities || !this.ctx.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
       throw new SfuError('cannot_consume', 'this peer cannot consume that producer');
     }
     const transport = transportId
@@ -153,7 +207,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (!transport) throw new SfuError('transport_not_found', 'no receive transport');
     const consumer = await transport.consume({
       producerId: producer.id,
-      rtpCapabilities: this.rtpCapabilities,
+      rtpCapabilities,
       paused: true,
       appData: { peerId: this.id },
     });
@@ -164,7 +218,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       this.emit('consumerClosed', consumer.id);
     });
     consumer.on('layerschange', (layers) => this.emit('consumerLayersChanged', consumer.id, layers));
-    return consumer;
+    return { consumerId: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
   }
 
   async resumeConsumer(consumerId: string) {

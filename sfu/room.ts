@@ -2,14 +2,16 @@ import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { SfuError } from './errors.ts';
 import { mediaCodecs } from './media-codecs.ts';
-import { Peer } from './peer.ts';
+import { Peer, summarizeProducer, type ProducerSummary } from './peer.ts';
 import type { SfuWorker } from './worker-pool.ts';
 
 export type RoomCloseReason = 'empty' | 'ended' | 'ended_by_host' | 'worker_died' | 'shutdown';
 
 type RoomEvents = {
-  newProducer: [peer: Peer, producer: types.Producer];
-  producerPaused: [peer: Peer, producer: types.Producer, paused: boolean, by: string];
+  newProducer: [peer: Peer, producer: ProducerSummary];
+  producerPaused: [peer: Peer, producer: ProducerSummary, paused: boolean, by: string];
+  /** A producer went away (closed by its peer, with its transport, or with the peer). */
+  producerClosed: [peer: Peer, producerId: string];
   activeSpeaker: [peerId: string];
   peerClosed: [peer: Peer];
   close: [reason: RoomCloseReason];
@@ -59,13 +61,15 @@ export class Room extends EventEmitter<RoomEvents> {
     const peer = new Peer(peerId, {
       router: this.router,
       webRtcServer: server,
+      findProducer: (producerId) => this.findProducer(producerId),
       onTransport: (transport, direction) =>
         this.sfuWorker.transports.watch(transport, { roomId: this.id, peerId, direction, workerIndex: this.sfuWorker.index }),
       onProducer: (p, producer) => {
         if (producer.kind === 'audio') void this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
-        this.emit('newProducer', p, producer);
+        producer.observer.once('close', () => !this.#closed && this.emit('producerClosed', p, producer.id));
+        this.emit('newProducer', p, summarizeProducer(producer));
       },
-      onProducerPaused: (p, producer, paused, by) => this.emit('producerPaused', p, producer, paused, by),
+      onProducerPaused: (p, producer, paused, by) => this.emit('producerPaused', p, summarizeProducer(producer), paused, by),
     });
     this.peers.set(peerId, peer);
     peer.once('close', () => {
@@ -77,10 +81,8 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** Every producer in the room except the given peer's own. */
-  producersExcept(peerId: string): { peer: Peer; producer: types.Producer }[] {
-    return [...this.peers.values()]
-      .filter((p) => p.id !== peerId)
-      .flatMap((peer) => [...peer.producers.values()].map((producer) => ({ peer, producer })));
+  producersExcept(peerId: string): ProducerSummary[] {
+    return [...this.peers.values()].filter((p) => p.id !== peerId).flatMap((peer) => [...peer.producers.values()].map(summarizeProducer));
   }
 
   findProducer(producerId: string): types.Producer | undefined {

@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { SfuError } from './errors.ts';
+import { Room } from './room.ts';
 import { TransportWatch, type TransportWatchOptions } from './transport-watch.ts';
 import { udpSocketStats } from './udp-socket-stats.ts';
 
@@ -19,6 +20,10 @@ export type WorkerPoolOptions = {
   socketsPerWorker?: number | undefined;
   logLevel?: types.WorkerLogLevel;
   transportWatch?: TransportWatchOptions;
+  /** One DTLS certificate for every worker (PEM files); by default each worker makes its own. */
+  dtls?: { certificateFile: string; privateKeyFile: string } | undefined;
+  /** Wait before retrying a failed respawn: doubles from `first` up to `max`. */
+  respawnBackoffMs?: { first: number; max: number } | undefined;
 };
 
 /**
@@ -53,12 +58,21 @@ function isRunning(pid: number) {
   }
 }
 
-type PoolEvents = { workerDied: [index: number, error: Error]; workerReplaced: [worker: SfuWorker] };
+const DEFAULT_RESPAWN_BACKOFF_MS = { first: 250, max: 10_000 };
+
+type PoolEvents = {
+  workerDied: [index: number, error: Error];
+  /** Starting the replacement failed; the pool tries again after `retryInMs`. */
+  workerRespawnFailed: [index: number, error: Error, attempt: number, retryInMs: number];
+  workerReplaced: [worker: SfuWorker];
+};
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly #workers: SfuWorker[] = [];
   #closed = false;
   #numWorkers = 0;
+  #routerRtpCapabilities: types.RtpCapabilities | undefined;
+  readonly #respawnTimers = new Set<NodeJS.Timeout>();
   /** Connection telemetry of every transport on every worker. */
   readonly transports: TransportWatch;
 
@@ -73,6 +87,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     pool.#numWorkers = n;
     try {
       for (let i = 0; i < n; i++) pool.#workers.push(await pool.#spawn(i));
+      // Every router gets the same capabilities from the same codec list: read them once from a probe.
+      const probe = await Room.create('rtp-capabilities-probe', pool.#workers[0]!);
+      pool.#routerRtpCapabilities = probe.rtpCapabilities;
+      probe.close('ended');
     } catch (err) {
       await pool.close();
       throw err;
@@ -82,6 +100,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   get closed() {
     return this.#closed;
+  }
+
+  /** What a router of this pool can receive: a client's Device loads these before it joins a room. */
+  get routerRtpCapabilities(): types.RtpCapabilities {
+    return this.#routerRtpCapabilities!;
   }
 
   get workers(): readonly SfuWorker[] {
@@ -100,6 +123,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const loads = await Promise.all(live.map(async (w) => ({ w, load: (await w.worker.dump()).routerIds.length })));
     loads.sort((a, b) => a.load - b.load || a.w.index - b.w.index);
     return loads[0]!.w;
+  }
+
+  /** A new room (Router) on the least-loaded live worker. */
+  async createRoom(roomId: string): Promise<Room> {
+    return Room.create(roomId, await this.leastLoaded());
   }
 
   /**
@@ -121,6 +149,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const timer of this.#respawnTimers) clearTimeout(timer);
+    this.#respawnTimers.clear();
     this.transports.close();
     const pids = this.pids();
     for (const w of this.#workers) w.worker.close(); // sends SIGTERM
@@ -130,7 +160,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   }
 
   async #spawn(index: number): Promise<SfuWorker> {
-    const worker = await mediasoup.createWorker({ logLevel: this.opts.logLevel ?? 'warn' });
+    const { dtls } = this.opts;
+    const worker = await mediasoup.createWorker({
+      logLevel: this.opts.logLevel ?? 'warn',
+      ...(dtls ? { dtlsCertificateFile: dtls.certificateFile, dtlsPrivateKeyFile: dtls.privateKeyFile } : {}),
+    });
     const servers: types.WebRtcServer[] = [];
     const udpPorts: number[] = [];
     try {
@@ -171,11 +205,32 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return sfuWorker;
   }
 
-  async #onDied(dead: SfuWorker, error: Error) {
+  #onDied(dead: SfuWorker, error: Error) {
     this.emit('workerDied', dead.index, error);
+    void this.#respawn(dead, 1);
+  }
+
+  /**
+   * Replaces a dead worker, retrying with a growing pause while starting one fails (a missing
+   * certificate, a port still held, no memory): the slot stays dead meanwhile, which readiness shows.
+   */
+  async #respawn(dead: SfuWorker, attempt: number) {
     if (this.#closed) return;
-    const replacement = await this.#spawn(dead.index).catch(() => undefined);
-    if (!replacement) return;
+    let replacement: SfuWorker;
+    try {
+      replacement = await this.#spawn(dead.index);
+    } catch (err) {
+      if (this.#closed) return;
+      const { first, max } = this.opts.respawnBackoffMs ?? DEFAULT_RESPAWN_BACKOFF_MS;
+      const retryInMs = Math.min(first * 2 ** (attempt - 1), max);
+      const timer = setTimeout(() => {
+        this.#respawnTimers.delete(timer);
+        void this.#respawn(dead, attempt + 1);
+      }, retryInMs);
+      this.#respawnTimers.add(timer);
+      this.emit('workerRespawnFailed', dead.index, err instanceof Error ? err : new Error(String(err)), attempt, retryInMs);
+      return;
+    }
     if (this.#closed) return void replacement.worker.close();
     this.#workers[this.#workers.indexOf(dead)] = replacement;
     this.emit('workerReplaced', replacement);

@@ -1,12 +1,12 @@
 import type { ConnectionHandler, SocketConnection } from './socket.ts';
-import type { Participant } from './participant.ts';
-import { CLOSE_CODE_LEFT, MAX_FRAME_BYTES, requestFrameSchema, requestSchemas, type ErrorBody, type Method } from './protocol/index.ts';
+import type { Session } from './session.ts';
+import { closeCode, MAX_FRAME_BYTES, requestFrameSchema, requestSchemas, type ErrorBody, type Method } from './protocol/index.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Parses and checks frames at the edge, then hands valid requests to the participant. */
-export function connectionHandler(connection: SocketConnection, participant: Participant): ConnectionHandler {
-  const sendError = (error: ErrorBody) => participant.sendError(connection, error);
+/** Parses and checks frames at the edge, then hands valid requests to the session. */
+export function connectionHandler(connection: SocketConnection, session: Session): ConnectionHandler {
+  const sendError = (error: ErrorBody) => session.sendError(connection, error);
   return {
     onMessage(data, isBinary) {
       if (data.byteLength > MAX_FRAME_BYTES) {
@@ -23,19 +23,19 @@ export function connectionHandler(connection: SocketConnection, participant: Par
       if (!frame.success) {
         const id = (json as { id?: unknown } | null)?.id;
         const error: ErrorBody = { code: 'bad_frame', message: 'expected {type:"request", id, method, data}' };
-        return typeof id === 'number' ? participant.respondError(id, error) : sendError(error);
+        return typeof id === 'number' ? session.respondError(id, error) : sendError(error);
       }
       const { id, method, data: body } = frame.data;
       if (!Object.hasOwn(requestSchemas, method)) {
-        return participant.respondError(id, { code: 'unknown_method', message: `unknown method "${method.slice(0, 64)}"` });
+        return session.respondError(id, { code: 'unknown_method', message: `unknown method "${method.slice(0, 64)}"` });
       }
-      participant.request(id, method as Method, body ?? {});
+      session.request(id, method as Method, body ?? {});
     },
     onClose(code) {
-      participant.detach(connection, code === CLOSE_CODE_LEFT);
+      session.detach(connection, code === closeCode('client_left'));
     },
     onDrain() {
-      participant.flushSnapshots();
+      session.flushSnapshots();
     },
   };
 }

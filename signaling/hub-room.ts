@@ -1,12 +1,10 @@
-import type { types } from 'mediasoup';
-import type { Peer } from '../sfu/peer.ts';
-import type { Room, RoomCloseReason } from '../sfu/room.ts';
+import type { Peer, Room, RoomCloseReason } from '../sfu/index.ts';
 import { peerQuality } from './network-quality.ts';
-import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type ProducerInfo, type RoomState, type WaitingInfo } from './protocol/index.ts';
+import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type RoomState, type WaitingInfo } from './protocol/index.ts';
 import { RoomModeration } from './room-moderation.ts';
 import { SignalingError } from './signaling-error.ts';
 
-/** What a HubRoom needs from a participant; signaling participants implement it. */
+/** What a HubRoom needs from a participant; the signaling Member (member.ts) implements it. */
 export interface RoomMember {
   readonly peerId: string;
   readonly role: string;
@@ -24,17 +22,22 @@ export interface RoomMember {
   denied(): void;
   /** A host removed the member: closed for good (removed_by_host). */
   removedByHost(): void;
+  /** A newer connection of the same identity joined: this one yields (duplicate_identity). */
+  replaced(): void;
 }
 
-export function producerInfo(peerId: string, producer: types.Producer): ProducerInfo {
-  return {
-    peerId,
-    producerId: producer.id,
-    kind: producer.kind,
-    source: String(producer.appData.source ?? 'webcam'),
-    paused: producer.paused,
-  };
-}
+/** How a HubRoom reaches its owner; the owner alone reports participants joining and leaving. */
+export type HubRoomOptions = {
+  emptyTimeoutMs: number;
+  /** Product limit per consultation; only load tests raise it. */
+  capacity?: number | undefined;
+  /** The room's worker died; the hub decides whether media can be rebuilt elsewhere. */
+  onMediaLost: (hubRoom: HubRoom) => void;
+  /** A member got its SFU peer (entered as a host, or admitted from the waiting room). */
+  onMemberJoined: (hubRoom: HubRoom, member: RoomMember) => void;
+  /** An admitted member's SFU peer went away (left, removed, replaced, session expired). */
+  onMemberLeft: (hubRoom: HubRoom, peerId: string) => void;
+};
 
 /**
  * An SFU Room plus the participants around it: the admitted members and the waiting room.
@@ -48,14 +51,13 @@ export class HubRoom {
   #emptyTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
+  readonly #capacity: number;
+
   constructor(
     room: Room,
-    private readonly emptyTimeoutMs: number,
-    /** The room's worker died; the hub decides whether media can be rebuilt elsewhere. */
-    private readonly onMediaLost: (hubRoom: HubRoom) => void,
-    /** Product limit per consultation; only load tests raise it. */
-    private readonly capacity = MAX_ROOM_PARTICIPANTS,
+    private readonly opts: HubRoomOptions,
   ) {
+    this.#capacity = opts.capacity ?? MAX_ROOM_PARTICIPANTS;
     this.#wire(room);
     this.#scheduleEmptyClose();
   }
@@ -93,7 +95,7 @@ export class HubRoom {
   admitAll(): number {
     let admitted = 0;
     for (const [peerId, { member }] of this.waiting) {
-      if (this.members.size >= this.capacity) break;
+      if (this.members.size >= this.#capacity) break;
       this.#admit(member);
       this.waiting.delete(peerId);
       admitted++;
@@ -137,9 +139,7 @@ export class HubRoom {
       peers: [...this.members.values()]
         .filter((m) => m.peerId !== forPeerId)
         .map((m) => ({ peerId: m.peerId, role: m.role, displayName: m.displayName })),
-      producers: me.canSubscribe
-        ? this.#room.producersExcept(forPeerId).map(({ peer, producer }) => producerInfo(peer.id, producer))
-        : [],
+      producers: me.canSubscribe ? this.#room.producersExcept(forPeerId) : [],
       waiting: me.canAdmit ? this.#waitingList() : [],
       participants: this.participants(),
     };
@@ -163,7 +163,7 @@ export class HubRoom {
   publishQuality() {
     const peers = [...this.members.values()].flatMap((m) => {
       const peer = this.#room.peers.get(m.peerId);
-      return peer ? [peerQuality(peer, m.clientStats)] : [];
+      return peer ? [peerQuality(peer.id, peer.linkScores(), m.clientStats)] : [];
     });
     const text = JSON.stringify(peers);
     if (text === this.#lastQuality) return;
@@ -196,13 +196,14 @@ export class HubRoom {
   }
 
   #admit(member: RoomMember) {
-    if (this.members.size >= this.capacity) {
-      throw new SignalingError('room_full', `a room holds at most ${this.capacity} participants`);
+    if (this.members.size >= this.#capacity) {
+      throw new SignalingError('room_full', `a room holds at most ${this.#capacity} participants`);
     }
     const peer = this.#room.addPeer(member.peerId);
     this.members.set(member.peerId, member);
     member.attachPeer(peer);
     this.#broadcast(member.peerId, 'peerJoined', { peerId: member.peerId, role: member.role, displayName: member.displayName });
+    this.opts.onMemberJoined(this, member);
     this.announceParticipants();
     if (member.canAdmit && this.waiting.size > 0) this.announceWaitingStatus();
   }
@@ -210,18 +211,19 @@ export class HubRoom {
   #wire(room: Room) {
     this.#room = room;
     room.on('newProducer', (peer, producer) => {
-      this.#broadcast(peer.id, 'newProducer', producerInfo(peer.id, producer), true);
+      this.#broadcast(peer.id, 'newProducer', producer, true);
       this.announceParticipants();
-      producer.observer.once('close', () => room === this.#room && !this.#closed && this.announceParticipants());
     });
+    room.on('producerClosed', () => room === this.#room && !this.#closed && this.announceParticipants());
     room.on('producerPaused', (peer, producer, paused, by) => {
-      if (!paused && by === peer.id) this.moderation.resumed(peer.id, String(producer.appData.source) as 'mic');
-      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.id, by });
+      if (!paused && by === peer.id) this.moderation.resumed(peer.id, producer.source);
+      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.producerId, by });
       this.announceParticipants();
     });
     room.on('activeSpeaker', (peerId) => this.#broadcast('', 'activeSpeaker', { peerId }));
     room.on('peerClosed', (peer) => {
       this.#broadcast(peer.id, 'peerLeft', { peerId: peer.id });
+      this.opts.onMemberLeft(this, peer.id);
       this.announceParticipants();
       this.moderation.forget(peer.id);
       // The last host left: the waiting room is no longer being watched.
@@ -230,7 +232,7 @@ export class HubRoom {
     });
     room.on('close', (reason) => {
       if (this.#closed || room !== this.#room) return;
-      if (reason === 'worker_died') this.onMediaLost(this);
+      if (reason === 'worker_died') this.opts.onMediaLost(this);
       else this.closeAll(reason);
     });
   }
@@ -260,7 +262,7 @@ export class HubRoom {
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = setTimeout(() => {
       if (this.members.size === 0 && this.waiting.size === 0) this.closeAll('empty');
-    }, this.emptyTimeoutMs);
+    }, this.opts.emptyTimeoutMs);
     this.#emptyTimer.unref();
   }
 

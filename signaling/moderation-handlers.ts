@@ -1,23 +1,23 @@
 import type { HubRoom } from './hub-room.ts';
 import type { HandlersFor } from './handler-table.ts';
-import type { Participant } from './participant.ts';
+import type { Member } from './member.ts';
 import type { ModerationMethod, Permission } from './protocol/index.ts';
 import { SignalingError } from './signaling-error.ts';
 
 /** A host request: the caller is admitted (not waiting) and holds the permission. */
-function hostRoom(p: Participant, permission: Permission): HubRoom {
+function hostRoom(p: Member, permission: Permission): HubRoom {
   if (p.status === 'waiting') throw new SignalingError('not_admitted', 'wait until the host admits you');
   if (!p.hubRoom || p.status !== 'admitted') throw new SignalingError('not_joined', 'join the room first');
   if (!p.may(permission)) throw new SignalingError('forbidden', `only a host can do this (needs ${permission})`);
   return p.hubRoom;
 }
 
-function notSelf(p: Participant, peerId: string) {
+function notSelf(p: Member, peerId: string) {
   if (peerId === p.peerId) throw new SignalingError('invalid_target', 'a host cannot do this to themselves');
 }
 
 /** An admitted participant (with its SFU peer) other than the caller. */
-function admittedTarget(p: Participant, hubRoom: HubRoom, peerId: string) {
+function admittedTarget(p: Member, hubRoom: HubRoom, peerId: string) {
   notSelf(p, peerId);
   const member = hubRoom.members.get(peerId);
   const peer = hubRoom.room.peers.get(peerId);
@@ -26,7 +26,7 @@ function admittedTarget(p: Participant, hubRoom: HubRoom, peerId: string) {
 }
 
 export const moderationHandlers: HandlersFor<ModerationMethod> = {
-  async muteParticipant(p, { peerId, source }) {
+  async muteParticipant({ member: p }, { peerId, source }) {
     const hubRoom = hostRoom(p, 'moderate');
     const { member, peer } = admittedTarget(p, hubRoom, peerId);
     const producers = peer.producersBySource(source);
@@ -38,15 +38,15 @@ export const moderationHandlers: HandlersFor<ModerationMethod> = {
     let muted = 0;
     for (const producer of producers) {
       if (!producer.paused) {
-        await peer.setProducerPaused(producer.id, true, p.peerId);
+        await peer.setProducerPaused(producer.producerId, true, p.peerId);
         muted++;
       }
-      member.notify('mutedBy', { producerId: producer.id, by: p.peerId, source, selfUnmute });
+      member.notify('mutedBy', { producerId: producer.producerId, by: p.peerId, source, selfUnmute });
     }
     return { muted };
   },
 
-  async releaseMute(p, { peerId, source }) {
+  async releaseMute({ member: p }, { peerId, source }) {
     const hubRoom = hostRoom(p, 'moderate');
     const { member } = admittedTarget(p, hubRoom, peerId);
     if (hubRoom.moderation.release(peerId, source)) {
@@ -56,7 +56,7 @@ export const moderationHandlers: HandlersFor<ModerationMethod> = {
     return {};
   },
 
-  async removeParticipant(p, { peerId }) {
+  async removeParticipant({ member: p }, { peerId }) {
     const hubRoom = hostRoom(p, 'moderate');
     notSelf(p, peerId);
     const member = hubRoom.current(peerId);
@@ -66,14 +66,14 @@ export const moderationHandlers: HandlersFor<ModerationMethod> = {
     return {};
   },
 
-  async endForEveryone(p) {
+  async endForEveryone({ member: p }) {
     const hubRoom = hostRoom(p, 'moderate');
     // After this answer is sent: the caller's own connection closes with everyone else's.
     setImmediate(() => hubRoom.closeAll('ended_by_host'));
     return {};
   },
 
-  async messageWaiting(p, { peerId, text }) {
+  async messageWaiting({ member: p }, { peerId, text }) {
     const hubRoom = hostRoom(p, 'admit');
     if (/\p{Cc}/u.test(text)) throw new SignalingError('invalid_request', 'the message may not contain control characters');
     const targets = peerId === undefined ? [...hubRoom.waiting.keys()] : hubRoom.waiting.has(peerId) ? [peerId] : [];

@@ -3,8 +3,7 @@ import { startTestNode } from '../test/helpers/node.ts';
 import { fakeRtpParameters, mintFor, newRoomId, patientPerms } from '../test/helpers/tokens.ts';
 import { connectClient, type TestClient } from '../test/helpers/ws-client.ts';
 import {
-  CLOSE_CODE_ENDED,
-  CLOSE_CODE_REMOVED,
+  closeCode,
   WAITING_MESSAGE_BURST,
   WAITING_MESSAGE_MAX_CHARS,
   type JoinClaims,
@@ -131,7 +130,7 @@ describe('remove', () => {
   it('closes the participant with removed_by_host and the same identity cannot rejoin; others are told', async () => {
     const { room, doctor, patient } = await consultation();
     await doctor.request('removeParticipant', { peerId: 'pat' });
-    expect(await patient.closed).toEqual({ code: CLOSE_CODE_REMOVED, reason: 'removed_by_host' });
+    expect(await patient.closed).toEqual({ code: closeCode('removed_by_host'), reason: 'removed_by_host' });
     expect(await doctor.waitFor('peerLeft')).toEqual([{ peerId: 'pat' }]);
     await until(() => lastOf<{ participants: ParticipantInfo[] }>(doctor, 'participants'), (l) => l.participants.every((p) => p.peerId !== 'pat'), 'list without the patient');
     // A fresh token for the same person is refused too.
@@ -153,7 +152,7 @@ describe('remove', () => {
     await expect(doctor.c.request('removeParticipant', { peerId: 'doc' })).rejects.toMatchObject({ code: 'invalid_target' });
     await expect(doctor.c.request('removeParticipant', { peerId: 'nobody' })).rejects.toMatchObject({ code: 'peer_not_found' });
     await doctor.c.request('removeParticipant', { peerId: 'knock' });
-    expect(await knocking.c.closed).toEqual({ code: CLOSE_CODE_REMOVED, reason: 'removed_by_host' });
+    expect(await knocking.c.closed).toEqual({ code: closeCode('removed_by_host'), reason: 'removed_by_host' });
     const [list] = ((await doctor.c.waitFor('waitingRoom', 3)) as { waiting: unknown[] }[]).slice(-1);
     expect(list!.waiting).toEqual([]);
   });
@@ -167,7 +166,7 @@ describe('end for everyone', () => {
     await expect(waiting.c.request('endForEveryone', {})).rejects.toMatchObject({ code: 'not_admitted' });
     expect(await doctor.request('endForEveryone', {})).toEqual({});
     for (const c of [doctor, patient, waiting.c]) {
-      expect(await c.closed).toEqual({ code: CLOSE_CODE_ENDED, reason: 'ended_by_host' });
+      expect(await c.closed).toEqual({ code: closeCode('ended_by_host'), reason: 'ended_by_host' });
       expect(await c.waitFor('roomClosed')).toEqual([{ reason: 'ended_by_host' }]);
     }
     expect(t.node.hub.rooms.has(room)).toBe(false);

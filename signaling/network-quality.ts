@@ -1,4 +1,4 @@
-import type { Peer } from '../sfu/peer.ts';
+import type { LinkScores } from '../sfu/index.ts';
 import type { ClientStats, NetworkQuality, QualityLevel } from './protocol/index.ts';
 
 const LEVELS: QualityLevel[] = ['bad', 'poor', 'good', 'excellent'];
@@ -21,15 +21,10 @@ function fromClient(stats: ClientStats | undefined): QualityLevel {
  * A participant's link quality from both ends: mediasoup's 0-10 scores of what the server receives
  * from them (uplink) and sends to them (downlink), and what their own browser reports.
  */
-export function peerQuality(peer: Peer, client: ClientStats | undefined): NetworkQuality {
-  // Simulcast senders idle their upper layers on purpose: judge the best-received encoding.
-  const uplinks = [...peer.producers.values()].filter((p) => !p.paused).map((p) => Math.max(...p.score.map((s) => s.score), 0));
-  const downlinks = [...peer.consumers.values()].filter((c) => !c.paused && !c.producerPaused).map((c) => c.score.score);
-  const uplink = uplinks.length ? Math.min(...uplinks) : null;
-  const downlink = downlinks.length ? Math.min(...downlinks) : null;
+export function peerQuality(peerId: string, { uplink, downlink }: LinkScores, client: ClientStats | undefined): NetworkQuality {
   const worst = Math.min(...[fromScore(uplink), fromScore(downlink), fromClient(client)].map((l) => LEVELS.indexOf(l)));
   return {
-    peerId: peer.id,
+    peerId,
     uplink,
     downlink,
     rttMs: client?.rttMs ?? null,

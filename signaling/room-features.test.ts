@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode } from '../test/helpers/node.ts';
 import { fakeRtpParameters, mintFor, newRoomId, patientPerms } from '../test/helpers/tokens.ts';
 import { connectClient, type TestClient } from '../test/helpers/ws-client.ts';
-import { MAX_ROOM_PARTICIPANTS, signalingProtocols, type JoinClaims } from './protocol/index.ts';
+import { closeCode, MAX_ROOM_PARTICIPANTS, signalingProtocols, type JoinClaims } from './protocol/index.ts';
 
 let t: Awaited<ReturnType<typeof startTestNode>>;
 const clients: TestClient[] = [];
@@ -178,7 +178,7 @@ describe('resumption', () => {
     expect(responses[0]!.data.id).toBe(responses[1]!.data.id);
     expect(t.node.hub.rooms.get(room)!.room.peers.get('a')!.transports.size).toBe(1);
     expect(seenBefore).toBeGreaterThan(0);
-    raw.close(4004);
+    raw.close(closeCode('client_left'));
   });
 
   it('an unknown resume key is told session_expired (4005)', async () => {

@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
-import { Room } from '../sfu/room.ts';
-import type { RoomCloseReason } from '../sfu/room.ts';
-import type { WorkerPool } from '../sfu/worker-pool.ts';
+import type { Room, RoomCloseReason, WorkerPool } from '../sfu/index.ts';
 import { HubRoom } from './hub-room.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
@@ -44,6 +42,18 @@ export class RoomHub {
     this.#quality.unref();
   }
 
+  /**
+   * What the room's router can receive (the same for every router here), without creating or
+   * claiming the room. A room another node hosts is refused now, as the join would be.
+   */
+  async rtpCapabilitiesFor(roomId: string): Promise<unknown> {
+    if (this.#closed) throw new SignalingError('room_closed', 'server is shutting down');
+    if (!this.#rooms.has(roomId) && (await this.opts.lifecycle.hostedElsewhere(roomId))) {
+      throw new SignalingError('room_elsewhere', 'this room is hosted by another node');
+    }
+    return this.opts.pool.routerRtpCapabilities;
+  }
+
   get rooms(): ReadonlyMap<string, HubRoom> {
     return this.#rooms;
   }
@@ -66,13 +76,24 @@ export class RoomHub {
       if (!(await this.opts.lifecycle.claim(roomId))) {
         throw new SignalingError('room_elsewhere', 'this room is hosted by another node');
       }
-      const worker = await this.opts.pool.leastLoaded();
-      const room = await Room.create(roomId, worker);
-      const hubRoom = new HubRoom(room, this.opts.emptyRoomTimeoutMs, (r) => void this.#rebuild(r), this.opts.roomCapacity);
+      const room = await this.opts.pool.createRoom(roomId);
+      const hubRoom = new HubRoom(room, {
+        emptyTimeoutMs: this.opts.emptyRoomTimeoutMs,
+        capacity: this.opts.roomCapacity,
+        onMediaLost: (r) => void this.#rebuild(r),
+        onMemberJoined: (r, member) => {
+          this.opts.lifecycle.participantJoined(r.id, member.peerId, member.role);
+          this.reportMetrics();
+        },
+        onMemberLeft: (r, peerId) => {
+          this.opts.lifecycle.participantLeft(r.id, peerId);
+          this.reportMetrics();
+        },
+      });
       this.#rooms.set(roomId, hubRoom);
       this.#watch(hubRoom, room);
-      await this.opts.lifecycle.started(roomId, worker.index);
-      this.opts.logger.info({ roomId, worker: worker.index }, 'room started');
+      await this.opts.lifecycle.started(roomId, room.workerIndex);
+      this.opts.logger.info({ roomId, worker: room.workerIndex }, 'room started');
       this.reportMetrics();
       return hubRoom;
     });
@@ -97,10 +118,6 @@ export class RoomHub {
     room.on('close', (reason) => {
       if (reason !== 'worker_died') this.#onRoomClosed(hubRoom, reason);
     });
-    room.on('peerClosed', (peer) => {
-      this.opts.lifecycle.participantLeft(hubRoom.id, peer.id);
-      this.reportMetrics();
-    });
   }
 
   /**
@@ -111,12 +128,11 @@ export class RoomHub {
     const started = Date.now();
     for (let attempt = 0; !this.#closed && Date.now() - started < REBUILD_DEADLINE_MS; attempt++) {
       try {
-        const worker = await this.opts.pool.leastLoaded();
-        const room = await Room.create(hubRoom.id, worker);
+        const room = await this.opts.pool.createRoom(hubRoom.id);
         if (this.#closed || hubRoom.closed) return room.close('shutdown');
         this.#watch(hubRoom, room);
         hubRoom.rebuildOn(room);
-        this.opts.logger.warn({ roomId: hubRoom.id, worker: worker.index, ms: Date.now() - started }, 'room rebuilt after worker death');
+        this.opts.logger.warn({ roomId: hubRoom.id, worker: room.workerIndex, ms: Date.now() - started }, 'room rebuilt after worker death');
         return;
       } catch {
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));

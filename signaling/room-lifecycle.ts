@@ -2,6 +2,8 @@
 export interface RoomLifecycle {
   /** Claims the room for this node; false if another live node owns it. Called again to keep it. */
   claim(roomId: string): Promise<boolean>;
+  /** Whether another live node holds the room now (a read: nothing is claimed). */
+  hostedElsewhere(roomId: string): Promise<boolean>;
   started(roomId: string, workerIndex: number): Promise<void>;
   participantJoined(roomId: string, peerId: string, role: string): void;
   participantLeft(roomId: string, peerId: string): void;

@@ -1,5 +1,4 @@
-import type { types } from 'mediasoup';
-import type { Peer } from '../sfu/peer.ts';
+import type { Peer } from '../sfu/index.ts';
 import {
   WAITING_MESSAGE_BURST,
   WAITING_MESSAGE_REFILL_MS,
@@ -64,7 +63,7 @@ export class RoomModeration {
     const held = this.#hostMuted.get(peerId)?.get(source);
     if (held?.locked) return 'muted_by_host';
     if (producers.length === 0) return 'none';
-    return producers.every((p: types.Producer) => p.paused) ? 'muted' : 'live';
+    return producers.every((p) => p.paused) ? 'muted' : 'live';
   }
 
   participant(member: Member, peer: Peer | undefined): ParticipantInfo {

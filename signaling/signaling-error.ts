@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import { SfuError } from '../sfu/errors.ts';
+import { SfuError } from '../sfu/index.ts';
 import type { ErrorBody, ErrorCode } from './protocol/index.ts';
 
 export class SignalingError extends Error {

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
-import type { SocketConnection, UpgradeDecision, UpgradeRequest } from './socket.ts';
+import { closeWith, type SocketConnection, type UpgradeDecision, type UpgradeRequest } from './socket.ts';
 import { connectionHandler } from './connection.ts';
-import { Participant } from './participant.ts';
-import { CLOSE_CODE_SESSION_EXPIRED, CLOSE_CODE_TOO_MANY_CONNECTIONS, SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import { roomRequests } from './handlers.ts';
+import { Member } from './member.ts';
+import { Session } from './session.ts';
+import { SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
 import { readCredential } from './upgrade-credential.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
@@ -16,6 +18,8 @@ export type SignalingDeps = {
   metrics: SignalingMetrics;
   logger: Logger;
   resumeGraceMs?: number;
+  /** A socket that has not joined by then is closed (join_timeout); 0 = no deadline. */
+  joinDeadlineMs?: number | undefined;
   iceServersFor?: (peerId: string) => IceServerInfo[];
   grants?: JoinGrantCheck;
   /** Connections one identity (one join token) may hold at once (JOIN_TOKEN_MAX_SOCKETS); default 3. */
@@ -28,29 +32,35 @@ const identityKey = (claims: JoinClaims) => `${claims.room}\u0000${claims.sub}`;
 
 type UpgradeContext = { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
 
-/** The upgrade gate, plus participants that outlive their connections (resume by key). */
+/** The upgrade gate, plus sessions that outlive their connections (resume by key). */
 export function createSignalingService(deps: SignalingDeps) {
-  const participants = new Map<string, Participant>();
-  // Participants per identity not yet ended: each holds a socket (or its resumption). A join replaces
+  const sessions = new Map<string, Session>();
+  // Sessions per identity not yet ended: each holds a socket (or its resumption). A join replaces
   // the older ones, but sockets that never join would otherwise pile up on one token without bound.
   const perIdentity = new Map<string, number>();
   const maxSockets = deps.maxSocketsPerIdentity ?? DEFAULT_MAX_SOCKETS_PER_IDENTITY;
   const held = (claims: JoinClaims) => perIdentity.get(identityKey(claims)) ?? 0;
-  const participantDeps = {
-    ...deps,
-    onEnded: (p: Participant) => {
-      participants.delete(p.resumeKey);
-      const key = identityKey(p.claims);
-      const n = (perIdentity.get(key) ?? 1) - 1;
-      if (n > 0) perIdentity.set(key, n);
-      else perIdentity.delete(key);
-      deps.metrics.connectionClosed();
-    },
+  const roomDeps = { hub: deps.hub, iceServersFor: deps.iceServersFor, grants: deps.grants };
+  const forget = (session: Session) => {
+    sessions.delete(session.resumeKey);
+    const key = identityKey(session.claims);
+    const n = (perIdentity.get(key) ?? 1) - 1;
+    if (n > 0) perIdentity.set(key, n);
+    else perIdentity.delete(key);
+    deps.metrics.connectionClosed();
+  };
+  /** A join token stands for one identity in one room: its session serves that room's requests. */
+  const openRoomSession = (claims: JoinClaims) => {
+    const session = new Session(claims, deps);
+    const member = new Member(session);
+    session.serve(roomRequests({ member, deps: roomDeps }));
+    session.onEnded(() => forget(session));
+    return session;
   };
   const tooMany = { ok: false as const, status: 429 as const, code: 'too_many_connections', detail: `at most ${maxSockets} connections per join link at once; close one first` };
 
   return {
-    participants,
+    sessions,
     authorize(request: UpgradeRequest): UpgradeDecision<UpgradeContext> {
       const parsed = readCredential(request);
       if (!parsed.ok) return parsed;
@@ -73,27 +83,27 @@ export function createSignalingService(deps: SignalingDeps) {
       return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'join', claims } };
     },
     open(connection: SocketConnection, context: UpgradeContext) {
-      let participant: Participant | undefined;
+      let session: Session | undefined;
       if (context.kind === 'join') {
         // Upgrades authorized together can all pass the check above before any of them opens.
         if (held(context.claims) >= maxSockets) {
-          queueMicrotask(() => connection.close(CLOSE_CODE_TOO_MANY_CONNECTIONS, 'too_many_connections'));
+          queueMicrotask(() => closeWith(connection, 'too_many_connections'));
           return { onMessage: () => {}, onClose: () => {} };
         }
-        participant = new Participant(context.claims, participantDeps);
+        session = openRoomSession(context.claims);
         perIdentity.set(identityKey(context.claims), held(context.claims) + 1);
-        participants.set(participant.resumeKey, participant);
+        sessions.set(session.resumeKey, session);
         deps.metrics.connectionOpened();
       } else {
-        participant = participants.get(context.resumeKey);
-        if (!participant || participant.ended || !participant.attach(connection, context.lastSeq)) {
-          queueMicrotask(() => connection.close(CLOSE_CODE_SESSION_EXPIRED, 'session_expired'));
+        session = sessions.get(context.resumeKey);
+        if (!session || session.ended || !session.attach(connection, context.lastSeq)) {
+          queueMicrotask(() => closeWith(connection, 'session_expired'));
           return { onMessage: () => {}, onClose: () => {} };
         }
-        return connectionHandler(connection, participant);
+        return connectionHandler(connection, session);
       }
-      participant.attach(connection);
-      return connectionHandler(connection, participant);
+      session.attach(connection);
+      return connectionHandler(connection, session);
     },
   };
 }

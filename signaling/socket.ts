@@ -1,3 +1,5 @@
+import { closeCode, type CloseReason } from './protocol/close-reasons.ts';
+
 /**
  * What the signaling tier needs from the socket tier (server/http implements it, with uWS or ws):
  * an upgrade request to decide on, and per connection a way to send and close plus a handler.
@@ -27,4 +29,9 @@ export interface ConnectionHandler {
   onClose(code: number): void;
   /** The send backlog built up earlier has been written out. */
   onDrain?(): void;
+}
+
+/** Closes with a catalogued reason and its code: the only way signaling closes a socket. */
+export function closeWith(connection: SocketConnection, reason: CloseReason) {
+  connection.close(closeCode(reason), reason);
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestNode } from '../test/helpers/node.ts';
 import { mintFor, newRoomId } from '../test/helpers/tokens.ts';
-import { CLOSE_CODE_TOO_MANY_CONNECTIONS, signalingProtocols } from './protocol/index.ts';
+import { closeCode, signalingProtocols } from './protocol/index.ts';
 
 type Outcome = { kind: 'open'; ws: WebSocket } | { kind: 'refused'; status: number; code: string } | { kind: 'closed'; code: number; reason: string };
 
@@ -53,7 +53,7 @@ describe.each(['uws', 'ws'] as const)('sockets per join token over %s', (socketS
     expect(outcomes.filter((o) => o.kind === 'open')).toHaveLength(3);
     for (const o of outcomes) {
       if (o.kind === 'refused') expect([o.status, o.code]).toEqual([429, 'too_many_connections']);
-      if (o.kind === 'closed') expect([o.code, o.reason]).toEqual([CLOSE_CODE_TOO_MANY_CONNECTIONS, 'too_many_connections']);
+      if (o.kind === 'closed') expect([o.code, o.reason]).toEqual([closeCode('too_many_connections'), 'too_many_connections']);
     }
     closeAll(outcomes);
   });

@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { startTestNode } from '../test/helpers/node.ts';
 import { connectClient } from '../test/helpers/ws-client.ts';
 import { mintFor, newRoomId } from '../test/helpers/tokens.ts';
-import { parseSignalingProtocols, SIGNALING_SUBPROTOCOL, signalingProtocols } from './protocol/index.ts';
+import { closeCode, parseSignalingProtocols, SIGNALING_SUBPROTOCOL, signalingProtocols } from './protocol/index.ts';
 
 type Answer = { status: number; headers: IncomingHttpHeaders; body?: { code: string } };
 
@@ -96,7 +96,7 @@ describe.each(['uws', 'ws'] as const)('join tokens travel in the subprotocol hea
     });
     expect(raw.protocol).toBe(SIGNALING_SUBPROTOCOL);
     expect(JSON.parse(first)).toMatchObject({ type: 'resumed' });
-    raw.close(4004);
+    raw.close(closeCode('client_left'));
   });
 });
 

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appointments, consultationGuests } from '../db/schema/index.ts';
 import type { CareCallNode } from '../server/node.ts';
-import { CLOSE_CODE_REVOKED, signalingProtocols } from '../signaling/protocol/index.ts';
+import { closeCode, signalingProtocols } from '../signaling/protocol/index.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import type { IdentityHarness } from './helpers/identity.ts';
 import { startTestNode } from './helpers/node.ts';
@@ -87,7 +87,7 @@ describe('a revoked guest', () => {
     await doctor.client.waitFor('waitingRoom');
 
     expect((await api.call('DELETE', `/api/appointments/${id}/guests/${guest.guestId}`, { token: c.doctor.token })).status).toBe(204);
-    expect(await knock.client.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'invitation_revoked' });
+    expect(await knock.client.closed).toEqual({ code: closeCode('invitation_revoked'), reason: 'invitation_revoked' });
     const lists = (await doctor.client.waitFor('waitingRoom', 2)) as { waiting: unknown[] }[];
     expect(lists.at(-1)!.waiting).toEqual([]);
     // Its token no longer opens a socket, on either node (the other heard it over the bus).
@@ -105,7 +105,7 @@ describe('a revoked guest', () => {
     await doctor.client.request('admit', { peerId: inside.joined.peerId });
     await inside.client.waitFor('admitted');
     await api.call('DELETE', `/api/appointments/${id}/guests/${guest.guestId}`, { token: c.doctor.token });
-    expect(await inside.client.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'invitation_revoked' });
+    expect(await inside.client.closed).toEqual({ code: closeCode('invitation_revoked'), reason: 'invitation_revoked' });
     expect(await doctor.client.waitFor('peerLeft')).toEqual([{ peerId: inside.joined.peerId }]);
     expect(doctor.client.notifications.some((n) => n.method === 'roomClosed')).toBe(false);
   });
@@ -118,7 +118,7 @@ describe('a revoked guest', () => {
     clients.push(client);
     const { rtpCapabilities } = await client.request('getRouterRtpCapabilities', {});
     await expect(client.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'access_revoked' });
-    expect(await client.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'invitation_revoked' });
+    expect(await client.closed).toEqual({ code: closeCode('invitation_revoked'), reason: 'invitation_revoked' });
   });
 });
 
@@ -134,7 +134,7 @@ describe('a cancelled appointment', () => {
     expect(b.node.hub.rooms.has(room)).toBe(true);
 
     expect((await api.call('POST', `/api/appointments/${id}/cancel`, { token: c.patient.token, body: { reason: 'feeling better' } })).status).toBe(200);
-    for (const x of [doctor, patient]) expect(await x.client.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'consultation_cancelled' });
+    for (const x of [doctor, patient]) expect(await x.client.closed).toEqual({ code: closeCode('consultation_cancelled'), reason: 'consultation_cancelled' });
     for (let i = 0; i < 50 && b.node.hub.rooms.has(room); i++) await new Promise((r) => setTimeout(r, 20));
     expect(b.node.hub.rooms.has(room)).toBe(false);
     // Tokens minted before the cancellation no longer open the room.
@@ -166,8 +166,8 @@ describe('a cancelled appointment', () => {
       clients.push(late);
       const { rtpCapabilities } = await late.request('getRouterRtpCapabilities', {});
       await expect(late.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'access_revoked' });
-      expect(await late.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'consultation_cancelled' });
-      expect(await doctor.client.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'consultation_cancelled' });
+      expect(await late.closed).toEqual({ code: closeCode('consultation_cancelled'), reason: 'consultation_cancelled' });
+      expect(await doctor.client.closed).toEqual({ code: closeCode('consultation_cancelled'), reason: 'consultation_cancelled' });
     } finally {
       await lone.node.stop();
     }
@@ -189,7 +189,7 @@ describe('a consultation that is not open', () => {
     clients.push(late);
     const { rtpCapabilities } = await late.request('getRouterRtpCapabilities', {});
     await expect(late.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'access_revoked' });
-    expect(await late.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'consultation_not_open' });
+    expect(await late.closed).toEqual({ code: closeCode('consultation_not_open'), reason: 'consultation_not_open' });
     expect(await doctor.client.request('getRouterRtpCapabilities', {})).toHaveProperty('rtpCapabilities');
   });
 
@@ -201,7 +201,7 @@ describe('a consultation that is not open', () => {
     clients.push(early);
     const { rtpCapabilities } = await early.request('getRouterRtpCapabilities', {});
     await expect(early.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'access_revoked' });
-    expect(await early.closed).toEqual({ code: CLOSE_CODE_REVOKED, reason: 'consultation_not_open' });
+    expect(await early.closed).toEqual({ code: closeCode('consultation_not_open'), reason: 'consultation_not_open' });
   });
 });
 

@@ -29,7 +29,7 @@ const doctorClaims = { role: 'doctor' as const, perms: ['publish', 'subscribe', 
 function countProducers(room: string) {
   const counts = new Map<string, number>();
   t.node.hub.rooms.get(room)!.room.on('newProducer', (peer, producer) => {
-    const key = `${peer.id}:${String(producer.appData.source)}`;
+    const key = `${peer.id}:${producer.source}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   });
   return counts;

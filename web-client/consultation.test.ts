@@ -83,12 +83,13 @@ describe('a consultation in progress', () => {
     await waitForProbe(patient, "window.carecall.events.includes('mutedBy:mic')");
     expect(await patient.$eval('#toggle-mic', (el) => el.textContent)).toBe('Unmute');
     await doctor.waitForSelector('#tile-pat.muted');
-    const mic = [...t.node.hub.rooms.get(room)!.room.peers.get('pat')!.producersBySource('mic')];
-    expect(mic.every((p) => p.paused)).toBe(true);
+    // Read afresh each time: the SFU hands out snapshots of its producers, not live objects.
+    const mic = () => t.node.hub.rooms.get(room)!.room.peers.get('pat')!.producersBySource('mic');
+    expect(mic().every((p) => p.paused)).toBe(true);
     // The patient unmutes themselves; the doctor sees it.
     await patient.click('#toggle-mic');
     await doctor.waitForSelector('#tile-pat:not(.muted)');
-    expect(mic.every((p) => !p.paused)).toBe(true);
+    expect(mic().every((p) => !p.paused)).toBe(true);
   });
 
   it('screen share: the doctor sees the patient\'s shared screen', async () => {

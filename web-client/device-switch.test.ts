@@ -41,7 +41,7 @@ const devices = (page: Page, kind: MediaDeviceKind) =>
   );
 const publishedDevice = (page: Page, source: string) =>
   evalIn<string>(page, `window.carecall.client.published.get('${source}').track.getSettings().deviceId`);
-const serverProducers = (source: string) => t.node.hub.rooms.get(room)!.room.peers.get('a')!.producersBySource(source as never).map((p) => p.id);
+const serverProducers = (source: string) => t.node.hub.rooms.get(room)!.room.peers.get('a')!.producersBySource(source as never).map((p) => p.producerId);
 
 /** Samples one inbound counter of b's every 100 ms while `during` runs, then 2 s more. */
 async function sampleAcross(counter: string, during: () => Promise<unknown>) {

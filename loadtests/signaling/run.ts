@@ -11,7 +11,7 @@ import { createLogger } from '../../server/logger.ts';
 import { CareCallNode } from '../../server/node.ts';
 import { randomBytes } from 'node:crypto';
 import { percentile } from '../stats.ts';
-import { signalingProtocols } from '../../signaling/protocol/index.ts';
+import { closeCode, signalingProtocols } from '../../signaling/protocol/index.ts';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 100);
 const REQUESTS_PER_CLIENT = Number(process.env.REQUESTS ?? 200);
@@ -47,7 +47,7 @@ async function bench(kind: 'uws' | 'ws'): Promise<Result> {
     const smallReqPerSec = await run('noSuchMethod'); // answered with a small typed error
     const capsReqPerSec = await run('getRouterRtpCapabilities');
     latencies.sort((a, b) => a - b);
-    sockets.forEach((ws) => ws.close(4004));
+    sockets.forEach((ws) => ws.close(closeCode('client_left')));
     return {
       server: kind,
       upgradesPerSec: Math.round(upgradesPerSec),

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
+import { closeWith } from '../../signaling/socket.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { ListenError, nodeSupportsReusePort } from './listen-error.ts';
 import { BASELINE_SECURITY_HEADERS } from '../api/security-headers.ts';
@@ -101,7 +102,7 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
 
   const pinger = setInterval(() => {
     for (const c of connections) {
-      if (!c.alive) c.close(1001, 'ping_timeout');
+      if (!c.alive) closeWith(c, 'ping_timeout');
       c.alive = false;
     }
     for (const ws of wss.clients) ws.ping();
@@ -122,7 +123,7 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
     connectionCount: () => connections.size,
     close: async (reason) => {
       clearInterval(pinger);
-      for (const c of connections) c.close(1001, reason);
+      for (const c of connections) closeWith(c, reason);
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

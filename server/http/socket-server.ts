@@ -5,6 +5,7 @@
 export type HttpFetch = (request: Request, env: { remoteAddress: string }) => Response | Promise<Response>;
 
 // The contract the signaling tier consumes lives with it (signaling must not import server code).
+import type { CloseReason } from '../../signaling/protocol/close-reasons.ts';
 import type { ConnectionHandler, SocketConnection, UpgradeDecision, UpgradeRequest } from '../../signaling/socket.ts';
 export type { ConnectionHandler, SocketConnection, UpgradeDecision, UpgradeRequest };
 
@@ -33,6 +34,6 @@ export interface SocketServer {
   readonly kind: 'uws' | 'ws';
   readonly port: number;
   connectionCount(): number;
-  /** Stops accepting, closes open sockets with 1001 and the given reason. */
-  close(reason: string): Promise<void>;
+  /** Stops accepting, closes open sockets with the given reason (and its code). */
+  close(reason: CloseReason): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as UwsTypes from 'uWebSockets.js';
 import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
+import { closeWith } from '../../signaling/socket.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { diagnoseListenFailure } from './listen-error.ts';
 import { BASELINE_SECURITY_HEADERS } from '../api/security-headers.ts';
@@ -65,7 +66,6 @@ class UwsConnection implements SocketConnection {
  * multiple of the cap the native cut still applies: it bounds what uWS buffers per socket.
  */
 export const UWS_HARD_PAYLOAD_FACTOR = 4;
-const CLOSE_CODE_MESSAGE_TOO_BIG = 1009;
 
 export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>): Promise<SocketServer> {
   // Drops the "uWebSockets: 20" header uWS adds to every response (it names the server and version).
@@ -108,7 +108,7 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     },
     message: (ws, message, isBinary) => {
       const data = ws.getUserData();
-      if (message.byteLength > opts.maxPayloadBytes) return data.connection?.close(CLOSE_CODE_MESSAGE_TOO_BIG, 'frame_too_large');
+      if (message.byteLength > opts.maxPayloadBytes) return data.connection && closeWith(data.connection, 'frame_too_large');
       data.handler?.onMessage(message, isBinary);
     },
     drain: (ws) => ws.getUserData().handler?.onDrain?.(),
@@ -193,7 +193,7 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     connectionCount: () => connections.size,
     close: async (reason) => {
       uws.us_listen_socket_close(listenSocket);
-      for (const c of [...connections]) c.close(1001, reason);
+      for (const c of [...connections]) closeWith(c, reason);
       connections.clear();
     },
   };

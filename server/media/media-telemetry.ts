@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TransportEvent } from '../../sfu/transport-watch.ts';
+import type { TransportEvent } from '../../sfu/index.ts';
 
 /**
  * One log line per media connection event. Opaque ids only: room ids are random, peer ids are

@@ -19,6 +19,7 @@ export function createRoomLifecycle(db: Db, bus: Bus, nodeId: string, logger: Lo
   const now = () => new Date().toISOString();
   return {
     claim: async (roomId) => (await bus.claimRoom(roomId, nodeId, claimTtlMs)) === nodeId,
+    hostedElsewhere: async (roomId) => ![undefined, nodeId].includes(await bus.roomOwner(roomId)),
     async started(roomId) {
       await db
         .insert(rooms)

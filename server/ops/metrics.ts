@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SignalingMetrics } from '../../signaling/room-lifecycle.ts';
-import type { TransportEventKind } from '../../sfu/transport-watch.ts';
+import type { TransportEventKind } from '../../sfu/index.ts';
 
 /** What the media metrics read from the worker pool at scrape time. */
 export type SfuMetricsSource = {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PeerInfo } from './messages.ts';
+import type { PeerInfo } from './waiting-room.ts';
 
 const id = z.string().min(1).max(64);
 const source = z.enum(['mic', 'webcam', 'screen']);

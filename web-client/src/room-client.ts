@@ -2,17 +2,7 @@ import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
 // Constants from the files that hold them, types from the index: the protocol's zod schemas (which
 // probe for eval, a CSP violation) stay out of the browser bundle; the server validates frames.
-import {
-  CLOSE_CODE_DENIED,
-  CLOSE_CODE_ENDED,
-  CLOSE_CODE_LEFT,
-  CLOSE_CODE_REMOVED,
-  CLOSE_CODE_REPLACED,
-  CLOSE_CODE_REVOKED,
-  CLOSE_CODE_TOO_MANY_CONNECTIONS,
-  CLOSE_CODE_ROOM_CLOSED,
-  CLOSE_CODE_SESSION_EXPIRED,
-} from '../../signaling/protocol/errors.ts';
+import { afterCloseCode, reasonForCode } from '../../signaling/protocol/close-reasons.ts';
 import { RESUME_GRACE_MS } from '../../signaling/protocol/limits.ts';
 import type { Notifications, PeerInfo, ProducerInfo, RoomState } from '../../signaling/protocol/index.ts';
 import { LinkStats } from './link-stats.ts';
@@ -26,18 +16,6 @@ import { ConnectionLost, SignalingClient } from './signaling-client.ts';
 import type { RemoteTrack, RoomClientEvents, RoomClientOptions } from './room-client-types.ts';
 
 export type { AudioOutput, DeviceChoice, Publication, RemoteTrack, RoomClientEvents, RoomClientOptions, Source };
-const FINAL_CLOSES: Record<number, string> = {
-  [CLOSE_CODE_REPLACED]: 'duplicate_identity',
-  [CLOSE_CODE_ROOM_CLOSED]: 'room_closed',
-  [CLOSE_CODE_DENIED]: 'denied',
-  [CLOSE_CODE_LEFT]: 'left',
-  // The server sends why (invitation_revoked, consultation_cancelled, ...); reconnecting cannot help.
-  [CLOSE_CODE_REVOKED]: 'access_revoked',
-  // This link is open in too many tabs already: retrying would only knock again.
-  [CLOSE_CODE_TOO_MANY_CONNECTIONS]: 'too_many_connections',
-  [CLOSE_CODE_REMOVED]: 'removed_by_host',
-  [CLOSE_CODE_ENDED]: 'ended_by_host',
-};
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const RESUMED_SILENCE_MS = 500;
 const JOIN_ATTEMPTS = 3;
@@ -452,15 +430,16 @@ export class RoomClient {
       this.#signaling.failPending('connection lost before join', new ConnectionLost('connection lost before join'));
       return;
     }
-    const final = FINAL_CLOSES[code];
-    if (final) {
+    // The close catalogue says whether this close ends the call, needs a fresh join, or can be resumed.
+    const after = afterCloseCode(code);
+    if (after === 'final') {
       this.#closeMedia();
-      return this.#finish(reason || final);
+      return this.#finish(reason || (reasonForCode(code) ?? 'closed'));
     }
     this.#reconnecting = true;
     this.#emit('connection', 'reconnecting');
     try {
-      if (code !== CLOSE_CODE_SESSION_EXPIRED && (await this.#tryResume())) {
+      if (after === 'resume' && (await this.#tryResume())) {
         this.#emit('connection', 'resumed');
         // The socket dropped and media is silent too: the network changed under both, move media now.
         if (this.#path.watch.enabled && this.#path.watch.silentMs() >= RESUMED_SILENCE_MS) this.#path.restartIceOnce();

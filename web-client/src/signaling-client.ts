@@ -1,4 +1,4 @@
-import { CLOSE_CODE_LEFT, CLOSE_CODE_SESSION_EXPIRED } from '../../signaling/protocol/errors.ts';
+import { closeCode } from '../../signaling/protocol/close-reasons.ts';
 import { signalingProtocols } from '../../signaling/protocol/credentials.ts';
 import type {
   ErrorBody,
@@ -87,7 +87,7 @@ export class SignalingClient {
       return 'failed';
     }
     return new Promise((resolve) => {
-      ws.onclose = (ev) => resolve(ev.code === CLOSE_CODE_SESSION_EXPIRED ? 'expired' : 'failed');
+      ws.onclose = (ev) => resolve(ev.code === closeCode('session_expired') ? 'expired' : 'failed');
       ws.onmessage = (ev) => {
         if ((JSON.parse(String(ev.data)) as ServerFrame).type !== 'resumed') return;
         this.#ws = ws;
@@ -127,12 +127,12 @@ export class SignalingClient {
 
   /** Drops the socket without leaving, as a network failure would (tests, diagnostics). */
   drop() {
-    this.#ws.close(4000, 'dropped');
+    this.#ws.close(closeCode('dropped'), 'dropped');
   }
 
   /** Leaving for good: the server then drops the session instead of keeping it for resumption. */
   close() {
-    this.#ws.close(CLOSE_CODE_LEFT, 'client_left');
+    this.#ws.close(closeCode('client_left'), 'client_left');
     this.failPending('left');
   }
 

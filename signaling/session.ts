@@ -1,68 +1,49 @@
 import { randomBytes } from 'node:crypto';
-import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { SocketConnection } from './socket.ts';
-import type { Peer } from '../sfu/peer.ts';
-import type { RoomCloseReason } from '../sfu/room.ts';
-import { handlers } from './handlers.ts';
-import type { HubRoom, RoomMember } from './hub-room.ts';
+import { GrantRevokedError } from './join-grants.ts';
 import {
-  CLOSE_CODE_DENIED,
-  CLOSE_CODE_ENDED,
-  CLOSE_CODE_REMOVED,
-  CLOSE_CODE_REPLACED,
-  CLOSE_CODE_REVOKED,
-  CLOSE_CODE_ROOM_CLOSED,
   NOTIFICATION_BUFFER,
   RESUME_GRACE_MS,
   requestSchemas,
-  type ClientStats,
-  type IceServerInfo,
+  type CloseReason,
   type ErrorBody,
   type JoinClaims,
   type Method,
   type NotificationFrame,
   type Notifications,
-  type Permission,
-  type RevocationReason,
   type ServerFrame,
 } from './protocol/index.ts';
-import { GrantRevokedError, type JoinGrantCheck } from './join-grants.ts';
-import type { RoomHub } from './room-hub.ts';
-import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
+import type { SignalingMetrics } from './room-lifecycle.ts';
 import { toErrorBody } from './signaling-error.ts';
 import { DeferredSnapshots, SNAPSHOT_DEFER_BYTES, snapshotKey } from './snapshot-notifications.ts';
+import { closeWith, type SocketConnection } from './socket.ts';
 
-export type ParticipantDeps = {
-  hub: RoomHub;
-  lifecycle: RoomLifecycle;
+export type SessionDeps = {
   metrics: SignalingMetrics;
   logger: Logger;
-  /** Called once when the participant is gone for good (left, expired, replaced, room closed). */
-  onEnded: (participant: Participant) => void;
-  resumeGraceMs?: number;
-  /** TURN servers with credentials for this participant (empty without TURN). */
-  iceServersFor?: (peerId: string) => IceServerInfo[];
-  /** Whether the join token still stands for something (checked at join); none = always. */
-  grants?: JoinGrantCheck | undefined;
+  resumeGraceMs?: number | undefined;
+  /** A session that has not joined by then is closed (join_timeout); 0 = no deadline. */
+  joinDeadlineMs?: number | undefined;
 };
+
+/** Runs one validated request for this session; features provide it (see request-handlers.ts). */
+export type RequestDispatch = (method: Method, data: unknown) => Promise<unknown>;
 
 /** Answers kept so a client that re-sends a request after a reconnect gets the same answer, once. */
 const RESPONSE_CACHE = 128;
+/** How long a socket may stay open without joining (JOIN_DEADLINE_SECONDS overrides it). */
+export const DEFAULT_JOIN_DEADLINE_MS = 30_000;
 
 /**
- * One identity in one room, across connections: a dropped WebSocket leaves the participant (and
- * its media) in place for a grace period; a resuming connection gets missed notifications replayed.
+ * One client across connections, knowing nothing of rooms: the socket it is on now, resumption
+ * (a dropped socket is kept for a grace period and a resuming one gets the missed notifications
+ * replayed), the response cache, the one-at-a-time request queue and the join deadline. What the
+ * session is for (a room today; chat or a queue later) is behind `dispatch` and `onEnded`.
  */
-export class Participant implements RoomMember {
+export class Session {
   readonly resumeKey = randomBytes(18).toString('base64url');
-  status: 'new' | 'waiting' | 'admitted' = 'new';
-  rtpCapabilities: types.RtpCapabilities | undefined;
-  /** What the participant's own client last reported about its connection. */
-  clientStats: ClientStats | undefined;
-  hubRoom: HubRoom | undefined;
-  peer: Peer | undefined;
   #connection: SocketConnection | undefined;
+  #dispatch: RequestDispatch | undefined;
   #seq = 0;
   readonly #buffer: NotificationFrame[] = [];
   readonly #deferred = new DeferredSnapshots();
@@ -72,34 +53,47 @@ export class Participant implements RoomMember {
   readonly #inFlight = new Set<number>();
   #queue: Promise<void> = Promise.resolve();
   #graceTimer: NodeJS.Timeout | undefined;
+  #joinTimer: NodeJS.Timeout | undefined;
+  #joined = false;
   #ended = false;
+  readonly #endHandlers: (() => void)[] = [];
 
   constructor(
     readonly claims: JoinClaims,
-    readonly deps: ParticipantDeps,
-  ) {}
+    private readonly deps: SessionDeps,
+  ) {
+    const deadline = deps.joinDeadlineMs ?? DEFAULT_JOIN_DEADLINE_MS;
+    if (deadline > 0) {
+      this.#joinTimer = setTimeout(() => this.#joined || this.close('join_timeout'), deadline);
+      this.#joinTimer.unref();
+    }
+  }
 
   get peerId() {
     return this.claims.sub;
   }
-  get role() {
-    return this.claims.role;
-  }
-  get displayName() {
-    return this.claims.name;
-  }
-  get canSubscribe() {
-    return this.may('subscribe');
-  }
-  get canAdmit() {
-    return this.may('admit');
-  }
   get ended() {
     return this.#ended;
   }
+  /** Whether the client joined something worth keeping across a dropped socket. */
+  get joined() {
+    return this.#joined;
+  }
 
-  may(permission: Permission) {
-    return this.claims.perms.includes(permission);
+  /** Where validated requests go; set once, before the first request can arrive. */
+  serve(dispatch: RequestDispatch) {
+    this.#dispatch = dispatch;
+  }
+
+  /** Called once, when the session is gone for good. */
+  onEnded(handler: () => void) {
+    this.#endHandlers.push(handler);
+  }
+
+  /** The client joined: from now on a dropped socket is kept for resumption, and the deadline is off. */
+  markJoined() {
+    this.#joined = true;
+    clearTimeout(this.#joinTimer);
   }
 
   /**
@@ -112,7 +106,7 @@ export class Participant implements RoomMember {
     const oldest = this.#buffer[0]?.seq ?? this.#seq + 1;
     if (lastSeq < this.#seq && lastSeq + 1 < oldest) return false;
     clearTimeout(this.#graceTimer);
-    if (this.#connection && this.#connection !== connection) this.#connection.close(CLOSE_CODE_REPLACED, 'resumed_elsewhere');
+    if (this.#connection && this.#connection !== connection) closeWith(this.#connection, 'resumed_elsewhere');
     this.#connection = connection;
     if (resuming) this.#send(connection, JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
     for (const frame of this.#buffer) if (frame.seq > lastSeq) this.#send(connection, JSON.stringify(frame));
@@ -127,11 +121,11 @@ export class Participant implements RoomMember {
     for (const { method, data, dataJson } of this.#deferred.take()) this.#emit(method, data as never, dataJson);
   }
 
-  /** The connection went away. Unless the client left, keep everything for a while. */
+  /** The connection went away. Unless the client left (or never joined), keep everything for a while. */
   detach(connection: SocketConnection, clientLeft: boolean) {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
-    if (clientLeft || this.status === 'new') return this.end();
+    if (clientLeft || !this.#joined) return this.end();
     clearTimeout(this.#graceTimer);
     this.#graceTimer = setTimeout(() => this.end(), this.deps.resumeGraceMs ?? RESUME_GRACE_MS);
     this.#graceTimer.unref();
@@ -160,76 +154,19 @@ export class Participant implements RoomMember {
     this.#emit(method, data, dataJson);
   }
 
-  #emit<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson: string | undefined) {
-    const frame: NotificationFrame<N> = { type: 'notification', seq: ++this.#seq, method, data };
-    this.#buffer.push(frame as NotificationFrame);
-    if (this.#buffer.length > NOTIFICATION_BUFFER) this.#buffer.shift();
-    if (!this.#connection) return;
-    // Same text as JSON.stringify(frame), without serialising a room-wide payload once per member.
-    const text = dataJson === undefined ? JSON.stringify(frame) : `{"type":"notification","seq":${frame.seq},"method":"${method}","data":${dataJson}}`;
-    this.#send(this.#connection, text);
-  }
-
-  attachPeer(peer: Peer) {
-    this.peer = peer;
-    peer.rtpCapabilities = this.rtpCapabilities;
-    const wasWaiting = this.status === 'waiting';
-    this.status = 'admitted';
-    if (wasWaiting && this.hubRoom) this.notify('admitted', this.hubRoom.state(this.peerId));
-    peer.on('consumerClosed', (consumerId) => this.notify('consumerClosed', { consumerId }));
-    peer.on('consumerLayersChanged', (consumerId, layers) =>
-      this.notify('consumerLayersChanged', {
-        consumerId,
-        spatialLayer: layers?.spatialLayer ?? null,
-        temporalLayer: layers?.temporalLayer ?? null,
-      }),
-    );
-  }
-
-  roomClosed(reason: RoomCloseReason) {
-    this.hubRoom = undefined;
-    this.peer = undefined;
-    this.notify('roomClosed', { reason });
-    if (reason === 'ended_by_host') this.#connection?.close(CLOSE_CODE_ENDED, 'ended_by_host');
-    else this.#connection?.close(CLOSE_CODE_ROOM_CLOSED, 'room_closed');
+  /** Closes the current socket with a catalogued reason and ends the session (nothing kept for resumption). */
+  close(reason: CloseReason) {
+    if (this.#connection) closeWith(this.#connection, reason);
     this.end();
   }
 
-  /** A host removed this participant: closed for good, not kept for resumption. */
-  removedByHost() {
-    this.#connection?.close(CLOSE_CODE_REMOVED, 'removed_by_host');
-    this.end();
-  }
-
-  denied() {
-    this.hubRoom = undefined;
-    this.notify('denied', { reason: 'denied' });
-    this.#connection?.close(CLOSE_CODE_DENIED, 'denied');
-    this.end();
-  }
-
-  /** What the join token stood for was withdrawn: closed with the reason, not kept for resumption. */
-  revoke(reason: RevocationReason) {
-    this.#connection?.close(CLOSE_CODE_REVOKED, reason);
-    this.end();
-  }
-
-  /** Another connection joined with the same identity: this one yields. */
-  replaced() {
-    this.#connection?.close(CLOSE_CODE_REPLACED, 'duplicate_identity');
-    this.end();
-  }
-
-  /** Gone for good: leave the room and forget the session. Idempotent. */
+  /** Gone for good. Idempotent. */
   end() {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#graceTimer);
-    const hubRoom = this.hubRoom;
-    this.hubRoom = undefined;
-    this.peer = undefined;
-    hubRoom?.remove(this);
-    this.deps.onEnded(this);
+    clearTimeout(this.#joinTimer);
+    for (const handler of this.#endHandlers) handler();
   }
 
   sendError(connection: SocketConnection, error: ErrorBody) {
@@ -240,12 +177,22 @@ export class Participant implements RoomMember {
     this.#respond(id, { type: 'response', id, ok: false, error });
   }
 
+  #emit<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson: string | undefined) {
+    const frame: NotificationFrame<N> = { type: 'notification', seq: ++this.#seq, method, data };
+    this.#buffer.push(frame as NotificationFrame);
+    if (this.#buffer.length > NOTIFICATION_BUFFER) this.#buffer.shift();
+    if (!this.#connection) return;
+    // Same text as JSON.stringify(frame), without serialising a room-wide payload once per member.
+    const text = dataJson === undefined ? JSON.stringify(frame) : `{"type":"notification","seq":${frame.seq},"method":"${method}","data":${dataJson}}`;
+    this.#send(this.#connection, text);
+  }
+
   async #handle(id: number, method: Method, body: unknown) {
     if (this.#ended) return;
     try {
       const data = requestSchemas[method].parse(body);
-      const handler = handlers[method] as (p: Participant, d: unknown) => Promise<unknown>;
-      const result = await handler(this, data);
+      if (!this.#dispatch) throw new Error('session serves no requests');
+      const result = await this.#dispatch(method, data);
       this.deps.metrics.requestDone(method, 'ok');
       this.#respond(id, { type: 'response', id, ok: true, data: result ?? {} });
     } catch (err) {
@@ -253,7 +200,7 @@ export class Participant implements RoomMember {
       if (unexpected) this.deps.logger.error({ err, method, peerId: this.peerId }, 'signaling request failed');
       this.deps.metrics.requestDone(method, 'error');
       this.respondError(id, error);
-      if (err instanceof GrantRevokedError) this.revoke(err.reason);
+      if (err instanceof GrantRevokedError) this.close(err.reason);
     }
   }
 
@@ -270,7 +217,7 @@ export class Participant implements RoomMember {
     this.#overflowReported.add(connection);
     this.deps.metrics.slowClientClosed();
     this.deps.logger.warn(
-      { peerId: this.peerId, roomId: this.hubRoom?.id },
+      { peerId: this.peerId, roomId: this.claims.room },
       'signaling connection closed: the client fell too far behind (send backlog limit); it may resume',
     );
   }
