@@ -30,12 +30,19 @@ describe.each(['postgres', 'pglite'] as const)('%s', (kind) => {
     const ext = await handle.db.execute(sql`select extname from pg_extension where extname = 'btree_gist'`);
     expect(JSON.stringify(ext)).toContain('btree_gist');
     // Every migration in the journal, the newest included (PGlite runs the same SQL files).
-    const journal = JSON.parse(readFileSync(new URL('./migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] };
+    const journal = JSON.parse(
+      readFileSync(new URL('./migrations/meta/_journal.json', import.meta.url), 'utf8'),
+    ) as { entries: unknown[] };
     const applied = await handle.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
     expect(JSON.stringify(applied)).toContain(`"n":${journal.entries.length}`);
-    await handle.db.execute(sql`select u.time_zone, f.token_hash from users u left join doctor_calendar_feeds f on f.doctor_id = u.id limit 0`);
+    await handle.db.execute(
+      sql`select u.time_zone, f.token_hash from users u left join doctor_calendar_feeds f on f.doctor_id = u.id limit 0`,
+    );
     await handle.db.insert(rooms).values({ id: `room-${kind}`, nodeId: 'n1' });
-    const [row] = await handle.db.select().from(rooms).where(sql`${rooms.id} = ${`room-${kind}`}`);
+    const [row] = await handle.db
+      .select()
+      .from(rooms)
+      .where(sql`${rooms.id} = ${`room-${kind}`}`);
     expect(row).toMatchObject({ id: `room-${kind}`, nodeId: 'n1', endedAt: null });
   });
 
@@ -51,7 +58,9 @@ it('postgres: nodes starting at once migrate once, without errors', async () => 
   try {
     const handles = await Promise.all([1, 2, 3].map(() => openDb({ databaseUrl: fresh.url })));
     const [h] = handles;
-    const journal = JSON.parse(readFileSync(new URL('./migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] };
+    const journal = JSON.parse(
+      readFileSync(new URL('./migrations/meta/_journal.json', import.meta.url), 'utf8'),
+    ) as { entries: unknown[] };
     const applied = await h!.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
     expect(JSON.stringify(applied)).toContain(`"n":${journal.entries.length}`);
     await Promise.all(handles.map((x) => x.close()));

@@ -61,7 +61,9 @@ export function poolOptions(opts: DbOptions) {
     fetch_types: false,
     // The server ends a statement that outlived the caller's deadline instead of running on for nobody;
     // a little later than the deadline, so that the caller always gets the typed deadline error.
-    ...(deadlineMs > 0 ? { connection: { statement_timeout: deadlineMs + STATEMENT_TIMEOUT_MARGIN_MS } } : {}),
+    ...(deadlineMs > 0
+      ? { connection: { statement_timeout: deadlineMs + STATEMENT_TIMEOUT_MARGIN_MS } }
+      : {}),
   };
 }
 
@@ -72,7 +74,12 @@ async function openPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const { migrate } = await import('drizzle-orm/postgres-js/migrator');
   // Nodes starting together must not race on migrations: hold a session advisory lock on one connection.
-  const migrator = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeout, fetch_types: false });
+  const migrator = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: connectTimeout,
+    fetch_types: false,
+  });
   try {
     await migrator`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
     await migrate(drizzle(migrator), { migrationsFolder: MIGRATIONS });
@@ -80,7 +87,9 @@ async function openPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
   } finally {
     await migrator.end();
   }
-  const pool = renewingPool((onclose) => postgres(url, { ...poolOptions(opts), onclose }), { graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)) });
+  const pool = renewingPool((onclose) => postgres(url, { ...poolOptions(opts), onclose }), {
+    graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)),
+  });
   const db = drizzle(preparingClient(guardedClient(pool.sql, deadlineMs)), { schema }) as unknown as Db;
   return {
     db,

@@ -5,7 +5,12 @@
  */
 
 /** postgres-js's own codes for a connection whose socket closed, or that was ended or never opened. */
-const DRIVER_CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT']);
+const DRIVER_CONNECTION_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+]);
 
 /** Socket and name-resolution errors (Node's errno codes) that postgres-js passes on as they are. */
 const SOCKET_CODES = new Set([
@@ -39,7 +44,12 @@ export class DatabaseDeadlineError extends Error {
 }
 
 function* causes(err: unknown) {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) yield e;
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  )
+    yield e;
 }
 
 const codeOf = (e: object) => (e as { code?: unknown }).code;
@@ -52,7 +62,11 @@ const codeOf = (e: object) => (e as { code?: unknown }).code;
 export function isConnectionGone(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
   const code = codeOf(err);
-  return typeof code === 'string' && code !== 'CONNECT_TIMEOUT' && (DRIVER_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code));
+  return (
+    typeof code === 'string' &&
+    code !== 'CONNECT_TIMEOUT' &&
+    (DRIVER_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code))
+  );
 }
 
 const FROM_POSTGRES = Symbol('carecall.fromPostgres');
@@ -62,7 +76,8 @@ const FROM_POSTGRES = Symbol('carecall.fromPostgres');
  * (Redis, SMTP) or an embedded PGlite error with a similar code is never taken for a database outage.
  */
 export function markFromPostgres<E>(err: E): E {
-  if (err && typeof err === 'object' && !Object.isFrozen(err)) Object.defineProperty(err, FROM_POSTGRES, { value: true, configurable: true });
+  if (err && typeof err === 'object' && !Object.isFrozen(err))
+    Object.defineProperty(err, FROM_POSTGRES, { value: true, configurable: true });
   return err;
 }
 
@@ -74,7 +89,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (typeof code !== 'string') continue;
     // postgres-js's own codes cannot come from anything else; the others only count if postgres-js raised them.
     if (DRIVER_CONNECTION_CODES.has(code)) return true;
-    if ((e as { [FROM_POSTGRES]?: boolean })[FROM_POSTGRES] && (SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATES.test(code))) return true;
+    if (
+      (e as { [FROM_POSTGRES]?: boolean })[FROM_POSTGRES] &&
+      (SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATES.test(code))
+    )
+      return true;
   }
   return false;
 }

@@ -33,7 +33,12 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
 
   beforeAll(async () => {
     pg = await createTestDatabase();
-    handle = await openDb({ databaseUrl: pg.url, maxConnections: 2, queryTimeoutMs: DEADLINE_MS, connectTimeoutSeconds: 2 });
+    handle = await openDb({
+      databaseUrl: pg.url,
+      maxConnections: 2,
+      queryTimeoutMs: DEADLINE_MS,
+      connectTimeoutSeconds: 2,
+    });
     admin = postgres(pg.url, { max: 1, onnotice: () => {} });
     await admin`create table probe (id int primary key)`;
   });
@@ -53,14 +58,24 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
   const count = async () => Number((await admin`select count(*)::int as n from probe`)[0]!.n);
 
   /** Runs `body` in a transaction and terminates that transaction's backend once `body` reports its pid. */
-  async function terminatedTransaction(body: (tx: Parameters<Parameters<DbHandle['db']['transaction']>[0]>[0], pid: (n: number) => void) => Promise<unknown>) {
+  async function terminatedTransaction(
+    body: (
+      tx: Parameters<Parameters<DbHandle['db']['transaction']>[0]>[0],
+      pid: (n: number) => void,
+    ) => Promise<unknown>,
+  ) {
     let reportPid!: (n: number) => void;
     const pid = new Promise<number>((r) => (reportPid = r));
     const tx = handle.db.transaction((t) => body(t, reportPid));
     tx.catch(() => {});
     await admin`select pg_terminate_backend(${await pid})`;
     // An object, not the promise itself: an async function returning a promise would adopt it.
-    return { outcome: tx.then(() => 'committed', (e: unknown) => e) };
+    return {
+      outcome: tx.then(
+        () => 'committed',
+        (e: unknown) => e,
+      ),
+    };
   }
 
   const backendPid = async (tx: Parameters<Parameters<DbHandle['db']['transaction']>[0]>[0]) =>
@@ -91,9 +106,22 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
       try {
         await t.execute(sql`select pg_sleep(5)`);
       } catch {
-        for (const q of [sql`insert into probe values (2)`, sql`select 1`]) afterLoss.push(await t.execute(q).then(() => 'ran', (e: unknown) => e));
+        for (const q of [sql`insert into probe values (2)`, sql`select 1`])
+          afterLoss.push(
+            await t.execute(q).then(
+              () => 'ran',
+              (e: unknown) => e,
+            ),
+          );
         // A nested transaction (a savepoint) on the lost connection is refused too.
-        afterLoss.push(await t.transaction(async (n) => n.execute(sql`select 1`)).then(() => 'ran', (e: unknown) => e));
+        afterLoss.push(
+          await t
+            .transaction(async (n) => n.execute(sql`select 1`))
+            .then(
+              () => 'ran',
+              (e: unknown) => e,
+            ),
+        );
       }
     });
     expect(isDatabaseUnavailable(await (await tx).outcome)).toBe(true);
@@ -110,7 +138,10 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
     const tx = terminatedTransaction(async (t, pid) => {
       pid(await backendPid(t));
       await settle(400);
-      next = await t.execute(sql`insert into probe values (9)`).then(() => 'ran', (e: unknown) => e);
+      next = await t.execute(sql`insert into probe values (9)`).then(
+        () => 'ran',
+        (e: unknown) => e,
+      );
     });
     expect(isDatabaseUnavailable(await (await tx).outcome)).toBe(true);
     expect(performance.now() - started).toBeLessThan(400);
@@ -127,7 +158,10 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
         await t.execute(sql`insert into probe values (3)`);
         await t.execute(sql`select pg_sleep(3)`);
       })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     const waited = performance.now() - started;
     expect(err).toBeInstanceOf(DatabaseDeadlineError);
     expect(waited).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
@@ -140,7 +174,9 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
 
   it('a query outside a transaction is bounded the same way', async () => {
     const started = performance.now();
-    await expect(handle.db.execute(sql`select pg_sleep(3)`)).rejects.toSatisfy((e) => isDatabaseUnavailable(e));
+    await expect(handle.db.execute(sql`select pg_sleep(3)`)).rejects.toSatisfy((e) =>
+      isDatabaseUnavailable(e),
+    );
     expect(performance.now() - started).toBeLessThan(DEADLINE_MS + 700);
     await settle(1500);
   });
@@ -156,7 +192,10 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
         ran = true;
         await t.execute(sql`insert into probe values (4)`);
       })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(DatabaseDeadlineError);
     expect(performance.now() - started).toBeLessThan(DEADLINE_MS + 700);
     await Promise.all(busy);
@@ -170,15 +209,19 @@ describe('a transaction on PostgreSQL when its connection is lost or the databas
     await handle.db.transaction(async (t) => {
       await t.execute(sql`insert into probe values (5)`);
       await t.transaction(async (n) => n.execute(sql`insert into probe values (6)`)).catch(() => {});
-      await t.transaction(async (n) => {
-        await n.execute(sql`insert into probe values (7)`);
-        throw new Error('undo the savepoint');
-      }).catch(() => {});
+      await t
+        .transaction(async (n) => {
+          await n.execute(sql`insert into probe values (7)`);
+          throw new Error('undo the savepoint');
+        })
+        .catch(() => {});
     });
-    await expect(handle.db.transaction(async (t) => {
-      await t.execute(sql`insert into probe values (8)`);
-      await t.execute(sql`insert into probe values (8)`);
-    })).rejects.toSatisfy((e) => !isDatabaseUnavailable(e));
+    await expect(
+      handle.db.transaction(async (t) => {
+        await t.execute(sql`insert into probe values (8)`);
+        await t.execute(sql`insert into probe values (8)`);
+      }),
+    ).rejects.toSatisfy((e) => !isDatabaseUnavailable(e));
     expect((await admin`select id from probe order by id`).map((r) => r.id)).toEqual([5, 6]);
   });
 });

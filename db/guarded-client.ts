@@ -35,7 +35,8 @@ import { DatabaseDeadlineError, isConnectionGone, markFromPostgres } from './con
 export function guardedClient<T extends Sql>(client: T, deadlineMs: number): T {
   return new Proxy(client, {
     get(target, prop, receiver) {
-      if (prop === 'unsafe') return (...args: Parameters<Unsafe>) => watch(callUnsafe(target, args), deadlineMs);
+      if (prop === 'unsafe')
+        return (...args: Parameters<Unsafe>) => watch(callUnsafe(target, args), deadlineMs);
       if (prop === 'begin') return (...args: unknown[]) => guardedBegin(target, deadlineMs, args);
       const value = Reflect.get(target, prop, receiver) as unknown;
       return typeof value === 'function' ? value.bind(target) : value;
@@ -52,7 +53,8 @@ type DriverQuery = Promise<unknown> & {
 type Unsafe = (query: string, params?: unknown[], options?: object) => unknown;
 type Scope = (sql: Sql) => unknown;
 
-const callUnsafe = (sql: Sql, args: Parameters<Unsafe>) => (sql.unsafe as unknown as Unsafe).apply(sql, args) as DriverQuery;
+const callUnsafe = (sql: Sql, args: Parameters<Unsafe>) =>
+  (sql.unsafe as unknown as Unsafe).apply(sql, args) as DriverQuery;
 
 /** What one transaction knows about its connection and its caller. */
 class TxGuard {
@@ -108,12 +110,13 @@ function guardedBegin(target: Sql, deadlineMs: number, args: unknown[]): Promise
     let timer: NodeJS.Timeout | undefined;
     const finish = (settle: (v: unknown) => void, v: unknown) => {
       clearTimeout(timer);
-      if (!answered) (answered = true), settle(v);
+      if (!answered) ((answered = true), settle(v));
     };
     const guard = new TxGuard((err) => finish(reject, err));
     const phaseDeadline = () => {
       clearTimeout(timer);
-      if (deadlineMs > 0) timer = setTimeout(() => guard.abandon(new DatabaseDeadlineError(deadlineMs)), deadlineMs);
+      if (deadlineMs > 0)
+        timer = setTimeout(() => guard.abandon(new DatabaseDeadlineError(deadlineMs)), deadlineMs);
     };
     phaseDeadline();
     const begin = target.begin as unknown as (...a: unknown[]) => Promise<unknown>;
@@ -154,12 +157,14 @@ async function guardedScope(fn: Scope, inner: Sql, guard: TxGuard, deadlineMs: n
 function innerClient(inner: Sql, guard: TxGuard, deadlineMs: number): Sql {
   return new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop === 'unsafe') return (...args: Parameters<Unsafe>) => watch(callUnsafe(target, args), deadlineMs, guard);
+      if (prop === 'unsafe')
+        return (...args: Parameters<Unsafe>) => watch(callUnsafe(target, args), deadlineMs, guard);
       if (prop === 'savepoint') {
         return (...args: unknown[]) => {
           if (guard.lost !== undefined) return Promise.reject(guard.lost);
           const fn = args.pop() as Scope;
-          const savepoint = (target as unknown as { savepoint: (...a: unknown[]) => Promise<unknown> }).savepoint;
+          const savepoint = (target as unknown as { savepoint: (...a: unknown[]) => Promise<unknown> })
+            .savepoint;
           return savepoint.call(target, ...args, (sp: Sql) => guardedScope(fn, sp, guard, deadlineMs));
         };
       }

@@ -8,7 +8,10 @@ import type { PgTable } from 'drizzle-orm/pg-core';
  * the rows use (TypeScript names, mapped to the table's); a key missing from a row inserts null,
  * a column no row names keeps its default. Dates travel as ISO strings, jsonb columns as JSON.
  */
-export function jsonRows<T extends PgTable>(table: T, rows: readonly T['$inferInsert'][]): { columns: SQL; select: SQL } {
+export function jsonRows<T extends PgTable>(
+  table: T,
+  rows: readonly T['$inferInsert'][],
+): { columns: SQL; select: SQL } {
   const all = getTableColumns(table);
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const names = keys.map((k) => {
@@ -16,8 +19,13 @@ export function jsonRows<T extends PgTable>(table: T, rows: readonly T['$inferIn
     if (!column) throw new Error(`jsonRows: ${k} is not a column`);
     return column.name;
   });
-  const records = rows.map((r) => Object.fromEntries(keys.map((k, i) => [names[i], (r as Record<string, unknown>)[k] ?? null])));
-  const columns = sql.join(names.map((n) => sql.identifier(n)), sql`, `);
+  const records = rows.map((r) =>
+    Object.fromEntries(keys.map((k, i) => [names[i], (r as Record<string, unknown>)[k] ?? null])),
+  );
+  const columns = sql.join(
+    names.map((n) => sql.identifier(n)),
+    sql`, `,
+  );
   return {
     columns: sql`(${columns})`,
     select: sql`select ${columns} from json_populate_recordset(null::${table}, ${JSON.stringify(records)}::json)`,

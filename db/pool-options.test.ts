@@ -10,7 +10,10 @@ async function firstQueryUnderInstantTimeout(url: string, options: ReturnType<ty
   process.on('unhandledRejection', note);
   const client = postgres(url, { ...options, max: 1, connection: { statement_timeout: 1 } });
   try {
-    const outcome = await client`select 1 as x`.then(() => 'ok', (e: { code?: string }) => e.code);
+    const outcome = await client`select 1 as x`.then(
+      () => 'ok',
+      (e: { code?: string }) => e.code,
+    );
     await new Promise((r) => setTimeout(r, 100));
     return { outcome, escaped };
   } finally {
@@ -29,12 +32,18 @@ describe('the PostgreSQL pool options', () => {
   });
 
   it("postgres-js's own array-type query on a new connection fails as an unhandled rejection (the defect; when this fails, upstream fixed it)", async () => {
-    const { escaped } = await firstQueryUnderInstantTimeout(pg.url, { ...poolOptions({}), fetch_types: true });
+    const { escaped } = await firstQueryUnderInstantTimeout(pg.url, {
+      ...poolOptions({}),
+      fetch_types: true,
+    });
     expect(escaped).toEqual(['57014']);
   });
 
-  it('ours send no query of the driver\'s own on a new connection, so nothing can escape from one', async () => {
-    expect(await firstQueryUnderInstantTimeout(pg.url, poolOptions({}))).toEqual({ outcome: 'ok', escaped: [] });
+  it("ours send no query of the driver's own on a new connection, so nothing can escape from one", async () => {
+    expect(await firstQueryUnderInstantTimeout(pg.url, poolOptions({}))).toEqual({
+      outcome: 'ok',
+      escaped: [],
+    });
   });
 
   it('bound the waits: connect timeout, a reconnect backoff capped at half a second, statement_timeout past the deadline', () => {

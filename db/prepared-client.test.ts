@@ -22,7 +22,9 @@ describe('prepared statements through drizzle on postgres-js', () => {
 
   it('prepares a query with parameters once per connection and reuses it', async () => {
     for (let i = 0; i < 3; i++) {
-      const [row] = rowsOf<{ v: number }>(await handle.db.execute(sql`select ${i}::int + 1 as v /* carecall_probe */`));
+      const [row] = rowsOf<{ v: number }>(
+        await handle.db.execute(sql`select ${i}::int + 1 as v /* carecall_probe */`),
+      );
       expect(row!.v).toBe(i + 1);
     }
     expect(rowsOf<{ n: number }>(await handle.db.execute(preparedHere))[0]!.n).toBe(1);
@@ -39,14 +41,20 @@ describe('prepared statements through drizzle on postgres-js', () => {
         }),
       ).rejects.toThrow('roll the savepoint back');
     });
-    expect(rowsOf<{ v: number }>(await handle.db.execute(sql`select v from probe`)).map((r) => r.v)).toEqual([1]);
+    expect(rowsOf<{ v: number }>(await handle.db.execute(sql`select v from probe`)).map((r) => r.v)).toEqual([
+      1,
+    ]);
     expect(rowsOf<{ n: number }>(await handle.db.execute(preparedHere))[0]!.n).toBe(3);
   });
 
   it('leaves queries with many parameters unprepared (one text per row count would pile up)', async () => {
     const values = Array.from({ length: 40 }, (_, i) => sql`(${i})`);
-    await handle.db.execute(sql`insert into probe values ${sql.join(values, sql`, `)} /* carecall_probe many */`);
-    expect(rowsOf<{ n: number }>(await handle.db.execute(sql`select count(*)::int as n from probe`))[0]!.n).toBe(41);
+    await handle.db.execute(
+      sql`insert into probe values ${sql.join(values, sql`, `)} /* carecall_probe many */`,
+    );
+    expect(
+      rowsOf<{ n: number }>(await handle.db.execute(sql`select count(*)::int as n from probe`))[0]!.n,
+    ).toBe(41);
     expect(rowsOf<{ n: number }>(await handle.db.execute(preparedHere))[0]!.n).toBe(3);
   });
 });

@@ -24,7 +24,10 @@ export type RenewingPoolOptions = {
  * new pool. A connection reaching its max_lifetime also closes, so a pool is replaced that often too,
  * which is what the lifetime is for.
  */
-export function renewingPool(open: (onClose: () => void) => Sql, opts: RenewingPoolOptions): { sql: Sql; generations: () => number; end: (o?: { timeout?: number }) => Promise<void> } {
+export function renewingPool(
+  open: (onClose: () => void) => Sql,
+  opts: RenewingPoolOptions,
+): { sql: Sql; generations: () => number; end: (o?: { timeout?: number }) => Promise<void> } {
   const minInterval = opts.minIntervalMs ?? 250;
   const retiring = new Set<Promise<void>>();
   let generations = 0;

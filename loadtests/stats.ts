@@ -1,5 +1,6 @@
 /** Nearest-rank percentile of samples sorted ascending (p in 0..100). */
-export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))]!;
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))]!;
 
 /** p50/p95/p99 of unsorted latencies, in ms rounded to 0.1. */
 export function latencySummary(latencies: readonly number[]) {

@@ -23,12 +23,20 @@ function fail(code: number, message: string): never {
 
 let args;
 try {
-  args = parseArgs({ options: { email: { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean', default: false } }, strict: true }).values;
+  args = parseArgs({
+    options: {
+      email: { type: 'string' },
+      name: { type: 'string' },
+      force: { type: 'boolean', default: false },
+    },
+    strict: true,
+  }).values;
 } catch (err) {
   fail(2, `${(err as Error).message}\n${USAGE}`);
 }
 const input = z.object({ email: emailSchema, name: displayNameSchema }).safeParse(args);
-if (!input.success) fail(2, input.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ') + `\n${USAGE}`);
+if (!input.success)
+  fail(2, input.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ') + `\n${USAGE}`);
 const { email, name } = input.data;
 
 let config;
@@ -39,11 +47,23 @@ try {
   fail(1, err.issues.map((i) => `configuration error: ${i.variable}: ${i.message}`).join('\n'));
 }
 
-const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: 1, ...config.database });
+const handle = await openDb({
+  databaseUrl: config.databaseUrl,
+  pgliteDir: config.pgliteDir,
+  maxConnections: 1,
+  ...config.database,
+});
 let code = 0;
 try {
   const passwords = await PasswordHasher.create(config.auth.passwordHashStrength);
-  const created = await createPlatformAdmin({ db: handle.db, passwords, audit: new AuditLog(handle.db, auditChainKey(config.auth, loadAuthKeys(config.auth.privateKeyPem))) }, { email, displayName: name, force: args.force ?? false });
+  const created = await createPlatformAdmin(
+    {
+      db: handle.db,
+      passwords,
+      audit: new AuditLog(handle.db, auditChainKey(config.auth, loadAuthKeys(config.auth.privateKeyPem))),
+    },
+    { email, displayName: name, force: args.force ?? false },
+  );
   process.stdout.write(
     `Created platform admin ${email} (id ${created.id}).\n` +
       `Initial password (shown only now; sign in with it and the e-mailed code, then change it):\n${created.password}\n`,

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 const [version, out] = process.argv.slice(2);
-const base = process.env.MEDIASOUP_WORKER_PREBUILT_DOWNLOAD_BASE_URL
-  ?? 'https://github.com/versatica/mediasoup/releases/download';
+const base =
+  process.env.MEDIASOUP_WORKER_PREBUILT_DOWNLOAD_BASE_URL ??
+  'https://github.com/versatica/mediasoup/releases/download';
 const url = `${base}/${version}/mediasoup-worker-${version}-${platform()}-${arch()}.tgz`;
 
 const res = await fetch(url, { signal: AbortSignal.timeout(20_000) });

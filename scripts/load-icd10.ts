@@ -26,7 +26,8 @@ let list;
 try {
   list = args.file ? readCodeList(args.file) : readCodeList();
 } catch (err) {
-  if (err instanceof Icd10DataFileError || (err as NodeJS.ErrnoException).code === 'ENOENT') fail(2, (err as Error).message);
+  if (err instanceof Icd10DataFileError || (err as NodeJS.ErrnoException).code === 'ENOENT')
+    fail(2, (err as Error).message);
   throw err;
 }
 let config;
@@ -36,10 +37,17 @@ try {
   if (!(err instanceof ConfigError)) throw err;
   fail(1, err.issues.map((i) => `configuration error: ${i.variable}: ${i.message}`).join('\n'));
 }
-const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: 1, ...config.database });
+const handle = await openDb({
+  databaseUrl: config.databaseUrl,
+  pgliteDir: config.pgliteDir,
+  maxConnections: 1,
+  ...config.database,
+});
 try {
   const r = await loadIcd10Codes(handle.db, list);
-  process.stdout.write(`${r.release}: ${r.inserted} inserted, ${r.updated} updated, ${r.unchanged} unchanged\n`);
+  process.stdout.write(
+    `${r.release}: ${r.inserted} inserted, ${r.updated} updated, ${r.unchanged} unchanged\n`,
+  );
 } finally {
   await handle.close();
 }

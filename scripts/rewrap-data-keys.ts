@@ -21,12 +21,16 @@ function fail(code: number, message: string): never {
 
 let args;
 try {
-  args = parseArgs({ options: { 'batch-size': { type: 'string' }, status: { type: 'boolean', default: false } }, strict: true }).values;
+  args = parseArgs({
+    options: { 'batch-size': { type: 'string' }, status: { type: 'boolean', default: false } },
+    strict: true,
+  }).values;
 } catch (err) {
   fail(2, `${(err as Error).message}\n${USAGE}`);
 }
 const batchSize = args['batch-size'] === undefined ? DEFAULT_REWRAP_BATCH : Number(args['batch-size']);
-if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) fail(2, `--batch-size must be an integer from 1 to 10000\n${USAGE}`);
+if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+  fail(2, `--batch-size must be an integer from 1 to 10000\n${USAGE}`);
 
 let config;
 try {
@@ -36,21 +40,34 @@ try {
   fail(1, err.issues.map((i) => `configuration error: ${i.variable}: ${i.message}`).join('\n'));
 }
 // A per-process KEK would re-wrap every key under a key that is gone when this command exits.
-if (!config.dataEncryption.kek) fail(1, 'DATA_KEK is not set: refusing to re-wrap data keys under a per-process key');
+if (!config.dataEncryption.kek)
+  fail(1, 'DATA_KEK is not set: refusing to re-wrap data keys under a per-process key');
 
-const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: 2, ...config.database });
+const handle = await openDb({
+  databaseUrl: config.databaseUrl,
+  pgliteDir: config.pgliteDir,
+  maxConnections: 2,
+  ...config.database,
+});
 let code = 0;
 try {
-  const keys = new DataKeyStore(handle.db, await kekRingFromConfig(config.dataEncryption, () => {}), { cacheSize: 1 });
+  const keys = new DataKeyStore(handle.db, await kekRingFromConfig(config.dataEncryption, () => {}), {
+    cacheSize: 1,
+  });
   const current = config.dataEncryption.kek.version;
   const before = await keys.countByKekVersion();
   if (args.status) {
     process.stdout.write(`${JSON.stringify({ currentKekVersion: current, keysByKekVersion: before })}\n`);
     code = before.some((v) => v.kekVersion !== current) ? 4 : 0;
   } else {
-    const result = await keys.rewrapAll({ batchSize, onBatch: (done) => process.stderr.write(`rewrap-data-keys: ${done} re-wrapped\n`) });
+    const result = await keys.rewrapAll({
+      batchSize,
+      onBatch: (done) => process.stderr.write(`rewrap-data-keys: ${done} re-wrapped\n`),
+    });
     const after = await keys.countByKekVersion();
-    process.stdout.write(`${JSON.stringify({ currentKekVersion: current, before, after, rewrapped: result.rewrapped, remaining: result.remaining, failed: result.failed })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ currentKekVersion: current, before, after, rewrapped: result.rewrapped, remaining: result.remaining, failed: result.failed })}\n`,
+    );
     code = result.remaining > 0 ? 4 : 0;
   }
 } finally {

@@ -14,14 +14,28 @@ import { launchChromium, openWindow, waitForProbe } from '../test/helpers/browse
 const OUT = new URL('../docs/screenshots/', import.meta.url).pathname;
 mkdirSync(OUT, { recursive: true });
 
-const config = loadConfig({ ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', PGLITE_DIR: 'memory://', DEMO: 'off', SFU_WORKERS: '1' });
+const config = loadConfig({
+  ...process.env,
+  NODE_ENV: 'test',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  PGLITE_DIR: 'memory://',
+  DEMO: 'off',
+  SFU_WORKERS: '1',
+});
 const node = await CareCallNode.start(config, createLogger('warn'));
 const base = `http://127.0.0.1:${node.port}`;
 const chromium = await launchChromium();
 const doctorPerms = ['publish', 'subscribe', 'admit', 'moderate'] as const;
 const roomId = () => Math.random().toString(36).slice(2, 14).padEnd(12, 'x');
 
-async function open(room: string, sub: string, role: 'doctor' | 'patient' | 'guest', name: string, viewport = { width: 1280, height: 720 }) {
+async function open(
+  room: string,
+  sub: string,
+  role: 'doctor' | 'patient' | 'guest',
+  name: string,
+  viewport = { width: 1280, height: 720 },
+) {
   const page = await openWindow(chromium.browser);
   await page.setViewport(viewport);
   const perms = role === 'doctor' ? [...doctorPerms] : ['publish' as const, 'subscribe' as const];
@@ -45,7 +59,13 @@ try {
   {
     const page = await openWindow(chromium.browser);
     await page.setViewport({ width: 1280, height: 720 });
-    const token = await node.issuer.mint({ sub: 'precall', room: roomId(), role: 'patient', name: 'Alex Patient', perms: ['publish', 'subscribe'] });
+    const token = await node.issuer.mint({
+      sub: 'precall',
+      room: roomId(),
+      role: 'patient',
+      name: 'Alex Patient',
+      perms: ['publish', 'subscribe'],
+    });
     await page.goto(`${base}/app/precall.html#token=${encodeURIComponent(token)}`);
     await page.waitForFunction('window.precall && window.precall.done', { timeout: 20_000 });
     await settle(800);
@@ -75,7 +95,10 @@ try {
     await shot(patient, 'call-1to1-patient.png');
     await doctor.click('#participants-toggle');
     await patient.click('#share-screen');
-    await patient.waitForFunction("document.querySelector('#share-screen').getAttribute('aria-pressed') === 'true'", { timeout: 15_000 });
+    await patient.waitForFunction(
+      "document.querySelector('#share-screen').getAttribute('aria-pressed') === 'true'",
+      { timeout: 15_000 },
+    );
     await doctor.waitForSelector('#tile-pat-screen video');
     await doctor.click('#layout');
     await settle(3000);
@@ -89,14 +112,21 @@ try {
     const doctor = await open(room, 'doc', 'doctor', 'Dr. Rivera');
     await waitForProbe(doctor, "window.carecall.status === 'admitted'", 30_000);
     const others: Page[] = [];
-    for (const [sub, name] of [['pat', 'Alex Patient'], ['rel', 'Sam (relative)'], ['int', 'Interpreter']] as const) {
+    for (const [sub, name] of [
+      ['pat', 'Alex Patient'],
+      ['rel', 'Sam (relative)'],
+      ['int', 'Interpreter'],
+    ] as const) {
       const page = await open(room, sub, sub === 'pat' ? 'patient' : 'guest', name);
       await waitForProbe(page, "window.carecall.status === 'waiting'", 30_000);
       await admit(doctor, sub);
       await waitForProbe(page, "window.carecall.status === 'admitted'", 30_000);
       others.push(page);
     }
-    await doctor.waitForFunction("document.querySelectorAll('#stage .tile:not(.local) video').length >= 3 && window.carecall.client.consumers.size >= 6", { timeout: 30_000 });
+    await doctor.waitForFunction(
+      "document.querySelectorAll('#stage .tile:not(.local) video').length >= 3 && window.carecall.client.consumers.size >= 6",
+      { timeout: 30_000 },
+    );
     await settle(4000);
     await shot(doctor, 'call-4-people.png');
     await closeAll([doctor, ...others]);

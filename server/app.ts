@@ -4,7 +4,15 @@ import { errorCode } from '../db/connection-errors.ts';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { DATABASE_RETRY_AFTER_SECONDS, ProblemError, databaseUnavailable, loggableError, problemBody, problemResponse, requestIdOf } from './api/errors.ts';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  ProblemError,
+  databaseUnavailable,
+  loggableError,
+  problemBody,
+  problemResponse,
+  requestIdOf,
+} from './api/errors.ts';
 import { demoRoutes, type DemoRoom } from './demo/routes.ts';
 import { healthRoutes, type HealthDeps } from './ops/health-routes.ts';
 import { staticRoutes } from './api/static-routes.ts';
@@ -59,7 +67,11 @@ export function createApp(services: Services, deps: AppOptions) {
       bodyLimit({
         maxSize: MAX_BODY_BYTES,
         onError: () => {
-          throw new ProblemError(413, PROBLEM.payloadTooLarge, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+          throw new ProblemError(
+            413,
+            PROBLEM.payloadTooLarge,
+            `request bodies are limited to ${MAX_BODY_BYTES} bytes`,
+          );
         },
       }),
     )
@@ -75,17 +87,27 @@ export function createApp(services: Services, deps: AppOptions) {
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
     if (err instanceof HTTPException) {
-      return c.body(JSON.stringify(problemBody(err.status, PROBLEM.httpError, err.message, [], requestIdOf(c))), err.status, {
-        'content-type': 'application/problem+json',
-      });
+      return c.body(
+        JSON.stringify(problemBody(err.status, PROBLEM.httpError, err.message, [], requestIdOf(c))),
+        err.status,
+        {
+          'content-type': 'application/problem+json',
+        },
+      );
     }
     const unavailable = databaseUnavailable(err);
     if (unavailable) {
-      deps.logger.warn({ requestId: requestIdOf(c), code: errorCode(err), route: c.req.routePath }, 'database unavailable');
+      deps.logger.warn(
+        { requestId: requestIdOf(c), code: errorCode(err), route: c.req.routePath },
+        'database unavailable',
+      );
       c.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
       return problemResponse(c, unavailable);
     }
-    deps.logger.error({ requestId: requestIdOf(c), err: loggableError(err), route: c.req.routePath }, 'unhandled API error');
+    deps.logger.error(
+      { requestId: requestIdOf(c), err: loggableError(err), route: c.req.routePath },
+      'unhandled API error',
+    );
     return problemResponse(c, new ProblemError(500, PROBLEM.internal, 'internal error'));
   });
   return app;

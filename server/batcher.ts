@@ -34,7 +34,8 @@ export class Batcher<I, O> {
         const batch = this.#queue.splice(0, this.opts.maxBatch);
         try {
           const results = await this.#runWithin(batch.map((p) => p.item));
-          if (results.length !== batch.length) throw new Error(`batcher: ${results.length} results for ${batch.length} items`);
+          if (results.length !== batch.length)
+            throw new Error(`batcher: ${results.length} results for ${batch.length} items`);
           batch.forEach((p, i) => p.resolve(results[i]!));
         } catch (err) {
           batch.forEach((p) => p.reject(err));

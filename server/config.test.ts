@@ -15,19 +15,48 @@ const variablesIn = (fn: () => unknown) => {
 describe('loadConfig', () => {
   it('has working defaults: PGlite, local bus, demo on', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 3000, databaseUrl: undefined, redisUrl: undefined, demo: true, socketServer: 'auto' });
+    expect(c).toMatchObject({
+      port: 3000,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      demo: true,
+      socketServer: 'auto',
+    });
   });
 
   it('abuse limits: defaults, every setting read, nonsense refused naming the variable', () => {
     const d = loadConfig({});
-    expect(d.auth).toMatchObject({ loginRateLimitPerMinute: 20, loginCodesPerWindow: 5, invitationMailsPerHour: 100, hashQueue: { limit: 32, maxWaitMs: 3000 }, signInConcurrency: 16, knownDeviceTtlSeconds: 90 * 86_400 });
+    expect(d.auth).toMatchObject({
+      loginRateLimitPerMinute: 20,
+      loginCodesPerWindow: 5,
+      invitationMailsPerHour: 100,
+      hashQueue: { limit: 32, maxWaitMs: 3000 },
+      signInConcurrency: 16,
+      knownDeviceTtlSeconds: 90 * 86_400,
+    });
     expect(d.joinToken.maxSockets).toBe(3);
-    const c = loadConfig({ LOGIN_CODES_PER_WINDOW: '7', INVITATION_MAILS_PER_HOUR: '9', PASSWORD_HASH_QUEUE: '4', PASSWORD_HASH_MAX_WAIT_MS: '500', KNOWN_DEVICE_DAYS: '30', JOIN_TOKEN_MAX_SOCKETS: '2' });
-    expect(c.auth).toMatchObject({ loginCodesPerWindow: 7, invitationMailsPerHour: 9, hashQueue: { limit: 4, maxWaitMs: 500 }, knownDeviceTtlSeconds: 30 * 86_400 });
+    const c = loadConfig({
+      LOGIN_CODES_PER_WINDOW: '7',
+      INVITATION_MAILS_PER_HOUR: '9',
+      PASSWORD_HASH_QUEUE: '4',
+      PASSWORD_HASH_MAX_WAIT_MS: '500',
+      KNOWN_DEVICE_DAYS: '30',
+      JOIN_TOKEN_MAX_SOCKETS: '2',
+    });
+    expect(c.auth).toMatchObject({
+      loginCodesPerWindow: 7,
+      invitationMailsPerHour: 9,
+      hashQueue: { limit: 4, maxWaitMs: 500 },
+      knownDeviceTtlSeconds: 30 * 86_400,
+    });
     expect(c.joinToken.maxSockets).toBe(2);
-    expect(variablesIn(() => loadConfig({ JOIN_TOKEN_MAX_SOCKETS: '0' }))).toEqual(['JOIN_TOKEN_MAX_SOCKETS']);
+    expect(variablesIn(() => loadConfig({ JOIN_TOKEN_MAX_SOCKETS: '0' }))).toEqual([
+      'JOIN_TOKEN_MAX_SOCKETS',
+    ]);
     expect(variablesIn(() => loadConfig({ PASSWORD_HASH_QUEUE: 'lots' }))).toEqual(['PASSWORD_HASH_QUEUE']);
-    expect(variablesIn(() => loadConfig({ PASSWORD_HASH_MAX_WAIT_MS: '1' }))).toEqual(['PASSWORD_HASH_MAX_WAIT_MS']);
+    expect(variablesIn(() => loadConfig({ PASSWORD_HASH_MAX_WAIT_MS: '1' }))).toEqual([
+      'PASSWORD_HASH_MAX_WAIT_MS',
+    ]);
   });
 
   it('reads every setting', () => {
@@ -67,26 +96,43 @@ describe('loadConfig', () => {
   });
 
   it('TRUSTED_PROXIES takes IPs and CIDR ranges, and names a bad entry', () => {
-    expect(loadConfig({ TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8,fd00::/8' }).trustedProxies).toEqual(['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+    expect(loadConfig({ TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8,fd00::/8' }).trustedProxies).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+      'fd00::/8',
+    ]);
     expect(loadConfig({}).trustedProxies).toEqual([]);
-    expect(variablesIn(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,proxy.local' }))).toEqual(['TRUSTED_PROXIES']);
+    expect(variablesIn(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,proxy.local' }))).toEqual([
+      'TRUSTED_PROXIES',
+    ]);
   });
 
   it('database waits: 5 s to connect and 10 s per query by default, bounded, 0 = no query limit', () => {
     expect(loadConfig({}).database).toEqual({ connectTimeoutSeconds: 5, queryTimeoutMs: 10_000 });
-    expect(loadConfig({ DB_CONNECT_TIMEOUT_SECONDS: '2', DB_QUERY_TIMEOUT_SECONDS: '0' }).database).toEqual({ connectTimeoutSeconds: 2, queryTimeoutMs: 0 });
-    expect(variablesIn(() => loadConfig({ DB_CONNECT_TIMEOUT_SECONDS: '0', DB_QUERY_TIMEOUT_SECONDS: 'soon' })).sort()).toEqual(['DB_CONNECT_TIMEOUT_SECONDS', 'DB_QUERY_TIMEOUT_SECONDS']);
+    expect(loadConfig({ DB_CONNECT_TIMEOUT_SECONDS: '2', DB_QUERY_TIMEOUT_SECONDS: '0' }).database).toEqual({
+      connectTimeoutSeconds: 2,
+      queryTimeoutMs: 0,
+    });
+    expect(
+      variablesIn(() =>
+        loadConfig({ DB_CONNECT_TIMEOUT_SECONDS: '0', DB_QUERY_TIMEOUT_SECONDS: 'soon' }),
+      ).sort(),
+    ).toEqual(['DB_CONNECT_TIMEOUT_SECONDS', 'DB_QUERY_TIMEOUT_SECONDS']);
   });
 
   it('AUDIT_CHAIN_KEY takes 32+ bytes of base64 and names anything else', () => {
     const key = Buffer.alloc(32, 7);
     expect(loadConfig({ AUDIT_CHAIN_KEY: key.toString('base64') }).auth.auditChainKey).toEqual(key);
     expect(loadConfig({}).auth.auditChainKey).toBeUndefined();
-    for (const bad of [Buffer.alloc(16).toString('base64'), 'not base64 at all!', '']) expect(variablesIn(() => loadConfig({ AUDIT_CHAIN_KEY: bad }))).toEqual(['AUDIT_CHAIN_KEY']);
+    for (const bad of [Buffer.alloc(16).toString('base64'), 'not base64 at all!', ''])
+      expect(variablesIn(() => loadConfig({ AUDIT_CHAIN_KEY: bad }))).toEqual(['AUDIT_CHAIN_KEY']);
   });
 
   it('reports every bad variable at once', () => {
-    expect(variablesIn(() => loadConfig({ PORT: '-1', SOCKET_SERVER: 'x' })).sort()).toEqual(['PORT', 'SOCKET_SERVER']);
+    expect(variablesIn(() => loadConfig({ PORT: '-1', SOCKET_SERVER: 'x' })).sort()).toEqual([
+      'PORT',
+      'SOCKET_SERVER',
+    ]);
   });
 });
 

@@ -21,11 +21,19 @@ const pemOf = (label: string) =>
     .string()
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.replace(/\\n/g, '\n').trim()))
-    .refine((v) => v === undefined || (v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`)), {
-      message: `must be a PEM block (-----BEGIN ${label}-----)`,
-    });
+    .refine(
+      (v) =>
+        v === undefined || (v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`)),
+      {
+        message: `must be a PEM block (-----BEGIN ${label}-----)`,
+      },
+    );
 
-const ipv4OrHost = z.string().trim().min(1).regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name');
+const ipv4OrHost = z
+  .string()
+  .trim()
+  .min(1)
+  .regex(/^[A-Za-z0-9.:-]+$/, 'must be an IP address or host name');
 
 /** Exactly 32 bytes in standard or URL-safe base64 (`openssl rand -base64 32`). */
 const isBase64Key32 = (k: string) => /^[A-Za-z0-9+/_-]+=*$/.test(k) && Buffer.from(k, 'base64').length === 32;
@@ -60,8 +68,17 @@ const schema = z.object({
   TURN_URLS: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((u) => u.trim()).filter(Boolean) : []))
-    .refine((urls) => urls.every((u) => /^turns?:[^\s]+$/.test(u)), { message: 'must be comma-separated turn: or turns: URIs' }),
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((u) => u.trim())
+            .filter(Boolean)
+        : [],
+    )
+    .refine((urls) => urls.every((u) => /^turns?:[^\s]+$/.test(u)), {
+      message: 'must be comma-separated turn: or turns: URIs',
+    }),
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   TURN_CREDENTIAL_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   DEMO: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -73,7 +90,14 @@ const schema = z.object({
   TRUSTED_PROXIES: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : []))
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : [],
+    )
     .superRefine((entries, ctx) => {
       try {
         parseTrustedProxies(entries);
@@ -82,12 +106,24 @@ const schema = z.object({
       }
     }),
   // Strict-Transport-Security max-age for nodes served over HTTPS (by a TLS proxy); 0 = not sent.
-  HSTS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(2 * 365 * 86_400).default(0),
+  HSTS_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 * 365 * 86_400)
+    .default(0),
   // Who may scrape /metrics on the public port: these addresses, or anyone with the bearer token.
   METRICS_ALLOW: z
     .string()
     .optional()
-    .transform((v) => (v === undefined ? [...DEFAULT_METRICS_ALLOW] : v.split(',').map((x) => x.trim()).filter(Boolean)))
+    .transform((v) =>
+      v === undefined
+        ? [...DEFAULT_METRICS_ALLOW]
+        : v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+    )
     .superRefine((entries, ctx) => {
       try {
         parseTrustedProxies(entries);
@@ -95,11 +131,20 @@ const schema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
       }
     }),
-  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  METRICS_TOKEN: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional(),
   // Identity. Access tokens are short-lived; sessions are server-side so revocation is immediate.
   AUTH_TOKEN_PRIVATE_KEY: z.string().optional(),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
-  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(14 * 86_400),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(90 * 86_400)
+    .default(14 * 86_400),
   SESSION_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1800),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(20),
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
@@ -116,7 +161,12 @@ const schema = z.object({
   // How long a browser that completed a sign-in stays a known device of that account without signing in again.
   KNOWN_DEVICE_DAYS: z.coerce.number().int().min(1).max(400).default(90),
   OTP_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
-  INVITATION_TTL_SECONDS: z.coerce.number().int().min(300).max(30 * 86_400).default(7 * 86_400),
+  INVITATION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(30 * 86_400)
+    .default(7 * 86_400),
   BREAK_GLASS_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   // E-mail (codes, invitations, reminders) over SMTP; without it messages go to the outbox table (development).
   SMTP_URL: optionalUrl(['smtp://', 'smtps://']),
@@ -126,7 +176,9 @@ const schema = z.object({
   // The audit chain's HMAC key (base64, at least 32 bytes); unset = derived from AUTH_TOKEN_PRIVATE_KEY.
   AUDIT_CHAIN_KEY: z
     .string()
-    .refine((k) => /^[A-Za-z0-9+/_-]+=*$/.test(k) && Buffer.from(k, 'base64').length >= 32, { message: 'must be at least 32 bytes, base64-encoded (openssl rand -base64 32)' })
+    .refine((k) => /^[A-Za-z0-9+/_-]+=*$/.test(k) && Buffer.from(k, 'base64').length >= 32, {
+      message: 'must be at least 32 bytes, base64-encoded (openssl rand -base64 32)',
+    })
     .transform((k) => Buffer.from(k, 'base64'))
     .optional(),
   // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
@@ -151,12 +203,19 @@ const schema = z.object({
     .optional()
     .transform((v, ctx) => {
       const keys: { version: number; key: Buffer }[] = [];
-      for (const entry of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      for (const entry of (v ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
         const m = /^(\d{1,10}):(.+)$/.exec(entry);
         const version = m ? Number(m[1]) : NaN;
         const key = m && isBase64Key32(m[2]!) ? Buffer.from(m[2]!, 'base64') : undefined;
         if (!key || !(version >= 1 && version <= 2_147_483_647)) {
-          ctx.addIssue({ code: 'custom', message: 'must be comma-separated version:base64 pairs (a version from 1, a key of exactly 32 bytes)' });
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'must be comma-separated version:base64 pairs (a version from 1, a key of exactly 32 bytes)',
+          });
           return z.NEVER;
         }
         keys.push({ version, key });
@@ -172,13 +231,24 @@ export type Config = Readonly<{
   host: string;
   port: number;
   publicUrl: string | undefined;
-  rtc: { listenIp: string; announcedIp: string | undefined; port: number; workers: number | undefined; socketsPerWorker: number };
+  rtc: {
+    listenIp: string;
+    announcedIp: string | undefined;
+    port: number;
+    workers: number | undefined;
+    socketsPerWorker: number;
+  };
   databaseUrl: string | undefined;
   pgliteDir: string;
   /** PostgreSQL waits: opening a connection; a query, BEGIN or COMMIT (0 = unlimited). */
   database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
-  joinToken: { privateKeyPem: string | undefined; ttlSeconds: number; maxSockets: number; joinDeadlineMs: number };
+  joinToken: {
+    privateKeyPem: string | undefined;
+    ttlSeconds: number;
+    maxSockets: number;
+    joinDeadlineMs: number;
+  };
   demo: boolean;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   socketServer: 'auto' | 'uws' | 'ws';
@@ -267,46 +337,88 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   if (e.TURN_URLS.length > 0 && !e.TURN_SECRET) {
-    throw new ConfigError([{ variable: 'TURN_SECRET', message: 'required when TURN_URLS is set (coturn static-auth-secret)' }]);
+    throw new ConfigError([
+      { variable: 'TURN_SECRET', message: 'required when TURN_URLS is set (coturn static-auth-secret)' },
+    ]);
   }
   if (e.NODE_ENV === 'production' && !e.JOIN_TOKEN_PRIVATE_KEY) {
     throw new ConfigError([
-      { variable: 'JOIN_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
+      {
+        variable: 'JOIN_TOKEN_PRIVATE_KEY',
+        message: 'required in production (PKCS#8 PEM of an Ed25519 key)',
+      },
     ]);
   }
   if (e.NODE_ENV === 'production' && !e.AUTH_TOKEN_PRIVATE_KEY) {
     throw new ConfigError([
-      { variable: 'AUTH_TOKEN_PRIVATE_KEY', message: 'required in production (PKCS#8 PEM of an Ed25519 key)' },
+      {
+        variable: 'AUTH_TOKEN_PRIVATE_KEY',
+        message: 'required in production (PKCS#8 PEM of an Ed25519 key)',
+      },
     ]);
   }
   if (e.NODE_ENV === 'production' && !e.DATA_KEK) {
-    throw new ConfigError([{ variable: 'DATA_KEK', message: 'required in production (32 bytes, base64: openssl rand -base64 32)' }]);
+    throw new ConfigError([
+      { variable: 'DATA_KEK', message: 'required in production (32 bytes, base64: openssl rand -base64 32)' },
+    ]);
   }
-  const kekVersions = [...(e.DATA_KEK ? [e.DATA_KEK_VERSION] : []), ...e.DATA_KEK_PREVIOUS.map((k) => k.version)];
+  const kekVersions = [
+    ...(e.DATA_KEK ? [e.DATA_KEK_VERSION] : []),
+    ...e.DATA_KEK_PREVIOUS.map((k) => k.version),
+  ];
   if (new Set(kekVersions).size !== kekVersions.length) {
-    throw new ConfigError([{ variable: 'DATA_KEK_PREVIOUS', message: 'each key version may appear once (and not repeat DATA_KEK_VERSION)' }]);
+    throw new ConfigError([
+      {
+        variable: 'DATA_KEK_PREVIOUS',
+        message: 'each key version may appear once (and not repeat DATA_KEK_VERSION)',
+      },
+    ]);
   }
   if (e.SMTP_URL && !e.MAIL_FROM) {
-    throw new ConfigError([{ variable: 'MAIL_FROM', message: 'required when SMTP_URL is set (the sender address)' }]);
+    throw new ConfigError([
+      { variable: 'MAIL_FROM', message: 'required when SMTP_URL is set (the sender address)' },
+    ]);
   }
   if ((e.RECORDS_CA_CERTIFICATE === undefined) !== (e.RECORDS_CA_PRIVATE_KEY === undefined)) {
-    const missing = e.RECORDS_CA_CERTIFICATE === undefined ? 'RECORDS_CA_CERTIFICATE' : 'RECORDS_CA_PRIVATE_KEY';
-    throw new ConfigError([{ variable: missing, message: 'RECORDS_CA_CERTIFICATE and RECORDS_CA_PRIVATE_KEY are set together or not at all' }]);
+    const missing =
+      e.RECORDS_CA_CERTIFICATE === undefined ? 'RECORDS_CA_CERTIFICATE' : 'RECORDS_CA_PRIVATE_KEY';
+    throw new ConfigError([
+      {
+        variable: missing,
+        message: 'RECORDS_CA_CERTIFICATE and RECORDS_CA_PRIVATE_KEY are set together or not at all',
+      },
+    ]);
   }
   if (e.PASSWORD_HASH_STRENGTH === 'minimum' && e.NODE_ENV !== 'test') {
-    throw new ConfigError([{ variable: 'PASSWORD_HASH_STRENGTH', message: "'minimum' is only allowed with NODE_ENV=test" }]);
+    throw new ConfigError([
+      { variable: 'PASSWORD_HASH_STRENGTH', message: "'minimum' is only allowed with NODE_ENV=test" },
+    ]);
   }
   return {
     env: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
     publicUrl: e.PUBLIC_URL,
-    rtc: { listenIp: e.RTC_LISTEN_IP, announcedIp: e.RTC_ANNOUNCED_IP, port: e.RTC_PORT, workers: e.SFU_WORKERS, socketsPerWorker: e.RTC_SOCKETS_PER_WORKER },
+    rtc: {
+      listenIp: e.RTC_LISTEN_IP,
+      announcedIp: e.RTC_ANNOUNCED_IP,
+      port: e.RTC_PORT,
+      workers: e.SFU_WORKERS,
+      socketsPerWorker: e.RTC_SOCKETS_PER_WORKER,
+    },
     databaseUrl: e.DATABASE_URL,
     pgliteDir: e.PGLITE_DIR,
-    database: { connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS, queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000 },
+    database: {
+      connectTimeoutSeconds: e.DB_CONNECT_TIMEOUT_SECONDS,
+      queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000,
+    },
     redisUrl: e.REDIS_URL,
-    joinToken: { privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'), ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS, maxSockets: e.JOIN_TOKEN_MAX_SOCKETS, joinDeadlineMs: e.JOIN_DEADLINE_SECONDS * 1000 },
+    joinToken: {
+      privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),
+      ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS,
+      maxSockets: e.JOIN_TOKEN_MAX_SOCKETS,
+      joinDeadlineMs: e.JOIN_DEADLINE_SECONDS * 1000,
+    },
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !e.DATABASE_URL && e.NODE_ENV !== 'production'),
     logLevel: e.LOG_LEVEL,
     socketServer: e.SOCKET_SERVER,
@@ -315,7 +427,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metrics: { allow: e.METRICS_ALLOW, token: e.METRICS_TOKEN },
     hstsMaxAgeSeconds: e.HSTS_MAX_AGE_SECONDS,
     smtp: e.SMTP_URL && e.MAIL_FROM ? { url: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
-    turn: e.TURN_URLS.length > 0 && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS } : undefined,
+    turn:
+      e.TURN_URLS.length > 0 && e.TURN_SECRET
+        ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, ttlSeconds: e.TURN_CREDENTIAL_TTL_SECONDS }
+        : undefined,
     auth: {
       privateKeyPem: e.AUTH_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

@@ -6,9 +6,25 @@ export type { Logger };
 // Tokens and message bodies must never reach logs; redact by key wherever they appear.
 // Identity code logs ids only; these keys are a second line of defence should anything slip.
 const REDACT = [
-  'token', '*.token', 'password', '*.password', 'authorization', '*.authorization', 'req.url',
-  'accessToken', '*.accessToken', 'refreshToken', '*.refreshToken',
-  'email', '*.email', 'phone', '*.phone', 'displayName', '*.displayName', 'dateOfBirth', '*.dateOfBirth',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'req.url',
+  'accessToken',
+  '*.accessToken',
+  'refreshToken',
+  '*.refreshToken',
+  'email',
+  '*.email',
+  'phone',
+  '*.phone',
+  'displayName',
+  '*.displayName',
+  'dateOfBirth',
+  '*.dateOfBirth',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
@@ -17,5 +33,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     const ctx = currentContext();
     return ctx ? { requestId: ctx.requestId } : {};
   };
-  return pino({ level, base: undefined, mixin, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+  return pino(
+    { level, base: undefined, mixin, redact: { paths: REDACT, censor: '[redacted]' } },
+    destination,
+  );
 }

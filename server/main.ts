@@ -8,7 +8,8 @@ try {
   config = loadConfig(process.env);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  for (const issue of err.issues) process.stderr.write(`configuration error: ${issue.variable}: ${issue.message}\n`);
+  for (const issue of err.issues)
+    process.stderr.write(`configuration error: ${issue.variable}: ${issue.message}\n`);
   process.exit(1);
 }
 

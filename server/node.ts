@@ -99,11 +99,17 @@ export class CareCallNode {
 
   async #start(opts: NodeOptions) {
     const { config, logger } = this;
-    this.db = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, ...config.database });
+    this.db = await openDb({
+      databaseUrl: config.databaseUrl,
+      pgliteDir: config.pgliteDir,
+      ...config.database,
+    });
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
-    this.bus = await createBus(config.redisUrl, opts.busPrefix, (err) => logger.warn({ err: err.message }, 'redis connection problem'));
+    this.bus = await createBus(config.redisUrl, opts.busPrefix, (err) =>
+      logger.warn({ err: err.message }, 'redis connection problem'),
+    );
     this.#onStop('bus', () => this.bus.close());
     logger.info({ bus: this.bus.kind }, 'bus ready');
 
@@ -115,29 +121,48 @@ export class CareCallNode {
       socketsPerWorker: config.rtc.socketsPerWorker,
       transportWatch: opts.transportWatch,
     });
-    this.pool.on('workerDied', (index, error) => logger.error({ worker: index, error: error.message }, 'media worker died'));
+    this.pool.on('workerDied', (index, error) =>
+      logger.error({ worker: index, error: error.message }, 'media worker died'),
+    );
     this.pool.on('workerRespawnFailed', (index, error, attempt, retryInMs) =>
-      logger.error({ worker: index, error: error.message, attempt, retryInMs }, 'media worker could not be restarted; retrying'),
+      logger.error(
+        { worker: index, error: error.message, attempt, retryInMs },
+        'media worker could not be restarted; retrying',
+      ),
     );
     this.#onStop('sfu workers', () => this.pool.close());
     const buffers = defaultUdpBufferBytes();
     logger.info(
-      { workers: this.pool.workers.length, socketsPerWorker: config.rtc.socketsPerWorker, udpReceiveBufferBytes: buffers.receive, udpSendBufferBytes: buffers.send },
+      {
+        workers: this.pool.workers.length,
+        socketsPerWorker: config.rtc.socketsPerWorker,
+        udpReceiveBufferBytes: buffers.receive,
+        udpSendBufferBytes: buffers.send,
+      },
       'media workers ready',
     );
 
-    this.services = await createServices(config, { db: this.db.db, logger, bus: this.bus }, { publicUrl: () => this.baseUrl, ...(opts.now ? { consultationClock: opts.now } : {}) });
+    this.services = await createServices(
+      config,
+      { db: this.db.db, logger, bus: this.bus },
+      { publicUrl: () => this.baseUrl, ...(opts.now ? { consultationClock: opts.now } : {}) },
+    );
     for (const { name, stop } of this.services.stops) this.#onStop(name, stop);
     const { identity, scheduling, joinKeys } = this.services;
-    if (joinKeys.ephemeral) logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
+    if (joinKeys.ephemeral)
+      logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
     logger.info({ email: this.services.notifier.kind, sms: 'outbox' }, 'notification delivery');
     // Before any request: the chain's newest entry is keyed from here on (see AuditLog.keyChainHead).
     await identity.audit.keyChainHead();
     const checkpoints = new AuditCheckpointer(identity.audit, identity.keys.privateKey, logger);
     checkpoints.start(config.auth.auditCheckpointSeconds * 1000);
     this.#onStop('audit checkpoints', () => checkpoints.stop());
-    if (identity.ephemeralKey) logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
-    if (identity.ephemeralAuditKey) logger.warn('audit chain key is per-process (no AUTH_TOKEN_PRIVATE_KEY or AUDIT_CHAIN_KEY): entries of earlier runs will not verify');
+    if (identity.ephemeralKey)
+      logger.warn('AUTH_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
+    if (identity.ephemeralAuditKey)
+      logger.warn(
+        'audit chain key is per-process (no AUTH_TOKEN_PRIVATE_KEY or AUDIT_CHAIN_KEY): entries of earlier runs will not verify',
+      );
     // Before any request: notes written before bodies were sealed are sealed now (migration 0011).
     const sealedNotes = await this.services.records.sealPlaintextNotes();
     if (sealedNotes) logger.info({ sealedNotes }, 'plaintext patient notes sealed');
@@ -171,7 +196,11 @@ export class CareCallNode {
     });
     this.#onStop('rooms', () => this.hub.close('shutdown'));
 
-    if (config.demo) this.demo = { roomId: randomBytes(12).toString('base64url'), key: randomBytes(9).toString('base64url') };
+    if (config.demo)
+      this.demo = {
+        roomId: randomBytes(12).toString('base64url'),
+        key: randomBytes(9).toString('base64url'),
+      };
     const app = (this.app = createApp(this.services, {
       logger,
       demo: this.demo,
@@ -210,11 +239,18 @@ export class CareCallNode {
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
     await joinGrants.start((revocation) => {
       const closed = revokeParticipants(signaling.sessions.values(), this.hub, revocation);
-      if (closed) logger.info({ roomId: revocation.room, reason: revocation.reason, closed }, 'join grant revoked: participants closed');
+      if (closed)
+        logger.info(
+          { roomId: revocation.room, reason: revocation.reason, closed },
+          'join grant revoked: participants closed',
+        );
     });
     const recheck = setInterval(() => {
       recheckParticipants(signaling.sessions.values(), this.hub, joinGrants)
-        .then((closed) => closed && logger.warn({ closed }, 'join grants found revoked on re-check: participants closed'))
+        .then(
+          (closed) =>
+            closed && logger.warn({ closed }, 'join grants found revoked on re-check: participants closed'),
+        )
         .catch((err: Error) => logger.warn({ err: err.message }, 'join grant re-check failed'));
     }, opts.grantRecheckMs ?? 30_000);
     recheck.unref();

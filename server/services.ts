@@ -48,18 +48,27 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
   const { db, logger, bus } = infra;
   const publicUrl = overrides.publicUrl ?? (() => config.publicUrl ?? '');
   const outbox = new OutboxNotificationProvider(db);
-  const notifier = overrides.notifier ?? (config.smtp ? new SmtpNotificationProvider(db, config.smtp, outbox) : outbox);
+  const notifier =
+    overrides.notifier ?? (config.smtp ? new SmtpNotificationProvider(db, config.smtp, outbox) : outbox);
   const identity = await createIdentity({ db, config: config.auth, notifier, publicUrl });
 
   const encryption = await createDataEncryption(db, config.dataEncryption, (message) => logger.warn(message));
-  const records = new PatientRecords({ db, policy: identity.policy, audit: identity.audit, sealer: encryption.messages, breakGlassTtlSeconds: config.auth.breakGlassTtlSeconds });
+  const records = new PatientRecords({
+    db,
+    policy: identity.policy,
+    audit: identity.audit,
+    sealer: encryption.messages,
+    breakGlassTtlSeconds: config.auth.breakGlassTtlSeconds,
+  });
 
   const joinKeys: JoinTokenKeys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
   const issuer = new JoinTokenIssuer(joinKeys, config.joinToken.ttlSeconds);
   const verifyJoinToken: JoinTokenVerifier = createJoinTokenVerifier(joinKeys.publicKey);
   // Before the services that revoke grants (scheduling, consultations); started with signaling.
   const joinGrants = bus ? new JoinGrants({ db, bus, logger, now: overrides.consultationClock }) : undefined;
-  const onStatusChange = joinGrants ? (appointmentId: string, to: AppointmentStatus) => joinGrants.statusChanged(appointmentId, to) : undefined;
+  const onStatusChange = joinGrants
+    ? (appointmentId: string, to: AppointmentStatus) => joinGrants.statusChanged(appointmentId, to)
+    : undefined;
 
   const scheduling = createScheduling({
     db,
@@ -100,7 +109,9 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
      * closes the infrastructure itself): the SMTP pool, the password hashing threads.
      */
     stops: [
-      ...(notifier instanceof SmtpNotificationProvider ? [{ name: 'smtp', stop: () => notifier.close() }] : []),
+      ...(notifier instanceof SmtpNotificationProvider
+        ? [{ name: 'smtp', stop: () => notifier.close() }]
+        : []),
       { name: 'password hashing threads', stop: () => identity.passwords.close() },
     ],
   };

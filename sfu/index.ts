@@ -16,6 +16,11 @@ export type {
   TransportInfo,
 } from './peer.ts';
 export type { Room, RoomCloseReason } from './room.ts';
-export type { TransportEvent, TransportEventKind, TransportOwner, TransportWatchOptions } from './transport-watch.ts';
+export type {
+  TransportEvent,
+  TransportEventKind,
+  TransportOwner,
+  TransportWatchOptions,
+} from './transport-watch.ts';
 export { defaultUdpBufferBytes, udpSocketStats, type UdpSocketStats } from './udp-socket-stats.ts';
 export { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';

@@ -5,7 +5,8 @@ import { Room } from './room.ts';
 import { defaultUdpBufferBytes, udpSocketStats } from './udp-socket-stats.ts';
 import { WorkerPool } from './worker-pool.ts';
 
-const udpPort = (t: { iceCandidates: { protocol: string; port: number }[] }) => t.iceCandidates.find((c) => c.protocol === 'udp')!.port;
+const udpPort = (t: { iceCandidates: { protocol: string; port: number }[] }) =>
+  t.iceCandidates.find((c) => c.protocol === 'udp')!.port;
 
 /** A run of `count` consecutive UDP ports that are free right now (the OS picks the first). */
 async function freeUdpRange(count: number): Promise<number> {
@@ -23,7 +24,13 @@ async function freeUdpRange(count: number): Promise<number> {
 describe('several listen sockets per worker', () => {
   let pool: WorkerPool;
   beforeAll(async () => {
-    pool = await WorkerPool.create({ numWorkers: 1, listenIp: '127.0.0.1', basePort: 0, socketsPerWorker: 3, logLevel: 'error' });
+    pool = await WorkerPool.create({
+      numWorkers: 1,
+      listenIp: '127.0.0.1',
+      basePort: 0,
+      socketsPerWorker: 3,
+      logLevel: 'error',
+    });
   });
   afterAll(() => pool.close());
 
@@ -58,15 +65,24 @@ describe('several listen sockets per worker', () => {
 
   it('reads kernel counters for the media ports', () => {
     const stats = udpSocketStats();
-    for (const port of pool.workers[0]!.udpPorts) expect(stats.get(port)).toEqual({ rxQueueBytes: expect.any(Number), drops: 0 });
-    expect(pool.udpReceiveDrops()).toEqual(pool.workers[0]!.udpPorts.map((port) => ({ worker: 0, port, drops: 0 })));
+    for (const port of pool.workers[0]!.udpPorts)
+      expect(stats.get(port)).toEqual({ rxQueueBytes: expect.any(Number), drops: 0 });
+    expect(pool.udpReceiveDrops()).toEqual(
+      pool.workers[0]!.udpPorts.map((port) => ({ worker: 0, port, drops: 0 })),
+    );
   });
 });
 
 describe('fixed media ports with several sockets per worker', () => {
   it('puts socket j of worker i on basePort + j * workers + i, so one socket per worker keeps basePort + i', async () => {
     const base = await freeUdpRange(6);
-    const pool = await WorkerPool.create({ numWorkers: 2, listenIp: '127.0.0.1', basePort: base, socketsPerWorker: 3, logLevel: 'error' });
+    const pool = await WorkerPool.create({
+      numWorkers: 2,
+      listenIp: '127.0.0.1',
+      basePort: base,
+      socketsPerWorker: 3,
+      logLevel: 'error',
+    });
     try {
       expect(pool.workers.map((w) => w.udpPorts)).toEqual([
         [base, base + 2, base + 4],
@@ -81,16 +97,20 @@ describe('fixed media ports with several sockets per worker', () => {
 describe('kernel UDP counters', () => {
   it('count the datagrams a socket that is not read drops once its receive buffer is full', async () => {
     // A process that binds a socket and then blocks its only thread (no CPU spent, nothing read).
-    const script = "const s=require('dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>{console.log(s.address().port);setTimeout(()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0),20)})";
+    const script =
+      "const s=require('dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>{console.log(s.address().port);setTimeout(()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0),20)})";
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+      const port = await new Promise<number>((resolve) =>
+        child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))),
+      );
       await new Promise((r) => setTimeout(r, 200));
       const sender = createSocket('udp4');
       const payload = Buffer.alloc(1000);
       // Each 1000-byte datagram costs the buffer about 2 KiB of kernel memory: send far more than fits.
       const count = Math.max(2000, Math.ceil((defaultUdpBufferBytes().receive ?? 0) / 500));
-      for (let i = 0; i < count; i++) await new Promise<void>((r) => sender.send(payload, port, '127.0.0.1', () => r()));
+      for (let i = 0; i < count; i++)
+        await new Promise<void>((r) => sender.send(payload, port, '127.0.0.1', () => r()));
       sender.close();
       const stats = udpSocketStats().get(port)!;
       expect(stats.rxQueueBytes).toBeGreaterThan(0);

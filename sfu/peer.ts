@@ -21,9 +21,20 @@ export type TransportInfo = {
 };
 
 /** A producer as the rest of the system sees it: plain data, safe to serialise. */
-export type ProducerSummary = { peerId: string; producerId: string; kind: MediaKind; source: MediaSource; paused: boolean };
+export type ProducerSummary = {
+  peerId: string;
+  producerId: string;
+  kind: MediaKind;
+  source: MediaSource;
+  paused: boolean;
+};
 
-export type ConsumerSummary = { consumerId: string; producerId: string; kind: MediaKind; rtpParameters: types.RtpParameters };
+export type ConsumerSummary = {
+  consumerId: string;
+  producerId: string;
+  kind: MediaKind;
+  rtpParameters: types.RtpParameters;
+};
 
 /** The simulcast/SVC layers a consumer currently forwards (none while it forwards nothing). */
 export type ConsumerLayers = { spatialLayer: number; temporalLayer?: number | undefined };
@@ -113,17 +124,29 @@ export class Peer extends EventEmitter<PeerEvents> {
     await this.#transport(transportId).connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
   }
 
-  async produce(transportId: string, kind: MediaKind, rtpParameters: ClientMediaParameters, source: MediaSource): Promise<ProducerSummary> {
+  async produce(
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: ClientMediaParameters,
+    source: MediaSource,
+  ): Promise<ProducerSummary> {
     const transport = this.#transport(transportId, 'send');
     // One producer per source: a second webcam would be consumed and decoded twice by everyone.
     // The source is claimed before the await, so two requests in flight cannot both pass.
     if (this.#sourcesInUse.has(source) || this.#producersBySource(source).length > 0) {
-      throw new SfuError('source_already_published', `this peer already publishes its ${source}; close it first`);
+      throw new SfuError(
+        'source_already_published',
+        `this peer already publishes its ${source}; close it first`,
+      );
     }
     this.#sourcesInUse.add(source);
     let producer: types.Producer;
     try {
-      producer = await transport.produce({ kind, rtpParameters: rtpParameters as types.RtpParameters, appData: { source, peerId: this.id } });
+      producer = await transport.produce({
+        kind,
+        rtpParameters: rtpParameters as types.RtpParameters,
+        appData: { source, peerId: this.id },
+      });
     } finally {
       this.#sourcesInUse.delete(source);
     }
@@ -164,9 +187,16 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   /** Link quality as mediasoup scores it; simulcast senders idle upper layers on purpose, so the best-received encoding counts. */
   linkScores(): LinkScores {
-    const uplinks = [...this.producers.values()].filter((p) => !p.paused).map((p) => Math.max(...p.score.map((s) => s.score), 0));
-    const downlinks = [...this.consumers.values()].filter((c) => !c.paused && !c.producerPaused).map((c) => c.score.score);
-    return { uplink: uplinks.length ? Math.min(...uplinks) : null, downlink: downlinks.length ? Math.min(...downlinks) : null };
+    const uplinks = [...this.producers.values()]
+      .filter((p) => !p.paused)
+      .map((p) => Math.max(...p.score.map((s) => s.score), 0));
+    const downlinks = [...this.consumers.values()]
+      .filter((c) => !c.paused && !c.producerPaused)
+      .map((c) => c.score.score);
+    return {
+      uplink: uplinks.length ? Math.min(...uplinks) : null,
+      downlink: downlinks.length ? Math.min(...downlinks) : null,
+    };
   }
 
   async setConsumerPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number) {
@@ -174,7 +204,9 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (!consumer) throw new SfuError('consumer_not_found', 'no such consumer of this peer');
     // Simple (non-simulcast) consumers have a single layer: nothing to select.
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
-    await consumer.setPreferredLayers(temporalLayer === undefined ? { spatialLayer } : { spatialLayer, temporalLayer });
+    await consumer.setPreferredLayers(
+      temporalLayer === undefined ? { spatialLayer } : { spatialLayer, temporalLayer },
+    );
   }
 
   async restartIce(transportId: string): Promise<types.IceParameters> {
@@ -196,7 +228,8 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.#assertOpen();
     // Only this room's producers are visible: another room's id is simply not found.
     const producer = this.ctx.findProducer(producerId);
-    if (!producer || producer.appData.peerId === this.id) throw new SfuError('producer_not_found', 'no such producer in this room');
+    if (!producer || producer.appData.peerId === this.id)
+      throw new SfuError('producer_not_found', 'no such producer in this room');
     const rtpCapabilities = this.#rtpCapabilities;
     if (!rtpCapabilities || !this.ctx.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
       throw new SfuError('cannot_consume', 'this peer cannot consume that producer');
@@ -218,7 +251,12 @@ export class Peer extends EventEmitter<PeerEvents> {
       this.emit('consumerClosed', consumer.id);
     });
     consumer.on('layerschange', (layers) => this.emit('consumerLayersChanged', consumer.id, layers));
-    return { consumerId: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
+    return {
+      consumerId: consumer.id,
+      producerId: producer.id,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters,
+    };
   }
 
   async resumeConsumer(consumerId: string) {
@@ -252,7 +290,10 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.#assertOpen();
     const transport = this.transports.get(id);
     if (!transport || (direction && transport.appData.direction !== direction)) {
-      throw new SfuError('transport_not_found', `no ${direction ?? ''} transport with that id for this peer`.replace('  ', ' '));
+      throw new SfuError(
+        'transport_not_found',
+        `no ${direction ?? ''} transport with that id for this peer`.replace('  ', ' '),
+      );
     }
     return transport;
   }

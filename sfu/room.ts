@@ -63,13 +63,20 @@ export class Room extends EventEmitter<RoomEvents> {
       webRtcServer: server,
       findProducer: (producerId) => this.findProducer(producerId),
       onTransport: (transport, direction) =>
-        this.sfuWorker.transports.watch(transport, { roomId: this.id, peerId, direction, workerIndex: this.sfuWorker.index }),
+        this.sfuWorker.transports.watch(transport, {
+          roomId: this.id,
+          peerId,
+          direction,
+          workerIndex: this.sfuWorker.index,
+        }),
       onProducer: (p, producer) => {
-        if (producer.kind === 'audio') void this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+        if (producer.kind === 'audio')
+          void this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
         producer.observer.once('close', () => !this.#closed && this.emit('producerClosed', p, producer.id));
         this.emit('newProducer', p, summarizeProducer(producer));
       },
-      onProducerPaused: (p, producer, paused, by) => this.emit('producerPaused', p, summarizeProducer(producer), paused, by),
+      onProducerPaused: (p, producer, paused, by) =>
+        this.emit('producerPaused', p, summarizeProducer(producer), paused, by),
     });
     this.peers.set(peerId, peer);
     peer.once('close', () => {
@@ -82,7 +89,9 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Every producer in the room except the given peer's own. */
   producersExcept(peerId: string): ProducerSummary[] {
-    return [...this.peers.values()].filter((p) => p.id !== peerId).flatMap((peer) => [...peer.producers.values()].map(summarizeProducer));
+    return [...this.peers.values()]
+      .filter((p) => p.id !== peerId)
+      .flatMap((peer) => [...peer.producers.values()].map(summarizeProducer));
   }
 
   findProducer(producerId: string): types.Producer | undefined {

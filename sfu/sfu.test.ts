@@ -58,25 +58,41 @@ describe('WorkerPool and Room', () => {
       'everything under the room is closed',
     ).toEqual({ room: true, peer: true, router: true, transport: true });
     expect(() => room.addPeer('p2'), 'a closed room takes no peers').toThrow(SfuError);
-    await expect(peer.createTransport('send'), 'a closed peer makes no transports').rejects.toMatchObject({ code: 'peer_closed' });
+    await expect(peer.createTransport('send'), 'a closed peer makes no transports').rejects.toMatchObject({
+      code: 'peer_closed',
+    });
   });
 
   it('refuses duplicate peers and unknown or wrong-direction transports', async () => {
     const room = await Room.create('room-dups', await pool.leastLoaded());
     const peer = room.addPeer('p1');
-    expect(() => room.addPeer('p1'), 'the same peer id twice').toThrow(expect.objectContaining({ code: 'peer_exists' }));
+    expect(() => room.addPeer('p1'), 'the same peer id twice').toThrow(
+      expect.objectContaining({ code: 'peer_exists' }),
+    );
     const recv = await peer.createTransport('recv');
-    await expect(peer.produce(recv.id, 'audio', {} as never, 'mic'), 'producing on a recv transport').rejects.toMatchObject({
+    await expect(
+      peer.produce(recv.id, 'audio', {} as never, 'mic'),
+      'producing on a recv transport',
+    ).rejects.toMatchObject({
       code: 'transport_not_found',
     });
-    await expect(peer.resumeConsumer('nope'), 'resuming an unknown consumer').rejects.toMatchObject({ code: 'consumer_not_found' });
-    expect(() => peer.closeProducer('nope'), 'closing an unknown producer').toThrow(expect.objectContaining({ code: 'producer_not_found' }));
+    await expect(peer.resumeConsumer('nope'), 'resuming an unknown consumer').rejects.toMatchObject({
+      code: 'consumer_not_found',
+    });
+    expect(() => peer.closeProducer('nope'), 'closing an unknown producer').toThrow(
+      expect.objectContaining({ code: 'producer_not_found' }),
+    );
     room.close('ended');
   });
 });
 
 it('a worker killed with SIGKILL closes its rooms (worker_died) and is replaced', async () => {
-  const pool = await WorkerPool.create({ numWorkers: 1, listenIp: '127.0.0.1', basePort: 0, logLevel: 'none' });
+  const pool = await WorkerPool.create({
+    numWorkers: 1,
+    listenIp: '127.0.0.1',
+    basePort: 0,
+    logLevel: 'none',
+  });
   try {
     const room = await Room.create('room-dies', await pool.leastLoaded());
     const closed = once<string>((resolve) => room.on('close', resolve));

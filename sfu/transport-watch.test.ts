@@ -15,11 +15,17 @@ async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeo
 
 /** Starts the publishing bot in its own process and resolves once its media flows. */
 function startBot(wsUrl: string, token: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/media-bot.ts', wsUrl, token], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/media-bot.ts', wsUrl, token], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const ready = waitFor('the bot to publish', () => out.includes('ready') || child.exitCode !== null, 30_000).then(() => {
+  const ready = waitFor(
+    'the bot to publish',
+    () => out.includes('ready') || child.exitCode !== null,
+    30_000,
+  ).then(() => {
     if (!out.includes('ready')) throw new Error(`bot failed: ${out}`);
   });
   return { child, ready };
@@ -39,7 +45,12 @@ describe('media transport telemetry', () => {
 
   it('reports a client that vanished without a goodbye: a log line, a counter and the stalled gauge', async () => {
     const room = 'telemetryroom1';
-    const token = await t.node.issuer.mint({ sub: 'vanishing-doctor', room, role: 'doctor', perms: ['publish', 'subscribe', 'admit'] });
+    const token = await t.node.issuer.mint({
+      sub: 'vanishing-doctor',
+      room,
+      role: 'doctor',
+      perms: ['publish', 'subscribe', 'admit'],
+    });
     const bot = startBot(t.wsUrl, token);
     try {
       await bot.ready;
@@ -53,7 +64,14 @@ describe('media transport telemetry', () => {
       bot.child.kill('SIGKILL');
       await waitFor('the stall event', () => stallLines().length > 0);
       const line = JSON.parse(stallLines()[0]!) as Record<string, unknown>;
-      expect(line).toMatchObject({ level: 40, event: 'receive_stalled', roomId: room, peerId: 'vanishing-doctor', direction: 'send', workerIndex: 0 });
+      expect(line).toMatchObject({
+        level: 40,
+        event: 'receive_stalled',
+        roomId: room,
+        peerId: 'vanishing-doctor',
+        direction: 'send',
+        workerIndex: 0,
+      });
       expect(line.silentMs).toBeGreaterThanOrEqual(STALL_MS);
       expect(line.transportId).toBe([...peer()!.transports.keys()][0]);
       const text = await metrics();
@@ -66,7 +84,9 @@ describe('media transport telemetry', () => {
 
       // Once the participant is gone (the resume grace ends or the room closes), so is the gauge entry.
       t.node.hub.rooms.get(room)!.closeAll('ended');
-      await waitFor('the gauge to drop', async () => (await metrics()).includes('carecall_sfu_transports_stalled 0'));
+      await waitFor('the gauge to drop', async () =>
+        (await metrics()).includes('carecall_sfu_transports_stalled 0'),
+      );
     } finally {
       bot.child.kill('SIGKILL');
     }

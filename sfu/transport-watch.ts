@@ -11,9 +11,18 @@ export type TransportEventKind =
   | 'receive_recovered';
 
 /** Who a transport belongs to: opaque ids only (no names, no PHI). */
-export type TransportOwner = { roomId: string; peerId: string; direction: 'send' | 'recv'; workerIndex: number };
+export type TransportOwner = {
+  roomId: string;
+  peerId: string;
+  direction: 'send' | 'recv';
+  workerIndex: number;
+};
 
-export type TransportEvent = TransportOwner & { kind: TransportEventKind; transportId: string; silentMs?: number };
+export type TransportEvent = TransportOwner & {
+  kind: TransportEventKind;
+  transportId: string;
+  silentMs?: number;
+};
 
 export type TransportWatchOptions = {
   /** How often connected transports' receive counters are read (one worker request per transport). */
@@ -22,7 +31,13 @@ export type TransportWatchOptions = {
   stallMs?: number;
 };
 
-type Watched = { transport: types.WebRtcTransport; owner: TransportOwner; bytes: number; changedAt: number; stalled: boolean };
+type Watched = {
+  transport: types.WebRtcTransport;
+  owner: TransportOwner;
+  bytes: number;
+  changedAt: number;
+  stalled: boolean;
+};
 
 /**
  * Connection telemetry for WebRTC transports. mediasoup is ICE-lite and, in 3.12, never expires a
@@ -53,7 +68,8 @@ export class TransportWatch extends EventEmitter<{ event: [TransportEvent] }> {
   watch(transport: types.WebRtcTransport, owner: TransportOwner) {
     const entry: Watched = { transport, owner, bytes: 0, changedAt: Date.now(), stalled: false };
     this.#watched.set(transport.id, entry);
-    const emit = (kind: TransportEventKind) => this.emit('event', { ...owner, kind, transportId: transport.id });
+    const emit = (kind: TransportEventKind) =>
+      this.emit('event', { ...owner, kind, transportId: transport.id });
     transport.on('icestatechange', (state) => state === 'disconnected' && emit('ice_disconnected'));
     transport.on('dtlsstatechange', (state) => {
       if (state === 'failed') emit('dtls_failed');
@@ -69,7 +85,9 @@ export class TransportWatch extends EventEmitter<{ event: [TransportEvent] }> {
     if (this.#checking) return;
     this.#checking = true;
     try {
-      const connected = [...this.#watched.values()].filter((w) => !w.transport.closed && w.transport.dtlsState === 'connected');
+      const connected = [...this.#watched.values()].filter(
+        (w) => !w.transport.closed && w.transport.dtlsState === 'connected',
+      );
       await Promise.all(connected.map((w) => this.#sample(w)));
     } finally {
       this.#checking = false;
@@ -88,7 +106,12 @@ export class TransportWatch extends EventEmitter<{ event: [TransportEvent] }> {
     if (bytes === undefined || w.transport.closed) return;
     const now = Date.now();
     const emit = (kind: TransportEventKind, silentMs?: number) =>
-      this.emit('event', { ...w.owner, kind, transportId: w.transport.id, ...(silentMs === undefined ? {} : { silentMs }) });
+      this.emit('event', {
+        ...w.owner,
+        kind,
+        transportId: w.transport.id,
+        ...(silentMs === undefined ? {} : { silentMs }),
+      });
     if (bytes !== w.bytes) {
       w.bytes = bytes;
       w.changedAt = now;

@@ -24,7 +24,10 @@ export function udpSocketStats(): Map<number, UdpSocketStats> {
       const rxQueueBytes = parseInt(cols[4]!.split(':')[1]!, 16);
       const drops = Number(cols[12]);
       const prev = byPort.get(port);
-      byPort.set(port, { rxQueueBytes: (prev?.rxQueueBytes ?? 0) + rxQueueBytes, drops: (prev?.drops ?? 0) + drops });
+      byPort.set(port, {
+        rxQueueBytes: (prev?.rxQueueBytes ?? 0) + rxQueueBytes,
+        drops: (prev?.drops ?? 0) + drops,
+      });
     }
   }
   return byPort;

@@ -120,7 +120,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   async leastLoaded(): Promise<SfuWorker> {
     const live = this.#workers.filter((w) => !w.worker.closed);
     if (live.length === 0) throw new SfuError('no_worker', 'no live media worker');
-    const loads = await Promise.all(live.map(async (w) => ({ w, load: (await w.worker.dump()).routerIds.length })));
+    const loads = await Promise.all(
+      live.map(async (w) => ({ w, load: (await w.worker.dump()).routerIds.length })),
+    );
     loads.sort((a, b) => a.load - b.load || a.w.index - b.w.index);
     return loads[0]!.w;
   }
@@ -138,7 +140,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const stats = udpSocketStats();
     return this.#workers
       .filter((w) => !w.worker.closed)
-      .flatMap((w) => w.udpPorts.map((port) => ({ worker: w.index, port, drops: stats.get(port)?.drops ?? 0 })));
+      .flatMap((w) =>
+        w.udpPorts.map((port) => ({ worker: w.index, port, drops: stats.get(port)?.drops ?? 0 })),
+      );
   }
 
   pids(): number[] {
@@ -195,7 +199,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         peersOn[j]!++;
         let released = false;
         const release = () => {
-          if (!released) (released = true), peersOn[j]!--;
+          if (!released) ((released = true), peersOn[j]!--);
         };
         return { server: servers[j]!, release };
       },
@@ -228,7 +232,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         void this.#respawn(dead, attempt + 1);
       }, retryInMs);
       this.#respawnTimers.add(timer);
-      this.emit('workerRespawnFailed', dead.index, err instanceof Error ? err : new Error(String(err)), attempt, retryInMs);
+      this.emit(
+        'workerRespawnFailed',
+        dead.index,
+        err instanceof Error ? err : new Error(String(err)),
+        attempt,
+        retryInMs,
+      );
       return;
     }
     if (this.#closed) return void replacement.worker.close();

@@ -16,4 +16,6 @@ export type RoomRequestDeps = {
 export type RequestContext = { readonly member: Member; readonly deps: RoomRequestDeps };
 
 /** Request handlers for one feature's methods; the feature tables merge into one for every method (handlers.ts). */
-export type HandlersFor<M extends Method> = { [K in M]: (ctx: RequestContext, data: RequestData<K>) => Promise<ResponseData[K]> };
+export type HandlersFor<M extends Method> = {
+  [K in M]: (ctx: RequestContext, data: RequestData<K>) => Promise<ResponseData[K]>;
+};

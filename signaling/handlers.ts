@@ -6,9 +6,14 @@ import type { RequestDispatch } from './session.ts';
 import { waitingRoomHandlers } from './waiting-room-handlers.ts';
 
 /** Every method's handler: the feature tables, merged (the protocol's request map merges their schemas the same way). */
-export const handlers: HandlersFor<Method> = { ...waitingRoomHandlers, ...mediaHandlers, ...moderationHandlers };
+export const handlers: HandlersFor<Method> = {
+  ...waitingRoomHandlers,
+  ...mediaHandlers,
+  ...moderationHandlers,
+};
 
 /** A session's requests, answered for this room member. */
 export function roomRequests(ctx: RequestContext): RequestDispatch {
-  return (method, data) => (handlers[method] as (ctx: RequestContext, data: unknown) => Promise<unknown>)(ctx, data);
+  return (method, data) =>
+    (handlers[method] as (ctx: RequestContext, data: unknown) => Promise<unknown>)(ctx, data);
 }

@@ -1,6 +1,12 @@
 import type { Peer, Room, RoomCloseReason } from '../sfu/index.ts';
 import { peerQuality } from './network-quality.ts';
-import { MAX_ROOM_PARTICIPANTS, type ClientStats, type Notifications, type RoomState, type WaitingInfo } from './protocol/index.ts';
+import {
+  MAX_ROOM_PARTICIPANTS,
+  type ClientStats,
+  type Notifications,
+  type RoomState,
+  type WaitingInfo,
+} from './protocol/index.ts';
 import { RoomModeration } from './room-moderation.ts';
 import { SignalingError } from './signaling-error.ts';
 
@@ -147,7 +153,9 @@ export class HubRoom {
 
   /** Every admitted member with role and mute state, for the participant list. */
   participants() {
-    return [...this.members.values()].map((m) => this.moderation.participant(m, this.#room.peers.get(m.peerId)));
+    return [...this.members.values()].map((m) =>
+      this.moderation.participant(m, this.#room.peers.get(m.peerId)),
+    );
   }
 
   /** Tells each waiting participant its place in line, its wait, whether a host knows, the host's note. */
@@ -155,7 +163,10 @@ export class HubRoom {
     const hostNotified = [...this.members.values()].some((m) => m.canAdmit);
     let position = 0;
     for (const { member, since } of this.waiting.values()) {
-      member.notify('waitingStatus', this.moderation.waitingStatus(++position, this.waiting.size, since, hostNotified, member.peerId));
+      member.notify(
+        'waitingStatus',
+        this.moderation.waitingStatus(++position, this.waiting.size, since, hostNotified, member.peerId),
+      );
     }
   }
 
@@ -202,7 +213,11 @@ export class HubRoom {
     const peer = this.#room.addPeer(member.peerId);
     this.members.set(member.peerId, member);
     member.attachPeer(peer);
-    this.#broadcast(member.peerId, 'peerJoined', { peerId: member.peerId, role: member.role, displayName: member.displayName });
+    this.#broadcast(member.peerId, 'peerJoined', {
+      peerId: member.peerId,
+      role: member.role,
+      displayName: member.displayName,
+    });
     this.opts.onMemberJoined(this, member);
     this.announceParticipants();
     if (member.canAdmit && this.waiting.size > 0) this.announceWaitingStatus();
@@ -217,7 +232,11 @@ export class HubRoom {
     room.on('producerClosed', () => room === this.#room && !this.#closed && this.announceParticipants());
     room.on('producerPaused', (peer, producer, paused, by) => {
       if (!paused && by === peer.id) this.moderation.resumed(peer.id, producer.source);
-      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', { peerId: peer.id, producerId: producer.producerId, by });
+      this.#broadcast(peer.id, paused ? 'producerPaused' : 'producerResumed', {
+        peerId: peer.id,
+        producerId: producer.producerId,
+        by,
+      });
       this.announceParticipants();
     });
     room.on('activeSpeaker', (peerId) => this.#broadcast('', 'activeSpeaker', { peerId }));
@@ -266,7 +285,12 @@ export class HubRoom {
     this.#emptyTimer.unref();
   }
 
-  #broadcast<N extends keyof Notifications>(exceptPeerId: string, method: N, data: Notifications[N], subscribersOnly = false) {
+  #broadcast<N extends keyof Notifications>(
+    exceptPeerId: string,
+    method: N,
+    data: Notifications[N],
+    subscribersOnly = false,
+  ) {
     let json: string | undefined;
     for (const m of this.members.values()) {
       if (m.peerId === exceptPeerId || (subscribersOnly && !m.canSubscribe)) continue;

@@ -10,8 +10,10 @@ export const mediaHandlers: HandlersFor<MediaMethod> = {
 
   async createTransport({ member }, { direction }) {
     const { peer } = member.media();
-    if (direction === 'send' && !member.may('publish')) throw new SignalingError('forbidden', 'no publish permission');
-    if (direction === 'recv' && !member.may('subscribe')) throw new SignalingError('forbidden', 'no subscribe permission');
+    if (direction === 'send' && !member.may('publish'))
+      throw new SignalingError('forbidden', 'no publish permission');
+    if (direction === 'recv' && !member.may('subscribe'))
+      throw new SignalingError('forbidden', 'no subscribe permission');
     return peer.createTransport(direction);
   },
 

@@ -74,14 +74,17 @@ export class Member implements RoomMember {
 
   /** An admitted member's SFU peer and room; waiting members have neither. */
   media(): { peer: Peer; hubRoom: HubRoom } {
-    if (this.#status === 'waiting') throw new SignalingError('not_admitted', 'wait until the host admits you');
-    if (!this.#peer || !this.#hubRoom || this.#peer.closed) throw new SignalingError('not_joined', 'join the room first');
+    if (this.#status === 'waiting')
+      throw new SignalingError('not_admitted', 'wait until the host admits you');
+    if (!this.#peer || !this.#hubRoom || this.#peer.closed)
+      throw new SignalingError('not_joined', 'join the room first');
     return { peer: this.#peer, hubRoom: this.#hubRoom };
   }
 
   /** The room of an admitted member who may admit or deny others. */
   hostOf(): HubRoom {
-    if (!this.#hubRoom || this.#status !== 'admitted') throw new SignalingError('not_joined', 'join the room first');
+    if (!this.#hubRoom || this.#status !== 'admitted')
+      throw new SignalingError('not_joined', 'join the room first');
     if (!this.canAdmit) throw new SignalingError('forbidden', 'only a host can admit or deny');
     return this.#hubRoom;
   }

@@ -8,7 +8,8 @@ import { SignalingError } from './signaling-error.ts';
 function hostRoom(p: Member, permission: Permission): HubRoom {
   if (p.status === 'waiting') throw new SignalingError('not_admitted', 'wait until the host admits you');
   if (!p.hubRoom || p.status !== 'admitted') throw new SignalingError('not_joined', 'join the room first');
-  if (!p.may(permission)) throw new SignalingError('forbidden', `only a host can do this (needs ${permission})`);
+  if (!p.may(permission))
+    throw new SignalingError('forbidden', `only a host can do this (needs ${permission})`);
   return p.hubRoom;
 }
 
@@ -75,9 +76,15 @@ export const moderationHandlers: HandlersFor<ModerationMethod> = {
 
   async messageWaiting({ member: p }, { peerId, text }) {
     const hubRoom = hostRoom(p, 'admit');
-    if (/\p{Cc}/u.test(text)) throw new SignalingError('invalid_request', 'the message may not contain control characters');
-    const targets = peerId === undefined ? [...hubRoom.waiting.keys()] : hubRoom.waiting.has(peerId) ? [peerId] : [];
-    if (targets.length === 0) throw new SignalingError('peer_not_found', peerId ? 'nobody with that id is waiting' : 'nobody is waiting');
+    if (/\p{Cc}/u.test(text))
+      throw new SignalingError('invalid_request', 'the message may not contain control characters');
+    const targets =
+      peerId === undefined ? [...hubRoom.waiting.keys()] : hubRoom.waiting.has(peerId) ? [peerId] : [];
+    if (targets.length === 0)
+      throw new SignalingError(
+        'peer_not_found',
+        peerId ? 'nobody with that id is waiting' : 'nobody is waiting',
+      );
     hubRoom.moderation.spendMessage(p.peerId);
     for (const target of targets) hubRoom.moderation.setMessage(target, text);
     hubRoom.announceWaitingStatus();

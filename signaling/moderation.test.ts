@@ -21,7 +21,11 @@ afterAll(async () => {
   await t.node.stop();
 });
 
-const hostClaims: Partial<JoinClaims> = { role: 'doctor', name: 'Dr. Host', perms: ['publish', 'subscribe', 'admit', 'moderate'] };
+const hostClaims: Partial<JoinClaims> = {
+  role: 'doctor',
+  name: 'Dr. Host',
+  perms: ['publish', 'subscribe', 'admit', 'moderate'],
+};
 const patientClaims: Partial<JoinClaims> = { role: 'patient', name: 'Pat', perms: patientPerms };
 
 async function connect(room: string, sub: string, over: Partial<JoinClaims>) {
@@ -46,7 +50,12 @@ async function consultation() {
 }
 async function produce(c: TestClient, kind: 'audio' | 'video', source: 'mic' | 'webcam' | 'screen') {
   const tr = await c.request('createTransport', { direction: 'send' });
-  return c.request('produce', { transportId: tr.id, kind, rtpParameters: fakeRtpParameters(kind) as never, source });
+  return c.request('produce', {
+    transportId: tr.id,
+    kind,
+    rtpParameters: fakeRtpParameters(kind) as never,
+    source,
+  });
 }
 const lastOf = <T>(c: TestClient, method: 'participants' | 'waitingStatus') =>
   c.notifications.filter((n) => n.method === method).at(-1)?.data as T | undefined;
@@ -58,13 +67,26 @@ async function until<T>(read: () => T | undefined, ok: (v: T) => boolean, what: 
   }
   throw new Error(`never saw ${what}; last: ${JSON.stringify(read())}`);
 }
-const row = (c: TestClient, peerId: string) => lastOf<{ participants: ParticipantInfo[] }>(c, 'participants')?.participants.find((p) => p.peerId === peerId);
+const row = (c: TestClient, peerId: string) =>
+  lastOf<{ participants: ParticipantInfo[] }>(c, 'participants')?.participants.find(
+    (p) => p.peerId === peerId,
+  );
 
 describe('participant list', () => {
   it('every admitted member gets the list with roles, host flags and mute state; waiting ones get none', async () => {
     const room = newRoomId();
     const doctor = await enter(room, 'doc', hostClaims);
-    expect(doctor.joined.participants).toEqual([{ peerId: 'doc', role: 'doctor', displayName: 'Dr. Host', host: true, mic: 'none', webcam: 'none', screen: 'none' }]);
+    expect(doctor.joined.participants).toEqual([
+      {
+        peerId: 'doc',
+        role: 'doctor',
+        displayName: 'Dr. Host',
+        host: true,
+        mic: 'none',
+        webcam: 'none',
+        screen: 'none',
+      },
+    ]);
     const patient = await enter(room, 'pat', patientClaims);
     expect(patient.joined.participants).toEqual([]);
     expect(patient.c.notifications.some((n) => n.method === 'participants')).toBe(false);
@@ -75,12 +97,28 @@ describe('participant list', () => {
       ['pat', 'patient', false],
     ]);
     const mic = await produce(patient.c, 'audio', 'mic');
-    await until(() => row(doctor.c, 'pat'), (r) => r.mic === 'live', 'the patient live');
+    await until(
+      () => row(doctor.c, 'pat'),
+      (r) => r.mic === 'live',
+      'the patient live',
+    );
     await patient.c.request('pauseProducer', { producerId: mic.producerId });
-    await until(() => row(doctor.c, 'pat'), (r) => r.mic === 'muted', 'the patient muted');
-    await until(() => row(patient.c, 'pat'), (r) => r.mic === 'muted', 'the patient muted in their own list');
+    await until(
+      () => row(doctor.c, 'pat'),
+      (r) => r.mic === 'muted',
+      'the patient muted',
+    );
+    await until(
+      () => row(patient.c, 'pat'),
+      (r) => r.mic === 'muted',
+      'the patient muted in their own list',
+    );
     patient.c.close();
-    await until(() => lastOf<{ participants: ParticipantInfo[] }>(doctor.c, 'participants'), (l) => l.participants.length === 1, 'the patient gone');
+    await until(
+      () => lastOf<{ participants: ParticipantInfo[] }>(doctor.c, 'participants'),
+      (l) => l.participants.length === 1,
+      'the patient gone',
+    );
   });
 });
 
@@ -89,10 +127,24 @@ describe('host mute', () => {
     const { doctor, patient } = await consultation();
     const mic = await produce(patient, 'audio', 'mic');
     expect(await doctor.request('muteParticipant', { peerId: 'pat', source: 'mic' })).toEqual({ muted: 1 });
-    expect(await patient.waitFor('mutedBy')).toEqual([{ producerId: mic.producerId, by: 'doc', source: 'mic', selfUnmute: true }]);
-    expect((await until(() => row(doctor, 'pat'), (r) => r.mic !== 'live', 'mute')).mic).toBe('muted');
+    expect(await patient.waitFor('mutedBy')).toEqual([
+      { producerId: mic.producerId, by: 'doc', source: 'mic', selfUnmute: true },
+    ]);
+    expect(
+      (
+        await until(
+          () => row(doctor, 'pat'),
+          (r) => r.mic !== 'live',
+          'mute',
+        )
+      ).mic,
+    ).toBe('muted');
     await patient.request('resumeProducer', { producerId: mic.producerId });
-    await until(() => row(doctor, 'pat'), (r) => r.mic === 'live', 'unmuted by the patient');
+    await until(
+      () => row(doctor, 'pat'),
+      (r) => r.mic === 'live',
+      'unmuted by the patient',
+    );
     // Muting again a microphone that is already muted changes nothing.
     await patient.request('pauseProducer', { producerId: mic.producerId });
     expect(await doctor.request('muteParticipant', { peerId: 'pat', source: 'mic' })).toEqual({ muted: 0 });
@@ -101,28 +153,58 @@ describe('host mute', () => {
   it('a host stops the camera: the patient cannot turn it on (or publish another) until a host releases it', async () => {
     const { doctor, patient } = await consultation();
     const cam = await produce(patient, 'video', 'webcam');
-    expect(await doctor.request('muteParticipant', { peerId: 'pat', source: 'webcam' })).toEqual({ muted: 1 });
-    expect(await patient.waitFor('mutedBy')).toEqual([{ producerId: cam.producerId, by: 'doc', source: 'webcam', selfUnmute: false }]);
-    await until(() => row(doctor, 'pat'), (r) => r.webcam === 'muted_by_host', 'camera held by the host');
-    await expect(patient.request('resumeProducer', { producerId: cam.producerId })).rejects.toMatchObject({ code: 'muted_by_host' });
+    expect(await doctor.request('muteParticipant', { peerId: 'pat', source: 'webcam' })).toEqual({
+      muted: 1,
+    });
+    expect(await patient.waitFor('mutedBy')).toEqual([
+      { producerId: cam.producerId, by: 'doc', source: 'webcam', selfUnmute: false },
+    ]);
+    await until(
+      () => row(doctor, 'pat'),
+      (r) => r.webcam === 'muted_by_host',
+      'camera held by the host',
+    );
+    await expect(patient.request('resumeProducer', { producerId: cam.producerId })).rejects.toMatchObject({
+      code: 'muted_by_host',
+    });
     await patient.request('closeProducer', { producerId: cam.producerId });
     await expect(produce(patient, 'video', 'webcam')).rejects.toMatchObject({ code: 'muted_by_host' });
     await doctor.request('releaseMute', { peerId: 'pat', source: 'webcam' });
     expect(await patient.waitFor('muteReleased')).toEqual([{ source: 'webcam', by: 'doc' }]);
     // Released, not switched on: the camera stays off until the patient turns it on.
-    await until(() => row(doctor, 'pat'), (r) => r.webcam === 'none', 'camera released');
+    await until(
+      () => row(doctor, 'pat'),
+      (r) => r.webcam === 'none',
+      'camera released',
+    );
     await produce(patient, 'video', 'webcam');
-    await until(() => row(doctor, 'pat'), (r) => r.webcam === 'live', 'camera on again');
+    await until(
+      () => row(doctor, 'pat'),
+      (r) => r.webcam === 'live',
+      'camera on again',
+    );
   });
 
   it('bad input and non-hosts are refused with typed errors', async () => {
     const { doctor, patient } = await consultation();
-    await expect(patient.request('muteParticipant', { peerId: 'doc', source: 'mic' })).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(patient.request('releaseMute', { peerId: 'doc', source: 'webcam' })).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(doctor.request('muteParticipant', { peerId: 'doc', source: 'mic' })).rejects.toMatchObject({ code: 'invalid_target' });
-    await expect(doctor.request('muteParticipant', { peerId: 'ghost', source: 'mic' })).rejects.toMatchObject({ code: 'peer_not_found' });
-    await expect(doctor.request('muteParticipant', { peerId: 'pat', source: 'ears' as never })).rejects.toMatchObject({ code: 'invalid_request' });
-    await expect(doctor.request('muteParticipant', { peerId: '' } as never)).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(patient.request('muteParticipant', { peerId: 'doc', source: 'mic' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    await expect(patient.request('releaseMute', { peerId: 'doc', source: 'webcam' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    await expect(doctor.request('muteParticipant', { peerId: 'doc', source: 'mic' })).rejects.toMatchObject({
+      code: 'invalid_target',
+    });
+    await expect(doctor.request('muteParticipant', { peerId: 'ghost', source: 'mic' })).rejects.toMatchObject(
+      { code: 'peer_not_found' },
+    );
+    await expect(
+      doctor.request('muteParticipant', { peerId: 'pat', source: 'ears' as never }),
+    ).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(doctor.request('muteParticipant', { peerId: '' } as never)).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
   });
 });
 
@@ -132,11 +214,17 @@ describe('remove', () => {
     await doctor.request('removeParticipant', { peerId: 'pat' });
     expect(await patient.closed).toEqual({ code: closeCode('removed_by_host'), reason: 'removed_by_host' });
     expect(await doctor.waitFor('peerLeft')).toEqual([{ peerId: 'pat' }]);
-    await until(() => lastOf<{ participants: ParticipantInfo[] }>(doctor, 'participants'), (l) => l.participants.every((p) => p.peerId !== 'pat'), 'list without the patient');
+    await until(
+      () => lastOf<{ participants: ParticipantInfo[] }>(doctor, 'participants'),
+      (l) => l.participants.every((p) => p.peerId !== 'pat'),
+      'list without the patient',
+    );
     // A fresh token for the same person is refused too.
     const again = await connect(room, 'pat', patientClaims);
     const { rtpCapabilities } = await again.request('getRouterRtpCapabilities', {});
-    await expect(again.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'removed_by_host' });
+    await expect(again.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({
+      code: 'removed_by_host',
+    });
     expect(t.node.hub.rooms.get(room)!.waiting.size).toBe(0);
   });
 
@@ -147,12 +235,23 @@ describe('remove', () => {
     const other = await enter(room, 'other', patientClaims);
     await doctor.c.request('admit', { peerId: 'other' });
     await other.c.waitFor('admitted');
-    await expect(other.c.request('removeParticipant', { peerId: 'doc' })).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(knocking.c.request('removeParticipant', { peerId: 'other' })).rejects.toMatchObject({ code: 'not_admitted' });
-    await expect(doctor.c.request('removeParticipant', { peerId: 'doc' })).rejects.toMatchObject({ code: 'invalid_target' });
-    await expect(doctor.c.request('removeParticipant', { peerId: 'nobody' })).rejects.toMatchObject({ code: 'peer_not_found' });
+    await expect(other.c.request('removeParticipant', { peerId: 'doc' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    await expect(knocking.c.request('removeParticipant', { peerId: 'other' })).rejects.toMatchObject({
+      code: 'not_admitted',
+    });
+    await expect(doctor.c.request('removeParticipant', { peerId: 'doc' })).rejects.toMatchObject({
+      code: 'invalid_target',
+    });
+    await expect(doctor.c.request('removeParticipant', { peerId: 'nobody' })).rejects.toMatchObject({
+      code: 'peer_not_found',
+    });
     await doctor.c.request('removeParticipant', { peerId: 'knock' });
-    expect(await knocking.c.closed).toEqual({ code: closeCode('removed_by_host'), reason: 'removed_by_host' });
+    expect(await knocking.c.closed).toEqual({
+      code: closeCode('removed_by_host'),
+      reason: 'removed_by_host',
+    });
     const [list] = ((await doctor.c.waitFor('waitingRoom', 3)) as { waiting: unknown[] }[]).slice(-1);
     expect(list!.waiting).toEqual([]);
   });
@@ -177,28 +276,64 @@ describe('waiting room status and host messages', () => {
   it('a waiting patient learns position, wait and whether a host knows; gets the host note', async () => {
     const room = newRoomId();
     const first = await enter(room, 'first', patientClaims);
-    const firstStatus = await until(() => lastOf<WaitingStatus>(first.c, 'waitingStatus'), () => true, 'a status');
+    const firstStatus = await until(
+      () => lastOf<WaitingStatus>(first.c, 'waitingStatus'),
+      () => true,
+      'a status',
+    );
     expect(firstStatus).toMatchObject({ position: 1, waitingCount: 1, hostNotified: false });
     expect(Date.parse(firstStatus.since)).toBeLessThanOrEqual(Date.now());
     const second = await enter(room, 'second', patientClaims);
-    await until(() => lastOf<WaitingStatus>(second.c, 'waitingStatus'), (s) => s.position === 2 && s.waitingCount === 2, 'second in line');
-    await until(() => lastOf<WaitingStatus>(first.c, 'waitingStatus'), (s) => s.waitingCount === 2, 'two waiting');
+    await until(
+      () => lastOf<WaitingStatus>(second.c, 'waitingStatus'),
+      (s) => s.position === 2 && s.waitingCount === 2,
+      'second in line',
+    );
+    await until(
+      () => lastOf<WaitingStatus>(first.c, 'waitingStatus'),
+      (s) => s.waitingCount === 2,
+      'two waiting',
+    );
 
     const doctor = await enter(room, 'doc', hostClaims);
-    await until(() => lastOf<WaitingStatus>(first.c, 'waitingStatus'), (s) => s.hostNotified, 'the host notified');
-    expect(await doctor.c.request('messageWaiting', { peerId: 'first', text: '  5 more minutes  ' })).toEqual({ delivered: 1 });
-    const noted = await until(() => lastOf<WaitingStatus>(first.c, 'waitingStatus'), (s) => s.message !== undefined, 'the note');
+    await until(
+      () => lastOf<WaitingStatus>(first.c, 'waitingStatus'),
+      (s) => s.hostNotified,
+      'the host notified',
+    );
+    expect(await doctor.c.request('messageWaiting', { peerId: 'first', text: '  5 more minutes  ' })).toEqual(
+      { delivered: 1 },
+    );
+    const noted = await until(
+      () => lastOf<WaitingStatus>(first.c, 'waitingStatus'),
+      (s) => s.message !== undefined,
+      'the note',
+    );
     expect(noted.message!.text).toBe('5 more minutes');
     expect(noted.waitedMs).toBeGreaterThanOrEqual(0);
     expect(lastOf<WaitingStatus>(second.c, 'waitingStatus')!.message).toBeUndefined();
-    expect(await doctor.c.request('messageWaiting', { text: 'Running late, sorry' })).toEqual({ delivered: 2 });
-    await until(() => lastOf<WaitingStatus>(second.c, 'waitingStatus'), (s) => s.message?.text === 'Running late, sorry', 'the note to all');
+    expect(await doctor.c.request('messageWaiting', { text: 'Running late, sorry' })).toEqual({
+      delivered: 2,
+    });
+    await until(
+      () => lastOf<WaitingStatus>(second.c, 'waitingStatus'),
+      (s) => s.message?.text === 'Running late, sorry',
+      'the note to all',
+    );
 
     await doctor.c.request('admit', { peerId: 'first' });
-    await until(() => lastOf<WaitingStatus>(second.c, 'waitingStatus'), (s) => s.position === 1 && s.waitingCount === 1, 'moved up');
+    await until(
+      () => lastOf<WaitingStatus>(second.c, 'waitingStatus'),
+      (s) => s.position === 1 && s.waitingCount === 1,
+      'moved up',
+    );
     // The host left: the patient is told nobody is watching the waiting room any more.
     doctor.c.close();
-    await until(() => lastOf<WaitingStatus>(second.c, 'waitingStatus'), (s) => !s.hostNotified, 'the host gone');
+    await until(
+      () => lastOf<WaitingStatus>(second.c, 'waitingStatus'),
+      (s) => !s.hostNotified,
+      'the host gone',
+    );
   });
 
   it('messages are size- and rate-limited, need a host, and go only to someone waiting', async () => {
@@ -209,14 +344,33 @@ describe('waiting room status and host messages', () => {
     const patient = await enter(room, 'pat', patientClaims);
     await doctor.c.request('admit', { peerId: 'pat' });
     await patient.c.waitFor('admitted');
-    await expect(patient.c.request('messageWaiting', { text: 'hi' })).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(waiting.c.request('messageWaiting', { text: 'hi' })).rejects.toMatchObject({ code: 'not_admitted' });
-    await expect(doctor.c.request('messageWaiting', { text: 'x'.repeat(WAITING_MESSAGE_MAX_CHARS + 1) })).rejects.toMatchObject({ code: 'invalid_request' });
-    await expect(doctor.c.request('messageWaiting', { text: '   ' })).rejects.toMatchObject({ code: 'invalid_request' });
-    await expect(doctor.c.request('messageWaiting', { text: 'bell\u0007' })).rejects.toMatchObject({ code: 'invalid_request' });
-    await expect(doctor.c.request('messageWaiting', { peerId: 'pat', text: 'not waiting' })).rejects.toMatchObject({ code: 'peer_not_found' });
-    for (let i = 0; i < WAITING_MESSAGE_BURST; i++) await doctor.c.request('messageWaiting', { text: `note ${i}` });
-    await expect(doctor.c.request('messageWaiting', { text: 'one too many' })).rejects.toMatchObject({ code: 'rate_limited' });
-    await until(() => lastOf<WaitingStatus>(waiting.c, 'waitingStatus'), (s) => s.message?.text === `note ${WAITING_MESSAGE_BURST - 1}`, 'the last allowed note');
+    await expect(patient.c.request('messageWaiting', { text: 'hi' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    await expect(waiting.c.request('messageWaiting', { text: 'hi' })).rejects.toMatchObject({
+      code: 'not_admitted',
+    });
+    await expect(
+      doctor.c.request('messageWaiting', { text: 'x'.repeat(WAITING_MESSAGE_MAX_CHARS + 1) }),
+    ).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(doctor.c.request('messageWaiting', { text: '   ' })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    await expect(doctor.c.request('messageWaiting', { text: 'bell\u0007' })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
+    await expect(
+      doctor.c.request('messageWaiting', { peerId: 'pat', text: 'not waiting' }),
+    ).rejects.toMatchObject({ code: 'peer_not_found' });
+    for (let i = 0; i < WAITING_MESSAGE_BURST; i++)
+      await doctor.c.request('messageWaiting', { text: `note ${i}` });
+    await expect(doctor.c.request('messageWaiting', { text: 'one too many' })).rejects.toMatchObject({
+      code: 'rate_limited',
+    });
+    await until(
+      () => lastOf<WaitingStatus>(waiting.c, 'waitingStatus'),
+      (s) => s.message?.text === `note ${WAITING_MESSAGE_BURST - 1}`,
+      'the last allowed note',
+    );
   });
 });

@@ -21,8 +21,14 @@ function fromClient(stats: ClientStats | undefined): QualityLevel {
  * A participant's link quality from both ends: mediasoup's 0-10 scores of what the server receives
  * from them (uplink) and sends to them (downlink), and what their own browser reports.
  */
-export function peerQuality(peerId: string, { uplink, downlink }: LinkScores, client: ClientStats | undefined): NetworkQuality {
-  const worst = Math.min(...[fromScore(uplink), fromScore(downlink), fromClient(client)].map((l) => LEVELS.indexOf(l)));
+export function peerQuality(
+  peerId: string,
+  { uplink, downlink }: LinkScores,
+  client: ClientStats | undefined,
+): NetworkQuality {
+  const worst = Math.min(
+    ...[fromScore(uplink), fromScore(downlink), fromClient(client)].map((l) => LEVELS.indexOf(l)),
+  );
   return {
     peerId,
     uplink,

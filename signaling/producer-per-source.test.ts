@@ -21,10 +21,16 @@ async function enter(room: string, sub: string) {
   const { id: transportId } = await c.request('createTransport', { direction: 'send' });
   return { c, transportId };
 }
-const produceOn = (c: TestClient, transportId: string, kind: 'audio' | 'video', source: 'mic' | 'webcam' | 'screen') =>
-  c.request('produce', { transportId, kind, rtpParameters: fakeRtpParameters(kind) as never, source });
+const produceOn = (
+  c: TestClient,
+  transportId: string,
+  kind: 'audio' | 'video',
+  source: 'mic' | 'webcam' | 'screen',
+) => c.request('produce', { transportId, kind, rtpParameters: fakeRtpParameters(kind) as never, source });
 const producersOf = (room: string, peerId: string) =>
-  [...t.node.hub.rooms.get(room)!.room.peers.get(peerId)!.producers.values()].map((p) => p.appData.source as string).sort();
+  [...t.node.hub.rooms.get(room)!.room.peers.get(peerId)!.producers.values()]
+    .map((p) => p.appData.source as string)
+    .sort();
 
 describe('one producer per source and peer', () => {
   it('a second webcam is refused with source_already_published; other sources and other peers are unaffected', async () => {
@@ -32,10 +38,14 @@ describe('one producer per source and peer', () => {
     const a = await enter(room, 'a');
     const b = await enter(room, 'b');
     await produceOn(a.c, a.transportId, 'video', 'webcam');
-    await expect(produceOn(a.c, a.transportId, 'video', 'webcam')).rejects.toMatchObject({ code: 'source_already_published' });
+    await expect(produceOn(a.c, a.transportId, 'video', 'webcam')).rejects.toMatchObject({
+      code: 'source_already_published',
+    });
     // Also through a second send transport: the rule is per peer, not per transport.
     const { id: second } = await a.c.request('createTransport', { direction: 'send' });
-    await expect(produceOn(a.c, second, 'video', 'webcam')).rejects.toMatchObject({ code: 'source_already_published' });
+    await expect(produceOn(a.c, second, 'video', 'webcam')).rejects.toMatchObject({
+      code: 'source_already_published',
+    });
     await produceOn(a.c, a.transportId, 'video', 'screen');
     await produceOn(a.c, a.transportId, 'audio', 'mic');
     await produceOn(b.c, b.transportId, 'video', 'webcam');

@@ -22,10 +22,15 @@ async function enter(room: string, sub: string, over = {}) {
 }
 const produce = async (c: TestClient, kind: 'audio' | 'video') => {
   const { id } = await c.request('createTransport', { direction: 'send' });
-  return c.request('produce', { transportId: id, kind, rtpParameters: fakeRtpParameters(kind) as never, source: kind === 'audio' ? 'mic' : 'webcam' });
+  return c.request('produce', {
+    transportId: id,
+    kind,
+    rtpParameters: fakeRtpParameters(kind) as never,
+    source: kind === 'audio' ? 'mic' : 'webcam',
+  });
 };
 
-it('resetTransports drops the peer\'s transports, producers and consumers, lists what to consume again, and media starts afresh', async () => {
+it("resetTransports drops the peer's transports, producers and consumers, lists what to consume again, and media starts afresh", async () => {
   const room = newRoomId();
   const a = await enter(room, 'a');
   const b = await enter(room, 'b');
@@ -47,7 +52,9 @@ it('resetTransports drops the peer\'s transports, producers and consumers, lists
   const again = await produce(a, 'video');
   expect(again.producerId).not.toBe(aCam.producerId);
   await a.request('createTransport', { direction: 'recv' });
-  expect(await a.request('consume', { producerId: bMic.producerId })).toMatchObject({ producerId: bMic.producerId });
+  expect(await a.request('consume', { producerId: bMic.producerId })).toMatchObject({
+    producerId: bMic.producerId,
+  });
   expect([...t.node.hub.rooms.get(room)!.room.peers.keys()].sort()).toEqual(['a', 'b']);
 });
 

@@ -6,7 +6,11 @@ import type { RoomHub } from './room-hub.ts';
  * Closes every session a revocation covers (connected, waiting, or kept for resumption), each
  * with close code 4006 and the reason; a cancelled room is then ended. Returns how many were closed.
  */
-export function revokeParticipants(participants: Iterable<Session>, hub: RoomHub, revocation: Revocation): number {
+export function revokeParticipants(
+  participants: Iterable<Session>,
+  hub: RoomHub,
+  revocation: Revocation,
+): number {
   let closed = 0;
   for (const p of [...participants]) {
     if (p.ended || !covers(revocation, p.claims)) continue;
@@ -24,7 +28,11 @@ const ENDS_LIVE = new Set(['invitation_revoked', 'consultation_cancelled']);
  * Asks again about every participant's grant and closes those that ended: a revocation whose bus
  * message was lost still takes effect within one interval. Returns how many were closed.
  */
-export async function recheckParticipants(participants: Iterable<Session>, hub: RoomHub, grants: JoinGrantCheck): Promise<number> {
+export async function recheckParticipants(
+  participants: Iterable<Session>,
+  hub: RoomHub,
+  grants: JoinGrantCheck,
+): Promise<number> {
   const all = [...participants];
   const identities = new Map<string, Session>();
   for (const p of all) if (!p.ended) identities.set(`${p.claims.room}\n${p.claims.sub}`, p);

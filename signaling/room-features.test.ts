@@ -22,23 +22,39 @@ async function enter(room: string, sub: string, over: Partial<JoinClaims> = {}) 
   const joined = await c.request('join', { rtpCapabilities: rtpCapabilities as never });
   return { c, joined };
 }
-const produce = async (c: TestClient, kind: 'audio' | 'video', source: 'mic' | 'webcam' | 'screen' = kind === 'audio' ? 'mic' : 'webcam') => {
+const produce = async (
+  c: TestClient,
+  kind: 'audio' | 'video',
+  source: 'mic' | 'webcam' | 'screen' = kind === 'audio' ? 'mic' : 'webcam',
+) => {
   const tr = await c.request('createTransport', { direction: 'send' });
-  return c.request('produce', { transportId: tr.id, kind, rtpParameters: fakeRtpParameters(kind) as never, source });
+  return c.request('produce', {
+    transportId: tr.id,
+    kind,
+    rtpParameters: fakeRtpParameters(kind) as never,
+    source,
+  });
 };
 
 describe('waiting room', () => {
   it('a patient waits with no media; the doctor sees them, admits them; they get the room state', async () => {
     const room = newRoomId();
-    const doctor = await enter(room, 'doc', { role: 'doctor', perms: ['publish', 'subscribe', 'admit', 'moderate'] });
+    const doctor = await enter(room, 'doc', {
+      role: 'doctor',
+      perms: ['publish', 'subscribe', 'admit', 'moderate'],
+    });
     const { producerId } = await produce(doctor.c, 'video');
     const patient = await enter(room, 'pat', { perms: patientPerms, name: 'P' });
     expect(patient.joined).toMatchObject({ status: 'waiting', peers: [], producers: [], waiting: [] });
     const [waiting] = (await doctor.c.waitFor('waitingRoom')) as { waiting: { peerId: string }[] }[];
     expect(waiting!.waiting.map((w) => w.peerId)).toEqual(['pat']);
     // Nothing media-related works before admission, and the SFU has no peer for the patient.
-    await expect(patient.c.request('createTransport', { direction: 'recv' })).rejects.toMatchObject({ code: 'not_admitted' });
-    await expect(patient.c.request('consume', { producerId })).rejects.toMatchObject({ code: 'not_admitted' });
+    await expect(patient.c.request('createTransport', { direction: 'recv' })).rejects.toMatchObject({
+      code: 'not_admitted',
+    });
+    await expect(patient.c.request('consume', { producerId })).rejects.toMatchObject({
+      code: 'not_admitted',
+    });
     expect(t.node.hub.rooms.get(room)!.room.peers.has('pat')).toBe(false);
     // A patient cannot admit anyone, themselves included.
     await expect(patient.c.request('admit', { peerId: 'pat' })).rejects.toMatchObject({ code: 'not_joined' });
@@ -48,8 +64,12 @@ describe('waiting room', () => {
     expect(state!.producers.map((p) => p.producerId)).toEqual([producerId]);
     await patient.c.request('createTransport', { direction: 'recv' });
     expect(await patient.c.request('consume', { producerId })).toMatchObject({ producerId });
-    expect(await doctor.c.waitFor('peerJoined')).toEqual([{ peerId: 'pat', role: 'patient', displayName: 'P' }]);
-    await expect(doctor.c.request('admit', { peerId: 'pat' })).rejects.toMatchObject({ code: 'peer_not_found' });
+    expect(await doctor.c.waitFor('peerJoined')).toEqual([
+      { peerId: 'pat', role: 'patient', displayName: 'P' },
+    ]);
+    await expect(doctor.c.request('admit', { peerId: 'pat' })).rejects.toMatchObject({
+      code: 'peer_not_found',
+    });
   });
 
   it('deny closes the knocking connection (4003); admit all lets everyone else in', async () => {
@@ -78,20 +98,33 @@ describe('waiting room', () => {
 describe('moderation and media controls', () => {
   it('pause/resume propagate; a moderator mutes a participant; others cannot', async () => {
     const room = newRoomId();
-    const doctor = await enter(room, 'doc', { role: 'doctor', perms: ['publish', 'subscribe', 'admit', 'moderate'] });
+    const doctor = await enter(room, 'doc', {
+      role: 'doctor',
+      perms: ['publish', 'subscribe', 'admit', 'moderate'],
+    });
     const patient = await enter(room, 'pat');
     const mic = await produce(patient.c, 'audio');
     await patient.c.request('pauseProducer', { producerId: mic.producerId });
-    expect(await doctor.c.waitFor('producerPaused')).toEqual([{ peerId: 'pat', producerId: mic.producerId, by: 'pat' }]);
+    expect(await doctor.c.waitFor('producerPaused')).toEqual([
+      { peerId: 'pat', producerId: mic.producerId, by: 'pat' },
+    ]);
     await patient.c.request('resumeProducer', { producerId: mic.producerId });
     await doctor.c.waitFor('producerResumed');
 
-    await expect(patient.c.request('muteParticipant', { peerId: 'doc', source: 'mic' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      patient.c.request('muteParticipant', { peerId: 'doc', source: 'mic' }),
+    ).rejects.toMatchObject({ code: 'forbidden' });
     expect(await doctor.c.request('muteParticipant', { peerId: 'pat', source: 'mic' })).toEqual({ muted: 1 });
-    expect(await patient.c.waitFor('mutedBy')).toEqual([{ producerId: mic.producerId, by: 'doc', source: 'mic', selfUnmute: true }]);
+    expect(await patient.c.waitFor('mutedBy')).toEqual([
+      { producerId: mic.producerId, by: 'doc', source: 'mic', selfUnmute: true },
+    ]);
     expect(t.node.hub.rooms.get(room)!.room.findProducer(mic.producerId)!.paused).toBe(true);
-    await expect(doctor.c.request('muteParticipant', { peerId: 'ghost', source: 'mic' })).rejects.toMatchObject({ code: 'peer_not_found' });
-    await expect(doctor.c.request('pauseProducer', { producerId: mic.producerId })).rejects.toMatchObject({ code: 'producer_not_found' });
+    await expect(
+      doctor.c.request('muteParticipant', { peerId: 'ghost', source: 'mic' }),
+    ).rejects.toMatchObject({ code: 'peer_not_found' });
+    await expect(doctor.c.request('pauseProducer', { producerId: mic.producerId })).rejects.toMatchObject({
+      code: 'producer_not_found',
+    });
   });
 
   it('restartIce gives new ICE credentials for own transports only', async () => {
@@ -100,8 +133,12 @@ describe('moderation and media controls', () => {
     const b = await enter(room, 'b');
     const tr = await a.c.request('createTransport', { direction: 'recv' });
     const { iceParameters } = await a.c.request('restartIce', { transportId: tr.id });
-    expect((iceParameters as { usernameFragment: string }).usernameFragment).not.toBe((tr.iceParameters as { usernameFragment: string }).usernameFragment);
-    await expect(b.c.request('restartIce', { transportId: tr.id })).rejects.toMatchObject({ code: 'transport_not_found' });
+    expect((iceParameters as { usernameFragment: string }).usernameFragment).not.toBe(
+      (tr.iceParameters as { usernameFragment: string }).usernameFragment,
+    );
+    await expect(b.c.request('restartIce', { transportId: tr.id })).rejects.toMatchObject({
+      code: 'transport_not_found',
+    });
   });
 
   it(`holds at most ${MAX_ROOM_PARTICIPANTS} participants`, async () => {
@@ -110,7 +147,9 @@ describe('moderation and media controls', () => {
     const extra = await connectClient(t.wsUrl, await mintFor(t.node, room, 'extra'));
     clients.push(extra);
     const { rtpCapabilities } = await extra.request('getRouterRtpCapabilities', {});
-    await expect(extra.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({ code: 'room_full' });
+    await expect(extra.request('join', { rtpCapabilities: rtpCapabilities as never })).rejects.toMatchObject({
+      code: 'room_full',
+    });
   });
 });
 
@@ -119,13 +158,21 @@ describe('network quality', () => {
     const room = newRoomId();
     const doctor = await enter(room, 'doc', { role: 'doctor' });
     const waiting = await enter(room, 'w', { perms: patientPerms });
-    await expect(waiting.c.request('reportStats', { rttMs: 20, packetLossPct: 0 })).rejects.toMatchObject({ code: 'not_admitted' });
-    await expect(doctor.c.request('reportStats', { rttMs: -1, packetLossPct: 120 })).rejects.toMatchObject({ code: 'invalid_request' });
+    await expect(waiting.c.request('reportStats', { rttMs: 20, packetLossPct: 0 })).rejects.toMatchObject({
+      code: 'not_admitted',
+    });
+    await expect(doctor.c.request('reportStats', { rttMs: -1, packetLossPct: 120 })).rejects.toMatchObject({
+      code: 'invalid_request',
+    });
     const patient = await enter(room, 'pat');
     await patient.c.request('reportStats', { rttMs: 80, packetLossPct: 20 });
     await doctor.c.request('reportStats', { rttMs: 20, packetLossPct: 0 });
     const find = () =>
-      (doctor.c.notifications.filter((n) => n.method === 'networkQuality').map((n) => n.data) as { peers: { peerId: string; quality: string; packetLossPct: number | null }[] }[])
+      (
+        doctor.c.notifications.filter((n) => n.method === 'networkQuality').map((n) => n.data) as {
+          peers: { peerId: string; quality: string; packetLossPct: number | null }[];
+        }[]
+      )
         .flatMap((d) => d.peers)
         .filter((p) => p.peerId === 'pat' && p.packetLossPct === 20);
     for (let i = 0; i < 50 && find().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -145,7 +192,10 @@ describe('resumption', () => {
     // While a is away: b produces twice, so a misses two notifications.
     const p1 = await produce(b.c, 'audio');
     const p2 = await produce(b.c, 'video');
-    const raw = new WebSocket(t.wsUrl, signalingProtocols({ kind: 'resume', resumeKey, lastSeq: a.c.lastSeq }));
+    const raw = new WebSocket(
+      t.wsUrl,
+      signalingProtocols({ kind: 'resume', resumeKey, lastSeq: a.c.lastSeq }),
+    );
     const frames: { type: string; method?: string; seq?: number; data?: { producerId: string } }[] = [];
     raw.on('message', (m) => frames.push(JSON.parse(String(m))));
     await new Promise((r) => raw.once('open', r));
@@ -162,9 +212,13 @@ describe('resumption', () => {
     // The same peer, no rejoin: the SFU still has exactly one "a".
     expect([...t.node.hub.rooms.get(room)!.room.peers.keys()].sort()).toEqual(['a', 'b']);
     // A request re-sent with an id already answered is answered from cache, not executed again.
-    const send = (id: number) => raw.send(JSON.stringify({ type: 'request', id, method: 'createTransport', data: { direction: 'recv' } }));
+    const send = (id: number) =>
+      raw.send(
+        JSON.stringify({ type: 'request', id, method: 'createTransport', data: { direction: 'recv' } }),
+      );
     const responseCount = async (n: number) => {
-      for (let i = 0; i < 100 && frames.filter((f) => f.type === 'response').length < n; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 100 && frames.filter((f) => f.type === 'response').length < n; i++)
+        await new Promise((r) => setTimeout(r, 10));
     };
     send(9001);
     send(9001); // re-sent while running: still one answer
@@ -182,7 +236,10 @@ describe('resumption', () => {
   });
 
   it('an unknown resume key is told session_expired (4005)', async () => {
-    const raw = new WebSocket(t.wsUrl, signalingProtocols({ kind: 'resume', resumeKey: 'not-a-session', lastSeq: 3 }));
+    const raw = new WebSocket(
+      t.wsUrl,
+      signalingProtocols({ kind: 'resume', resumeKey: 'not-a-session', lastSeq: 3 }),
+    );
     const closed = await new Promise<number>((r) => raw.once('close', (code) => r(code)));
     expect(closed).toBe(4005);
   });

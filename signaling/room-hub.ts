@@ -32,7 +32,9 @@ export class RoomHub {
   constructor(private readonly opts: RoomHubOptions) {
     this.#refresh = setInterval(() => {
       for (const id of this.#rooms.keys()) {
-        opts.lifecycle.claim(id).catch((err) => opts.logger.warn({ roomId: id, err }, 'room claim refresh failed'));
+        opts.lifecycle
+          .claim(id)
+          .catch((err) => opts.logger.warn({ roomId: id, err }, 'room claim refresh failed'));
       }
     }, opts.claimRefreshMs);
     this.#refresh.unref();
@@ -132,7 +134,10 @@ export class RoomHub {
         if (this.#closed || hubRoom.closed) return room.close('shutdown');
         this.#watch(hubRoom, room);
         hubRoom.rebuildOn(room);
-        this.opts.logger.warn({ roomId: hubRoom.id, worker: room.workerIndex, ms: Date.now() - started }, 'room rebuilt after worker death');
+        this.opts.logger.warn(
+          { roomId: hubRoom.id, worker: room.workerIndex, ms: Date.now() - started },
+          'room rebuilt after worker death',
+        );
         return;
       } catch {
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));

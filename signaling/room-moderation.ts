@@ -93,7 +93,13 @@ export class RoomModeration {
     this.#allowance.set(hostId, { tokens: tokens - 1, at: now });
   }
 
-  waitingStatus(position: number, waitingCount: number, since: Date, hostNotified: boolean, peerId: string): WaitingStatus {
+  waitingStatus(
+    position: number,
+    waitingCount: number,
+    since: Date,
+    hostNotified: boolean,
+    peerId: string,
+  ): WaitingStatus {
     return {
       position,
       waitingCount,

@@ -108,7 +108,8 @@ export class Session {
     clearTimeout(this.#graceTimer);
     if (this.#connection && this.#connection !== connection) closeWith(this.#connection, 'resumed_elsewhere');
     this.#connection = connection;
-    if (resuming) this.#send(connection, JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
+    if (resuming)
+      this.#send(connection, JSON.stringify({ type: 'resumed', seq: this.#seq } satisfies ServerFrame));
     for (const frame of this.#buffer) if (frame.seq > lastSeq) this.#send(connection, JSON.stringify(frame));
     this.flushSnapshots();
     return true;
@@ -118,7 +119,8 @@ export class Session {
   flushSnapshots() {
     const connection = this.#connection;
     if (this.#deferred.size === 0 || !connection || connection.bufferedBytes > SNAPSHOT_DEFER_BYTES) return;
-    for (const { method, data, dataJson } of this.#deferred.take()) this.#emit(method, data as never, dataJson);
+    for (const { method, data, dataJson } of this.#deferred.take())
+      this.#emit(method, data as never, dataJson);
   }
 
   /** The connection went away. Unless the client left (or never joined), keep everything for a while. */
@@ -143,12 +145,17 @@ export class Session {
 
   /** `dataJson`: `data` already serialised, when the same notification goes to a whole room. */
   notify<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson?: string) {
-    if (method === 'consumerClosed') this.#deferred.forgetConsumer((data as Notifications['consumerClosed']).consumerId);
+    if (method === 'consumerClosed')
+      this.#deferred.forgetConsumer((data as Notifications['consumerClosed']).consumerId);
     this.flushSnapshots();
     const key = snapshotKey(method, data);
     const connection = this.#connection;
-    if (key !== undefined && (!connection || connection.bufferedBytes > SNAPSHOT_DEFER_BYTES || this.#deferred.size > 0)) {
-      if (this.#deferred.put(key, { method, data, dataJson })) this.deps.metrics.notificationCoalesced(method);
+    if (
+      key !== undefined &&
+      (!connection || connection.bufferedBytes > SNAPSHOT_DEFER_BYTES || this.#deferred.size > 0)
+    ) {
+      if (this.#deferred.put(key, { method, data, dataJson }))
+        this.deps.metrics.notificationCoalesced(method);
       return;
     }
     this.#emit(method, data, dataJson);
@@ -183,7 +190,10 @@ export class Session {
     if (this.#buffer.length > NOTIFICATION_BUFFER) this.#buffer.shift();
     if (!this.#connection) return;
     // Same text as JSON.stringify(frame), without serialising a room-wide payload once per member.
-    const text = dataJson === undefined ? JSON.stringify(frame) : `{"type":"notification","seq":${frame.seq},"method":"${method}","data":${dataJson}}`;
+    const text =
+      dataJson === undefined
+        ? JSON.stringify(frame)
+        : `{"type":"notification","seq":${frame.seq},"method":"${method}","data":${dataJson}}`;
     this.#send(this.#connection, text);
   }
 
@@ -197,7 +207,8 @@ export class Session {
       this.#respond(id, { type: 'response', id, ok: true, data: result ?? {} });
     } catch (err) {
       const { body: error, unexpected } = toErrorBody(err);
-      if (unexpected) this.deps.logger.error({ err, method, peerId: this.peerId }, 'signaling request failed');
+      if (unexpected)
+        this.deps.logger.error({ err, method, peerId: this.peerId }, 'signaling request failed');
       this.deps.metrics.requestDone(method, 'error');
       this.respondError(id, error);
       if (err instanceof GrantRevokedError) this.close(err.reason);

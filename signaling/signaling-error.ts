@@ -21,7 +21,10 @@ export function toErrorBody(err: unknown): { body: ErrorBody; unexpected: boolea
   }
   if (err instanceof ZodError) {
     const issues = err.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message }));
-    return { body: { code: 'invalid_request', message: 'request data is invalid', issues }, unexpected: false };
+    return {
+      body: { code: 'invalid_request', message: 'request data is invalid', issues },
+      unexpected: false,
+    };
   }
   // mediasoup rejects bad RTP/DTLS parameters and unsupported codecs with these; the client's fault.
   if (err instanceof Error && MEDIA_CLIENT_ERRORS.has(err.name)) {

@@ -30,7 +30,8 @@ export const DEFAULT_MAX_SOCKETS_PER_IDENTITY = 3;
 /** One identity in one room: what a join token stands for. */
 const identityKey = (claims: JoinClaims) => `${claims.room}\u0000${claims.sub}`;
 
-type UpgradeContext = { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
+type UpgradeContext =
+  { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
 
 /** The upgrade gate, plus sessions that outlive their connections (resume by key). */
 export function createSignalingService(deps: SignalingDeps) {
@@ -57,7 +58,12 @@ export function createSignalingService(deps: SignalingDeps) {
     session.onEnded(() => forget(session));
     return session;
   };
-  const tooMany = { ok: false as const, status: 429 as const, code: 'too_many_connections', detail: `at most ${maxSockets} connections per join link at once; close one first` };
+  const tooMany = {
+    ok: false as const,
+    status: 429 as const,
+    code: 'too_many_connections',
+    detail: `at most ${maxSockets} connections per join link at once; close one first`,
+  };
 
   return {
     sessions,
@@ -68,17 +74,32 @@ export function createSignalingService(deps: SignalingDeps) {
       if (credential.kind === 'resume') {
         // An unknown key is answered after the upgrade (close 4005), because browsers cannot read
         // the body of a refused upgrade and must tell "expired, rejoin" from "network down".
-        return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'resume', resumeKey: credential.resumeKey, lastSeq: credential.lastSeq } };
+        return {
+          ok: true,
+          protocol: SIGNALING_SUBPROTOCOL,
+          context: { kind: 'resume', resumeKey: credential.resumeKey, lastSeq: credential.lastSeq },
+        };
       }
       let claims: JoinClaims;
       try {
         claims = deps.verify(credential.token);
       } catch {
         // Never echo the token or why exactly it failed: both help an attacker more than a user.
-        return { ok: false, status: 401, code: 'token_invalid', detail: 'the join token is invalid or expired' };
+        return {
+          ok: false,
+          status: 401,
+          code: 'token_invalid',
+          detail: 'the join token is invalid or expired',
+        };
       }
       // What this node knows was revoked; the join request asks the database (join-grants.ts).
-      if (deps.grants?.revokedNow(claims)) return { ok: false, status: 403, code: 'access_revoked', detail: 'this join link no longer admits anyone' };
+      if (deps.grants?.revokedNow(claims))
+        return {
+          ok: false,
+          status: 403,
+          code: 'access_revoked',
+          detail: 'this join link no longer admits anyone',
+        };
       if (held(claims) >= maxSockets) return tooMany;
       return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'join', claims } };
     },

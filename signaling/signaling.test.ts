@@ -6,7 +6,12 @@ import { RequestError } from '../web-client/src/signaling-client.ts';
 import { startTestNode } from '../test/helpers/node.ts';
 import { connectClient, nextErrorFrame, type TestClient } from '../test/helpers/ws-client.ts';
 import { fakeRtpParameters, mintFor, newRoomId } from '../test/helpers/tokens.ts';
-import { MAX_FRAME_BYTES, JOIN_TOKEN_AUDIENCE, JOIN_TOKEN_ISSUER, signalingProtocols } from './protocol/index.ts';
+import {
+  MAX_FRAME_BYTES,
+  JOIN_TOKEN_AUDIENCE,
+  JOIN_TOKEN_ISSUER,
+  signalingProtocols,
+} from './protocol/index.ts';
 
 async function joinWith(client: TestClient) {
   const { rtpCapabilities } = await client.request('getRouterRtpCapabilities', {});
@@ -15,7 +20,12 @@ async function joinWith(client: TestClient) {
 
 async function produceFake(client: TestClient, kind: 'audio' | 'video') {
   const transport = await client.request('createTransport', { direction: 'send' });
-  return client.request('produce', { transportId: transport.id, kind, rtpParameters: fakeRtpParameters(kind) as never, source: kind === 'audio' ? 'mic' : 'webcam' });
+  return client.request('produce', {
+    transportId: transport.id,
+    kind,
+    rtpParameters: fakeRtpParameters(kind) as never,
+    source: kind === 'audio' ? 'mic' : 'webcam',
+  });
 }
 
 /**
@@ -23,23 +33,31 @@ async function produceFake(client: TestClient, kind: 'audio' | 'video') {
  * `token` goes in the Sec-WebSocket-Protocol header, as clients send it.
  */
 function upgradeStatus(wsUrl: string, token?: string, query = '', protocols?: string) {
-  const offered = protocols ?? (token === undefined ? undefined : signalingProtocols({ kind: 'join', token }).join(', '));
-  return new Promise<{ status: number; type: string | undefined; body: { code: string } }>((resolve, reject) => {
-    const req = request(`${wsUrl.replace('ws:', 'http:')}${query}`, {
-      headers: {
-        upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13',
-        ...(offered === undefined ? {} : { 'sec-websocket-protocol': offered }),
-      },
-    });
-    req.on('upgrade', () => reject(new Error('upgrade was accepted')));
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const offered =
+    protocols ?? (token === undefined ? undefined : signalingProtocols({ kind: 'join', token }).join(', '));
+  return new Promise<{ status: number; type: string | undefined; body: { code: string } }>(
+    (resolve, reject) => {
+      const req = request(`${wsUrl.replace('ws:', 'http:')}${query}`, {
+        headers: {
+          upgrade: 'websocket',
+          connection: 'Upgrade',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          'sec-websocket-version': '13',
+          ...(offered === undefined ? {} : { 'sec-websocket-protocol': offered }),
+        },
+      });
+      req.on('upgrade', () => reject(new Error('upgrade was accepted')));
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: JSON.parse(text) }),
+        );
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
 }
 
 describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
@@ -63,21 +81,38 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
   describe('refuses bad tokens before the upgrade', () => {
     it('missing token -> 401 problem+json', async () => {
       const r = await upgradeStatus(t.wsUrl);
-      expect(r).toMatchObject({ status: 401, type: 'application/problem+json', body: { code: 'token_missing' } });
+      expect(r).toMatchObject({
+        status: 401,
+        type: 'application/problem+json',
+        body: { code: 'token_missing' },
+      });
     });
 
     it('garbage, tampered, expired, wrong audience, foreign key -> 401', async () => {
       const room = newRoomId();
       const good = await mintFor(t.node, room, 'u1');
       const [h, p, s] = good.split('.');
-      const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), role: 'doctor' })).toString('base64url');
+      const tamperedPayload = Buffer.from(
+        JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), role: 'doctor' }),
+      ).toString('base64url');
       const expired = await t.node.issuer.mint({ sub: 'u1', room, role: 'patient', perms: [] }, -10);
       const key = t.node['issuer']['keys' as never] as { privateKey: import('node:crypto').KeyObject };
       const sign = (aud: string, k = key.privateKey) =>
-        new SignJWT({ room, role: 'patient', perms: [] }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('u1')
-          .setIssuer(JOIN_TOKEN_ISSUER).setAudience(aud).setExpirationTime('1m').sign(k);
+        new SignJWT({ room, role: 'patient', perms: [] })
+          .setProtectedHeader({ alg: 'EdDSA' })
+          .setSubject('u1')
+          .setIssuer(JOIN_TOKEN_ISSUER)
+          .setAudience(aud)
+          .setExpirationTime('1m')
+          .sign(k);
       const foreign = generateKeyPairSync('ed25519').privateKey;
-      const bad = ['abc', `${h}.${tamperedPayload}.${s}`, expired, await sign('someone-else'), await sign(JOIN_TOKEN_AUDIENCE, foreign)];
+      const bad = [
+        'abc',
+        `${h}.${tamperedPayload}.${s}`,
+        expired,
+        await sign('someone-else'),
+        await sign(JOIN_TOKEN_AUDIENCE, foreign),
+      ];
       for (const token of bad) {
         const r = await upgradeStatus(t.wsUrl, token);
         expect(r.status).toBe(401);
@@ -107,29 +142,58 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
     });
 
     it('oversize frame -> frame_too_large', async () => {
-      c.sendRaw(JSON.stringify({ type: 'request', id: 1, method: 'join', data: { pad: 'x'.repeat(MAX_FRAME_BYTES) } }));
+      c.sendRaw(
+        JSON.stringify({
+          type: 'request',
+          id: 1,
+          method: 'join',
+          data: { pad: 'x'.repeat(MAX_FRAME_BYTES) },
+        }),
+      );
       expect(await nextErrorFrame(c, 3)).toMatchObject({ code: 'frame_too_large' });
       expect(await c.request('getRouterRtpCapabilities', {})).toHaveProperty('rtpCapabilities');
     });
 
     it('unknown method and invalid data -> typed failed responses', async () => {
       await expect(c.request('nope' as never, {} as never)).rejects.toMatchObject({ code: 'unknown_method' });
-      const err = await c.request('createTransport', { direction: 'sideways' } as never).catch((e: RequestError) => e);
+      const err = await c
+        .request('createTransport', { direction: 'sideways' } as never)
+        .catch((e: RequestError) => e);
       expect(err).toBeInstanceOf(RequestError);
-      expect((err as RequestError).body).toMatchObject({ code: 'invalid_request', issues: [{ path: 'direction' }] });
+      expect((err as RequestError).body).toMatchObject({
+        code: 'invalid_request',
+        issues: [{ path: 'direction' }],
+      });
     });
 
     it('requests before join -> not_joined', async () => {
-      await expect(c.request('createTransport', { direction: 'send' })).rejects.toMatchObject({ code: 'not_joined' });
+      await expect(c.request('createTransport', { direction: 'send' })).rejects.toMatchObject({
+        code: 'not_joined',
+      });
       await expect(c.request('consume', { producerId: 'x' })).rejects.toMatchObject({ code: 'not_joined' });
     });
 
     it('mediasoup-level bad parameters -> media_error, not a crash', async () => {
       await joinWith(c);
       const tr = await c.request('createTransport', { direction: 'send' });
-      const bad = { codecs: [{ mimeType: 'video/NOPE', payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 5 }] };
-      await expect(c.request('produce', { transportId: tr.id, kind: 'video', rtpParameters: bad as never, source: 'webcam' })).rejects.toMatchObject({ code: 'media_error' });
-      await expect(c.request('connectTransport', { transportId: 'nope', dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] } as never })).rejects.toMatchObject({ code: 'transport_not_found' });
+      const bad = {
+        codecs: [{ mimeType: 'video/NOPE', payloadType: 101, clockRate: 90000 }],
+        encodings: [{ ssrc: 5 }],
+      };
+      await expect(
+        c.request('produce', {
+          transportId: tr.id,
+          kind: 'video',
+          rtpParameters: bad as never,
+          source: 'webcam',
+        }),
+      ).rejects.toMatchObject({ code: 'media_error' });
+      await expect(
+        c.request('connectTransport', {
+          transportId: 'nope',
+          dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] } as never,
+        }),
+      ).rejects.toMatchObject({ code: 'transport_not_found' });
       expect(await produceFake(c, 'audio')).toHaveProperty('producerId');
     });
   });
@@ -143,15 +207,21 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
     const { producerId } = await produceFake(a, 'video');
     const jb = await joinWith(b);
     expect(jb.peers).toEqual([{ peerId: 'alice', role: 'doctor', displayName: 'A' }]);
-    expect(jb.producers).toEqual([{ peerId: 'alice', producerId, kind: 'video', source: 'webcam', paused: false }]);
-    expect(await a.waitFor('peerJoined')).toEqual([{ peerId: 'bob', role: 'patient', displayName: undefined }]);
+    expect(jb.producers).toEqual([
+      { peerId: 'alice', producerId, kind: 'video', source: 'webcam', paused: false },
+    ]);
+    expect(await a.waitFor('peerJoined')).toEqual([
+      { peerId: 'bob', role: 'patient', displayName: undefined },
+    ]);
     await b.request('createTransport', { direction: 'recv' });
     const consumed = await b.request('consume', { producerId });
     expect(consumed).toMatchObject({ producerId, kind: 'video' });
     await b.request('resumeConsumer', { consumerId: consumed.consumerId });
 
     const audio = await produceFake(b, 'audio');
-    expect(await a.waitFor('newProducer')).toEqual([{ peerId: 'bob', producerId: audio.producerId, kind: 'audio', source: 'mic', paused: false }]);
+    expect(await a.waitFor('newProducer')).toEqual([
+      { peerId: 'bob', producerId: audio.producerId, kind: 'audio', source: 'mic', paused: false },
+    ]);
 
     await a.request('closeProducer', { producerId });
     expect(await b.waitFor('consumerClosed')).toEqual([{ consumerId: consumed.consumerId }]);
@@ -159,7 +229,7 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
     expect(await b.waitFor('peerLeft')).toEqual([{ peerId: 'alice' }]);
   });
 
-  it('authz: another room\'s producer is not found; own producer cannot be consumed; no publish perm -> forbidden', async () => {
+  it("authz: another room's producer is not found; own producer cannot be consumed; no publish perm -> forbidden", async () => {
     const roomA = newRoomId();
     const roomB = newRoomId();
     const a = await connect(await mintFor(t.node, roomA, 'a1'));
@@ -174,10 +244,14 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
 
     const viewer = await connect(await mintFor(t.node, roomA, 'viewer', { perms: ['subscribe', 'admit'] }));
     await joinWith(viewer);
-    await expect(viewer.request('createTransport', { direction: 'send' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(viewer.request('createTransport', { direction: 'send' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
     const listenOnly = await connect(await mintFor(t.node, roomA, 'muted', { perms: ['admit'] }));
     await joinWith(listenOnly);
-    await expect(listenOnly.request('createTransport', { direction: 'recv' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(listenOnly.request('createTransport', { direction: 'recv' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
   });
 
   it('same identity joining again replaces the old connection (no duplicate peers)', async () => {
@@ -203,10 +277,19 @@ describe.each(['uws', 'ws'] as const)('signaling over %s', (socketServer) => {
       // Second joins while the first is producing: each side must learn of the other's producer once.
       const [p1, j2] = await Promise.all([produceFake(first, 'video'), joinWith(second)]);
       const p2 = await produceFake(second, 'audio');
-      const seenBySecond = [...j2.producers.map((p) => p.producerId), ...second.notifications.filter((n) => n.method === 'newProducer').map((n) => (n.data as { producerId: string }).producerId)];
+      const seenBySecond = [
+        ...j2.producers.map((p) => p.producerId),
+        ...second.notifications
+          .filter((n) => n.method === 'newProducer')
+          .map((n) => (n.data as { producerId: string }).producerId),
+      ];
       await first.waitFor('newProducer');
       expect(seenBySecond.filter((id) => id === p1.producerId)).toHaveLength(1);
-      expect(first.notifications.filter((n) => n.method === 'newProducer').map((n) => (n.data as { producerId: string }).producerId)).toEqual([p2.producerId]);
+      expect(
+        first.notifications
+          .filter((n) => n.method === 'newProducer')
+          .map((n) => (n.data as { producerId: string }).producerId),
+      ).toEqual([p2.producerId]);
       a.close();
       b.close();
     }

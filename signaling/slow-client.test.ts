@@ -6,7 +6,12 @@ import { connectClient, type TestClient } from '../test/helpers/ws-client.ts';
 import { mintFor, newRoomId } from '../test/helpers/tokens.ts';
 
 type TestNode = Awaited<ReturnType<typeof startTestNode>>;
-type Frame = { type: string; seq?: number; method?: string; data?: { peers?: { peerId: string; rttMs: number | null }[]; peerId?: string } };
+type Frame = {
+  type: string;
+  seq?: number;
+  method?: string;
+  data?: { peers?: { peerId: string; rttMs: number | null }[]; peerId?: string };
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function join(client: SignalingClient) {
@@ -27,7 +32,13 @@ async function slowClient(wsUrl: string, token: string) {
   client.onClose = (code) => (closedWith = code);
   // The TCP stream under the WebSocket: pausing it leaves what the server sends in the kernel and the server's queue.
   const tcp = (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-  return { client, frames, closedWith: () => closedWith, pause: () => tcp.pause(), resume: () => tcp.resume() };
+  return {
+    client,
+    frames,
+    closedWith: () => closedWith,
+    pause: () => tcp.pause(),
+    resume: () => tcp.resume(),
+  };
 }
 
 // Long peer ids make each network-quality snapshot large (one entry per participant), as a big room does.
@@ -38,7 +49,10 @@ const REPORTS = 400;
 describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (socketServer) => {
   let t: TestNode;
   beforeAll(async () => {
-    t = await startTestNode({ SOCKET_SERVER: socketServer }, { roomCapacity: MEMBERS + 10, qualityIntervalMs: 20, resumeGraceMs: 120_000 });
+    t = await startTestNode(
+      { SOCKET_SERVER: socketServer },
+      { roomCapacity: MEMBERS + 10, qualityIntervalMs: 20, resumeGraceMs: 120_000 },
+    );
   });
   afterAll(() => t.node.stop());
 
@@ -81,7 +95,10 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
 
     slow.resume();
     const latest = () =>
-      slow.frames.filter((f) => f.method === 'networkQuality').at(-1)?.data?.peers?.find((p) => p.peerId === 'driver')?.rttMs;
+      slow.frames
+        .filter((f) => f.method === 'networkQuality')
+        .at(-1)
+        ?.data?.peers?.find((p) => p.peerId === 'driver')?.rttMs;
     const deadline = Date.now() + 10_000;
     while (latest() !== 9999 && Date.now() < deadline) await sleep(50);
     expect(latest()).toBe(9999);
@@ -90,12 +107,16 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
     const notifications = slow.frames.filter((f) => f.type === 'notification');
     // Nothing skipped: sequence numbers are consecutive (coalesced snapshots never took one).
     expect(notifications.map((f) => f.seq)).toEqual(notifications.map((_, i) => notifications[0]!.seq! + i));
-    expect(notifications.some((f) => f.method === 'peerJoined' && f.data?.peerId === 'late-joiner')).toBe(true);
+    expect(notifications.some((f) => f.method === 'peerJoined' && f.data?.peerId === 'late-joiner')).toBe(
+      true,
+    );
     // Far fewer snapshots than quality ticks reached it.
     expect(notifications.filter((f) => f.method === 'networkQuality').length).toBeLessThan(REPORTS / 2);
 
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
-    const coalesced = Number(/carecall_signaling_notifications_coalesced_total\{method="networkQuality"\} (\d+)/.exec(metrics)?.[1]);
+    const coalesced = Number(
+      /carecall_signaling_notifications_coalesced_total\{method="networkQuality"\} (\d+)/.exec(metrics)?.[1],
+    );
     expect(coalesced).toBeGreaterThan(REPORTS / 2);
     expect(metrics).toContain('carecall_signaling_slow_client_closes_total 0');
     slow.client.close();
@@ -110,8 +131,16 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
     await join(greedy.client);
     greedy.pause();
     // Each answer carries the router's capabilities (kilobytes); answers are never coalesced.
-    for (let id = 10_000; id < 14_000; id++) greedy.client.sendRaw(JSON.stringify({ type: 'request', id, method: 'getRouterRtpCapabilities', data: {} }));
-    const closes = async () => Number(/carecall_signaling_slow_client_closes_total (\d+)/.exec(await (await fetch(`${t.baseUrl}/metrics`)).text())?.[1]);
+    for (let id = 10_000; id < 14_000; id++)
+      greedy.client.sendRaw(
+        JSON.stringify({ type: 'request', id, method: 'getRouterRtpCapabilities', data: {} }),
+      );
+    const closes = async () =>
+      Number(
+        /carecall_signaling_slow_client_closes_total (\d+)/.exec(
+          await (await fetch(`${t.baseUrl}/metrics`)).text(),
+        )?.[1],
+      );
     const deadline = Date.now() + 30_000;
     while ((await closes()) < 1 && Date.now() < deadline) await sleep(200);
     expect(await closes()).toBe(1);

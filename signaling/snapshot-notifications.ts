@@ -13,7 +13,10 @@ const SNAPSHOT_KEYS: { [N in keyof Notifications]?: (data: Notifications[N]) => 
   consumerLayersChanged: (data) => `consumerLayersChanged:${data.consumerId}`,
 };
 
-export function snapshotKey<N extends keyof Notifications>(method: N, data: Notifications[N]): string | undefined {
+export function snapshotKey<N extends keyof Notifications>(
+  method: N,
+  data: Notifications[N],
+): string | undefined {
   return (SNAPSHOT_KEYS[method] as ((d: Notifications[N]) => string) | undefined)?.(data);
 }
 
@@ -24,7 +27,11 @@ export function snapshotKey<N extends keyof Notifications>(method: N, data: Noti
  */
 export const SNAPSHOT_DEFER_BYTES = 64 * 1024;
 
-export type DeferredNotification = { method: keyof Notifications; data: unknown; dataJson: string | undefined };
+export type DeferredNotification = {
+  method: keyof Notifications;
+  data: unknown;
+  dataJson: string | undefined;
+};
 
 /** Snapshots waiting for a socket that can take them, newest per key, in the order they last changed. */
 export class DeferredSnapshots {

@@ -4,7 +4,12 @@ import { closeCode, type CloseReason } from './protocol/close-reasons.ts';
  * What the signaling tier needs from the socket tier (server/http implements it, with uWS or ws):
  * an upgrade request to decide on, and per connection a way to send and close plus a handler.
  */
-export type UpgradeRequest = { path: string; query: URLSearchParams; headers: Headers; remoteAddress: string };
+export type UpgradeRequest = {
+  path: string;
+  query: URLSearchParams;
+  headers: Headers;
+  remoteAddress: string;
+};
 
 export type UpgradeDecision<T> =
   /** `protocol`: the subprotocol the server selects in its 101 answer (never a credential). */

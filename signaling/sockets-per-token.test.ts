@@ -4,7 +4,10 @@ import { startTestNode } from '../test/helpers/node.ts';
 import { mintFor, newRoomId } from '../test/helpers/tokens.ts';
 import { closeCode, signalingProtocols } from './protocol/index.ts';
 
-type Outcome = { kind: 'open'; ws: WebSocket } | { kind: 'refused'; status: number; code: string } | { kind: 'closed'; code: number; reason: string };
+type Outcome =
+  | { kind: 'open'; ws: WebSocket }
+  | { kind: 'refused'; status: number; code: string }
+  | { kind: 'closed'; code: number; reason: string };
 
 /** Opens a socket that never joins (as an attacker holding sockets would) and reports what happened. */
 function hold(wsUrl: string, token: string): Promise<Outcome> {
@@ -13,10 +16,14 @@ function hold(wsUrl: string, token: string): Promise<Outcome> {
     ws.on('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ kind: 'refused', status: res.statusCode ?? 0, code: JSON.parse(text).code }));
+      res.on('end', () =>
+        resolve({ kind: 'refused', status: res.statusCode ?? 0, code: JSON.parse(text).code }),
+      );
     });
     // A socket the server accepts and then closes at once (4007) reports that, not "open".
-    ws.on('open', () => setTimeout(() => ws.readyState === WebSocket.OPEN && resolve({ kind: 'open', ws }), 150));
+    ws.on('open', () =>
+      setTimeout(() => ws.readyState === WebSocket.OPEN && resolve({ kind: 'open', ws }), 150),
+    );
     ws.on('close', (code, reason) => resolve({ kind: 'closed', code, reason: reason.toString() }));
     ws.on('error', () => {});
   });
@@ -36,7 +43,11 @@ describe.each(['uws', 'ws'] as const)('sockets per join token over %s', (socketS
     const held: Outcome[] = [];
     for (let i = 0; i < 3; i++) held.push(await hold(t.wsUrl, token));
     expect(held.map((o) => o.kind)).toEqual(['open', 'open', 'open']);
-    expect(await hold(t.wsUrl, token)).toEqual({ kind: 'refused', status: 429, code: 'too_many_connections' });
+    expect(await hold(t.wsUrl, token)).toEqual({
+      kind: 'refused',
+      status: 429,
+      code: 'too_many_connections',
+    });
     // Another identity in the same room is not affected.
     const other = await hold(t.wsUrl, await mintFor(t.node, newRoomId(), 'someone-else'));
     expect(other.kind).toBe('open');
@@ -53,7 +64,8 @@ describe.each(['uws', 'ws'] as const)('sockets per join token over %s', (socketS
     expect(outcomes.filter((o) => o.kind === 'open')).toHaveLength(3);
     for (const o of outcomes) {
       if (o.kind === 'refused') expect([o.status, o.code]).toEqual([429, 'too_many_connections']);
-      if (o.kind === 'closed') expect([o.code, o.reason]).toEqual([closeCode('too_many_connections'), 'too_many_connections']);
+      if (o.kind === 'closed')
+        expect([o.code, o.reason]).toEqual([closeCode('too_many_connections'), 'too_many_connections']);
     }
     closeAll(outcomes);
   });

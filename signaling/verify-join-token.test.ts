@@ -9,8 +9,23 @@ const verify = createJoinTokenVerifier(keys.publicKey);
 const grant = { room: 'room-abc-123', role: 'doctor', perms: ['publish', 'subscribe'] };
 const now = () => Math.floor(Date.now() / 1000);
 
-function mint(over: { claims?: JWTPayload; iss?: string; aud?: string | string[]; exp?: number; sub?: string | null; nbf?: number; key?: typeof keys.privateKey; alg?: string } = {}) {
-  const jwt = new SignJWT({ ...grant, ...over.claims }).setProtectedHeader({ alg: over.alg ?? 'EdDSA' }).setIssuer(over.iss ?? JOIN_TOKEN_ISSUER).setAudience(over.aud ?? JOIN_TOKEN_AUDIENCE).setExpirationTime(over.exp ?? now() + 60);
+function mint(
+  over: {
+    claims?: JWTPayload;
+    iss?: string;
+    aud?: string | string[];
+    exp?: number;
+    sub?: string | null;
+    nbf?: number;
+    key?: typeof keys.privateKey;
+    alg?: string;
+  } = {},
+) {
+  const jwt = new SignJWT({ ...grant, ...over.claims })
+    .setProtectedHeader({ alg: over.alg ?? 'EdDSA' })
+    .setIssuer(over.iss ?? JOIN_TOKEN_ISSUER)
+    .setAudience(over.aud ?? JOIN_TOKEN_AUDIENCE)
+    .setExpirationTime(over.exp ?? now() + 60);
   if (over.sub !== null) jwt.setSubject(over.sub ?? 'user-1');
   if (over.nbf !== undefined) jwt.setNotBefore(over.nbf);
   return jwt.sign(over.key ?? keys.privateKey);
@@ -38,7 +53,13 @@ describe('join token verification (synchronous)', () => {
   it('refuses tampering: a changed payload, a changed or re-encoded signature, alg none, garbage', async () => {
     const token = await mint();
     const [header, payload, signature] = token.split('.') as [string, string, string];
-    const raised = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'doctor', perms: ['admit', 'moderate'] })).toString('base64url');
+    const raised = Buffer.from(
+      JSON.stringify({
+        ...JSON.parse(Buffer.from(payload, 'base64url').toString()),
+        role: 'doctor',
+        perms: ['admit', 'moderate'],
+      }),
+    ).toString('base64url');
     expect(() => verify(`${header}.${raised}.${signature}`)).toThrow();
     const flipped = Buffer.from(signature, 'base64url');
     flipped[0] = flipped[0]! ^ 1;
@@ -48,6 +69,7 @@ describe('join token verification (synchronous)', () => {
     const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
     expect(() => verify(`${none}.${payload}.`)).toThrow();
     expect(() => verify(`${none}.${payload}.${signature}`)).toThrow();
-    for (const garbage of ['', 'a.b', 'a.b.c.d', 'not a token', `${header}.${payload}`]) expect(() => verify(garbage)).toThrow();
+    for (const garbage of ['', 'a.b', 'a.b.c.d', 'not a token', `${header}.${payload}`])
+      expect(() => verify(garbage)).toThrow();
   });
 });

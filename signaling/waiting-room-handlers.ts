@@ -12,12 +12,19 @@ export const waitingRoomHandlers: HandlersFor<WaitingRoomMethod> = {
     const revoked = await grants?.check(member.claims);
     if (revoked) throw new GrantRevokedError(revoked);
     const hubRoom = await hub.getOrCreate(member.claims.room);
-    if (hubRoom.moderation.isRemoved(member.peerId)) throw new SignalingError('removed_by_host', 'a host removed you from this consultation');
+    if (hubRoom.moderation.isRemoved(member.peerId))
+      throw new SignalingError('removed_by_host', 'a host removed you from this consultation');
     // Revoked (or left) while the room was being prepared: do not enter it any more.
     if (member.session.ended) throw new SignalingError('room_closed', 'the session ended');
     const status = member.enter(hubRoom, rtpCapabilities);
     const iceServers = deps.iceServersFor?.(member.peerId) ?? [];
-    return { peerId: member.peerId, status, resumeKey: member.session.resumeKey, iceServers, ...hubRoom.state(member.peerId) };
+    return {
+      peerId: member.peerId,
+      status,
+      resumeKey: member.session.resumeKey,
+      iceServers,
+      ...hubRoom.state(member.peerId),
+    };
   },
 
   async admit({ member }, { peerId }) {

@@ -19,11 +19,19 @@ const BASE = Date.parse('2031-03-03T00:00:00Z');
 /** A request still unanswered after this long counts as hung. */
 const HUNG_MS = 15_000;
 
-type Outcome = { kind: 'book' | 'read'; status: number | 'hung' | 'network'; ms: number; at: number; code?: string; retryAfter?: string | null; id?: string };
+type Outcome = {
+  kind: 'book' | 'read';
+  status: number | 'hung' | 'network';
+  ms: number;
+  at: number;
+  code?: string;
+  retryAfter?: string | null;
+  id?: string;
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('PostgreSQL stopped and started under booking load (a cluster of this test\'s own)', () => {
+describe("PostgreSQL stopped and started under booking load (a cluster of this test's own)", () => {
   let cluster: PgCluster;
   let url: string;
   let node: NodeProcess;
@@ -37,9 +45,23 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
     const handle = await openDb({ databaseUrl: url, maxConnections: 4 });
     try {
       seed = await seedSchedulingServices(handle.db, { doctors: DOCTORS, patients: DOCTORS * 2 });
-      const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', AUTH_TOKEN_PRIVATE_KEY: pem });
-      const identity = await createIdentity({ db: handle.db, config: config.auth, notifier: new OutboxNotificationProvider(handle.db), publicUrl: () => 'http://carecall.test' });
-      token = (await identity.sessions.create({ id: seed.operator.userId, role: 'operator' }, { ip: '127.0.0.1', userAgent: 'outage-test' })).accessToken;
+      const config = loadConfig({
+        NODE_ENV: 'test',
+        PASSWORD_HASH_STRENGTH: 'minimum',
+        AUTH_TOKEN_PRIVATE_KEY: pem,
+      });
+      const identity = await createIdentity({
+        db: handle.db,
+        config: config.auth,
+        notifier: new OutboxNotificationProvider(handle.db),
+        publicUrl: () => 'http://carecall.test',
+      });
+      token = (
+        await identity.sessions.create(
+          { id: seed.operator.userId, role: 'operator' },
+          { ip: '127.0.0.1', userAgent: 'outage-test' },
+        )
+      ).accessToken;
       await identity.passwords.close();
     } finally {
       await handle.close();
@@ -65,11 +87,28 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
   const call = async (kind: Outcome['kind'], path: string, init: RequestInit = {}): Promise<Outcome> => {
     const at = performance.now();
     try {
-      const res = await fetch(`${node.baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, signal: AbortSignal.timeout(HUNG_MS) });
+      const res = await fetch(`${node.baseUrl}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(HUNG_MS),
+      });
       const answer = (await res.json()) as { id?: string; code?: string };
-      return { kind, status: res.status, ms: performance.now() - at, at, code: answer.code, retryAfter: res.headers.get('retry-after'), id: answer.id };
+      return {
+        kind,
+        status: res.status,
+        ms: performance.now() - at,
+        at,
+        code: answer.code,
+        retryAfter: res.headers.get('retry-after'),
+        id: answer.id,
+      };
     } catch (err) {
-      return { kind, status: (err as Error).name === 'TimeoutError' ? 'hung' : 'network', ms: performance.now() - at, at };
+      return {
+        kind,
+        status: (err as Error).name === 'TimeoutError' ? 'hung' : 'network',
+        ms: performance.now() - at,
+        at,
+      };
     }
   };
 
@@ -93,14 +132,18 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
     const clients = Array.from({ length: CLIENTS }, async (_, c) => {
       for (let n = 0; running; n++) {
         // A quarter of the clients read appointments booked earlier (session lookup, policy, select).
-        const o = c % 4 === 0 && acked.length ? await call('read', `/api/appointments/${acked[n % acked.length]}`) : await book(next++);
+        const o =
+          c % 4 === 0 && acked.length
+            ? await call('read', `/api/appointments/${acked[n % acked.length]}`)
+            : await book(next++);
         outcomes.push(o);
         if (o.kind === 'book' && o.status === 201) acked.push(o.id!);
         if (o.status !== 201 && o.status !== 200) await sleep(20);
       }
     });
     const nodeDied = () => `node exited: ${node.stderr().slice(-3000)}`;
-    const succeededSince = (t: number) => outcomes.some((o) => o.kind === 'book' && o.status === 201 && o.at >= t);
+    const succeededSince = (t: number) =>
+      outcomes.some((o) => o.kind === 'book' && o.status === 201 && o.at >= t);
     const recoveries: number[] = [];
     let readyWhileDown: number | undefined;
     try {
@@ -109,7 +152,9 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
         // Once the database is back, bookings sent after that succeed within a bounded time.
         while (!succeededSince(upAt)) {
           expect(node.alive(), nodeDied()).toBe(true);
-          expect(performance.now() - upAt, `no booking succeeded within 10 s of restart ${k}`).toBeLessThan(10_000);
+          expect(performance.now() - upAt, `no booking succeeded within 10 s of restart ${k}`).toBeLessThan(
+            10_000,
+          );
           await sleep(20);
         }
         recoveries.push(performance.now() - upAt);
@@ -131,7 +176,8 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
       expect(readyWhileDown).toBe(503);
 
       const statuses = new Map<string, number>();
-      for (const o of outcomes) statuses.set(`${o.kind} ${o.status}`, (statuses.get(`${o.kind} ${o.status}`) ?? 0) + 1);
+      for (const o of outcomes)
+        statuses.set(`${o.kind} ${o.status}`, (statuses.get(`${o.kind} ${o.status}`) ?? 0) + 1);
       // Only these answers exist: booked or read, or 503 (never a 500, never a hang, never a dropped connection).
       expect([...statuses.keys()].sort()).toEqual(['book 201', 'book 503', 'read 200', 'read 503']);
       const refused = outcomes.filter((o) => o.status === 503);
@@ -147,7 +193,10 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
       expect(acked.length).toBe(statuses.get('book 201'));
       const handle: DbHandle = await openDb({ databaseUrl: url, maxConnections: 2 });
       try {
-        const stored = await handle.db.select({ id: appointments.id }).from(appointments).where(inArray(appointments.id, acked));
+        const stored = await handle.db
+          .select({ id: appointments.id })
+          .from(appointments)
+          .where(inArray(appointments.id, acked));
         expect(stored.length).toBe(acked.length);
         // The node's chain key comes from its AUTH_TOKEN_PRIVATE_KEY, as here.
         const key = auditChainKey({ auditChainKey: undefined }, loadAuthKeys(pem));
@@ -155,7 +204,9 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
       } finally {
         await handle.close();
       }
-      const read = await fetch(`${node.baseUrl}/api/appointments/${acked[0]}`, { headers: { authorization: `Bearer ${token}` } });
+      const read = await fetch(`${node.baseUrl}/api/appointments/${acked[0]}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(read.status).toBe(200);
       expect(node.lines.filter((l) => l.msg === 'unhandled API error')).toEqual([]);
       console.log(
@@ -164,8 +215,13 @@ describe('PostgreSQL stopped and started under booking load (a cluster of this t
           requests: outcomes.length,
           statuses: Object.fromEntries(statuses),
           slowest503Ms: Math.round(slowest503),
-          p50_503Ms: Math.round(refused.map((o) => o.ms).sort((a, b) => a - b)[Math.floor(refused.length / 2)] ?? 0),
-          recoveryAfterStartMs: { max: Math.round(Math.max(...recoveries)), median: Math.round(recoveries.sort((a, b) => a - b)[Math.floor(recoveries.length / 2)]!) },
+          p50_503Ms: Math.round(
+            refused.map((o) => o.ms).sort((a, b) => a - b)[Math.floor(refused.length / 2)] ?? 0,
+          ),
+          recoveryAfterStartMs: {
+            max: Math.round(Math.max(...recoveries)),
+            median: Math.round(recoveries.sort((a, b) => a - b)[Math.floor(recoveries.length / 2)]!),
+          },
         }),
       );
     } finally {

@@ -10,12 +10,16 @@ import { describe, expect, it } from 'vitest';
  */
 type Source = { path: string; text: string };
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 const isTest = (path: string) => /\.test\.ts$|\/test-support\/|\.child\.ts$/.test(path);
 const isRouteFile = (path: string) => /^server\/.+\/(routes|[a-z-]+-routes)\.ts$/.test(path);
 
 /** Each import of a file: a package name, or a repository path (resolved, relative to the root). */
-function importsOf({ path, text }: Source): { spec: string; target: string | undefined; pkg: string | undefined }[] {
+function importsOf({
+  path,
+  text,
+}: Source): { spec: string; target: string | undefined; pkg: string | undefined }[] {
   return [...text.matchAll(IMPORT)].map((m) => {
     const spec = (m[1] ?? m[2])!;
     if (spec.startsWith('.')) return { spec, target: normalize(join(dirname(path), spec)), pkg: undefined };
@@ -24,12 +28,20 @@ function importsOf({ path, text }: Source): { spec: string; target: string | und
   });
 }
 
-const under = (path: string, ...folders: string[]) => folders.some((f) => path === f || path.startsWith(`${f}/`));
+const under = (path: string, ...folders: string[]) =>
+  folders.some((f) => path === f || path.startsWith(`${f}/`));
 
 /** Modules a route must not touch: the database, the policy and the audit log directly, the keys. */
-const AROUND_THE_REPOSITORY = ['db', 'server/policy/policy.ts', 'server/policy/patient-facts.ts', 'server/audit/audit-log.ts', 'server/crypto'];
+const AROUND_THE_REPOSITORY = [
+  'db',
+  'server/policy/policy.ts',
+  'server/policy/patient-facts.ts',
+  'server/audit/audit-log.ts',
+  'server/crypto',
+];
 /** A route that asks the policy or writes the audit log itself, instead of a service or repository doing it. */
-const DIRECT_POLICY_OR_AUDIT = /\.policy\.(require|allows|patient)\(|\.audit\.(record|append|appendWithin)\(|\bpolicy\.(require|allows|patient)\(/;
+const DIRECT_POLICY_OR_AUDIT =
+  /\.policy\.(require|allows|patient)\(|\.audit\.(record|append|appendWithin)\(|\bpolicy\.(require|allows|patient)\(/;
 /**
  * Route files that still decide non-patient permissions themselves (schedules, licences, clinic
  * settings, one's own account, audit queries, clinics and invitations). Patient data goes through
@@ -45,7 +57,15 @@ const STILL_DECIDING_IN_ROUTES = new Set([
   'server/scheduling/doctor-routes.ts',
 ]);
 /** Shared API plumbing may use these and nothing of the features. */
-const API_MAY_IMPORT = ['server/api', 'server/request-context.ts', 'server/logger.ts', 'server/batcher.ts', 'server/policy/types.ts', 'db/connection-errors.ts', 'web-client/dist'];
+const API_MAY_IMPORT = [
+  'server/api',
+  'server/request-context.ts',
+  'server/logger.ts',
+  'server/batcher.ts',
+  'server/policy/types.ts',
+  'db/connection-errors.ts',
+  'web-client/dist',
+];
 
 export function boundaryViolations(sources: Source[]): string[] {
   const out: string[] = [];
@@ -55,31 +75,66 @@ export function boundaryViolations(sources: Source[]): string[] {
     for (const { spec, target, pkg } of importsOf(source)) {
       const refuse = (rule: string) => out.push(`${path} imports ${spec}: ${rule}`);
       if (under(path, 'sfu')) {
-        if (target ? !under(target, 'sfu') : pkg !== 'mediasoup' && !pkg!.startsWith('node:')) refuse('sfu imports mediasoup (and itself) only');
+        if (target ? !under(target, 'sfu') : pkg !== 'mediasoup' && !pkg!.startsWith('node:'))
+          refuse('sfu imports mediasoup (and itself) only');
       } else if (under(path, 'signaling')) {
-        if (target && under(target, 'server', 'db', 'web-client', 'test', 'loadtests')) refuse('signaling reaches domain services through small interfaces, never server/ or db/');
+        if (target && under(target, 'server', 'db', 'web-client', 'test', 'loadtests'))
+          refuse('signaling reaches domain services through small interfaces, never server/ or db/');
       } else if (under(path, 'web-client/src')) {
-        if (target ? !under(target, 'web-client', 'signaling/protocol') : pkg === 'mediasoup' || pkg!.startsWith('node:')) refuse('the browser imports the signaling protocol and its own core only');
+        if (
+          target
+            ? !under(target, 'web-client', 'signaling/protocol')
+            : pkg === 'mediasoup' || pkg!.startsWith('node:')
+        )
+          refuse('the browser imports the signaling protocol and its own core only');
       } else if (under(path, 'db')) {
         if (target && !under(target, 'db')) refuse('db knows nothing of the layers above it');
       } else if (under(path, 'server')) {
-        if (target && under(target, 'web-client', 'test', 'loadtests')) refuse('the server does not import the browser, the tests or the load tests');
-        if (target && under(path, 'server/api') && !under(target, ...API_MAY_IMPORT)) refuse('shared API plumbing imports no feature');
-        if (isRouteFile(path) && (pkg === 'drizzle-orm' || (target && under(target, ...AROUND_THE_REPOSITORY)))) {
-          refuse('a route reaches data through its feature\'s services and repositories, never the database, policy, audit log or keys');
+        if (target && under(target, 'web-client', 'test', 'loadtests'))
+          refuse('the server does not import the browser, the tests or the load tests');
+        if (target && under(path, 'server/api') && !under(target, ...API_MAY_IMPORT))
+          refuse('shared API plumbing imports no feature');
+        if (
+          isRouteFile(path) &&
+          (pkg === 'drizzle-orm' || (target && under(target, ...AROUND_THE_REPOSITORY)))
+        ) {
+          refuse(
+            "a route reaches data through its feature's services and repositories, never the database, policy, audit log or keys",
+          );
         }
       }
     }
-    if (isRouteFile(path) && !STILL_DECIDING_IN_ROUTES.has(path) && DIRECT_POLICY_OR_AUDIT.test(source.text)) {
-      out.push(`${path} calls the policy or the audit log itself: the service or repository decides and audits`);
+    if (
+      isRouteFile(path) &&
+      !STILL_DECIDING_IN_ROUTES.has(path) &&
+      DIRECT_POLICY_OR_AUDIT.test(source.text)
+    ) {
+      out.push(
+        `${path} calls the policy or the audit log itself: the service or repository decides and audits`,
+      );
     }
-    if (under(path, 'server') && /new ProblemError\(\s*\d{3},\s*['"`]/.test(source.text)) out.push(`${path} throws a literal problem code: name it from server/api/problem-codes.ts`);
+    if (under(path, 'server') && /new ProblemError\(\s*\d{3},\s*['"`]/.test(source.text))
+      out.push(`${path} throws a literal problem code: name it from server/api/problem-codes.ts`);
   }
   return out;
 }
 
 function repositorySources(): Source[] {
-  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'server', 'signaling', 'sfu', 'db', 'web-client/src'], { encoding: 'utf8' })
+  const files = execFileSync(
+    'git',
+    [
+      'ls-files',
+      '--cached',
+      '--others',
+      '--exclude-standard',
+      'server',
+      'signaling',
+      'sfu',
+      'db',
+      'web-client/src',
+    ],
+    { encoding: 'utf8' },
+  )
     .split('\n')
     .filter((f) => /\.(ts|mts)$/.test(f));
   return files.flatMap((path) => {
@@ -123,9 +178,18 @@ describe('import boundaries', () => {
   it('and the tiers: the SFU importing the database, signaling importing the server, the browser importing mediasoup', () => {
     expect(
       boundaryViolations([
-        { path: 'sfu/room.ts', text: "import { openDb } from '../db/client.ts';\nimport { Router } from 'mediasoup';\nimport pino from 'pino';" },
-        { path: 'signaling/room.ts', text: "import { Policy } from '../server/policy/policy.ts';\nimport type { Protocol } from './protocol/index.ts';" },
-        { path: 'web-client/src/app.ts', text: "import { Worker } from 'mediasoup';\nimport { x } from '../../signaling/protocol/index.ts';" },
+        {
+          path: 'sfu/room.ts',
+          text: "import { openDb } from '../db/client.ts';\nimport { Router } from 'mediasoup';\nimport pino from 'pino';",
+        },
+        {
+          path: 'signaling/room.ts',
+          text: "import { Policy } from '../server/policy/policy.ts';\nimport type { Protocol } from './protocol/index.ts';",
+        },
+        {
+          path: 'web-client/src/app.ts',
+          text: "import { Worker } from 'mediasoup';\nimport { x } from '../../signaling/protocol/index.ts';",
+        },
         { path: 'server/api/errors.ts', text: "import { Identity } from '../identity/create-identity.ts';" },
       ]),
     ).toEqual([

@@ -19,7 +19,10 @@ const busPrefix = `test:${randomBytes(4).toString('hex')}:`;
 
 beforeAll(async () => {
   pg = await createTestDatabase();
-  t = await startTestNode({ DATABASE_URL: pg.url, REDIS_URL: TEST_REDIS_URL }, { emptyRoomTimeoutMs: 200, busPrefix });
+  t = await startTestNode(
+    { DATABASE_URL: pg.url, REDIS_URL: TEST_REDIS_URL },
+    { emptyRoomTimeoutMs: 200, busPrefix },
+  );
   observer = await createBus(TEST_REDIS_URL, busPrefix);
   await observer.subscribe(ROOM_EVENTS_CHANNEL, (e) => events.push(e as RoomEvent));
 });
@@ -72,10 +75,14 @@ it('concurrent joins to a new room create exactly one room', async () => {
     Array.from({ length: 8 }, async (_, i) => connectClient(t.wsUrl, await mintFor(t.node, room, `c${i}`))),
   );
   const caps = await Promise.all(clients.map((c) => c.request('getRouterRtpCapabilities', {})));
-  await Promise.all(clients.map((c, i) => c.request('join', { rtpCapabilities: caps[i]!.rtpCapabilities as never })));
+  await Promise.all(
+    clients.map((c, i) => c.request('join', { rtpCapabilities: caps[i]!.rtpCapabilities as never })),
+  );
   expect(t.node.hub.rooms.get(room)!.room.peers.size).toBe(8);
   // Events travel through Redis to the observer: wait for them, then make sure no second one follows.
-  await expect.poll(() => events.filter((e) => e.type === 'room_started' && e.roomId === room).length).toBe(1);
+  await expect
+    .poll(() => events.filter((e) => e.type === 'room_started' && e.roomId === room).length)
+    .toBe(1);
   await new Promise((r) => setTimeout(r, 100));
   expect(events.filter((e) => e.type === 'room_started' && e.roomId === room)).toHaveLength(1);
   clients.forEach((c) => c.close());

@@ -23,7 +23,10 @@ afterAll(async () => {
   await t?.node.stop();
 });
 
-const doctorClaims = { role: 'doctor' as const, perms: ['publish', 'subscribe', 'admit', 'moderate'] as never };
+const doctorClaims = {
+  role: 'doctor' as const,
+  perms: ['publish', 'subscribe', 'admit', 'moderate'] as never,
+};
 
 /** Every producer the room ever created, per peer and source (a refused produce creates none). */
 function countProducers(room: string) {
@@ -35,7 +38,9 @@ function countProducers(room: string) {
   return counts;
 }
 const liveSources = (room: string, peerId: string) =>
-  [...(t.node.hub.rooms.get(room)!.room.peers.get(peerId)?.producers.values() ?? [])].map((p) => String(p.appData.source)).sort();
+  [...(t.node.hub.rooms.get(room)!.room.peers.get(peerId)?.producers.values() ?? [])]
+    .map((p) => String(p.appData.source))
+    .sort();
 
 async function until(what: string, predicate: () => boolean, timeoutMs = 10_000) {
   const end = Date.now() + timeoutMs;
@@ -69,7 +74,8 @@ describe('one producer per source after admission from the waiting room', () => 
     // Something to consume on admission in half of the rounds, as when the doctor's camera is on.
     const counts = countProducers(room);
     for (let round = 0; round < BOT_ROUNDS; round++) {
-      if (round === BOT_ROUNDS / 2) await doctor.publish(new MediaStreamTrack({ kind: 'audio' }) as never, 'mic');
+      if (round === BOT_ROUNDS / 2)
+        await doctor.publish(new MediaStreamTrack({ kind: 'audio' }) as never, 'mic');
       const sub = `pat${round}`;
       const patient = await bot(sub, room, { perms: patientPerms }, errors);
       // What the room page does: join, wait for admission, then publish one source after the other.
@@ -87,7 +93,10 @@ describe('one producer per source after admission from the waiting room', () => 
       expect(liveSources(room, sub)).toEqual(['mic', 'webcam']);
       expect([counts.get(`${sub}:mic`), counts.get(`${sub}:webcam`)]).toEqual([1, 1]);
       // The doctor consumes both before the patient goes (a consume racing a departure fails by design).
-      await until('doctor consumes', () => [...doctor.consumers.values()].filter((c) => c.appData.peerId === sub).length === 2);
+      await until(
+        'doctor consumes',
+        () => [...doctor.consumers.values()].filter((c) => c.appData.peerId === sub).length === 2,
+      );
       patient.leave();
       await until('left', () => !t.node.hub.rooms.get(room)!.room.peers.has(sub));
     }
@@ -111,7 +120,9 @@ describe('one producer per source after admission from the waiting room', () => 
         // What the room client reports through its error event (a refused produce would be one).
         const callErrors: string[] = [];
         patient.on('console', (m) => m.text().startsWith('call error') && callErrors.push(m.text()));
-        await patient.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, room, sub, { perms: patientPerms })}`);
+        await patient.goto(
+          `${t.baseUrl}/app/#token=${await mintFor(t.node, room, sub, { perms: patientPerms })}`,
+        );
         await waitForProbe(patient, "window.carecall.status === 'waiting'");
         await doctor.evaluate(`window.carecall.client.admit(${JSON.stringify(sub)})`);
         await waitForProbe(patient, "window.carecall.client.published.get('webcam')?.producer !== undefined");

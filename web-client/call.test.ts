@@ -9,7 +9,10 @@ let t: Awaited<ReturnType<typeof startTestNode>>;
 let chromium: Awaited<ReturnType<typeof launchChromium>>;
 
 beforeAll(async () => {
-  expect(existsSync(new URL('./dist/index.html', import.meta.url)), 'web client is built by scripts/setup.sh').toBe(true);
+  expect(
+    existsSync(new URL('./dist/index.html', import.meta.url)),
+    'web client is built by scripts/setup.sh',
+  ).toBe(true);
   t = await startTestNode();
   chromium = await launchChromium();
 });
@@ -45,7 +48,10 @@ it('doctor and patient in Chromium see and hear each other through the SFU', asy
   expect(joinToFirstFrameMs).toBeGreaterThan(0);
   expect(d.firstRemoteFrameAt).toBeGreaterThan(0);
 
-  for (const [who, page] of [['patient', patient], ['doctor', doctor]] as const) {
+  for (const [who, page] of [
+    ['patient', patient],
+    ['doctor', doctor],
+  ] as const) {
     const first = await pageStats(page);
     await new Promise((r) => setTimeout(r, 1500));
     const second = await pageStats(page);
@@ -59,5 +65,8 @@ it('doctor and patient in Chromium see and hear each other through the SFU', asy
   }
   // The server saw exactly two peers with two producers each.
   const peers = [...t.node.hub.rooms.get(room)!.room.peers.values()];
-  expect(peers.map((x) => [x.id, x.producers.size, x.consumers.size]).sort()).toEqual([['doc-1', 2, 2], ['pat-1', 2, 2]]);
+  expect(peers.map((x) => [x.id, x.producers.size, x.consumers.size]).sort()).toEqual([
+    ['doc-1', 2, 2],
+    ['pat-1', 2, 2],
+  ]);
 }, 60_000);

@@ -17,14 +17,19 @@ afterAll(async () => {
   await t?.node.stop();
 });
 
-const host = { role: 'doctor' as const, name: 'Dr. Test', perms: ['publish', 'subscribe', 'admit', 'moderate'] as const };
+const host = {
+  role: 'doctor' as const,
+  name: 'Dr. Test',
+  perms: ['publish', 'subscribe', 'admit', 'moderate'] as const,
+};
 async function open(room: string, sub: string, over: Record<string, unknown> = {}) {
   const page = await openWindow(chromium.browser);
   pages.push(page);
   await page.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, room, sub, over as never)}`);
   return page;
 }
-const frames = (s: Stats, source = 'webcam') => s.video.filter((v) => v.source === source).reduce((a, v) => a + v.framesDecoded, 0);
+const frames = (s: Stats, source = 'webcam') =>
+  s.video.filter((v) => v.source === source).reduce((a, v) => a + v.framesDecoded, 0);
 async function framesGrow(page: Page, source = 'webcam') {
   const before = frames(await pageStats(page), source);
   await new Promise((r) => setTimeout(r, 1000));
@@ -92,9 +97,11 @@ describe('a consultation in progress', () => {
     expect(mic().every((p) => !p.paused)).toBe(true);
   });
 
-  it('screen share: the doctor sees the patient\'s shared screen', async () => {
+  it("screen share: the doctor sees the patient's shared screen", async () => {
     await patient.click('#share-screen');
-    await patient.waitForFunction("document.querySelector('#share-screen').textContent === 'Stop sharing'", { timeout: 10_000 });
+    await patient.waitForFunction("document.querySelector('#share-screen').textContent === 'Stop sharing'", {
+      timeout: 10_000,
+    });
     await doctor.waitForFunction(
       "window.carecall.stats().then(s => s.video.some(v => v.source === 'screen' && v.framesDecoded > 0))",
       { timeout: 10_000, polling: 200 },
@@ -104,10 +111,16 @@ describe('a consultation in progress', () => {
   });
 
   it('simulcast: the receiver picks the layer and the decoded size follows', async () => {
-    const consumerId = await evalIn<string>(doctor, "window.carecall.stats().then(s => s.video.find(v => v.source === 'webcam').consumerId)");
+    const consumerId = await evalIn<string>(
+      doctor,
+      "window.carecall.stats().then(s => s.video.find(v => v.source === 'webcam').consumerId)",
+    );
     const widthAt = async (layer: number) => {
       await evalIn(doctor, `window.carecall.client.setPreferredLayer('${consumerId}', ${layer})`);
-      await doctor.waitForFunction(`window.carecall.events.includes('layers:${consumerId}:${layer}')`, { timeout: 15_000, polling: 100 });
+      await doctor.waitForFunction(`window.carecall.events.includes('layers:${consumerId}:${layer}')`, {
+        timeout: 15_000,
+        polling: 100,
+      });
       await new Promise((r) => setTimeout(r, 1500));
       return (await pageStats(doctor)).video.find((v) => v.consumerId === consumerId)!.frameWidth;
     };
@@ -143,8 +156,11 @@ describe('a consultation in progress', () => {
     expect(await framesGrow(doctor)).toBeGreaterThan(5);
   });
 
-  it('active speaker: the room says who is speaking (Chromium\'s fake microphone beeps) and the tile shows it', async () => {
-    await doctor.waitForFunction("window.carecall.events.some(e => e === 'activeSpeaker:pat' || e === 'activeSpeaker:doc')", { timeout: 15_000, polling: 200 });
+  it("active speaker: the room says who is speaking (Chromium's fake microphone beeps) and the tile shows it", async () => {
+    await doctor.waitForFunction(
+      "window.carecall.events.some(e => e === 'activeSpeaker:pat' || e === 'activeSpeaker:doc')",
+      { timeout: 15_000, polling: 200 },
+    );
     await doctor.waitForSelector('.tile.speaking', { timeout: 5_000 });
   });
 
@@ -153,7 +169,10 @@ describe('a consultation in progress', () => {
       "['doc','pat'].every(id => window.carecall.quality.some(q => q.peerId === id && q.rttMs !== null))",
       { timeout: 15_000, polling: 200 },
     );
-    const quality = await evalIn<{ peerId: string; quality: string; uplink: number | null; rttMs: number }[]>(doctor, 'window.carecall.quality');
+    const quality = await evalIn<{ peerId: string; quality: string; uplink: number | null; rttMs: number }[]>(
+      doctor,
+      'window.carecall.quality',
+    );
     for (const q of quality) {
       expect(['excellent', 'good']).toContain(q.quality);
       expect(q.uplink).toBeGreaterThanOrEqual(7);
@@ -162,7 +181,7 @@ describe('a consultation in progress', () => {
     expect(await doctor.$eval('#tile-pat .quality', (el) => el.textContent)).toMatch(/excellent|good/);
   });
 
-  it('kill -9 of the room\'s media worker: media is back within 3 s', async () => {
+  it("kill -9 of the room's media worker: media is back within 3 s", async () => {
     const hubRoom = t.node.hub.rooms.get(room)!;
     const pid = t.node.pool.workers[hubRoom.room.workerIndex]!.worker.pid;
     const killedAt = Date.now();

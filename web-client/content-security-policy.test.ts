@@ -22,14 +22,20 @@ afterAll(async () => {
 });
 
 /** A window that records every CSP violation the page reports (the policy blocks silently otherwise). */
-async function watchedWindow(): Promise<{ page: Page; violations: () => Promise<string[]>; refusals: string[] }> {
+async function watchedWindow(): Promise<{
+  page: Page;
+  violations: () => Promise<string[]>;
+  refusals: string[];
+}> {
   const page = await openWindow(chromium.browser);
   const refusals: string[] = [];
   page.on('console', (m) => /Content Security Policy|Refused to/i.test(m.text()) && refusals.push(m.text()));
   await page.evaluateOnNewDocument(() => {
     const seen: string[] = [];
     (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (e) =>
+      seen.push(`${e.violatedDirective} ${e.blockedURI}`),
+    );
   });
   return { page, refusals, violations: () => page.evaluate('window.cspViolations') as Promise<string[]> };
 }
@@ -37,7 +43,9 @@ async function watchedWindow(): Promise<{ page: Page; violations: () => Promise<
 it('the room page works under the strict policy: a doctor and a patient see each other, nothing is blocked', async () => {
   const room = newRoomId();
   const doctor = await watchedWindow();
-  await doctor.page.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, room, 'csp-doc', { role: 'doctor', name: 'Dr. Policy' })}`);
+  await doctor.page.goto(
+    `${t.baseUrl}/app/#token=${await mintFor(t.node, room, 'csp-doc', { role: 'doctor', name: 'Dr. Policy' })}`,
+  );
   await waitForProbe(doctor.page, 'window.carecall.joinedAt > 0');
   const patient = await watchedWindow();
   await patient.page.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, room, 'csp-pat')}`);
@@ -46,7 +54,9 @@ it('the room page works under the strict policy: a doctor and a patient see each
   const stats = await pageStats(patient.page);
   expect(stats.video.reduce((n, v) => n + v.framesDecoded, 0)).toBeGreaterThan(0);
   // The stylesheet applied (a blocked one would leave the default white body).
-  expect(await patient.page.evaluate(() => getComputedStyle(document.querySelector('footer')!).display)).not.toBe('block');
+  expect(
+    await patient.page.evaluate(() => getComputedStyle(document.querySelector('footer')!).display),
+  ).not.toBe('block');
   if (SCREENSHOT_DIR) await patient.page.screenshot({ path: join(SCREENSHOT_DIR, 'csp-room.png') });
   for (const w of [doctor, patient]) {
     expect(await w.violations()).toEqual([]);
@@ -60,7 +70,12 @@ it('the pre-call page runs its checks under the policy (camera, microphone, serv
   await w.page.waitForFunction('window.precall && window.precall.done', { timeout: 15_000 });
   const results = (await w.page.evaluate('window.precall.results')) as { name: string; state: string }[];
   // Every check ran; the server round trip may only warn on a loaded machine (timing, not policy).
-  expect(Object.fromEntries(results.map((r) => [r.name, r.state]))).toEqual({ camera: 'ok', microphone: 'ok', signaling: 'ok', server: expect.stringMatching(/^(ok|warn)$/) });
+  expect(Object.fromEntries(results.map((r) => [r.name, r.state]))).toEqual({
+    camera: 'ok',
+    microphone: 'ok',
+    signaling: 'ok',
+    server: expect.stringMatching(/^(ok|warn)$/),
+  });
   if (SCREENSHOT_DIR) await w.page.screenshot({ path: join(SCREENSHOT_DIR, 'csp-precall.png') });
   expect(await w.violations()).toEqual([]);
   expect(w.refusals).toEqual([]);

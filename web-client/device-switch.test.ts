@@ -41,7 +41,12 @@ const devices = (page: Page, kind: MediaDeviceKind) =>
   );
 const publishedDevice = (page: Page, source: string) =>
   evalIn<string>(page, `window.carecall.client.published.get('${source}').track.getSettings().deviceId`);
-const serverProducers = (source: string) => t.node.hub.rooms.get(room)!.room.peers.get('a')!.producersBySource(source as never).map((p) => p.producerId);
+const serverProducers = (source: string) =>
+  t.node.hub.rooms
+    .get(room)!
+    .room.peers.get('a')!
+    .producersBySource(source as never)
+    .map((p) => p.producerId);
 
 /** Samples one inbound counter of b's every 100 ms while `during` runs, then 2 s more. */
 async function sampleAcross(counter: string, during: () => Promise<unknown>) {
@@ -70,7 +75,9 @@ it('camera switch mid-call: same producer, new device, the other side keeps deco
   const producersBefore = serverProducers('webcam');
   const consumersBefore = await evalIn<string[]>(b, '[...window.carecall.client.consumers.keys()]');
   const frames = "s.video.find(v => v.source === 'webcam').framesDecoded";
-  const { stalledMs, rise } = await sampleAcross(frames, () => evalIn(a, `window.carecall.client.switchDevice('videoinput', '${other}')`));
+  const { stalledMs, rise } = await sampleAcross(frames, () =>
+    evalIn(a, `window.carecall.client.switchDevice('videoinput', '${other}')`),
+  );
   console.log(`camera switch: remote frames +${rise} over ~3 s, longest stall ${Math.round(stalledMs)} ms`);
   expect(await publishedDevice(a, 'webcam')).toBe(other);
   expect(serverProducers('webcam')).toEqual(producersBefore);
@@ -78,7 +85,12 @@ it('camera switch mid-call: same producer, new device, the other side keeps deco
   expect(rise).toBeGreaterThan(45);
   expect(stalledMs).toBeLessThan(600);
   // The self view shows the new camera; the old one is released.
-  expect(await evalIn(a, "document.querySelector('#tile-local video').srcObject.getVideoTracks()[0].getSettings().deviceId")).toBe(other);
+  expect(
+    await evalIn(
+      a,
+      "document.querySelector('#tile-local video').srcObject.getVideoTracks()[0].getSettings().deviceId",
+    ),
+  ).toBe(other);
   expect(await evalIn(a, "window.carecall.events.includes('localTrack:webcam')")).toBe(true);
 });
 
@@ -87,7 +99,9 @@ it('microphone switch mid-call: same producer, the other side keeps receiving au
   const target = mics[0]!;
   const producersBefore = serverProducers('mic');
   const samples = 's.audio.reduce((n, x) => n + x.totalSamplesReceived, 0)';
-  const { stalledMs, rise } = await sampleAcross(samples, () => evalIn(a, `window.carecall.client.switchDevice('audioinput', '${target}')`));
+  const { stalledMs, rise } = await sampleAcross(samples, () =>
+    evalIn(a, `window.carecall.client.switchDevice('audioinput', '${target}')`),
+  );
   console.log(`microphone switch: remote samples +${rise}, longest stall ${Math.round(stalledMs)} ms`);
   expect(await publishedDevice(a, 'mic')).toBe(target);
   expect(serverProducers('mic')).toEqual(producersBefore);
@@ -109,8 +123,11 @@ it('speaker output: every remote audio element plays on the chosen device', asyn
   expect(sinks.length).toBeGreaterThan(0);
   expect(new Set(sinks)).toEqual(new Set([outputs[1]]));
   // An element attached later (someone joins) gets the same output.
-  const late = await evalIn<string>(b, `(async () => { const el = document.createElement('audio'); window.carecall.client.attachAudioOutput(el);
-    for (let i = 0; i < 20 && el.sinkId !== '${outputs[1]}'; i++) await new Promise(r => setTimeout(r, 25)); return el.sinkId; })()`);
+  const late = await evalIn<string>(
+    b,
+    `(async () => { const el = document.createElement('audio'); window.carecall.client.attachAudioOutput(el);
+    for (let i = 0; i < 20 && el.sinkId !== '${outputs[1]}'; i++) await new Promise(r => setTimeout(r, 25)); return el.sinkId; })()`,
+  );
   expect(late).toBe(outputs[1]);
 });
 
@@ -123,7 +140,10 @@ it('the pre-call choice is used at start; an unknown device is refused, not sile
       const ids = s.getTracks().map(t => t.kind + ':' + t.getSettings().deviceId); s.getTracks().forEach(t => t.stop()); return ids.sort(); })`,
   );
   expect(opened).toEqual([`audio:${mics[1]}`, `video:${cameras[1]}`]);
-  const refused = await evalIn<string>(a, "window.carecall.client.switchDevice('videoinput', 'no-such-camera').then(() => 'switched', e => e.name)");
+  const refused = await evalIn<string>(
+    a,
+    "window.carecall.client.switchDevice('videoinput', 'no-such-camera').then(() => 'switched', e => e.name)",
+  );
   expect(refused).toBe('OverconstrainedError');
   // The call goes on with the camera it had.
   expect(cameras).toContain(await publishedDevice(a, 'webcam'));

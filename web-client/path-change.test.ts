@@ -31,7 +31,9 @@ it('a quiet call is not a lost path: with everyone muted and cameras off nothing
   }
   for (const page of pages) await waitForProbe(page, 'window.carecall.firstRemoteFrameAt > 0');
   for (const page of pages) {
-    await page.evaluate("Promise.all([window.carecall.client.setPaused('mic', true), window.carecall.client.setPaused('webcam', true)])");
+    await page.evaluate(
+      "Promise.all([window.carecall.client.setPaused('mic', true), window.carecall.client.setPaused('webcam', true)])",
+    );
   }
   await new Promise((r) => setTimeout(r, 3000));
   for (const page of pages) {
@@ -51,7 +53,7 @@ it('UDP path lost mid-call -> the client restarts ICE -> media continues over TC
     await waitForProbe(page, "window.carecall.status === 'admitted'");
     pages.push(page);
   }
-  const [a, b] = pages as [typeof pages[0], typeof pages[0]];
+  const [a, b] = pages as [(typeof pages)[0], (typeof pages)[0]];
   await waitForProbe(a, 'window.carecall.firstRemoteFrameAt > 0');
   const transports = [...t.node.hub.rooms.get(room)!.room.peers.get('a')!.transports.values()];
   expect(transports.every((tr) => tr.iceSelectedTuple?.protocol === 'udp')).toBe(true);
@@ -59,7 +61,9 @@ it('UDP path lost mid-call -> the client restarts ICE -> media continues over TC
   // pages' transports use, so each page loses its path.
   const room0 = t.node.hub.rooms.get(room)!.room;
   const udpPorts = ['a', 'b'].flatMap((id) =>
-    [...room0.peers.get(id)!.transports.values()].flatMap((tr) => tr.iceCandidates.filter((c) => c.protocol === 'udp').map((c) => c.port)),
+    [...room0.peers.get(id)!.transports.values()].flatMap((tr) =>
+      tr.iceCandidates.filter((c) => c.protocol === 'udp').map((c) => c.port),
+    ),
   );
   const range = `${Math.min(...udpPorts)}:${Math.max(...udpPorts)}`;
 
@@ -76,14 +80,22 @@ it('UDP path lost mid-call -> the client restarts ICE -> media continues over TC
     await waitForProbe(page, "window.carecall.events.includes('connection:iceRestart')", 20_000);
     await page.waitForFunction(framesFlowing, { timeout: 20_000, polling: 250 });
   }
-  console.log(`UDP blocked -> ICE restart -> frames flowing again over TCP on both pages after ${Date.now() - blockedAt} ms`);
+  console.log(
+    `UDP blocked -> ICE restart -> frames flowing again over TCP on both pages after ${Date.now() - blockedAt} ms`,
+  );
   // Fast path-loss detection is on by default; its timing is measured in loadtests/path-change.
-  for (const page of [a, b]) expect(await page.evaluate('window.carecall.client.fastPathRecovery')).toBe(true);
+  for (const page of [a, b])
+    expect(await page.evaluate('window.carecall.client.fastPathRecovery')).toBe(true);
   // Every transport ends up on TCP (one whose server-to-client half still worked over UDP may get
   // there a moment after media is back).
   const tuples = () =>
-    ['a', 'b'].flatMap((peer) => [...t.node.hub.rooms.get(room)!.room.peers.get(peer)!.transports.values()].map((tr) => tr.iceSelectedTuple?.protocol));
-  for (let i = 0; i < 100 && tuples().some((p) => p !== 'tcp'); i++) await new Promise((r) => setTimeout(r, 100));
+    ['a', 'b'].flatMap((peer) =>
+      [...t.node.hub.rooms.get(room)!.room.peers.get(peer)!.transports.values()].map(
+        (tr) => tr.iceSelectedTuple?.protocol,
+      ),
+    );
+  for (let i = 0; i < 100 && tuples().some((p) => p !== 'tcp'); i++)
+    await new Promise((r) => setTimeout(r, 100));
   expect(tuples()).toEqual(['tcp', 'tcp', 'tcp', 'tcp']);
   const decoded = async () => (await pageStats(b)).video.reduce((n, v) => n + v.framesDecoded, 0);
   const before = await decoded();

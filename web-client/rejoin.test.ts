@@ -20,7 +20,10 @@ it('an outage longer than the grace period: the client rejoins cleanly, no dupli
   const open = async (sub: string) => {
     const page = await openWindow(chromium.browser);
     await page.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, room, sub)}`);
-    await waitForProbe(page, 'window.carecall.firstRemoteFrameAt > 0 || window.carecall.status === "admitted"');
+    await waitForProbe(
+      page,
+      'window.carecall.firstRemoteFrameAt > 0 || window.carecall.status === "admitted"',
+    );
     return page;
   };
   const a = await open('a');
@@ -34,8 +37,14 @@ it('an outage longer than the grace period: the client rejoins cleanly, no dupli
   await b.setOfflineMode(false);
 
   await waitForProbe(b, "window.carecall.events.includes('connection:rejoined')", 20_000);
-  await b.waitForFunction('window.carecall.stats().then(s => s.video.some(v => v.framesDecoded > 0))', { timeout: 10_000, polling: 100 });
-  await a.waitForFunction('window.carecall.stats().then(s => s.video.length === 1 && s.video[0].framesDecoded > 0)', { timeout: 10_000, polling: 100 });
+  await b.waitForFunction('window.carecall.stats().then(s => s.video.some(v => v.framesDecoded > 0))', {
+    timeout: 10_000,
+    polling: 100,
+  });
+  await a.waitForFunction(
+    'window.carecall.stats().then(s => s.video.length === 1 && s.video[0].framesDecoded > 0)',
+    { timeout: 10_000, polling: 100 },
+  );
   expect([...t.node.hub.rooms.get(room)!.room.peers.keys()].sort()).toEqual(['a', 'b']);
   expect([...t.node.hub.rooms.get(room)!.members.keys()].sort()).toEqual(['a', 'b']);
   // a sees exactly one b: old consumers were closed when b's first session ended.

@@ -20,7 +20,11 @@ afterEach(async () => {
   await Promise.all(pages.splice(0).map((p) => p.close().catch(() => undefined)));
 });
 
-const doctorClaims = { role: 'doctor' as const, name: 'Dr. Test', perms: ['publish', 'subscribe', 'admit', 'moderate'] as never };
+const doctorClaims = {
+  role: 'doctor' as const,
+  name: 'Dr. Test',
+  perms: ['publish', 'subscribe', 'admit', 'moderate'] as never,
+};
 const patientClaims = { role: 'patient' as const, name: 'Pat Test', perms: patientPerms };
 async function open(room: string, sub: string, over: object) {
   const page = await openWindow(chromium.browser);
@@ -31,7 +35,8 @@ async function open(room: string, sub: string, over: object) {
 const evalIn = <T>(page: Page, js: string) => page.evaluate(js) as Promise<T>;
 const frames = (s: Stats) => s.video.reduce((a, v) => a + v.framesDecoded, 0);
 /** Remembers the page's own camera track now, to check later that it was stopped. */
-const holdCamera = (page: Page) => evalIn(page, "window.__cam = window.carecall.client.devices.track('webcam'); window.__cam.readyState");
+const holdCamera = (page: Page) =>
+  evalIn(page, "window.__cam = window.carecall.client.devices.track('webcam'); window.__cam.readyState");
 const cameraState = (page: Page) => evalIn<string>(page, 'window.__cam.readyState');
 
 /** Doctor in the room, patient admitted by a click on Admit, media flowing both ways. */
@@ -57,7 +62,8 @@ describe('waiting room', () => {
     await waitForProbe(patient, "window.carecall.status === 'waiting'");
     await patient.waitForSelector('#waiting-status .position[data-position="1"]');
     expect(await patient.$eval('#waiting-status .notified', (el) => el.className)).toContain('yes');
-    const waited = () => patient.$eval('#waiting-status .waited', (el) => Number((el as HTMLElement).dataset.waitedMs));
+    const waited = () =>
+      patient.$eval('#waiting-status .waited', (el) => Number((el as HTMLElement).dataset.waitedMs));
     const first = await waited();
     await new Promise((r) => setTimeout(r, 1500));
     expect(await waited()).toBeGreaterThan(first + 900);
@@ -69,7 +75,9 @@ describe('waiting room', () => {
     expect(await patient.$eval('#host-message', (el) => el.textContent)).toContain('5 more minutes');
     await doctor.type('#waiting-message', 'Almost there');
     await doctor.click('#waiting-send');
-    await patient.waitForFunction("document.querySelector('#host-message').textContent.includes('Almost there')");
+    await patient.waitForFunction(
+      "document.querySelector('#host-message').textContent.includes('Almost there')",
+    );
 
     await holdCamera(patient);
     expect(await patient.$eval('#leave', (el) => (el as HTMLButtonElement).disabled)).toBe(false);
@@ -99,8 +107,12 @@ describe('participant list and host controls', () => {
     const { doctor, patient } = await call();
     await doctor.click('#participants-toggle');
     await doctor.waitForSelector('#participants li[data-peer="pat"][data-mic="live"]');
-    expect(await doctor.$eval('#participants li[data-peer="pat"] .role', (el) => el.textContent)).toBe('Patient');
-    expect(await doctor.$eval('#participants li[data-peer="doc"] .role', (el) => el.textContent)).toContain('Host');
+    expect(await doctor.$eval('#participants li[data-peer="pat"] .role', (el) => el.textContent)).toBe(
+      'Patient',
+    );
+    expect(await doctor.$eval('#participants li[data-peer="doc"] .role', (el) => el.textContent)).toContain(
+      'Host',
+    );
     // The patient has no host controls.
     await patient.click('#participants-toggle');
     await patient.waitForSelector('#participants li[data-peer="doc"]');
@@ -150,7 +162,12 @@ describe('participant list and host controls', () => {
       await waitForProbe(page, "window.carecall.status === 'closed:ended_by_host'");
       expect(await cameraState(page)).toBe('ended');
       expect(await evalIn(page, 'window.carecall.client.consumers.size')).toBe(0);
-      expect(await evalIn(page, "document.querySelectorAll('video').length === 0 || [...document.querySelectorAll('video')].every(v => !v.srcObject || v.srcObject.getTracks().every(t => t.readyState === 'ended'))")).toBe(true);
+      expect(
+        await evalIn(
+          page,
+          "document.querySelectorAll('video').length === 0 || [...document.querySelectorAll('video')].every(v => !v.srcObject || v.srcObject.getTracks().every(t => t.readyState === 'ended'))",
+        ),
+      ).toBe(true);
       await page.waitForSelector('[data-banner="banner.ended"]');
     }
   });

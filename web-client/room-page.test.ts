@@ -24,9 +24,19 @@ afterEach(async () => {
   await Promise.all(pages.splice(0).map((p) => p.close().catch(() => undefined)));
 });
 
-const doctorClaims = { role: 'doctor' as const, name: 'Dr. Test', perms: ['publish', 'subscribe', 'admit', 'moderate'] as never };
+const doctorClaims = {
+  role: 'doctor' as const,
+  name: 'Dr. Test',
+  perms: ['publish', 'subscribe', 'admit', 'moderate'] as never,
+};
 const patientClaims = { role: 'patient' as const, name: 'Pat Test', perms: patientPerms };
-async function open(room: string, sub: string, over: object, viewport = { width: 1280, height: 720 }, query = '') {
+async function open(
+  room: string,
+  sub: string,
+  over: object,
+  viewport = { width: 1280, height: 720 },
+  query = '',
+) {
   const page = await openWindow(chromium.browser);
   pages.push(page);
   await page.setViewport(viewport);
@@ -47,10 +57,12 @@ async function barVisible(page: Page) {
     const buttons = [...document.querySelectorAll<HTMLElement>('#controls button')];
     return {
       count: buttons.length,
-      offscreen: buttons.filter((b) => {
-        const r = b.getBoundingClientRect();
-        return r.bottom > innerHeight || r.right > innerWidth || r.top < 0 || r.left < 0 || r.height === 0;
-      }).map((b) => b.id),
+      offscreen: buttons
+        .filter((b) => {
+          const r = b.getBoundingClientRect();
+          return r.bottom > innerHeight || r.right > innerWidth || r.top < 0 || r.left < 0 || r.height === 0;
+        })
+        .map((b) => b.id),
     };
   });
 }
@@ -59,7 +71,16 @@ async function axe(page: Page) {
   // Evaluated over the DevTools protocol: a <script> tag would be refused by the page's CSP, rightly.
   await page.evaluate(AXE_SOURCE);
   const violations = (await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }).axe.run(document, {
+    const result = await (
+      window as unknown as {
+        axe: {
+          run: (
+            ctx: Document,
+            o: object,
+          ) => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }>;
+        };
+      }
+    ).axe.run(document, {
       resultTypes: ['violations'],
     });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
@@ -102,17 +123,27 @@ describe('in the call', () => {
     await a.waitForSelector('#device-camera');
     const focused = await evalIn<string>(a, 'document.activeElement.id');
     expect(focused).toBe('device-camera');
-    const cameras = await evalIn<string[]>(a, "[...document.querySelectorAll('#device-camera option')].filter(o => o.textContent !== 'fake_device_1').map(o => o.value)");
+    const cameras = await evalIn<string[]>(
+      a,
+      "[...document.querySelectorAll('#device-camera option')].filter(o => o.textContent !== 'fake_device_1').map(o => o.value)",
+    );
     expect(cameras.length).toBe(2);
-    const current = await evalIn<string>(a, "window.carecall.client.published.get('webcam').track.getSettings().deviceId");
+    const current = await evalIn<string>(
+      a,
+      "window.carecall.client.published.get('webcam').track.getSettings().deviceId",
+    );
     const other = cameras.find((c) => c !== current)!;
     const consumersBefore = await evalIn<string[]>(b, '[...window.carecall.client.consumers.keys()]');
     await a.select('#device-camera', other);
-    await a.waitForFunction(`window.carecall.client.published.get('webcam').track.getSettings().deviceId === '${other}'`);
+    await a.waitForFunction(
+      `window.carecall.client.published.get('webcam').track.getSettings().deviceId === '${other}'`,
+    );
     // The new camera's first frames take a moment (the encoder restarts low); then the same consumer decodes on.
     await new Promise((r) => setTimeout(r, 1000));
     expect(await decoding(b, 2000)).toBeGreaterThan(10);
-    expect(await evalIn<string[]>(b, '[...window.carecall.client.consumers.keys()]')).toEqual(consumersBefore);
+    expect(await evalIn<string[]>(b, '[...window.carecall.client.consumers.keys()]')).toEqual(
+      consumersBefore,
+    );
     // Escape closes the menu and gives focus back to its button.
     await a.keyboard.press('Escape');
     await a.waitForSelector('#devices-menu', { hidden: true });
@@ -140,7 +171,12 @@ describe('in the call', () => {
     await a.waitForSelector('[data-banner="banner.otherLeft"]');
     expect(await a.$eval('[data-banner="banner.otherLeft"]', (el) => el.textContent)).toContain('Dr. B left');
     // Everything but Rejoin is off after leaving.
-    expect(await evalIn<boolean>(b, "['toggle-mic','toggle-cam','share-screen'].every(id => document.getElementById(id).disabled)")).toBe(true);
+    expect(
+      await evalIn<boolean>(
+        b,
+        "['toggle-mic','toggle-cam','share-screen'].every(id => document.getElementById(id).disabled)",
+      ),
+    ).toBe(true);
     await evalIn(b, 'window.carecall.firstRemoteFrameAt = 0');
     await b.click('#rejoin');
     await waitForProbe(b, 'window.carecall.firstRemoteFrameAt > 0');
@@ -182,13 +218,18 @@ describe('pages, language, accessibility', () => {
     await page.goto(links.doctor.replace(/^http:\/\/[^/]+/, t.baseUrl));
     expect(new URL(page.url()).pathname).toBe('/app/precall.html');
     await page.waitForFunction('window.precall && window.precall.done', { timeout: 15_000 });
-    const cameras = await evalIn<string[]>(page, "[...document.querySelectorAll('#camera option')].filter(o => o.textContent !== 'fake_device_1').map(o => o.value)");
+    const cameras = await evalIn<string[]>(
+      page,
+      "[...document.querySelectorAll('#camera option')].filter(o => o.textContent !== 'fake_device_1').map(o => o.value)",
+    );
     const chosen = cameras[1]!;
     await page.select('#camera', chosen);
     await page.waitForFunction(`document.querySelector('#join').getAttribute('href').includes('cam=')`);
     await Promise.all([page.waitForNavigation(), page.click('#join')]);
     await waitForProbe(page, "window.carecall.status === 'admitted'");
-    expect(await evalIn(page, "window.carecall.client.devices.track('webcam').getSettings().deviceId")).toBe(chosen);
+    expect(await evalIn(page, "window.carecall.client.devices.track('webcam').getSettings().deviceId")).toBe(
+      chosen,
+    );
     const icon = await fetch(`${t.baseUrl}/favicon.ico`);
     expect(icon.status).toBe(200);
     expect(missing).toEqual([]);
@@ -202,7 +243,9 @@ describe('pages, language, accessibility', () => {
     expect(await page.$eval('html', (el) => el.lang)).toBe('de');
     const page2 = await openWindow(chromium.browser);
     pages.push(page2);
-    await page2.evaluateOnNewDocument(() => Object.defineProperty(navigator, 'languages', { get: () => ['de-AT', 'en'] }));
+    await page2.evaluateOnNewDocument(() =>
+      Object.defineProperty(navigator, 'languages', { get: () => ['de-AT', 'en'] }),
+    );
     await page2.goto(`${t.baseUrl}/app/precall.html`);
     await page2.waitForFunction('window.precall && window.precall.done', { timeout: 15_000 });
     expect(await page2.$eval('#test-speaker', (el) => el.textContent)).toBe('Testton abspielen');

@@ -20,12 +20,19 @@ it('the room page opens its signaling socket with the token in Sec-WebSocket-Pro
   await cdp.send('Network.enable');
   const sockets: { url: string; protocols?: string; selected?: string }[] = [];
   cdp.on('Network.webSocketCreated', (e: { url: string }) => sockets.push({ url: e.url }));
-  cdp.on('Network.webSocketWillSendHandshakeRequest', (e: { request: { headers: Record<string, string> } }) => {
-    sockets.at(-1)!.protocols = e.request.headers['Sec-WebSocket-Protocol'];
-  });
-  cdp.on('Network.webSocketHandshakeResponseReceived', (e: { response: { headers: Record<string, string> } }) => {
-    sockets.at(-1)!.selected = e.response.headers['Sec-WebSocket-Protocol'] ?? e.response.headers['sec-websocket-protocol'];
-  });
+  cdp.on(
+    'Network.webSocketWillSendHandshakeRequest',
+    (e: { request: { headers: Record<string, string> } }) => {
+      sockets.at(-1)!.protocols = e.request.headers['Sec-WebSocket-Protocol'];
+    },
+  );
+  cdp.on(
+    'Network.webSocketHandshakeResponseReceived',
+    (e: { response: { headers: Record<string, string> } }) => {
+      sockets.at(-1)!.selected =
+        e.response.headers['Sec-WebSocket-Protocol'] ?? e.response.headers['sec-websocket-protocol'];
+    },
+  );
   const token = await mintFor(t.node, newRoomId(), 'browser-proto');
   await page.goto(`${t.baseUrl}/app/#token=${token}`);
   await waitForProbe(page, 'window.carecall.status === "admitted"');

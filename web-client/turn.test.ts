@@ -16,11 +16,27 @@ beforeAll(async () => {
   const port = await freePort();
   const relayBase = 50_000 + Math.floor(Math.random() * 10_000);
   const secret = randomBytes(24).toString('hex');
-  turnserver = spawn('turnserver', [
-    '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
-    `--min-port=${relayBase}`, `--max-port=${relayBase + 200}`, '--use-auth-secret', `--static-auth-secret=${secret}`,
-    '--realm=carecall', '--no-cli', '--no-tls', '--no-dtls', '--allow-loopback-peers', '--log-file=stdout', '--simple-log',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  turnserver = spawn(
+    'turnserver',
+    [
+      '-n',
+      '--listening-ip=127.0.0.1',
+      '--relay-ip=127.0.0.1',
+      `--listening-port=${port}`,
+      `--min-port=${relayBase}`,
+      `--max-port=${relayBase + 200}`,
+      '--use-auth-secret',
+      `--static-auth-secret=${secret}`,
+      '--realm=carecall',
+      '--no-cli',
+      '--no-tls',
+      '--no-dtls',
+      '--allow-loopback-peers',
+      '--log-file=stdout',
+      '--simple-log',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('turnserver did not start')), 10_000);
     turnserver.stdout!.on('data', (d: Buffer) => {
@@ -57,5 +73,9 @@ it('relay-only call through coturn: both sides decode video, and the selected pa
   }
   // mediasoup sees the relay's address as the remote end, not the browser's.
   const transports = [...t.node.hub.rooms.get(room)!.room.peers.get('a')!.transports.values()];
-  expect(transports.every((tr) => tr.iceSelectedTuple?.remoteIp === '127.0.0.1' && tr.iceSelectedTuple.protocol === 'udp')).toBe(true);
+  expect(
+    transports.every(
+      (tr) => tr.iceSelectedTuple?.remoteIp === '127.0.0.1' && tr.iceSelectedTuple.protocol === 'udp',
+    ),
+  ).toBe(true);
 }, 60_000);

@@ -9,7 +9,9 @@ const ts = (name: string) => timestamp(name, { withTimezone: true });
  * the sha256 of the secret is stored; the URL itself is shown once, when it is issued.
  */
 export const doctorCalendarFeeds = pgTable('doctor_calendar_feeds', {
-  doctorId: text('doctor_id').primaryKey().references(() => users.id),
+  doctorId: text('doctor_id')
+    .primaryKey()
+    .references(() => users.id),
   tokenHash: text('token_hash').notNull().unique(),
   /** When the current secret was issued (a rotation resets it). */
   issuedAt: ts('issued_at').notNull().defaultNow(),

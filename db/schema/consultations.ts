@@ -6,7 +6,9 @@ const ts = (name: string) => timestamp(name, { withTimezone: true });
 
 /** The video room of an appointment: an opaque random id, never derived from the appointment. */
 export const consultationRooms = pgTable('consultation_rooms', {
-  appointmentId: text('appointment_id').primaryKey().references(() => appointments.id),
+  appointmentId: text('appointment_id')
+    .primaryKey()
+    .references(() => appointments.id),
   roomId: text('room_id').notNull().unique(),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
@@ -18,8 +20,12 @@ export const consultationGuests = pgTable(
   'consultation_guests',
   {
     id: text('id').primaryKey(),
-    appointmentId: text('appointment_id').notNull().references(() => appointments.id),
-    invitedBy: text('invited_by').notNull().references(() => users.id),
+    appointmentId: text('appointment_id')
+      .notNull()
+      .references(() => appointments.id),
+    invitedBy: text('invited_by')
+      .notNull()
+      .references(() => users.id),
     kind: text('kind', { enum: GUEST_KINDS }).notNull(),
     displayName: text('display_name').notNull(),
     /** sha256 of the link key: the key itself is only ever in the link. */

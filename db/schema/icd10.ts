@@ -22,7 +22,10 @@ export const icd10Codes = pgTable(
     release: text('release').notNull(),
     search: tsvector('search')
       .notNull()
-      .generatedAlwaysAs((): SQL => sql`to_tsvector('english'::regconfig, ${icd10Codes.title}) || to_tsvector('simple'::regconfig, ${icd10Codes.title})`),
+      .generatedAlwaysAs(
+        (): SQL =>
+          sql`to_tsvector('english'::regconfig, ${icd10Codes.title}) || to_tsvector('simple'::regconfig, ${icd10Codes.title})`,
+      ),
   },
   (t) => [
     // The ICD-10-CM shape: letter, two characters, then optionally a dot and one to four more.

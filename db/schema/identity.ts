@@ -1,10 +1,28 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, date, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  check,
+  date,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 
 // Ids are random UUIDs made in the application (crypto.randomUUID), never derived from PHI.
 // Secrets (passwords, refresh tokens, invitation tokens, one-time codes) are stored only as hashes.
 
-export const USER_ROLES = ['patient', 'guardian', 'doctor', 'clinic_admin', 'operator', 'partner', 'admin'] as const;
+export const USER_ROLES = [
+  'patient',
+  'guardian',
+  'doctor',
+  'clinic_admin',
+  'operator',
+  'partner',
+  'admin',
+] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 export const MFA_METHODS = ['email', 'sms', 'totp'] as const;
 export type MfaMethod = (typeof MFA_METHODS)[number];
@@ -44,14 +62,23 @@ export const users = pgTable(
     passwordChangeRequired: boolean('password_change_required').notNull().default(false),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [check('users_role_check', sql`${t.role} in ('patient','guardian','doctor','clinic_admin','operator','partner','admin')`)],
+  (t) => [
+    check(
+      'users_role_check',
+      sql`${t.role} in ('patient','guardian','doctor','clinic_admin','operator','partner','admin')`,
+    ),
+  ],
 );
 
 export const clinicMembers = pgTable(
   'clinic_members',
   {
-    clinicId: text('clinic_id').notNull().references(() => clinics.id),
-    userId: text('user_id').notNull().references(() => users.id),
+    clinicId: text('clinic_id')
+      .notNull()
+      .references(() => clinics.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.clinicId, t.userId] }), index('clinic_members_user_idx').on(t.userId)],
@@ -61,30 +88,50 @@ export const clinicMembers = pgTable(
 export const careRelationships = pgTable(
   'care_relationships',
   {
-    clinicId: text('clinic_id').notNull().references(() => clinics.id),
-    doctorId: text('doctor_id').notNull().references(() => users.id),
-    patientId: text('patient_id').notNull().references(() => users.id),
-    createdBy: text('created_by').notNull().references(() => users.id),
+    clinicId: text('clinic_id')
+      .notNull()
+      .references(() => clinics.id),
+    doctorId: text('doctor_id')
+      .notNull()
+      .references(() => users.id),
+    patientId: text('patient_id')
+      .notNull()
+      .references(() => users.id),
+    createdBy: text('created_by')
+      .notNull()
+      .references(() => users.id),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.clinicId, t.doctorId, t.patientId] }), index('care_relationships_patient_idx').on(t.patientId)],
+  (t) => [
+    primaryKey({ columns: [t.clinicId, t.doctorId, t.patientId] }),
+    index('care_relationships_patient_idx').on(t.patientId),
+  ],
 );
 
 export const guardianships = pgTable(
   'guardianships',
   {
-    guardianId: text('guardian_id').notNull().references(() => users.id),
-    dependentId: text('dependent_id').notNull().references(() => users.id),
+    guardianId: text('guardian_id')
+      .notNull()
+      .references(() => users.id),
+    dependentId: text('dependent_id')
+      .notNull()
+      .references(() => users.id),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.guardianId, t.dependentId] }), index('guardianships_dependent_idx').on(t.dependentId)],
+  (t) => [
+    primaryKey({ columns: [t.guardianId, t.dependentId] }),
+    index('guardianships_dependent_idx').on(t.dependentId),
+  ],
 );
 
 export const invitations = pgTable(
   'invitations',
   {
     id: text('id').primaryKey(),
-    clinicId: text('clinic_id').notNull().references(() => clinics.id),
+    clinicId: text('clinic_id')
+      .notNull()
+      .references(() => clinics.id),
     role: text('role', { enum: USER_ROLES }).notNull(),
     email: text('email').notNull(),
     tokenHash: text('token_hash').notNull().unique(),
@@ -102,7 +149,9 @@ export const sessions = pgTable(
   'sessions',
   {
     id: text('id').primaryKey(),
-    userId: text('user_id').notNull().references(() => users.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
     createdAt: ts('created_at').notNull().defaultNow(),
     lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
     expiresAt: ts('expires_at').notNull(),
@@ -118,7 +167,9 @@ export const refreshTokens = pgTable(
   'refresh_tokens',
   {
     id: text('id').primaryKey(),
-    sessionId: text('session_id').notNull().references(() => sessions.id),
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => sessions.id),
     tokenHash: text('token_hash').notNull().unique(),
     createdAt: ts('created_at').notNull().defaultNow(),
     /** Set when rotated; presenting a used token again is reuse (theft) and revokes the session. */
@@ -131,7 +182,9 @@ export const mfaChallenges = pgTable(
   'mfa_challenges',
   {
     id: text('id').primaryKey(),
-    userId: text('user_id').notNull().references(() => users.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id),
     method: text('method', { enum: MFA_METHODS }).notNull(),
     codeHash: text('code_hash'),
     attempts: integer('attempts').notNull().default(0),
@@ -160,7 +213,10 @@ export const loginAttempts = pgTable(
     kind: text('kind').notNull().default('password'),
     succeeded: boolean('succeeded'),
   },
-  (t) => [index('login_attempts_ip_idx').on(t.ip, t.at), index('login_attempts_identifier_idx').on(t.identifierHash, t.at)],
+  (t) => [
+    index('login_attempts_ip_idx').on(t.ip, t.at),
+    index('login_attempts_identifier_idx').on(t.identifierHash, t.at),
+  ],
 );
 
 /**
@@ -182,9 +238,15 @@ export const breakGlassGrants = pgTable(
   'break_glass_grants',
   {
     id: text('id').primaryKey(),
-    doctorId: text('doctor_id').notNull().references(() => users.id),
-    patientId: text('patient_id').notNull().references(() => users.id),
-    clinicId: text('clinic_id').notNull().references(() => clinics.id),
+    doctorId: text('doctor_id')
+      .notNull()
+      .references(() => users.id),
+    patientId: text('patient_id')
+      .notNull()
+      .references(() => users.id),
+    clinicId: text('clinic_id')
+      .notNull()
+      .references(() => clinics.id),
     reason: text('reason').notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
     expiresAt: ts('expires_at').notNull(),

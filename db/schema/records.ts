@@ -12,9 +12,15 @@ export const patientNotes = pgTable(
   'patient_notes',
   {
     id: text('id').primaryKey(),
-    patientId: text('patient_id').notNull().references(() => users.id),
-    clinicId: text('clinic_id').notNull().references(() => clinics.id),
-    authorId: text('author_id').notNull().references(() => users.id),
+    patientId: text('patient_id')
+      .notNull()
+      .references(() => users.id),
+    clinicId: text('clinic_id')
+      .notNull()
+      .references(() => clinics.id),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id),
     sealedBody: bytea('sealed_body'),
     plaintextBody: text('plaintext_body'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -1,5 +1,19 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, check, date, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, unique } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  boolean,
+  check,
+  date,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  unique,
+} from 'drizzle-orm/pg-core';
 import { clinics, users } from './identity.ts';
 
 // Scheduling. The no-double-booking exclusion constraint on appointments cannot be
@@ -9,15 +23,28 @@ const ts = (name: string) => timestamp(name, { withTimezone: true });
 
 export const CONSULT_KINDS = ['video', 'chat', 'on_site'] as const;
 export type ConsultKind = (typeof CONSULT_KINDS)[number];
-export const APPOINTMENT_STATUSES = ['requested', 'confirmed', 'checked_in', 'in_call', 'completed', 'cancelled', 'no_show'] as const;
+export const APPOINTMENT_STATUSES = [
+  'requested',
+  'confirmed',
+  'checked_in',
+  'in_call',
+  'completed',
+  'cancelled',
+  'no_show',
+] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 
 /** Per-clinic scheduling behaviour; a clinic without a row uses the defaults below. */
 export const clinicSchedulingSettings = pgTable('clinic_scheduling_settings', {
-  clinicId: text('clinic_id').primaryKey().references(() => clinics.id),
+  clinicId: text('clinic_id')
+    .primaryKey()
+    .references(() => clinics.id),
   /** On: bookings wait in 'requested' until an operator confirms. Off: auto-confirmed. */
   requiresApproval: boolean('requires_approval').notNull().default(false),
-  reminderOffsetsMinutes: integer('reminder_offsets_minutes').array().notNull().default(sql`'{1440,60}'::integer[]`),
+  reminderOffsetsMinutes: integer('reminder_offsets_minutes')
+    .array()
+    .notNull()
+    .default(sql`'{1440,60}'::integer[]`),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 
@@ -25,7 +52,9 @@ export const consultTypes = pgTable(
   'consult_types',
   {
     id: text('id').primaryKey(),
-    clinicId: text('clinic_id').notNull().references(() => clinics.id),
+    clinicId: text('clinic_id')
+      .notNull()
+      .references(() => clinics.id),
     name: text('name').notNull(),
     kind: text('kind', { enum: CONSULT_KINDS }).notNull(),
     durationMinutes: integer('duration_minutes').notNull(),
@@ -45,7 +74,9 @@ export const consultTypes = pgTable(
 
 /** The doctor's IANA time zone: weekly rules and exceptions are wall-clock times in it. */
 export const doctorSchedules = pgTable('doctor_schedules', {
-  doctorId: text('doctor_id').primaryKey().references(() => users.id),
+  doctorId: text('doctor_id')
+    .primaryKey()
+    .references(() => users.id),
   timeZone: text('time_zone').notNull(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
@@ -54,7 +85,9 @@ export const availabilityRules = pgTable(
   'availability_rules',
   {
     id: text('id').primaryKey(),
-    doctorId: text('doctor_id').notNull().references(() => users.id),
+    doctorId: text('doctor_id')
+      .notNull()
+      .references(() => users.id),
     /** ISO weekday: 1 = Monday ... 7 = Sunday. */
     weekday: smallint('weekday').notNull(),
     /** Minutes after local midnight. */
@@ -67,7 +100,10 @@ export const availabilityRules = pgTable(
   (t) => [
     index('availability_rules_doctor_idx').on(t.doctorId),
     check('availability_rules_weekday_check', sql`${t.weekday} between 1 and 7`),
-    check('availability_rules_window_check', sql`${t.startMinute} >= 0 and ${t.endMinute} <= 1440 and ${t.startMinute} < ${t.endMinute}`),
+    check(
+      'availability_rules_window_check',
+      sql`${t.startMinute} >= 0 and ${t.endMinute} <= 1440 and ${t.startMinute} < ${t.endMinute}`,
+    ),
   ],
 );
 
@@ -76,7 +112,9 @@ export const availabilityExceptions = pgTable(
   'availability_exceptions',
   {
     id: text('id').primaryKey(),
-    doctorId: text('doctor_id').notNull().references(() => users.id),
+    doctorId: text('doctor_id')
+      .notNull()
+      .references(() => users.id),
     date: date('date').notNull(),
     kind: text('kind', { enum: ['unavailable', 'available'] }).notNull(),
     /** Null start/end on 'unavailable' = the whole day. */
@@ -91,23 +129,32 @@ export const doctorLicences = pgTable(
   'doctor_licences',
   {
     id: text('id').primaryKey(),
-    doctorId: text('doctor_id').notNull().references(() => users.id),
+    doctorId: text('doctor_id')
+      .notNull()
+      .references(() => users.id),
     /** ISO 3166-1 alpha-2, optionally with a subdivision: 'DE', 'US-NY'. */
     jurisdiction: text('jurisdiction').notNull(),
     number: text('number').notNull(),
     validFrom: ts('valid_from').notNull(),
     expiresAt: ts('expires_at').notNull(),
-    createdBy: text('created_by').notNull().references(() => users.id),
+    createdBy: text('created_by')
+      .notNull()
+      .references(() => users.id),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [index('doctor_licences_doctor_idx').on(t.doctorId, t.jurisdiction), index('doctor_licences_expiry_idx').on(t.expiresAt)],
+  (t) => [
+    index('doctor_licences_doctor_idx').on(t.doctorId, t.jurisdiction),
+    index('doctor_licences_expiry_idx').on(t.expiresAt),
+  ],
 );
 
 /** One row per licence per threshold (180/90/30 days): the notice is sent once, retried until sent. */
 export const licenceNotices = pgTable(
   'licence_notices',
   {
-    licenceId: text('licence_id').notNull().references(() => doctorLicences.id),
+    licenceId: text('licence_id')
+      .notNull()
+      .references(() => doctorLicences.id),
     thresholdDays: integer('threshold_days').notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
     sentAt: ts('sent_at'),
@@ -119,10 +166,18 @@ export const appointments = pgTable(
   'appointments',
   {
     id: text('id').primaryKey(),
-    clinicId: text('clinic_id').notNull().references(() => clinics.id),
-    doctorId: text('doctor_id').notNull().references(() => users.id),
-    patientId: text('patient_id').notNull().references(() => users.id),
-    consultTypeId: text('consult_type_id').notNull().references(() => consultTypes.id),
+    clinicId: text('clinic_id')
+      .notNull()
+      .references(() => clinics.id),
+    doctorId: text('doctor_id')
+      .notNull()
+      .references(() => users.id),
+    patientId: text('patient_id')
+      .notNull()
+      .references(() => users.id),
+    consultTypeId: text('consult_type_id')
+      .notNull()
+      .references(() => consultTypes.id),
     kind: text('kind', { enum: CONSULT_KINDS }).notNull(),
     status: text('status', { enum: APPOINTMENT_STATUSES }).notNull(),
     startsAt: ts('starts_at').notNull(),
@@ -132,7 +187,9 @@ export const appointments = pgTable(
     currency: text('currency').notNull(),
     /** Pre-screening answers (PHI): returned only to the patient side and the treating doctor. */
     questionnaire: jsonb('questionnaire'),
-    bookedBy: text('booked_by').notNull().references(() => users.id),
+    bookedBy: text('booked_by')
+      .notNull()
+      .references(() => users.id),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
@@ -148,7 +205,9 @@ export const appointmentEvents = pgTable(
   'appointment_events',
   {
     seq: bigserial('seq', { mode: 'number' }).primaryKey(),
-    appointmentId: text('appointment_id').notNull().references(() => appointments.id),
+    appointmentId: text('appointment_id')
+      .notNull()
+      .references(() => appointments.id),
     fromStatus: text('from_status', { enum: APPOINTMENT_STATUSES }),
     toStatus: text('to_status', { enum: APPOINTMENT_STATUSES }).notNull(),
     /** Null = the system (auto-confirm). */
@@ -168,24 +227,37 @@ export const reminderJobs = pgTable(
   'reminder_jobs',
   {
     id: text('id').primaryKey(),
-    appointmentId: text('appointment_id').notNull().references(() => appointments.id),
+    appointmentId: text('appointment_id')
+      .notNull()
+      .references(() => appointments.id),
     offsetMinutes: integer('offset_minutes').notNull(),
     dueAt: ts('due_at').notNull(),
-    status: text('status', { enum: ['pending', 'sent', 'skipped'] }).notNull().default('pending'),
+    status: text('status', { enum: ['pending', 'sent', 'skipped'] })
+      .notNull()
+      .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     leaseToken: text('lease_token'),
     leaseUntil: ts('lease_until'),
     sentAt: ts('sent_at'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [index('reminder_jobs_due_idx').on(t.status, t.dueAt), index('reminder_jobs_appointment_idx').on(t.appointmentId)],
+  (t) => [
+    index('reminder_jobs_due_idx').on(t.status, t.dueAt),
+    index('reminder_jobs_appointment_idx').on(t.appointmentId),
+  ],
 );
 
 export const dispatchRequests = pgTable('dispatch_requests', {
   id: text('id').primaryKey(),
-  clinicId: text('clinic_id').notNull().references(() => clinics.id),
-  patientId: text('patient_id').notNull().references(() => users.id),
-  consultTypeId: text('consult_type_id').notNull().references(() => consultTypes.id),
+  clinicId: text('clinic_id')
+    .notNull()
+    .references(() => clinics.id),
+  patientId: text('patient_id')
+    .notNull()
+    .references(() => users.id),
+  consultTypeId: text('consult_type_id')
+    .notNull()
+    .references(() => consultTypes.id),
   patientJurisdiction: text('patient_jurisdiction').notNull(),
   /** 'exhausted': every doctor declined before anyone accepted (the operator has to act). */
   status: text('status', { enum: ['open', 'accepted', 'expired', 'cancelled', 'exhausted'] }).notNull(),
@@ -195,22 +267,34 @@ export const dispatchRequests = pgTable('dispatch_requests', {
   expiresAt: ts('expires_at').notNull(),
   acceptedBy: text('accepted_by').references(() => users.id),
   appointmentId: text('appointment_id').references(() => appointments.id),
-  createdBy: text('created_by').notNull().references(() => users.id),
+  createdBy: text('created_by')
+    .notNull()
+    .references(() => users.id),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
 
 export const dispatchOffers = pgTable(
   'dispatch_offers',
   {
-    requestId: text('request_id').notNull().references(() => dispatchRequests.id),
-    doctorId: text('doctor_id').notNull().references(() => users.id),
+    requestId: text('request_id')
+      .notNull()
+      .references(() => dispatchRequests.id),
+    doctorId: text('doctor_id')
+      .notNull()
+      .references(() => users.id),
     position: integer('position').notNull(),
     /** When this doctor gets the offer: startedAt + position x interval, earlier when someone before declined. */
     offeredAt: ts('offered_at').notNull(),
     /** A plain text column (no CHECK), so new values need no migration. */
-    status: text('status', { enum: ['pending', 'accepted', 'withdrawn', 'expired', 'declined'] }).notNull().default('pending'),
+    status: text('status', { enum: ['pending', 'accepted', 'withdrawn', 'expired', 'declined'] })
+      .notNull()
+      .default('pending'),
     notifiedAt: ts('notified_at'),
     respondedAt: ts('responded_at'),
   },
-  (t) => [primaryKey({ columns: [t.requestId, t.doctorId] }), unique('dispatch_offers_position_unique').on(t.requestId, t.position), index('dispatch_offers_doctor_idx').on(t.doctorId)],
+  (t) => [
+    primaryKey({ columns: [t.requestId, t.doctorId] }),
+    unique('dispatch_offers_position_unique').on(t.requestId, t.position),
+    index('dispatch_offers_doctor_idx').on(t.doctorId),
+  ],
 );

@@ -47,20 +47,31 @@ const node = await startNodeProcess({
   LOG_LEVEL: 'warn',
   SCHEDULING_WORKER: 'off',
 });
-const randomIp = () => `10.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 250)}`;
+const randomIp = () =>
+  `10.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 250)}`;
 
 try {
   // Accounts: genuine ones (each signs in once per phase plus once to become a known device), and
   // real accounts the flood guesses passwords for. One hash for all: the salt's reuse does not matter here.
   const hash = await hasher.hash(PASSWORD);
-  const account = (kind: string, i: number) => ({ id: randomUUID(), role: 'doctor' as const, email: `${kind}-${i}@loadtest.example`, displayName: `${kind} ${i}`, passwordHash: hash });
+  const account = (kind: string, i: number) => ({
+    id: randomUUID(),
+    role: 'doctor' as const,
+    email: `${kind}-${i}@loadtest.example`,
+    displayName: `${kind} ${i}`,
+    passwordHash: hash,
+  });
   const known = Array.from({ length: SAMPLES }, (_, i) => account('known', i));
   const firstTime = Array.from({ length: FIRST_TIME_SAMPLES * PHASES.length }, (_, i) => account('first', i));
   const targets = Array.from({ length: 50 }, (_, i) => account('target', i));
   await handle.db.insert(users).values([...known, ...firstTime, ...targets]);
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${node.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': randomIp(), ...headers }, body: JSON.stringify(body) });
+    fetch(`${node.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': randomIp(), ...headers },
+      body: JSON.stringify(body),
+    });
 
   /** A full sign-in; returns its duration and the device cookie the node set. */
   async function signIn(email: string, cookie: string | undefined) {
@@ -69,7 +80,12 @@ try {
     const start = await post('/api/auth/login', { email, password: PASSWORD }, headers);
     if (start.status !== 200) return { ms: performance.now() - started, status: start.status, cookie };
     const { challengeId } = (await start.json()) as { challengeId: string };
-    const [msg] = await handle.db.select({ body: notificationOutbox.body }).from(notificationOutbox).where(eq(notificationOutbox.recipient, email)).orderBy(desc(notificationOutbox.createdAt)).limit(1);
+    const [msg] = await handle.db
+      .select({ body: notificationOutbox.body })
+      .from(notificationOutbox)
+      .where(eq(notificationOutbox.recipient, email))
+      .orderBy(desc(notificationOutbox.createdAt))
+      .limit(1);
     const code = /\b(\d{6})\b/.exec(msg!.body)![1];
     const done = await post('/api/auth/mfa', { challengeId, code }, headers);
     await done.arrayBuffer();
@@ -115,8 +131,18 @@ try {
     const pick = Math.random();
     const res =
       pick < 1 / 3
-        ? await post('/api/invitations/accept', { token: randomBytes(32).toString('base64url'), displayName: 'Mallory', password: 'a-guessed-password-1' })
-        : await post('/api/auth/login', { email: pick < 2 / 3 ? `nobody-${randomUUID()}@example.test` : targets[Math.floor(Math.random() * targets.length)]!.email, password: 'a-guessed-password-1' });
+        ? await post('/api/invitations/accept', {
+            token: randomBytes(32).toString('base64url'),
+            displayName: 'Mallory',
+            password: 'a-guessed-password-1',
+          })
+        : await post('/api/auth/login', {
+            email:
+              pick < 2 / 3
+                ? `nobody-${randomUUID()}@example.test`
+                : targets[Math.floor(Math.random() * targets.length)]!.email,
+            password: 'a-guessed-password-1',
+          });
     const body = (await res.json()) as { code?: string };
     return `${res.status} ${body.code}`;
   };
@@ -124,8 +150,14 @@ try {
     new Promise<string>((resolve) => {
       const req = request(`${node.baseUrl}/ws`, {
         headers: {
-          upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': randomBytes(16).toString('base64'), 'sec-websocket-version': '13',
-          'sec-websocket-protocol': signalingProtocols({ kind: 'join', token: `eyJhbGciOiJFZERTQSJ9.${randomBytes(60).toString('base64url')}.${randomBytes(64).toString('base64url')}` }).join(', '),
+          upgrade: 'websocket',
+          connection: 'Upgrade',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+          'sec-websocket-version': '13',
+          'sec-websocket-protocol': signalingProtocols({
+            kind: 'join',
+            token: `eyJhbGciOiJFZERTQSJ9.${randomBytes(60).toString('base64url')}.${randomBytes(64).toString('base64url')}`,
+          }).join(', '),
         },
       });
       req.on('upgrade', (_res, socket) => (socket.destroy(), resolve('101 accepted')));
@@ -136,7 +168,14 @@ try {
 
   const results = [];
   for (const [p, phase] of PHASES.entries()) {
-    const running = phase === 'hashing flood' ? floodAtRate(hashingJob, FLOOD_RATE) : phase === 'upgrade flood' ? flood(upgradeJob) : phase === 'saturating' ? flood(hashingJob) : undefined;
+    const running =
+      phase === 'hashing flood'
+        ? floodAtRate(hashingJob, FLOOD_RATE)
+        : phase === 'upgrade flood'
+          ? flood(upgradeJob)
+          : phase === 'saturating'
+            ? flood(hashingJob)
+            : undefined;
     if (running) await new Promise((r) => setTimeout(r, 2000)); // let the flood reach its steady state
     const knownMs: number[] = [];
     const firstMs: number[] = [];
@@ -155,19 +194,52 @@ try {
     }
     const floodOutcomes = running ? await running.stop() : {};
     const floodTotal = Object.values(floodOutcomes).reduce((a, b) => a + b, 0);
-    results.push({ phase, knownDevice: { ...latencySummary(knownMs), ok: knownMs.length, statuses }, firstTimeDevice: { ...latencySummary(firstMs), ok: firstMs.length, statuses: firstStatuses }, flood: { requests: floodTotal, outcomes: floodOutcomes } });
+    results.push({
+      phase,
+      knownDevice: { ...latencySummary(knownMs), ok: knownMs.length, statuses },
+      firstTimeDevice: { ...latencySummary(firstMs), ok: firstMs.length, statuses: firstStatuses },
+      flood: { requests: floodTotal, outcomes: floodOutcomes },
+    });
   }
   const idle = results[0]!.knownDevice.p99;
-  const worst = Math.max(...results.filter((r) => TARGET_PHASES.includes(r.phase)).map((r) => r.knownDevice.p99));
-  const summary = { idleP99: idle, worstFloodP99: worst, ratio: Math.round((worst / idle) * 100) / 100, target: 2, met: worst <= 2 * idle, nodeAlive: node.alive() };
-  console.log(JSON.stringify({ samples: SAMPLES, firstTimeSamples: FIRST_TIME_SAMPLES, floodRate: FLOOD_RATE, floodConcurrency: FLOOD_CONCURRENCY, results, summary }, null, 2));
-  console.log('\nphase          | known device p50 / p99 ms (ok) | first-time device p50 / p99 ms (ok) | flood requests');
+  const worst = Math.max(
+    ...results.filter((r) => TARGET_PHASES.includes(r.phase)).map((r) => r.knownDevice.p99),
+  );
+  const summary = {
+    idleP99: idle,
+    worstFloodP99: worst,
+    ratio: Math.round((worst / idle) * 100) / 100,
+    target: 2,
+    met: worst <= 2 * idle,
+    nodeAlive: node.alive(),
+  };
+  console.log(
+    JSON.stringify(
+      {
+        samples: SAMPLES,
+        firstTimeSamples: FIRST_TIME_SAMPLES,
+        floodRate: FLOOD_RATE,
+        floodConcurrency: FLOOD_CONCURRENCY,
+        results,
+        summary,
+      },
+      null,
+      2,
+    ),
+  );
+  console.log(
+    '\nphase          | known device p50 / p99 ms (ok) | first-time device p50 / p99 ms (ok) | flood requests',
+  );
   for (const r of results) {
     const k = r.knownDevice;
     const f = r.firstTimeDevice;
-    console.log(`${r.phase.padEnd(14)} | ${`${k.p50} / ${k.p99} (${k.ok}/${SAMPLES})`.padEnd(30)} | ${`${f.p50} / ${f.p99} (${f.ok}/${FIRST_TIME_SAMPLES})`.padEnd(36)} | ${r.flood.requests}`);
+    console.log(
+      `${r.phase.padEnd(14)} | ${`${k.p50} / ${k.p99} (${k.ok}/${SAMPLES})`.padEnd(30)} | ${`${f.p50} / ${f.p99} (${f.ok}/${FIRST_TIME_SAMPLES})`.padEnd(36)} | ${r.flood.requests}`,
+    );
   }
-  console.log(`\ngenuine sign-in p99 under the hashing (${FLOOD_RATE}/s) and upgrade floods / idle: ${summary.ratio}x (target <= 2x): ${summary.met ? 'met' : 'NOT met'}`);
+  console.log(
+    `\ngenuine sign-in p99 under the hashing (${FLOOD_RATE}/s) and upgrade floods / idle: ${summary.ratio}x (target <= 2x): ${summary.met ? 'met' : 'NOT met'}`,
+  );
   if (!summary.met || !summary.nodeAlive) process.exitCode = 1;
 } finally {
   await node.stop();

@@ -5,6 +5,7 @@ export function phaseTimer() {
     observe: (phase: string, ms: number) => totals.set(phase, (totals.get(phase) ?? 0) + ms),
     reset: () => totals.clear(),
     /** Mean wall time per booking in each phase (phases of concurrent bookings overlap in time). */
-    report: (bookings: number) => Object.fromEntries([...totals].map(([k, v]) => [k, Math.round((v / bookings) * 100) / 100])),
+    report: (bookings: number) =>
+      Object.fromEntries([...totals].map(([k, v]) => [k, Math.round((v / bookings) * 100) / 100])),
   };
 }

@@ -23,9 +23,13 @@ const CONTENTION_SLOTS = env('CONTENTION_SLOTS', 20);
 const DOCTORS = env('DOCTORS', 100);
 const POOL = env('POOL', 20);
 const HTTP_BOOKINGS = env('HTTP_BOOKINGS', 2000);
-const SUSTAIN_RATES = (process.env.SUSTAIN_RATES ?? '1000,1500,2000,2250,2500,2750,3000,3500,4000').split(',').map(Number);
+const SUSTAIN_RATES = (process.env.SUSTAIN_RATES ?? '1000,1500,2000,2250,2500,2750,3000,3500,4000')
+  .split(',')
+  .map(Number);
 const SUSTAIN_SECONDS = env('SUSTAIN_SECONDS', 5);
-const HTTP_SUSTAIN_RATES = (process.env.HTTP_SUSTAIN_RATES ?? '1000,1500,2000,2500,3000').split(',').map(Number);
+const HTTP_SUSTAIN_RATES = (process.env.HTTP_SUSTAIN_RATES ?? '1000,1500,2000,2500,3000')
+  .split(',')
+  .map(Number);
 const BASE = Date.parse('2031-01-06T00:00:00Z');
 const SLOT_MS = 30 * 60_000;
 
@@ -35,17 +39,38 @@ try {
   const timer = phaseTimer();
   // A 20-minute type beside the 30-minute one: bookings start on their type's slot grid, so only
   // types of different lengths can overlap partly (the contention round).
-  const seed = await seedSchedulingServices(handle.db, { doctors: DOCTORS, patients: 200, otherConsultMinutes: [20], observeBooking: timer.observe });
+  const seed = await seedSchedulingServices(handle.db, {
+    doctors: DOCTORS,
+    patients: 200,
+    otherConsultMinutes: [20],
+    observeBooking: timer.observe,
+  });
   const book = (i: number, doctorId: string, startsAt: Date, consultMinutes = 30) =>
     // Each call runs in its own request context, as an API request would (the audit log reads it).
-    runWithContext({ requestId: randomUUID(), ip: '127.0.0.1', userAgent: 'loadtest', actorId: seed.operator.userId, actorRole: 'operator' }, () =>
-      seed.scheduling.booking.book(seed.operator, { clinicId: seed.clinicId, doctorId, patientId: seed.patientIds[i % seed.patientIds.length]!, consultTypeId: seed.consultTypeIds[consultMinutes]!, startsAt, patientJurisdiction: 'DE' }),
+    runWithContext(
+      {
+        requestId: randomUUID(),
+        ip: '127.0.0.1',
+        userAgent: 'loadtest',
+        actorId: seed.operator.userId,
+        actorRole: 'operator',
+      },
+      () =>
+        seed.scheduling.booking.book(seed.operator, {
+          clinicId: seed.clinicId,
+          doctorId,
+          patientId: seed.patientIds[i % seed.patientIds.length]!,
+          consultTypeId: seed.consultTypeIds[consultMinutes]!,
+          startsAt,
+          patientJurisdiction: 'DE',
+        }),
     );
 
   /** A refused booking (slot_taken) is an expected outcome under contention; anything else is an error, the first few printed. */
   function countFailure(outcomes: { slotTaken: number; otherErrors: number }, err: unknown) {
     if (err instanceof ProblemError && err.code === 'slot_taken') return void outcomes.slotTaken++;
-    if (++outcomes.otherErrors <= 3) console.error('unexpected error:', (err as Error).name, (err as { code?: string }).code);
+    if (++outcomes.otherErrors <= 3)
+      console.error('unexpected error:', (err as Error).name, (err as { code?: string }).code);
   }
 
   /** Runs `total` jobs with at most `concurrency` in flight; returns per-call latencies (ms) and outcomes. */
@@ -69,7 +94,14 @@ try {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    return { total, concurrency, seconds: Math.round(seconds * 100) / 100, perSecond: Math.round(total / seconds), ...latencySummary(latencies), ...outcomes };
+    return {
+      total,
+      concurrency,
+      seconds: Math.round(seconds * 100) / 100,
+      perSecond: Math.round(total / seconds),
+      ...latencySummary(latencies),
+      ...outcomes,
+    };
   }
 
   /**
@@ -83,15 +115,17 @@ try {
     const outcomes = { ok: 0, slotTaken: 0, otherErrors: 0 };
     const running: Promise<void>[] = [];
     const started = performance.now();
-    for (let launched = 0; launched < total; ) {
+    for (let launched = 0; launched < total;) {
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
       for (; launched < due; launched++) {
         const scheduled = started + (launched / rate) * 1000;
         running.push(
-          job(launched).then(
-            () => void outcomes.ok++,
-            (err) => countFailure(outcomes, err),
-          ).finally(() => latencies.push(performance.now() - scheduled)),
+          job(launched)
+            .then(
+              () => void outcomes.ok++,
+              (err) => countFailure(outcomes, err),
+            )
+            .finally(() => latencies.push(performance.now() - scheduled)),
         );
       }
       await new Promise((r) => setTimeout(r, 2));
@@ -100,7 +134,13 @@ try {
     const elapsed = (performance.now() - started) / 1000;
     const achieved = Math.round(total / elapsed);
     const latency = latencySummary(latencies);
-    return { offered: rate, achieved, ...latency, ...outcomes, sustained: latency.p99 < 500 && achieved >= rate * 0.97 && outcomes.otherErrors === 0 };
+    return {
+      offered: rate,
+      achieved,
+      ...latency,
+      ...outcomes,
+      sustained: latency.p99 < 500 && achieved >= rate * 0.97 && outcomes.otherErrors === 0,
+    };
   }
 
   /**
@@ -113,7 +153,9 @@ try {
   }
 
   // Warm-up (JIT, connection pool, prepared statements) on a separate day, not measured.
-  await drive(200, CONCURRENCY, (i) => book(i, seed.doctorIds[i % DOCTORS]!, new Date(BASE - 86_400_000 + Math.floor(i / DOCTORS) * SLOT_MS)));
+  await drive(200, CONCURRENCY, (i) =>
+    book(i, seed.doctorIds[i % DOCTORS]!, new Date(BASE - 86_400_000 + Math.floor(i / DOCTORS) * SLOT_MS)),
+  );
   timer.reset();
 
   // Each phase books in its own range of days after BASE: `count` bookings spread as doctor i mod D,
@@ -128,7 +170,9 @@ try {
 
   // 1. Throughput, closed loop.
   const tBase = nextRange(BOOKINGS);
-  const throughput = await drive(BOOKINGS, CONCURRENCY, (i) => book(i, seed.doctorIds[i % DOCTORS]!, slotOf(tBase, i)));
+  const throughput = await drive(BOOKINGS, CONCURRENCY, (i) =>
+    book(i, seed.doctorIds[i % DOCTORS]!, slotOf(tBase, i)),
+  );
   const phases = timer.report(throughput.total);
 
   await settle();
@@ -138,7 +182,9 @@ try {
   for (const rate of SUSTAIN_RATES) {
     await settle();
     const sBase = nextRange(rate * SUSTAIN_SECONDS);
-    const r = await sustain(rate, SUSTAIN_SECONDS, (i) => book(i, seed.doctorIds[i % DOCTORS]!, slotOf(sBase, i)));
+    const r = await sustain(rate, SUSTAIN_SECONDS, (i) =>
+      book(i, seed.doctorIds[i % DOCTORS]!, slotOf(sBase, i)),
+    );
     sustainedSteps.push(r);
     if (!r.sustained) break;
   }
@@ -154,15 +200,29 @@ try {
     const starts = Math.floor((CONTENTION_SLOTS * 30) / minutes);
     return { minutes, startsAt: new Date(cBase + (Math.floor(i / 2) % starts) * minutes * 60_000) };
   };
-  const contentionStarts = new Set(Array.from({ length: CONTENTION_ATTEMPTS }, (_, i) => `${contentionTry(i).minutes}@${contentionTry(i).startsAt.getTime()}`)).size;
-  const contention = await drive(CONTENTION_ATTEMPTS, CONCURRENCY, (i) => book(i, contended, contentionTry(i).startsAt, contentionTry(i).minutes));
+  const contentionStarts = new Set(
+    Array.from(
+      { length: CONTENTION_ATTEMPTS },
+      (_, i) => `${contentionTry(i).minutes}@${contentionTry(i).startsAt.getTime()}`,
+    ),
+  ).size;
+  const contention = await drive(CONTENTION_ATTEMPTS, CONCURRENCY, (i) =>
+    book(i, contended, contentionTry(i).startsAt, contentionTry(i).minutes),
+  );
 
   await settle();
   // 3. The same through the HTTP API (in-process app.request: auth middleware, zod, JSON).
   const http = await httpBookingApp(handle.db, seed.operator, seed.chainKey);
   const hBase = nextRange(HTTP_BOOKINGS);
   const bookOverHttp = async (base: number, i: number) => {
-    const r = await http.book({ clinicId: seed.clinicId, doctorId: seed.doctorIds[i % DOCTORS], patientId: seed.patientIds[i % seed.patientIds.length], consultTypeId: seed.consultTypeId, startsAt: slotOf(base, i).toISOString(), patientJurisdiction: 'DE' });
+    const r = await http.book({
+      clinicId: seed.clinicId,
+      doctorId: seed.doctorIds[i % DOCTORS],
+      patientId: seed.patientIds[i % seed.patientIds.length],
+      consultTypeId: seed.consultTypeId,
+      startsAt: slotOf(base, i).toISOString(),
+      patientJurisdiction: 'DE',
+    });
     if (r.status === 409 && r.code === 'slot_taken') throw new ProblemError(409, 'slot_taken', 'taken');
     if (r.status !== 201) throw new Error(`HTTP ${r.status} ${r.code}`);
   };
@@ -182,7 +242,9 @@ try {
   // 4. The serial ceiling: every booking appends at least one entry to the hash-chained audit log,
   //    and appends are serialised (advisory lock + commit per entry). Measured here on its own.
   const auditOnly = await drive(2000, CONCURRENCY, () =>
-    runWithContext({ requestId: randomUUID(), ip: '127.0.0.1', userAgent: 'loadtest' }, () => seed.audit.record({ action: 'loadtest.audit_ceiling', outcome: 'allowed', resourceType: 'loadtest' })),
+    runWithContext({ requestId: randomUUID(), ip: '127.0.0.1', userAgent: 'loadtest' }, () =>
+      seed.audit.record({ action: 'loadtest.audit_ceiling', outcome: 'allowed', resourceType: 'loadtest' }),
+    ),
   );
 
   const overlapRows = await handle.db.execute(sql`
@@ -203,24 +265,98 @@ try {
     throughput,
     sustained: { maxBookingsPerSecond: maxSustained, secondsPerStep: SUSTAIN_SECONDS, steps: sustainedSteps },
     timePerBookingMs: phases,
-    http: { total: viaHttp.total, perSecond: viaHttp.perSecond, p50: viaHttp.p50, p95: viaHttp.p95, p99: viaHttp.p99, ok: viaHttp.ok, errors: viaHttp.otherErrors },
-    httpSustained: { maxBookingsPerSecond: httpMaxSustained, secondsPerStep: SUSTAIN_SECONDS, steps: httpSteps },
-    contention: { attempts: CONTENTION_ATTEMPTS, distinctStartTimes: contentionStarts, won: contention.ok, slotTaken: contention.slotTaken, otherErrors: contention.otherErrors, perSecond: contention.perSecond },
+    http: {
+      total: viaHttp.total,
+      perSecond: viaHttp.perSecond,
+      p50: viaHttp.p50,
+      p95: viaHttp.p95,
+      p99: viaHttp.p99,
+      ok: viaHttp.ok,
+      errors: viaHttp.otherErrors,
+    },
+    httpSustained: {
+      maxBookingsPerSecond: httpMaxSustained,
+      secondsPerStep: SUSTAIN_SECONDS,
+      steps: httpSteps,
+    },
+    contention: {
+      attempts: CONTENTION_ATTEMPTS,
+      distinctStartTimes: contentionStarts,
+      won: contention.ok,
+      slotTaken: contention.slotTaken,
+      otherErrors: contention.otherErrors,
+      perSecond: contention.perSecond,
+    },
     auditAppendsPerSecond: auditOnly.perSecond,
     doubleBookings,
-    auditChain: chain.ok ? { ok: true, entries: chain.checked, seqGaps: chain.warnings.seqGaps } : { ok: false, brokenAt: chain.brokenAt },
+    auditChain: chain.ok
+      ? { ok: true, entries: chain.checked, seqGaps: chain.warnings.seqGaps }
+      : { ok: false, brokenAt: chain.brokenAt },
     // The target is a capacity: the highest arrival rate served without a growing backlog.
     target: { bookingsPerSecond: 2000, met: maxSustained >= 2000 && doubleBookings === 0 },
   };
   console.log(JSON.stringify(result, null, 2));
   console.table({
-    throughput: { 'bookings/s': throughput.perSecond, ok: throughput.ok, 'slot_taken': throughput.slotTaken, errors: throughput.otherErrors, 'p50 ms': throughput.p50, 'p95 ms': throughput.p95, 'p99 ms': throughput.p99 },
-    'http (in-process)': { 'bookings/s': viaHttp.perSecond, ok: viaHttp.ok, 'slot_taken': viaHttp.slotTaken, errors: viaHttp.otherErrors, 'p50 ms': viaHttp.p50, 'p95 ms': viaHttp.p95, 'p99 ms': viaHttp.p99 },
-    'audit append only': { 'bookings/s': auditOnly.perSecond, ok: auditOnly.ok, 'slot_taken': 0, errors: auditOnly.otherErrors, 'p50 ms': auditOnly.p50, 'p95 ms': auditOnly.p95, 'p99 ms': auditOnly.p99 },
-    contention: { 'bookings/s': contention.perSecond, ok: contention.ok, 'slot_taken': contention.slotTaken, errors: contention.otherErrors, 'p50 ms': contention.p50, 'p95 ms': contention.p95, 'p99 ms': contention.p99 },
+    throughput: {
+      'bookings/s': throughput.perSecond,
+      ok: throughput.ok,
+      slot_taken: throughput.slotTaken,
+      errors: throughput.otherErrors,
+      'p50 ms': throughput.p50,
+      'p95 ms': throughput.p95,
+      'p99 ms': throughput.p99,
+    },
+    'http (in-process)': {
+      'bookings/s': viaHttp.perSecond,
+      ok: viaHttp.ok,
+      slot_taken: viaHttp.slotTaken,
+      errors: viaHttp.otherErrors,
+      'p50 ms': viaHttp.p50,
+      'p95 ms': viaHttp.p95,
+      'p99 ms': viaHttp.p99,
+    },
+    'audit append only': {
+      'bookings/s': auditOnly.perSecond,
+      ok: auditOnly.ok,
+      slot_taken: 0,
+      errors: auditOnly.otherErrors,
+      'p50 ms': auditOnly.p50,
+      'p95 ms': auditOnly.p95,
+      'p99 ms': auditOnly.p99,
+    },
+    contention: {
+      'bookings/s': contention.perSecond,
+      ok: contention.ok,
+      slot_taken: contention.slotTaken,
+      errors: contention.otherErrors,
+      'p50 ms': contention.p50,
+      'p95 ms': contention.p95,
+      'p99 ms': contention.p99,
+    },
   });
-  console.table(Object.fromEntries([...sustainedSteps.map((r) => ['service', r] as const), ...httpSteps.map((r) => ['http', r] as const)].map(([layer, r]) => [`${layer} open loop ${r.offered}/s`, { 'achieved/s': r.achieved, ok: r.ok, slot_taken: r.slotTaken, errors: r.otherErrors, 'p50 ms': r.p50, 'p95 ms': r.p95, 'p99 ms': r.p99, sustained: r.sustained }])));
-  console.log(`sustained: ${maxSustained} bookings/s (HTTP API: ${httpMaxSustained}/s); closed loop (${CONCURRENCY} in flight): ${throughput.perSecond}/s; double bookings: ${doubleBookings}; audit chain: ${chain.ok ? `valid (${chain.checked} entries)` : 'BROKEN'}; target >= 2000 bookings/s sustained: ${result.target.met ? 'met' : 'NOT met'}`);
+  console.table(
+    Object.fromEntries(
+      [
+        ...sustainedSteps.map((r) => ['service', r] as const),
+        ...httpSteps.map((r) => ['http', r] as const),
+      ].map(([layer, r]) => [
+        `${layer} open loop ${r.offered}/s`,
+        {
+          'achieved/s': r.achieved,
+          ok: r.ok,
+          slot_taken: r.slotTaken,
+          errors: r.otherErrors,
+          'p50 ms': r.p50,
+          'p95 ms': r.p95,
+          'p99 ms': r.p99,
+          sustained: r.sustained,
+        },
+      ]),
+    ),
+  );
+  console.log(
+    `sustained: ${maxSustained} bookings/s (HTTP API: ${httpMaxSustained}/s); closed loop (${CONCURRENCY} in flight): ${throughput.perSecond}/s; double bookings: ${doubleBookings}; audit chain: ${chain.ok ? `valid (${chain.checked} entries)` : 'BROKEN'}; target >= 2000 bookings/s sustained: ${result.target.met ? 'met' : 'NOT met'}`,
+  );
   if (doubleBookings !== 0 || !chain.ok) process.exitCode = 1;
 } finally {
   await handle.close();

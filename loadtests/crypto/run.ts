@@ -43,7 +43,8 @@ function source(totalBytes: number, block: Buffer): { stream: Readable } {
 
 function expectedSha256(totalBytes: number, block: Buffer): string {
   const h = createHash('sha256');
-  for (let sent = 0; sent < totalBytes; sent += block.length) h.update(block.subarray(0, Math.min(block.length, totalBytes - sent)));
+  for (let sent = 0; sent < totalBytes; sent += block.length)
+    h.update(block.subarray(0, Math.min(block.length, totalBytes - sent)));
   return h.digest('hex');
 }
 
@@ -73,7 +74,13 @@ async function measured<T>(fn: () => Promise<T>) {
     const value = await fn();
     const seconds = (performance.now() - started) / 1000;
     peak = Math.max(peak, rssMb());
-    return { value, seconds, rssBeforeMb: round(before), rssPeakMb: round(peak), rssGrowthMb: round(peak - before) };
+    return {
+      value,
+      seconds,
+      rssBeforeMb: round(before),
+      rssPeakMb: round(peak),
+      rssGrowthMb: round(peak - before),
+    };
   } finally {
     clearInterval(timer);
   }
@@ -82,7 +89,11 @@ async function measured<T>(fn: () => Promise<T>) {
 const handle = await openDb({ pgliteDir: 'memory://' });
 const blobDir = process.env.BLOB_DIR ?? (await mkdtemp(join(tmpdir(), 'carecall-crypto-bench-')));
 try {
-  const enc = await createDataEncryption(handle.db, { kek: { version: 1, key: randomBytes(32) }, previousKeks: [], cacheSize: 1000 }, () => {});
+  const enc = await createDataEncryption(
+    handle.db,
+    { kek: { version: 1, key: randomBytes(32) }, previousKeks: [], cacheSize: 1000 },
+    () => {},
+  );
   const store = await LocalDiskBlobStore.open(blobDir);
 
   const totalBytes = FILE_MB * MiB;
@@ -92,7 +103,12 @@ try {
   // The encrypted file first, in a process that has not yet grown for anything else: RSS growth
   // measured after other phases would hide in memory they freed.
   const scope = 'conversation:bench';
-  const encPut = await measured(async () => store.put('encrypted', source(totalBytes, block).stream.pipe(await enc.files.encryptStream(scope, 'file-1'))));
+  const encPut = await measured(async () =>
+    store.put(
+      'encrypted',
+      source(totalBytes, block).stream.pipe(await enc.files.encryptStream(scope, 'file-1')),
+    ),
+  );
   const encGet = await measured(async () => {
     const { sink, result } = hashingSink();
     await pipeline(await store.get('encrypted'), enc.files.decryptStream(scope, 'file-1'), sink);
@@ -117,7 +133,9 @@ try {
   for (let i = 0; i < MESSAGES; i++) envelopes[i] = await enc.messages.seal(scope, `m${i}`, text);
   const sealPerSecond = MESSAGES / ((performance.now() - t) / 1000);
   t = performance.now();
-  for (let i = 0; i < MESSAGES; i++) if ((await enc.messages.openText(scope, `m${i}`, envelopes[i]!)) !== text) throw new Error(`message ${i} did not round-trip`);
+  for (let i = 0; i < MESSAGES; i++)
+    if ((await enc.messages.openText(scope, `m${i}`, envelopes[i]!)) !== text)
+      throw new Error(`message ${i} did not round-trip`);
   const openPerSecond = MESSAGES / ((performance.now() - t) / 1000);
   envelopes.length = 0;
 
@@ -130,8 +148,20 @@ try {
     storedBytes: encPut.value.size,
     expectedStoredBytes: encryptedSize(totalBytes),
     byteIdentical: identical,
-    encryptPut: { mbPerSecond: mbps(totalBytes, encPut.seconds), seconds: round(encPut.seconds, 2), rssBeforeMb: encPut.rssBeforeMb, rssGrowthMb: encPut.rssGrowthMb, rssPeakMb: encPut.rssPeakMb },
-    getDecrypt: { mbPerSecond: mbps(totalBytes, encGet.seconds), seconds: round(encGet.seconds, 2), rssBeforeMb: encGet.rssBeforeMb, rssGrowthMb: encGet.rssGrowthMb, rssPeakMb: encGet.rssPeakMb },
+    encryptPut: {
+      mbPerSecond: mbps(totalBytes, encPut.seconds),
+      seconds: round(encPut.seconds, 2),
+      rssBeforeMb: encPut.rssBeforeMb,
+      rssGrowthMb: encPut.rssGrowthMb,
+      rssPeakMb: encPut.rssPeakMb,
+    },
+    getDecrypt: {
+      mbPerSecond: mbps(totalBytes, encGet.seconds),
+      seconds: round(encGet.seconds, 2),
+      rssBeforeMb: encGet.rssBeforeMb,
+      rssGrowthMb: encGet.rssGrowthMb,
+      rssPeakMb: encGet.rssPeakMb,
+    },
     baselinePut: { mbPerSecond: mbps(totalBytes, plainPut.seconds), rssGrowthMb: plainPut.rssGrowthMb },
     baselineGet: { mbPerSecond: mbps(totalBytes, plainGet.seconds), rssGrowthMb: plainGet.rssGrowthMb },
   };
@@ -143,18 +173,40 @@ try {
     settings: { fileMb: FILE_MB, messages: MESSAGES, messageBytes: MESSAGE_BYTES, blobDir },
     messages: { sealPerSecond: Math.round(sealPerSecond), openPerSecond: Math.round(openPerSecond) },
     file,
-    target: { mbPerSecond: TARGET_MB_PER_S, rssGrowthMb: TARGET_RSS_GROWTH_MB, met: identical && worstMbps >= TARGET_MB_PER_S && worstGrowth <= TARGET_RSS_GROWTH_MB },
+    target: {
+      mbPerSecond: TARGET_MB_PER_S,
+      rssGrowthMb: TARGET_RSS_GROWTH_MB,
+      met: identical && worstMbps >= TARGET_MB_PER_S && worstGrowth <= TARGET_RSS_GROWTH_MB,
+    },
   };
   console.log(JSON.stringify(result, null, 2));
   console.table({
     'messages (seal)': { 'ops/s': result.messages.sealPerSecond, 'MB/s': '', 'RSS growth MB': '' },
     'messages (open)': { 'ops/s': result.messages.openPerSecond, 'MB/s': '', 'RSS growth MB': '' },
-    [`file ${FILE_MB} MB encrypt -> put`]: { 'ops/s': '', 'MB/s': file.encryptPut.mbPerSecond, 'RSS growth MB': file.encryptPut.rssGrowthMb },
-    [`file ${FILE_MB} MB get -> decrypt (+sha256)`]: { 'ops/s': '', 'MB/s': file.getDecrypt.mbPerSecond, 'RSS growth MB': file.getDecrypt.rssGrowthMb },
-    'baseline put (no encryption)': { 'ops/s': '', 'MB/s': file.baselinePut.mbPerSecond, 'RSS growth MB': file.baselinePut.rssGrowthMb },
-    'baseline get (+sha256)': { 'ops/s': '', 'MB/s': file.baselineGet.mbPerSecond, 'RSS growth MB': file.baselineGet.rssGrowthMb },
+    [`file ${FILE_MB} MB encrypt -> put`]: {
+      'ops/s': '',
+      'MB/s': file.encryptPut.mbPerSecond,
+      'RSS growth MB': file.encryptPut.rssGrowthMb,
+    },
+    [`file ${FILE_MB} MB get -> decrypt (+sha256)`]: {
+      'ops/s': '',
+      'MB/s': file.getDecrypt.mbPerSecond,
+      'RSS growth MB': file.getDecrypt.rssGrowthMb,
+    },
+    'baseline put (no encryption)': {
+      'ops/s': '',
+      'MB/s': file.baselinePut.mbPerSecond,
+      'RSS growth MB': file.baselinePut.rssGrowthMb,
+    },
+    'baseline get (+sha256)': {
+      'ops/s': '',
+      'MB/s': file.baselineGet.mbPerSecond,
+      'RSS growth MB': file.baselineGet.rssGrowthMb,
+    },
   });
-  console.log(`file ${FILE_MB} MB byte-identical: ${identical}; slowest direction ${worstMbps} MB/s (target >= ${TARGET_MB_PER_S}), largest RSS growth ${worstGrowth} MB (target <= ${TARGET_RSS_GROWTH_MB}): ${result.target.met ? 'met' : 'NOT met'}`);
+  console.log(
+    `file ${FILE_MB} MB byte-identical: ${identical}; slowest direction ${worstMbps} MB/s (target >= ${TARGET_MB_PER_S}), largest RSS growth ${worstGrowth} MB (target <= ${TARGET_RSS_GROWTH_MB}): ${result.target.met ? 'met' : 'NOT met'}`,
+  );
   if (!identical) process.exitCode = 1;
 } finally {
   await handle.close();

@@ -15,7 +15,13 @@ import { percentile } from '../stats.ts';
 const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 20);
 const TARGET_P95_MS = 2000;
 type Mode = 'fast' | 'baseline';
-type Sample = { mode: Mode; mediaBackMs: number; longestFreezeMs: number; iceRestarted: boolean; protocols: string[] };
+type Sample = {
+  mode: Mode;
+  mediaBackMs: number;
+  longestFreezeMs: number;
+  iceRestarted: boolean;
+  protocols: string[];
+};
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -42,7 +48,11 @@ function freezeOf(frames: number[], blockedAt: number) {
   return { longestFreezeMs: longest, mediaBackMs: backAt - blockedAt };
 }
 
-async function oneRun(t: Awaited<ReturnType<typeof startTestNode>>, browser: Awaited<ReturnType<typeof launchChromium>>['browser'], mode: Mode): Promise<Sample> {
+async function oneRun(
+  t: Awaited<ReturnType<typeof startTestNode>>,
+  browser: Awaited<ReturnType<typeof launchChromium>>['browser'],
+  mode: Mode,
+): Promise<Sample> {
   const room = newRoomId();
   const pages: Page[] = [];
   let rule: string[] | undefined;
@@ -53,9 +63,12 @@ async function oneRun(t: Awaited<ReturnType<typeof startTestNode>>, browser: Awa
       pages.push(page);
     }
     for (const page of pages) await waitForProbe(page, 'window.carecall.firstRemoteFrameAt > 0');
-    const peers = () => ['a', 'b'].map((id) => [...t.node.hub.rooms.get(room)!.room.peers.get(id)!.transports.values()]);
+    const peers = () =>
+      ['a', 'b'].map((id) => [...t.node.hub.rooms.get(room)!.room.peers.get(id)!.transports.values()]);
     const deadline = Date.now() + 10_000;
-    while (!peers().every((trs) => trs.length === 2 && trs.every((tr) => tr.iceSelectedTuple?.protocol === 'udp'))) {
+    while (
+      !peers().every((trs) => trs.length === 2 && trs.every((tr) => tr.iceSelectedTuple?.protocol === 'udp'))
+    ) {
       if (Date.now() > deadline) throw new Error('media did not settle on UDP');
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -86,7 +99,9 @@ async function oneRun(t: Awaited<ReturnType<typeof startTestNode>>, browser: Awa
       mediaBackMs: Math.round(Math.max(...results.map((r) => r.mediaBackMs))),
       longestFreezeMs: Math.round(Math.max(...results.map((r) => r.longestFreezeMs))),
       iceRestarted: events.every((e) => e.includes('connection:iceRestart')),
-      protocols: peers().flat().map((tr) => String(tr.iceSelectedTuple?.protocol)),
+      protocols: peers()
+        .flat()
+        .map((tr) => String(tr.iceSelectedTuple?.protocol)),
     };
   } finally {
     if (rule) execFileSync('iptables', ['-D', ...rule]);
@@ -98,7 +113,13 @@ async function oneRun(t: Awaited<ReturnType<typeof startTestNode>>, browser: Awa
 const summary = (samples: Sample[]) => {
   const sorted = samples.map((s) => s.mediaBackMs).sort((a, b) => a - b);
   return sorted.length
-    ? { runs: sorted.length, p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), maxMs: sorted.at(-1)!, minMs: sorted[0]! }
+    ? {
+        runs: sorted.length,
+        p50Ms: percentile(sorted, 50),
+        p95Ms: percentile(sorted, 95),
+        maxMs: sorted.at(-1)!,
+        minMs: sorted[0]!,
+      }
     : { runs: 0 };
 };
 
@@ -117,7 +138,9 @@ async function main() {
       try {
         const s = await oneRun(t, chromium.browser, mode);
         samples.push(s);
-        log(`run ${i + 1} ${mode}: media back after ${s.mediaBackMs} ms (longest freeze ${s.longestFreezeMs} ms) over ${s.protocols.join('/')}`);
+        log(
+          `run ${i + 1} ${mode}: media back after ${s.mediaBackMs} ms (longest freeze ${s.longestFreezeMs} ms) over ${s.protocols.join('/')}`,
+        );
       } catch (err) {
         failures.push(`${mode}: ${(err as Error).message.split('\n')[0]}`);
         log(`run ${i + 1} ${mode} FAILED: ${failures.at(-1)}`);
@@ -136,11 +159,16 @@ async function main() {
     baseline,
     failures,
     samples,
-    target: { fastP95AtMostMs: TARGET_P95_MS, met: 'p95Ms' in fast && (fast.p95Ms ?? Infinity) <= TARGET_P95_MS && fast.runs === runs },
+    target: {
+      fastP95AtMostMs: TARGET_P95_MS,
+      met: 'p95Ms' in fast && (fast.p95Ms ?? Infinity) <= TARGET_P95_MS && fast.runs === runs,
+    },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   const row = (name: string, s: ReturnType<typeof summary>) =>
-    'p50Ms' in s ? `| ${name} | ${s.runs} | ${s.p50Ms} | ${s.p95Ms} | ${s.minMs}–${s.maxMs} |` : `| ${name} | 0 | - | - | - |`;
+    'p50Ms' in s
+      ? `| ${name} | ${s.runs} | ${s.p50Ms} | ${s.p95Ms} | ${s.minMs}–${s.maxMs} |`
+      : `| ${name} | 0 | - | - | - |`;
   process.stdout.write(
     [
       '',

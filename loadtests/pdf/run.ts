@@ -19,13 +19,23 @@ const TARGET_PER_SECOND = 50;
 const config = loadConfig(process.env);
 const fonts = loadPdfFonts(config.records.pdfFontDir);
 const pems = await DeploymentCa.generate({ commonName: 'CareCall benchmark CA' });
-const ca = await DeploymentCa.load({ ...config.records, caCertificatePem: pems.certificatePem, caPrivateKeyPem: pems.privateKeyPem }, { env: 'test' });
+const ca = await DeploymentCa.load(
+  { ...config.records, caCertificatePem: pems.certificatePem, caPrivateKeyPem: pems.privateKeyPem },
+  { env: 'test' },
+);
 
 // A few clinics and patients, so that per-clinic certificates are reused as in production.
 const clinics = Array.from({ length: 5 }, (_, i) => ({ id: `clinic-${i}`, name: `Clinic ${i} Ålesund` }));
 const inputFor = (i: number) => {
   const clinic = clinics[i % clinics.length]!;
-  return { clinicId: clinic.id, input: sampleSummary({ documentId: `doc-${i}`, clinic: { name: clinic.name }, patient: { name: `Jürgen Ødegård ${i}` } }) };
+  return {
+    clinicId: clinic.id,
+    input: sampleSummary({
+      documentId: `doc-${i}`,
+      clinic: { name: clinic.name },
+      patient: { name: `Jürgen Ødegård ${i}` },
+    }),
+  };
 };
 
 const issueStarted = performance.now();
@@ -45,7 +55,14 @@ async function phase(name: string, job: (i: number) => Promise<Buffer>) {
     bytes += last.length;
   }
   const seconds = (performance.now() - started) / 1000;
-  return { name, documents: DOCUMENTS, perSecond: Math.round((DOCUMENTS / seconds) * 10) / 10, ...latencySummary(latencies), avgBytes: Math.round(bytes / DOCUMENTS), last: last! };
+  return {
+    name,
+    documents: DOCUMENTS,
+    perSecond: Math.round((DOCUMENTS / seconds) * 10) / 10,
+    ...latencySummary(latencies),
+    avgBytes: Math.round(bytes / DOCUMENTS),
+    last: last!,
+  };
 }
 
 const generate = await phase('generate', (i) => renderSummaryPdf(inputFor(i).input, { fonts }));
@@ -70,9 +87,21 @@ const result = {
   clinicCertificateIssueMs: issueMsPerClinic,
   phases,
   signingOverheadMsP50: Math.round((generateAndSign.p50 - generate.p50) * 10) / 10,
-  target: { generateAndSignPerSecond: TARGET_PER_SECOND, met: generateAndSign.perSecond >= TARGET_PER_SECOND },
+  target: {
+    generateAndSignPerSecond: TARGET_PER_SECOND,
+    met: generateAndSign.perSecond >= TARGET_PER_SECOND,
+  },
 };
 console.log(JSON.stringify(result, null, 2));
-console.table(Object.fromEntries(phases.map((p) => [p.name, { 'docs/s': p.perSecond, 'p50 ms': p.p50, 'p95 ms': p.p95, 'p99 ms': p.p99, 'avg bytes': p.avgBytes }])));
-console.log(`generate+sign: ${generateAndSign.perSecond}/s on one thread (target >= ${TARGET_PER_SECOND}/s: ${result.target.met ? 'met' : 'NOT met'})`);
+console.table(
+  Object.fromEntries(
+    phases.map((p) => [
+      p.name,
+      { 'docs/s': p.perSecond, 'p50 ms': p.p50, 'p95 ms': p.p95, 'p99 ms': p.p99, 'avg bytes': p.avgBytes },
+    ]),
+  ),
+);
+console.log(
+  `generate+sign: ${generateAndSign.perSecond}/s on one thread (target >= ${TARGET_PER_SECOND}/s: ${result.target.met ? 'met' : 'NOT met'})`,
+);
 process.exit(result.target.met ? 0 : 1);

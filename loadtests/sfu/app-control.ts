@@ -14,12 +14,17 @@ export class AppControl implements MediaControl {
   }
 
   static async connect(wsUrl: string, token: string): Promise<AppControl> {
-    const signaling = await SignalingClient.connect(wsUrl, token, (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike);
+    const signaling = await SignalingClient.connect(
+      wsUrl,
+      token,
+      (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
+    );
     return new AppControl(signaling);
   }
 
   async routerRtpCapabilities() {
-    return (await this.signaling.request('getRouterRtpCapabilities', {})).rtpCapabilities as types.RtpCapabilities;
+    return (await this.signaling.request('getRouterRtpCapabilities', {}))
+      .rtpCapabilities as types.RtpCapabilities;
   }
   async join(rtpCapabilities: types.RtpCapabilities) {
     const joined = await this.signaling.request('join', { rtpCapabilities: rtpCapabilities as never });
@@ -29,11 +34,21 @@ export class AppControl implements MediaControl {
     return (await this.signaling.request('createTransport', { direction })) as TransportInfo;
   }
   async connect(transportId: string, dtlsParameters: types.DtlsParameters) {
-    await this.signaling.request('connectTransport', { transportId, dtlsParameters: dtlsParameters as never });
+    await this.signaling.request('connectTransport', {
+      transportId,
+      dtlsParameters: dtlsParameters as never,
+    });
   }
   async produce(transportId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters) {
     const source = kind === 'audio' ? 'mic' : 'webcam';
-    return (await this.signaling.request('produce', { transportId, kind, rtpParameters: rtpParameters as never, source })).producerId;
+    return (
+      await this.signaling.request('produce', {
+        transportId,
+        kind,
+        rtpParameters: rtpParameters as never,
+        source,
+      })
+    ).producerId;
   }
   async consume(producerId: string) {
     return (await this.signaling.request('consume', { producerId })) as ConsumeInfo;

@@ -40,13 +40,22 @@ class BareControl implements MediaControl {
       initialAvailableOutgoingBitrate: 1_000_000,
     });
     this.#transports.set(t.id, t);
-    return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters } as never;
+    return {
+      id: t.id,
+      iceParameters: t.iceParameters,
+      iceCandidates: t.iceCandidates,
+      dtlsParameters: t.dtlsParameters,
+    } as never;
   }
   async connect(transportId: string, dtlsParameters: clientTypes.DtlsParameters) {
-    await this.#transports.get(transportId)!.connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
+    await this.#transports
+      .get(transportId)!
+      .connect({ dtlsParameters: dtlsParameters as types.DtlsParameters });
   }
   async produce(transportId: string, kind: 'audio' | 'video', rtpParameters: clientTypes.RtpParameters) {
-    const p = await this.#transports.get(transportId)!.produce({ kind, rtpParameters: rtpParameters as types.RtpParameters });
+    const p = await this.#transports
+      .get(transportId)!
+      .produce({ kind, rtpParameters: rtpParameters as types.RtpParameters });
     this.room.producers.set(p.id, p);
     return p.id;
   }
@@ -56,7 +65,12 @@ class BareControl implements MediaControl {
     this.#consumers.set(c.id, c);
     this.room.consumers.add(c);
     c.observer.once('close', () => this.room.consumers.delete(c));
-    return { consumerId: c.id, producerId, kind: c.kind, rtpParameters: c.rtpParameters as clientTypes.RtpParameters };
+    return {
+      consumerId: c.id,
+      producerId,
+      kind: c.kind,
+      rtpParameters: c.rtpParameters as clientTypes.RtpParameters,
+    };
   }
   async resume(consumerId: string) {
     await this.#consumers.get(consumerId)!.resume();

@@ -7,9 +7,14 @@ import { createBotDevice } from './werift-env.ts';
 
 /** Wires a mediasoup-client transport's connect/produce events to the control plane. */
 function wire(transport: types.Transport, control: MediaControl) {
-  transport.on('connect', ({ dtlsParameters }, ok, fail) => void control.connect(transport.id, dtlsParameters).then(ok, fail));
-  transport.on('produce', ({ kind, rtpParameters }, ok, fail) =>
-    void control.produce(transport.id, kind, rtpParameters).then((id) => ok({ id }), fail),
+  transport.on(
+    'connect',
+    ({ dtlsParameters }, ok, fail) => void control.connect(transport.id, dtlsParameters).then(ok, fail),
+  );
+  transport.on(
+    'produce',
+    ({ kind, rtpParameters }, ok, fail) =>
+      void control.produce(transport.id, kind, rtpParameters).then((id) => ok({ id }), fail),
   );
 }
 
@@ -25,11 +30,17 @@ export class Publisher {
   #stops: (() => void)[] = [];
   /** RTP packets written, both streams: what each subscriber should receive. */
   sent = 0;
-  private constructor(private readonly control: MediaControl, private readonly transport: types.Transport) {}
+  private constructor(
+    private readonly control: MediaControl,
+    private readonly transport: types.Transport,
+  ) {}
 
   static async start(control: MediaControl): Promise<Publisher> {
     const { device } = await joinedDevice(control);
-    const transport = device.createSendTransport({ ...(await control.createTransport('send')), iceServers: [] });
+    const transport = device.createSendTransport({
+      ...(await control.createTransport('send')),
+      iceServers: [],
+    });
     wire(transport, control);
     const pub = new Publisher(control, transport);
     for (const kind of ['audio', 'video'] as const) {
@@ -52,7 +63,10 @@ export class Subscriber {
   readonly counters: ReceiveCounter[] = [];
   /** The server's UDP port this subscriber's media comes from. */
   serverUdpPort: number | undefined;
-  private constructor(readonly control: MediaControl, private readonly transport: types.Transport) {}
+  private constructor(
+    readonly control: MediaControl,
+    private readonly transport: types.Transport,
+  ) {}
 
   static async start(control: MediaControl): Promise<Subscriber> {
     try {
@@ -64,9 +78,16 @@ export class Subscriber {
       sub.serverUdpPort = info.iceCandidates.find((c) => c.protocol === 'udp')?.port;
       for (const producerId of producerIds) {
         const consumed = await control.consume(producerId);
-        const consumer = await transport.consume({ id: consumed.consumerId, producerId, kind: consumed.kind, rtpParameters: consumed.rtpParameters });
+        const consumer = await transport.consume({
+          id: consumed.consumerId,
+          producerId,
+          kind: consumed.kind,
+          rtpParameters: consumed.rtpParameters,
+        });
         const counter = new ReceiveCounter();
-        (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp) => counter.onPacket(rtp.header.sequenceNumber));
+        (consumer.track as unknown as MediaStreamTrack).onReceiveRtp.subscribe((rtp) =>
+          counter.onPacket(rtp.header.sequenceNumber),
+        );
         sub.counters.push(counter);
         await control.resume(consumed.consumerId);
       }
@@ -101,7 +122,9 @@ export class Subscriber {
     while (this.counters.some((c) => c.received === 0)) {
       if (Date.now() > deadline) {
         this.close();
-        throw new Error(`subscriber got no media within ${timeoutMs} ms (state ${this.transport.connectionState})`);
+        throw new Error(
+          `subscriber got no media within ${timeoutMs} ms (state ${this.transport.connectionState})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -6,8 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
  */
 export function startCpuHogs(count: number): () => void {
   const hogs: ChildProcess[] = [];
-  for (let i = 0; i < count; i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  for (let i = 0; i < count; i++)
+    hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
   return () => {
-    for (const hog of hogs) if (hog.pid !== undefined && hog.exitCode === null) process.kill(hog.pid, 'SIGKILL');
+    for (const hog of hogs)
+      if (hog.pid !== undefined && hog.exitCode === null) process.kill(hog.pid, 'SIGKILL');
   };
 }

@@ -3,8 +3,15 @@ import { launchChromium, openWindow, waitForProbe } from '../../test/helpers/bro
 import { startAppNode } from './phases.ts';
 import { percentile } from '../stats.ts';
 
-export type FirstFrameResult = { joins: number; publisherAttempts: number; failedJoins: string[]; samplesMs: number[]; p50Ms: number; p95Ms: number; chromium: string };
-
+export type FirstFrameResult = {
+  joins: number;
+  publisherAttempts: number;
+  failedJoins: string[];
+  samplesMs: number[];
+  p50Ms: number;
+  p95Ms: number;
+  chromium: string;
+};
 
 /**
  * N sequential joins of a Chromium page into a room where another page publishes; each sample runs
@@ -15,7 +22,8 @@ export async function firstFramePhase(joins: number, log: (line: string) => void
   const chromium = await launchChromium();
   try {
     const room = randomBytes(12).toString('base64url');
-    const url = async (sub: string) => `http://127.0.0.1:${node.port}/app/#token=${await node.issuer.mint({ sub, room, role: 'patient', perms: ['publish', 'subscribe', 'admit'] })}`; // admit: enter without the waiting room
+    const url = async (sub: string) =>
+      `http://127.0.0.1:${node.port}/app/#token=${await node.issuer.mint({ sub, room, role: 'patient', perms: ['publish', 'subscribe', 'admit'] })}`; // admit: enter without the waiting room
     // One retry: a loaded shared machine once dropped the publisher's socket (1006) mid-join.
     let publisherAttempts = 0;
     for (let attempt = 1; ; attempt++) {
@@ -64,7 +72,15 @@ export async function firstFramePhase(joins: number, log: (line: string) => void
       await page.close();
     }
     const sorted = [...samplesMs].sort((a, b) => a - b);
-    return { joins, publisherAttempts, failedJoins, samplesMs, p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), chromium: await chromium.browser.version() };
+    return {
+      joins,
+      publisherAttempts,
+      failedJoins,
+      samplesMs,
+      p50Ms: percentile(sorted, 50),
+      p95Ms: percentile(sorted, 95),
+      chromium: await chromium.browser.version(),
+    };
   } finally {
     await chromium.close();
     await node.stop();

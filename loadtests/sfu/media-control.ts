@@ -6,7 +6,12 @@ export type TransportInfo = {
   iceCandidates: types.IceCandidate[];
   dtlsParameters: types.DtlsParameters;
 };
-export type ConsumeInfo = { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters };
+export type ConsumeInfo = {
+  consumerId: string;
+  producerId: string;
+  kind: 'audio' | 'video';
+  rtpParameters: types.RtpParameters;
+};
 
 /**
  * The control plane a bot needs. Two implementations: our real signaling (app) and direct calls

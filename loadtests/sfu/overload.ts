@@ -31,7 +31,10 @@ function startStatsReports(sub: Subscriber, intervalMs: number): () => void {
   const report = () => {
     const now = { received: sub.received, expected: sub.counters.reduce((n, c) => n + c.expected, 0) };
     const expected = now.expected - last.expected;
-    const lossPct = expected > 0 ? Math.max(0, Math.min(100, (100 * (expected - (now.received - last.received))) / expected)) : 0;
+    const lossPct =
+      expected > 0
+        ? Math.max(0, Math.min(100, (100 * (expected - (now.received - last.received))) / expected))
+        : 0;
     last = now;
     const t0 = performance.now();
     sub.control.reportStats!(Math.min(60_000, lastRttMs), Math.round(lossPct * 10) / 10)
@@ -106,7 +109,9 @@ async function overloadRoom(
   const stopReports = subs.map((s) => startStatsReports(s, opts.statsIntervalMs));
   try {
     const windows: OverloadWindow[] = [];
-    const serverPorts = [...new Set(subs.flatMap((s) => (s.serverUdpPort === undefined ? [] : [s.serverUdpPort])))].sort();
+    const serverPorts = [
+      ...new Set(subs.flatMap((s) => (s.serverUdpPort === undefined ? [] : [s.serverUdpPort]))),
+    ].sort();
     const drops0 = dropsSplit(serverPorts);
     const startSent = publisher.sent;
     const startReceived = subs.map((s) => s.received);
@@ -126,14 +131,16 @@ async function overloadRoom(
         degraded: shares.filter((x) => x >= 0.01 && x < 0.5).length,
         silent: shares.filter((x) => x < 0.01).length,
         medianPct: shares.length ? round1(100 * percentile(shares, 50)) : 0,
-        workerCpu: Math.round((cpu1 - cpu0) / (performance.now() - t0) * 1000) / 1000,
+        workerCpu: Math.round(((cpu1 - cpu0) / (performance.now() - t0)) * 1000) / 1000,
       };
       windows.push(window);
       opts.log(`${label} ${JSON.stringify(window)}`);
     }
     const drops1 = dropsSplit(serverPorts);
     const totalSent = Math.max(1, publisher.sent - startSent);
-    const whole = subs.map((s, i) => (100 * (s.received - startReceived[i]!)) / totalSent).sort((a, b) => a - b);
+    const whole = subs
+      .map((s, i) => (100 * (s.received - startReceived[i]!)) / totalSent)
+      .sort((a, b) => a - b);
     const at = (p: number) => (whole.length ? round1(Math.min(100, percentile(whole, p))) : 0);
     return {
       joined: subs.length,
@@ -147,7 +154,9 @@ async function overloadRoom(
         otherSockets: drops1.other - drops0.other,
         rcvbufErrorsMachine: drops1.rcvbufErrors - drops0.rcvbufErrors,
       },
-      transportsNotConnected: tally(subs.map((s) => (s.connectionState === 'connected' ? undefined : s.connectionState))),
+      transportsNotConnected: tally(
+        subs.map((s) => (s.connectionState === 'connected' ? undefined : s.connectionState)),
+      ),
     };
   } finally {
     stopReports.forEach((stop) => stop());
@@ -163,7 +172,9 @@ function dropsSplit(serverPorts: number[]) {
     if (serverPorts.includes(port)) server += s.drops;
     else other += s.drops;
   }
-  const snmp = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const snmp = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   const names = snmp[0]?.split(/\s+/) ?? [];
   const values = snmp[1]?.split(/\s+/) ?? [];
   const rcvbufErrors = Number(values[names.indexOf('RcvbufErrors')] ?? 0);
@@ -190,9 +201,18 @@ export async function appOverload(opts: OverloadOptions): Promise<OverloadResult
     const room = randomBytes(12).toString('base64url');
     let n = 0;
     const control = async (role: 'doctor' | 'patient', perms: ('publish' | 'subscribe')[]) =>
-      AppControl.connect(wsUrl, await node.issuer.mint({ sub: `bot-${++n}`, room, role, perms: [...perms, 'admit'] }));
+      AppControl.connect(
+        wsUrl,
+        await node.issuer.mint({ sub: `bot-${++n}`, room, role, perms: [...perms, 'admit'] }),
+      );
     publisher = await Publisher.start(await control('doctor', ['publish', 'subscribe']));
-    const result = await overloadRoom(publisher, node.pool.workers[0]!.worker, async () => Subscriber.start(await control('patient', ['subscribe'])), opts, 'app ');
+    const result = await overloadRoom(
+      publisher,
+      node.pool.workers[0]!.worker,
+      async () => Subscriber.start(await control('patient', ['subscribe'])),
+      opts,
+      'app ',
+    );
     return { ...result, serverMetrics: await carecallMetrics(`http://127.0.0.1:${node.port}`) };
   } finally {
     publisher?.close();

@@ -13,7 +13,14 @@ export type PhaseOptions = { publishers: number; limits: RampLimits; log: (line:
 
 /** Starts a full CareCall node the way production does (loadConfig, default socket server), one worker. */
 export async function startAppNode() {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', SFU_WORKERS: '1', PGLITE_DIR: 'memory://', DEMO: 'off', LOG_LEVEL: 'warn' });
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    SFU_WORKERS: '1',
+    PGLITE_DIR: 'memory://',
+    DEMO: 'off',
+    LOG_LEVEL: 'warn',
+  });
   // One big room measures the SFU, not the 8-person consultation limit (bare mediasoup has none).
   return CareCallNode.start(config, createLogger('warn'), { roomCapacity: 10_000 });
 }
@@ -27,13 +34,20 @@ export async function appPhase(opts: PhaseOptions): Promise<RampResult & { socke
     const room = randomBytes(12).toString('base64url');
     let n = 0;
     const control = async (role: 'doctor' | 'patient', perms: ('publish' | 'subscribe')[]) =>
-      AppControl.connect(wsUrl, await node.issuer.mint({ sub: `bot-${++n}`, room, role, perms: [...perms, 'admit'] })); // hosts: no waiting room
-    for (let i = 0; i < opts.publishers; i++) publishers.push(await Publisher.start(await control('doctor', ['publish', 'subscribe'])));
+      AppControl.connect(
+        wsUrl,
+        await node.issuer.mint({ sub: `bot-${++n}`, room, role, perms: [...perms, 'admit'] }),
+      ); // hosts: no waiting room
+    for (let i = 0; i < opts.publishers; i++)
+      publishers.push(await Publisher.start(await control('doctor', ['publish', 'subscribe'])));
     const result = await ramp(
       {
         worker: node.pool.workers[0]!.worker,
         addSubscriber: async () => Subscriber.start(await control('patient', ['subscribe'])),
-        consumers: () => [...(node.hub.rooms.get(room)?.room.peers.values() ?? [])].flatMap((p) => [...p.consumers.values()]),
+        consumers: () =>
+          [...(node.hub.rooms.get(room)?.room.peers.values() ?? [])].flatMap((p) => [
+            ...p.consumers.values(),
+          ]),
       },
       opts.limits,
       (line) => opts.log(`app  ${line}`),

@@ -26,7 +26,8 @@ export type StepResult = {
 
 export type RampResult = {
   steps: StepResult[];
-  stoppedBecause: 'loss' | 'worker_saturated' | 'bots_saturated' | 'max_consumers' | 'time_budget' | 'joins_failing';
+  stoppedBecause:
+    'loss' | 'worker_saturated' | 'bots_saturated' | 'max_consumers' | 'time_budget' | 'joins_failing';
   sustained: StepResult | undefined;
   /** Sustained consumers divided by the worker's share of a core at that step. */
   consumersPerCore: number | undefined;
@@ -67,7 +68,7 @@ async function sfuCounters(consumers: Iterable<types.Consumer>) {
 function botCounters(subs: Subscriber[]) {
   let received = 0;
   let expected = 0;
-  for (const s of subs) for (const c of s.counters) (received += c.received), (expected += c.expected);
+  for (const s of subs) for (const c of s.counters) ((received += c.received), (expected += c.expected));
   return { received, expected };
 }
 
@@ -96,7 +97,11 @@ export async function addBatch(n: number, add: () => Promise<Subscriber>) {
 }
 
 /** Adds subscribers step by step, measuring each step, until loss, saturation, a cap, or the budget. */
-export async function ramp(deps: RampDeps, limits: RampLimits, log: (line: string) => void): Promise<RampResult> {
+export async function ramp(
+  deps: RampDeps,
+  limits: RampLimits,
+  log: (line: string) => void,
+): Promise<RampResult> {
   const started = Date.now();
   const subs: Subscriber[] = [];
   const steps: StepResult[] = [];
@@ -126,7 +131,10 @@ export async function ramp(deps: RampDeps, limits: RampLimits, log: (line: strin
         failedJoins: failed,
         workerCpu: round((cpu1 - cpu0) / elapsed, 3),
         botProcessCpu: round((proc.user + proc.system) / 1000 / elapsed, 3),
-        botLossPct: round(expected > 0 ? (100 * (expected - (bot1.received - bot0.received))) / expected : 100, 2),
+        botLossPct: round(
+          expected > 0 ? (100 * (expected - (bot1.received - bot0.received))) / expected : 100,
+          2,
+        ),
         sfuLossPct: round(sent > 0 ? (100 * Math.max(0, sfu1.lost - sfu0.lost)) / sent : 100, 2),
         sfuPacketsPerSec: Math.round((sent * 1000) / elapsed),
       };
@@ -158,8 +166,17 @@ export async function ramp(deps: RampDeps, limits: RampLimits, log: (line: strin
   }
   const passing = steps.filter((s) => s.botLossPct <= limits.maxLossPct && s.sfuLossPct <= limits.maxLossPct);
   const sustained = passing.at(-1);
-  const consumersPerCore = sustained && sustained.workerCpu > 0 ? Math.round(sustained.consumers / Math.min(1, sustained.workerCpu)) : undefined;
-  return { steps, stoppedBecause, sustained, consumersPerCore, extrapolated: !!sustained && sustained.workerCpu < limits.saturation };
+  const consumersPerCore =
+    sustained && sustained.workerCpu > 0
+      ? Math.round(sustained.consumers / Math.min(1, sustained.workerCpu))
+      : undefined;
+  return {
+    steps,
+    stoppedBecause,
+    sustained,
+    consumersPerCore,
+    extrapolated: !!sustained && sustained.workerCpu < limits.saturation,
+  };
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;

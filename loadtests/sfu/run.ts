@@ -32,7 +32,11 @@ const limits: RampLimits = {
 const log = (line: string) => process.stderr.write(`[loadtest] ${line}\n`);
 // Read from disk: some packages do not export their package.json.
 const version = (pkg: string) =>
-  (JSON.parse(readFileSync(new URL(`../../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  (
+    JSON.parse(readFileSync(new URL(`../../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')) as {
+      version: string;
+    }
+  ).version;
 
 const startedAt = new Date().toISOString();
 // Browser phase first: it needs the least noise, and runs before any bot exists.
@@ -41,11 +45,19 @@ if (!args.has('skip-browser')) {
   log('join -> first frame (Chromium)');
   firstFrame = await firstFramePhase(num('joins', 15), log);
 }
-const noRamp: RampResult = { steps: [], stoppedBecause: 'time_budget', sustained: undefined, consumersPerCore: undefined, extrapolated: false };
+const noRamp: RampResult = {
+  steps: [],
+  stoppedBecause: 'time_budget',
+  sustained: undefined,
+  consumersPerCore: undefined,
+  extrapolated: false,
+};
 let app: RampResult & { socketServer?: string } = noRamp;
 let bare = noRamp;
 if (!args.has('browser-only')) {
-  log(`app phase: ${publishers} publishers (audio+video), +${limits.subscribersPerStep} subscribers per step`);
+  log(
+    `app phase: ${publishers} publishers (audio+video), +${limits.subscribersPerStep} subscribers per step`,
+  );
   app = await appPhase({ publishers, limits, log });
   log('bare mediasoup phase');
   bare = await barePhase({ publishers, limits, log });
@@ -59,7 +71,10 @@ const summary = (r: RampResult) => ({
   stoppedBecause: r.stoppedBecause,
   steps: r.steps,
 });
-const appVsBarePct = app.consumersPerCore && bare.consumersPerCore ? Math.round((1000 * app.consumersPerCore) / bare.consumersPerCore) / 10 : undefined;
+const appVsBarePct =
+  app.consumersPerCore && bare.consumersPerCore
+    ? Math.round((1000 * app.consumersPerCore) / bare.consumersPerCore) / 10
+    : undefined;
 // One step's CPU reading on a shared machine is noisy: also compare worker CPU step by step at equal
 // consumer counts (bare CPU / app CPU, median), which uses every step, not just the last passing one.
 const matched = app.steps.flatMap((a) => {
@@ -67,15 +82,32 @@ const matched = app.steps.flatMap((a) => {
   return b && a.workerCpu > 0 ? [(100 * b.workerCpu) / a.workerCpu] : [];
 });
 matched.sort((x, y) => x - y);
-const appVsBareMatchedStepsPct = matched.length ? Math.round(10 * matched[Math.floor(matched.length / 2)]!) / 10 : undefined;
+const appVsBareMatchedStepsPct = matched.length
+  ? Math.round(10 * matched[Math.floor(matched.length / 2)]!) / 10
+  : undefined;
 const p50 = 'p50Ms' in firstFrame ? firstFrame.p50Ms : undefined;
 const result = {
   benchmark: 'carecall-sfu',
   startedAt,
   finishedAt: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), loadavg: loadavg(), node: process.version },
-  versions: { mediasoup: version('mediasoup'), mediasoupClient: version('mediasoup-client'), werift: version('werift') },
-  setup: { publishers, media: 'VP8 30fps ~500kbps + Opus 50pps, synthetic RTP', bots: 'werift + mediasoup-client Chrome111 handler', limits },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    loadavg: loadavg(),
+    node: process.version,
+  },
+  versions: {
+    mediasoup: version('mediasoup'),
+    mediasoupClient: version('mediasoup-client'),
+    werift: version('werift'),
+  },
+  setup: {
+    publishers,
+    media: 'VP8 30fps ~500kbps + Opus 50pps, synthetic RTP',
+    bots: 'werift + mediasoup-client Chrome111 handler',
+    limits,
+  },
   app: { ...summary(app), socketServer: app.socketServer },
   bare: summary(bare),
   appVsBarePct,

@@ -6,7 +6,11 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack } from 'werift';
  * 20 ms frames (50 packets/s). The VP8 payload descriptor and keyframe header are valid because
  * mediasoup parses them (picture id rewriting; consumers wait for a keyframe after resume).
  */
-export function startSyntheticSource(track: MediaStreamTrack, kind: 'audio' | 'video', onSent: () => void = () => {}): () => void {
+export function startSyntheticSource(
+  track: MediaStreamTrack,
+  kind: 'audio' | 'video',
+  onSent: () => void = () => {},
+): () => void {
   let seq = Math.floor(Math.random() * 65535);
   let timestamp = Math.floor(Math.random() * 2 ** 31);
   let pictureId = 0;

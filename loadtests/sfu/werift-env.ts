@@ -10,7 +10,7 @@ let uninstall: (() => void) | undefined;
  */
 export async function createBotDevice(): Promise<Device> {
   uninstall ??= installPolyfill({
-      mediaRegister: [createEmptyRegister()],
+    mediaRegister: [createEmptyRegister()],
     peerConnectionConfig: { iceServers: [], iceAdditionalHostAddresses: ['127.0.0.1'] },
   });
   return new Device({ handlerName: 'Chrome111' });

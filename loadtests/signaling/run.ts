@@ -17,24 +17,47 @@ const CLIENTS = Number(process.env.CLIENTS ?? 100);
 const REQUESTS_PER_CLIENT = Number(process.env.REQUESTS ?? 200);
 const IN_FLIGHT = 8;
 
-type Result = { server: string; upgradesPerSec: number; smallReqPerSec: number; capsReqPerSec: number; p50Ms: number; p99Ms: number };
+type Result = {
+  server: string;
+  upgradesPerSec: number;
+  smallReqPerSec: number;
+  capsReqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+};
 
 async function bench(kind: 'uws' | 'ws'): Promise<Result> {
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', SFU_WORKERS: '1', PGLITE_DIR: 'memory://', DEMO: 'off', SOCKET_SERVER: kind, LOG_LEVEL: 'error' });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    SFU_WORKERS: '1',
+    PGLITE_DIR: 'memory://',
+    DEMO: 'off',
+    SOCKET_SERVER: kind,
+    LOG_LEVEL: 'error',
+  });
   const node = await CareCallNode.start(config, createLogger('error'));
   try {
     const room = randomBytes(12).toString('base64url');
     const tokens = await Promise.all(
-      Array.from({ length: CLIENTS }, (_, i) => node.issuer.mint({ sub: `bot${i}`, room, role: 'guest', perms: ['subscribe'] })),
+      Array.from({ length: CLIENTS }, (_, i) =>
+        node.issuer.mint({ sub: `bot${i}`, room, role: 'guest', perms: ['subscribe'] }),
+      ),
     );
     const url = `ws://127.0.0.1:${node.port}/ws`;
     let started = performance.now();
     const sockets = await Promise.all(
-      tokens.map((t) => new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(url, signalingProtocols({ kind: 'join', token: t }), { perMessageDeflate: false });
-        ws.once('open', () => resolve(ws));
-        ws.once('error', reject);
-      })),
+      tokens.map(
+        (t) =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const ws = new WebSocket(url, signalingProtocols({ kind: 'join', token: t }), {
+              perMessageDeflate: false,
+            });
+            ws.once('open', () => resolve(ws));
+            ws.once('error', reject);
+          }),
+      ),
     );
     const upgradesPerSec = CLIENTS / ((performance.now() - started) / 1000);
 
@@ -102,4 +125,7 @@ const output = {
 };
 console.log(JSON.stringify(output, null, 2));
 console.log('\nserver | upgrades/s | small req/s | caps req/s | p50 ms | p99 ms');
-for (const r of results) console.log(`${r.server.padEnd(6)} | ${String(r.upgradesPerSec).padStart(10)} | ${String(r.smallReqPerSec).padStart(11)} | ${String(r.capsReqPerSec).padStart(10)} | ${String(r.p50Ms).padStart(6)} | ${String(r.p99Ms).padStart(6)}`);
+for (const r of results)
+  console.log(
+    `${r.server.padEnd(6)} | ${String(r.upgradesPerSec).padStart(10)} | ${String(r.smallReqPerSec).padStart(11)} | ${String(r.capsReqPerSec).padStart(10)} | ${String(r.p50Ms).padStart(6)} | ${String(r.p99Ms).padStart(6)}`,
+  );

@@ -19,7 +19,8 @@ export function parseTrustedProxies(spec: readonly string[]): BlockList {
       continue;
     }
     const bits = Number(prefix);
-    if (!/^\d+$/.test(prefix) || bits > (family === 4 ? 32 : 128)) throw new Error(`${entry} has an invalid prefix length`);
+    if (!/^\d+$/.test(prefix) || bits > (family === 4 ? 32 : 128))
+      throw new Error(`${entry} has an invalid prefix length`);
     list.addSubnet(address, bits, type);
   }
   return list;
@@ -31,7 +32,11 @@ export function parseTrustedProxies(spec: readonly string[]): BlockList {
  * the first address not trusted is the client. Anyone else could write any X-Forwarded-For, so for
  * an untrusted peer (or with no proxies configured) the socket address is the answer.
  */
-export function clientAddress(remoteAddress: string, forwardedFor: string | undefined, trusted: BlockList | undefined): string {
+export function clientAddress(
+  remoteAddress: string,
+  forwardedFor: string | undefined,
+  trusted: BlockList | undefined,
+): string {
   const peer = normalize(remoteAddress);
   if (!trusted || !forwardedFor || !isTrustedAddress(trusted, peer)) return peer;
   const hops = forwardedFor.split(',').map(normalize).filter(Boolean);

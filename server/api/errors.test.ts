@@ -7,15 +7,26 @@ import { databaseUnavailable, loggableError } from './errors.ts';
 
 describe('loggableError', () => {
   it('keeps query parameters and row values of database errors out of logs', () => {
-    const pg = Object.assign(new Error('conflicting key value violates exclusion constraint "appointments_no_double_booking"'), {
-      name: 'PostgresError',
-      code: '23P01',
-      constraint_name: 'appointments_no_double_booking',
-      detail: 'Key (doctor_id, ...)=(d, ["2030-01-01"...)) conflicts',
-    });
-    const err = new DrizzleQueryError('insert into appointments ... values ($1, $2)', ['patient-id', '{"symptoms":"chest pain"}'], pg);
+    const pg = Object.assign(
+      new Error('conflicting key value violates exclusion constraint "appointments_no_double_booking"'),
+      {
+        name: 'PostgresError',
+        code: '23P01',
+        constraint_name: 'appointments_no_double_booking',
+        detail: 'Key (doctor_id, ...)=(d, ["2030-01-01"...)) conflicts',
+      },
+    );
+    const err = new DrizzleQueryError(
+      'insert into appointments ... values ($1, $2)',
+      ['patient-id', '{"symptoms":"chest pain"}'],
+      pg,
+    );
     const logged = JSON.stringify(loggableError(err));
-    expect(JSON.parse(logged)).toEqual({ name: 'DrizzleQueryError', sqlState: '23P01', constraint: 'appointments_no_double_booking' });
+    expect(JSON.parse(logged)).toEqual({
+      name: 'DrizzleQueryError',
+      sqlState: '23P01',
+      constraint: 'appointments_no_double_booking',
+    });
     expect(logged).not.toContain('chest pain');
     expect(logged).not.toContain('patient-id');
   });
@@ -29,7 +40,8 @@ describe('loggableError', () => {
 
 describe('databaseUnavailable (503 + Retry-After for connection-class database errors)', () => {
   const marked = (e: Error & { code?: string }) => markFromPostgres(e);
-  const withCode = (code: string, name = 'Error') => Object.assign(new Error(`failed: ${code}`), { code, name });
+  const withCode = (code: string, name = 'Error') =>
+    Object.assign(new Error(`failed: ${code}`), { code, name });
 
   it('maps what postgres-js raises when the database is gone, refusing sessions or too slow', () => {
     const cases = [
@@ -46,15 +58,25 @@ describe('databaseUnavailable (503 + Retry-After for connection-class database e
       new DrizzleQueryError('select 1', [], new DatabaseDeadlineError(10_000)),
       new BatchDeadlineError(30_000),
     ];
-    for (const err of cases) expect(databaseUnavailable(err), String(err)).toMatchObject({ status: 503, code: 'database_unavailable' });
+    for (const err of cases)
+      expect(databaseUnavailable(err), String(err)).toMatchObject({
+        status: 503,
+        code: 'database_unavailable',
+      });
   });
 
   it('leaves other errors alone: constraint and deadlock errors, programming errors', () => {
-    for (const err of [marked(withCode('23505', 'PostgresError')), marked(withCode('40P01', 'PostgresError')), marked(withCode('42601', 'PostgresError')), new TypeError('x'), 'text'])
+    for (const err of [
+      marked(withCode('23505', 'PostgresError')),
+      marked(withCode('40P01', 'PostgresError')),
+      marked(withCode('42601', 'PostgresError')),
+      new TypeError('x'),
+      'text',
+    ])
       expect(databaseUnavailable(err)).toBeUndefined();
   });
 
-  it('does not take another client\'s socket error (Redis, SMTP) for a database outage', () => {
+  it("does not take another client's socket error (Redis, SMTP) for a database outage", () => {
     expect(databaseUnavailable(withCode('ECONNREFUSED'))).toBeUndefined();
     expect(databaseUnavailable(new Error('wrapped', { cause: withCode('ETIMEDOUT') }))).toBeUndefined();
   });
@@ -62,7 +84,10 @@ describe('databaseUnavailable (503 + Retry-After for connection-class database e
   it('never misfires on embedded PGlite: its errors are not raised through the PostgreSQL client', async () => {
     const db = new PGlite();
     try {
-      const real = await db.query('select 1/0').then(() => undefined, (e: unknown) => e as Error & { code?: string });
+      const real = await db.query('select 1/0').then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string },
+      );
       expect(real?.code).toBe('22012');
       expect(databaseUnavailable(real)).toBeUndefined();
       // Even a PGlite error that carried a connection-class SQLSTATE would not count.

@@ -25,7 +25,13 @@ export class ProblemError extends Error {
 /**
  * The body of every refusal (the socket tier's upgrade refusals use it too, with their own codes).
  * `requestId` is the id in the request's log lines (and its x-request-id header): what a user quotes to support. */
-export function problemBody(status: number, code: string, detail: string, errors: FieldError[] = [], requestId?: string) {
+export function problemBody(
+  status: number,
+  code: string,
+  detail: string,
+  errors: FieldError[] = [],
+  requestId?: string,
+) {
   return {
     type: `https://carecall.dev/problems/${code}`,
     title: code.replace(/_/g, ' '),
@@ -39,10 +45,15 @@ export function problemBody(status: number, code: string, detail: string, errors
 
 export function problemResponse(c: Context, err: ProblemError) {
   const requestId = requestIdOf(c);
-  if (err.retryAfterSeconds !== undefined) c.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-  return c.body(JSON.stringify(problemBody(err.status, err.code, err.message, err.errors, requestId)), err.status, {
-    'content-type': 'application/problem+json',
-  });
+  if (err.retryAfterSeconds !== undefined)
+    c.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
+  return c.body(
+    JSON.stringify(problemBody(err.status, err.code, err.message, err.errors, requestId)),
+    err.status,
+    {
+      'content-type': 'application/problem+json',
+    },
+  );
 }
 
 /** The id the request-id middleware gave this request, if it ran. */
@@ -59,11 +70,19 @@ export function requestIdOf(c: Context): string | undefined {
  */
 export function loggableError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { name: typeof err };
-  const cause = (err as { cause?: { code?: unknown; constraint_name?: unknown; constraint?: unknown } }).cause;
+  const cause = (err as { cause?: { code?: unknown; constraint_name?: unknown; constraint?: unknown } })
+    .cause;
   const code = (err as { code?: unknown }).code ?? cause?.code;
   const drizzle = err instanceof DrizzleQueryError;
-  const isDb = drizzle || err.name === 'PostgresError' || (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code));
-  if (isDb) return { name: drizzle ? 'DrizzleQueryError' : err.name, sqlState: code, constraint: cause?.constraint_name ?? cause?.constraint ?? (err as { constraint_name?: unknown }).constraint_name };
+  const isDb =
+    drizzle || err.name === 'PostgresError' || (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code));
+  if (isDb)
+    return {
+      name: drizzle ? 'DrizzleQueryError' : err.name,
+      sqlState: code,
+      constraint:
+        cause?.constraint_name ?? cause?.constraint ?? (err as { constraint_name?: unknown }).constraint_name,
+    };
   return { name: err.name, message: err.message, stack: err.stack };
 }
 
@@ -77,5 +96,9 @@ export const DATABASE_RETRY_AFTER_SECONDS = 5;
  */
 export function databaseUnavailable(err: unknown): ProblemError | undefined {
   if (!isDatabaseUnavailable(err) && !(err instanceof BatchDeadlineError)) return undefined;
-  return new ProblemError(503, PROBLEM.databaseUnavailable, `the database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`);
+  return new ProblemError(
+    503,
+    PROBLEM.databaseUnavailable,
+    `the database is unavailable; retry in ${DATABASE_RETRY_AFTER_SECONDS} seconds`,
+  );
 }

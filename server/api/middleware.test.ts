@@ -15,10 +15,16 @@ describe('authenticate middleware', () => {
     const validate = vi.spyOn(h.identity.sessions, 'validate');
     try {
       // Served by the calendar-feed sub-app, mounted on /doctors next to the doctors' routes.
-      const feed = await h.call('GET', `/api/doctors/${c.doctor.id}/calendar-feed`, { token: c.doctor.token });
+      const feed = await h.call('GET', `/api/doctors/${c.doctor.id}/calendar-feed`, {
+        token: c.doctor.token,
+      });
       expect(feed.status).toBe(200);
       expect(validate).toHaveBeenCalledTimes(1);
-      const schedule = await h.call('GET', `/api/doctors/${c.doctor.id}/schedule?from=2027-01-01&to=2027-01-31`, { token: c.doctor.token });
+      const schedule = await h.call(
+        'GET',
+        `/api/doctors/${c.doctor.id}/schedule?from=2027-01-01&to=2027-01-31`,
+        { token: c.doctor.token },
+      );
       expect(schedule.status).toBe(200);
       expect(validate).toHaveBeenCalledTimes(2);
     } finally {
@@ -28,6 +34,8 @@ describe('authenticate middleware', () => {
 
   it('still refuses a request without a token on both sub-apps', async () => {
     expect((await h.call('GET', `/api/doctors/${c.doctor.id}/calendar-feed`, {})).status).toBe(401);
-    expect((await h.call('GET', `/api/doctors/${c.doctor.id}/schedule?from=2027-01-01&to=2027-01-31`, {})).status).toBe(401);
+    expect(
+      (await h.call('GET', `/api/doctors/${c.doctor.id}/schedule?from=2027-01-01&to=2027-01-31`, {})).status,
+    ).toBe(401);
   });
 });

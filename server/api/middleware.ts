@@ -6,7 +6,10 @@ import type { Actor } from '../policy/types.ts';
 import type { Logger } from '../logger.ts';
 import { currentContext, runWithContext, type RequestContext } from '../request-context.ts';
 
-export type ApiEnv = { Bindings: { remoteAddress?: string } | undefined; Variables: { actor: Actor; requestId: string } };
+export type ApiEnv = {
+  Bindings: { remoteAddress?: string } | undefined;
+  Variables: { actor: Actor; requestId: string };
+};
 
 /**
  * Gives every request (API, pages, refusals before any route) an id, in the x-request-id header and
@@ -41,7 +44,15 @@ export function requestContext(logger: Logger, trustedProxies?: BlockList): Midd
     }
     await runWithContext(ctx, next);
     logger.info(
-      { requestId: ctx.requestId, method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round(performance.now() - started), actorId: ctx.actorId, onBehalfOf: ctx.onBehalfOf },
+      {
+        requestId: ctx.requestId,
+        method: c.req.method,
+        route: c.req.routePath,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+        actorId: ctx.actorId,
+        onBehalfOf: ctx.onBehalfOf,
+      },
       'api request',
     );
   };

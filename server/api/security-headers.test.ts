@@ -6,7 +6,9 @@ import { startTestNode } from '../../test/helpers/node.ts';
 import { MAX_BODY_BYTES } from '../app.ts';
 import { securityHeaderValues } from './security-headers.ts';
 
-const ASSETS = readdirSync(new URL('../../web-client/dist/assets', import.meta.url)).filter((f) => !f.endsWith('.map'));
+const ASSETS = readdirSync(new URL('../../web-client/dist/assets', import.meta.url)).filter(
+  (f) => !f.endsWith('.map'),
+);
 
 /** A concrete URL for a route pattern: ids, a guest-link key, a feed file name, a demo role. */
 function concrete(path: string): string {
@@ -31,7 +33,15 @@ function targets(routes: { method: string; path: string }[]) {
     seen.add(key);
     out.push({ method: r.method, url: concrete(r.path) });
   }
-  for (const url of ['/app/', '/app/index.html', '/app/precall.html', ...ASSETS.map((a) => `/app/assets/${a}`), '/app/missing.js', '/nope', '/api/nope']) {
+  for (const url of [
+    '/app/',
+    '/app/index.html',
+    '/app/precall.html',
+    ...ASSETS.map((a) => `/app/assets/${a}`),
+    '/app/missing.js',
+    '/nope',
+    '/api/nope',
+  ]) {
     out.push({ method: 'GET', url });
   }
   return out;
@@ -62,7 +72,8 @@ describe.each(['uws', 'ws'] as const)('security headers on every route over %s',
     const statuses = new Set<number>();
     for (const { method, url } of list) {
       const init: RequestInit = { method, redirect: 'manual' };
-      if (!['GET', 'HEAD'].includes(method)) Object.assign(init, { body: '{}', headers: { 'content-type': 'application/json' } });
+      if (!['GET', 'HEAD'].includes(method))
+        Object.assign(init, { body: '{}', headers: { 'content-type': 'application/json' } });
       const res: Answer = await fetch(`${t.baseUrl}${url}`, init);
       statuses.add(res.status);
       const where = `${method} ${url} -> ${res.status}`;
@@ -83,7 +94,16 @@ describe.each(['uws', 'ws'] as const)('security headers on every route over %s',
     for (const page of ['/app/', '/app/precall.html']) {
       const res = await fetch(`${t.baseUrl}${page}`);
       const csp = res.headers.get('content-security-policy')!;
-      expect(csp.split('; ')).toEqual(expect.arrayContaining(["default-src 'self'", "script-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"]));
+      expect(csp.split('; ')).toEqual(
+        expect.arrayContaining([
+          "default-src 'self'",
+          "script-src 'self'",
+          "connect-src 'self'",
+          "object-src 'none'",
+          "base-uri 'none'",
+          "frame-ancestors 'none'",
+        ]),
+      );
       expect(res.headers.get('permissions-policy')).toContain('microphone=(self)');
       expect(res.headers.get('permissions-policy')).toContain('display-capture=(self)');
       // No inline script in the built pages, so the policy needs no 'unsafe-inline'.
@@ -93,14 +113,24 @@ describe.each(['uws', 'ws'] as const)('security headers on every route over %s',
 
   it('answers the socket tier writes itself: a refused upgrade and (over uws) a body over the limit', async () => {
     const refused = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
-      const req = request(`${t.baseUrl}/ws`, { headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } });
+      const req = request(`${t.baseUrl}/ws`, {
+        headers: {
+          upgrade: 'websocket',
+          connection: 'Upgrade',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          'sec-websocket-version': '13',
+        },
+      });
       req.on('response', (res) => resolve(res.headers));
       req.on('upgrade', () => reject(new Error('accepted')));
       req.on('error', reject);
       req.end();
     });
     expectBaseline('refused upgrade', new Headers(refused as Record<string, string>));
-    const big = await fetch(`${t.baseUrl}/api/auth/login`, { method: 'POST', body: new Uint8Array(MAX_BODY_BYTES + 1) });
+    const big = await fetch(`${t.baseUrl}/api/auth/login`, {
+      method: 'POST',
+      body: new Uint8Array(MAX_BODY_BYTES + 1),
+    });
     expect(big.status).toBe(413);
     expectBaseline('413', big.headers);
   });
@@ -110,7 +140,9 @@ it('HSTS_MAX_AGE_SECONDS adds Strict-Transport-Security everywhere', async () =>
   const t = await startTestNode({ HSTS_MAX_AGE_SECONDS: '31536000' });
   try {
     for (const url of ['/app/', '/healthz', '/api/me', '/nope']) {
-      expect((await fetch(`${t.baseUrl}${url}`)).headers.get('strict-transport-security'), url).toBe('max-age=31536000');
+      expect((await fetch(`${t.baseUrl}${url}`)).headers.get('strict-transport-security'), url).toBe(
+        'max-age=31536000',
+      );
     }
   } finally {
     await t.node.stop();
@@ -118,9 +150,14 @@ it('HSTS_MAX_AGE_SECONDS adds Strict-Transport-Security everywhere', async () =>
 });
 
 it('a page some origins may frame (the widget hook) lists them and drops X-Frame-Options', () => {
-  const opts = { frameAncestors: (path: string) => (path.startsWith('/embed/') ? ['https://clinic.example', 'https://www.clinic.example'] : undefined) };
+  const opts = {
+    frameAncestors: (path: string) =>
+      path.startsWith('/embed/') ? ['https://clinic.example', 'https://www.clinic.example'] : undefined,
+  };
   const embed = securityHeaderValues(opts, '/embed/room', 'text/html; charset=utf-8');
-  expect(embed['content-security-policy']).toContain('frame-ancestors https://clinic.example https://www.clinic.example');
+  expect(embed['content-security-policy']).toContain(
+    'frame-ancestors https://clinic.example https://www.clinic.example',
+  );
   expect(embed['x-frame-options']).toBeUndefined();
   const other = securityHeaderValues(opts, '/app/', 'text/html');
   expect(other['content-security-policy']).toContain("frame-ancestors 'none'");

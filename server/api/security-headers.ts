@@ -23,7 +23,8 @@ const PAGE_DIRECTIVES = [
 /** Anything that is not a page (JSON, feeds, assets) may load nothing at all if opened directly. */
 const RESOURCE_DIRECTIVES = ["default-src 'none'", "base-uri 'none'"];
 
-const PERMISSIONS_POLICY = 'camera=(self), microphone=(self), display-capture=(self), fullscreen=(self), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()';
+const PERMISSIONS_POLICY =
+  'camera=(self), microphone=(self), display-capture=(self), fullscreen=(self), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()';
 
 export type SecurityHeaderOptions = {
   /** Strict-Transport-Security max-age; 0 = not sent (HSTS_MAX_AGE_SECONDS, for nodes behind TLS). */
@@ -43,10 +44,17 @@ export const BASELINE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': [...RESOURCE_DIRECTIVES, "frame-ancestors 'none'"].join('; '),
 };
 
-export function securityHeaderValues(opts: SecurityHeaderOptions, path: string, contentType: string | null): Record<string, string> {
+export function securityHeaderValues(
+  opts: SecurityHeaderOptions,
+  path: string,
+  contentType: string | null,
+): Record<string, string> {
   const ancestors = opts.frameAncestors?.(path)?.filter(Boolean) ?? [];
   const isPage = /^text\/html\b/i.test(contentType ?? '');
-  const directives = [...(isPage ? PAGE_DIRECTIVES : RESOURCE_DIRECTIVES), `frame-ancestors ${ancestors.length ? ancestors.join(' ') : "'none'"}`];
+  const directives = [
+    ...(isPage ? PAGE_DIRECTIVES : RESOURCE_DIRECTIVES),
+    `frame-ancestors ${ancestors.length ? ancestors.join(' ') : "'none'"}`,
+  ];
   const headers: Record<string, string> = {
     'content-security-policy': directives.join('; '),
     'x-content-type-options': 'nosniff',

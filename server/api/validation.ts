@@ -4,7 +4,10 @@ import { ProblemError, type FieldError } from './errors.ts';
 import { PROBLEM, type ProblemCode } from './problem-codes.ts';
 
 export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((i) => ({ field: i.path.length ? i.path.join('.') : '(body)', message: i.message }));
+  return error.issues.map((i) => ({
+    field: i.path.length ? i.path.join('.') : '(body)',
+    message: i.message,
+  }));
 }
 
 /** Parses a JSON body with a zod schema; anything wrong becomes a 400 problem+json with field errors. */
@@ -13,7 +16,9 @@ export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Pro
   try {
     raw = await c.req.json();
   } catch {
-    throw new ProblemError(400, PROBLEM.invalidBody, 'request body must be JSON', [{ field: '(body)', message: 'not valid JSON' }]);
+    throw new ProblemError(400, PROBLEM.invalidBody, 'request body must be JSON', [
+      { field: '(body)', message: 'not valid JSON' },
+    ]);
   }
   return parseValue(schema, raw, PROBLEM.invalidBody);
 }
@@ -60,16 +65,24 @@ export function text(rule: TextRule) {
   const tooShort = rule.tooShort ?? (min <= 1 ? 'required' : `must be at least ${min} characters`);
   const tooLong = rule.tooLong ?? `must be at most ${rule.max} characters`;
   const controls = rule.multiline ? MULTI_LINE_CONTROLS : SINGLE_LINE_CONTROLS;
-  return z
-    .string({ message: 'must be a string' })
-    // Normalising can lengthen a string at most threefold; anything longer is refused before the work.
-    .max(rule.max * 3 + 64, tooLong)
-    .superRefine((s, ctx) => {
-      if (!isWellFormed(s)) ctx.addIssue({ code: 'custom', message: NOT_WELL_FORMED });
-      else if (controls.test(s)) ctx.addIssue({ code: 'custom', message: rule.multiline ? 'must not contain control characters (tab and line breaks are allowed)' : 'must not contain control characters or line breaks' });
-    })
-    .transform((s) => (rule.trim === false ? s.normalize('NFC') : s.normalize('NFC').trim()))
-    .pipe(z.string().min(min, tooShort).max(rule.max, tooLong));
+  return (
+    z
+      .string({ message: 'must be a string' })
+      // Normalising can lengthen a string at most threefold; anything longer is refused before the work.
+      .max(rule.max * 3 + 64, tooLong)
+      .superRefine((s, ctx) => {
+        if (!isWellFormed(s)) ctx.addIssue({ code: 'custom', message: NOT_WELL_FORMED });
+        else if (controls.test(s))
+          ctx.addIssue({
+            code: 'custom',
+            message: rule.multiline
+              ? 'must not contain control characters (tab and line breaks are allowed)'
+              : 'must not contain control characters or line breaks',
+          });
+      })
+      .transform((s) => (rule.trim === false ? s.normalize('NFC') : s.normalize('NFC').trim()))
+      .pipe(z.string().min(min, tooShort).max(rule.max, tooLong))
+  );
 }
 
 // Dates: years outside PostgreSQL's and JavaScript's common ground (year 0, five-digit years after a
@@ -83,7 +96,9 @@ const inYears = (year: number) => year >= MIN_YEAR && year <= MAX_YEAR;
 const formatValid = (payload: { issues: readonly unknown[] }) => payload.issues.length === 0;
 
 /** An ISO 8601 date-time with an offset, as a Date; the instant (in UTC) must lie in the allowed years. */
-export function dateTime(message = 'must be an ISO 8601 date-time with offset, e.g. 2027-03-29T09:00:00+02:00') {
+export function dateTime(
+  message = 'must be an ISO 8601 date-time with offset, e.g. 2027-03-29T09:00:00+02:00',
+) {
   return z.iso
     .datetime({ offset: true, message })
     .refine((s) => inYears(Number(s.slice(0, 4))), { message: YEARS, abort: true, when: formatValid })
@@ -93,17 +108,23 @@ export function dateTime(message = 'must be an ISO 8601 date-time with offset, e
 
 /** A calendar date YYYY-MM-DD (a real one: no 30 February) in the allowed years. */
 export function localDate(message = 'must be a date YYYY-MM-DD') {
-  return z.iso.date({ message }).refine((s) => inYears(Number(s.slice(0, 4))), { message: YEARS, when: formatValid });
+  return z.iso
+    .date({ message })
+    .refine((s) => inYears(Number(s.slice(0, 4))), { message: YEARS, when: formatValid });
 }
 
 /** Whole days from one YYYY-MM-DD to another. */
 export const daysBetween = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 86_400_000;
 
 /** A positive integer query parameter that fits a bigint column and a JS number exactly. */
-export const positiveIntParam = () => z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER, 'too large');
+export const positiveIntParam = () =>
+  z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER, 'too large');
 
 export const idSchema = z.uuid({ message: 'must be a UUID' });
-export const emailSchema = z.email({ message: 'must be an e-mail address' }).max(254).transform((e) => e.toLowerCase());
+export const emailSchema = z
+  .email({ message: 'must be an e-mail address' })
+  .max(254)
+  .transform((e) => e.toLowerCase());
 /**
  * Long enough to matter, short enough that hashing it cannot be used to burn CPU. Not normalised
  * (that would change what existing hashes were made from), but it must be well-formed: a lone
@@ -114,5 +135,7 @@ export const passwordSchema = z
   .min(12, 'must be at least 12 characters')
   .max(128, 'must be at most 128 characters')
   .refine(isWellFormed, { message: NOT_WELL_FORMED });
-export const phoneSchema = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 number such as +441632960000');
+export const phoneSchema = z
+  .string()
+  .regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 number such as +441632960000');
 export const displayNameSchema = text({ min: 1, max: 120 });

@@ -17,13 +17,19 @@ const RESTFUL = 'http://hl7.org/fhir/restful-interaction';
 const rest: Coding = { system: AUDIT_EVENT_TYPE, code: 'rest', display: 'RESTful Operation' };
 const patientRecord: Coding = { system: DCM, code: '110110', display: 'Patient Record' };
 const authentication: Coding = { system: DCM, code: '110114', display: 'User Authentication' };
-const securityAttributes: Coding = { system: DCM, code: '110137', display: 'User Security Attributes Changed' };
+const securityAttributes: Coding = {
+  system: DCM,
+  code: '110137',
+  display: 'User Security Attributes Changed',
+};
 const rolesChanged: Coding = { system: DCM, code: '110136', display: 'Security Roles Changed' };
 const emergencyOverride: Coding = { system: DCM, code: '110127', display: 'Emergency Override Started' };
 const auditLogUsed: Coding = { system: DCM, code: '110101', display: 'Audit Log Used' };
 const applicationActivity: Coding = { system: DCM, code: '110100', display: 'Application Activity' };
 const exported: Coding = { system: DCM, code: '110106', display: 'Export' };
-const interaction = (code: 'read' | 'search-type' | 'create' | 'update' | 'delete' | 'operation'): Coding => ({ system: RESTFUL, code, display: code });
+const interaction = (
+  code: 'read' | 'search-type' | 'create' | 'update' | 'delete' | 'operation',
+): Coding => ({ system: RESTFUL, code, display: code });
 
 const read: AuditEventCoding = { type: rest, subtype: interaction('read'), action: 'R' };
 const search: AuditEventCoding = { type: rest, subtype: interaction('search-type'), action: 'R' };
@@ -89,8 +95,16 @@ const DECISIONS = {
 
 /** Events recorded after the fact (what happened), beside the decisions above (who was allowed what). */
 const EVENTS = {
-  'auth.login': { type: authentication, subtype: { system: DCM, code: '110122', display: 'Login' }, action: 'E' },
-  'auth.mfa': { type: authentication, subtype: { system: DCM, code: '110122', display: 'Login' }, action: 'E' },
+  'auth.login': {
+    type: authentication,
+    subtype: { system: DCM, code: '110122', display: 'Login' },
+    action: 'E',
+  },
+  'auth.mfa': {
+    type: authentication,
+    subtype: { system: DCM, code: '110122', display: 'Login' },
+    action: 'E',
+  },
   'user.self.read': read,
   'user.profile.update': update,
   'user.password.change': { type: securityAttributes, action: 'U' },

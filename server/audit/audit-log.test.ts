@@ -20,12 +20,29 @@ describe('hash-chained audit log', () => {
   });
 
   const record = (patientId: string) =>
-    runWithContext({ requestId: randomUUID(), ip: '198.51.100.4', userAgent: 'test', actorId: randomUUID(), actorRole: 'guardian', onBehalfOf: patientId }, () =>
-      h.identity.audit.record({ action: 'patient.profile.read', outcome: 'allowed', resourceType: 'patient', resourceId: patientId, patientId }),
+    runWithContext(
+      {
+        requestId: randomUUID(),
+        ip: '198.51.100.4',
+        userAgent: 'test',
+        actorId: randomUUID(),
+        actorRole: 'guardian',
+        onBehalfOf: patientId,
+      },
+      () =>
+        h.identity.audit.record({
+          action: 'patient.profile.read',
+          outcome: 'allowed',
+          resourceType: 'patient',
+          resourceId: patientId,
+          patientId,
+        }),
     );
 
   it('canonical JSON ignores key order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: null } })).toBe(canonicalJson({ a: { c: null, d: [1, 'x'] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: null } })).toBe(
+      canonicalJson({ a: { c: null, d: [1, 'x'] }, b: 1 }),
+    );
     expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
   });
 
@@ -34,7 +51,13 @@ describe('hash-chained audit log', () => {
     const first = await record(p);
     const second = await record(p);
     expect(second.prevHash).toBe(first.hash);
-    expect(second).toMatchObject({ ip: '198.51.100.4', actorRole: 'guardian', onBehalfOf: p, patientId: p, action: 'patient.profile.read' });
+    expect(second).toMatchObject({
+      ip: '198.51.100.4',
+      actorRole: 'guardian',
+      onBehalfOf: p,
+      patientId: p,
+      action: 'patient.profile.read',
+    });
     const v = await h.identity.audit.verify();
     expect(v).toMatchObject({ ok: true, head: second.hash });
     expect(v.checked).toBeGreaterThanOrEqual(2);
@@ -51,7 +74,13 @@ describe('hash-chained audit log', () => {
 
   it('two nodes appending in turn (each guessing its own last entry as the head) and a rolled-back append keep one valid chain', async () => {
     const nodes = [h.identity.audit, new AuditLog(h.db, h.chainKey), new AuditLog(h.db, h.chainKey)];
-    const entry = (log: AuditLog) => log.entry({ action: 'patient.profile.read', outcome: 'allowed', resourceType: 'patient', resourceId: randomUUID() });
+    const entry = (log: AuditLog) =>
+      log.entry({
+        action: 'patient.profile.read',
+        outcome: 'allowed',
+        resourceType: 'patient',
+        resourceId: randomUUID(),
+      });
     for (let round = 0; round < 3; round++) {
       await Promise.all(nodes.map((log) => log.append(entry(log))));
       // A transaction that appends and then rolls back leaves its node with a wrong guess.
@@ -84,10 +113,16 @@ describe('hash-chained audit log', () => {
       await tx`delete from audit_log where seq >= ${checkpoint.seq}`;
     });
     expect((await h.identity.audit.verify()).ok).toBe(true);
-    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({ ok: false, brokenAt: { seq: checkpoint.seq, id: null, problem: 'truncated' } });
+    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({
+      ok: false,
+      brokenAt: { seq: checkpoint.seq, id: null, problem: 'truncated' },
+    });
     // An entry appended afterwards cannot pass for the deleted one.
     await record(p);
-    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({ ok: false, brokenAt: { seq: checkpoint.seq, id: null, problem: 'checkpoint_missing' } });
+    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({
+      ok: false,
+      brokenAt: { seq: checkpoint.seq, id: null, problem: 'checkpoint_missing' },
+    });
   });
 
   it('verify() finds an entry edited with raw SQL (trigger bypassed, as a superuser could)', async () => {
@@ -101,6 +136,9 @@ describe('hash-chained audit log', () => {
       await tx`update audit_log set actor_id = ${randomUUID()} where seq = ${victim.seq}`;
     });
     const v = await h.identity.audit.verify();
-    expect(v).toMatchObject({ ok: false, brokenAt: { seq: victim.seq, id: victim.id, problem: 'hash_mismatch' } });
+    expect(v).toMatchObject({
+      ok: false,
+      brokenAt: { seq: victim.seq, id: victim.id, problem: 'hash_mismatch' },
+    });
   });
 });

@@ -59,7 +59,9 @@ export class AuditLog {
 
   /** The hash of the last entry this node wrote: the likely head of the chain (see appendWithin). */
   #head: string | undefined;
-  readonly #appends = new Batcher<AuditEntry, AuditRow | Refused>((batch) => this.#append(batch), { maxBatch: MAX_BATCH });
+  readonly #appends = new Batcher<AuditEntry, AuditRow | Refused>((batch) => this.#append(batch), {
+    maxBatch: MAX_BATCH,
+  });
 
   /**
    * Appends one entry; who/where comes from the request context. Resolves once the entry is
@@ -161,7 +163,11 @@ export class AuditLog {
     const rows = jsonRows(auditLog, values);
     const head = sql`coalesce((select ${auditLog.hash} from ${auditLog} order by ${auditLog.seq} desc limit 1), ${GENESIS_HASH})`;
     const guard = ifHead === undefined ? sql`` : sql`where ${head} = ${ifHead}`;
-    const inserted = rowsOf<{ id: string; seq: string | number }>(await tx.execute(sql`insert into ${auditLog} ${rows.columns} select * from (${rows.select}) r ${guard} returning ${auditLog.id}, ${auditLog.seq}`));
+    const inserted = rowsOf<{ id: string; seq: string | number }>(
+      await tx.execute(
+        sql`insert into ${auditLog} ${rows.columns} select * from (${rows.select}) r ${guard} returning ${auditLog.id}, ${auditLog.seq}`,
+      ),
+    );
     if (!inserted.length) return [];
     // The next append (of this node) guesses this as the head; if this transaction rolls back, that guess fails once.
     this.#head = values[values.length - 1]!.hash;
@@ -171,7 +177,11 @@ export class AuditLog {
 
   /** The newest entry's seq and hash (inside `db`'s transaction if one is given); null while the log is empty. */
   async head(db: Db | Tx = this.db): Promise<AuditCheckpoint | null> {
-    const [last] = await db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
+    const [last] = await db
+      .select({ seq: auditLog.seq, hash: auditLog.hash })
+      .from(auditLog)
+      .orderBy(desc(auditLog.seq))
+      .limit(1);
     return last ?? null;
   }
 
@@ -186,8 +196,13 @@ export class AuditLog {
    * chain as unkeyed entries cannot pass verification.
    */
   async keyChainHead(): Promise<void> {
-    const [newest] = await this.db.select({ hashVersion: auditLog.hashVersion }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
-    if (newest && newest.hashVersion !== KEYED) await this.record({ action: 'audit.chain_keyed', outcome: 'allowed', resourceType: 'audit_log' });
+    const [newest] = await this.db
+      .select({ hashVersion: auditLog.hashVersion })
+      .from(auditLog)
+      .orderBy(desc(auditLog.seq))
+      .limit(1);
+    if (newest && newest.hashVersion !== KEYED)
+      await this.record({ action: 'audit.chain_keyed', outcome: 'allowed', resourceType: 'audit_log' });
   }
 
   query(q: AuditQuery): Promise<AuditRow[]> {

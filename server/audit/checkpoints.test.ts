@@ -9,13 +9,23 @@ import { AuditCheckpointer, checkpointSignatureValid } from './checkpoints.ts';
 describe('audit checkpoints: the signed chain head, logged when it moves', () => {
   let h: IdentityHarness;
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) }));
+  const logger = pino(
+    { level: 'info' },
+    new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) }),
+  );
   beforeAll(async () => {
     h = await startIdentityHarness();
   });
   afterAll(() => h.close());
 
-  const append = () => runWithContext({ requestId: 'r', ip: '127.0.0.1', userAgent: 't' }, () => h.identity.audit.record({ action: 'patient.profile.read', outcome: 'allowed', resourceType: 'patient' }));
+  const append = () =>
+    runWithContext({ requestId: 'r', ip: '127.0.0.1', userAgent: 't' }, () =>
+      h.identity.audit.record({
+        action: 'patient.profile.read',
+        outcome: 'allowed',
+        resourceType: 'patient',
+      }),
+    );
 
   it('logs a checkpoint signed with the node key when the head moved, and nothing when it did not', async () => {
     const cp = new AuditCheckpointer(h.identity.audit, h.identity.keys.privateKey, logger);
@@ -37,9 +47,15 @@ describe('audit checkpoints: the signed chain head, logged when it moves', () =>
     const cp = new AuditCheckpointer(h.identity.audit, h.identity.keys.privateKey, logger);
     await append();
     const signed = (await cp.tick())!;
-    expect(checkpointSignatureValid({ ...signed, seq: signed.seq + 1 }, h.identity.keys.publicKey)).toBe(false);
-    expect(checkpointSignatureValid({ ...signed, hash: '0'.repeat(64) }, h.identity.keys.publicKey)).toBe(false);
+    expect(checkpointSignatureValid({ ...signed, seq: signed.seq + 1 }, h.identity.keys.publicKey)).toBe(
+      false,
+    );
+    expect(checkpointSignatureValid({ ...signed, hash: '0'.repeat(64) }, h.identity.keys.publicKey)).toBe(
+      false,
+    );
     expect(checkpointSignatureValid(signed, generateKeyPairSync('ed25519').publicKey)).toBe(false);
-    expect(checkpointSignatureValid({ ...signed, signature: 'garbage' }, h.identity.keys.publicKey)).toBe(false);
+    expect(checkpointSignatureValid({ ...signed, signature: 'garbage' }, h.identity.keys.publicKey)).toBe(
+      false,
+    );
   });
 });

@@ -40,7 +40,13 @@ function hashedFields(row: Omit<ChainedRow, 'hash' | 'hashVersion'>) {
  * The keyed form covers the version too, so a keyed entry cannot be relabelled as another kind.
  */
 export function entryHash(row: Omit<ChainedRow, 'hash'>, key: Buffer): string | undefined {
-  if (row.hashVersion === UNKEYED) return createHash('sha256').update(canonicalJson(hashedFields(row))).digest('hex');
-  if (row.hashVersion === KEYED) return createHmac('sha256', key).update(canonicalJson({ ...hashedFields(row), hashVersion: KEYED })).digest('hex');
+  if (row.hashVersion === UNKEYED)
+    return createHash('sha256')
+      .update(canonicalJson(hashedFields(row)))
+      .digest('hex');
+  if (row.hashVersion === KEYED)
+    return createHmac('sha256', key)
+      .update(canonicalJson({ ...hashedFields(row), hashVersion: KEYED }))
+      .digest('hex');
   return undefined;
 }

@@ -41,7 +41,12 @@ const sha256 = (value: unknown) => createHash('sha256').update(canonicalJson(val
  * What a superuser can do without the key: change the entry at `fromSeq` and re-chain it and every
  * later one with plain sha256 (trigger bypassed). `relabel` also marks them as unkeyed entries.
  */
-async function rewriteFrom(raw: postgres.Sql, fromSeq: number, change: Record<string, string>, opts: { relabel?: boolean } = {}) {
+async function rewriteFrom(
+  raw: postgres.Sql,
+  fromSeq: number,
+  change: Record<string, string>,
+  opts: { relabel?: boolean } = {},
+) {
   await raw.begin(async (tx) => {
     await tx`set local session_replication_role = replica`;
     await tx`update audit_log set ${tx(change)} where seq = ${fromSeq}`;
@@ -69,8 +74,21 @@ describe('keyed audit chain: rows cannot be rewritten and re-chained without the
   });
 
   const record = () =>
-    runWithContext({ requestId: randomUUID(), ip: '198.51.100.4', userAgent: 'test', actorId: randomUUID(), actorRole: 'doctor' }, () =>
-      h.identity.audit.record({ action: 'patient.notes.read', outcome: 'allowed', resourceType: 'patient', resourceId: randomUUID() }),
+    runWithContext(
+      {
+        requestId: randomUUID(),
+        ip: '198.51.100.4',
+        userAgent: 'test',
+        actorId: randomUUID(),
+        actorRole: 'doctor',
+      },
+      () =>
+        h.identity.audit.record({
+          action: 'patient.notes.read',
+          outcome: 'allowed',
+          resourceType: 'patient',
+          resourceId: randomUUID(),
+        }),
     );
 
   it('a post-checkpoint entry rewritten and re-chained with plain sha256 is found, with or without the checkpoint', async () => {
@@ -82,8 +100,14 @@ describe('keyed audit chain: rows cannot be rewritten and re-chained without the
     expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({ ok: true });
     // Hide who read the notes: a new actor, and the chain recomputed from there to the head.
     await rewriteFrom(raw, victim.seq, { actor_id: randomUUID() });
-    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({ ok: false, brokenAt: { seq: victim.seq, id: victim.id, problem: 'hash_mismatch' } });
-    expect(await h.identity.audit.verify()).toMatchObject({ ok: false, brokenAt: { seq: victim.seq, problem: 'hash_mismatch' } });
+    expect(await h.identity.audit.verify({ checkpoint })).toMatchObject({
+      ok: false,
+      brokenAt: { seq: victim.seq, id: victim.id, problem: 'hash_mismatch' },
+    });
+    expect(await h.identity.audit.verify()).toMatchObject({
+      ok: false,
+      brokenAt: { seq: victim.seq, problem: 'hash_mismatch' },
+    });
   });
 });
 
@@ -99,14 +123,24 @@ describe('keyed audit chain: relabelling entries as unkeyed, other keys, gaps', 
     await h.close();
   });
   const record = (audit = h.identity.audit) =>
-    runWithContext({ requestId: randomUUID(), ip: '198.51.100.4', userAgent: 'test' }, () => audit.record({ action: 'patient.notes.read', outcome: 'allowed', resourceType: 'patient', resourceId: randomUUID() }));
+    runWithContext({ requestId: randomUUID(), ip: '198.51.100.4', userAgent: 'test' }, () =>
+      audit.record({
+        action: 'patient.notes.read',
+        outcome: 'allowed',
+        resourceType: 'patient',
+        resourceId: randomUUID(),
+      }),
+    );
 
   it('rewritten entries relabelled as unkeyed (the legacy hash) are refused after a keyed one, and as the newest entry', async () => {
     await record();
     const victim = await record();
     await record();
     await rewriteFrom(raw, victim.seq, { actor_id: randomUUID() }, { relabel: true });
-    expect(await h.identity.audit.verify()).toMatchObject({ ok: false, brokenAt: { seq: victim.seq, problem: 'unkeyed_entry' } });
+    expect(await h.identity.audit.verify()).toMatchObject({
+      ok: false,
+      brokenAt: { seq: victim.seq, problem: 'unkeyed_entry' },
+    });
     // The whole chain relabelled: nothing keyed left before it, but the newest entry must be keyed.
     const first = (await raw`select min(seq)::int as seq from audit_log`)[0]!.seq as number;
     await rewriteFrom(raw, first, { ip: '192.0.2.1' }, { relabel: true });
@@ -119,20 +153,33 @@ describe('keyed audit chain: relabelling entries as unkeyed, other keys, gaps', 
     await record();
     expect(await h.identity.audit.verify()).toMatchObject({ ok: true, checked: 2, unkeyed: 0 });
     const forged = await record(new AuditLog(h.db, randomBytes(32)));
-    expect(await h.identity.audit.verify()).toMatchObject({ ok: false, brokenAt: { seq: forged.seq, problem: 'hash_mismatch' } });
+    expect(await h.identity.audit.verify()).toMatchObject({
+      ok: false,
+      brokenAt: { seq: forged.seq, problem: 'hash_mismatch' },
+    });
   });
 
   it('sequence numbers left unused by rolled-back appends are warnings, not failures', async () => {
     const first = await record();
     await expect(
       h.db.transaction(async (tx) => {
-        await h.identity.audit.appendWithin(tx, [h.identity.audit.entry({ action: 'patient.notes.read', outcome: 'allowed', resourceType: 'patient' })]);
+        await h.identity.audit.appendWithin(tx, [
+          h.identity.audit.entry({
+            action: 'patient.notes.read',
+            outcome: 'allowed',
+            resourceType: 'patient',
+          }),
+        ]);
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
     const next = await record();
     expect(next.seq).toBeGreaterThan(first.seq + 1);
-    expect(await h.identity.audit.verify()).toMatchObject({ ok: true, checked: 2, warnings: { seqGaps: 1, firstSeqGaps: [{ afterSeq: first.seq, nextSeq: next.seq }] } });
+    expect(await h.identity.audit.verify()).toMatchObject({
+      ok: true,
+      checked: 2,
+      warnings: { seqGaps: 1, firstSeqGaps: [{ afterSeq: first.seq, nextSeq: next.seq }] },
+    });
   });
 });
 
@@ -158,7 +205,25 @@ describe('keyed audit chain: a chain written before the key was introduced still
     let prev = '0'.repeat(64);
     const legacy: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const row = { id: randomUUID(), at: new Date(Date.UTC(2026, 0, 1, 0, i)), actor_id: randomUUID(), actor_role: 'doctor', on_behalf_of: null, session_id: null, ip: '10.0.0.1', request_id: randomUUID(), action: 'patient.notes.read', outcome: 'allowed', resource_type: 'patient', resource_id: randomUUID(), patient_id: null, clinic_id: null, break_glass: false, reason: null, prev_hash: prev };
+      const row = {
+        id: randomUUID(),
+        at: new Date(Date.UTC(2026, 0, 1, 0, i)),
+        actor_id: randomUUID(),
+        actor_role: 'doctor',
+        on_behalf_of: null,
+        session_id: null,
+        ip: '10.0.0.1',
+        request_id: randomUUID(),
+        action: 'patient.notes.read',
+        outcome: 'allowed',
+        resource_type: 'patient',
+        resource_id: randomUUID(),
+        patient_id: null,
+        clinic_id: null,
+        break_glass: false,
+        reason: null,
+        prev_hash: prev,
+      };
       const hash = sha256(fieldsOf(row));
       await raw`insert into audit_log ${raw({ ...row, at: row.at.toISOString(), hash })}`;
       legacy.push(row.id);
@@ -168,10 +233,15 @@ describe('keyed audit chain: a chain written before the key was introduced still
     try {
       const audit = new AuditLog(handle.db, randomBytes(32));
       // Until a keyed entry follows them, unkeyed entries are the head: a node keys it on start.
-      expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: { seq: 3, problem: 'unkeyed_entry' } });
+      expect(await audit.verify()).toMatchObject({
+        ok: false,
+        brokenAt: { seq: 3, problem: 'unkeyed_entry' },
+      });
       await audit.keyChainHead();
       await audit.keyChainHead();
-      await runWithContext({ requestId: randomUUID(), ip: '127.0.0.1', userAgent: 't' }, () => audit.record({ action: 'patient.notes.read', outcome: 'allowed', resourceType: 'patient' }));
+      await runWithContext({ requestId: randomUUID(), ip: '127.0.0.1', userAgent: 't' }, () =>
+        audit.record({ action: 'patient.notes.read', outcome: 'allowed', resourceType: 'patient' }),
+      );
       expect(await audit.verify()).toMatchObject({ ok: true, checked: 5, unkeyed: 3 });
       const versions = await raw`select action, hash_version from audit_log order by seq`;
       expect(versions.map((v) => v.hash_version)).toEqual([1, 1, 1, 2, 2]);
@@ -184,7 +254,10 @@ describe('keyed audit chain: a chain written before the key was introduced still
         await tx`set local session_replication_role = replica`;
         await tx`update audit_log set ip = '192.0.2.1' where id = ${legacy[1]!}`;
       });
-      expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: { seq: 2, problem: 'hash_mismatch' } });
+      expect(await audit.verify()).toMatchObject({
+        ok: false,
+        brokenAt: { seq: 2, problem: 'hash_mismatch' },
+      });
     } finally {
       await handle.close();
       await raw.end();

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog } from '../../db/schema/index.ts';
-import { createClinic, createUser, relate, signIn, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import {
+  createClinic,
+  createUser,
+  relate,
+  signIn,
+  startIdentityHarness,
+  type IdentityHarness,
+} from '../../test/helpers/identity.ts';
 import { runWithContext } from '../request-context.ts';
 import type { AuditEvent } from './audit-log.ts';
 
@@ -27,13 +34,35 @@ describe('audit group commit: a refused entry fails alone', () => {
   afterAll(() => h.close());
 
   const poison = (overrides: Partial<AuditEvent>) =>
-    runWithContext({ requestId: randomUUID(), ip: '198.51.100.9', userAgent: 'attacker', actorId: randomUUID(), actorRole: 'doctor' }, () =>
-      h.identity.audit.record({ action: 'patient.break_glass', outcome: 'allowed', resourceType: 'patient', resourceId: patientId, patientId, breakGlass: true, reason: 'looking', ...overrides }),
+    runWithContext(
+      {
+        requestId: randomUUID(),
+        ip: '198.51.100.9',
+        userAgent: 'attacker',
+        actorId: randomUUID(),
+        actorRole: 'doctor',
+      },
+      () =>
+        h.identity.audit.record({
+          action: 'patient.break_glass',
+          outcome: 'allowed',
+          resourceType: 'patient',
+          resourceId: patientId,
+          patientId,
+          breakGlass: true,
+          reason: 'looking',
+          ...overrides,
+        }),
     );
 
   /** 200 concurrent reads of the record while poisoned entries keep arriving among their audit entries. */
   async function readsAmid(makePoison: (i: number) => Partial<AuditEvent>) {
-    const before = (await h.db.select({ seq: auditLog.seq }).from(auditLog).where(and(eq(auditLog.patientId, patientId), eq(auditLog.action, 'patient.profile.read')))).length;
+    const before = (
+      await h.db
+        .select({ seq: auditLog.seq })
+        .from(auditLog)
+        .where(and(eq(auditLog.patientId, patientId), eq(auditLog.action, 'patient.profile.read')))
+    ).length;
     let reading = true;
     const poisons: Promise<unknown>[] = [];
     const injector = (async () => {
@@ -42,12 +71,23 @@ describe('audit group commit: a refused entry fails alone', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    const reads = await Promise.all(Array.from({ length: 200 }, () => h.call('GET', `/api/patients/${patientId}`, { token })));
+    const reads = await Promise.all(
+      Array.from({ length: 200 }, () => h.call('GET', `/api/patients/${patientId}`, { token })),
+    );
     reading = false;
     await injector;
     const refused = await Promise.all(poisons);
-    const after = (await h.db.select({ seq: auditLog.seq }).from(auditLog).where(and(eq(auditLog.patientId, patientId), eq(auditLog.action, 'patient.profile.read')))).length;
-    return { failedReads: reads.filter((r) => r.status !== 200).map((r) => r.status), refused, newReadEntries: after - before };
+    const after = (
+      await h.db
+        .select({ seq: auditLog.seq })
+        .from(auditLog)
+        .where(and(eq(auditLog.patientId, patientId), eq(auditLog.action, 'patient.profile.read')))
+    ).length;
+    return {
+      failedReads: reads.filter((r) => r.status !== 200).map((r) => r.status),
+      refused,
+      newReadEntries: after - before,
+    };
   }
 
   it('200 concurrent reads all succeed while entries with a NUL or a lone surrogate are appended among them', async () => {
@@ -56,7 +96,9 @@ describe('audit group commit: a refused entry fails alone', () => {
     expect(r.refused.length).toBeGreaterThan(10);
     expect(r.refused.every((e) => e instanceof Error)).toBe(true);
     expect(r.newReadEntries).toBe(200);
-    expect(await h.db.select().from(auditLog).where(eq(auditLog.action, 'patient.break_glass'))).toHaveLength(0);
+    expect(await h.db.select().from(auditLog).where(eq(auditLog.action, 'patient.break_glass'))).toHaveLength(
+      0,
+    );
     expect(await h.identity.audit.verify()).toMatchObject({ ok: true });
   });
 
@@ -66,7 +108,9 @@ describe('audit group commit: a refused entry fails alone', () => {
     expect(r.refused.length).toBeGreaterThan(10);
     expect(r.refused.every((e) => e instanceof Error)).toBe(true);
     expect(r.newReadEntries).toBe(200);
-    expect(await h.db.select().from(auditLog).where(eq(auditLog.action, 'patient.break_glass'))).toHaveLength(0);
+    expect(await h.db.select().from(auditLog).where(eq(auditLog.action, 'patient.break_glass'))).toHaveLength(
+      0,
+    );
     expect(await h.identity.audit.verify()).toMatchObject({ ok: true });
   });
 

@@ -11,7 +11,8 @@ export class Refused {
 const UNSTORABLE = /\u0000|\p{Cs}/u;
 export function unstorableField(entry: AuditEntry): string | undefined {
   for (const part of [entry.event, entry.ctx ?? {}]) {
-    for (const [key, value] of Object.entries(part)) if (typeof value === 'string' && UNSTORABLE.test(value)) return key;
+    for (const [key, value] of Object.entries(part))
+      if (typeof value === 'string' && UNSTORABLE.test(value)) return key;
   }
   return undefined;
 }
@@ -24,9 +25,12 @@ export function unstorableField(entry: AuditEntry): string | undefined {
 export function refusedForContent(err: unknown): boolean {
   const state = sqlState(err);
   if (state) return state.startsWith('22') || state.startsWith('23');
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 4;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     if ((e as { code?: unknown }).code !== undefined) return false;
   }
   return true;
 }
-

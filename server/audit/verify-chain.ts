@@ -27,7 +27,11 @@ export type VerifyResult = (
   | { ok: false; checked: number; brokenAt: { seq: number; id: string; problem: ChainProblem } }
   /** The entry a checkpoint names is gone: the chain ends before it (its newest entries were
    * deleted), or it continues past it with other entries (deleted, then appended to). */
-  | { ok: false; checked: number; brokenAt: { seq: number; id: null; problem: 'truncated' | 'checkpoint_missing' } }
+  | {
+      ok: false;
+      checked: number;
+      brokenAt: { seq: number; id: null; problem: 'truncated' | 'checkpoint_missing' };
+    }
 ) & {
   /** Entries hashed before the chain was keyed (all before the first keyed one). */
   unkeyed: number;
@@ -45,7 +49,11 @@ const MAX_LISTED_GAPS = 100;
  * recorded elsewhere earlier, it can: the entry at the checkpoint's seq must still exist and carry
  * the checkpoint's hash.
  */
-export async function verifyChain(db: Db, key: Buffer, opts: { checkpoint?: AuditCheckpoint; batchSize?: number } = {}): Promise<VerifyResult> {
+export async function verifyChain(
+  db: Db,
+  key: Buffer,
+  opts: { checkpoint?: AuditCheckpoint; batchSize?: number } = {},
+): Promise<VerifyResult> {
   const batchSize = opts.batchSize ?? 1000;
   const cp = opts.checkpoint;
   const warnings: VerifyWarnings = { seqGaps: 0, firstSeqGaps: [] };
@@ -55,20 +63,40 @@ export async function verifyChain(db: Db, key: Buffer, opts: { checkpoint?: Audi
   let unkeyed = 0;
   let keyedSeen = false;
   let last: { seq: number; id: string; hashVersion: number } | undefined;
-  const broken = (seq: number, id: string, problem: ChainProblem): VerifyResult => ({ ok: false, checked, brokenAt: { seq, id, problem }, unkeyed, warnings });
+  const broken = (seq: number, id: string, problem: ChainProblem): VerifyResult => ({
+    ok: false,
+    checked,
+    brokenAt: { seq, id, problem },
+    unkeyed,
+    warnings,
+  });
   for (;;) {
-    const rows = await db.select().from(auditLog).where(gt(auditLog.seq, afterSeq)).orderBy(asc(auditLog.seq)).limit(batchSize);
+    const rows = await db
+      .select()
+      .from(auditLog)
+      .where(gt(auditLog.seq, afterSeq))
+      .orderBy(asc(auditLog.seq))
+      .limit(batchSize);
     for (const row of rows) {
       if (row.prevHash !== prev) return broken(row.seq, row.id, 'chain_break');
       const expected = entryHash(row, key);
       if (expected === undefined) return broken(row.seq, row.id, 'unknown_hash_version');
       if (expected !== row.hash) return broken(row.seq, row.id, 'hash_mismatch');
       if (row.hashVersion === UNKEYED && keyedSeen) return broken(row.seq, row.id, 'unkeyed_entry');
-      if (cp && row.seq === cp.seq && row.hash !== cp.hash) return broken(row.seq, row.id, 'checkpoint_mismatch');
-      if (cp && row.seq > cp.seq && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'checkpoint_missing' }, unkeyed, warnings };
+      if (cp && row.seq === cp.seq && row.hash !== cp.hash)
+        return broken(row.seq, row.id, 'checkpoint_mismatch');
+      if (cp && row.seq > cp.seq && afterSeq < cp.seq)
+        return {
+          ok: false,
+          checked,
+          brokenAt: { seq: cp.seq, id: null, problem: 'checkpoint_missing' },
+          unkeyed,
+          warnings,
+        };
       if (row.seq !== afterSeq + 1) {
         warnings.seqGaps++;
-        if (warnings.firstSeqGaps.length < MAX_LISTED_GAPS) warnings.firstSeqGaps.push({ afterSeq, nextSeq: row.seq });
+        if (warnings.firstSeqGaps.length < MAX_LISTED_GAPS)
+          warnings.firstSeqGaps.push({ afterSeq, nextSeq: row.seq });
       }
       if (row.hashVersion === KEYED) keyedSeen = true;
       else unkeyed++;
@@ -80,6 +108,13 @@ export async function verifyChain(db: Db, key: Buffer, opts: { checkpoint?: Audi
     if (rows.length < batchSize) break;
   }
   if (last && last.hashVersion !== KEYED) return broken(last.seq, last.id, 'unkeyed_entry');
-  if (cp && afterSeq < cp.seq) return { ok: false, checked, brokenAt: { seq: cp.seq, id: null, problem: 'truncated' }, unkeyed, warnings };
+  if (cp && afterSeq < cp.seq)
+    return {
+      ok: false,
+      checked,
+      brokenAt: { seq: cp.seq, id: null, problem: 'truncated' },
+      unkeyed,
+      warnings,
+    };
   return { ok: true, checked, head: prev, unkeyed, warnings };
 }

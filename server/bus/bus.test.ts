@@ -57,7 +57,7 @@ describe.each(['local', 'redis'] as const)('%s bus', (kind) => {
     expect(await bus.claimRoom(room, 'node-b', 5000)).toBe('node-b');
   });
 
-  it('a dead owner\'s claim expires', async () => {
+  it("a dead owner's claim expires", async () => {
     const bus = await make();
     const room = `r-${randomBytes(4).toString('hex')}`;
     await bus.claimRoom(room, 'node-a', 50);

@@ -28,7 +28,11 @@ export class RedisBus implements Bus {
   }
 
   /** onError hears connection trouble after start; ioredis reconnects by itself meanwhile. */
-  static async create(url: string, prefix = 'carecall:', onError: (err: Error) => void = () => {}): Promise<RedisBus> {
+  static async create(
+    url: string,
+    prefix = 'carecall:',
+    onError: (err: Error) => void = () => {},
+  ): Promise<RedisBus> {
     const options = { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true };
     const pub = new Redis(url, options);
     const sub = new Redis(url, options);

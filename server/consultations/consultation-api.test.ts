@@ -20,7 +20,10 @@ describe('join tokens and guest links for video consultations', () => {
     h = await startIdentityHarness();
     c = await schedulingClinic(h);
     other = await schedulingClinic(h, { name: 'Other clinic' });
-    const a = await h.call('POST', '/api/appointments', { token: c.patient.token, body: booking(c, c.patient.id, START) });
+    const a = await h.call('POST', '/api/appointments', {
+      token: c.patient.token,
+      body: booking(c, c.patient.id, START),
+    });
     expect(a.status).toBe(201);
     appointmentId = a.body.id;
     const d = await h.call('POST', '/api/appointments', {
@@ -45,7 +48,11 @@ describe('join tokens and guest links for video consultations', () => {
     expect(pc.room).toBe(p.body.roomId);
     expect(pc.room).not.toContain(appointmentId.slice(0, 8));
     expect(pc).toMatchObject({ sub: c.patient.id, role: 'patient', perms: ['publish', 'subscribe'] });
-    expect(dc).toMatchObject({ sub: c.doctor.id, role: 'doctor', perms: ['publish', 'subscribe', 'admit', 'moderate'] });
+    expect(dc).toMatchObject({
+      sub: c.doctor.id,
+      role: 'doctor',
+      perms: ['publish', 'subscribe', 'admit', 'moderate'],
+    });
     expect(p.body.path).toBe(`/app/#token=${encodeURIComponent(p.body.token)}`);
     // Valid until the room closes: end (09:30Z) + 30 min, seen from the clock (08:55Z) = 65 min.
     expect(pc.exp - pc.iat).toBeGreaterThanOrEqual(65 * 60 - 2);
@@ -82,7 +89,11 @@ describe('join tokens and guest links for video consultations', () => {
     expect((await joinAs(c.patient.token, 'not-a-uuid')).status).toBe(400);
     expect((await joinAs(c.patient.token, '00000000-0000-4000-8000-000000000000')).status).toBe(404);
     // Refusals are audited like every PHI decision.
-    const audit = await h.identity.audit.query({ patientId: c.patient.id, action: 'consultation.join', limit: 50 });
+    const audit = await h.identity.audit.query({
+      patientId: c.patient.id,
+      action: 'consultation.join',
+      limit: 50,
+    });
     expect(audit.some((e) => e.outcome === 'denied' && e.actorId === other.doctor.id)).toBe(true);
   });
 
@@ -92,8 +103,14 @@ describe('join tokens and guest links for video consultations', () => {
     h.clock.now = new Date(START_Z + 61 * 60_000);
     expect((await joinAs(c.doctor.token)).body).toMatchObject({ status: 409, code: 'not_joinable' });
     h.clock.now = new Date(START_Z - 5 * 60_000);
-    const cancelled = await h.call('POST', '/api/appointments', { token: c.patient.token, body: booking(c, c.patient.id, '2027-03-03T12:00:00+01:00') });
-    await h.call('POST', `/api/appointments/${cancelled.body.id}/cancel`, { token: c.patient.token, body: { reason: 'better' } });
+    const cancelled = await h.call('POST', '/api/appointments', {
+      token: c.patient.token,
+      body: booking(c, c.patient.id, '2027-03-03T12:00:00+01:00'),
+    });
+    await h.call('POST', `/api/appointments/${cancelled.body.id}/cancel`, {
+      token: c.patient.token,
+      body: { reason: 'better' },
+    });
     h.clock.now = new Date(Date.parse('2027-03-03T11:00:00Z') - 60_000);
     const r = await joinAs(c.patient.token, cancelled.body.id);
     expect(r.status).toBe(409);
@@ -103,7 +120,10 @@ describe('join tokens and guest links for video consultations', () => {
 
   describe('guests (interpreter, family member)', () => {
     it('the doctor invites; the link opens the room as a guest who knocks; revoking kills the link', async () => {
-      const inv = await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token: c.doctor.token, body: { kind: 'interpreter', displayName: 'Ana (interpreter)' } });
+      const inv = await h.call('POST', `/api/appointments/${appointmentId}/guests`, {
+        token: c.doctor.token,
+        body: { kind: 'interpreter', displayName: 'Ana (interpreter)' },
+      });
       expect(inv.status).toBe(201);
       expect(inv.body.link).toMatch(/^http:\/\/carecall\.test\/guest\/[A-Za-z0-9_-]{32}$/);
       const path = new URL(inv.body.link).pathname;
@@ -112,21 +132,51 @@ describe('join tokens and guest links for video consultations', () => {
       const token = decodeURIComponent(res.headers.get('location')!.split('#token=')[1]!);
       const claims = claimsOf(token);
       const patientRoom = claimsOf((await joinAs(c.patient.token)).body.token).room;
-      expect(claims).toMatchObject({ role: 'guest', perms: ['publish', 'subscribe'], name: 'Ana (interpreter)', room: patientRoom });
+      expect(claims).toMatchObject({
+        role: 'guest',
+        perms: ['publish', 'subscribe'],
+        name: 'Ana (interpreter)',
+        room: patientRoom,
+      });
       expect(claims.perms).not.toContain('admit');
-      expect((await h.call('DELETE', `/api/appointments/${appointmentId}/guests/${inv.body.id}`, { token: c.doctor.token })).status).toBe(204);
+      expect(
+        (
+          await h.call('DELETE', `/api/appointments/${appointmentId}/guests/${inv.body.id}`, {
+            token: c.doctor.token,
+          })
+        ).status,
+      ).toBe(204);
       expect((await h.app.request(path)).status).toBe(404);
-      expect((await h.call('DELETE', `/api/appointments/${appointmentId}/guests/${inv.body.id}`, { token: c.doctor.token })).status).toBe(404);
+      expect(
+        (
+          await h.call('DELETE', `/api/appointments/${appointmentId}/guests/${inv.body.id}`, {
+            token: c.doctor.token,
+          })
+        ).status,
+      ).toBe(404);
     });
 
     it('only the assigned doctor invites; bad input gets field errors; unknown links are 404', async () => {
       for (const token of [c.patient.token, c.operator.token]) {
-        const r = await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token, body: { kind: 'family', displayName: 'X' } });
+        const r = await h.call('POST', `/api/appointments/${appointmentId}/guests`, {
+          token,
+          body: { kind: 'family', displayName: 'X' },
+        });
         expect(r.status).toBe(403);
       }
       // Another clinic's doctor gets what an unknown appointment gets.
-      expect((await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token: other.doctor.token, body: { kind: 'family', displayName: 'X' } })).status).toBe(404);
-      const bad = await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token: c.doctor.token, body: { kind: 'friend', displayName: '' } });
+      expect(
+        (
+          await h.call('POST', `/api/appointments/${appointmentId}/guests`, {
+            token: other.doctor.token,
+            body: { kind: 'family', displayName: 'X' },
+          })
+        ).status,
+      ).toBe(404);
+      const bad = await h.call('POST', `/api/appointments/${appointmentId}/guests`, {
+        token: c.doctor.token,
+        body: { kind: 'friend', displayName: '' },
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['displayName', 'kind']);
       expect((await h.app.request('/guest/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).status).toBe(404);
@@ -134,7 +184,10 @@ describe('join tokens and guest links for video consultations', () => {
     });
 
     it('a guest link stops working when the consultation is over', async () => {
-      const inv = await h.call('POST', `/api/appointments/${appointmentId}/guests`, { token: c.doctor.token, body: { kind: 'family', displayName: 'Sam' } });
+      const inv = await h.call('POST', `/api/appointments/${appointmentId}/guests`, {
+        token: c.doctor.token,
+        body: { kind: 'family', displayName: 'Sam' },
+      });
       h.clock.now = new Date(START_Z + 61 * 60_000);
       expect((await h.app.request(new URL(inv.body.link).pathname)).status).toBe(404);
       h.clock.now = new Date(START_Z - 5 * 60_000);

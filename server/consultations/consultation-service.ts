@@ -12,9 +12,14 @@ import { appointmentResource, type AppointmentRow } from '../scheduling/appointm
 import { guestSub, JOIN_CLOSES_AFTER_MS, JOIN_OPENS_BEFORE_MS, JOINABLE_STATUSES } from './join-window.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 
-
 export type JoinTicket = { token: string; roomId: string; expiresAt: string; path: string };
-export type GuestInvite = { id: string; kind: (typeof GUEST_KINDS)[number]; displayName: string; expiresAt: string; link: string };
+export type GuestInvite = {
+  id: string;
+  kind: (typeof GUEST_KINDS)[number];
+  displayName: string;
+  expiresAt: string;
+  link: string;
+};
 
 type Deps = {
   db: Db;
@@ -53,22 +58,34 @@ export class ConsultationService {
     return this.#ticket(claims, closesAt);
   }
 
-  async inviteGuest(actor: Actor, appointmentId: string, input: { kind: GuestInvite['kind']; displayName: string }): Promise<GuestInvite> {
+  async inviteGuest(
+    actor: Actor,
+    appointmentId: string,
+    input: { kind: GuestInvite['kind']; displayName: string },
+  ): Promise<GuestInvite> {
     const { row, resource } = await appointmentResource(this.deps.db, appointmentId);
     const { entry } = await this.deps.policy.requireDeferred(actor, 'consultation.guests.manage', resource);
     const expiresAt = this.#assertJoinable(row, { allowBeforeWindow: true });
     const key = randomBytes(24).toString('base64url');
     const id = randomUUID();
-    await this.#audited(entry, (tx) => tx.insert(consultationGuests).values({
+    await this.#audited(entry, (tx) =>
+      tx.insert(consultationGuests).values({
+        id,
+        appointmentId,
+        invitedBy: actor.userId,
+        kind: input.kind,
+        displayName: input.displayName,
+        keyHash: hashKey(key),
+        expiresAt,
+      }),
+    );
+    return {
       id,
-      appointmentId,
-      invitedBy: actor.userId,
       kind: input.kind,
       displayName: input.displayName,
-      keyHash: hashKey(key),
-      expiresAt,
-    }));
-    return { id, kind: input.kind, displayName: input.displayName, expiresAt: expiresAt.toISOString(), link: `${this.deps.publicUrl()}/guest/${key}` };
+      expiresAt: expiresAt.toISOString(),
+      link: `${this.deps.publicUrl()}/guest/${key}`,
+    };
   }
 
   async revokeGuest(actor: Actor, appointmentId: string, guestId: string) {
@@ -78,7 +95,13 @@ export class ConsultationService {
       const revoked = await tx
         .update(consultationGuests)
         .set({ revokedAt: this.deps.now() })
-        .where(and(eq(consultationGuests.id, guestId), eq(consultationGuests.appointmentId, appointmentId), isNull(consultationGuests.revokedAt)))
+        .where(
+          and(
+            eq(consultationGuests.id, guestId),
+            eq(consultationGuests.appointmentId, appointmentId),
+            isNull(consultationGuests.revokedAt),
+          ),
+        )
         .returning({ id: consultationGuests.id });
       if (!revoked.length) throw new ProblemError(404, PROBLEM.notFound, 'no such active guest invitation');
     });
@@ -91,27 +114,48 @@ export class ConsultationService {
     const [guest] = await this.deps.db
       .select()
       .from(consultationGuests)
-      .where(and(eq(consultationGuests.keyHash, hashKey(key)), isNull(consultationGuests.revokedAt), gt(consultationGuests.expiresAt, now)));
+      .where(
+        and(
+          eq(consultationGuests.keyHash, hashKey(key)),
+          isNull(consultationGuests.revokedAt),
+          gt(consultationGuests.expiresAt, now),
+        ),
+      );
     if (!guest) throw new ProblemError(404, PROBLEM.notFound, 'this invitation link is not valid (any more)');
     const { row } = await appointmentResource(this.deps.db, guest.appointmentId);
     const closesAt = this.#assertJoinable(row);
     // Guests knock like patients: the doctor admits them from the waiting room.
     return this.#ticket(
-      { sub: guestSub(guest.id), room: await this.#roomOf(this.deps.db, guest.appointmentId), role: 'guest', perms: ['publish', 'subscribe'], name: guest.displayName },
+      {
+        sub: guestSub(guest.id),
+        room: await this.#roomOf(this.deps.db, guest.appointmentId),
+        role: 'guest',
+        perms: ['publish', 'subscribe'],
+        name: guest.displayName,
+      },
       closesAt,
     );
   }
 
   #assertJoinable(row: AppointmentRow, opts: { allowBeforeWindow?: boolean } = {}): Date {
     if (!JOINABLE_STATUSES.has(row.status)) {
-      throw new ProblemError(409, PROBLEM.notJoinable, `the appointment is ${row.status.replace('_', ' ')}, not open for the call`);
+      throw new ProblemError(
+        409,
+        PROBLEM.notJoinable,
+        `the appointment is ${row.status.replace('_', ' ')}, not open for the call`,
+      );
     }
     const now = this.deps.now().getTime();
     const opens = row.startsAt.getTime() - JOIN_OPENS_BEFORE_MS;
     const closes = new Date(row.endsAt.getTime() + JOIN_CLOSES_AFTER_MS);
-    if (now > closes.getTime()) throw new ProblemError(409, PROBLEM.notJoinable, 'the consultation time is over');
+    if (now > closes.getTime())
+      throw new ProblemError(409, PROBLEM.notJoinable, 'the consultation time is over');
     if (now < opens && !opts.allowBeforeWindow) {
-      throw new ProblemError(409, PROBLEM.notJoinable, `the room opens ${JOIN_OPENS_BEFORE_MS / 60_000} minutes before the appointment`);
+      throw new ProblemError(
+        409,
+        PROBLEM.notJoinable,
+        `the room opens ${JOIN_OPENS_BEFORE_MS / 60_000} minutes before the appointment`,
+      );
     }
     return closes;
   }
@@ -119,7 +163,10 @@ export class ConsultationService {
   async #roomOf(db: Db | Tx, appointmentId: string): Promise<string> {
     const roomId = randomBytes(12).toString('base64url');
     await db.insert(consultationRooms).values({ appointmentId, roomId }).onConflictDoNothing();
-    const [room] = await db.select().from(consultationRooms).where(eq(consultationRooms.appointmentId, appointmentId));
+    const [room] = await db
+      .select()
+      .from(consultationRooms)
+      .where(eq(consultationRooms.appointmentId, appointmentId));
     return room!.roomId;
   }
 
@@ -133,7 +180,10 @@ export class ConsultationService {
   }
 
   async #displayName(userId: string): Promise<string | undefined> {
-    const [u] = await this.deps.db.select({ name: users.displayName }).from(users).where(eq(users.id, userId));
+    const [u] = await this.deps.db
+      .select({ name: users.displayName })
+      .from(users)
+      .where(eq(users.id, userId));
     return u?.name.slice(0, 64);
   }
 
@@ -141,6 +191,11 @@ export class ConsultationService {
     // Valid until the room closes, so a client can still rejoin after a long outage mid-call.
     const ttl = Math.max(60, Math.ceil((closesAt.getTime() - this.deps.now().getTime()) / 1000));
     const token = await this.deps.issuer.mint(claims, ttl);
-    return { token, roomId: claims.room, expiresAt: new Date(Date.now() + ttl * 1000).toISOString(), path: `/app/#token=${encodeURIComponent(token)}` };
+    return {
+      token,
+      roomId: claims.room,
+      expiresAt: new Date(Date.now() + ttl * 1000).toISOString(),
+      path: `/app/#token=${encodeURIComponent(token)}`,
+    };
   }
 }

@@ -2,11 +2,22 @@ import { and, eq, gt, inArray, isNotNull, or } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
-import { appointments, consultationGuests, consultationRooms, type AppointmentStatus } from '../../db/schema/index.ts';
+import {
+  appointments,
+  consultationGuests,
+  consultationRooms,
+  type AppointmentStatus,
+} from '../../db/schema/index.ts';
 import type { JoinGrantCheck, Revocation } from '../../signaling/join-grants.ts';
 import { revocationReasons, type JoinClaims, type RevocationReason } from '../../signaling/protocol/index.ts';
 import type { Bus } from '../bus/types.ts';
-import { guestIdOf, guestSub, JOIN_CLOSES_AFTER_MS, JOIN_OPENS_BEFORE_MS, JOINABLE_STATUSES } from './join-window.ts';
+import {
+  guestIdOf,
+  guestSub,
+  JOIN_CLOSES_AFTER_MS,
+  JOIN_OPENS_BEFORE_MS,
+  JOINABLE_STATUSES,
+} from './join-window.ts';
 
 export const JOIN_GRANTS_CHANNEL = 'join-grants';
 /** Statuses that end a consultation for good: everyone in its room is closed. */
@@ -16,7 +27,6 @@ const ENDED: readonly AppointmentStatus[] = ['cancelled', 'no_show'];
  * a consultation lives (until the end + 30 min as it was when the token was minted).
  */
 const REMEMBER_MS = 24 * 3600_000;
-
 
 const message = z.object({
   room: z.string().min(1).max(64),
@@ -37,9 +47,7 @@ export class JoinGrants implements JoinGrantCheck {
   #onRevoked: (revocation: Revocation) => void = () => {};
   #unsubscribe: (() => Promise<void>) | undefined;
 
-  constructor(
-    private readonly deps: { db: Db; bus: Bus; logger: Logger; now?: () => Date },
-  ) {}
+  constructor(private readonly deps: { db: Db; bus: Bus; logger: Logger; now?: () => Date }) {}
 
   #now() {
     return (this.deps.now ?? (() => new Date()))();
@@ -73,7 +81,12 @@ export class JoinGrants implements JoinGrantCheck {
 
   async check(claims: JoinClaims): Promise<RevocationReason | undefined> {
     const [row] = await this.deps.db
-      .select({ appointmentId: appointments.id, status: appointments.status, startsAt: appointments.startsAt, endsAt: appointments.endsAt })
+      .select({
+        appointmentId: appointments.id,
+        status: appointments.status,
+        startsAt: appointments.startsAt,
+        endsAt: appointments.endsAt,
+      })
       .from(consultationRooms)
       .innerJoin(appointments, eq(appointments.id, consultationRooms.appointmentId))
       .where(eq(consultationRooms.roomId, claims.room));
@@ -82,11 +95,21 @@ export class JoinGrants implements JoinGrantCheck {
     if (ENDED.includes(row.status)) return 'consultation_cancelled';
     if (claims.role === 'guest') {
       const guestId = guestIdOf(claims.sub);
-      const [guest] = guestId ? await this.deps.db.select({ appointmentId: consultationGuests.appointmentId, revokedAt: consultationGuests.revokedAt }).from(consultationGuests).where(eq(consultationGuests.id, guestId)) : [];
+      const [guest] = guestId
+        ? await this.deps.db
+            .select({
+              appointmentId: consultationGuests.appointmentId,
+              revokedAt: consultationGuests.revokedAt,
+            })
+            .from(consultationGuests)
+            .where(eq(consultationGuests.id, guestId))
+        : [];
       if (!guest || guest.revokedAt || guest.appointmentId !== row.appointmentId) return 'invitation_revoked';
     }
     const now = this.#now().getTime();
-    const open = row.startsAt.getTime() - JOIN_OPENS_BEFORE_MS <= now && now <= row.endsAt.getTime() + JOIN_CLOSES_AFTER_MS;
+    const open =
+      row.startsAt.getTime() - JOIN_OPENS_BEFORE_MS <= now &&
+      now <= row.endsAt.getTime() + JOIN_CLOSES_AFTER_MS;
     if (!JOINABLE_STATUSES.has(row.status) || !open) return 'consultation_not_open';
     return undefined;
   }
@@ -94,12 +117,21 @@ export class JoinGrants implements JoinGrantCheck {
   /** After an appointment's status change committed: cancelled and no-show end its room. */
   async statusChanged(appointmentId: string, to: AppointmentStatus) {
     if (!ENDED.includes(to)) return;
-    await this.#announce(appointmentId, (room) => ({ room: room.roomId, reason: 'consultation_cancelled', until: this.#until(room.endsAt) }));
+    await this.#announce(appointmentId, (room) => ({
+      room: room.roomId,
+      reason: 'consultation_cancelled',
+      until: this.#until(room.endsAt),
+    }));
   }
 
   /** After a guest invitation was revoked (committed): that guest's sockets are closed. */
   async guestRevoked(appointmentId: string, guestId: string) {
-    await this.#announce(appointmentId, (room) => ({ room: room.roomId, sub: guestSub(guestId), reason: 'invitation_revoked', until: this.#until(room.endsAt) }));
+    await this.#announce(appointmentId, (room) => ({
+      room: room.roomId,
+      sub: guestSub(guestId),
+      reason: 'invitation_revoked',
+      until: this.#until(room.endsAt),
+    }));
   }
 
   /**
@@ -111,14 +143,24 @@ export class JoinGrants implements JoinGrantCheck {
       const room = await this.#roomOf(appointmentId);
       if (room) await this.#publish(build(room));
     } catch (err) {
-      this.deps.logger.warn({ err: (err as Error).message, appointmentId }, 'join-grant revocation not announced');
+      this.deps.logger.warn(
+        { err: (err as Error).message, appointmentId },
+        'join-grant revocation not announced',
+      );
     }
   }
 
   async #publish(m: Message) {
     // Applied here at once; the bus brings it to the other nodes (and back here: idempotent).
     this.#apply(m);
-    await this.deps.bus.publish(JOIN_GRANTS_CHANNEL, m).catch((err: Error) => this.deps.logger.warn({ err: err.message }, 'join-grant revocation not published (other nodes refuse at join)'));
+    await this.deps.bus
+      .publish(JOIN_GRANTS_CHANNEL, m)
+      .catch((err: Error) =>
+        this.deps.logger.warn(
+          { err: err.message },
+          'join-grant revocation not published (other nodes refuse at join)',
+        ),
+      );
   }
 
   #apply(m: Message) {
@@ -151,21 +193,42 @@ export class JoinGrants implements JoinGrantCheck {
   /** The revocations whose tokens may still be alive: ended appointments and revoked guests of the last day. */
   async #load() {
     const since = new Date(Date.now() - REMEMBER_MS);
-    const recent = (endsAt: typeof appointments.endsAt, changed: typeof appointments.updatedAt | typeof consultationGuests.revokedAt) =>
-      or(gt(endsAt, new Date(Date.now() - JOIN_CLOSES_AFTER_MS)), gt(changed, since));
+    const recent = (
+      endsAt: typeof appointments.endsAt,
+      changed: typeof appointments.updatedAt | typeof consultationGuests.revokedAt,
+    ) => or(gt(endsAt, new Date(Date.now() - JOIN_CLOSES_AFTER_MS)), gt(changed, since));
     const rooms = await this.deps.db
       .select({ roomId: consultationRooms.roomId, endsAt: appointments.endsAt })
       .from(consultationRooms)
       .innerJoin(appointments, eq(appointments.id, consultationRooms.appointmentId))
-      .where(and(inArray(appointments.status, [...ENDED]), recent(appointments.endsAt, appointments.updatedAt)));
-    for (const r of rooms) this.#revoked.set(roomKey(r.roomId), { reason: 'consultation_cancelled', until: this.#until(r.endsAt) });
+      .where(
+        and(inArray(appointments.status, [...ENDED]), recent(appointments.endsAt, appointments.updatedAt)),
+      );
+    for (const r of rooms)
+      this.#revoked.set(roomKey(r.roomId), {
+        reason: 'consultation_cancelled',
+        until: this.#until(r.endsAt),
+      });
     const guests = await this.deps.db
-      .select({ guestId: consultationGuests.id, roomId: consultationRooms.roomId, endsAt: appointments.endsAt })
+      .select({
+        guestId: consultationGuests.id,
+        roomId: consultationRooms.roomId,
+        endsAt: appointments.endsAt,
+      })
       .from(consultationGuests)
       .innerJoin(consultationRooms, eq(consultationRooms.appointmentId, consultationGuests.appointmentId))
       .innerJoin(appointments, eq(appointments.id, consultationGuests.appointmentId))
-      .where(and(isNotNull(consultationGuests.revokedAt), recent(appointments.endsAt, consultationGuests.revokedAt)));
-    for (const g of guests) this.#revoked.set(subKey(g.roomId, guestSub(g.guestId)), { reason: 'invitation_revoked', until: this.#until(g.endsAt) });
+      .where(
+        and(
+          isNotNull(consultationGuests.revokedAt),
+          recent(appointments.endsAt, consultationGuests.revokedAt),
+        ),
+      );
+    for (const g of guests)
+      this.#revoked.set(subKey(g.roomId, guestSub(g.guestId)), {
+        reason: 'invitation_revoked',
+        until: this.#until(g.endsAt),
+      });
     this.deps.logger.info({ rooms: rooms.length, guests: guests.length }, 'join-grant revocations loaded');
   }
 }

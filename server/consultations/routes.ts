@@ -6,7 +6,6 @@ import type { ApiEnv } from '../api/middleware.ts';
 import { authenticate } from '../identity/authenticate.ts';
 import { appointmentParam, guestBody, guestParam } from './schemas.ts';
 
-
 /** /api/appointments/:id/...: join tokens for the people of the appointment, guest invitations. */
 export function consultationRoutes(identity: Identity, consultations: ConsultationService) {
   return new Hono<ApiEnv>()

@@ -23,9 +23,16 @@ describe('DATA_KEK configuration', () => {
     const current = b64();
     const old = randomBytes(32);
     const older = randomBytes(32);
-    const c = loadConfig({ DATA_KEK: current, DATA_KEK_VERSION: '3', DATA_KEK_PREVIOUS: `2:${old.toString('base64')}, 1:${older.toString('base64url')}` }).dataEncryption;
+    const c = loadConfig({
+      DATA_KEK: current,
+      DATA_KEK_VERSION: '3',
+      DATA_KEK_PREVIOUS: `2:${old.toString('base64')}, 1:${older.toString('base64url')}`,
+    }).dataEncryption;
     expect(c.kek).toEqual({ version: 3, key: Buffer.from(current, 'base64') });
-    expect(c.previousKeks).toEqual([{ version: 2, key: old }, { version: 1, key: older }]);
+    expect(c.previousKeks).toEqual([
+      { version: 2, key: old },
+      { version: 1, key: older },
+    ]);
     expect(c.cacheSize).toBe(10_000);
     expect(loadConfig({}).dataEncryption).toEqual({ kek: undefined, previousKeks: [], cacheSize: 10_000 });
     expect(loadConfig({ DATA_KEK: b64() }).dataEncryption.kek!.version).toBe(1);
@@ -61,13 +68,25 @@ describe('DATA_KEK configuration', () => {
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/DATA_KEK not set.*per-process/);
     // Two processes' keys differ: what one wrapped, the other cannot unwrap.
-    const { wrappedKey, kekVersion } = a.wrap(new Uint8Array(32), '00000000-0000-4000-8000-000000000001', 'scope:x');
-    expect(() => b.unwrap(wrappedKey, kekVersion, '00000000-0000-4000-8000-000000000001', 'scope:x')).toThrow(expect.objectContaining({ code: 'data_key_invalid' }));
+    const { wrappedKey, kekVersion } = a.wrap(
+      new Uint8Array(32),
+      '00000000-0000-4000-8000-000000000001',
+      'scope:x',
+    );
+    expect(() => b.unwrap(wrappedKey, kekVersion, '00000000-0000-4000-8000-000000000001', 'scope:x')).toThrow(
+      expect.objectContaining({ code: 'data_key_invalid' }),
+    );
     // Previous keys configured without a current one keep their versions; the process key takes a free one.
-    const withOld = await kekRingFromConfig(loadConfig({ DATA_KEK_PREVIOUS: `1:${b64()}` }).dataEncryption, (m) => warnings.push(m));
+    const withOld = await kekRingFromConfig(
+      loadConfig({ DATA_KEK_PREVIOUS: `1:${b64()}` }).dataEncryption,
+      (m) => warnings.push(m),
+    );
     expect(withOld.current.version).toBe(2);
     expect(withOld.versions.sort()).toEqual([1, 2]);
-    const configured = await kekRingFromConfig(loadConfig({ DATA_KEK: b64(), DATA_KEK_VERSION: '4' }).dataEncryption, (m) => warnings.push(m));
+    const configured = await kekRingFromConfig(
+      loadConfig({ DATA_KEK: b64(), DATA_KEK_VERSION: '4' }).dataEncryption,
+      (m) => warnings.push(m),
+    );
     expect(configured).toMatchObject({ ephemeral: false, current: { version: 4 } });
     expect(warnings).toHaveLength(3);
   });

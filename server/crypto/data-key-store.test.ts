@@ -48,7 +48,9 @@ describe.each(ENGINES)('data keys on %s', (engine) => {
     const keys = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).keyForScope(scope)));
     expect(new Set(keys.map((k) => k.id)).size).toBe(1);
     expect(new Set(keys.map((k) => Buffer.from(k.key).toString('hex'))).size).toBe(1);
-    const [{ n }] = rowsOf<{ n: number }>(await handle.db.execute(sql`select count(*)::int as n from data_keys where scope = ${scope}`)) as [{ n: number }];
+    const [{ n }] = rowsOf<{ n: number }>(
+      await handle.db.execute(sql`select count(*)::int as n from data_keys where scope = ${scope}`),
+    ) as [{ n: number }];
     expect(n).toBe(1);
   });
 
@@ -58,16 +60,23 @@ describe.each(ENGINES)('data keys on %s', (engine) => {
     const scopes = Array.from({ length: 6 }, () => unique('record'));
     const sealed = await Promise.all(scopes.map((scope) => sealer.seal(scope, 'r1', `body of ${scope}`)));
     expect(s.cachedKeys).toBeLessThanOrEqual(2);
-    for (const [i, scope] of scopes.entries()) expect(await sealer.openText(scope, 'r1', sealed[i]!)).toBe(`body of ${scope}`);
+    for (const [i, scope] of scopes.entries())
+      expect(await sealer.openText(scope, 'r1', sealed[i]!)).toBe(`body of ${scope}`);
     expect(s.cachedKeys).toBeLessThanOrEqual(2);
   });
 
   it('a wrong KEK for the version is data_key_invalid; a version not configured is kek_unavailable', async () => {
     const scope = unique('conversation');
     const { id } = await store(new KekRing(kek(1))).keyForScope(scope);
-    await expect(store(new KekRing(kek(1))).keyById(id, scope)).rejects.toMatchObject({ name: 'DecryptionError', code: 'data_key_invalid' });
+    await expect(store(new KekRing(kek(1))).keyById(id, scope)).rejects.toMatchObject({
+      name: 'DecryptionError',
+      code: 'data_key_invalid',
+    });
     await expect(store(new KekRing(kek(2))).keyById(id, scope)).rejects.toBeInstanceOf(KeyUnavailableError);
-    await expect(store(new KekRing(kek(2))).keyForScope(scope)).rejects.toMatchObject({ code: 'kek_unavailable', kekVersion: 1 });
+    await expect(store(new KekRing(kek(2))).keyForScope(scope)).rejects.toMatchObject({
+      code: 'kek_unavailable',
+      kekVersion: 1,
+    });
   });
 
   it('an altered row does not unwrap: flipped byte, relabelled version, wrapped key copied from another scope', async () => {
@@ -77,11 +86,17 @@ describe.each(ENGINES)('data keys on %s', (engine) => {
     const [a, b, c] = [unique('conversation'), unique('conversation'), unique('conversation')];
     const keys = await Promise.all([a, b, c].map((s) => store(ring).keyForScope(s)));
     // c gets b's intact wrapped key before b is relabelled: valid bytes, bound to another row.
-    await handle.db.execute(sql`update data_keys set wrapped_key = (select wrapped_key from data_keys where scope = ${b}) where scope = ${c}`);
-    await handle.db.execute(sql`update data_keys set wrapped_key = overlay(wrapped_key placing '\\xff'::bytea from 40 for 1) where scope = ${a}`);
+    await handle.db.execute(
+      sql`update data_keys set wrapped_key = (select wrapped_key from data_keys where scope = ${b}) where scope = ${c}`,
+    );
+    await handle.db.execute(
+      sql`update data_keys set wrapped_key = overlay(wrapped_key placing '\\xff'::bytea from 40 for 1) where scope = ${a}`,
+    );
     await handle.db.execute(sql`update data_keys set kek_version = 2 where scope = ${b}`);
     for (const [i, scope] of [a, b, c].entries()) {
-      const err = await store(ring).keyById(keys[i]!.id, scope).catch((e: unknown) => e);
+      const err = await store(ring)
+        .keyById(keys[i]!.id, scope)
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DecryptionError);
       expect((err as DecryptionError).code).toBe('data_key_invalid');
     }
@@ -90,8 +105,14 @@ describe.each(ENGINES)('data keys on %s', (engine) => {
   it('a key id of another scope, or of no key, is ciphertext_invalid', async () => {
     const s = store(new KekRing(kek(1)));
     const mine = await s.keyForScope(unique('conversation'));
-    await expect(s.keyById(mine.id, unique('conversation'))).rejects.toMatchObject({ code: 'ciphertext_invalid' });
-    await expect(store(new KekRing(kek(1))).keyById(mine.id, unique('conversation'))).rejects.toMatchObject({ code: 'ciphertext_invalid' });
-    await expect(s.keyById('00000000-0000-4000-8000-000000000000', unique('conversation'))).rejects.toMatchObject({ code: 'ciphertext_invalid' });
+    await expect(s.keyById(mine.id, unique('conversation'))).rejects.toMatchObject({
+      code: 'ciphertext_invalid',
+    });
+    await expect(store(new KekRing(kek(1))).keyById(mine.id, unique('conversation'))).rejects.toMatchObject({
+      code: 'ciphertext_invalid',
+    });
+    await expect(
+      s.keyById('00000000-0000-4000-8000-000000000000', unique('conversation')),
+    ).rejects.toMatchObject({ code: 'ciphertext_invalid' });
   });
 });

@@ -77,7 +77,9 @@ export class DataKeyStore {
    * transaction each (rows locked by a concurrent run are skipped, not waited for). Online: readers
    * holding either version keep working, the data keys themselves do not change.
    */
-  async rewrapAll(opts: { batchSize?: number; onBatch?: (done: number) => void } = {}): Promise<RewrapResult> {
+  async rewrapAll(
+    opts: { batchSize?: number; onBatch?: (done: number) => void } = {},
+  ): Promise<RewrapResult> {
     await sodium.ready;
     const batchSize = opts.batchSize ?? DEFAULT_REWRAP_BATCH;
     const current = this.ring.current.version;
@@ -98,12 +100,19 @@ export class DataKeyStore {
             dek = this.ring.unwrap(row.wrappedKey, row.kekVersion, row.id, row.scope);
           } catch (err) {
             if (!(err instanceof KeyUnavailableError || err instanceof DecryptionError)) throw err;
-            result.failed.push({ id: row.id, kekVersion: row.kekVersion, code: err instanceof KeyUnavailableError ? 'kek_unavailable' : 'data_key_invalid' });
+            result.failed.push({
+              id: row.id,
+              kekVersion: row.kekVersion,
+              code: err instanceof KeyUnavailableError ? 'kek_unavailable' : 'data_key_invalid',
+            });
             continue;
           }
           const wrapped = this.ring.wrap(dek, row.id, row.scope);
           sodium.memzero(dek);
-          await tx.update(dataKeys).set(wrapped).where(and(eq(dataKeys.id, row.id), eq(dataKeys.kekVersion, row.kekVersion)));
+          await tx
+            .update(dataKeys)
+            .set(wrapped)
+            .where(and(eq(dataKeys.id, row.id), eq(dataKeys.kekVersion, row.kekVersion)));
           result.rewrapped++;
         }
         return rows;
@@ -112,7 +121,9 @@ export class DataKeyStore {
       after = batch[batch.length - 1]!.id;
       opts.onBatch?.(result.rewrapped);
     }
-    result.remaining = (await this.countByKekVersion()).filter((v) => v.kekVersion !== current).reduce((n, v) => n + v.count, 0);
+    result.remaining = (await this.countByKekVersion())
+      .filter((v) => v.kekVersion !== current)
+      .reduce((n, v) => n + v.count, 0);
     return result;
   }
 
@@ -145,7 +156,11 @@ export class DataKeyStore {
   }
 
   #remember(row: typeof dataKeys.$inferSelect): DataKey {
-    return this.#cacheKey(row.id, row.scope, this.ring.unwrap(row.wrappedKey, row.kekVersion, row.id, row.scope));
+    return this.#cacheKey(
+      row.id,
+      row.scope,
+      this.ring.unwrap(row.wrappedKey, row.kekVersion, row.id, row.scope),
+    );
   }
 
   #cacheKey(id: string, scope: string, key: Uint8Array): DataKey {

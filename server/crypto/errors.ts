@@ -8,7 +8,8 @@
  * - data_key_invalid: the wrapped data key does not open under its KEK (a wrong key configured for
  *   that version, or the row was altered).
  */
-export type DecryptionErrorCode = 'ciphertext_invalid' | 'envelope_unsupported' | 'stream_truncated' | 'data_key_invalid';
+export type DecryptionErrorCode =
+  'ciphertext_invalid' | 'envelope_unsupported' | 'stream_truncated' | 'data_key_invalid';
 
 export class DecryptionError extends Error {
   constructor(

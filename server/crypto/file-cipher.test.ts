@@ -49,24 +49,39 @@ describe.each(ENGINES)('file encryption on %s', (engine) => {
   });
   afterAll(() => db?.close());
 
-  const encrypt = async (plain: Uint8Array, recordId = 'file-1') => collect(jagged(plain).pipe(await files.encryptStream(scope, recordId)));
-  const decrypt = (cipher: Uint8Array, recordId = 'file-1', s = scope) => collect(jagged(cipher).pipe(files.decryptStream(s, recordId)));
+  const encrypt = async (plain: Uint8Array, recordId = 'file-1') =>
+    collect(jagged(plain).pipe(await files.encryptStream(scope, recordId)));
+  const decrypt = (cipher: Uint8Array, recordId = 'file-1', s = scope) =>
+    collect(jagged(cipher).pipe(files.decryptStream(s, recordId)));
   const decryptError = (cipher: Uint8Array, recordId = 'file-1', s = scope) =>
     pipeline(Readable.from([Buffer.from(cipher)]), files.decryptStream(s, recordId), devNull()).then(
       () => undefined,
       (err: unknown) => err,
     );
 
-  it.each([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 5 * CHUNK + 77])('round-trips %i bytes, with the size encryptedSize() predicts', async (size) => {
-    const plain = randomBytes(size);
-    const cipher = await encrypt(plain);
-    expect(cipher.length).toBe(encryptedSize(size, CHUNK));
-    expect((await decrypt(cipher)).equals(plain)).toBe(true);
-  });
+  it.each([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 5 * CHUNK + 77])(
+    'round-trips %i bytes, with the size encryptedSize() predicts',
+    async (size) => {
+      const plain = randomBytes(size);
+      const cipher = await encrypt(plain);
+      expect(cipher.length).toBe(encryptedSize(size, CHUNK));
+      expect((await decrypt(cipher)).equals(plain)).toBe(true);
+    },
+  );
 
   it('a flipped byte in the header, the key id, the stream header, a chunk or a tag is a typed error', async () => {
     const cipher = await encrypt(randomBytes(3 * CHUNK + 10));
-    const at = { magic: 0, version: 3, algorithm: 4, chunkSize: 5, keyId: 10, streamHeader: 30, firstChunk: FILE_HEADER_BYTES + 5, middleChunkTag: FILE_HEADER_BYTES + 2 * CIPHER_CHUNK - 1, lastTag: cipher.length - 1 };
+    const at = {
+      magic: 0,
+      version: 3,
+      algorithm: 4,
+      chunkSize: 5,
+      keyId: 10,
+      streamHeader: 30,
+      firstChunk: FILE_HEADER_BYTES + 5,
+      middleChunkTag: FILE_HEADER_BYTES + 2 * CIPHER_CHUNK - 1,
+      lastTag: cipher.length - 1,
+    };
     const codes: Record<string, string> = {};
     for (const [name, i] of Object.entries(at)) {
       const bad = Buffer.from(cipher);
@@ -90,9 +105,15 @@ describe.each(ENGINES)('file encryption on %s', (engine) => {
 
   it('a file cut at a chunk boundary is stream_truncated; cut inside a chunk, or emptied, it fails too', async () => {
     const cipher = await encrypt(randomBytes(3 * CHUNK + 10));
-    expect(await decryptError(cipher.subarray(0, FILE_HEADER_BYTES + 2 * CIPHER_CHUNK))).toMatchObject({ code: 'stream_truncated' });
-    expect(await decryptError(cipher.subarray(0, FILE_HEADER_BYTES))).toMatchObject({ code: 'stream_truncated' });
-    expect(await decryptError(cipher.subarray(0, cipher.length - 5))).toMatchObject({ code: 'ciphertext_invalid' });
+    expect(await decryptError(cipher.subarray(0, FILE_HEADER_BYTES + 2 * CIPHER_CHUNK))).toMatchObject({
+      code: 'stream_truncated',
+    });
+    expect(await decryptError(cipher.subarray(0, FILE_HEADER_BYTES))).toMatchObject({
+      code: 'stream_truncated',
+    });
+    expect(await decryptError(cipher.subarray(0, cipher.length - 5))).toMatchObject({
+      code: 'ciphertext_invalid',
+    });
     expect(await decryptError(cipher.subarray(0, 10))).toMatchObject({ code: 'ciphertext_invalid' });
     expect(await decryptError(new Uint8Array(0))).toMatchObject({ code: 'stream_truncated' });
   });
@@ -100,25 +121,41 @@ describe.each(ENGINES)('file encryption on %s', (engine) => {
   it('reordered or duplicated chunks, or bytes after the final chunk, fail', async () => {
     const cipher = await encrypt(randomBytes(3 * CHUNK + 10));
     const head = cipher.subarray(0, FILE_HEADER_BYTES);
-    const c = (i: number) => cipher.subarray(FILE_HEADER_BYTES + i * CIPHER_CHUNK, FILE_HEADER_BYTES + (i + 1) * CIPHER_CHUNK);
+    const c = (i: number) =>
+      cipher.subarray(FILE_HEADER_BYTES + i * CIPHER_CHUNK, FILE_HEADER_BYTES + (i + 1) * CIPHER_CHUNK);
     const rest = cipher.subarray(FILE_HEADER_BYTES + 3 * CIPHER_CHUNK);
-    expect(await decryptError(Buffer.concat([head, c(1), c(0), c(2), rest]))).toMatchObject({ code: 'ciphertext_invalid' });
-    expect(await decryptError(Buffer.concat([head, c(0), c(0), c(1), c(2), rest]))).toMatchObject({ code: 'ciphertext_invalid' });
-    expect(await decryptError(Buffer.concat([cipher, Buffer.from('appended')]))).toMatchObject({ code: 'ciphertext_invalid' });
+    expect(await decryptError(Buffer.concat([head, c(1), c(0), c(2), rest]))).toMatchObject({
+      code: 'ciphertext_invalid',
+    });
+    expect(await decryptError(Buffer.concat([head, c(0), c(0), c(1), c(2), rest]))).toMatchObject({
+      code: 'ciphertext_invalid',
+    });
+    expect(await decryptError(Buffer.concat([cipher, Buffer.from('appended')]))).toMatchObject({
+      code: 'ciphertext_invalid',
+    });
   });
 
   it('another record id or conversation does not open it (the file cannot be moved)', async () => {
     const cipher = await encrypt(randomBytes(2 * CHUNK));
     expect(await decryptError(cipher, 'file-2')).toMatchObject({ code: 'ciphertext_invalid' });
     await files.encryptStream('conversation:other', 'x');
-    expect(await decryptError(cipher, 'file-1', 'conversation:other')).toMatchObject({ code: 'ciphertext_invalid' });
+    expect(await decryptError(cipher, 'file-1', 'conversation:other')).toMatchObject({
+      code: 'ciphertext_invalid',
+    });
   });
 
   it('under a wrong KEK the file does not open (data_key_invalid), and nothing is output', async () => {
     const cipher = await encrypt(randomBytes(2 * CHUNK));
-    const wrong = new FileCipher(new DataKeyStore(db.handle.db, new KekRing({ version: 1, key: randomBytes(32) })), { chunkSize: CHUNK });
+    const wrong = new FileCipher(
+      new DataKeyStore(db.handle.db, new KekRing({ version: 1, key: randomBytes(32) })),
+      { chunkSize: CHUNK },
+    );
     const out: Buffer[] = [];
-    const err = await pipeline(Readable.from([cipher]), wrong.decryptStream(scope, 'file-1'), new Transform({ transform: (c: Buffer, _e, done) => (out.push(c), done()) })).catch((e: unknown) => e);
+    const err = await pipeline(
+      Readable.from([cipher]),
+      wrong.decryptStream(scope, 'file-1'),
+      new Transform({ transform: (c: Buffer, _e, done) => (out.push(c), done()) }),
+    ).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'DecryptionError', code: 'data_key_invalid' });
     expect(out).toEqual([]);
   });
@@ -145,7 +182,17 @@ describe.each(ENGINES)('file encryption on %s', (engine) => {
       expect(info.size).toBe(encryptedSize(total));
       const out = createHash('sha256');
       let received = 0;
-      await pipeline(await store.get('blob-50mb'), big.decryptStream(scope, 'file-50mb'), new Transform({ transform(c: Buffer, _e, done) { out.update(c); received += c.length; done(); } }));
+      await pipeline(
+        await store.get('blob-50mb'),
+        big.decryptStream(scope, 'file-50mb'),
+        new Transform({
+          transform(c: Buffer, _e, done) {
+            out.update(c);
+            received += c.length;
+            done();
+          },
+        }),
+      );
       expect(received).toBe(total);
       expect(out.digest('hex')).toBe(source.digest('hex'));
     } finally {

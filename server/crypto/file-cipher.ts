@@ -42,8 +42,14 @@ export class FileCipher {
   ) {
     const size = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.#chunkLog2 = Math.log2(size);
-    if (!Number.isInteger(this.#chunkLog2) || this.#chunkLog2 < MIN_CHUNK_LOG2 || this.#chunkLog2 > MAX_CHUNK_LOG2) {
-      throw new Error(`chunk size must be a power of two from ${2 ** MIN_CHUNK_LOG2} to ${2 ** MAX_CHUNK_LOG2}`);
+    if (
+      !Number.isInteger(this.#chunkLog2) ||
+      this.#chunkLog2 < MIN_CHUNK_LOG2 ||
+      this.#chunkLog2 > MAX_CHUNK_LOG2
+    ) {
+      throw new Error(
+        `chunk size must be a power of two from ${2 ** MIN_CHUNK_LOG2} to ${2 ** MAX_CHUNK_LOG2}`,
+      );
     }
   }
 
@@ -51,7 +57,12 @@ export class FileCipher {
   async encryptStream(scope: string, recordId: string): Promise<Transform> {
     assertId('record id', recordId);
     const { id, key } = await this.keys.keyForScope(scope);
-    const prefix = Uint8Array.from([...MAGIC, ALG_SECRETSTREAM_XCHACHA20POLY1305, this.#chunkLog2, ...uuidToBytes(id)]);
+    const prefix = Uint8Array.from([
+      ...MAGIC,
+      ALG_SECRETSTREAM_XCHACHA20POLY1305,
+      this.#chunkLog2,
+      ...uuidToBytes(id),
+    ]);
     return new EncryptTransform(key, prefix, fileAd(prefix, scope, recordId), 2 ** this.#chunkLog2);
   }
 
@@ -66,7 +77,8 @@ export class FileCipher {
   }
 }
 
-const fileAd = (prefix: Uint8Array, scope: string, recordId: string) => associatedData('carecall.file.v1', [prefix, scope, recordId]);
+const fileAd = (prefix: Uint8Array, scope: string, recordId: string) =>
+  associatedData('carecall.file.v1', [prefix, scope, recordId]);
 
 class EncryptTransform extends Transform {
   readonly #queue = new ByteQueue();
@@ -90,7 +102,8 @@ class EncryptTransform extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.#queue.append(chunk);
     // Strictly more than a chunk: the last full chunk may turn out to be the final one.
-    while (this.#queue.length > this.chunkSize) this.#seal(this.#queue.take(this.chunkSize), sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+    while (this.#queue.length > this.chunkSize)
+      this.#seal(this.#queue.take(this.chunkSize), sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
     done();
   }
 
@@ -129,7 +142,11 @@ class DecryptTransform extends Transform {
   async #drain(atEnd: boolean): Promise<void> {
     if (!this.#state) {
       if (this.#queue.length < FILE_HEADER_BYTES) {
-        if (atEnd) throw new DecryptionError(this.#queue.length === 0 ? 'stream_truncated' : 'ciphertext_invalid', 'encrypted file has no complete header');
+        if (atEnd)
+          throw new DecryptionError(
+            this.#queue.length === 0 ? 'stream_truncated' : 'ciphertext_invalid',
+            'encrypted file has no complete header',
+          );
         return;
       }
       await this.#open(this.#queue.take(FILE_HEADER_BYTES));
@@ -137,15 +154,24 @@ class DecryptTransform extends Transform {
     while (this.#queue.length >= this.#cipherChunk) this.#pull(this.#queue.take(this.#cipherChunk));
     if (!atEnd) return;
     if (this.#queue.length > 0) this.#pull(this.#queue.take(this.#queue.length));
-    if (!this.#finished) throw new DecryptionError('stream_truncated', 'encrypted file ended before its final chunk');
+    if (!this.#finished)
+      throw new DecryptionError('stream_truncated', 'encrypted file ended before its final chunk');
   }
 
   async #open(head: Uint8Array): Promise<void> {
-    if (!MAGIC.every((b, i) => head[i] === b)) throw new DecryptionError(head[0] === MAGIC[0] && head[1] === MAGIC[1] && head[2] === MAGIC[2] ? 'envelope_unsupported' : 'ciphertext_invalid', 'not an encrypted file of a known format');
-    if (head[4] !== ALG_SECRETSTREAM_XCHACHA20POLY1305) throw new DecryptionError('envelope_unsupported', `unknown file algorithm ${head[4]}`);
+    if (!MAGIC.every((b, i) => head[i] === b))
+      throw new DecryptionError(
+        head[0] === MAGIC[0] && head[1] === MAGIC[1] && head[2] === MAGIC[2]
+          ? 'envelope_unsupported'
+          : 'ciphertext_invalid',
+        'not an encrypted file of a known format',
+      );
+    if (head[4] !== ALG_SECRETSTREAM_XCHACHA20POLY1305)
+      throw new DecryptionError('envelope_unsupported', `unknown file algorithm ${head[4]}`);
     const log2 = head[5]!;
     // The chunk size is read before authentication: bounded, so a forged header cannot make us buffer gigabytes.
-    if (log2 < MIN_CHUNK_LOG2 || log2 > MAX_CHUNK_LOG2) throw new DecryptionError('ciphertext_invalid', 'encrypted file header is invalid');
+    if (log2 < MIN_CHUNK_LOG2 || log2 > MAX_CHUNK_LOG2)
+      throw new DecryptionError('ciphertext_invalid', 'encrypted file header is invalid');
     const prefix = head.slice(0, PREFIX_BYTES);
     const { key, ad } = await this.resolveKey(prefix);
     try {
@@ -158,11 +184,17 @@ class DecryptTransform extends Transform {
   }
 
   #pull(cipher: Uint8Array): void {
-    if (this.#finished) throw new DecryptionError('ciphertext_invalid', 'data after the final chunk of an encrypted file');
-    const opened = cipher.length >= CHUNK_ABYTES ? sodium.crypto_secretstream_xchacha20poly1305_pull(this.#state!, cipher, this.#ad!) : false;
-    if (!opened) throw new DecryptionError('ciphertext_invalid', 'encrypted file chunk failed authentication');
+    if (this.#finished)
+      throw new DecryptionError('ciphertext_invalid', 'data after the final chunk of an encrypted file');
+    const opened =
+      cipher.length >= CHUNK_ABYTES
+        ? sodium.crypto_secretstream_xchacha20poly1305_pull(this.#state!, cipher, this.#ad!)
+        : false;
+    if (!opened)
+      throw new DecryptionError('ciphertext_invalid', 'encrypted file chunk failed authentication');
     if (opened.tag === sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL) this.#finished = true;
-    else if (opened.tag !== sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE) throw new DecryptionError('ciphertext_invalid', 'encrypted file chunk has an unexpected tag');
+    else if (opened.tag !== sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+      throw new DecryptionError('ciphertext_invalid', 'encrypted file chunk has an unexpected tag');
     if (opened.message.length > 0) this.push(opened.message);
   }
 }

@@ -40,7 +40,13 @@ export class KekRing {
   wrap(dataKey: Uint8Array, keyId: string, scope: string): { kekVersion: number; wrappedKey: Uint8Array } {
     const nonce = sodium.randombytes_buf(NONCE_BYTES);
     const ad = wrapAd(keyId, scope, this.current.version);
-    const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(dataKey, ad, null, nonce, this.#keys.get(this.current.version)!);
+    const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+      dataKey,
+      ad,
+      null,
+      nonce,
+      this.#keys.get(this.current.version)!,
+    );
     const out = new Uint8Array(WRAPPED_BYTES);
     out[0] = WRAP_FORMAT;
     out.set(nonce, 1);
@@ -53,7 +59,10 @@ export class KekRing {
     const kek = this.#keys.get(kekVersion);
     if (!kek) throw new KeyUnavailableError(kekVersion);
     if (wrappedKey.length !== WRAPPED_BYTES || wrappedKey[0] !== WRAP_FORMAT) {
-      throw new DecryptionError('data_key_invalid', `data key ${keyId} is not a wrapped key of a known format`);
+      throw new DecryptionError(
+        'data_key_invalid',
+        `data key ${keyId} is not a wrapped key of a known format`,
+      );
     }
     try {
       return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -64,22 +73,31 @@ export class KekRing {
         kek,
       );
     } catch {
-      throw new DecryptionError('data_key_invalid', `data key ${keyId} does not open under KEK version ${kekVersion}`);
+      throw new DecryptionError(
+        'data_key_invalid',
+        `data key ${keyId} does not open under KEK version ${kekVersion}`,
+      );
     }
   }
 }
 
-const wrapAd = (keyId: string, scope: string, kekVersion: number) => associatedData('carecall.data-key.v1', [keyId, scope, String(kekVersion)]);
+const wrapAd = (keyId: string, scope: string, kekVersion: number) =>
+  associatedData('carecall.data-key.v1', [keyId, scope, String(kekVersion)]);
 
 /**
  * The ring from configuration. Without DATA_KEK (refused in production by the config module) the
  * current key is random for this process, and the caller is told to warn: data keys wrapped by an
  * earlier process cannot be unwrapped by this one.
  */
-export async function kekRingFromConfig(config: DataEncryptionConfig, warn: (message: string) => void): Promise<KekRing> {
+export async function kekRingFromConfig(
+  config: DataEncryptionConfig,
+  warn: (message: string) => void,
+): Promise<KekRing> {
   await sodium.ready;
   if (config.kek) return new KekRing(config.kek, config.previousKeks);
-  warn('DATA_KEK not set: data keys are wrapped with a per-process key, so data encrypted by earlier runs cannot be read (development only)');
+  warn(
+    'DATA_KEK not set: data keys are wrapped with a per-process key, so data encrypted by earlier runs cannot be read (development only)',
+  );
   const taken = new Set(config.previousKeks.map((k) => k.version));
   let version = 1;
   while (taken.has(version)) version++;

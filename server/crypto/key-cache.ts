@@ -11,7 +11,8 @@ export class KeyCache {
   readonly #idByScope = new Map<string, string>();
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error('key cache capacity must be a positive integer');
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error('key cache capacity must be a positive integer');
   }
 
   get size(): number {

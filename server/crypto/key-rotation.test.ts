@@ -35,7 +35,8 @@ describe.each(ENGINES)('KEK rotation on %s', (engine) => {
       const text = `message ${i} in ${scope}: ${randomBytes(8).toString('hex')}`;
       written.push({ scope, recordId: `m${i}`, text, envelope: await n.sealer.seal(scope, `m${i}`, text) });
     };
-    const readAll = async (n: { sealer: MessageSealer }) => Promise.all(written.map((w) => n.sealer.openText(w.scope, w.recordId, w.envelope)));
+    const readAll = async (n: { sealer: MessageSealer }) =>
+      Promise.all(written.map((w) => n.sealer.openText(w.scope, w.recordId, w.envelope)));
 
     // Before: 25 conversations under v1.
     const before = node(v1);
@@ -48,7 +49,10 @@ describe.each(ENGINES)('KEK rotation on %s', (engine) => {
     // Second step: v2 is current, v1 kept for reading; new conversations are wrapped under v2.
     const during = node(v2, [v1]);
     for (let i = 25; i < 35; i++) await write(during, `conversation:during-${i}`, i);
-    expect(await during.keys.countByKekVersion()).toEqual([{ kekVersion: 1, count: 25 }, { kekVersion: 2, count: 10 }]);
+    expect(await during.keys.countByKekVersion()).toEqual([
+      { kekVersion: 1, count: 25 },
+      { kekVersion: 2, count: 10 },
+    ]);
 
     // Re-wrap online in batches of 4, while the old-config node and the new one keep sealing and opening.
     const batches: number[] = [];
@@ -73,7 +77,9 @@ describe.each(ENGINES)('KEK rotation on %s', (engine) => {
     await write(after, 'conversation:after', 45);
     expect(await readAll(after)).toEqual(written.map((w) => w.text));
     // And a node still holding only v1 can no longer unwrap anything: the old KEK is really retired.
-    await expect(node(v1).sealer.openText(written[0]!.scope, written[0]!.recordId, written[0]!.envelope)).rejects.toMatchObject({ code: 'kek_unavailable' });
+    await expect(
+      node(v1).sealer.openText(written[0]!.scope, written[0]!.recordId, written[0]!.envelope),
+    ).rejects.toMatchObject({ code: 'kek_unavailable' });
   });
 
   it('a key whose KEK version is not configured is reported and skipped; the rest are re-wrapped', async () => {
@@ -83,6 +89,10 @@ describe.each(ENGINES)('KEK rotation on %s', (engine) => {
     const { id: lostId } = await node(lost).keys.keyForScope('record:lost-kek');
     for (let i = 0; i < 3; i++) await node(v8).keys.keyForScope(`record:kept-${i}`);
     const result = await node(v9, [v8]).keys.rewrapAll({ batchSize: 2 });
-    expect(result).toEqual({ rewrapped: 3, failed: [{ id: lostId, kekVersion: 7, code: 'kek_unavailable' }], remaining: 1 });
+    expect(result).toEqual({
+      rewrapped: 3,
+      failed: [{ id: lostId, kekVersion: 7, code: 'kek_unavailable' }],
+      remaining: 1,
+    });
   });
 });

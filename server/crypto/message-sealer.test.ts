@@ -39,8 +39,13 @@ describe.each(ENGINES)('message sealing on %s', (engine) => {
       expect(await sealer.openText(scope, 'msg-1', env)).toBe(text);
     }
     const bytes = randomBytes(1000);
-    expect(Buffer.from(await sealer.open(scope, 'msg-2', await sealer.seal(scope, 'msg-2', bytes)))).toEqual(bytes);
-    const [a, b] = await Promise.all([sealer.seal(scope, 'msg-3', 'same'), sealer.seal(scope, 'msg-3', 'same')]);
+    expect(Buffer.from(await sealer.open(scope, 'msg-2', await sealer.seal(scope, 'msg-2', bytes)))).toEqual(
+      bytes,
+    );
+    const [a, b] = await Promise.all([
+      sealer.seal(scope, 'msg-3', 'same'),
+      sealer.seal(scope, 'msg-3', 'same'),
+    ]);
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(false);
   });
 
@@ -53,7 +58,14 @@ describe.each(ENGINES)('message sealing on %s', (engine) => {
       expect(err, name).toBeInstanceOf(DecryptionError);
       codes[name] = (err as DecryptionError).code;
     }
-    expect(codes).toEqual({ format: 'envelope_unsupported', algorithm: 'envelope_unsupported', keyId: 'ciphertext_invalid', nonce: 'ciphertext_invalid', ciphertext: 'ciphertext_invalid', tag: 'ciphertext_invalid' });
+    expect(codes).toEqual({
+      format: 'envelope_unsupported',
+      algorithm: 'envelope_unsupported',
+      keyId: 'ciphertext_invalid',
+      nonce: 'ciphertext_invalid',
+      ciphertext: 'ciphertext_invalid',
+      tag: 'ciphertext_invalid',
+    });
   });
 
   it('moved to another record or conversation, it does not open', async () => {
@@ -66,17 +78,32 @@ describe.each(ENGINES)('message sealing on %s', (engine) => {
 
   it('truncated, extended, empty or non-envelope input is a typed error', async () => {
     const env = await sealer.seal(scope, 'msg-12', 'complete');
-    for (const bad of [env.subarray(0, env.length - 1), env.subarray(0, MESSAGE_OVERHEAD - 1), new Uint8Array([...env, 0]), new Uint8Array(0), new Uint8Array(1)]) {
+    for (const bad of [
+      env.subarray(0, env.length - 1),
+      env.subarray(0, MESSAGE_OVERHEAD - 1),
+      new Uint8Array([...env, 0]),
+      new Uint8Array(0),
+      new Uint8Array(1),
+    ]) {
       expect(await openError(scope, 'msg-12', bad)).toBeInstanceOf(DecryptionError);
     }
-    expect(await openError(scope, 'msg-12', 'not bytes' as unknown as Uint8Array)).toMatchObject({ code: 'ciphertext_invalid' });
+    expect(await openError(scope, 'msg-12', 'not bytes' as unknown as Uint8Array)).toMatchObject({
+      code: 'ciphertext_invalid',
+    });
   });
 
   it('under a wrong KEK (same version, other bytes) it is a typed error', async () => {
     const env = await sealer.seal(scope, 'msg-13', 'secret');
-    const wrong = new MessageSealer(new DataKeyStore(db.handle.db, new KekRing({ version: 1, key: randomBytes(32) })));
-    expect(await openError(scope, 'msg-13', env, wrong)).toMatchObject({ name: 'DecryptionError', code: 'data_key_invalid' });
-    const right = new MessageSealer(new DataKeyStore(db.handle.db, new KekRing({ version: 1, key: kekBytes })));
+    const wrong = new MessageSealer(
+      new DataKeyStore(db.handle.db, new KekRing({ version: 1, key: randomBytes(32) })),
+    );
+    expect(await openError(scope, 'msg-13', env, wrong)).toMatchObject({
+      name: 'DecryptionError',
+      code: 'data_key_invalid',
+    });
+    const right = new MessageSealer(
+      new DataKeyStore(db.handle.db, new KekRing({ version: 1, key: kekBytes })),
+    );
     expect(await right.openText(scope, 'msg-13', env)).toBe('secret');
   });
 

@@ -37,17 +37,24 @@ export class MessageSealer {
     // which made sealing several times slower than opening.
     const nonce = randomFillSync(envelope.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES));
     const ad = messageAd(envelope.subarray(0, HEADER_BYTES), scope, recordId);
-    envelope.set(sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, ad, null, nonce, key), HEADER_BYTES + NONCE_BYTES);
+    envelope.set(
+      sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(body, ad, null, nonce, key),
+      HEADER_BYTES + NONCE_BYTES,
+    );
     return envelope;
   }
 
   /** The plaintext bytes, or a DecryptionError; never partial or unauthenticated output. */
   async open(scope: string, recordId: string, envelope: Uint8Array): Promise<Uint8Array> {
     assertId('record id', recordId);
-    if (!(envelope instanceof Uint8Array) || envelope.length < 2) throw new DecryptionError('ciphertext_invalid', 'not a sealed message');
-    if (envelope[0] !== MESSAGE_FORMAT) throw new DecryptionError('envelope_unsupported', `unknown message format ${envelope[0]}`);
-    if (envelope[1] !== ALG_XCHACHA20POLY1305) throw new DecryptionError('envelope_unsupported', `unknown message algorithm ${envelope[1]}`);
-    if (envelope.length < MESSAGE_OVERHEAD) throw new DecryptionError('ciphertext_invalid', 'sealed message too short');
+    if (!(envelope instanceof Uint8Array) || envelope.length < 2)
+      throw new DecryptionError('ciphertext_invalid', 'not a sealed message');
+    if (envelope[0] !== MESSAGE_FORMAT)
+      throw new DecryptionError('envelope_unsupported', `unknown message format ${envelope[0]}`);
+    if (envelope[1] !== ALG_XCHACHA20POLY1305)
+      throw new DecryptionError('envelope_unsupported', `unknown message algorithm ${envelope[1]}`);
+    if (envelope.length < MESSAGE_OVERHEAD)
+      throw new DecryptionError('ciphertext_invalid', 'sealed message too short');
     const header = envelope.subarray(0, HEADER_BYTES);
     const key = await this.keys.keyById(bytesToUuid(header.subarray(2)), scope);
     try {
@@ -74,4 +81,5 @@ export class MessageSealer {
   }
 }
 
-const messageAd = (header: Uint8Array, scope: string, recordId: string) => associatedData('carecall.message.v1', [header, scope, recordId]);
+const messageAd = (header: Uint8Array, scope: string, recordId: string) =>
+  associatedData('carecall.message.v1', [header, scope, recordId]);

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count } from 'drizzle-orm';
 import { careRelationships, clinicMembers, clinics, users } from '../../db/schema/index.ts';
-import { codeIn, lastMessage, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import {
+  codeIn,
+  lastMessage,
+  startIdentityHarness,
+  type IdentityHarness,
+} from '../../test/helpers/identity.ts';
 import { DEMO_ACCOUNTS, seedDemo } from './demo-seed.ts';
 
 describe('demo seed', () => {
@@ -12,7 +17,11 @@ describe('demo seed', () => {
   afterAll(() => h.close());
 
   const counts = async () =>
-    Promise.all([clinics, users, clinicMembers, careRelationships].map(async (t) => (await h.db.select({ n: count() }).from(t))[0]!.n));
+    Promise.all(
+      [clinics, users, clinicMembers, careRelationships].map(
+        async (t) => (await h.db.select({ n: count() }).from(t))[0]!.n,
+      ),
+    );
 
   it('is idempotent and its accounts sign in with the printed passwords', async () => {
     expect(await seedDemo(h.db, h.identity.passwords)).toEqual({ created: true });
@@ -21,9 +30,13 @@ describe('demo seed', () => {
     expect(await seedDemo(h.db, h.identity.passwords)).toEqual({ created: false });
     expect(await counts()).toEqual(first);
     for (const a of DEMO_ACCOUNTS) {
-      const start = await h.call('POST', '/api/auth/login', { body: { email: a.email, password: a.password } });
+      const start = await h.call('POST', '/api/auth/login', {
+        body: { email: a.email, password: a.password },
+      });
       const code = codeIn((await lastMessage(h.db, a.email))!.body);
-      const done = await h.call('POST', '/api/auth/mfa', { body: { challengeId: start.body.challengeId, code } });
+      const done = await h.call('POST', '/api/auth/mfa', {
+        body: { challengeId: start.body.challengeId, code },
+      });
       expect((await h.call('GET', '/api/me', { token: done.body.accessToken })).body.role).toBe(a.role);
     }
   });

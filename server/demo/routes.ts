@@ -6,7 +6,12 @@ import { PROBLEM } from '../api/problem-codes.ts';
 export type DemoRoom = { roomId: string; key: string };
 
 const PARTICIPANTS = {
-  doctor: { sub: 'demo-doctor', role: 'doctor', name: 'Dr. Demo', perms: ['publish', 'subscribe', 'admit', 'moderate'] },
+  doctor: {
+    sub: 'demo-doctor',
+    role: 'doctor',
+    name: 'Dr. Demo',
+    perms: ['publish', 'subscribe', 'admit', 'moderate'],
+  },
   patient: { sub: 'demo-patient', role: 'patient', name: 'Demo Patient', perms: ['publish', 'subscribe'] },
 } as const;
 
@@ -21,7 +26,13 @@ export function demoRoutes(demo: DemoRoom, issuer: JoinTokenIssuer) {
       throw new ProblemError(404, PROBLEM.notFound, 'no such demo link');
     }
     const p = PARTICIPANTS[who];
-    const token = await issuer.mint({ sub: p.sub, room: demo.roomId, role: p.role, name: p.name, perms: [...p.perms] });
+    const token = await issuer.mint({
+      sub: p.sub,
+      room: demo.roomId,
+      role: p.role,
+      name: p.name,
+      perms: [...p.perms],
+    });
     // Through the pre-call check first: devices picked there are carried into the call.
     return c.redirect(`/app/precall.html#token=${encodeURIComponent(token)}`, 302);
   });

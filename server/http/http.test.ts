@@ -32,7 +32,10 @@ describe.each(['uws', 'ws'] as const)('one port over %s: HTTP goes to the Hono a
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(await res.json()).toMatchObject({ status: 404, code: 'not_found' });
-    const big = await fetch(`${t.baseUrl}/nope`, { method: 'POST', body: new Uint8Array(MAX_BODY_BYTES + 1) });
+    const big = await fetch(`${t.baseUrl}/nope`, {
+      method: 'POST',
+      body: new Uint8Array(MAX_BODY_BYTES + 1),
+    });
     expect(big.status).toBe(413);
     expect(await big.json()).toMatchObject({ code: 'payload_too_large' });
   });
@@ -55,7 +58,10 @@ it('/readyz -> 503 naming the failing dependency', async () => {
     const res = await fetch(`${t.baseUrl}/readyz`);
     expect(res.status).toBe(503);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
-    expect(await res.json()).toMatchObject({ code: 'not_ready', checks: { bus: 'failing', database: 'ok', sfu: 'ok' } });
+    expect(await res.json()).toMatchObject({
+      code: 'not_ready',
+      checks: { bus: 'failing', database: 'ok', sfu: 'ok' },
+    });
   } finally {
     await t.node.stop();
   }

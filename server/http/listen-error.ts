@@ -23,8 +23,12 @@ export class ListenError extends Error {
 export function diagnoseListenFailure(host: string, port: number): Promise<ListenError> {
   return new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(new ListenError(err.code ?? 'UNKNOWN', host, port)));
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(new ListenError('UNKNOWN', host, port))));
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(new ListenError(err.code ?? 'UNKNOWN', host, port)),
+    );
+    probe.listen({ host, port, exclusive: true }, () =>
+      probe.close(() => resolve(new ListenError('UNKNOWN', host, port))),
+    );
   });
 }
 

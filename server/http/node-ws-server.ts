@@ -8,7 +8,9 @@ import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgr
 import { ListenError, nodeSupportsReusePort } from './listen-error.ts';
 import { BASELINE_SECURITY_HEADERS } from '../api/security-headers.ts';
 
-const BASELINE_LINES = Object.entries(BASELINE_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+const BASELINE_LINES = Object.entries(BASELINE_SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
 
 const PING_INTERVAL_MS = 30_000;
 const SELECTED_PROTOCOL = Symbol('selected subprotocol');
@@ -59,7 +61,9 @@ class WsConnection implements SocketConnection {
 
 export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promise<SocketServer> {
   if (opts.sharePort && !nodeSupportsReusePort()) {
-    throw new Error(`PORT_SHARING=on needs uWebSockets.js or Node >= 22.12 for the ws server (this is Node ${process.versions.node})`);
+    throw new Error(
+      `PORT_SHARING=on needs uWebSockets.js or Node >= 22.12 for the ws server (this is Node ${process.versions.node})`,
+    );
   }
   const wss = new WebSocketServer({
     noServer: true,
@@ -78,11 +82,17 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== opts.path) return reject(socket, { status: 404, code: 'not_found', detail: 'no such resource' });
+    if (url.pathname !== opts.path)
+      return reject(socket, { status: 404, code: 'not_found', detail: 'no such resource' });
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const remoteAddress = req.socket.remoteAddress ?? '';
-    const decision = authorizeSafely(opts, { path: url.pathname, query: url.searchParams, headers, remoteAddress });
+    const decision = authorizeSafely(opts, {
+      path: url.pathname,
+      query: url.searchParams,
+      headers,
+      remoteAddress,
+    });
     if (!decision.ok) return reject(socket, decision);
     (req as UpgradeMessage)[SELECTED_PROTOCOL] = decision.protocol;
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -110,9 +120,13 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   pinger.unref();
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', (err: NodeJS.ErrnoException) => reject(err.code ? new ListenError(err.code, opts.host, opts.port) : err));
+    http.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code ? new ListenError(err.code, opts.host, opts.port) : err),
+    );
     // `reusePort` is ignored by Node versions without it; sharePort is refused above for those.
-    http.listen({ port: opts.port, host: opts.host, ...(opts.sharePort ? { reusePort: true } : {}) }, () => resolve());
+    http.listen({ port: opts.port, host: opts.host, ...(opts.sharePort ? { reusePort: true } : {}) }, () =>
+      resolve(),
+    );
   });
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;

@@ -15,7 +15,10 @@ describe.each(['uws', 'ws'] as const)('socket tier over %s', (socketServer) => {
   });
 
   const open = async () => {
-    const ws = new WebSocket(t.wsUrl, signalingProtocols({ kind: 'join', token: await mintFor(t.node, newRoomId(), 'big') }));
+    const ws = new WebSocket(
+      t.wsUrl,
+      signalingProtocols({ kind: 'join', token: await mintFor(t.node, newRoomId(), 'big') }),
+    );
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
@@ -23,13 +26,16 @@ describe.each(['uws', 'ws'] as const)('socket tier over %s', (socketServer) => {
     return ws;
   };
 
-  it.each([MAX_SOCKET_PAYLOAD_BYTES + 1, 3 * MAX_SOCKET_PAYLOAD_BYTES])('a %d-byte frame (over the transport cap) closes with 1009', async (size) => {
-    const ws = await open();
-    ws.on('error', () => {});
-    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-    ws.send('x'.repeat(size));
-    expect(await closed).toBe(1009);
-  });
+  it.each([MAX_SOCKET_PAYLOAD_BYTES + 1, 3 * MAX_SOCKET_PAYLOAD_BYTES])(
+    'a %d-byte frame (over the transport cap) closes with 1009',
+    async (size) => {
+      const ws = await open();
+      ws.on('error', () => {});
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      ws.send('x'.repeat(size));
+      expect(await closed).toBe(1009);
+    },
+  );
 
   it('a frame at the cap is read (and refused by the protocol with an error frame), the socket stays open', async () => {
     const ws = await open();
@@ -48,7 +54,13 @@ describe.each(['uws', 'ws'] as const)('socket tier over %s', (socketServer) => {
     const upgradeHeaders = await new Promise<Record<string, unknown>>(async (resolve, reject) => {
       const token = await mintFor(t.node, newRoomId(), 'banner');
       const req = request(`${t.baseUrl}/ws`, {
-        headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', 'sec-websocket-protocol': signalingProtocols({ kind: 'join', token }).join(', ') },
+        headers: {
+          upgrade: 'websocket',
+          connection: 'Upgrade',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          'sec-websocket-version': '13',
+          'sec-websocket-protocol': signalingProtocols({ kind: 'join', token }).join(', '),
+        },
       });
       req.on('upgrade', (res, socket) => {
         socket.destroy();

@@ -6,7 +6,12 @@ export type HttpFetch = (request: Request, env: { remoteAddress: string }) => Re
 
 // The contract the signaling tier consumes lives with it (signaling must not import server code).
 import type { CloseReason } from '../../signaling/protocol/close-reasons.ts';
-import type { ConnectionHandler, SocketConnection, UpgradeDecision, UpgradeRequest } from '../../signaling/socket.ts';
+import type {
+  ConnectionHandler,
+  SocketConnection,
+  UpgradeDecision,
+  UpgradeRequest,
+} from '../../signaling/socket.ts';
 export type { ConnectionHandler, SocketConnection, UpgradeDecision, UpgradeRequest };
 
 export type SocketServerOptions<T> = {

@@ -17,13 +17,20 @@ export async function startSocketServer<T>(
     return await start(preference, opts, logger);
   } catch (err) {
     if (err instanceof ListenError) {
-      logger.fatal({ code: err.code, host: err.host, port: err.port }, err.code === 'EADDRINUSE' ? 'port already in use: not starting' : 'cannot listen: not starting');
+      logger.fatal(
+        { code: err.code, host: err.host, port: err.port },
+        err.code === 'EADDRINUSE' ? 'port already in use: not starting' : 'cannot listen: not starting',
+      );
     }
     throw err;
   }
 }
 
-async function start<T>(preference: 'auto' | 'uws' | 'ws', opts: SocketServerOptions<T>, logger: Logger): Promise<SocketServer> {
+async function start<T>(
+  preference: 'auto' | 'uws' | 'ws',
+  opts: SocketServerOptions<T>,
+  logger: Logger,
+): Promise<SocketServer> {
   if (preference !== 'ws') {
     const loaded = loadUws();
     if ('uws' in loaded) {
@@ -31,7 +38,8 @@ async function start<T>(preference: 'auto' | 'uws' | 'ws', opts: SocketServerOpt
       logger.info({ socketServer: 'uws', port: server.port }, 'listening (uWebSockets.js)');
       return server;
     }
-    if (preference === 'uws') throw new Error(`SOCKET_SERVER=uws but uWebSockets.js does not load: ${loaded.error}`);
+    if (preference === 'uws')
+      throw new Error(`SOCKET_SERVER=uws but uWebSockets.js does not load: ${loaded.error}`);
     logger.info({ reason: loaded.error }, 'uWebSockets.js unavailable, using ws on node:http');
   }
   const server = await startNodeWsServer(opts);

@@ -22,10 +22,18 @@ export function rejectionBody(rejection: { status: number; code: string; detail:
 }
 
 /** When authorization itself failed (not a refusal): tell the client to try again later. */
-export const AUTHORIZE_FAILED = { ok: false as const, status: 503 as const, code: 'unavailable', detail: 'try again shortly' };
+export const AUTHORIZE_FAILED = {
+  ok: false as const,
+  status: 503 as const,
+  code: 'unavailable',
+  detail: 'try again shortly',
+};
 
 /** Runs the server's authorize(); an exception in it becomes AUTHORIZE_FAILED, never a crash of the socket tier. */
-export function authorizeSafely<T>(opts: SocketServerOptions<T>, request: UpgradeRequest): UpgradeDecision<T> {
+export function authorizeSafely<T>(
+  opts: SocketServerOptions<T>,
+  request: UpgradeRequest,
+): UpgradeDecision<T> {
   try {
     return opts.authorize(request);
   } catch {

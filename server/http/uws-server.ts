@@ -2,7 +2,12 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as UwsTypes from 'uWebSockets.js';
-import type { ConnectionHandler, SocketConnection, SocketServer, SocketServerOptions } from './socket-server.ts';
+import type {
+  ConnectionHandler,
+  SocketConnection,
+  SocketServer,
+  SocketServerOptions,
+} from './socket-server.ts';
 import { closeWith } from '../../signaling/socket.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { diagnoseListenFailure } from './listen-error.ts';
@@ -24,8 +29,13 @@ export function loadUws(): { uws: Uws } | { error: string } {
   const require = createRequire(import.meta.url);
   try {
     const pkgDir = dirname(dirname(require.resolve('uWebSockets.js')));
-    const binary = join(pkgDir, 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
-    if (!existsSync(binary)) return { error: `no uWebSockets.js binary for this Node ABI (${process.versions.modules})` };
+    const binary = join(
+      pkgDir,
+      'binaries',
+      `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`,
+    );
+    if (!existsSync(binary))
+      return { error: `no uWebSockets.js binary for this Node ABI (${process.versions.modules})` };
     return { uws: require(binary) as Uws };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
@@ -92,7 +102,13 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       const decision = authorizeSafely(opts, { path: opts.path, query, headers, remoteAddress });
       if (decision.ok) {
         // Only the subprotocol the decision selected: the offered list carries the credential.
-        res.upgrade<UserData<T>>({ context: decision.context }, key, decision.protocol ?? '', extensions, socketContext);
+        res.upgrade<UserData<T>>(
+          { context: decision.context },
+          key,
+          decision.protocol ?? '',
+          extensions,
+          socketContext,
+        );
       } else {
         res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
         writeBaselineHeaders(res);
@@ -101,14 +117,18 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     },
     open: (ws) => {
       const data = ws.getUserData();
-      const connection = new UwsConnection(ws as UwsTypes.WebSocket<unknown>, decoder.decode(ws.getRemoteAddressAsText()));
+      const connection = new UwsConnection(
+        ws as UwsTypes.WebSocket<unknown>,
+        decoder.decode(ws.getRemoteAddressAsText()),
+      );
       data.connection = connection;
       connections.add(connection);
       data.handler = opts.open(connection, data.context);
     },
     message: (ws, message, isBinary) => {
       const data = ws.getUserData();
-      if (message.byteLength > opts.maxPayloadBytes) return data.connection && closeWith(data.connection, 'frame_too_large');
+      if (message.byteLength > opts.maxPayloadBytes)
+        return data.connection && closeWith(data.connection, 'frame_too_large');
       data.handler?.onMessage(message, isBinary);
     },
     drain: (ws) => ws.getUserData().handler?.onDrain?.(),
@@ -163,28 +183,34 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       respond(undefined).catch(fail);
       return;
     }
-    readBody(res, opts.maxHttpBodyBytes, () => aborted).then(
-      (body) => {
-        if (body === 'too_large') {
-          if (aborted) return;
-          res.cork(() => {
-            res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON);
-            writeBaselineHeaders(res);
-            res.end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' }));
-          });
-          return;
-        }
-        respond(body).catch(fail);
-      },
-      fail,
-    );
+    readBody(res, opts.maxHttpBodyBytes, () => aborted).then((body) => {
+      if (body === 'too_large') {
+        if (aborted) return;
+        res.cork(() => {
+          res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON);
+          writeBaselineHeaders(res);
+          res.end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' }));
+        });
+        return;
+      }
+      respond(body).catch(fail);
+    }, fail);
   });
 
   // uWS sets SO_REUSEPORT by default, so a second process on a taken port would silently share
   // it (and its traffic); only an explicit PORT_SHARING asks for that.
-  const listenOptions = opts.sharePort ? 0 : (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
-  const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (s: UwsTypes.us_listen_socket | false) => void) => void;
-  const listenSocket = await new Promise<UwsTypes.us_listen_socket | false>((resolve) => listen.call(app, opts.host, opts.port, listenOptions, resolve));
+  const listenOptions = opts.sharePort
+    ? 0
+    : (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT;
+  const listen = app.listen as unknown as (
+    host: string,
+    port: number,
+    options: number,
+    cb: (s: UwsTypes.us_listen_socket | false) => void,
+  ) => void;
+  const listenSocket = await new Promise<UwsTypes.us_listen_socket | false>((resolve) =>
+    listen.call(app, opts.host, opts.port, listenOptions, resolve),
+  );
   if (!listenSocket) throw await diagnoseListenFailure(opts.host, opts.port);
 
   return {
@@ -199,7 +225,11 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
   };
 }
 
-function readBody(res: UwsTypes.HttpResponse, limit: number, isAborted: () => boolean): Promise<Uint8Array<ArrayBuffer> | 'too_large'> {
+function readBody(
+  res: UwsTypes.HttpResponse,
+  limit: number,
+  isAborted: () => boolean,
+): Promise<Uint8Array<ArrayBuffer> | 'too_large'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,4 +1,10 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { USER_ROLES, type UserRole } from '../../db/schema/index.ts';
 
@@ -25,7 +31,8 @@ export function loadAuthKeys(privateKeyPem: string | undefined): AuthKeys {
   let ephemeral = false;
   if (privateKeyPem) {
     privateKey = createPrivateKey(privateKeyPem);
-    if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('AUTH_TOKEN_PRIVATE_KEY must be an Ed25519 key');
+    if (privateKey.asymmetricKeyType !== 'ed25519')
+      throw new Error('AUTH_TOKEN_PRIVATE_KEY must be an Ed25519 key');
   } else {
     privateKey = generateKeyPairSync('ed25519').privateKey;
     ephemeral = true;
@@ -74,7 +81,8 @@ export class AccessTokens {
     if (known && Date.now() < known.expiresAtMs) return known.claims;
     if (known) this.#verified.delete(token);
     const { claims, expiresAtMs } = await this.#verifySignature(token);
-    if (this.#verified.size >= MAX_VERIFIED_TOKENS) this.#verified.delete(this.#verified.keys().next().value!);
+    if (this.#verified.size >= MAX_VERIFIED_TOKENS)
+      this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(token, { claims, expiresAtMs });
     return claims;
   }
@@ -89,10 +97,18 @@ export class AccessTokens {
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       });
       const { sub, sid, role, exp } = payload as Record<string, unknown>;
-      if (typeof sub !== 'string' || typeof sid !== 'string' || !USER_ROLES.includes(role as UserRole) || typeof exp !== 'number') {
+      if (
+        typeof sub !== 'string' ||
+        typeof sid !== 'string' ||
+        !USER_ROLES.includes(role as UserRole) ||
+        typeof exp !== 'number'
+      ) {
         throw new AccessTokenError('token_invalid');
       }
-      return { claims: { sub, sid, role: role as UserRole }, expiresAtMs: (exp + CLOCK_TOLERANCE_SECONDS) * 1000 };
+      return {
+        claims: { sub, sid, role: role as UserRole },
+        expiresAtMs: (exp + CLOCK_TOLERANCE_SECONDS) * 1000,
+      };
     } catch (err) {
       if (err instanceof AccessTokenError) throw err;
       if (err instanceof errors.JWTExpired) throw new AccessTokenError('token_expired');

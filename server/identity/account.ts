@@ -12,11 +12,29 @@ import { PROBLEM } from '../api/problem-codes.ts';
 
 /** What a signed-in user changes about their own account: profile view, password, TOTP. */
 export class AccountService {
-  constructor(private readonly deps: { db: Db; passwords: PasswordHasher; sealer: SecretSealer; sessions: SessionService; guard: AttemptGuard; devices: KnownDevices }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      passwords: PasswordHasher;
+      sealer: SecretSealer;
+      sessions: SessionService;
+      guard: AttemptGuard;
+      devices: KnownDevices;
+    },
+  ) {}
 
   async me(userId: string) {
     const [u] = await this.deps.db
-      .select({ id: users.id, role: users.role, email: users.email, phone: users.phone, displayName: users.displayName, dateOfBirth: users.dateOfBirth, mfaMethod: users.mfaMethod, timeZone: users.timeZone })
+      .select({
+        id: users.id,
+        role: users.role,
+        email: users.email,
+        phone: users.phone,
+        displayName: users.displayName,
+        dateOfBirth: users.dateOfBirth,
+        mfaMethod: users.mfaMethod,
+        timeZone: users.timeZone,
+      })
       .from(users)
       .where(eq(users.id, userId));
     if (!u) throw new ProblemError(404, PROBLEM.notFound, 'no such user');
@@ -39,7 +57,10 @@ export class AccountService {
     let ok = false;
     let email: string | null = null;
     try {
-      const [u] = await db.select({ hash: users.passwordHash, email: users.email }).from(users).where(eq(users.id, userId));
+      const [u] = await db
+        .select({ hash: users.passwordHash, email: users.email })
+        .from(users)
+        .where(eq(users.id, userId));
       email = u?.email ?? null;
       ok = await passwords.verify(u?.hash, current, 'known');
     } catch (err) {
@@ -48,14 +69,24 @@ export class AccountService {
     }
     if (!ok) {
       await guard.settle(attempt, false);
-      throw new ProblemError(400, PROBLEM.invalidBody, 'current password is wrong', [{ field: 'currentPassword', message: 'wrong password' }]);
+      throw new ProblemError(400, PROBLEM.invalidBody, 'current password is wrong', [
+        { field: 'currentPassword', message: 'wrong password' },
+      ]);
     }
     if (next === current) {
       await guard.settle(attempt, undefined);
-      throw new ProblemError(422, PROBLEM.passwordUnchanged, 'the new password must differ from the current one', [{ field: 'newPassword', message: 'same as the current password' }]);
+      throw new ProblemError(
+        422,
+        PROBLEM.passwordUnchanged,
+        'the new password must differ from the current one',
+        [{ field: 'newPassword', message: 'same as the current password' }],
+      );
     }
     try {
-      await db.update(users).set({ passwordHash: await passwords.hash(next, 'known'), passwordChangeRequired: false }).where(eq(users.id, userId));
+      await db
+        .update(users)
+        .set({ passwordHash: await passwords.hash(next, 'known'), passwordChangeRequired: false })
+        .where(eq(users.id, userId));
     } catch (err) {
       await guard.settle(attempt, undefined);
       throw err;
@@ -67,7 +98,10 @@ export class AccountService {
 
   async setMfaMethod(userId: string, method: 'email' | 'sms') {
     const [u] = await this.deps.db.select({ phone: users.phone }).from(users).where(eq(users.id, userId));
-    if (method === 'sms' && !u?.phone) throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no phone number on this account', [{ field: 'method', message: 'no phone number on this account' }]);
+    if (method === 'sms' && !u?.phone)
+      throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no phone number on this account', [
+        { field: 'method', message: 'no phone number on this account' },
+      ]);
     await this.deps.db.update(users).set({ mfaMethod: method }).where(eq(users.id, userId));
   }
 
@@ -75,23 +109,40 @@ export class AccountService {
   async beginTotp(userId: string) {
     const [u] = await this.deps.db.select({ email: users.email }).from(users).where(eq(users.id, userId));
     const secret = newTotpSecret();
-    await this.deps.db.update(users).set({ totpPendingSealed: this.deps.sealer.seal(secret) }).where(eq(users.id, userId));
+    await this.deps.db
+      .update(users)
+      .set({ totpPendingSealed: this.deps.sealer.seal(secret) })
+      .where(eq(users.id, userId));
     return { secret, otpauthUri: otpauthUri(secret, u?.email ?? userId) };
   }
 
   /** Step 2: a valid code from the app makes TOTP the user's second factor. */
   async confirmTotp(userId: string, code: string) {
-    const [u] = await this.deps.db.select({ pending: users.totpPendingSealed }).from(users).where(eq(users.id, userId));
+    const [u] = await this.deps.db
+      .select({ pending: users.totpPendingSealed })
+      .from(users)
+      .where(eq(users.id, userId));
     if (!u?.pending) throw new ProblemError(409, PROBLEM.totpNotStarted, 'start TOTP set-up first');
     const counter = verifyTotp(this.deps.sealer.open(u.pending), code);
-    if (counter === null) throw new ProblemError(400, PROBLEM.invalidBody, 'wrong code', [{ field: 'code', message: 'wrong code' }]);
+    if (counter === null)
+      throw new ProblemError(400, PROBLEM.invalidBody, 'wrong code', [
+        { field: 'code', message: 'wrong code' },
+      ]);
     await this.deps.db
       .update(users)
-      .set({ totpSecretSealed: u.pending, totpPendingSealed: null, totpLastCounter: counter, mfaMethod: 'totp' })
+      .set({
+        totpSecretSealed: u.pending,
+        totpPendingSealed: null,
+        totpLastCounter: counter,
+        mfaMethod: 'totp',
+      })
       .where(eq(users.id, userId));
   }
 
   async disableTotp(userId: string) {
-    await this.deps.db.update(users).set({ totpSecretSealed: null, totpPendingSealed: null, totpLastCounter: null, mfaMethod: 'email' }).where(eq(users.id, userId));
+    await this.deps.db
+      .update(users)
+      .set({ totpSecretSealed: null, totpPendingSealed: null, totpLastCounter: null, mfaMethod: 'email' })
+      .where(eq(users.id, userId));
   }
 }

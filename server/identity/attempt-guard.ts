@@ -52,7 +52,13 @@ export class AttemptGuard {
       .where(and(eq(loginAttempts.ip, ip), gt(loginAttempts.at, since), eq(loginAttempts.succeeded, false)));
     if ((row?.n ?? 0) >= this.config.loginRateLimitPerMinute) {
       const oldest = row?.oldest ? new Date(row.oldest).getTime() : Date.now();
-      throw new ProblemError(429, PROBLEM.rateLimited, 'too many failed attempts from this address; wait a minute', [], (oldest + MINUTE_MS - Date.now()) / 1000);
+      throw new ProblemError(
+        429,
+        PROBLEM.rateLimited,
+        'too many failed attempts from this address; wait a minute',
+        [],
+        (oldest + MINUTE_MS - Date.now()) / 1000,
+      );
     }
   }
 
@@ -68,7 +74,10 @@ export class AttemptGuard {
     const id = await this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${identifierHash}, 0))`);
       await this.checkIdentifier(identifierHash, tx);
-      const [row] = await tx.insert(loginAttempts).values({ ip, identifierHash, kind, succeeded: null }).returning({ id: loginAttempts.id });
+      const [row] = await tx
+        .insert(loginAttempts)
+        .values({ ip, identifierHash, kind, succeeded: null })
+        .returning({ id: loginAttempts.id });
       return row!.id;
     });
     return { id, ip, identifierHash };
@@ -86,10 +95,18 @@ export class AttemptGuard {
   }
 
   /** Events of one kind in the last `windowMs`, by address or by identifier. */
-  async countRecent(kind: AttemptKind, by: { ip: string } | { identifierHash: string }, windowMs: number): Promise<number> {
+  async countRecent(
+    kind: AttemptKind,
+    by: { ip: string } | { identifierHash: string },
+    windowMs: number,
+  ): Promise<number> {
     const since = new Date(Date.now() - windowMs);
-    const who = 'ip' in by ? eq(loginAttempts.ip, by.ip) : eq(loginAttempts.identifierHash, by.identifierHash);
-    const [row] = await this.db.select({ n: count() }).from(loginAttempts).where(and(who, eq(loginAttempts.kind, kind), gt(loginAttempts.at, since)));
+    const who =
+      'ip' in by ? eq(loginAttempts.ip, by.ip) : eq(loginAttempts.identifierHash, by.identifierHash);
+    const [row] = await this.db
+      .select({ n: count() })
+      .from(loginAttempts)
+      .where(and(who, eq(loginAttempts.kind, kind), gt(loginAttempts.at, since)));
     return row?.n ?? 0;
   }
 
@@ -102,11 +119,18 @@ export class AttemptGuard {
       .where(and(eq(loginAttempts.identifierHash, identifierHash), gt(loginAttempts.at, windowStart)))
       .orderBy(desc(loginAttempts.at), desc(loginAttempts.id))
       .limit(this.config.loginMaxFailures);
-    if (recent.length < this.config.loginMaxFailures || recent.some((r) => r.succeeded === true)) return undefined;
+    if (recent.length < this.config.loginMaxFailures || recent.some((r) => r.succeeded === true))
+      return undefined;
     return new Date(recent[0]!.at.getTime() + this.config.loginLockoutSeconds * 1000);
   }
 }
 
 function lockedError(until: Date) {
-  return new ProblemError(423, PROBLEM.accountLocked, `too many failed attempts; try again after ${until.toISOString()}`, [], (until.getTime() - Date.now()) / 1000);
+  return new ProblemError(
+    423,
+    PROBLEM.accountLocked,
+    `too many failed attempts; try again after ${until.toISOString()}`,
+    [],
+    (until.getTime() - Date.now()) / 1000,
+  );
 }

@@ -24,7 +24,9 @@ const refreshBody = z.object({ refreshToken: z.string().min(20, 'malformed').max
  */
 export function admitSignIn(identity: Identity) {
   return createMiddleware<ApiEnv>(async (c, next) => {
-    const release = identity.admission.enter(identity.devices.deviceIdFromCookie(getCookie(c, DEVICE_COOKIE)));
+    const release = identity.admission.enter(
+      identity.devices.deviceIdFromCookie(getCookie(c, DEVICE_COOKIE)),
+    );
     try {
       await next();
     } finally {
@@ -37,7 +39,10 @@ export function admitSignIn(identity: Identity) {
 export function authRoutes(identity: Identity) {
   const auth = authenticate(identity);
   /** The request's meta plus the browser's known-device id (from its signed cookie). */
-  const signInMeta = (c: Context) => ({ ...clientMeta(c), deviceId: identity.devices.deviceIdFromCookie(getCookie(c, DEVICE_COOKIE)) });
+  const signInMeta = (c: Context) => ({
+    ...clientMeta(c),
+    deviceId: identity.devices.deviceIdFromCookie(getCookie(c, DEVICE_COOKIE)),
+  });
   const admit = admitSignIn(identity);
   return new Hono<ApiEnv>()
     .post('/login', admit, async (c) => {
@@ -48,7 +53,13 @@ export function authRoutes(identity: Identity) {
       const body = await parseBody(c, mfaBody);
       const { deviceId, ...pair } = await identity.login.verify(body, signInMeta(c));
       // Secure: browsers keep it on https and on http://localhost, and drop it on plain http elsewhere (no lane then).
-      setCookie(c, DEVICE_COOKIE, identity.devices.cookieValue(deviceId), { path: DEVICE_COOKIE_PATH, httpOnly: true, secure: true, sameSite: 'Strict', maxAge: identity.config.knownDeviceTtlSeconds });
+      setCookie(c, DEVICE_COOKIE, identity.devices.cookieValue(deviceId), {
+        path: DEVICE_COOKIE_PATH,
+        httpOnly: true,
+        secure: true,
+        sameSite: 'Strict',
+        maxAge: identity.config.knownDeviceTtlSeconds,
+      });
       return c.json(pair, 200);
     })
     .post('/refresh', async (c) => {
@@ -63,14 +74,24 @@ export function authRoutes(identity: Identity) {
       const actor = c.var.actor;
       await identity.policy.require(actor, 'user.self.manage', { type: 'user', userId: actor.userId });
       const rows = await identity.sessions.list(actor.userId);
-      return c.json({ sessions: rows.map((s) => ({ ...s, current: s.id === actor.sessionId, active: !s.revokedAt && s.expiresAt > new Date() })) }, 200);
+      return c.json(
+        {
+          sessions: rows.map((s) => ({
+            ...s,
+            current: s.id === actor.sessionId,
+            active: !s.revokedAt && s.expiresAt > new Date(),
+          })),
+        },
+        200,
+      );
     })
     .delete('/sessions/:sessionId', auth, async (c) => {
       const { sessionId } = parseParams(c, z.object({ sessionId: idSchema }));
       const actor = c.var.actor;
       await identity.policy.require(actor, 'user.self.manage', { type: 'user', userId: actor.userId });
       const mine = await identity.sessions.list(actor.userId);
-      if (!mine.some((s) => s.id === sessionId)) throw new ProblemError(404, PROBLEM.notFound, 'no such session');
+      if (!mine.some((s) => s.id === sessionId))
+        throw new ProblemError(404, PROBLEM.notFound, 'no such session');
       await identity.sessions.revoke(sessionId, 'revoked_by_user');
       return c.body(null, 204);
     });

@@ -9,7 +9,11 @@ import type { Identity } from './create-identity.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 
 /** What an account with a one-time password may do: see itself, change the password, sign out. */
-const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set(['GET /api/me', 'POST /api/me/password', 'POST /api/auth/logout']);
+const ALLOWED_BEFORE_PASSWORD_CHANGE = new Set([
+  'GET /api/me',
+  'POST /api/me/password',
+  'POST /api/auth/logout',
+]);
 
 /**
  * Bearer access token -> live server-side session -> actor with fresh clinic memberships. An
@@ -23,7 +27,11 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
     const header = c.req.header('authorization');
     if (!header) {
       if (opts.optional) return next();
-      throw new ProblemError(401, PROBLEM.unauthenticated, 'sign in first (Authorization: Bearer <access token>)');
+      throw new ProblemError(
+        401,
+        PROBLEM.unauthenticated,
+        'sign in first (Authorization: Bearer <access token>)',
+      );
     }
     const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(header);
     if (!match) throw new ProblemError(401, PROBLEM.tokenInvalid, 'malformed Authorization header');
@@ -35,18 +43,34 @@ export function authenticate(identity: Identity, opts: { optional?: boolean } = 
       throw err;
     }
     const session = await identity.sessions.validate(claims.sid);
-    if (session.userId !== claims.sub) throw new ProblemError(401, PROBLEM.tokenInvalid, 'access token invalid');
-    if (session.passwordChangeRequired && !ALLOWED_BEFORE_PASSWORD_CHANGE.has(`${c.req.method} ${c.req.path}`)) {
-      throw new ProblemError(403, PROBLEM.passwordChangeRequired, 'change the one-time password first (POST /api/me/password)');
+    if (session.userId !== claims.sub)
+      throw new ProblemError(401, PROBLEM.tokenInvalid, 'access token invalid');
+    if (
+      session.passwordChangeRequired &&
+      !ALLOWED_BEFORE_PASSWORD_CHANGE.has(`${c.req.method} ${c.req.path}`)
+    ) {
+      throw new ProblemError(
+        403,
+        PROBLEM.passwordChangeRequired,
+        'change the one-time password first (POST /api/me/password)',
+      );
     }
-    const actor: Actor = { userId: session.userId, role: session.role, sessionId: session.id, clinicIds: session.clinicIds };
+    const actor: Actor = {
+      userId: session.userId,
+      role: session.role,
+      sessionId: session.id,
+      clinicIds: session.clinicIds,
+    };
     const ctx = currentContext();
     if (ctx) Object.assign(ctx, { actorId: actor.userId, actorRole: actor.role, sessionId: actor.sessionId });
 
     const onBehalfOf = c.req.header('x-on-behalf-of');
     if (onBehalfOf !== undefined) {
       const parsed = idSchema.safeParse(onBehalfOf);
-      if (!parsed.success) throw new ProblemError(400, PROBLEM.invalidHeader, 'request is invalid', [{ field: 'x-on-behalf-of', message: 'must be a UUID' }]);
+      if (!parsed.success)
+        throw new ProblemError(400, PROBLEM.invalidHeader, 'request is invalid', [
+          { field: 'x-on-behalf-of', message: 'must be a UUID' },
+        ]);
       await identity.actOnBehalfOf(actor, parsed.data);
       actor.onBehalfOf = parsed.data;
       if (ctx) ctx.onBehalfOf = parsed.data;

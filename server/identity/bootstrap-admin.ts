@@ -36,11 +36,31 @@ export async function createPlatformAdmin(
   await deps.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY})`);
     const [admin] = await tx.select({ id: users.id }).from(users).where(eq(users.role, 'admin')).limit(1);
-    if (admin && !input.force) throw new BootstrapRefused('admin_exists', 'a platform admin already exists (use --force to add another)');
+    if (admin && !input.force)
+      throw new BootstrapRefused(
+        'admin_exists',
+        'a platform admin already exists (use --force to add another)',
+      );
     const [taken] = await tx.select({ id: users.id }).from(users).where(eq(users.email, input.email));
     if (taken) throw new BootstrapRefused('email_taken', 'an account with this e-mail already exists');
-    await tx.insert(users).values({ id, role: 'admin', email: input.email, displayName: input.displayName, passwordHash, mfaMethod: 'email', passwordChangeRequired: true });
-    await deps.audit.appendWithin(tx, [deps.audit.entry({ action: 'admin.bootstrapped', outcome: 'allowed', resourceType: 'user', resourceId: id, reason: input.force ? 'forced' : null })]);
+    await tx.insert(users).values({
+      id,
+      role: 'admin',
+      email: input.email,
+      displayName: input.displayName,
+      passwordHash,
+      mfaMethod: 'email',
+      passwordChangeRequired: true,
+    });
+    await deps.audit.appendWithin(tx, [
+      deps.audit.entry({
+        action: 'admin.bootstrapped',
+        outcome: 'allowed',
+        resourceType: 'user',
+        resourceId: id,
+        reason: input.force ? 'forced' : null,
+      }),
+    ]);
   });
   return { id, password };
 }

@@ -13,7 +13,10 @@ export class ClinicService {
 
   async create(input: { name: string; idleTimeoutSeconds?: number | null | undefined }) {
     const id = randomUUID();
-    const [row] = await this.db.insert(clinics).values({ id, name: input.name, idleTimeoutSeconds: input.idleTimeoutSeconds ?? null }).returning();
+    const [row] = await this.db
+      .insert(clinics)
+      .values({ id, name: input.name, idleTimeoutSeconds: input.idleTimeoutSeconds ?? null })
+      .returning();
     return row!;
   }
 
@@ -23,7 +26,10 @@ export class ClinicService {
     return row;
   }
 
-  async update(clinicId: string, patch: { name?: string | undefined; idleTimeoutSeconds?: number | null | undefined }) {
+  async update(
+    clinicId: string,
+    patch: { name?: string | undefined; idleTimeoutSeconds?: number | null | undefined },
+  ) {
     const [row] = await this.db.update(clinics).set(patch).where(eq(clinics.id, clinicId)).returning();
     if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such clinic');
     return row;
@@ -45,7 +51,14 @@ export class ClinicService {
       .innerJoin(users, eq(users.id, clinicMembers.userId));
     if (onlyTreatedBy) {
       return base
-        .innerJoin(careRelationships, and(eq(careRelationships.patientId, users.id), eq(careRelationships.clinicId, clinicId), eq(careRelationships.doctorId, onlyTreatedBy)))
+        .innerJoin(
+          careRelationships,
+          and(
+            eq(careRelationships.patientId, users.id),
+            eq(careRelationships.clinicId, clinicId),
+            eq(careRelationships.doctorId, onlyTreatedBy),
+          ),
+        )
         .where(and(eq(clinicMembers.clinicId, clinicId), eq(users.role, 'patient')));
     }
     return base.where(and(eq(clinicMembers.clinicId, clinicId), eq(users.role, 'patient')));
@@ -56,11 +69,16 @@ export class ClinicService {
       .select({ id: users.id, role: users.role })
       .from(clinicMembers)
       .innerJoin(users, eq(users.id, clinicMembers.userId))
-      .where(and(eq(clinicMembers.clinicId, input.clinicId), inArray(users.id, [input.doctorId, input.patientId])));
+      .where(
+        and(eq(clinicMembers.clinicId, input.clinicId), inArray(users.id, [input.doctorId, input.patientId])),
+      );
     const errors = [];
-    if (!members.some((m) => m.id === input.doctorId && m.role === 'doctor')) errors.push({ field: 'doctorId', message: 'not a doctor of this clinic' });
-    if (!members.some((m) => m.id === input.patientId && m.role === 'patient')) errors.push({ field: 'patientId', message: 'not a patient of this clinic' });
-    if (errors.length) throw new ProblemError(422, PROBLEM.invalidRelationship, 'cannot create this relationship', errors);
+    if (!members.some((m) => m.id === input.doctorId && m.role === 'doctor'))
+      errors.push({ field: 'doctorId', message: 'not a doctor of this clinic' });
+    if (!members.some((m) => m.id === input.patientId && m.role === 'patient'))
+      errors.push({ field: 'patientId', message: 'not a patient of this clinic' });
+    if (errors.length)
+      throw new ProblemError(422, PROBLEM.invalidRelationship, 'cannot create this relationship', errors);
     await this.db.insert(careRelationships).values(input).onConflictDoNothing();
   }
 }

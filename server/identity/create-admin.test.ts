@@ -9,7 +9,10 @@ const SCRIPT = new URL('../../scripts/create-admin.ts', import.meta.url).pathnam
 
 /** Runs the real command as an operator would, with only the environment given here. */
 async function run(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -22,7 +25,10 @@ async function run(args: string[], env: Record<string, string>) {
 describe('create-admin command', () => {
   let h: IdentityHarness;
   let env: Record<string, string>;
-  const adminsIn = async () => (await h.db.select({ email: users.email }).from(users).where(eq(users.role, 'admin'))).map((u) => u.email).sort();
+  const adminsIn = async () =>
+    (await h.db.select({ email: users.email }).from(users).where(eq(users.role, 'admin')))
+      .map((u) => u.email)
+      .sort();
 
   beforeAll(async () => {
     h = await startIdentityHarness();
@@ -39,12 +45,19 @@ describe('create-admin command', () => {
     expect(row).toMatchObject({ role: 'admin', displayName: 'First Admin', mfaMethod: 'email' });
     expect(row!.passwordHash).not.toContain(password);
     const session = await signIn(h.call, h.db, 'root@example.test', password);
-    const create = () => h.call('POST', '/api/clinics', { token: session.accessToken, body: { name: 'Bootstrapped clinic', adminEmail: 'boss@example.test' } });
+    const create = () =>
+      h.call('POST', '/api/clinics', {
+        token: session.accessToken,
+        body: { name: 'Bootstrapped clinic', adminEmail: 'boss@example.test' },
+      });
     // The one-time password must be replaced before anything else.
     const early = await create();
     expect([early.status, early.body.code]).toEqual([403, 'password_change_required']);
     expect((await h.call('GET', '/api/me', { token: session.accessToken })).status).toBe(200);
-    const changed = await h.call('POST', '/api/me/password', { token: session.accessToken, body: { currentPassword: password, newPassword: 'a much better passphrase 2026' } });
+    const changed = await h.call('POST', '/api/me/password', {
+      token: session.accessToken,
+      body: { currentPassword: password, newPassword: 'a much better passphrase 2026' },
+    });
     expect(changed.status).toBeLessThan(300);
     expect((await create()).status).toBe(201);
     const audit = await h.identity.audit.query({ action: 'admin.bootstrapped', limit: 10 });
@@ -72,8 +85,14 @@ describe('create-admin command', () => {
     expect(bad.stderr).toContain('--email: must be an e-mail address');
     expect(bad.stderr).toContain('--name: required');
     expect((await run(['--email', 'x@example.test', '--name', 'X', '--role', 'doctor'], env)).status).toBe(2);
-    const config = await run(['--email', 'x@example.test', '--name', 'X'], { ...env, NODE_ENV: 'development' });
-    expect([config.status, config.stderr]).toEqual([1, expect.stringContaining('configuration error: PASSWORD_HASH_STRENGTH')]);
+    const config = await run(['--email', 'x@example.test', '--name', 'X'], {
+      ...env,
+      NODE_ENV: 'development',
+    });
+    expect([config.status, config.stderr]).toEqual([
+      1,
+      expect.stringContaining('configuration error: PASSWORD_HASH_STRENGTH'),
+    ]);
     expect(await adminsIn()).toEqual(['root@example.test', 'second@example.test']);
   });
 });

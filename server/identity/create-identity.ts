@@ -23,10 +23,16 @@ export type Identity = Awaited<ReturnType<typeof createIdentity>>;
  * The audit chain's HMAC key: AUDIT_CHAIN_KEY, so that rotating the token signing key need not
  * orphan the chain, else derived from that signing key. Every process appending must use the same.
  */
-export const auditChainKey = (config: Pick<AuthConfig, 'auditChainKey'>, keys: AuthKeys) => config.auditChainKey ?? keys.derive('audit-chain');
+export const auditChainKey = (config: Pick<AuthConfig, 'auditChainKey'>, keys: AuthKeys) =>
+  config.auditChainKey ?? keys.derive('audit-chain');
 
 /** Wires identity, policy and audit together; the one place their implementations are chosen. */
-export async function createIdentity(opts: { db: Db; config: AuthConfig; notifier: NotificationProvider; publicUrl: () => string }) {
+export async function createIdentity(opts: {
+  db: Db;
+  config: AuthConfig;
+  notifier: NotificationProvider;
+  publicUrl: () => string;
+}) {
   const { db, config, notifier } = opts;
   const keys = loadAuthKeys(config.privateKeyPem);
   const passwords = await PasswordHasher.create(config.passwordHashStrength, config.hashQueue);
@@ -37,7 +43,18 @@ export async function createIdentity(opts: { db: Db; config: AuthConfig; notifie
   const sealer = new SecretSealer(keys.derive('totp-seal'));
   const guard = new AttemptGuard(db, config, keys.derive('login-identifier'));
   const devices = new KnownDevices(db, config.knownDeviceTtlSeconds, keys.derive('device-cookie'));
-  const login = new LoginService({ db, config, passwords, guard, devices, sessions, notifier, audit, sealer, codeKey: keys.derive('otp') });
+  const login = new LoginService({
+    db,
+    config,
+    passwords,
+    guard,
+    devices,
+    sessions,
+    notifier,
+    audit,
+    sealer,
+    codeKey: keys.derive('otp'),
+  });
   return {
     config,
     keys,

@@ -20,15 +20,23 @@ export function ageInYears(dateOfBirth: string, today = new Date()): number {
 export class DependentService {
   constructor(private readonly db: Db) {}
 
-  async create(guardian: { userId: string; clinicIds: readonly string[] }, input: { displayName: string; dateOfBirth: string; clinicId: string }) {
+  async create(
+    guardian: { userId: string; clinicIds: readonly string[] },
+    input: { displayName: string; dateOfBirth: string; clinicId: string },
+  ) {
     const errors = [];
-    if (!guardian.clinicIds.includes(input.clinicId)) errors.push({ field: 'clinicId', message: 'you are not a member of this clinic' });
+    if (!guardian.clinicIds.includes(input.clinicId))
+      errors.push({ field: 'clinicId', message: 'you are not a member of this clinic' });
     const age = ageInYears(input.dateOfBirth);
-    if (age >= 18 || age < 0) errors.push({ field: 'dateOfBirth', message: 'a dependent must be a minor (under 18)' });
-    if (errors.length) throw new ProblemError(422, PROBLEM.invalidDependent, 'cannot add this dependent', errors);
+    if (age >= 18 || age < 0)
+      errors.push({ field: 'dateOfBirth', message: 'a dependent must be a minor (under 18)' });
+    if (errors.length)
+      throw new ProblemError(422, PROBLEM.invalidDependent, 'cannot add this dependent', errors);
     const id = randomUUID();
     await this.db.transaction(async (tx) => {
-      await tx.insert(users).values({ id, role: 'patient', displayName: input.displayName, dateOfBirth: input.dateOfBirth });
+      await tx
+        .insert(users)
+        .values({ id, role: 'patient', displayName: input.displayName, dateOfBirth: input.dateOfBirth });
       await tx.insert(guardianships).values({ guardianId: guardian.userId, dependentId: id });
       await tx.insert(clinicMembers).values({ clinicId: input.clinicId, userId: id });
     });

@@ -10,14 +10,26 @@ export type HashJob = { op: 'hash' | 'verify'; password: string; hash?: string; 
 export type HashLane = 'known' | 'unknown';
 export type HashQueueLimits = { limit: number; maxWaitMs: number };
 
-type Queued = HashJob & { id: number; lane: HashLane; resolve: (v: string | boolean) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+type Queued = HashJob & {
+  id: number;
+  lane: HashLane;
+  resolve: (v: string | boolean) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+};
 type Slot = { worker: Worker; job: Queued | undefined };
 
 /** How long a shed client is asked to wait before it tries again. */
 export const HASH_RETRY_AFTER_SECONDS = 2;
 
 const overloaded = (why: string) =>
-  new ProblemError(503, PROBLEM.overloaded, `sign-in is busy (${why}); retry in ${HASH_RETRY_AFTER_SECONDS} seconds`, [], HASH_RETRY_AFTER_SECONDS);
+  new ProblemError(
+    503,
+    PROBLEM.overloaded,
+    `sign-in is busy (${why}); retry in ${HASH_RETRY_AFTER_SECONDS} seconds`,
+    [],
+    HASH_RETRY_AFTER_SECONDS,
+  );
 
 /**
  * Worker threads for argon2id: one hash takes 100-250 ms of CPU at the interactive limits, which on
@@ -48,15 +60,18 @@ export class HashPool {
   #spawn(): Slot {
     const worker = new Worker(new URL('./password-worker.mjs', import.meta.url));
     const slot: Slot = { worker, job: undefined };
-    worker.on('message', ({ id, result, error }: { id: number; result?: string | boolean; error?: string }) => {
-      const job = slot.job;
-      if (!job || job.id !== id) return;
-      slot.job = undefined;
-      worker.unref();
-      if (error !== undefined) job.reject(new Error(error));
-      else job.resolve(result!);
-      this.#pump();
-    });
+    worker.on(
+      'message',
+      ({ id, result, error }: { id: number; result?: string | boolean; error?: string }) => {
+        const job = slot.job;
+        if (!job || job.id !== id) return;
+        slot.job = undefined;
+        worker.unref();
+        if (error !== undefined) job.reject(new Error(error));
+        else job.resolve(result!);
+        this.#pump();
+      },
+    );
     const died = (err: Error) => {
       const job = slot.job;
       slot.job = undefined;
@@ -86,7 +101,14 @@ export class HashPool {
     const queue = this.#queues[lane];
     if (queue.length >= this.limits.limit) return Promise.reject(overloaded('queue full'));
     return new Promise((resolve, reject) => {
-      const queued: Queued = { ...job, id: this.#nextId++, lane, resolve, reject, timer: undefined as unknown as NodeJS.Timeout };
+      const queued: Queued = {
+        ...job,
+        id: this.#nextId++,
+        lane,
+        resolve,
+        reject,
+        timer: undefined as unknown as NodeJS.Timeout,
+      };
       queued.timer = setTimeout(() => {
         const i = queue.indexOf(queued);
         if (i >= 0) queue.splice(i, 1);
@@ -100,7 +122,11 @@ export class HashPool {
 
   /** Per lane: jobs waiting, threads busy, jobs started since the pool was made (for metrics and tests). */
   load(): Record<HashLane, { waiting: number; running: number; started: number }> {
-    const lane = (l: HashLane) => ({ waiting: this.#queues[l].length, running: this.#slots.filter((s) => s.job?.lane === l).length, started: this.#started[l] });
+    const lane = (l: HashLane) => ({
+      waiting: this.#queues[l].length,
+      running: this.#slots.filter((s) => s.job?.lane === l).length,
+      started: this.#started[l],
+    });
     return { known: lane('known'), unknown: lane('unknown') };
   }
 

@@ -36,7 +36,10 @@ function statusWhere(status: InvitationStatus, now: Date): SQL {
   }
 }
 
-export function statusOf(row: { usedAt: Date | null; revokedAt: Date | null; expiresAt: Date }, now: Date): InvitationStatus {
+export function statusOf(
+  row: { usedAt: Date | null; revokedAt: Date | null; expiresAt: Date },
+  now: Date,
+): InvitationStatus {
   if (row.usedAt) return 'accepted';
   if (row.revokedAt) return 'revoked';
   return row.expiresAt <= now ? 'expired' : 'pending';
@@ -48,13 +51,22 @@ export function statusOf(row: { usedAt: Date | null; revokedAt: Date | null; exp
  */
 export async function listInvitations(
   db: Db,
-  q: { clinicId: string; sentBy: string | null; status?: InvitationStatus | undefined; before?: string | undefined; limit: number; now: Date },
+  q: {
+    clinicId: string;
+    sentBy: string | null;
+    status?: InvitationStatus | undefined;
+    before?: string | undefined;
+    limit: number;
+    now: Date;
+  },
 ): Promise<InvitationSummary[]> {
   const conds: SQL[] = [eq(invitations.clinicId, q.clinicId)];
   if (q.sentBy) conds.push(eq(invitations.createdBy, q.sentBy));
   if (q.status) conds.push(statusWhere(q.status, q.now));
   if (q.before) {
-    conds.push(sql`(${invitations.createdAt}, ${invitations.id}) < (select i.created_at, i.id from ${invitations} i where i.id = ${q.before} and i.clinic_id = ${q.clinicId})`);
+    conds.push(
+      sql`(${invitations.createdAt}, ${invitations.id}) < (select i.created_at, i.id from ${invitations} i where i.id = ${q.before} and i.clinic_id = ${q.clinicId})`,
+    );
   }
   const rows = await db
     .select({
@@ -72,5 +84,10 @@ export async function listInvitations(
     .where(and(...conds))
     .orderBy(desc(invitations.createdAt), desc(invitations.id))
     .limit(q.limit);
-  return rows.map(({ usedAt, usedBy, ...r }) => ({ ...r, status: statusOf({ usedAt, revokedAt: r.revokedAt, expiresAt: r.expiresAt }, q.now), acceptedAt: usedAt, acceptedBy: usedBy }));
+  return rows.map(({ usedAt, usedBy, ...r }) => ({
+    ...r,
+    status: statusOf({ usedAt, revokedAt: r.revokedAt, expiresAt: r.expiresAt }, q.now),
+    acceptedAt: usedAt,
+    acceptedBy: usedBy,
+  }));
 }

@@ -17,20 +17,28 @@ const acceptBody = z.object({
 
 /** Redeeming an invitation link: creates the account, or adds a clinic to a signed-in one. */
 export function invitationRoutes(identity: Identity) {
-  return new Hono<ApiEnv>().post('/accept', admitSignIn(identity), authenticate(identity, { optional: true }), async (c) => {
-    const body = await parseBody(c, acceptBody);
-    const actor = c.get('actor') as ApiEnv['Variables']['actor'] | undefined;
-    const result = await identity.invitations.accept(body, actor ? { userId: actor.userId } : undefined);
-    const ctx = currentContext();
-    if (ctx) ctx.actorId = result.userId;
-    await identity.audit.record({
-      action: 'invitation.accepted',
-      outcome: 'allowed',
-      resourceType: 'invitation',
-      resourceId: result.invitationId,
-      clinicId: result.clinicId,
-      patientId: result.role === 'patient' ? result.userId : null,
-    });
-    return c.json({ userId: result.userId, clinicId: result.clinicId, role: result.role }, actor ? 200 : 201);
-  });
+  return new Hono<ApiEnv>().post(
+    '/accept',
+    admitSignIn(identity),
+    authenticate(identity, { optional: true }),
+    async (c) => {
+      const body = await parseBody(c, acceptBody);
+      const actor = c.get('actor') as ApiEnv['Variables']['actor'] | undefined;
+      const result = await identity.invitations.accept(body, actor ? { userId: actor.userId } : undefined);
+      const ctx = currentContext();
+      if (ctx) ctx.actorId = result.userId;
+      await identity.audit.record({
+        action: 'invitation.accepted',
+        outcome: 'allowed',
+        resourceType: 'invitation',
+        resourceId: result.invitationId,
+        clinicId: result.clinicId,
+        patientId: result.role === 'patient' ? result.userId : null,
+      });
+      return c.json(
+        { userId: result.userId, clinicId: result.clinicId, role: result.role },
+        actor ? 200 : 201,
+      );
+    },
+  );
 }

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { careRelationships, clinicMembers, clinics, invitations, users, type UserRole } from '../../db/schema/index.ts';
+import {
+  careRelationships,
+  clinicMembers,
+  clinics,
+  invitations,
+  users,
+  type UserRole,
+} from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../api/errors.ts';
 import { invitationMessage } from '../notifications/templates.ts';
@@ -25,7 +32,14 @@ export type CreatedInvitation = { id: string; token: string; link: string; expir
  */
 export class InvitationService {
   constructor(
-    private readonly deps: { db: Db; config: AuthConfig; notifier: NotificationProvider; passwords: PasswordHasher; guard: AttemptGuard; publicUrl: () => string },
+    private readonly deps: {
+      db: Db;
+      config: AuthConfig;
+      notifier: NotificationProvider;
+      passwords: PasswordHasher;
+      guard: AttemptGuard;
+      publicUrl: () => string;
+    },
   ) {}
 
   /** 429 once the inviting account, or the address it acts from, had INVITATION_MAILS_PER_HOUR invitation e-mails sent in the last hour. */
@@ -34,23 +48,58 @@ export class InvitationService {
     const ip = currentContext()?.ip ?? 'unknown';
     const counts = await Promise.all([
       guard.countRecent('invitation_mail', { ip }, HOUR_MS),
-      ...(createdBy ? [guard.countRecent('invitation_mail', { identifierHash: guard.scoped('inviter', createdBy) }, HOUR_MS)] : []),
+      ...(createdBy
+        ? [
+            guard.countRecent(
+              'invitation_mail',
+              { identifierHash: guard.scoped('inviter', createdBy) },
+              HOUR_MS,
+            ),
+          ]
+        : []),
     ]);
     if (counts.some((n) => n >= config.invitationMailsPerHour)) {
-      throw new ProblemError(429, PROBLEM.tooManyInvitations, `at most ${config.invitationMailsPerHour} invitation e-mails an hour; try again later`, [], 3600);
+      throw new ProblemError(
+        429,
+        PROBLEM.tooManyInvitations,
+        `at most ${config.invitationMailsPerHour} invitation e-mails an hour; try again later`,
+        [],
+        3600,
+      );
     }
   }
 
-  async create(input: { clinicId: string; role: UserRole; email: string; createdBy: string | null }): Promise<CreatedInvitation> {
+  async create(input: {
+    clinicId: string;
+    role: UserRole;
+    email: string;
+    createdBy: string | null;
+  }): Promise<CreatedInvitation> {
     const { db, config, guard } = this.deps;
     await this.checkMailBudget(input.createdBy);
-    const [clinic] = await db.select({ name: clinics.name }).from(clinics).where(eq(clinics.id, input.clinicId));
+    const [clinic] = await db
+      .select({ name: clinics.name })
+      .from(clinics)
+      .where(eq(clinics.id, input.clinicId));
     if (!clinic) throw new ProblemError(404, PROBLEM.notFound, 'no such clinic');
-    await guard.record(currentContext()?.ip ?? 'unknown', guard.scoped('inviter', input.createdBy ?? 'system'), 'invitation_mail', true);
+    await guard.record(
+      currentContext()?.ip ?? 'unknown',
+      guard.scoped('inviter', input.createdBy ?? 'system'),
+      'invitation_mail',
+      true,
+    );
     const id = randomUUID();
     const token = randomToken();
     const expiresAt = new Date(Date.now() + config.invitationTtlSeconds * 1000);
-    await db.insert(invitations).values({ id, clinicId: input.clinicId, role: input.role, email: input.email, tokenHash: sha256Hex(token), createdBy: input.createdBy, expiresAt });
+    await db.insert(invitations).values({
+      id,
+      clinicId: input.clinicId,
+      role: input.role,
+      email: input.email,
+      tokenHash: sha256Hex(token),
+      createdBy: input.createdBy,
+      expiresAt,
+    });
     // The token travels in the fragment: never sent to servers, never in access logs.
     const link = `${this.deps.publicUrl()}/app/#invitation=${token}`;
     await this.deps.notifier.send(invitationMessage(input.email, link, clinic.name, id));
@@ -61,7 +110,16 @@ export class InvitationService {
    * Redeems an invitation. Without an existing account, creates one with the invited role. With
    * one (signed in, same e-mail, same role), adds the clinic membership. Atomic and single-use.
    */
-  async accept(input: { token: string; displayName?: string | undefined; password?: string | undefined; phone?: string | undefined; dateOfBirth?: string | undefined }, signedIn: { userId: string } | undefined) {
+  async accept(
+    input: {
+      token: string;
+      displayName?: string | undefined;
+      password?: string | undefined;
+      phone?: string | undefined;
+      dateOfBirth?: string | undefined;
+    },
+    signedIn: { userId: string } | undefined,
+  ) {
     const { db, passwords, guard } = this.deps;
     const ip = currentContext()?.ip ?? 'unknown';
     const tokenHash = sha256Hex(input.token);
@@ -71,7 +129,14 @@ export class InvitationService {
     const [live] = await db
       .select({ id: invitations.id, email: invitations.email })
       .from(invitations)
-      .where(and(eq(invitations.tokenHash, tokenHash), isNull(invitations.usedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, new Date())));
+      .where(
+        and(
+          eq(invitations.tokenHash, tokenHash),
+          isNull(invitations.usedAt),
+          isNull(invitations.revokedAt),
+          gt(invitations.expiresAt, new Date()),
+        ),
+      );
     if (!live) {
       await guard.record(ip, tokenHash, 'invitation', false);
       throw invitationInvalid();
@@ -96,14 +161,25 @@ export class InvitationService {
       const [inv] = await tx
         .update(invitations)
         .set({ usedAt: new Date() })
-        .where(and(eq(invitations.tokenHash, tokenHash), isNull(invitations.usedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, new Date())))
+        .where(
+          and(
+            eq(invitations.tokenHash, tokenHash),
+            isNull(invitations.usedAt),
+            isNull(invitations.revokedAt),
+            gt(invitations.expiresAt, new Date()),
+          ),
+        )
         .returning();
       if (!inv) throw invitationInvalid();
       let userId: string;
       if (signedIn) {
         const [me] = await tx.select().from(users).where(eq(users.id, signedIn.userId));
         if (!me || me.email !== inv.email || me.role !== inv.role) {
-          throw new ProblemError(403, PROBLEM.invitationMismatch, 'this invitation is for a different account');
+          throw new ProblemError(
+            403,
+            PROBLEM.invitationMismatch,
+            'this invitation is for a different account',
+          );
         }
         userId = me.id;
       } else {
@@ -126,9 +202,20 @@ export class InvitationService {
       await tx.update(invitations).set({ usedBy: userId }).where(eq(invitations.id, inv.id));
       // A patient invited by their doctor starts in a treating relationship with that doctor.
       if (inv.role === 'patient' && inv.createdBy) {
-        const [inviter] = await tx.select({ role: users.role }).from(users).where(eq(users.id, inv.createdBy));
+        const [inviter] = await tx
+          .select({ role: users.role })
+          .from(users)
+          .where(eq(users.id, inv.createdBy));
         if (inviter?.role === 'doctor') {
-          await tx.insert(careRelationships).values({ clinicId: inv.clinicId, doctorId: inv.createdBy, patientId: userId, createdBy: inv.createdBy }).onConflictDoNothing();
+          await tx
+            .insert(careRelationships)
+            .values({
+              clinicId: inv.clinicId,
+              doctorId: inv.createdBy,
+              patientId: userId,
+              createdBy: inv.createdBy,
+            })
+            .onConflictDoNothing();
         }
       }
       return { userId, clinicId: inv.clinicId, role: inv.role, invitationId: inv.id };
@@ -136,7 +223,10 @@ export class InvitationService {
   }
 
   /** The invitation's policy facts, or 404: ids of other clinics look the same as unknown ones. */
-  async find(clinicId: string, invitationId: string): Promise<{ id: string; clinicId: string; createdBy: string | null }> {
+  async find(
+    clinicId: string,
+    invitationId: string,
+  ): Promise<{ id: string; clinicId: string; createdBy: string | null }> {
     const [row] = await this.deps.db
       .select({ id: invitations.id, clinicId: invitations.clinicId, createdBy: invitations.createdBy })
       .from(invitations)
@@ -160,16 +250,33 @@ export class InvitationService {
     const r = await db
       .update(invitations)
       .set({ revokedAt: new Date() })
-      .where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId), isNull(invitations.usedAt), isNull(invitations.revokedAt)))
+      .where(
+        and(
+          eq(invitations.id, invitationId),
+          eq(invitations.clinicId, clinicId),
+          isNull(invitations.usedAt),
+          isNull(invitations.revokedAt),
+        ),
+      )
       .returning({ id: invitations.id });
     if (r.length) return { revoked: true };
-    const [row] = await db.select({ usedAt: invitations.usedAt }).from(invitations).where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId)));
+    const [row] = await db
+      .select({ usedAt: invitations.usedAt })
+      .from(invitations)
+      .where(and(eq(invitations.id, invitationId), eq(invitations.clinicId, clinicId)));
     if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such invitation');
-    if (row.usedAt) throw new ProblemError(409, PROBLEM.invitationAccepted, 'this invitation was already accepted');
+    if (row.usedAt)
+      throw new ProblemError(409, PROBLEM.invitationAccepted, 'this invitation was already accepted');
     return { revoked: false };
   }
 }
 
 const HOUR_MS = 3_600_000;
-const invitationInvalid = () => new ProblemError(410, PROBLEM.invitationInvalid, 'this invitation link has expired or was already used');
-const accountExists = () => new ProblemError(409, PROBLEM.accountExists, 'an account with this e-mail exists; sign in and accept the invitation');
+const invitationInvalid = () =>
+  new ProblemError(410, PROBLEM.invitationInvalid, 'this invitation link has expired or was already used');
+const accountExists = () =>
+  new ProblemError(
+    409,
+    PROBLEM.accountExists,
+    'an account with this e-mail exists; sign in and accept the invitation',
+  );

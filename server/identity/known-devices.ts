@@ -39,7 +39,13 @@ export class KnownDevices {
     const rows = await this.db
       .select({ at: knownDevices.lastSeenAt })
       .from(knownDevices)
-      .where(and(eq(knownDevices.identifierHash, identifierHash), eq(knownDevices.deviceHash, sha256Hex(deviceId)), gt(knownDevices.lastSeenAt, since)));
+      .where(
+        and(
+          eq(knownDevices.identifierHash, identifierHash),
+          eq(knownDevices.deviceHash, sha256Hex(deviceId)),
+          gt(knownDevices.lastSeenAt, since),
+        ),
+      );
     return rows.length > 0;
   }
 
@@ -50,7 +56,10 @@ export class KnownDevices {
     await this.db
       .insert(knownDevices)
       .values({ identifierHash, deviceHash: sha256Hex(id), lastSeenAt: now })
-      .onConflictDoUpdate({ target: [knownDevices.identifierHash, knownDevices.deviceHash], set: { lastSeenAt: now } });
+      .onConflictDoUpdate({
+        target: [knownDevices.identifierHash, knownDevices.deviceHash],
+        set: { lastSeenAt: now },
+      });
     return id;
   }
 

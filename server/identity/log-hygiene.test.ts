@@ -16,21 +16,36 @@ describe('logs during login + 2FA hold no secrets or PHI', () => {
   it('records requests by id and route only', async () => {
     const patient = DEMO_ACCOUNTS[2];
     const post = (path: string, body: unknown, token?: string) =>
-      fetch(`${t.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+      fetch(`${t.baseUrl}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(body),
+      });
 
     const wrong = await post('/api/auth/login', { email: patient.email, password: 'wrong-password-guess' });
     expect(wrong.status).toBe(401);
-    const start = await (await post('/api/auth/login', { email: patient.email, password: patient.password })).json();
+    const start = await (
+      await post('/api/auth/login', { email: patient.email, password: patient.password })
+    ).json();
     expect(start.mfaRequired).toBe(true);
-    const outbox = await (await fetch(`${t.baseUrl}/api/dev/outbox?recipient=${encodeURIComponent(patient.email)}`)).json();
+    const outbox = await (
+      await fetch(`${t.baseUrl}/api/dev/outbox?recipient=${encodeURIComponent(patient.email)}`)
+    ).json();
     const code = /\b(\d{6})\b/.exec(outbox.messages[0].body)![1]!;
     const badCode = code === '000000' ? '111111' : '000000';
     expect((await post('/api/auth/mfa', { challengeId: start.challengeId, code: badCode })).status).toBe(401);
     const tokens = await (await post('/api/auth/mfa', { challengeId: start.challengeId, code })).json();
     expect(tokens.accessToken).toBeTruthy();
-    const me = await (await fetch(`${t.baseUrl}/api/me`, { headers: { authorization: `Bearer ${tokens.accessToken}` } })).json();
+    const me = await (
+      await fetch(`${t.baseUrl}/api/me`, { headers: { authorization: `Bearer ${tokens.accessToken}` } })
+    ).json();
     expect(me.email).toBe(patient.email);
-    const record = await fetch(`${t.baseUrl}/api/patients/${patient.id}`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
+    const record = await fetch(`${t.baseUrl}/api/patients/${patient.id}`, {
+      headers: { authorization: `Bearer ${tokens.accessToken}` },
+    });
     expect(record.status).toBe(200);
     const refreshed = await (await post('/api/auth/refresh', { refreshToken: tokens.refreshToken })).json();
     expect((await post('/api/auth/logout', {}, refreshed.accessToken)).status).toBe(204);
@@ -53,6 +68,7 @@ describe('logs during login + 2FA hold no secrets or PHI', () => {
       patient.displayName,
       'demo.carecall.test',
     ];
-    for (const secret of forbidden) expect(log.includes(secret), `log contains ${secret.slice(0, 12)}…`).toBe(false);
+    for (const secret of forbidden)
+      expect(log.includes(secret), `log contains ${secret.slice(0, 12)}…`).toBe(false);
   });
 });

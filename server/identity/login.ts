@@ -19,7 +19,13 @@ import { PROBLEM } from '../api/problem-codes.ts';
 
 const MAX_CODE_ATTEMPTS = 5;
 
-export type MfaChallenge = { mfaRequired: true; challengeId: string; method: MfaMethod; destination: string | null; expiresIn: number };
+export type MfaChallenge = {
+  mfaRequired: true;
+  challengeId: string;
+  method: MfaMethod;
+  destination: string | null;
+  expiresIn: number;
+};
 /** `deviceId`: the browser's known-device cookie, if it sent one. */
 type Meta = { ip: string; userAgent: string | undefined; deviceId?: string | undefined };
 
@@ -44,20 +50,30 @@ export class LoginService {
    * The password step. A browser known to the account has its own failure count and the known lane
    * to the hashing threads; anyone else shares the account's count and the unknown lane.
    */
-  async start(input: { email: string; password: string; method?: MfaMethod | undefined }, meta: Meta): Promise<MfaChallenge> {
+  async start(
+    input: { email: string; password: string; method?: MfaMethod | undefined },
+    meta: Meta,
+  ): Promise<MfaChallenge> {
     const { db, guard, passwords, config } = this.deps;
     const idHash = guard.identifier(input.email);
     // Without a device cookie this is unknown work: if its queue is full, refuse before any query.
     if (!meta.deviceId) passwords.assertRoom('unknown');
     const known = await this.deps.devices.isKnown(idHash, meta.deviceId);
     if (!known) passwords.assertRoom('unknown');
-    const attempt = await guard.begin(meta.ip, this.#passwordKey(idHash, known ? meta.deviceId : undefined), 'password');
+    const attempt = await guard.begin(
+      meta.ip,
+      this.#passwordKey(idHash, known ? meta.deviceId : undefined),
+      'password',
+    );
     let user: typeof users.$inferSelect | undefined;
     let ok = false;
     try {
       [user] = await db.select().from(users).where(eq(users.email, input.email.toLowerCase()));
       if (user) await this.#checkChallengeBudget(user.id);
-      ok = (await passwords.verify(user?.passwordHash, input.password, known ? 'known' : 'unknown')) && user !== undefined && !user.disabledAt;
+      ok =
+        (await passwords.verify(user?.passwordHash, input.password, known ? 'known' : 'unknown')) &&
+        user !== undefined &&
+        !user.disabledAt;
     } catch (err) {
       await guard.settle(attempt, undefined);
       throw err;
@@ -69,11 +85,20 @@ export class LoginService {
       throw new ProblemError(401, PROBLEM.invalidCredentials, 'e-mail or password is wrong');
     }
     if (user.passwordHash && passwords.needsRehash(user.passwordHash)) {
-      await db.update(users).set({ passwordHash: await passwords.hash(input.password) }).where(eq(users.id, user.id));
+      await db
+        .update(users)
+        .set({ passwordHash: await passwords.hash(input.password) })
+        .where(eq(users.id, user.id));
     }
     const method = input.method ?? user.mfaMethod;
-    if (method === 'sms' && !user.phone) throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no phone number on this account', [{ field: 'method', message: 'no phone number on this account' }]);
-    if (method === 'totp' && !user.totpSecretSealed) throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no authenticator app set up', [{ field: 'method', message: 'no authenticator app set up' }]);
+    if (method === 'sms' && !user.phone)
+      throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no phone number on this account', [
+        { field: 'method', message: 'no phone number on this account' },
+      ]);
+    if (method === 'totp' && !user.totpSecretSealed)
+      throw new ProblemError(422, PROBLEM.mfaUnavailable, 'no authenticator app set up', [
+        { field: 'method', message: 'no authenticator app set up' },
+      ]);
 
     const challengeId = randomUUID();
     const expiresAt = new Date(Date.now() + config.otpTtlSeconds * 1000);
@@ -84,10 +109,26 @@ export class LoginService {
       codeHash = hmacHex(this.deps.codeKey, `${challengeId}:${code}`);
       const recipient = method === 'sms' ? user.phone! : user.email!;
       destination = mask(recipient, method);
-      await this.#openChallenge({ id: challengeId, userId: user.id, method, codeHash, expiresAt, ip: meta.ip });
-      await this.deps.notifier.send(loginCodeMessage(method, recipient, code, challengeId, Math.round(config.otpTtlSeconds / 60)));
+      await this.#openChallenge({
+        id: challengeId,
+        userId: user.id,
+        method,
+        codeHash,
+        expiresAt,
+        ip: meta.ip,
+      });
+      await this.deps.notifier.send(
+        loginCodeMessage(method, recipient, code, challengeId, Math.round(config.otpTtlSeconds / 60)),
+      );
     } else {
-      await this.#openChallenge({ id: challengeId, userId: user.id, method, codeHash, expiresAt, ip: meta.ip });
+      await this.#openChallenge({
+        id: challengeId,
+        userId: user.id,
+        method,
+        codeHash,
+        expiresAt,
+        ip: meta.ip,
+      });
     }
     // Old, never-finished challenges are of no use to anyone; keep the table small.
     await db.delete(mfaChallenges).where(lt(mfaChallenges.expiresAt, new Date(Date.now() - 86_400_000)));
@@ -99,19 +140,29 @@ export class LoginService {
    * challenges (and a new challenge voids the older ones), and against the address; the reservation
    * is made before the code is compared, so parallel guesses cannot exceed the limit.
    */
-  async verify(input: { challengeId: string; code: string }, meta: Meta): Promise<TokenPair & { deviceId: string }> {
+  async verify(
+    input: { challengeId: string; code: string },
+    meta: Meta,
+  ): Promise<TokenPair & { deviceId: string }> {
     const { db, guard } = this.deps;
     await guard.checkAddress(meta.ip);
     const [open] = await db
       .select({ userId: mfaChallenges.userId })
       .from(mfaChallenges)
-      .where(and(eq(mfaChallenges.id, input.challengeId), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, new Date())));
+      .where(
+        and(
+          eq(mfaChallenges.id, input.challengeId),
+          isNull(mfaChallenges.consumedAt),
+          gt(mfaChallenges.expiresAt, new Date()),
+        ),
+      );
     if (!open) {
       await guard.record(meta.ip, guard.scoped('code', input.challengeId), 'code', false);
       throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
     }
     const [user] = await db.select().from(users).where(eq(users.id, open.userId));
-    if (!user || user.disabledAt || !user.email) throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
+    if (!user || user.disabledAt || !user.email)
+      throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
     const idHash = guard.identifier(user.email);
     const known = await this.deps.devices.isKnown(idHash, meta.deviceId);
     // The account lockout holds here too (for this browser's count when it is a known one).
@@ -127,7 +178,9 @@ export class LoginService {
     if (!good) {
       await guard.settle(attempt, false);
       await this.#audit('auth.mfa', 'denied', user.id, 'bad_code');
-      throw new ProblemError(401, PROBLEM.invalidCode, 'the code is wrong', [{ field: 'code', message: 'wrong code' }]);
+      throw new ProblemError(401, PROBLEM.invalidCode, 'the code is wrong', [
+        { field: 'code', message: 'wrong code' },
+      ]);
     }
     const consumed = await db
       .update(mfaChallenges)
@@ -139,7 +192,12 @@ export class LoginService {
       throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
     }
     await guard.settle(attempt, true);
-    await guard.record(meta.ip, this.#passwordKey(idHash, known ? meta.deviceId : undefined), 'password', true);
+    await guard.record(
+      meta.ip,
+      this.#passwordKey(idHash, known ? meta.deviceId : undefined),
+      'password',
+      true,
+    );
     const deviceId = await this.deps.devices.remember(idHash, known ? meta.deviceId : undefined);
     const pair = await this.deps.sessions.create(user, meta);
     await this.#audit('auth.login', 'allowed', user.id, null, pair.sessionId);
@@ -147,7 +205,10 @@ export class LoginService {
   }
 
   /** Whether the code is right for the challenge (counted: a challenge takes MAX_CODE_ATTEMPTS codes at most). */
-  async #checkCode(input: { challengeId: string; code: string }, user: typeof users.$inferSelect): Promise<boolean> {
+  async #checkCode(
+    input: { challengeId: string; code: string },
+    user: typeof users.$inferSelect,
+  ): Promise<boolean> {
     const { db } = this.deps;
     const [ch] = await db
       .update(mfaChallenges)
@@ -161,15 +222,29 @@ export class LoginService {
         ),
       )
       .returning();
-    if (!ch) throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
-    if (ch.method !== 'totp') return !!ch.codeHash && constantTimeEqualHex(ch.codeHash, hmacHex(this.deps.codeKey, `${ch.id}:${input.code}`));
-    const counter = user.totpSecretSealed ? verifyTotp(this.deps.sealer.open(user.totpSecretSealed), input.code) : null;
+    if (!ch)
+      throw new ProblemError(401, PROBLEM.challengeInvalid, 'sign-in code expired or used up; sign in again');
+    if (ch.method !== 'totp')
+      return (
+        !!ch.codeHash &&
+        constantTimeEqualHex(ch.codeHash, hmacHex(this.deps.codeKey, `${ch.id}:${input.code}`))
+      );
+    const counter = user.totpSecretSealed
+      ? verifyTotp(this.deps.sealer.open(user.totpSecretSealed), input.code)
+      : null;
     if (counter === null || (user.totpLastCounter !== null && counter <= user.totpLastCounter)) return false;
     // Conditional: the same TOTP code cannot be spent twice, even by two racing requests.
     const upd = await db
       .update(users)
       .set({ totpLastCounter: counter })
-      .where(and(eq(users.id, user.id), user.totpLastCounter === null ? isNull(users.totpLastCounter) : eq(users.totpLastCounter, user.totpLastCounter)))
+      .where(
+        and(
+          eq(users.id, user.id),
+          user.totpLastCounter === null
+            ? isNull(users.totpLastCounter)
+            : eq(users.totpLastCounter, user.totpLastCounter),
+        ),
+      )
       .returning({ id: users.id });
     return upd.length === 1;
   }
@@ -189,7 +264,13 @@ export class LoginService {
       .where(and(eq(mfaChallenges.userId, userId), gt(mfaChallenges.createdAt, since)));
     if ((row?.n ?? 0) < config.loginCodesPerWindow) return;
     const oldest = row?.oldest ? new Date(row.oldest).getTime() : Date.now();
-    throw new ProblemError(429, PROBLEM.tooManyCodes, 'too many sign-in codes were sent to this account; wait before asking for another', [], (oldest + config.loginLockoutSeconds * 1000 - Date.now()) / 1000);
+    throw new ProblemError(
+      429,
+      PROBLEM.tooManyCodes,
+      'too many sign-in codes were sent to this account; wait before asking for another',
+      [],
+      (oldest + config.loginLockoutSeconds * 1000 - Date.now()) / 1000,
+    );
   }
 
   /** A new challenge voids the account's older open ones (under a lock, so two at once leave one open). */
@@ -199,12 +280,24 @@ export class LoginService {
       await tx
         .update(mfaChallenges)
         .set({ consumedAt: new Date() })
-        .where(and(eq(mfaChallenges.userId, row.userId), isNull(mfaChallenges.consumedAt), ne(mfaChallenges.id, row.id)));
+        .where(
+          and(
+            eq(mfaChallenges.userId, row.userId),
+            isNull(mfaChallenges.consumedAt),
+            ne(mfaChallenges.id, row.id),
+          ),
+        );
       await tx.insert(mfaChallenges).values(row);
     });
   }
 
-  async #audit(action: 'auth.login' | 'auth.mfa', outcome: 'allowed' | 'denied', userId: string | null, reason: string | null, sessionId?: string) {
+  async #audit(
+    action: 'auth.login' | 'auth.mfa',
+    outcome: 'allowed' | 'denied',
+    userId: string | null,
+    reason: string | null,
+    sessionId?: string,
+  ) {
     const ctx = currentContext();
     if (ctx && userId) {
       ctx.actorId = userId;

@@ -7,11 +7,18 @@ import { clientMeta, type ApiEnv } from '../api/middleware.ts';
 import { authenticate } from './authenticate.ts';
 
 const isoDate = localDate('must be a date (YYYY-MM-DD)');
-const passwordBody = z.object({ currentPassword: z.string().min(1, 'required').max(128), newPassword: passwordSchema });
+const passwordBody = z.object({
+  currentPassword: z.string().min(1, 'required').max(128),
+  newPassword: passwordSchema,
+});
 const mfaBody = z.object({ method: z.enum(['email', 'sms']) });
 const codeBody = z.object({ code: z.string().regex(/^[0-9]{6}$/, 'must be 6 digits') });
 const dependentBody = z.object({ displayName: displayNameSchema, dateOfBirth: isoDate, clinicId: idSchema });
-const timeZone = z.string().max(64, 'too long').refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' }).transform(canonicalTimeZone);
+const timeZone = z
+  .string()
+  .max(64, 'too long')
+  .refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' })
+  .transform(canonicalTimeZone);
 /** The only profile field a user sets themself so far; null clears it. */
 const profileBody = z.strictObject({ timeZone: timeZone.nullable() });
 
@@ -25,7 +32,13 @@ export function meRoutes(identity: Identity) {
       const actor = c.var.actor;
       await policy.require(actor, 'user.self.manage', self(actor));
       const me = await identity.account.me(actor.userId);
-      await identity.audit.record({ action: 'user.self.read', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId, patientId: me.role === 'patient' ? me.id : null });
+      await identity.audit.record({
+        action: 'user.self.read',
+        outcome: 'allowed',
+        resourceType: 'user',
+        resourceId: actor.userId,
+        patientId: me.role === 'patient' ? me.id : null,
+      });
       return c.json({ ...me, clinicIds: actor.clinicIds }, 200);
     })
     .patch('/', async (c) => {
@@ -33,7 +46,13 @@ export function meRoutes(identity: Identity) {
       await policy.require(actor, 'user.time_zone.set', self(actor));
       const body = await parseBody(c, profileBody);
       await identity.account.setTimeZone(actor.userId, body.timeZone);
-      await identity.audit.record({ action: 'user.profile.update', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId, patientId: actor.role === 'patient' ? actor.userId : null });
+      await identity.audit.record({
+        action: 'user.profile.update',
+        outcome: 'allowed',
+        resourceType: 'user',
+        resourceId: actor.userId,
+        patientId: actor.role === 'patient' ? actor.userId : null,
+      });
       const me = await identity.account.me(actor.userId);
       return c.json({ ...me, clinicIds: actor.clinicIds }, 200);
     })
@@ -41,8 +60,19 @@ export function meRoutes(identity: Identity) {
       const actor = c.var.actor;
       await policy.require(actor, 'user.self.manage', self(actor));
       const body = await parseBody(c, passwordBody);
-      await identity.account.changePassword(actor.userId, actor.sessionId, body.currentPassword, body.newPassword, clientMeta(c).ip);
-      await identity.audit.record({ action: 'user.password.change', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId });
+      await identity.account.changePassword(
+        actor.userId,
+        actor.sessionId,
+        body.currentPassword,
+        body.newPassword,
+        clientMeta(c).ip,
+      );
+      await identity.audit.record({
+        action: 'user.password.change',
+        outcome: 'allowed',
+        resourceType: 'user',
+        resourceId: actor.userId,
+      });
       return c.body(null, 204);
     })
     .put('/mfa', async (c) => {
@@ -62,14 +92,24 @@ export function meRoutes(identity: Identity) {
       await policy.require(actor, 'user.self.manage', self(actor));
       const body = await parseBody(c, codeBody);
       await identity.account.confirmTotp(actor.userId, body.code);
-      await identity.audit.record({ action: 'user.totp.enable', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId });
+      await identity.audit.record({
+        action: 'user.totp.enable',
+        outcome: 'allowed',
+        resourceType: 'user',
+        resourceId: actor.userId,
+      });
       return c.json({ method: 'totp' as const }, 200);
     })
     .delete('/totp', async (c) => {
       const actor = c.var.actor;
       await policy.require(actor, 'user.self.manage', self(actor));
       await identity.account.disableTotp(actor.userId);
-      await identity.audit.record({ action: 'user.totp.disable', outcome: 'allowed', resourceType: 'user', resourceId: actor.userId });
+      await identity.audit.record({
+        action: 'user.totp.disable',
+        outcome: 'allowed',
+        resourceType: 'user',
+        resourceId: actor.userId,
+      });
       return c.body(null, 204);
     })
     .get('/dependents', async (c) => {
@@ -82,7 +122,14 @@ export function meRoutes(identity: Identity) {
       await policy.require(actor, 'dependent.create', self(actor));
       const body = await parseBody(c, dependentBody);
       const dep = await identity.dependents.create(actor, body);
-      await identity.audit.record({ action: 'dependent.created', outcome: 'allowed', resourceType: 'patient', resourceId: dep.id, patientId: dep.id, clinicId: body.clinicId });
+      await identity.audit.record({
+        action: 'dependent.created',
+        outcome: 'allowed',
+        resourceType: 'patient',
+        resourceId: dep.id,
+        patientId: dep.id,
+        clinicId: body.clinicId,
+      });
       return c.json(dep, 201);
     });
 }

@@ -24,7 +24,9 @@ describe('password hashing on worker threads', () => {
 
   it('serves many requests at once, each with its own answer', async () => {
     const hashes = await Promise.all(Array.from({ length: 8 }, (_, i) => hasher.hash(`password-${i}`)));
-    const checks = await Promise.all(hashes.flatMap((h, i) => [hasher.verify(h, `password-${i}`), hasher.verify(h, `password-${i + 1}`)]));
+    const checks = await Promise.all(
+      hashes.flatMap((h, i) => [hasher.verify(h, `password-${i}`), hasher.verify(h, `password-${i + 1}`)]),
+    );
     expect(checks).toEqual(hashes.flatMap(() => [true, false]));
   });
 
@@ -51,7 +53,8 @@ describe('the bounded, two-lane queue in front of the hashing threads', () => {
   const outcome = (p: Promise<unknown>) =>
     p.then(
       () => 'done',
-      (err: { status?: number; code?: string; retryAfterSeconds?: number }) => `${err.status} ${err.code} ${err.retryAfterSeconds}`,
+      (err: { status?: number; code?: string; retryAfterSeconds?: number }) =>
+        `${err.status} ${err.code} ${err.retryAfterSeconds}`,
     );
 
   it('a full lane refuses at once with a typed 503 and Retry-After; the other lane is unaffected', async () => {
@@ -72,7 +75,9 @@ describe('the bounded, two-lane queue in front of the hashing threads', () => {
   it('a job that cannot start within the longest wait is shed instead of waiting on', async () => {
     const hasher = await slow({ limit: 100, maxWaitMs: 50 });
     try {
-      const results = await Promise.all(Array.from({ length: 8 }, () => outcome(hasher.verify(null, 'guess', 'unknown'))));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => outcome(hasher.verify(null, 'guess', 'unknown'))),
+      );
       expect(results[0]).toBe('done');
       expect(results.filter((r) => r === '503 overloaded 2').length).toBeGreaterThanOrEqual(5);
       expect(hasher.load().unknown).toMatchObject({ waiting: 0, running: 0 });
@@ -85,9 +90,14 @@ describe('the bounded, two-lane queue in front of the hashing threads', () => {
     const hasher = await slow({ limit: 50, maxWaitMs: 60_000 });
     try {
       const finished: string[] = [];
-      const flood = Array.from({ length: 6 }, (_, i) => hasher.verify(null, 'guess', 'unknown').then(() => finished.push(`unknown${i}`)));
+      const flood = Array.from({ length: 6 }, (_, i) =>
+        hasher.verify(null, 'guess', 'unknown').then(() => finished.push(`unknown${i}`)),
+      );
       const known = hasher.verify(null, 'mine', 'known').then(() => finished.push('known'));
-      expect(hasher.load()).toMatchObject({ known: { running: 1, waiting: 0 }, unknown: { running: 1, waiting: 5 } });
+      expect(hasher.load()).toMatchObject({
+        known: { running: 1, waiting: 0 },
+        unknown: { running: 1, waiting: 5 },
+      });
       await Promise.all([...flood, known]);
       expect(finished.indexOf('known')).toBeLessThanOrEqual(1);
     } finally {

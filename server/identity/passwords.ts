@@ -23,7 +23,10 @@ export class PasswordHasher {
     private readonly dummy: string,
   ) {}
 
-  static async create(strength: AuthConfig['passwordHashStrength'], queue: HashQueueLimits = DEFAULT_QUEUE): Promise<PasswordHasher> {
+  static async create(
+    strength: AuthConfig['passwordHashStrength'],
+    queue: HashQueueLimits = DEFAULT_QUEUE,
+  ): Promise<PasswordHasher> {
     await sodium.ready;
     const limits = {
       interactive: [sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE, sodium.crypto_pwhash_MEMLIMIT_INTERACTIVE],
@@ -34,7 +37,10 @@ export class PasswordHasher {
     // Two threads at most: hashing is memory-hard (64 MiB each at the interactive limits) and the
     // media workers want the cores.
     const pool = new HashPool(Math.min(2, availableParallelism()), queue);
-    const dummy = (await pool.run({ op: 'hash', password: `not-a-real-password-${Math.random()}`, ops, mem }, 'known')) as string;
+    const dummy = (await pool.run(
+      { op: 'hash', password: `not-a-real-password-${Math.random()}`, ops, mem },
+      'known',
+    )) as string;
     return new PasswordHasher(pool, ops, mem, dummy);
   }
 
@@ -44,8 +50,15 @@ export class PasswordHasher {
   }
 
   /** Always does the work of one verification, whether or not there is a hash. */
-  async verify(hash: string | null | undefined, password: string, lane: HashLane = 'unknown'): Promise<boolean> {
-    const ok = (await this.pool.run({ op: 'verify', hash: hash || this.dummy, password, ops: this.ops, mem: this.mem }, lane)) as boolean;
+  async verify(
+    hash: string | null | undefined,
+    password: string,
+    lane: HashLane = 'unknown',
+  ): Promise<boolean> {
+    const ok = (await this.pool.run(
+      { op: 'verify', hash: hash || this.dummy, password, ops: this.ops, mem: this.mem },
+      lane,
+    )) as boolean;
     return Boolean(hash) && ok;
   }
 

@@ -15,6 +15,8 @@ export class SecretSealer {
   open(sealed: string): string {
     const [n, b] = sealed.split('.');
     if (!n || !b) throw new Error('malformed sealed value');
-    return sodium.to_string(sodium.crypto_secretbox_open_easy(sodium.from_base64(b), sodium.from_base64(n), this.key));
+    return sodium.to_string(
+      sodium.crypto_secretbox_open_easy(sodium.from_base64(b), sodium.from_base64(n), this.key),
+    );
   }
 }

@@ -4,15 +4,29 @@ import type { Db } from '../../db/client.ts';
 import { jsonTextList } from '../../db/json-rows.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { Batcher } from '../batcher.ts';
-import { clinicMembers, clinics, refreshTokens, sessions, users, type UserRole } from '../../db/schema/index.ts';
+import {
+  clinicMembers,
+  clinics,
+  refreshTokens,
+  sessions,
+  users,
+  type UserRole,
+} from '../../db/schema/index.ts';
 import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../api/errors.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { randomToken, sha256Hex } from './secrets.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 
-export type TokenPair = { accessToken: string; refreshToken: string; expiresIn: number; sessionId: string; tokenType: 'Bearer' };
-export type RevokeReason = 'logout' | 'revoked_by_user' | 'refresh_reuse' | 'idle_timeout' | 'password_changed';
+export type TokenPair = {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  sessionId: string;
+  tokenType: 'Bearer';
+};
+export type RevokeReason =
+  'logout' | 'revoked_by_user' | 'refresh_reuse' | 'idle_timeout' | 'password_changed';
 
 // Writing last_seen_at on every request would turn each read into a write; a minute of slack is fine
 // against idle timeouts measured in tens of minutes.
@@ -57,7 +71,10 @@ export class SessionService {
     private readonly config: AuthConfig,
   ) {}
 
-  async create(user: { id: string; role: UserRole }, meta: { ip: string; userAgent: string | undefined }): Promise<TokenPair> {
+  async create(
+    user: { id: string; role: UserRole },
+    meta: { ip: string; userAgent: string | undefined },
+  ): Promise<TokenPair> {
     const id = randomUUID();
     const now = new Date();
     await this.db.insert(sessions).values({
@@ -74,7 +91,9 @@ export class SessionService {
 
   async #issue(sessionId: string, user: { id: string; role: UserRole }): Promise<TokenPair> {
     const refreshToken = randomToken();
-    await this.db.insert(refreshTokens).values({ id: randomUUID(), sessionId, tokenHash: sha256Hex(refreshToken) });
+    await this.db
+      .insert(refreshTokens)
+      .values({ id: randomUUID(), sessionId, tokenHash: sha256Hex(refreshToken) });
     const accessToken = await this.tokens.mint({ sub: user.id, sid: sessionId, role: user.role });
     return { accessToken, refreshToken, expiresIn: this.tokens.ttlSeconds, sessionId, tokenType: 'Bearer' };
   }
@@ -92,7 +111,11 @@ export class SessionService {
       .returning({ id: refreshTokens.id });
     if (!claimed.length) {
       await this.revoke(row.sessionId, 'refresh_reuse');
-      throw new ProblemError(401, PROBLEM.refreshTokenReused, 'refresh token was already used; the session has been revoked');
+      throw new ProblemError(
+        401,
+        PROBLEM.refreshTokenReused,
+        'refresh token was already used; the session has been revoked',
+      );
     }
     const session = await this.validate(row.sessionId);
     return this.#issue(session.id, { id: session.userId, role: session.role });
@@ -105,9 +128,11 @@ export class SessionService {
    */
   async validate(sessionId: string): Promise<ActiveSession> {
     const s = await this.#lookups.submit(sessionId);
-    if (!s || s.revoked_at || s.disabled_at) throw new ProblemError(401, PROBLEM.sessionRevoked, 'session is no longer valid');
+    if (!s || s.revoked_at || s.disabled_at)
+      throw new ProblemError(401, PROBLEM.sessionRevoked, 'session is no longer valid');
     const now = Date.now();
-    if (new Date(s.expires_at).getTime() <= now) throw new ProblemError(401, PROBLEM.sessionExpired, 'session expired; sign in again');
+    if (new Date(s.expires_at).getTime() <= now)
+      throw new ProblemError(401, PROBLEM.sessionExpired, 'session expired; sign in again');
     const idleMs = (s.idle_timeout_seconds ?? this.config.defaultIdleTimeoutSeconds) * 1000;
     const lastSeen = new Date(s.last_seen_at).getTime();
     if (now - lastSeen > idleMs) {
@@ -115,12 +140,24 @@ export class SessionService {
       throw new ProblemError(401, PROBLEM.sessionIdleTimeout, 'signed out after inactivity');
     }
     if (now - lastSeen > TOUCH_EVERY_MS) {
-      await this.db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, s.id));
+      await this.db
+        .update(sessions)
+        .set({ lastSeenAt: new Date(now) })
+        .where(eq(sessions.id, s.id));
     }
-    return { id: s.id, userId: s.user_id, role: s.role, clinicIds: s.clinic_ids, passwordChangeRequired: s.password_change_required };
+    return {
+      id: s.id,
+      userId: s.user_id,
+      role: s.role,
+      clinicIds: s.clinic_ids,
+      passwordChangeRequired: s.password_change_required,
+    };
   }
 
-  readonly #lookups = new Batcher<string, SessionRow | undefined>((ids) => this.#loadSessions(ids), { maxBatch: 128, inFlight: 2 });
+  readonly #lookups = new Batcher<string, SessionRow | undefined>((ids) => this.#loadSessions(ids), {
+    maxBatch: 128,
+    inFlight: 2,
+  });
 
   async #loadSessions(ids: string[]): Promise<(SessionRow | undefined)[]> {
     const rows = rowsOf<SessionRow>(
@@ -137,7 +174,9 @@ export class SessionService {
 
   /** The strictest idle timeout among the user's clinics, else the server default. */
   async idleTimeoutSeconds(userId: string): Promise<number> {
-    const [row] = rowsOf<{ t: number | null }>(await this.db.execute(sql`select ${strictestIdleTimeout(sql`${userId}`)} as t`));
+    const [row] = rowsOf<{ t: number | null }>(
+      await this.db.execute(sql`select ${strictestIdleTimeout(sql`${userId}`)} as t`),
+    );
     return row?.t ?? this.config.defaultIdleTimeoutSeconds;
   }
 
@@ -149,13 +188,25 @@ export class SessionService {
   }
 
   async revokeAllFor(userId: string, reason: RevokeReason, except?: string): Promise<void> {
-    const live = await this.db.select({ id: sessions.id }).from(sessions).where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)));
+    const live = await this.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)));
     for (const s of live) if (s.id !== except) await this.revoke(s.id, reason);
   }
 
   list(userId: string) {
     return this.db
-      .select({ id: sessions.id, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt, revokeReason: sessions.revokeReason, ip: sessions.ip, userAgent: sessions.userAgent })
+      .select({
+        id: sessions.id,
+        createdAt: sessions.createdAt,
+        lastSeenAt: sessions.lastSeenAt,
+        expiresAt: sessions.expiresAt,
+        revokedAt: sessions.revokedAt,
+        revokeReason: sessions.revokeReason,
+        ip: sessions.ip,
+        userAgent: sessions.userAgent,
+      })
       .from(sessions)
       .where(eq(sessions.userId, userId))
       .orderBy(desc(sessions.createdAt))

@@ -23,7 +23,13 @@ export class SignInAdmission {
   enter(deviceId: string | undefined): () => void {
     const lane = deviceId && (this.#perDevice.get(deviceId) ?? 0) < PER_DEVICE ? 'known' : 'unknown';
     if (this.#inFlight[lane] >= this.perLane) {
-      throw new ProblemError(503, PROBLEM.overloaded, `sign-in is busy; retry in ${HASH_RETRY_AFTER_SECONDS} seconds`, [], HASH_RETRY_AFTER_SECONDS);
+      throw new ProblemError(
+        503,
+        PROBLEM.overloaded,
+        `sign-in is busy; retry in ${HASH_RETRY_AFTER_SECONDS} seconds`,
+        [],
+        HASH_RETRY_AFTER_SECONDS,
+      );
     }
     this.#inFlight[lane]++;
     if (lane === 'known') this.#perDevice.set(deviceId!, (this.#perDevice.get(deviceId!) ?? 0) + 1);

@@ -3,7 +3,13 @@ import { SignJWT } from 'jose';
 import { generateKeyPairSync } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { clinics, sessions } from '../../db/schema/index.ts';
-import { createClinic, createUser, signIn, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import {
+  createClinic,
+  createUser,
+  signIn,
+  startIdentityHarness,
+  type IdentityHarness,
+} from '../../test/helpers/identity.ts';
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER } from './access-tokens.ts';
 
 describe('access and refresh tokens', () => {
@@ -81,7 +87,9 @@ describe('access and refresh tokens', () => {
 
   it('missing or malformed Authorization is 401 problem+json', async () => {
     expect((await h.call('GET', '/api/me')).body.code).toBe('unauthenticated');
-    expect((await h.call('GET', '/api/me', { headers: { authorization: 'Basic abc' } })).body.code).toBe('token_invalid');
+    expect((await h.call('GET', '/api/me', { headers: { authorization: 'Basic abc' } })).body.code).toBe(
+      'token_invalid',
+    );
   });
 
   it('refresh rotates: the new pair works, the old access token still works until expiry', async () => {
@@ -104,7 +112,9 @@ describe('access and refresh tokens', () => {
     expect(reuse.status).toBe(401);
     expect(reuse.body.code).toBe('refresh_token_reused');
     // The legitimate holder's newer tokens die with the session.
-    expect((await h.call('POST', '/api/auth/refresh', { body: { refreshToken: first.body.refreshToken } })).status).toBe(401);
+    expect(
+      (await h.call('POST', '/api/auth/refresh', { body: { refreshToken: first.body.refreshToken } })).status,
+    ).toBe(401);
     const r = await me(first.body.accessToken);
     expect(r.status).toBe(401);
     expect(r.body.code).toBe('session_revoked');
@@ -124,7 +134,9 @@ describe('access and refresh tokens', () => {
   });
 
   it('an unknown refresh token is 401; a malformed one is 400 with a field error', async () => {
-    expect((await h.call('POST', '/api/auth/refresh', { body: { refreshToken: 'x'.repeat(43) } })).body.code).toBe('invalid_refresh_token');
+    expect(
+      (await h.call('POST', '/api/auth/refresh', { body: { refreshToken: 'x'.repeat(43) } })).body.code,
+    ).toBe('invalid_refresh_token');
     const bad = await h.call('POST', '/api/auth/refresh', { body: { refreshToken: 1 } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors).toEqual([expect.objectContaining({ field: 'refreshToken' })]);
@@ -138,10 +150,15 @@ describe('access and refresh tokens', () => {
     expect((await me(t.accessToken)).status).toBe(200);
     expect(await h.identity.sessions.idleTimeoutSeconds(u.id)).toBe(120);
     // Pretend the user walked away for three minutes.
-    await h.db.update(sessions).set({ lastSeenAt: new Date(Date.now() - 180_000) }).where(eq(sessions.id, t.sessionId));
+    await h.db
+      .update(sessions)
+      .set({ lastSeenAt: new Date(Date.now() - 180_000) })
+      .where(eq(sessions.id, t.sessionId));
     const r = await me(t.accessToken);
     expect(r.status).toBe(401);
     expect(r.body.code).toBe('session_idle_timeout');
-    expect((await h.call('POST', '/api/auth/refresh', { body: { refreshToken: t.refreshToken } })).status).toBe(401);
+    expect(
+      (await h.call('POST', '/api/auth/refresh', { body: { refreshToken: t.refreshToken } })).status,
+    ).toBe(401);
   });
 });

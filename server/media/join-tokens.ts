@@ -1,6 +1,11 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { JOIN_TOKEN_AUDIENCE, JOIN_TOKEN_ISSUER, joinClaimsSchema, type JoinClaims } from '../../signaling/protocol/index.ts';
+import {
+  JOIN_TOKEN_AUDIENCE,
+  JOIN_TOKEN_ISSUER,
+  joinClaimsSchema,
+  type JoinClaims,
+} from '../../signaling/protocol/index.ts';
 
 export type JoinTokenKeys = { privateKey: KeyObject; publicKey: KeyObject; ephemeral: boolean };
 
@@ -11,7 +16,8 @@ export type JoinTokenKeys = { privateKey: KeyObject; publicKey: KeyObject; ephem
 export function loadJoinTokenKeys(privateKeyPem: string | undefined): JoinTokenKeys {
   if (privateKeyPem) {
     const privateKey = createPrivateKey(privateKeyPem);
-    if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('JOIN_TOKEN_PRIVATE_KEY must be an Ed25519 key');
+    if (privateKey.asymmetricKeyType !== 'ed25519')
+      throw new Error('JOIN_TOKEN_PRIVATE_KEY must be an Ed25519 key');
     return { privateKey, publicKey: createPublicKey(privateKey), ephemeral: false };
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');

@@ -9,7 +9,10 @@ export function logTransportEvent(logger: Logger, event: TransportEvent) {
   const { kind, ...fields } = event;
   switch (kind) {
     case 'receive_stalled':
-      return logger.warn({ ...fields, event: kind }, 'media transport receives nothing: the client has likely lost its connection (consent checks not arriving)');
+      return logger.warn(
+        { ...fields, event: kind },
+        'media transport receives nothing: the client has likely lost its connection (consent checks not arriving)',
+      );
     case 'ice_disconnected':
     case 'dtls_failed':
       return logger.warn({ ...fields, event: kind }, 'media transport disconnected');

@@ -13,9 +13,17 @@ export type RoomEvent =
   | { type: 'room_ended'; roomId: string; reason: string; at: string };
 
 /** Records rooms in the database, claims them in the directory and emits lifecycle events on the bus. */
-export function createRoomLifecycle(db: Db, bus: Bus, nodeId: string, logger: Logger, claimTtlMs: number): RoomLifecycle {
+export function createRoomLifecycle(
+  db: Db,
+  bus: Bus,
+  nodeId: string,
+  logger: Logger,
+  claimTtlMs: number,
+): RoomLifecycle {
   const emit = (event: RoomEvent) =>
-    bus.publish(ROOM_EVENTS_CHANNEL, event).catch((err) => logger.warn({ err, type: event.type }, 'room event not published'));
+    bus
+      .publish(ROOM_EVENTS_CHANNEL, event)
+      .catch((err) => logger.warn({ err, type: event.type }, 'room event not published'));
   const now = () => new Date().toISOString();
   return {
     claim: async (roomId) => (await bus.claimRoom(roomId, nodeId, claimTtlMs)) === nodeId,
@@ -24,10 +32,14 @@ export function createRoomLifecycle(db: Db, bus: Bus, nodeId: string, logger: Lo
       await db
         .insert(rooms)
         .values({ id: roomId, nodeId })
-        .onConflictDoUpdate({ target: rooms.id, set: { nodeId, endedAt: null, endReason: null, startedAt: new Date() } });
+        .onConflictDoUpdate({
+          target: rooms.id,
+          set: { nodeId, endedAt: null, endReason: null, startedAt: new Date() },
+        });
       void emit({ type: 'room_started', roomId, nodeId, at: now() });
     },
-    participantJoined: (roomId, peerId, role) => void emit({ type: 'participant_joined', roomId, peerId, role, at: now() }),
+    participantJoined: (roomId, peerId, role) =>
+      void emit({ type: 'participant_joined', roomId, peerId, role, at: now() }),
     participantLeft: (roomId, peerId) => void emit({ type: 'participant_left', roomId, peerId, at: now() }),
     async ended(roomId, reason) {
       await db.update(rooms).set({ endedAt: new Date(), endReason: reason }).where(eq(rooms.id, roomId));

@@ -16,7 +16,15 @@ export class OutboxNotificationProvider implements NotificationProvider {
     const id = randomUUID();
     const inserted = await this.db
       .insert(notificationOutbox)
-      .values({ id, channel: m.channel, recipient: m.recipient, template: m.template, subject: m.subject ?? null, body: m.body, idempotencyKey: m.idempotencyKey })
+      .values({
+        id,
+        channel: m.channel,
+        recipient: m.recipient,
+        template: m.template,
+        subject: m.subject ?? null,
+        body: m.body,
+        idempotencyKey: m.idempotencyKey,
+      })
       .onConflictDoNothing({ target: notificationOutbox.idempotencyKey })
       .returning({ id: notificationOutbox.id });
     if (inserted[0]) return { id: inserted[0].id, duplicate: false };

@@ -31,7 +31,10 @@ describe('e-mail over SMTP (a real SMTP server in the test)', () => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
-          received.push({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString() });
+          received.push({
+            to: session.envelope.rcptTo.map((r) => r.address),
+            raw: Buffer.concat(chunks).toString(),
+          });
           cb();
         });
       },
@@ -39,7 +42,11 @@ describe('e-mail over SMTP (a real SMTP server in the test)', () => {
     server.listen(0, '127.0.0.1');
     await once(server.server, 'listening');
     const { port } = server.server.address() as AddressInfo;
-    provider = new SmtpNotificationProvider(handle.db, { url: `smtp://127.0.0.1:${port}`, from: 'CareCall <no-reply@carecall.test>' }, new OutboxNotificationProvider(handle.db));
+    provider = new SmtpNotificationProvider(
+      handle.db,
+      { url: `smtp://127.0.0.1:${port}`, from: 'CareCall <no-reply@carecall.test>' },
+      new OutboxNotificationProvider(handle.db),
+    );
   });
   afterAll(async () => {
     provider.close();
@@ -48,7 +55,15 @@ describe('e-mail over SMTP (a real SMTP server in the test)', () => {
     await pg.drop();
   });
 
-  const message = (over: Partial<Parameters<SmtpNotificationProvider['send']>[0]> = {}) => ({ channel: 'email' as const, recipient: 'pat@example.test', template: 'login_code', subject: 'Your code', body: 'Your CareCall code is 123456', idempotencyKey: 'login:abc', ...over });
+  const message = (over: Partial<Parameters<SmtpNotificationProvider['send']>[0]> = {}) => ({
+    channel: 'email' as const,
+    recipient: 'pat@example.test',
+    template: 'login_code',
+    subject: 'Your code',
+    body: 'Your CareCall code is 123456',
+    idempotencyKey: 'login:abc',
+    ...over,
+  });
 
   it('delivers once per idempotency key, with a Message-ID derived from the key, and keeps the body out of the database', async () => {
     const first = await provider.send(message());
@@ -61,29 +76,56 @@ describe('e-mail over SMTP (a real SMTP server in the test)', () => {
     const again = await provider.send(message());
     expect(again).toEqual({ id: first.id, duplicate: true });
     expect(received).toHaveLength(1);
-    const [row] = await handle.db.select().from(notificationOutbox).where(eq(notificationOutbox.idempotencyKey, 'login:abc'));
+    const [row] = await handle.db
+      .select()
+      .from(notificationOutbox)
+      .where(eq(notificationOutbox.idempotencyKey, 'login:abc'));
     expect(row!.body).not.toContain('123456');
   });
 
   it('a refused delivery throws and records nothing, so a retry sends again', async () => {
-    await expect(provider.send(message({ recipient: 'x@refused.test', idempotencyKey: 'login:refused' }))).rejects.toMatchObject({ status: 503, code: 'delivery_failed' });
-    expect(await handle.db.select().from(notificationOutbox).where(eq(notificationOutbox.idempotencyKey, 'login:refused'))).toHaveLength(0);
+    await expect(
+      provider.send(message({ recipient: 'x@refused.test', idempotencyKey: 'login:refused' })),
+    ).rejects.toMatchObject({ status: 503, code: 'delivery_failed' });
+    expect(
+      await handle.db
+        .select()
+        .from(notificationOutbox)
+        .where(eq(notificationOutbox.idempotencyKey, 'login:refused')),
+    ).toHaveLength(0);
   });
 
   it('SMS still goes to the outbox (no SMS gateway yet)', async () => {
     const before = received.length;
     await provider.send(message({ channel: 'sms', recipient: '+441632960001', idempotencyKey: 'login:sms' }));
     expect(received).toHaveLength(before);
-    const [row] = await handle.db.select().from(notificationOutbox).where(eq(notificationOutbox.idempotencyKey, 'login:sms'));
+    const [row] = await handle.db
+      .select()
+      .from(notificationOutbox)
+      .where(eq(notificationOutbox.idempotencyKey, 'login:sms'));
     expect(row!.channel).toBe('sms');
   });
 
   it('configuration: SMTP_URL needs MAIL_FROM and an smtp(s) URL', () => {
-    expect(loadConfig({ SMTP_URL: 'smtp://mail.example:587', MAIL_FROM: 'no-reply@example.org' }).smtp).toEqual({ url: 'smtp://mail.example:587', from: 'no-reply@example.org' });
+    expect(
+      loadConfig({ SMTP_URL: 'smtp://mail.example:587', MAIL_FROM: 'no-reply@example.org' }).smtp,
+    ).toEqual({ url: 'smtp://mail.example:587', from: 'no-reply@example.org' });
     expect(loadConfig({}).smtp).toBeUndefined();
-    const missing = (() => { try { loadConfig({ SMTP_URL: 'smtp://mail.example' }); } catch (e) { return (e as ConfigError).issues.map((i) => i.variable); } })();
+    const missing = (() => {
+      try {
+        loadConfig({ SMTP_URL: 'smtp://mail.example' });
+      } catch (e) {
+        return (e as ConfigError).issues.map((i) => i.variable);
+      }
+    })();
     expect(missing).toEqual(['MAIL_FROM']);
-    const scheme = (() => { try { loadConfig({ SMTP_URL: 'http://mail.example', MAIL_FROM: 'a@b.example' }); } catch (e) { return (e as ConfigError).issues.map((i) => i.variable); } })();
+    const scheme = (() => {
+      try {
+        loadConfig({ SMTP_URL: 'http://mail.example', MAIL_FROM: 'a@b.example' });
+      } catch (e) {
+        return (e as ConfigError).issues.map((i) => i.variable);
+      }
+    })();
     expect(scheme).toEqual(['SMTP_URL']);
   });
 });

@@ -29,11 +29,19 @@ export class SmtpNotificationProvider implements NotificationProvider {
 
   async send(m: OutboundMessage) {
     if (m.channel === 'sms') return this.sms.send(m);
-    const [known] = await this.db.select({ id: notificationOutbox.id }).from(notificationOutbox).where(eq(notificationOutbox.idempotencyKey, m.idempotencyKey));
+    const [known] = await this.db
+      .select({ id: notificationOutbox.id })
+      .from(notificationOutbox)
+      .where(eq(notificationOutbox.idempotencyKey, m.idempotencyKey));
     if (known) return { id: known.id, duplicate: true };
     const id = createHash('sha256').update(m.idempotencyKey).digest('hex').slice(0, 32);
     try {
-      await this.#transport.sendMail({ to: m.recipient, subject: m.subject ?? 'CareCall', text: m.body, messageId: `<${id}@carecall>` });
+      await this.#transport.sendMail({
+        to: m.recipient,
+        subject: m.subject ?? 'CareCall',
+        text: m.body,
+        messageId: `<${id}@carecall>`,
+      });
     } catch {
       // A sign-in or an invitation waiting on this message gets a clear, retryable answer, not a 500.
       // The SMTP error text can carry the address, so it is not passed on.
@@ -41,7 +49,15 @@ export class SmtpNotificationProvider implements NotificationProvider {
     }
     const inserted = await this.db
       .insert(notificationOutbox)
-      .values({ id, channel: 'email', recipient: m.recipient, template: m.template, subject: m.subject ?? null, body: '(sent by SMTP; body not stored)', idempotencyKey: m.idempotencyKey })
+      .values({
+        id,
+        channel: 'email',
+        recipient: m.recipient,
+        template: m.template,
+        subject: m.subject ?? null,
+        body: '(sent by SMTP; body not stored)',
+        idempotencyKey: m.idempotencyKey,
+      })
       .onConflictDoNothing()
       .returning({ id: notificationOutbox.id });
     return { id, duplicate: inserted.length === 0 };

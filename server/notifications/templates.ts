@@ -2,7 +2,13 @@ import type { Channel, OutboundMessage } from './types.ts';
 
 // Message texts in one place. Bodies carry codes and links, so messages are never logged.
 
-export function loginCodeMessage(channel: Channel, recipient: string, code: string, challengeId: string, ttlMinutes: number): OutboundMessage {
+export function loginCodeMessage(
+  channel: Channel,
+  recipient: string,
+  code: string,
+  challengeId: string,
+  ttlMinutes: number,
+): OutboundMessage {
   return {
     channel,
     recipient,
@@ -13,7 +19,12 @@ export function loginCodeMessage(channel: Channel, recipient: string, code: stri
   };
 }
 
-export function invitationMessage(recipient: string, link: string, clinicName: string, invitationId: string): OutboundMessage {
+export function invitationMessage(
+  recipient: string,
+  link: string,
+  clinicName: string,
+  invitationId: string,
+): OutboundMessage {
   return {
     channel: 'email',
     recipient,

@@ -38,7 +38,11 @@ export function healthRoutes(deps: HealthDeps) {
     })
     .get('/metrics', async (c) => {
       if (!mayReadMetrics(c.env?.remoteAddress, c.req.raw.headers)) {
-        const body = problemBody(403, PROBLEM.metricsForbidden, 'metrics are served to METRICS_ALLOW addresses or with the METRICS_TOKEN bearer token');
+        const body = problemBody(
+          403,
+          PROBLEM.metricsForbidden,
+          'metrics are served to METRICS_ALLOW addresses or with the METRICS_TOKEN bearer token',
+        );
         return c.body(JSON.stringify(body), 403, { 'content-type': 'application/problem+json' });
       }
       return c.body(await deps.registry.metrics(), 200, { 'content-type': deps.registry.contentType });

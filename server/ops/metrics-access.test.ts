@@ -11,7 +11,11 @@ describe.each(['uws', 'ws'] as const)('/metrics on the public port over %s', (so
   let closed: Awaited<ReturnType<typeof startTestNode>>;
   beforeAll(async () => {
     open = await startTestNode({ SOCKET_SERVER: socketServer });
-    closed = await startTestNode({ SOCKET_SERVER: socketServer, METRICS_ALLOW: '10.0.0.0/8', METRICS_TOKEN: TOKEN });
+    closed = await startTestNode({
+      SOCKET_SERVER: socketServer,
+      METRICS_ALLOW: '10.0.0.0/8',
+      METRICS_TOKEN: TOKEN,
+    });
   });
   afterAll(async () => {
     await Promise.all([open.node.stop(), closed.node.stop()]);
@@ -20,7 +24,9 @@ describe.each(['uws', 'ws'] as const)('/metrics on the public port over %s', (so
   it('default: served to loopback, refused to loopback-looking requests that came through a proxy', async () => {
     expect((await fetch(`${open.baseUrl}/metrics`)).status).toBe(200);
     for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
-      const res = await fetch(`${open.baseUrl}/metrics`, { headers: { [header]: header === 'forwarded' ? 'for=198.51.100.7' : '198.51.100.7' } });
+      const res = await fetch(`${open.baseUrl}/metrics`, {
+        headers: { [header]: header === 'forwarded' ? 'for=198.51.100.7' : '198.51.100.7' },
+      });
       expect(res.status).toBe(403);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       expect(await res.json()).toMatchObject({ code: 'metrics_forbidden' });
@@ -29,10 +35,18 @@ describe.each(['uws', 'ws'] as const)('/metrics on the public port over %s', (so
 
   it('outside METRICS_ALLOW: 403 without the token, 200 with it, 403 with a wrong or malformed one', async () => {
     expect((await fetch(`${closed.baseUrl}/metrics`)).status).toBe(403);
-    const withToken = await fetch(`${closed.baseUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const withToken = await fetch(`${closed.baseUrl}/metrics`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(withToken.status).toBe(200);
     expect(await withToken.text()).toContain('carecall_rooms');
-    for (const authorization of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, TOKEN, `Basic ${TOKEN}`, 'Bearer ']) {
+    for (const authorization of [
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(1)}`,
+      TOKEN,
+      `Basic ${TOKEN}`,
+      'Bearer ',
+    ]) {
       expect((await fetch(`${closed.baseUrl}/metrics`, { headers: { authorization } })).status).toBe(403);
     }
     // Liveness and readiness stay public: load balancers need them.

@@ -27,11 +27,17 @@ export function metricsAccess(opts: MetricsAccessOptions) {
   const expected = opts.token ? digest(opts.token) : undefined;
   return (remoteAddress: string | undefined, headers: Headers): boolean => {
     const auth = headers.get('authorization');
-    if (expected && auth?.startsWith('Bearer ') && timingSafeEqual(digest(auth.slice(7)), expected)) return true;
+    if (expected && auth?.startsWith('Bearer ') && timingSafeEqual(digest(auth.slice(7)), expected))
+      return true;
     if (!remoteAddress) return false;
     const forwarded = FORWARDING_HEADERS.some((h) => headers.has(h));
-    if (forwarded && !(addressInList(opts.trustedProxies, remoteAddress) && headers.has('x-forwarded-for'))) return false;
-    const client = clientAddress(remoteAddress, headers.get('x-forwarded-for') ?? undefined, opts.trustedProxies);
+    if (forwarded && !(addressInList(opts.trustedProxies, remoteAddress) && headers.has('x-forwarded-for')))
+      return false;
+    const client = clientAddress(
+      remoteAddress,
+      headers.get('x-forwarded-for') ?? undefined,
+      opts.trustedProxies,
+    );
     return addressInList(opts.allow, client);
   };
 }
@@ -41,4 +47,3 @@ export type MetricsAccess = ReturnType<typeof metricsAccess>;
 export function defaultMetricsAccess(): MetricsAccess {
   return metricsAccess({ allow: parseTrustedProxies(DEFAULT_METRICS_ALLOW) });
 }
-

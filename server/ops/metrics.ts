@@ -18,9 +18,21 @@ export function createMetrics(workerCount: () => number, sfu?: SfuMetricsSource)
     labelNames: ['method', 'outcome'] as const,
     registers: [registry],
   });
-  const connections = new Gauge({ name: 'carecall_signaling_participants', help: 'Signaling participants (connected, or resumable after a drop)', registers: [registry] });
-  const rooms = new Gauge({ name: 'carecall_rooms', help: 'Rooms hosted on this node', registers: [registry] });
-  const peers = new Gauge({ name: 'carecall_peers', help: 'Peers in rooms on this node', registers: [registry] });
+  const connections = new Gauge({
+    name: 'carecall_signaling_participants',
+    help: 'Signaling participants (connected, or resumable after a drop)',
+    registers: [registry],
+  });
+  const rooms = new Gauge({
+    name: 'carecall_rooms',
+    help: 'Rooms hosted on this node',
+    registers: [registry],
+  });
+  const peers = new Gauge({
+    name: 'carecall_peers',
+    help: 'Peers in rooms on this node',
+    registers: [registry],
+  });
   new Gauge({
     name: 'carecall_sfu_workers_alive',
     help: 'Live mediasoup workers',
@@ -62,7 +74,8 @@ export function createMetrics(workerCount: () => number, sfu?: SfuMetricsSource)
       registers: [registry],
       collect() {
         this.reset();
-        for (const d of sfu.udpReceiveDrops()) this.set({ worker: String(d.worker), port: String(d.port) }, d.drops);
+        for (const d of sfu.udpReceiveDrops())
+          this.set({ worker: String(d.worker), port: String(d.port) }, d.drops);
       },
     });
   }

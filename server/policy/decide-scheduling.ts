@@ -5,10 +5,18 @@ import type { Actor, Decision, PatientFacts } from './types.ts';
 const allow = (): Decision => ({ allow: true, breakGlass: false });
 const deny = (reason: string): Decision => ({ allow: false, reason });
 const inClinic = (actor: Actor, clinicId: string) => actor.clinicIds.includes(clinicId);
-const sharesClinic = (actor: Actor, clinicIds: readonly string[]) => clinicIds.some((c) => inClinic(actor, c));
+const sharesClinic = (actor: Actor, clinicIds: readonly string[]) =>
+  clinicIds.some((c) => inClinic(actor, c));
 
 export const isSchedulingAction = (a: Action) =>
-  a.startsWith('appointment.') || a.startsWith('consultation.') || a.startsWith('doctor.') || a.startsWith('dispatch.') || a === 'patient.appointments.list' || a.startsWith('clinic.scheduling') || a.startsWith('clinic.consult_types') || a === 'clinic.dispatch.list';
+  a.startsWith('appointment.') ||
+  a.startsWith('consultation.') ||
+  a.startsWith('doctor.') ||
+  a.startsWith('dispatch.') ||
+  a === 'patient.appointments.list' ||
+  a.startsWith('clinic.scheduling') ||
+  a.startsWith('clinic.consult_types') ||
+  a === 'clinic.dispatch.list';
 
 type AppointmentResource = Extract<ResourceFor<Action>, { type: 'appointment' }>;
 
@@ -24,7 +32,9 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
     case 'clinic.scheduling.configure':
     case 'clinic.consult_types.manage':
       if (r.type !== 'clinic') return deny('wrong_resource');
-      return actor.role === 'clinic_admin' && inClinic(actor, r.clinicId) ? allow() : deny('clinic_admin_only');
+      return actor.role === 'clinic_admin' && inClinic(actor, r.clinicId)
+        ? allow()
+        : deny('clinic_admin_only');
     case 'clinic.consult_types.list':
       if (r.type !== 'clinic') return deny('wrong_resource');
       return inClinic(actor, r.clinicId) ? allow() : deny('not_member');
@@ -35,17 +45,23 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
     case 'doctor.schedule.manage':
       if (r.type !== 'doctor') return deny('wrong_resource');
       if (isSelf(actor, r.doctorId)) return sharesClinic(actor, r.clinicIds) ? allow() : deny('not_member');
-      return (actor.role === 'clinic_admin' || actor.role === 'operator') && sharesClinic(actor, r.clinicIds) ? allow() : deny('staff_of_doctor_clinic_only');
+      return (actor.role === 'clinic_admin' || actor.role === 'operator') && sharesClinic(actor, r.clinicIds)
+        ? allow()
+        : deny('staff_of_doctor_clinic_only');
     case 'doctor.schedule.read':
       if (r.type !== 'doctor') return deny('wrong_resource');
       return sharesClinic(actor, r.clinicIds) ? allow() : deny('not_member');
     case 'doctor.licence.manage':
       if (r.type !== 'doctor') return deny('wrong_resource');
-      return actor.role === 'clinic_admin' && sharesClinic(actor, r.clinicIds) ? allow() : deny('clinic_admin_only');
+      return actor.role === 'clinic_admin' && sharesClinic(actor, r.clinicIds)
+        ? allow()
+        : deny('clinic_admin_only');
     case 'doctor.licence.read':
       if (r.type !== 'doctor') return deny('wrong_resource');
       if (isSelf(actor, r.doctorId)) return allow();
-      return (actor.role === 'clinic_admin' || actor.role === 'operator') && sharesClinic(actor, r.clinicIds) ? allow() : deny('staff_of_doctor_clinic_only');
+      return (actor.role === 'clinic_admin' || actor.role === 'operator') && sharesClinic(actor, r.clinicIds)
+        ? allow()
+        : deny('staff_of_doctor_clinic_only');
     case 'doctor.calendar.export':
     case 'doctor.calendar_feed.manage':
       if (r.type !== 'doctor') return deny('wrong_resource');
@@ -57,7 +73,9 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
     case 'doctor.appointments.list':
       if (r.type !== 'doctor') return deny('wrong_resource');
       if (isSelf(actor, r.doctorId) && actor.role === 'doctor') return allow();
-      return actor.role === 'operator' && sharesClinic(actor, r.clinicIds) ? allow() : deny('doctor_or_operator_only');
+      return actor.role === 'operator' && sharesClinic(actor, r.clinicIds)
+        ? allow()
+        : deny('doctor_or_operator_only');
     case 'patient.appointments.list':
       if (r.type !== 'patient') return deny('wrong_resource');
       // Same as reading the profile: the patient side, operators of their clinic; doctors see
@@ -68,14 +86,25 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
     case 'appointment.reschedule':
       return appointment(r, (a) => patientSide(actor, a.patient) || operatorOf(actor, a));
     case 'appointment.read':
-      return appointment(r, (a) => patientSide(actor, a.patient) || operatorOf(actor, a) || assignedDoctor(actor, a));
+      return appointment(
+        r,
+        (a) => patientSide(actor, a.patient) || operatorOf(actor, a) || assignedDoctor(actor, a),
+      );
     case 'appointment.questionnaire.read':
       return appointment(r, (a) => patientSide(actor, a.patient) || assignedDoctor(actor, a));
     case 'appointment.cancel':
     case 'appointment.check_in':
-      return appointment(r, (a) => patientSide(actor, a.patient) || operatorOf(actor, a) || assignedDoctor(actor, a));
+      return appointment(
+        r,
+        (a) => patientSide(actor, a.patient) || operatorOf(actor, a) || assignedDoctor(actor, a),
+      );
     case 'appointment.confirm':
-      return appointment(r, (a) => operatorOf(actor, a) || (actor.role === 'clinic_admin' && inClinic(actor, a.clinicId) && !actor.onBehalfOf));
+      return appointment(
+        r,
+        (a) =>
+          operatorOf(actor, a) ||
+          (actor.role === 'clinic_admin' && inClinic(actor, a.clinicId) && !actor.onBehalfOf),
+      );
     case 'appointment.start':
     case 'appointment.complete':
       return appointment(r, (a) => assignedDoctor(actor, a));
@@ -90,7 +119,12 @@ export function decideScheduling(actor: Actor, action: Action, r: ResourceFor<Ac
       return appointment(r, (a) => operatorOf(actor, a));
     case 'dispatch.respond':
       if (r.type !== 'dispatch_offer') return deny('wrong_resource');
-      return actor.role === 'doctor' && !actor.onBehalfOf && inClinic(actor, r.clinicId) && r.offeredDoctorIds.includes(actor.userId) ? allow() : deny('not_offered');
+      return actor.role === 'doctor' &&
+        !actor.onBehalfOf &&
+        inClinic(actor, r.clinicId) &&
+        r.offeredDoctorIds.includes(actor.userId)
+        ? allow()
+        : deny('not_offered');
   }
   return deny('unknown_action');
 }
@@ -110,5 +144,7 @@ function patientSide(actor: Actor, p: PatientFacts): boolean {
   return actor.role === 'patient' && actor.userId === p.patientId;
 }
 
-const operatorOf = (actor: Actor, a: AppointmentResource) => actor.role === 'operator' && !actor.onBehalfOf && inClinic(actor, a.clinicId);
-const assignedDoctor = (actor: Actor, a: AppointmentResource) => actor.role === 'doctor' && !actor.onBehalfOf && a.doctorId === actor.userId && inClinic(actor, a.clinicId);
+const operatorOf = (actor: Actor, a: AppointmentResource) =>
+  actor.role === 'operator' && !actor.onBehalfOf && inClinic(actor, a.clinicId);
+const assignedDoctor = (actor: Actor, a: AppointmentResource) =>
+  actor.role === 'doctor' && !actor.onBehalfOf && a.doctorId === actor.userId && inClinic(actor, a.clinicId);

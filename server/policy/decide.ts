@@ -33,19 +33,29 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
     case 'clinic.staff.invite':
     case 'audit.query':
       if (r.type !== 'clinic') return deny('wrong_resource');
-      return actor.role === 'clinic_admin' && inClinic(actor, r.clinicId) ? allow() : deny('clinic_admin_only');
+      return actor.role === 'clinic_admin' && inClinic(actor, r.clinicId)
+        ? allow()
+        : deny('clinic_admin_only');
     case 'clinic.staff.list':
       if (r.type !== 'clinic') return deny('wrong_resource');
-      return STAFF_ROLES_SEEING_STAFF.has(actor.role) && inClinic(actor, r.clinicId) ? allow() : deny('staff_only');
+      return STAFF_ROLES_SEEING_STAFF.has(actor.role) && inClinic(actor, r.clinicId)
+        ? allow()
+        : deny('staff_only');
     case 'clinic.patients.list':
       if (r.type !== 'clinic') return deny('wrong_resource');
-      return STAFF_ROLES_SEEING_STAFF.has(actor.role) && inClinic(actor, r.clinicId) ? allow() : deny('staff_only');
+      return STAFF_ROLES_SEEING_STAFF.has(actor.role) && inClinic(actor, r.clinicId)
+        ? allow()
+        : deny('staff_only');
     case 'clinic.patient.invite':
       if (r.type !== 'clinic') return deny('wrong_resource');
-      return (actor.role === 'doctor' || actor.role === 'operator') && inClinic(actor, r.clinicId) ? allow() : deny('doctor_or_operator_only');
+      return (actor.role === 'doctor' || actor.role === 'operator') && inClinic(actor, r.clinicId)
+        ? allow()
+        : deny('doctor_or_operator_only');
     case 'clinic.care.assign':
       if (r.type !== 'clinic') return deny('wrong_resource');
-      return (actor.role === 'clinic_admin' || actor.role === 'operator') && inClinic(actor, r.clinicId) ? allow() : deny('clinic_admin_or_operator_only');
+      return (actor.role === 'clinic_admin' || actor.role === 'operator') && inClinic(actor, r.clinicId)
+        ? allow()
+        : deny('clinic_admin_or_operator_only');
     case 'clinic.invitations.list':
       if (r.type !== 'invitations') return deny('wrong_resource');
       return invitationAccess(actor, r.clinicId, r.sentBy);
@@ -60,15 +70,21 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
       if (r.type !== 'user') return deny('wrong_resource');
       if (r.userId !== actor.userId || actor.onBehalfOf) return deny('not_self');
       // Only reminder recipients have a use for it; a doctor's zone is their schedule's.
-      return actor.role === 'patient' || actor.role === 'guardian' ? allow() : deny('patients_and_guardians_only');
+      return actor.role === 'patient' || actor.role === 'guardian'
+        ? allow()
+        : deny('patients_and_guardians_only');
     case 'dependent.create':
     case 'dependent.list':
       if (r.type !== 'user') return deny('wrong_resource');
-      return actor.role === 'guardian' && r.userId === actor.userId && !actor.onBehalfOf ? allow() : deny('guardian_only');
+      return actor.role === 'guardian' && r.userId === actor.userId && !actor.onBehalfOf
+        ? allow()
+        : deny('guardian_only');
 
     case 'patient.act_on_behalf':
       if (r.type !== 'patient') return deny('wrong_resource');
-      return actor.role === 'guardian' && r.guardianIds.includes(actor.userId) ? allow() : deny('not_guardian');
+      return actor.role === 'guardian' && r.guardianIds.includes(actor.userId)
+        ? allow()
+        : deny('not_guardian');
     case 'patient.profile.read':
       if (r.type !== 'patient') return deny('wrong_resource');
       return patientAccess(actor, r, { operators: true });
@@ -105,7 +121,9 @@ export function invitationListScope(actor: Actor): { sentBy: string | null } {
 export function patientAccess(actor: Actor, p: PatientFacts, opts: { operators: boolean }): Decision {
   // Acting for a dependent narrows the actor to that dependent's record, nothing else.
   if (actor.onBehalfOf) {
-    return actor.onBehalfOf === p.patientId && p.guardianIds.includes(actor.userId) ? allow() : deny('not_guardian');
+    return actor.onBehalfOf === p.patientId && p.guardianIds.includes(actor.userId)
+      ? allow()
+      : deny('not_guardian');
   }
   if (actor.userId === p.patientId) return actor.role === 'patient' ? allow() : deny('not_patient');
   switch (actor.role) {
@@ -121,7 +139,9 @@ export function patientAccess(actor: Actor, p: PatientFacts, opts: { operators: 
 }
 
 function doctorAccess(actor: Actor, p: PatientFacts): Decision {
-  const treating = p.relationships.some((r) => r.doctorId === actor.userId && inClinic(actor, r.clinicId) && p.clinicIds.includes(r.clinicId));
+  const treating = p.relationships.some(
+    (r) => r.doctorId === actor.userId && inClinic(actor, r.clinicId) && p.clinicIds.includes(r.clinicId),
+  );
   if (treating) return allow();
   const sharesClinic = p.clinicIds.some((c) => inClinic(actor, c));
   if (sharesClinic && p.breakGlassDoctorIds.includes(actor.userId)) return allow(true);

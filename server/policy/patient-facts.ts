@@ -1,7 +1,13 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
-import { breakGlassGrants, careRelationships, clinicMembers, guardianships, users } from '../../db/schema/index.ts';
+import {
+  breakGlassGrants,
+  careRelationships,
+  clinicMembers,
+  guardianships,
+  users,
+} from '../../db/schema/index.ts';
 import type { PatientFacts } from './types.ts';
 
 /**
@@ -17,10 +23,19 @@ export function patientFactsColumns(now: Date): SQL {
       (select coalesce(json_agg(distinct b.doctor_id), '[]') from ${breakGlassGrants} b where b.patient_id = u.id and b.expires_at > ${now.toISOString()}::timestamptz) as grant_doctor_ids`;
 }
 
-export type PatientFactsRow = { role: string; clinic_ids: string[]; relationships: { doctorId: string; clinicId: string }[]; guardian_ids: string[]; grant_doctor_ids: string[] };
+export type PatientFactsRow = {
+  role: string;
+  clinic_ids: string[];
+  relationships: { doctorId: string; clinicId: string }[];
+  guardian_ids: string[];
+  grant_doctor_ids: string[];
+};
 
 /** The facts from a row selected with patientFactsColumns; undefined when the user is not a patient. */
-export function patientFactsFrom(patientId: string, row: PatientFactsRow | undefined): PatientFacts | undefined {
+export function patientFactsFrom(
+  patientId: string,
+  row: PatientFactsRow | undefined,
+): PatientFacts | undefined {
   if (!row || row.role !== 'patient') return undefined;
   return {
     type: 'patient',
@@ -37,6 +52,8 @@ export function patientFactsFrom(patientId: string, row: PatientFactsRow | undef
  * One round trip (it runs before every patient-scoped request, so it is on every hot path).
  */
 export async function loadPatientFacts(db: Db, patientId: string): Promise<PatientFacts | undefined> {
-  const result = await db.execute(sql`select ${patientFactsColumns(new Date())} from ${users} u where u.id = ${patientId}`);
+  const result = await db.execute(
+    sql`select ${patientFactsColumns(new Date())} from ${users} u where u.id = ${patientId}`,
+  );
   return patientFactsFrom(patientId, rowsOf<PatientFactsRow>(result)[0]);
 }

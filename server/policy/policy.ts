@@ -21,7 +21,12 @@ export class Policy {
     private readonly audit: AuditLog,
   ) {}
 
-  async require<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>, audit: { resourceId?: string; reason?: string } = {}): Promise<Granted> {
+  async require<A extends Action>(
+    actor: Actor,
+    action: A,
+    resource: ResourceFor<A>,
+    audit: { resourceId?: string; reason?: string } = {},
+  ): Promise<Granted> {
     const { granted, entry } = await this.requireDeferred(actor, action, resource, audit);
     if (entry) await this.audit.append(entry);
     return granted;
@@ -32,7 +37,12 @@ export class Policy {
    * entry commits, or not, with the change it describes): a denial is audited and thrown here; an
    * allowance comes back with the audit entry to append (undefined for non-PHI actions).
    */
-  async requireDeferred<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>, audit: { resourceId?: string; reason?: string } = {}): Promise<{ granted: Granted; entry: AuditEntry | undefined }> {
+  async requireDeferred<A extends Action>(
+    actor: Actor,
+    action: A,
+    resource: ResourceFor<A>,
+    audit: { resourceId?: string; reason?: string } = {},
+  ): Promise<{ granted: Granted; entry: AuditEntry | undefined }> {
     const decision = may(actor, action, resource);
     const r = resource as Resource;
     const entry = ACTIONS[action].phi
@@ -50,9 +60,13 @@ export class Policy {
     if (!decision.allow) {
       if (entry) await this.audit.append(entry);
       if (!visibleTo(actor, r)) throw new ProblemError(404, PROBLEM.notFound, notFoundDetail(r.type));
-      throw new ProblemError(403, PROBLEM.forbidden, decision.reason === 'no_relationship_break_glass_available'
-        ? 'no treating relationship with this patient (break-glass access is available with a reason)'
-        : 'not allowed');
+      throw new ProblemError(
+        403,
+        PROBLEM.forbidden,
+        decision.reason === 'no_relationship_break_glass_available'
+          ? 'no treating relationship with this patient (break-glass access is available with a reason)'
+          : 'not allowed',
+      );
     }
     return { granted: { breakGlass: decision.breakGlass }, entry };
   }
@@ -66,7 +80,8 @@ export class Policy {
       await this.require(actor, action, resource);
       return true;
     } catch (err) {
-      if (err instanceof ProblemError && (err.code === PROBLEM.forbidden || err.code === PROBLEM.notFound)) return false;
+      if (err instanceof ProblemError && (err.code === PROBLEM.forbidden || err.code === PROBLEM.notFound))
+        return false;
       throw err;
     }
   }
@@ -84,8 +99,16 @@ export class Policy {
 
 /** The clinic an entry belongs to (what clinic admins can see): the one shared with the actor if any. */
 function auditClinic(actor: Actor, r: Resource): string | null {
-  if (r.type === 'clinic' || r.type === 'appointment' || r.type === 'dispatch_offer' || r.type === 'invitations' || r.type === 'invitation') return r.clinicId;
-  if (r.type === 'doctor') return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
+  if (
+    r.type === 'clinic' ||
+    r.type === 'appointment' ||
+    r.type === 'dispatch_offer' ||
+    r.type === 'invitations' ||
+    r.type === 'invitation'
+  )
+    return r.clinicId;
+  if (r.type === 'doctor')
+    return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
   if (r.type !== 'patient') return null;
   return r.clinicIds.find((c) => actor.clinicIds.includes(c)) ?? r.clinicIds[0] ?? null;
 }

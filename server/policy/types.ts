@@ -30,13 +30,23 @@ export type Resource =
   /** A doctor's schedule, licences and calendar; clinicIds = the doctor's clinics. */
   | { type: 'doctor'; doctorId: string; clinicIds: readonly string[] }
   /** An appointment (or one being booked / dispatched: doctorId null until someone accepts). */
-  | { type: 'appointment'; appointmentId: string | null; clinicId: string; doctorId: string | null; patient: PatientFacts }
-  | { type: 'dispatch_offer'; requestId: string; clinicId: string; patientId: string; offeredDoctorIds: readonly string[] }
+  | {
+      type: 'appointment';
+      appointmentId: string | null;
+      clinicId: string;
+      doctorId: string | null;
+      patient: PatientFacts;
+    }
+  | {
+      type: 'dispatch_offer';
+      requestId: string;
+      clinicId: string;
+      patientId: string;
+      offeredDoctorIds: readonly string[];
+    }
   /** A clinic's invitations: all of them (sentBy null) or those one user sent. */
   | { type: 'invitations'; clinicId: string; sentBy: string | null }
   /** One invitation; sentBy is its creator (null when the creator's account is gone). */
   | { type: 'invitation'; invitationId: string; clinicId: string; sentBy: string | null };
 
-export type Decision =
-  | { allow: true; breakGlass: boolean }
-  | { allow: false; reason: string };
+export type Decision = { allow: true; breakGlass: boolean } | { allow: false; reason: string };

@@ -3,8 +3,10 @@ import type { Actor, PatientFacts, Resource } from './types.ts';
 /** Roles that see their clinic's patients and appointments in lists (and so know they exist). */
 const CLINIC_STAFF = new Set(['clinic_admin', 'doctor', 'operator']);
 const member = (actor: Actor, clinicId: string) => actor.clinicIds.includes(clinicId);
-const staffOf = (actor: Actor, clinicIds: readonly string[]) => CLINIC_STAFF.has(actor.role) && clinicIds.some((c) => member(actor, c));
-const patientKnown = (actor: Actor, p: PatientFacts) => actor.userId === p.patientId || p.guardianIds.includes(actor.userId) || staffOf(actor, p.clinicIds);
+const staffOf = (actor: Actor, clinicIds: readonly string[]) =>
+  CLINIC_STAFF.has(actor.role) && clinicIds.some((c) => member(actor, c));
+const patientKnown = (actor: Actor, p: PatientFacts) =>
+  actor.userId === p.patientId || p.guardianIds.includes(actor.userId) || staffOf(actor, p.clinicIds);
 
 /**
  * Whether the actor may learn that the resource exists. A refusal of something the actor can see
@@ -28,9 +30,17 @@ export function visibleTo(actor: Actor, r: Resource): boolean {
       // Any member of the doctor's clinic can list and book them.
       return actor.userId === r.doctorId || r.clinicIds.some((c) => member(actor, c));
     case 'appointment':
-      return staffOf(actor, [r.clinicId]) || actor.userId === r.patient.patientId || r.patient.guardianIds.includes(actor.userId);
+      return (
+        staffOf(actor, [r.clinicId]) ||
+        actor.userId === r.patient.patientId ||
+        r.patient.guardianIds.includes(actor.userId)
+      );
     case 'dispatch_offer':
-      return staffOf(actor, [r.clinicId]) || r.offeredDoctorIds.includes(actor.userId) || actor.userId === r.patientId;
+      return (
+        staffOf(actor, [r.clinicId]) ||
+        r.offeredDoctorIds.includes(actor.userId) ||
+        actor.userId === r.patientId
+      );
   }
 }
 

@@ -10,10 +10,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, patientNotes } from '../../db/schema/index.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { createTestDatabase } from '../../test/helpers/pg.ts';
-import { createClinic, createUser, relate, signIn, startIdentityHarness, storedNotes, type IdentityHarness } from '../../test/helpers/identity.ts';
+import {
+  createClinic,
+  createUser,
+  relate,
+  signIn,
+  startIdentityHarness,
+  storedNotes,
+  type IdentityHarness,
+} from '../../test/helpers/identity.ts';
 
 /** Every form in which a note's text could show up in a column. */
-const forms = (text: string) => [text, Buffer.from(text).toString('hex'), Buffer.from(text).toString('base64')];
+const forms = (text: string) => [
+  text,
+  Buffer.from(text).toString('hex'),
+  Buffer.from(text).toString('base64'),
+];
 
 describe('patient notes through the repository (real PostgreSQL)', () => {
   let h: IdentityHarness;
@@ -33,8 +45,12 @@ describe('patient notes through the repository (real PostgreSQL)', () => {
   afterAll(() => h?.close());
 
   const entriesFor = (patientId: string, action: string) =>
-    h.db.select().from(auditLog).where(and(eq(auditLog.patientId, patientId), eq(auditLog.action, action)));
-  const addNote = (body: string) => h.call('POST', `/api/patients/${patient.id}/notes`, { token, body: { body } });
+    h.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.patientId, patientId), eq(auditLog.action, action)));
+  const addNote = (body: string) =>
+    h.call('POST', `/api/patients/${patient.id}/notes`, { token, body: { body } });
 
   it('the table holds ciphertext only: no form of the text in any column, and the API reads it back', async () => {
     const secret = `Suspected pericarditis ${randomUUID()}`;
@@ -44,20 +60,32 @@ describe('patient notes through the repository (real PostgreSQL)', () => {
     const [row] = await h.db.select().from(patientNotes).where(eq(patientNotes.id, written.body.id));
     expect(row!.plaintextBody).toBeNull();
     expect(row!.sealedBody!.length).toBeGreaterThan(secret.length);
-    const asText = rowsOf<{ row: string }>(await h.db.execute(sql`select t::text as row from patient_notes t where id = ${written.body.id}`))[0]!.row;
+    const asText = rowsOf<{ row: string }>(
+      await h.db.execute(sql`select t::text as row from patient_notes t where id = ${written.body.id}`),
+    )[0]!.row;
     for (const form of forms(secret)) {
       expect(asText, 'row as text').not.toContain(form);
       expect(Buffer.from(row!.sealedBody!).includes(Buffer.from(form)), 'sealed bytes').toBe(false);
     }
     const read = await h.call('GET', `/api/patients/${patient.id}/notes`, { token });
-    expect(read.body.notes.find((n: { id: string }) => n.id === written.body.id)).toMatchObject({ body: secret, authorId: doctor.id, clinicId });
+    expect(read.body.notes.find((n: { id: string }) => n.id === written.body.id)).toMatchObject({
+      body: secret,
+      authorId: doctor.id,
+      clinicId,
+    });
   });
 
   it('a note and its audit entries commit together: when the audit insert fails, the note is not there either', async () => {
     // PostgreSQL itself refuses the audit entry, after the note's insert in the same transaction.
-    await h.db.execute(sql.raw(`create function refuse_note_audit() returns trigger language plpgsql as $$ begin
-      if new.action = 'patient.note.created' then raise exception 'audit refused by the test'; end if; return new; end $$`));
-    await h.db.execute(sql.raw('create trigger refuse_note_audit before insert on audit_log for each row execute function refuse_note_audit()'));
+    await h.db.execute(
+      sql.raw(`create function refuse_note_audit() returns trigger language plpgsql as $$ begin
+      if new.action = 'patient.note.created' then raise exception 'audit refused by the test'; end if; return new; end $$`),
+    );
+    await h.db.execute(
+      sql.raw(
+        'create trigger refuse_note_audit before insert on audit_log for each row execute function refuse_note_audit()',
+      ),
+    );
     const before = await storedNotes(h.services, h.db, patient.id);
     const decisionsBefore = (await entriesFor(patient.id, 'patient.notes.write')).length;
     try {
@@ -65,20 +93,32 @@ describe('patient notes through the repository (real PostgreSQL)', () => {
       expect(refused.status).toBe(500);
       expect(refused.body.code).toBe('internal');
     } finally {
-      await h.db.execute(sql.raw('drop trigger refuse_note_audit on audit_log; drop function refuse_note_audit()'));
+      await h.db.execute(
+        sql.raw('drop trigger refuse_note_audit on audit_log; drop function refuse_note_audit()'),
+      );
     }
     expect(await storedNotes(h.services, h.db, patient.id)).toEqual(before);
     expect(await entriesFor(patient.id, 'patient.notes.write')).toHaveLength(decisionsBefore);
     // With the database accepting again, the next note lands with both of its entries.
     const written = await addNote('stored with its audit entry');
     expect(written.status).toBe(201);
-    expect((await entriesFor(patient.id, 'patient.note.created')).map((e) => e.resourceId)).toContain(written.body.id);
+    expect((await entriesFor(patient.id, 'patient.note.created')).map((e) => e.resourceId)).toContain(
+      written.body.id,
+    );
     expect(await entriesFor(patient.id, 'patient.notes.write')).toHaveLength(decisionsBefore + 1);
   });
 
   it('and the other way round: when the note insert fails, neither the decision nor the creation is audited', async () => {
-    await h.db.execute(sql.raw(`create function refuse_note() returns trigger language plpgsql as $$ begin raise exception 'note refused by the test'; end $$`));
-    await h.db.execute(sql.raw('create trigger refuse_note before insert on patient_notes for each row execute function refuse_note()'));
+    await h.db.execute(
+      sql.raw(
+        `create function refuse_note() returns trigger language plpgsql as $$ begin raise exception 'note refused by the test'; end $$`,
+      ),
+    );
+    await h.db.execute(
+      sql.raw(
+        'create trigger refuse_note before insert on patient_notes for each row execute function refuse_note()',
+      ),
+    );
     const created = (await entriesFor(patient.id, 'patient.note.created')).length;
     const decisions = (await entriesFor(patient.id, 'patient.notes.write')).length;
     try {
@@ -92,23 +132,35 @@ describe('patient notes through the repository (real PostgreSQL)', () => {
   });
 
   it('a read that cannot be audited returns no notes', async () => {
-    await h.db.execute(sql.raw(`create function refuse_read_audit() returns trigger language plpgsql as $$ begin
-      if new.action = 'patient.notes.read' then raise exception 'audit refused by the test'; end if; return new; end $$`));
-    await h.db.execute(sql.raw('create trigger refuse_read_audit before insert on audit_log for each row execute function refuse_read_audit()'));
+    await h.db.execute(
+      sql.raw(`create function refuse_read_audit() returns trigger language plpgsql as $$ begin
+      if new.action = 'patient.notes.read' then raise exception 'audit refused by the test'; end if; return new; end $$`),
+    );
+    await h.db.execute(
+      sql.raw(
+        'create trigger refuse_read_audit before insert on audit_log for each row execute function refuse_read_audit()',
+      ),
+    );
     try {
       const read = await h.call('GET', `/api/patients/${patient.id}/notes`, { token });
       expect(read.status).toBe(500);
       expect(JSON.stringify(read.body)).not.toContain('stored with its audit entry');
     } finally {
-      await h.db.execute(sql.raw('drop trigger refuse_read_audit on audit_log; drop function refuse_read_audit()'));
+      await h.db.execute(
+        sql.raw('drop trigger refuse_read_audit on audit_log; drop function refuse_read_audit()'),
+      );
     }
   });
 
   it('every row has exactly one body: the table refuses a row with none or with both', async () => {
     const insert = (values: { sealedBody?: Uint8Array; plaintextBody?: string }) =>
-      h.db.insert(patientNotes).values({ id: randomUUID(), patientId: patient.id, clinicId, authorId: doctor.id, ...values });
+      h.db
+        .insert(patientNotes)
+        .values({ id: randomUUID(), patientId: patient.id, clinicId, authorId: doctor.id, ...values });
     await expect(insert({})).rejects.toMatchObject({ cause: { code: '23514' } });
-    await expect(insert({ sealedBody: new Uint8Array([1, 2, 3]), plaintextBody: 'both' })).rejects.toMatchObject({ cause: { code: '23514' } });
+    await expect(
+      insert({ sealedBody: new Uint8Array([1, 2, 3]), plaintextBody: 'both' }),
+    ).rejects.toMatchObject({ cause: { code: '23514' } });
   });
 });
 
@@ -146,7 +198,8 @@ describe('notes written before sealing (migration 0011 and the start-up step)', 
       journal.entries = all;
       writeFileSync(join(folder, 'meta/_journal.json'), JSON.stringify(journal));
       await migrate(drizzle(raw), { migrationsFolder: folder });
-      const [migrated] = await raw`select plaintext_body, sealed_body from patient_notes where id = ${noteId}`;
+      const [migrated] =
+        await raw`select plaintext_body, sealed_body from patient_notes where id = ${noteId}`;
       expect(migrated).toEqual({ plaintext_body: 'written before sealing', sealed_body: null });
     } finally {
       await raw.end();
@@ -154,7 +207,13 @@ describe('notes written before sealing (migration 0011 and the start-up step)', 
 
     // The same row in the app's database, and the start-up step.
     const noteId = randomUUID();
-    await h.db.insert(patientNotes).values({ id: noteId, patientId: patient.id, clinicId, authorId: doctor.id, plaintextBody: 'written before sealing' });
+    await h.db.insert(patientNotes).values({
+      id: noteId,
+      patientId: patient.id,
+      clinicId,
+      authorId: doctor.id,
+      plaintextBody: 'written before sealing',
+    });
     expect(await h.services.records.sealPlaintextNotes(1)).toBeGreaterThanOrEqual(1);
     expect(await h.services.records.sealPlaintextNotes()).toBe(0);
     const [row] = await h.db.select().from(patientNotes).where(eq(patientNotes.id, noteId));

@@ -47,7 +47,11 @@ export class PatientRecords {
     for (;;) {
       const done = await this.deps.db.transaction(async (tx) => {
         const rows = await tx
-          .select({ id: patientNotes.id, patientId: patientNotes.patientId, body: patientNotes.plaintextBody })
+          .select({
+            id: patientNotes.id,
+            patientId: patientNotes.patientId,
+            body: patientNotes.plaintextBody,
+          })
           .from(patientNotes)
           .where(isNotNull(patientNotes.plaintextBody))
           .orderBy(asc(patientNotes.id))
@@ -55,7 +59,10 @@ export class PatientRecords {
           .for('update', { skipLocked: true });
         for (const row of rows) {
           const sealedBody = await this.deps.sealer.seal(noteScope(row.patientId), row.id, row.body!);
-          await tx.update(patientNotes).set({ sealedBody, plaintextBody: null }).where(eq(patientNotes.id, row.id));
+          await tx
+            .update(patientNotes)
+            .set({ sealedBody, plaintextBody: null })
+            .where(eq(patientNotes.id, row.id));
         }
         return rows.length;
       });
@@ -74,7 +81,16 @@ export class PatientRepository {
   async profile(patientId: string) {
     const { entries } = await this.#decide(patientId, 'patient.profile.read');
     const [profile] = await this.#audited(entries, (tx) =>
-      tx.select({ id: users.id, displayName: users.displayName, email: users.email, phone: users.phone, dateOfBirth: users.dateOfBirth }).from(users).where(eq(users.id, patientId)),
+      tx
+        .select({
+          id: users.id,
+          displayName: users.displayName,
+          email: users.email,
+          phone: users.phone,
+          dateOfBirth: users.dateOfBirth,
+        })
+        .from(users)
+        .where(eq(users.id, patientId)),
     );
     if (!profile) throw new ProblemError(404, PROBLEM.notFound, 'no such patient');
     return profile;
@@ -84,14 +100,23 @@ export class PatientRepository {
     const { entries, breakGlass } = await this.#decide(patientId, 'patient.notes.read');
     const rows = await this.#audited(entries, (tx) =>
       tx
-        .select({ id: patientNotes.id, clinicId: patientNotes.clinicId, authorId: patientNotes.authorId, sealedBody: patientNotes.sealedBody, createdAt: patientNotes.createdAt })
+        .select({
+          id: patientNotes.id,
+          clinicId: patientNotes.clinicId,
+          authorId: patientNotes.authorId,
+          sealedBody: patientNotes.sealedBody,
+          createdAt: patientNotes.createdAt,
+        })
         .from(patientNotes)
         .where(eq(patientNotes.patientId, patientId))
         .orderBy(desc(patientNotes.createdAt))
         .limit(200),
     );
     const notes = await Promise.all(
-      rows.map(async ({ sealedBody, ...note }) => ({ ...note, body: await this.deps.sealer.openText(noteScope(patientId), note.id, sealedBody!) })),
+      rows.map(async ({ sealedBody, ...note }) => ({
+        ...note,
+        body: await this.deps.sealer.openText(noteScope(patientId), note.id, sealedBody!),
+      })),
     );
     return { notes, breakGlass };
   }
@@ -101,12 +126,25 @@ export class PatientRepository {
     const clinicId = this.#sharedClinic(facts);
     const id = randomUUID();
     const sealedBody = await this.deps.sealer.seal(noteScope(patientId), id, body);
-    const created = this.deps.audit.entry({ action: 'patient.note.created', outcome: 'allowed', resourceType: 'patient_note', resourceId: id, patientId, clinicId, breakGlass });
+    const created = this.deps.audit.entry({
+      action: 'patient.note.created',
+      outcome: 'allowed',
+      resourceType: 'patient_note',
+      resourceId: id,
+      patientId,
+      clinicId,
+      breakGlass,
+    });
     const [row] = await this.#audited([...entries, created], (tx) =>
       tx
         .insert(patientNotes)
         .values({ id, patientId, clinicId, authorId: this.actor.userId, sealedBody })
-        .returning({ id: patientNotes.id, clinicId: patientNotes.clinicId, authorId: patientNotes.authorId, createdAt: patientNotes.createdAt }),
+        .returning({
+          id: patientNotes.id,
+          clinicId: patientNotes.clinicId,
+          authorId: patientNotes.authorId,
+          createdAt: patientNotes.createdAt,
+        }),
     );
     return { ...row!, body };
   }
@@ -117,12 +155,20 @@ export class PatientRepository {
     const clinicId = this.#sharedClinic(facts);
     const id = randomUUID();
     const expiresAt = new Date(Date.now() + this.deps.breakGlassTtlSeconds * 1000);
-    await this.#audited(entries, (tx) => tx.insert(breakGlassGrants).values({ id, doctorId: this.actor.userId, patientId, clinicId, reason, expiresAt }));
+    await this.#audited(entries, (tx) =>
+      tx
+        .insert(breakGlassGrants)
+        .values({ id, doctorId: this.actor.userId, patientId, clinicId, reason, expiresAt }),
+    );
     return { id, expiresAt };
   }
 
   /** Facts or 404, then the decision: a denial is audited and thrown here, an allowance comes back with its entry to append. */
-  async #decide(patientId: string, action: 'patient.profile.read' | 'patient.notes.read' | 'patient.notes.write' | 'patient.break_glass', audit: { reason?: string } = {}) {
+  async #decide(
+    patientId: string,
+    action: 'patient.profile.read' | 'patient.notes.read' | 'patient.notes.write' | 'patient.break_glass',
+    audit: { reason?: string } = {},
+  ) {
     const facts = await this.deps.policy.patient(patientId);
     const { granted, entry } = await this.deps.policy.requireDeferred(this.actor, action, facts, audit);
     return { facts, entries: entry ? [entry] : [], breakGlass: granted.breakGlass };

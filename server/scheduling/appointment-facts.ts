@@ -20,16 +20,23 @@ export async function doctorResource(db: Db, doctorId: string): Promise<DoctorRe
     .from(users)
     .leftJoin(clinicMembers, eq(clinicMembers.userId, users.id))
     .where(eq(users.id, doctorId));
-  if (!rows.length || rows[0]!.role !== 'doctor') throw new ProblemError(404, PROBLEM.notFound, 'no such doctor');
+  if (!rows.length || rows[0]!.role !== 'doctor')
+    throw new ProblemError(404, PROBLEM.notFound, 'no such doctor');
   return { type: 'doctor', doctorId, clinicIds: rows.flatMap((r) => (r.clinicId ? [r.clinicId] : [])) };
 }
 
-export async function appointmentResource(db: Db, appointmentId: string): Promise<{ row: AppointmentRow; resource: AppointmentResource }> {
+export async function appointmentResource(
+  db: Db,
+  appointmentId: string,
+): Promise<{ row: AppointmentRow; resource: AppointmentResource }> {
   const [row] = await db.select().from(appointments).where(eq(appointments.id, appointmentId));
   if (!row) throw new ProblemError(404, PROBLEM.notFound, 'no such appointment');
   const patient = await loadPatientFacts(db, row.patientId);
   if (!patient) throw new ProblemError(404, PROBLEM.notFound, 'no such appointment');
-  return { row, resource: { type: 'appointment', appointmentId, clinicId: row.clinicId, doctorId: row.doctorId, patient } };
+  return {
+    row,
+    resource: { type: 'appointment', appointmentId, clinicId: row.clinicId, doctorId: row.doctorId, patient },
+  };
 }
 
 export async function isDoctorOfClinic(db: Db, doctorId: string, clinicId: string): Promise<boolean> {
@@ -37,6 +44,8 @@ export async function isDoctorOfClinic(db: Db, doctorId: string, clinicId: strin
     .select({ id: users.id })
     .from(clinicMembers)
     .innerJoin(users, eq(users.id, clinicMembers.userId))
-    .where(and(eq(clinicMembers.clinicId, clinicId), eq(clinicMembers.userId, doctorId), eq(users.role, 'doctor')));
+    .where(
+      and(eq(clinicMembers.clinicId, clinicId), eq(clinicMembers.userId, doctorId), eq(users.role, 'doctor')),
+    );
   return !!row;
 }

@@ -36,11 +36,17 @@ export function appointmentRoutes(identity: Identity, scheduling: Scheduling) {
     .post('/:appointmentId/cancel', async (c) => {
       const { appointmentId } = parseParams(c, appointmentParam);
       const body = await parseBody(c, cancelBody);
-      return c.json(publicFields(await booking.transition(c.var.actor, appointmentId, 'cancelled', body.reason)), 200);
+      return c.json(
+        publicFields(await booking.transition(c.var.actor, appointmentId, 'cancelled', body.reason)),
+        200,
+      );
     })
     .post('/:appointmentId/transitions', async (c) => {
       const { appointmentId } = parseParams(c, appointmentParam);
       const body = await parseBody(c, transitionBody);
-      return c.json(publicFields(await booking.transition(c.var.actor, appointmentId, body.to, body.reason ?? null)), 200);
+      return c.json(
+        publicFields(await booking.transition(c.var.actor, appointmentId, body.to, body.reason ?? null)),
+        200,
+      );
     });
 }

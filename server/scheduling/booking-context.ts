@@ -1,7 +1,17 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
-import { availabilityExceptions, availabilityRules, clinicMembers, clinicSchedulingSettings, consultTypes, doctorLicences, doctorSchedules, users, type ConsultKind } from '../../db/schema/index.ts';
+import {
+  availabilityExceptions,
+  availabilityRules,
+  clinicMembers,
+  clinicSchedulingSettings,
+  consultTypes,
+  doctorLicences,
+  doctorSchedules,
+  users,
+  type ConsultKind,
+} from '../../db/schema/index.ts';
 import { Batcher } from '../batcher.ts';
 import { patientFactsColumns, patientFactsFrom, type PatientFactsRow } from '../policy/patient-facts.ts';
 import type { PatientFacts } from '../policy/types.ts';
@@ -9,12 +19,25 @@ import { DEFAULT_SETTINGS, type SchedulingSettings } from './clinic-settings.ts'
 import type { AvailabilityException, WeeklyRule } from './slots.ts';
 import { addDays } from './zoned-time.ts';
 
-export type BookingContextQuery = { patientId: string; clinicId: string; doctorId: string; consultTypeId: string; jurisdiction: string; around: Date };
+export type BookingContextQuery = {
+  patientId: string;
+  clinicId: string;
+  doctorId: string;
+  consultTypeId: string;
+  jurisdiction: string;
+  around: Date;
+};
 
 export type BookingContext = {
   /** The patient's policy facts; undefined when there is no such patient. */
   patient: PatientFacts | undefined;
-  consultType: { id: string; kind: ConsultKind; durationMinutes: number; priceMinor: number; currency: string } | null;
+  consultType: {
+    id: string;
+    kind: ConsultKind;
+    durationMinutes: number;
+    priceMinor: number;
+    currency: string;
+  } | null;
   doctorInClinic: boolean;
   settings: SchedulingSettings;
   timeZone: string | null;
@@ -42,7 +65,10 @@ type ContextRow = PatientFactsRow & {
  * licences where the patient is. Bookings arriving together share the query (see Batcher).
  */
 export class BookingContextLoader {
-  readonly #batches = new Batcher<BookingContextQuery, BookingContext>((qs) => loadBookingContexts(this.db, qs), { maxBatch: 128, inFlight: 2 });
+  readonly #batches = new Batcher<BookingContextQuery, BookingContext>(
+    (qs) => loadBookingContexts(this.db, qs),
+    { maxBatch: 128, inFlight: 2 },
+  );
 
   constructor(private readonly db: Db) {}
 
@@ -51,10 +77,23 @@ export class BookingContextLoader {
   }
 }
 
-export async function loadBookingContexts(db: Db, qs: readonly BookingContextQuery[]): Promise<BookingContext[]> {
+export async function loadBookingContexts(
+  db: Db,
+  qs: readonly BookingContextQuery[],
+): Promise<BookingContext[]> {
   const input = qs.map((q, i) => {
     const day = q.around.toISOString().slice(0, 10);
-    return { i, patient_id: q.patientId, clinic_id: q.clinicId, doctor_id: q.doctorId, consult_type_id: q.consultTypeId, jurisdiction: q.jurisdiction, country: q.jurisdiction.split('-')[0], day_from: addDays(day, -2), day_to: addDays(day, 2) };
+    return {
+      i,
+      patient_id: q.patientId,
+      clinic_id: q.clinicId,
+      doctor_id: q.doctorId,
+      consult_type_id: q.consultTypeId,
+      jurisdiction: q.jurisdiction,
+      country: q.jurisdiction.split('-')[0],
+      day_from: addDays(day, -2),
+      day_to: addDays(day, 2),
+    };
   });
   const result = await db.execute(sql`
     select q.i, ${patientFactsColumns(new Date())},
@@ -83,6 +122,9 @@ export async function loadBookingContexts(db: Db, qs: readonly BookingContextQue
     timeZone: row.time_zone,
     rules: row.rules,
     exceptions: row.exceptions,
-    licences: row.licences.map((l) => ({ validFrom: new Date(l.validFrom), expiresAt: new Date(l.expiresAt) })),
+    licences: row.licences.map((l) => ({
+      validFrom: new Date(l.validFrom),
+      expiresAt: new Date(l.expiresAt),
+    })),
   }));
 }

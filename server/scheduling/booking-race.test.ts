@@ -13,15 +13,24 @@ type Seed = Awaited<ReturnType<typeof seedSchedulingServices>>;
 async function attempt(s: Seed, doctorId: string, i: number, startsAt: Date, minutes = 30) {
   const endsAt = new Date(startsAt.getTime() + minutes * 60_000);
   try {
-    const row = await s.scheduling.booking.book(s.operator, { clinicId: s.clinicId, doctorId, patientId: s.patientIds[i % s.patientIds.length]!, consultTypeId: s.consultTypeIds[minutes]!, startsAt, patientJurisdiction: 'DE' });
+    const row = await s.scheduling.booking.book(s.operator, {
+      clinicId: s.clinicId,
+      doctorId,
+      patientId: s.patientIds[i % s.patientIds.length]!,
+      consultTypeId: s.consultTypeIds[minutes]!,
+      startsAt,
+      patientJurisdiction: 'DE',
+    });
     return { ok: true as const, startsAt, endsAt, id: row.id };
   } catch (err) {
-    if (err instanceof ProblemError && err.code === 'slot_taken') return { ok: false as const, startsAt, endsAt };
+    if (err instanceof ProblemError && err.code === 'slot_taken')
+      return { ok: false as const, startsAt, endsAt };
     throw err;
   }
 }
 
-const overlap = (a: { startsAt: Date; endsAt: Date }, b: { startsAt: Date; endsAt: Date }) => a.startsAt < b.endsAt && b.startsAt < a.endsAt;
+const overlap = (a: { startsAt: Date; endsAt: Date }, b: { startsAt: Date; endsAt: Date }) =>
+  a.startsAt < b.endsAt && b.startsAt < a.endsAt;
 
 /** Pairs of active appointments of one doctor that overlap: must always be empty. */
 async function overlaps(handle: DbHandle) {
@@ -54,7 +63,9 @@ describe('no double booking under concurrency: real PostgreSQL', () => {
 
   it('500 concurrent attempts on 10 slots (50 each): exactly one wins per slot, 490 get slot_taken', async () => {
     const doctorId = s.doctorIds[0]!;
-    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => attempt(s, doctorId, i, minutes((i % 10) * 30))));
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => attempt(s, doctorId, i, minutes((i % 10) * 30))),
+    );
     const wins = results.filter((r) => r.ok);
     expect(wins).toHaveLength(10);
     expect(new Set(wins.map((w) => w.startsAt.getTime())).size).toBe(10);
@@ -74,7 +85,13 @@ describe('no double booking under concurrency: real PostgreSQL', () => {
     const results = await Promise.all(
       Array.from({ length: 500 }, (_, i) => {
         const len = lengths[i % 3]!;
-        return attempt(s, doctorId, i, minutes(24 * 60 + ((Math.floor(i / 3) * 7) % Math.floor(180 / len)) * len), len);
+        return attempt(
+          s,
+          doctorId,
+          i,
+          minutes(24 * 60 + ((Math.floor(i / 3) * 7) % Math.floor(180 / len)) * len),
+          len,
+        );
       }),
     );
     const wins = results.filter((r) => r.ok);
@@ -101,8 +118,17 @@ describe('no double booking under concurrency: PGlite', () => {
     const doctorId = s.doctorIds[0]!;
     // [0,30) [20,40) [30,60) [40,60) minutes (30- and 20-minute consults on their grids): each overlaps
     // its neighbours, so at most two can win, and whichever arrives first, two do.
-    const tries = [[0, 30], [20, 20], [30, 30], [40, 20]] as const;
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => attempt(s, doctorId, i, minutes(tries[i % 4]![0]), tries[i % 4]![1])));
+    const tries = [
+      [0, 30],
+      [20, 20],
+      [30, 30],
+      [40, 20],
+    ] as const;
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        attempt(s, doctorId, i, minutes(tries[i % 4]![0]), tries[i % 4]![1]),
+      ),
+    );
     const wins = results.filter((r) => r.ok);
     expect(wins.length).toBeGreaterThanOrEqual(1);
     expect(wins.length).toBeLessThanOrEqual(2);

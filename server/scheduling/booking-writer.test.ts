@@ -15,7 +15,12 @@ const BASE = Date.parse('2031-03-03T09:00:00Z');
 let nextPatient = 0;
 
 /** A booking as BookingService builds it (appointment, two events, one reminder, its audit entry), for the next patient. */
-function booking(s: Seed, doctorId: string, startMinute: number, over: Partial<NewBooking['appointment']> = {}): NewBooking {
+function booking(
+  s: Seed,
+  doctorId: string,
+  startMinute: number,
+  over: Partial<NewBooking['appointment']> = {},
+): NewBooking {
   const id = randomUUID();
   const startsAt = new Date(BASE + startMinute * 60_000);
   const now = new Date();
@@ -40,11 +45,31 @@ function booking(s: Seed, doctorId: string, startMinute: number, over: Partial<N
       ...over,
     },
     events: [
-      { appointmentId: id, fromStatus: null, toStatus: 'requested', actorId: s.operator.userId, actorRole: 'operator', event: 'booked', reason: null },
+      {
+        appointmentId: id,
+        fromStatus: null,
+        toStatus: 'requested',
+        actorId: s.operator.userId,
+        actorRole: 'operator',
+        event: 'booked',
+        reason: null,
+      },
       { appointmentId: id, fromStatus: 'requested', toStatus: 'confirmed', event: 'auto_confirmed' },
     ],
-    reminders: [{ id: randomUUID(), appointmentId: id, offsetMinutes: 60, dueAt: new Date(startsAt.getTime() - 3_600_000) }],
-    audit: s.audit.entry({ action: 'appointment.book', outcome: 'allowed', resourceType: 'appointment', resourceId: id }),
+    reminders: [
+      {
+        id: randomUUID(),
+        appointmentId: id,
+        offsetMinutes: 60,
+        dueAt: new Date(startsAt.getTime() - 3_600_000),
+      },
+    ],
+    audit: s.audit.entry({
+      action: 'appointment.book',
+      outcome: 'allowed',
+      resourceType: 'appointment',
+      resourceId: id,
+    }),
   };
 }
 
@@ -76,16 +101,39 @@ function suite(name: string, open: () => Promise<{ handle: DbHandle; cleanup: ()
       const { head, rest } = await inOneBatch(writer, booking(s, d0, 600), later);
       expect(head, 'the batch leader (its own slot)').toMatchObject({ ok: true });
       expect(rest.map((o) => (o.ok ? 'ok' : o.taken || 'error'))).toEqual(['ok', 'doctor', 'ok', 'ok']);
-      const stored = await handle.db.select({ id: appointments.id, questionnaire: appointments.questionnaire }).from(appointments).where(inArray(appointments.id, ids(later)));
-      expect(stored.map((r) => r.id).sort()).toEqual([later[0]!, later[2]!, later[3]!].map((b) => b.appointment.id).sort());
+      const stored = await handle.db
+        .select({ id: appointments.id, questionnaire: appointments.questionnaire })
+        .from(appointments)
+        .where(inArray(appointments.id, ids(later)));
+      expect(stored.map((r) => r.id).sort()).toEqual(
+        [later[0]!, later[2]!, later[3]!].map((b) => b.appointment.id).sort(),
+      );
       expect(stored[0]!.questionnaire).toEqual([{ questionId: 'q1', answer: 'a "quoted" answer' }]);
-      const events = await handle.db.select({ id: appointmentEvents.appointmentId }).from(appointmentEvents).where(inArray(appointmentEvents.appointmentId, ids(later)));
-      expect(events.map((e) => e.id).sort(), 'created + confirmed events of the three winners').toEqual([later[0]!, later[0]!, later[2]!, later[2]!, later[3]!, later[3]!].map((b) => b.appointment.id).sort());
-      expect(events.map((e) => e.id), 'events of the refused booking').not.toContain(later[1]!.appointment.id);
-      const jobs = await handle.db.select({ id: reminderJobs.appointmentId }).from(reminderJobs).where(inArray(reminderJobs.appointmentId, ids(later)));
-      expect(jobs.map((j) => j.id).sort(), 'one reminder job per winner').toEqual([later[0]!, later[2]!, later[3]!].map((b) => b.appointment.id).sort());
+      const events = await handle.db
+        .select({ id: appointmentEvents.appointmentId })
+        .from(appointmentEvents)
+        .where(inArray(appointmentEvents.appointmentId, ids(later)));
+      expect(events.map((e) => e.id).sort(), 'created + confirmed events of the three winners').toEqual(
+        [later[0]!, later[0]!, later[2]!, later[2]!, later[3]!, later[3]!]
+          .map((b) => b.appointment.id)
+          .sort(),
+      );
+      expect(
+        events.map((e) => e.id),
+        'events of the refused booking',
+      ).not.toContain(later[1]!.appointment.id);
+      const jobs = await handle.db
+        .select({ id: reminderJobs.appointmentId })
+        .from(reminderJobs)
+        .where(inArray(reminderJobs.appointmentId, ids(later)));
+      expect(jobs.map((j) => j.id).sort(), 'one reminder job per winner').toEqual(
+        [later[0]!, later[2]!, later[3]!].map((b) => b.appointment.id).sort(),
+      );
       // The returned row is the stored row.
-      const [row] = await handle.db.select().from(appointments).where(eq(appointments.id, later[0]!.appointment.id));
+      const [row] = await handle.db
+        .select()
+        .from(appointments)
+        .where(eq(appointments.id, later[0]!.appointment.id));
       expect(rest[0], 'the returned row').toEqual({ ok: true, row });
     });
 
@@ -99,19 +147,35 @@ function suite(name: string, open: () => Promise<{ handle: DbHandle; cleanup: ()
       // Clashing with the doctor too is reported as the doctor's (slot_taken), whoever else is busy.
       expect(rest.map((o) => (o.ok ? 'ok' : o.taken || 'error'))).toEqual(['ok', 'patient', 'doctor']);
       // Back to back is fine.
-      expect(await writer.write(booking(s, d1, 3030, { patientId })), 'a back-to-back booking of the same patient').toMatchObject({ ok: true });
+      expect(
+        await writer.write(booking(s, d1, 3030, { patientId })),
+        'a back-to-back booking of the same patient',
+      ).toMatchObject({ ok: true });
     });
 
     it('audits in the same commit: every decision, in one valid chain', async () => {
       const d = s.doctorIds[1]!;
       // Entries take who/where from the request context current when they are made.
-      const later = runWithContext({ requestId: 'r2', ip: '127.0.0.1', userAgent: 't' }, () => [booking(s, d, 120), booking(s, d, 130)]);
+      const later = runWithContext({ requestId: 'r2', ip: '127.0.0.1', userAgent: 't' }, () => [
+        booking(s, d, 120),
+        booking(s, d, 130),
+      ]);
       await inOneBatch(writer, booking(s, d, 900), later);
-      const entries = await handle.db.select().from(auditLog).where(inArray(auditLog.resourceId, ids(later)));
-      const of = (b: NewBooking) => entries.filter((e) => e.resourceId === b.appointment.id).map((e) => e.outcome).sort();
+      const entries = await handle.db
+        .select()
+        .from(auditLog)
+        .where(inArray(auditLog.resourceId, ids(later)));
+      const of = (b: NewBooking) =>
+        entries
+          .filter((e) => e.resourceId === b.appointment.id)
+          .map((e) => e.outcome)
+          .sort();
       expect(of(later[0]!)).toEqual(['allowed']);
       expect(of(later[1]!)).toEqual(['allowed']);
-      expect(entries.map((e) => e.requestId), 'request id of each entry').toEqual(entries.map(() => 'r2'));
+      expect(
+        entries.map((e) => e.requestId),
+        'request id of each entry',
+      ).toEqual(entries.map(() => 'r2'));
       expect(await s.audit.verify(), 'the audit chain').toMatchObject({ ok: true });
     });
 
@@ -120,12 +184,23 @@ function suite(name: string, open: () => Promise<{ handle: DbHandle; cleanup: ()
       const bad = booking(s, d, 200, { consultTypeId: 'no-such-type' });
       const good = booking(s, d, 240);
       const { rest } = await inOneBatch(writer, booking(s, d, 1200), [bad, good]);
-      expect(rest[0], 'the row naming an unknown consult type').toMatchObject({ ok: false, taken: false, error: expect.anything() });
+      expect(rest[0], 'the row naming an unknown consult type').toMatchObject({
+        ok: false,
+        taken: false,
+        error: expect.anything(),
+      });
       expect(rest[1], 'the good row of the same batch').toMatchObject({ ok: true });
-      const n = rowsOf<{ n: number }>(await handle.db.execute(sql`select count(*)::int as n from ${appointments} where ${appointments.id} = ${bad.appointment.id}`))[0]!.n;
+      const n = rowsOf<{ n: number }>(
+        await handle.db.execute(
+          sql`select count(*)::int as n from ${appointments} where ${appointments.id} = ${bad.appointment.id}`,
+        ),
+      )[0]!.n;
       expect(n, 'appointments stored for the failed row').toBe(0);
       // Nothing of the failed row reached the audit log either (its transaction rolled back).
-      expect(await handle.db.select().from(auditLog).where(eq(auditLog.resourceId, bad.appointment.id)), 'audit entries of the failed row').toEqual([]);
+      expect(
+        await handle.db.select().from(auditLog).where(eq(auditLog.resourceId, bad.appointment.id)),
+        'audit entries of the failed row',
+      ).toEqual([]);
       expect(await s.audit.verify(), 'the audit chain').toMatchObject({ ok: true });
     });
   });

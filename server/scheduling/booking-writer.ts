@@ -36,7 +36,9 @@ const MAX_BATCH = 128;
  * The batch's audit entries commit in the same transaction: no booking without its entry.
  */
 export class BookingWriter {
-  readonly #group = new Batcher<NewBooking, BookingOutcome>((batch) => this.#writeOrSplit(batch), { maxBatch: MAX_BATCH });
+  readonly #group = new Batcher<NewBooking, BookingOutcome>((batch) => this.#writeOrSplit(batch), {
+    maxBatch: MAX_BATCH,
+  });
 
   constructor(
     private readonly db: Db,
@@ -60,22 +62,52 @@ export class BookingWriter {
 
   #writeBatch(batch: NewBooking[]): Promise<BookingOutcome[]> {
     const doctorIds = [...new Set(batch.map((b) => b.appointment.doctorId))].sort();
-    const booked = jsonRows(appointments, batch.map((b) => b.appointment));
-    const events = jsonRows(appointmentEvents, batch.flatMap((b) => b.events));
+    const booked = jsonRows(
+      appointments,
+      batch.map((b) => b.appointment),
+    );
+    const events = jsonRows(
+      appointmentEvents,
+      batch.flatMap((b) => b.events),
+    );
     const reminders = batch.flatMap((b) => b.reminders);
     const jobs = reminders.length ? jsonRows(reminderJobs, reminders) : undefined;
     return this.db.transaction(async (tx) => {
       // One round trip, run by the server in the order sent: the doctors' locks, the inserts (the
       // activity log and reminders only for the appointments kept), then the audit chain's lock
       // and entries, so that global lock is taken last and held briefly.
-      const lock = sendQuery(tx.execute(sql`select 1 from ${doctorSchedules} where ${doctorSchedules.doctorId} in ${jsonTextList(doctorIds)} order by ${doctorSchedules.doctorId} for update`));
-      const inserted = sendQuery(tx.execute(sql`insert into ${appointments} ${booked.columns} ${booked.select} on conflict do nothing returning ${appointments.id}`));
-      const logged = sendQuery(tx.execute(sql`insert into ${appointmentEvents} ${events.columns} select * from (${events.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`));
-      const planned = jobs ? sendQuery(tx.execute(sql`insert into ${reminderJobs} ${jobs.columns} select * from (${jobs.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`)) : undefined;
-      const audited = this.audit.appendWithin(tx, batch.flatMap((b) => (b.audit ? [b.audit] : [])));
+      const lock = sendQuery(
+        tx.execute(
+          sql`select 1 from ${doctorSchedules} where ${doctorSchedules.doctorId} in ${jsonTextList(doctorIds)} order by ${doctorSchedules.doctorId} for update`,
+        ),
+      );
+      const inserted = sendQuery(
+        tx.execute(
+          sql`insert into ${appointments} ${booked.columns} ${booked.select} on conflict do nothing returning ${appointments.id}`,
+        ),
+      );
+      const logged = sendQuery(
+        tx.execute(
+          sql`insert into ${appointmentEvents} ${events.columns} select * from (${events.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`,
+        ),
+      );
+      const planned = jobs
+        ? sendQuery(
+            tx.execute(
+              sql`insert into ${reminderJobs} ${jobs.columns} select * from (${jobs.select}) r where exists (select 1 from ${appointments} a where a.id = r.appointment_id)`,
+            ),
+          )
+        : undefined;
+      const audited = this.audit.appendWithin(
+        tx,
+        batch.flatMap((b) => (b.audit ? [b.audit] : [])),
+      );
       const [, rows] = await Promise.all([lock, inserted, logged, planned, audited]);
       const won = new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
-      const doctorBusy = await this.#doctorBusy(tx, batch.filter((b) => !won.has(b.appointment.id)));
+      const doctorBusy = await this.#doctorBusy(
+        tx,
+        batch.filter((b) => !won.has(b.appointment.id)),
+      );
       return batch.map((b): BookingOutcome => {
         if (won.has(b.appointment.id)) return { ok: true, row: b.appointment };
         return { ok: false, taken: doctorBusy.has(b.appointment.id) ? 'doctor' : 'patient' };
@@ -89,7 +121,14 @@ export class BookingWriter {
    */
   async #doctorBusy(tx: Tx, skipped: NewBooking[]): Promise<Set<string>> {
     if (!skipped.length) return new Set();
-    const wanted = JSON.stringify(skipped.map((b) => ({ id: b.appointment.id, doctor_id: b.appointment.doctorId, starts_at: b.appointment.startsAt, ends_at: b.appointment.endsAt })));
+    const wanted = JSON.stringify(
+      skipped.map((b) => ({
+        id: b.appointment.id,
+        doctor_id: b.appointment.doctorId,
+        starts_at: b.appointment.startsAt,
+        ends_at: b.appointment.endsAt,
+      })),
+    );
     const busy = await tx.execute(sql`
       select w.id from json_to_recordset(${wanted}::json) as w(id text, doctor_id text, starts_at timestamptz, ends_at timestamptz)
        where exists (select 1 from ${appointments} a where a.doctor_id = w.doctor_id and a.status not in ('cancelled', 'no_show')

@@ -50,7 +50,8 @@ export function calendarFeedRoutes(identity: Identity, scheduling: Scheduling, a
 export function publicCalendarFeedRoutes(scheduling: Scheduling, appUrl: () => string) {
   return new Hono<ApiEnv>().get('/:file', async (c) => {
     const secret = /^(.*)\.ics$/.exec(c.req.param('file'))?.[1];
-    const body = secret === undefined ? undefined : await scheduling.doctorCalendars.exportBySecret(secret, appUrl());
+    const body =
+      secret === undefined ? undefined : await scheduling.doctorCalendars.exportBySecret(secret, appUrl());
     if (body === undefined) throw new ProblemError(404, PROBLEM.notFound, 'no such resource');
     // DTSTAMP is "now" on every fetch; leave it out so the tag changes only when an event does.
     const etag = `W/"${sha256Hex(body.replace(/^DTSTAMP:.*\r\n/gm, '')).slice(0, 32)}"`;
@@ -63,7 +64,17 @@ export function publicCalendarFeedRoutes(scheduling: Scheduling, appUrl: () => s
       'x-robots-tag': 'noindex, nofollow',
       'x-content-type-options': 'nosniff',
     };
-    if (c.req.header('if-none-match')?.split(/\s*,\s*/).includes(etag)) return c.body(null, 304, headers);
-    return c.body(body, 200, { ...headers, 'content-type': 'text/calendar; charset=utf-8', 'content-disposition': 'inline; filename="carecall.ics"' });
+    if (
+      c.req
+        .header('if-none-match')
+        ?.split(/\s*,\s*/)
+        .includes(etag)
+    )
+      return c.body(null, 304, headers);
+    return c.body(body, 200, {
+      ...headers,
+      'content-type': 'text/calendar; charset=utf-8',
+      'content-disposition': 'inline; filename="carecall.ics"',
+    });
   });
 }

@@ -24,7 +24,10 @@ export class CalendarFeedService {
     const secret = randomToken();
     const issuedAt = this.now();
     const row = { tokenHash: sha256Hex(secret), issuedAt, revokedAt: null, lastAccessedAt: null };
-    await this.db.insert(doctorCalendarFeeds).values({ doctorId, ...row }).onConflictDoUpdate({ target: doctorCalendarFeeds.doctorId, set: row });
+    await this.db
+      .insert(doctorCalendarFeeds)
+      .values({ doctorId, ...row })
+      .onConflictDoUpdate({ target: doctorCalendarFeeds.doctorId, set: row });
     return { secret, issuedAt };
   }
 
@@ -39,8 +42,15 @@ export class CalendarFeedService {
   }
 
   async status(doctorId: string): Promise<FeedStatus> {
-    const [row] = await this.db.select().from(doctorCalendarFeeds).where(and(eq(doctorCalendarFeeds.doctorId, doctorId), isNull(doctorCalendarFeeds.revokedAt)));
-    return { active: !!row, issuedAt: row?.issuedAt.toISOString() ?? null, lastAccessedAt: row?.lastAccessedAt?.toISOString() ?? null };
+    const [row] = await this.db
+      .select()
+      .from(doctorCalendarFeeds)
+      .where(and(eq(doctorCalendarFeeds.doctorId, doctorId), isNull(doctorCalendarFeeds.revokedAt)));
+    return {
+      active: !!row,
+      issuedAt: row?.issuedAt.toISOString() ?? null,
+      lastAccessedAt: row?.lastAccessedAt?.toISOString() ?? null,
+    };
   }
 
   /**
@@ -53,7 +63,15 @@ export class CalendarFeedService {
       .update(doctorCalendarFeeds)
       .set({ lastAccessedAt: this.now() })
       .from(users)
-      .where(and(eq(doctorCalendarFeeds.tokenHash, sha256Hex(secret)), isNull(doctorCalendarFeeds.revokedAt), eq(users.id, doctorCalendarFeeds.doctorId), eq(users.role, 'doctor'), isNull(users.disabledAt)))
+      .where(
+        and(
+          eq(doctorCalendarFeeds.tokenHash, sha256Hex(secret)),
+          isNull(doctorCalendarFeeds.revokedAt),
+          eq(users.id, doctorCalendarFeeds.doctorId),
+          eq(users.role, 'doctor'),
+          isNull(users.disabledAt),
+        ),
+      )
       .returning({ doctorId: doctorCalendarFeeds.doctorId });
     return row?.doctorId;
   }

@@ -13,7 +13,10 @@ const consultTypeParam = z.object({ clinicId: idSchema, consultTypeId: idSchema 
 /** /api/scheduling/clinics/:clinicId: approval and reminder settings, consult types and prices. */
 export function clinicSchedulingRoutes(identity: Identity, scheduling: Scheduling) {
   const { policy } = identity;
-  const clinicOf = (c: Context) => ({ type: 'clinic' as const, clinicId: parseParams(c, clinicParam).clinicId });
+  const clinicOf = (c: Context) => ({
+    type: 'clinic' as const,
+    clinicId: parseParams(c, clinicParam).clinicId,
+  });
   return new Hono<ApiEnv>()
     .use(authenticate(identity))
     .get('/:clinicId/settings', async (c) => {
@@ -33,7 +36,10 @@ export function clinicSchedulingRoutes(identity: Identity, scheduling: Schedulin
       const { includeInactive } = parseQuery(c, consultTypesQuery);
       // Retired types matter only to whoever may bring them back.
       if (includeInactive) await policy.require(c.var.actor, 'clinic.consult_types.manage', r);
-      return c.json({ consultTypes: await scheduling.clinics.listConsultTypes(r.clinicId, { includeInactive }) }, 200);
+      return c.json(
+        { consultTypes: await scheduling.clinics.listConsultTypes(r.clinicId, { includeInactive }) },
+        200,
+      );
     })
     .post('/:clinicId/consult-types', async (c) => {
       const r = clinicOf(c);

@@ -35,7 +35,14 @@ export function createScheduling(opts: {
   const clinics = new ClinicSchedulingService(db);
   const availability = new AvailabilityService(db);
   const licences = new LicenceService(db);
-  const booking = new BookingService({ db, policy, audit, now, observe: opts.observeBooking, onStatusChange: opts.onStatusChange });
+  const booking = new BookingService({
+    db,
+    policy,
+    audit,
+    now,
+    observe: opts.observeBooking,
+    onStatusChange: opts.onStatusChange,
+  });
   const dispatch = new DispatchService({ db, policy, clinics, licences, provider, now });
   const reminders = new ReminderOutbox(db, provider, { leaseMs: config.reminderLeaseMs, batchSize: 50, now });
   const licenceNotices = new LicenceNotices(db, provider, now);
@@ -59,7 +66,11 @@ export function createScheduling(opts: {
         [
           { name: 'reminders', everyMs: 0, run: () => reminders.runOnce() },
           { name: 'dispatch', everyMs: 0, run: () => dispatch.tick() },
-          { name: 'licence-notices', everyMs: config.licenceCheckIntervalMs, run: () => licenceNotices.runOnce() },
+          {
+            name: 'licence-notices',
+            everyMs: config.licenceCheckIntervalMs,
+            run: () => licenceNotices.runOnce(),
+          },
         ],
         { tickMs: config.workerTickMs, logger },
       ),

@@ -1,7 +1,12 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog } from '../../db/schema/index.ts';
-import { createUser, signIn, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import {
+  createUser,
+  signIn,
+  startIdentityHarness,
+  type IdentityHarness,
+} from '../../test/helpers/identity.ts';
 import { schedulingClinic, type Person, type SchedulingClinic } from '../../test/helpers/scheduling.ts';
 
 const at = (t0: Date, seconds: number) => new Date(t0.getTime() + seconds * 1000);
@@ -21,8 +26,21 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
     b = await schedulingClinic(h, { name: 'Clinic B' });
     const more = async () => {
       const u = await createUser(h.identity, h.db, { role: 'doctor', clinicId: c.clinicId });
-      await h.call('POST', `/api/doctors/${u.id}/licences`, { token: c.admin.token, body: { jurisdiction: 'DE', number: 'D', validFrom: '2020-01-01T00:00:00Z', expiresAt: '2035-01-01T00:00:00Z' } });
-      return { id: u.id, email: u.email, token: (await signIn(h.call, h.db, u.email)).accessToken, actor: { userId: u.id, role: 'doctor' as const, sessionId: 's', clinicIds: [c.clinicId] } };
+      await h.call('POST', `/api/doctors/${u.id}/licences`, {
+        token: c.admin.token,
+        body: {
+          jurisdiction: 'DE',
+          number: 'D',
+          validFrom: '2020-01-01T00:00:00Z',
+          expiresAt: '2035-01-01T00:00:00Z',
+        },
+      });
+      return {
+        id: u.id,
+        email: u.email,
+        token: (await signIn(h.call, h.db, u.email)).accessToken,
+        actor: { userId: u.id, role: 'doctor' as const, sessionId: 's', clinicIds: [c.clinicId] },
+      };
     };
     d1 = c.doctor;
     d2 = await more();
@@ -31,18 +49,36 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
   });
   afterAll(() => h.close());
 
-  const dispatch = async (t0: Date, doctors: Person[], intervalSeconds = 60, consultTypeId = c.consultTypeId) => {
+  const dispatch = async (
+    t0: Date,
+    doctors: Person[],
+    intervalSeconds = 60,
+    consultTypeId = c.consultTypeId,
+  ) => {
     h.clock.now = t0;
     const r = await h.call('POST', '/api/dispatch', {
       token: c.operator.token,
-      body: { clinicId: c.clinicId, patientId: c.patient.id, consultTypeId, patientJurisdiction: 'DE', doctorIds: doctors.map((d) => d.id), intervalSeconds },
+      body: {
+        clinicId: c.clinicId,
+        patientId: c.patient.id,
+        consultTypeId,
+        patientJurisdiction: 'DE',
+        doctorIds: doctors.map((d) => d.id),
+        intervalSeconds,
+      },
     });
     expect(r.status).toBe(201);
     return r.body.id as string;
   };
-  const decline = (id: string, who: Person, body?: unknown) => h.call('POST', `/api/dispatch/${id}/decline`, { token: who.token, ...(body === undefined ? {} : { body }) });
-  const accept = (id: string, who: Person) => h.call('POST', `/api/dispatch/${id}/accept`, { token: who.token });
-  const view = async (id: string) => (await h.call('GET', `/api/dispatch/${id}`, { token: c.operator.token })).body;
+  const decline = (id: string, who: Person, body?: unknown) =>
+    h.call('POST', `/api/dispatch/${id}/decline`, {
+      token: who.token,
+      ...(body === undefined ? {} : { body }),
+    });
+  const accept = (id: string, who: Person) =>
+    h.call('POST', `/api/dispatch/${id}/accept`, { token: who.token });
+  const view = async (id: string) =>
+    (await h.call('GET', `/api/dispatch/${id}`, { token: c.operator.token })).body;
 
   it('the next doctor is offered it now, later ones move up by the same amount; the decliner cannot accept afterwards', async () => {
     const t0 = new Date('2027-06-01T10:00:00Z');
@@ -61,12 +97,21 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
     ]);
     expect(v.expiresAt).toBe(iso(t0, 130));
     // Doctor 2 sees it and is told on the next worker pass; doctor 1 no longer sees it.
-    expect((await h.call('GET', '/api/dispatch/offers', { token: d2.token })).body.offers.map((o: any) => o.requestId)).toEqual([id]);
+    expect(
+      (await h.call('GET', '/api/dispatch/offers', { token: d2.token })).body.offers.map(
+        (o: any) => o.requestId,
+      ),
+    ).toEqual([id]);
     expect((await h.call('GET', '/api/dispatch/offers', { token: d1.token })).body.offers).toEqual([]);
     expect((await h.scheduling.dispatch.tick()).notified).toBe(1);
     // The decline is audited with its reason (the audit log, not the operational logs).
-    const audited = await h.db.select().from(auditLog).where(and(eq(auditLog.action, 'dispatch.respond'), eq(auditLog.resourceId, id)));
-    expect(audited.map((a) => [a.actorId, a.outcome, a.reason])).toEqual([[d1.id, 'allowed', 'declined: in theatre']]);
+    const audited = await h.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'dispatch.respond'), eq(auditLog.resourceId, id)));
+    expect(audited.map((a) => [a.actorId, a.outcome, a.reason])).toEqual([
+      [d1.id, 'allowed', 'declined: in theatre'],
+    ]);
     expect(h.logs.lines.join('\n')).not.toContain('in theatre');
 
     const again = await accept(id, d1);
@@ -124,8 +169,14 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
       const [a, d] = await Promise.all([accept(id, d4), decline(id, d4)]);
       expect([a.status, d.status].sort()).toEqual([200, 409]);
       const v = await view(id);
-      if (a.status === 200) expect([v.status, v.offers[0].status, d.body.code]).toEqual(['accepted', 'accepted', 'dispatch_closed']);
-      else expect([v.status, v.offers[0].status, a.body.code]).toEqual(['open', 'declined', 'offer_declined']);
+      if (a.status === 200)
+        expect([v.status, v.offers[0].status, d.body.code]).toEqual([
+          'accepted',
+          'accepted',
+          'dispatch_closed',
+        ]);
+      else
+        expect([v.status, v.offers[0].status, a.body.code]).toEqual(['open', 'declined', 'offer_declined']);
     }
     h.clock.now = undefined;
   });
@@ -179,7 +230,14 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
       expect([r.status, r.body.code]).toEqual([404, 'not_found']);
     }
     // A guardian acting for someone else cannot answer for a doctor either (and is not told the request exists).
-    expect((await h.call('POST', `/api/dispatch/${id}/decline`, { token: c.guardian.token, headers: { 'x-on-behalf-of': c.dependent.id } })).status).toBe(404);
+    expect(
+      (
+        await h.call('POST', `/api/dispatch/${id}/decline`, {
+          token: c.guardian.token,
+          headers: { 'x-on-behalf-of': c.dependent.id },
+        })
+      ).status,
+    ).toBe(404);
     expect((await h.call('POST', `/api/dispatch/${id}/decline`, {})).status).toBe(401);
     // Nothing changed.
     const v = await view(id);
@@ -188,10 +246,20 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
   });
 
   it('a consult type retired after the dispatch started does not stop the accept', async () => {
-    const type = await h.call('POST', `/api/scheduling/clinics/${c.clinicId}/consult-types`, { token: c.admin.token, body: { name: 'Urgent', kind: 'video', durationMinutes: 15, priceMinor: 9000, currency: 'EUR' } });
+    const type = await h.call('POST', `/api/scheduling/clinics/${c.clinicId}/consult-types`, {
+      token: c.admin.token,
+      body: { name: 'Urgent', kind: 'video', durationMinutes: 15, priceMinor: 9000, currency: 'EUR' },
+    });
     const t0 = new Date('2027-06-15T10:00:00Z');
     const id = await dispatch(t0, [d2], 60, type.body.id);
-    expect((await h.call('PATCH', `/api/scheduling/clinics/${c.clinicId}/consult-types/${type.body.id}`, { token: c.admin.token, body: { active: false } })).status).toBe(200);
+    expect(
+      (
+        await h.call('PATCH', `/api/scheduling/clinics/${c.clinicId}/consult-types/${type.body.id}`, {
+          token: c.admin.token,
+          body: { active: false },
+        })
+      ).status,
+    ).toBe(200);
     const r = await accept(id, d2);
     expect([r.status, r.body.status]).toEqual([200, 'accepted']);
     h.clock.now = undefined;

@@ -14,7 +14,14 @@ import { doctorCalendarExport } from './doctor-calendar.ts';
  */
 export class DoctorCalendarAccess {
   constructor(
-    private readonly deps: { db: Db; policy: Policy; audit: AuditLog; booking: BookingService; feeds: CalendarFeedService; now: () => Date },
+    private readonly deps: {
+      db: Db;
+      policy: Policy;
+      audit: AuditLog;
+      booking: BookingService;
+      feeds: CalendarFeedService;
+      now: () => Date;
+    },
   ) {}
 
   /** The doctor's schedule resource (404 for an unknown doctor), for the policy's decisions. */
@@ -36,22 +43,34 @@ export class DoctorCalendarAccess {
   async exportBySecret(secret: string, appUrl: string): Promise<string | undefined> {
     const doctorId = await this.deps.feeds.resolve(secret);
     if (!doctorId) return undefined;
-    await this.deps.audit.record({ action: 'doctor.calendar_feed.read', outcome: 'allowed', resourceType: 'doctor', resourceId: doctorId, reason: 'secret_url' });
+    await this.deps.audit.record({
+      action: 'doctor.calendar_feed.read',
+      outcome: 'allowed',
+      resourceType: 'doctor',
+      resourceId: doctorId,
+      reason: 'secret_url',
+    });
     return doctorCalendarExport(this.deps.db, doctorId, this.deps.now(), appUrl);
   }
 
   async issueFeed(actor: Actor, doctorId: string) {
-    await this.deps.policy.require(actor, 'doctor.calendar_feed.manage', await this.doctor(doctorId), { reason: 'issue' });
+    await this.deps.policy.require(actor, 'doctor.calendar_feed.manage', await this.doctor(doctorId), {
+      reason: 'issue',
+    });
     return this.deps.feeds.issue(doctorId);
   }
 
   async feedStatus(actor: Actor, doctorId: string) {
-    await this.deps.policy.require(actor, 'doctor.calendar_feed.manage', await this.doctor(doctorId), { reason: 'status' });
+    await this.deps.policy.require(actor, 'doctor.calendar_feed.manage', await this.doctor(doctorId), {
+      reason: 'status',
+    });
     return this.deps.feeds.status(doctorId);
   }
 
   async revokeFeed(actor: Actor, doctorId: string) {
-    await this.deps.policy.require(actor, 'doctor.calendar_feed.manage', await this.doctor(doctorId), { reason: 'revoke' });
+    await this.deps.policy.require(actor, 'doctor.calendar_feed.manage', await this.doctor(doctorId), {
+      reason: 'revoke',
+    });
     await this.deps.feeds.revoke(doctorId);
   }
 }

@@ -10,9 +10,21 @@ const KIND_LABEL = { video: 'Video consult', chat: 'Chat consult', on_site: 'On-
  * their sync servers, so events carry the consult type, time and appointment reference only: no
  * patient name, no reason, no questionnaire. The doctor opens CareCall for the rest.
  */
-export async function doctorCalendar(db: Db, doctorId: string, opts: { since: Date; now: Date; appUrl: string }): Promise<string> {
+export async function doctorCalendar(
+  db: Db,
+  doctorId: string,
+  opts: { since: Date; now: Date; appUrl: string },
+): Promise<string> {
   const rows = await db
-    .select({ id: appointments.id, startsAt: appointments.startsAt, endsAt: appointments.endsAt, status: appointments.status, kind: appointments.kind, typeName: consultTypes.name, updatedAt: appointments.updatedAt })
+    .select({
+      id: appointments.id,
+      startsAt: appointments.startsAt,
+      endsAt: appointments.endsAt,
+      status: appointments.status,
+      kind: appointments.kind,
+      typeName: consultTypes.name,
+      updatedAt: appointments.updatedAt,
+    })
     .from(appointments)
     .innerJoin(consultTypes, eq(consultTypes.id, appointments.consultTypeId))
     .where(and(eq(appointments.doctorId, doctorId), gte(appointments.endsAt, opts.since)));
@@ -22,7 +34,12 @@ export async function doctorCalendar(db: Db, doctorId: string, opts: { since: Da
     end: r.endsAt,
     summary: `${KIND_LABEL[r.kind]}: ${r.typeName}`,
     description: `Appointment ${r.id}. Details: ${opts.appUrl}`,
-    status: r.status === 'cancelled' || r.status === 'no_show' ? 'CANCELLED' : r.status === 'requested' ? 'TENTATIVE' : 'CONFIRMED',
+    status:
+      r.status === 'cancelled' || r.status === 'no_show'
+        ? 'CANCELLED'
+        : r.status === 'requested'
+          ? 'TENTATIVE'
+          : 'CONFIRMED',
     // Seconds since the epoch of the last change: increases with every change, as SEQUENCE must.
     sequence: Math.floor(r.updatedAt.getTime() / 1000) - 1_700_000_000,
     updated: r.updatedAt,

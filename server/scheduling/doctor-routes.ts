@@ -25,7 +25,13 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
       await scheduling.availability.setWeekly(
         doctor.doctorId,
         body.timeZone,
-        body.rules.map((r) => ({ weekday: r.weekday, startMinute: r.start, endMinute: r.end, validFrom: r.validFrom ?? null, validUntil: r.validUntil ?? null })),
+        body.rules.map((r) => ({
+          weekday: r.weekday,
+          startMinute: r.start,
+          endMinute: r.end,
+          validFrom: r.validFrom ?? null,
+          validUntil: r.validUntil ?? null,
+        })),
       );
       return c.json({ timeZone: body.timeZone, rules: body.rules.length }, 200);
     })
@@ -39,7 +45,12 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
       const doctor = await doctorOf(c);
       await policy.require(c.var.actor, 'doctor.schedule.manage', doctor);
       const b = await parseBody(c, exceptionBody);
-      const row = await scheduling.availability.addException(doctor.doctorId, { date: b.date, kind: b.kind, startMinute: b.start ?? null, endMinute: b.end ?? null });
+      const row = await scheduling.availability.addException(doctor.doctorId, {
+        date: b.date,
+        kind: b.kind,
+        startMinute: b.start ?? null,
+        endMinute: b.end ?? null,
+      });
       return c.json(row, 201);
     })
     .delete('/:doctorId/exceptions/:exceptionId', async (c) => {
@@ -55,12 +66,27 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
       const q = parseQuery(c, slotsQuery);
       const shared = doctor.clinicIds.filter((id) => c.var.actor.clinicIds.includes(id));
       const type = await scheduling.clinics.consultTypeIn(shared, q.consultTypeId);
-      const { timeZone, slots } = await scheduling.availability.slots(doctor.doctorId, { fromDate: q.from, toDate: q.to, durationMinutes: type.durationMinutes, now: scheduling.now() });
+      const { timeZone, slots } = await scheduling.availability.slots(doctor.doctorId, {
+        fromDate: q.from,
+        toDate: q.to,
+        durationMinutes: type.durationMinutes,
+        now: scheduling.now(),
+      });
       return c.json(
         {
           timeZone,
-          consultType: { id: type.id, kind: type.kind, durationMinutes: type.durationMinutes, priceMinor: type.priceMinor, currency: type.currency },
-          slots: slots.map((s) => ({ startsAt: s.start.toISOString(), endsAt: s.end.toISOString(), local: formatZoned(timeZone, s.start) })),
+          consultType: {
+            id: type.id,
+            kind: type.kind,
+            durationMinutes: type.durationMinutes,
+            priceMinor: type.priceMinor,
+            currency: type.currency,
+          },
+          slots: slots.map((s) => ({
+            startsAt: s.start.toISOString(),
+            endsAt: s.end.toISOString(),
+            local: formatZoned(timeZone, s.start),
+          })),
         },
         200,
       );
@@ -83,6 +109,10 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
     .get('/:doctorId/calendar.ics', async (c) => {
       const { doctorId } = parseParams(c, doctorParam);
       const body = await calendars.export(c.var.actor, doctorId, appUrl());
-      return c.body(body, 200, { 'content-type': 'text/calendar; charset=utf-8', 'content-disposition': 'attachment; filename="carecall.ics"', 'cache-control': 'no-store' });
+      return c.body(body, 200, {
+        'content-type': 'text/calendar; charset=utf-8',
+        'content-disposition': 'attachment; filename="carecall.ics"',
+        'cache-control': 'no-store',
+      });
     });
 }

@@ -31,13 +31,32 @@ export function foldLine(line: string): string {
 
 /** 20260329T070000Z */
 export function utcStamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
-export type CalendarEvent = { uid: string; start: Date; end: Date; summary: string; description?: string; status: 'CONFIRMED' | 'TENTATIVE' | 'CANCELLED'; sequence: number; updated: Date };
+export type CalendarEvent = {
+  uid: string;
+  start: Date;
+  end: Date;
+  summary: string;
+  description?: string;
+  status: 'CONFIRMED' | 'TENTATIVE' | 'CANCELLED';
+  sequence: number;
+  updated: Date;
+};
 
 export function calendar(name: string, events: readonly CalendarEvent[], now: Date): string {
-  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//CareCall//Scheduling//EN', 'CALSCALE:GREGORIAN', 'METHOD:PUBLISH', `X-WR-CALNAME:${escapeText(name)}`];
+  const lines = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//CareCall//Scheduling//EN',
+    'CALSCALE:GREGORIAN',
+    'METHOD:PUBLISH',
+    `X-WR-CALNAME:${escapeText(name)}`,
+  ];
   for (const e of events) {
     lines.push(
       'BEGIN:VEVENT',

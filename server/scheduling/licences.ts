@@ -10,7 +10,10 @@ export class LicenceService {
   constructor(private readonly db: Db) {}
 
   async add(doctorId: string, input: LicenceInput, createdBy: string) {
-    const [row] = await this.db.insert(doctorLicences).values({ id: randomUUID(), doctorId, ...input, createdBy }).returning();
+    const [row] = await this.db
+      .insert(doctorLicences)
+      .values({ id: randomUUID(), doctorId, ...input, createdBy })
+      .returning();
     return row!;
   }
 
@@ -26,7 +29,14 @@ export class LicenceService {
     const [row] = await this.db
       .select({ id: doctorLicences.id })
       .from(doctorLicences)
-      .where(and(eq(doctorLicences.doctorId, doctorId), inArray(doctorLicences.jurisdiction, [...new Set([jurisdiction, jurisdiction.split('-')[0]!])]), lte(doctorLicences.validFrom, start), gt(doctorLicences.expiresAt, end)))
+      .where(
+        and(
+          eq(doctorLicences.doctorId, doctorId),
+          inArray(doctorLicences.jurisdiction, [...new Set([jurisdiction, jurisdiction.split('-')[0]!])]),
+          lte(doctorLicences.validFrom, start),
+          gt(doctorLicences.expiresAt, end),
+        ),
+      )
       .limit(1);
     return !!row;
   }

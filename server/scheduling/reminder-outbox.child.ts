@@ -20,7 +20,11 @@ const provider: NotificationProvider = {
     return new Promise<never>(() => {});
   },
 };
-const outbox = new ReminderOutbox(handle.db, provider, { leaseMs: Number(leaseMs), batchSize: 50, now: () => new Date(nowIso!) });
+const outbox = new ReminderOutbox(handle.db, provider, {
+  leaseMs: Number(leaseMs),
+  batchSize: 50,
+  now: () => new Date(nowIso!),
+});
 const claimed = await outbox.claim();
 if (mode === 'send') {
   for (const job of claimed) void outbox.deliver(job);

@@ -14,7 +14,11 @@ const CHILD = new URL('./reminder-outbox.child.ts', import.meta.url).pathname;
 
 /** Runs the child until it reports, then kills it with SIGKILL (no cleanup, no settle). */
 async function claimInChildThenKill(databaseUrl: string, now: Date, mode: 'claim' | 'send') {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, databaseUrl, now.toISOString(), String(LEASE_MS), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CHILD, databaseUrl, now.toISOString(), String(LEASE_MS), mode],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   while (!out.includes('\n')) {
@@ -32,8 +36,19 @@ describe('reminder outbox: at-least-once through a process kill, idempotent deli
   let handle: DbHandle;
   let s: Awaited<ReturnType<typeof seedSchedulingServices>>;
   const clock = { now: new Date('2029-12-01T00:00:00Z') };
-  const reminders = () => new ReminderOutbox(handle.db, new OutboxNotificationProvider(handle.db), { leaseMs: LEASE_MS, batchSize: 50, now: () => clock.now });
-  const sentTo = async (patientId: string) => (await handle.db.select().from(notificationOutbox).where(eq(notificationOutbox.template, 'appointment_reminder'))).filter((m) => m.recipient.includes(patientId));
+  const reminders = () =>
+    new ReminderOutbox(handle.db, new OutboxNotificationProvider(handle.db), {
+      leaseMs: LEASE_MS,
+      batchSize: 50,
+      now: () => clock.now,
+    });
+  const sentTo = async (patientId: string) =>
+    (
+      await handle.db
+        .select()
+        .from(notificationOutbox)
+        .where(eq(notificationOutbox.template, 'appointment_reminder'))
+    ).filter((m) => m.recipient.includes(patientId));
 
   beforeAll(async () => {
     pg = await createTestDatabase();
@@ -46,7 +61,14 @@ describe('reminder outbox: at-least-once through a process kill, idempotent deli
   });
 
   const book = (doctor: number, patient: number, startsAt: string) =>
-    s.scheduling.booking.book(s.operator, { clinicId: s.clinicId, doctorId: s.doctorIds[doctor]!, patientId: s.patientIds[patient]!, consultTypeId: s.consultTypeId, startsAt: new Date(startsAt), patientJurisdiction: 'DE' });
+    s.scheduling.booking.book(s.operator, {
+      clinicId: s.clinicId,
+      doctorId: s.doctorIds[doctor]!,
+      patientId: s.patientIds[patient]!,
+      consultTypeId: s.consultTypeId,
+      startsAt: new Date(startsAt),
+      patientJurisdiction: 'DE',
+    });
 
   it('a job claimed by a process killed before sending is re-delivered exactly once after the lease expires', async () => {
     clock.now = new Date('2029-12-01T00:00:00Z');
@@ -64,7 +86,10 @@ describe('reminder outbox: at-least-once through a process kill, idempotent deli
     expect(await reminders().runOnce()).toEqual({ claimed: 2, sent: 2, skipped: 0, failed: 0 });
     expect(await sentTo(s.patientIds[0]!)).toHaveLength(2);
     const after = await handle.db.select().from(reminderJobs).where(eq(reminderJobs.appointmentId, a.id));
-    expect(after.map((j) => [j.status, j.attempts])).toEqual([['sent', 2], ['sent', 2]]);
+    expect(after.map((j) => [j.status, j.attempts])).toEqual([
+      ['sent', 2],
+      ['sent', 2],
+    ]);
     // And never again.
     clock.now = new Date(clock.now.getTime() + 10 * LEASE_MS);
     expect((await reminders().runOnce()).claimed).toBe(0);
@@ -86,7 +111,8 @@ describe('reminder outbox: at-least-once through a process kill, idempotent deli
 
   it('two workers racing for the same due jobs never claim the same job (SKIP LOCKED)', async () => {
     clock.now = new Date('2029-12-01T00:00:00Z');
-    for (let i = 0; i < 10; i++) await book(0, 2, new Date(Date.parse('2030-02-04T09:00:00Z') + i * 30 * 60_000).toISOString());
+    for (let i = 0; i < 10; i++)
+      await book(0, 2, new Date(Date.parse('2030-02-04T09:00:00Z') + i * 30 * 60_000).toISOString());
     clock.now = new Date('2030-02-04T08:30:00Z');
     const [x, y] = await Promise.all([reminders().claim(15), reminders().claim(15)]);
     const ids = [...x, ...y].map((j) => j.id);
@@ -107,7 +133,10 @@ describe('reminder outbox: at-least-once through a process kill, idempotent deli
     const claimed = await reminders().claim(50);
     expect(claimed.map((j) => j.appointmentId)).toEqual([moved.id]);
     clock.now = new Date('2029-12-02T00:00:00Z');
-    await s.scheduling.booking.reschedule(s.operator, moved.id, { startsAt: new Date('2030-03-06T09:00:00Z'), reason: 'doctor asked' });
+    await s.scheduling.booking.reschedule(s.operator, moved.id, {
+      startsAt: new Date('2030-03-06T09:00:00Z'),
+      reason: 'doctor asked',
+    });
     const worker = reminders();
     expect(await worker.deliver(claimed[0]!)).toBe('skipped');
   });

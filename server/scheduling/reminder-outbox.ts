@@ -11,12 +11,22 @@ import { formatZoned } from './zoned-time.ts';
  * patient abroad, or a guardian receiving a dependent's reminder), else in the doctor's zone as
  * before, else UTC. The zone is named because the two sides of a video consult often differ.
  */
-export function reminderTime(startsAt: Date, recipientZone: string | null, doctorZone: string | null): string {
+export function reminderTime(
+  startsAt: Date,
+  recipientZone: string | null,
+  doctorZone: string | null,
+): string {
   const zone = recipientZone ?? doctorZone;
   return zone ? `${formatZoned(zone, startsAt)} (${zone})` : startsAt.toISOString();
 }
 
-export type ClaimedReminder = { id: string; appointmentId: string; offsetMinutes: number; dueAt: Date; leaseToken: string };
+export type ClaimedReminder = {
+  id: string;
+  appointmentId: string;
+  offsetMinutes: number;
+  dueAt: Date;
+  leaseToken: string;
+};
 export type ReminderOutboxOptions = { leaseMs: number; batchSize: number; now: () => Date };
 
 /**
@@ -38,26 +48,50 @@ export class ReminderOutbox {
     const due = this.db
       .select({ id: reminderJobs.id })
       .from(reminderJobs)
-      .where(and(eq(reminderJobs.status, 'pending'), lte(reminderJobs.dueAt, now), or(isNull(reminderJobs.leaseUntil), lt(reminderJobs.leaseUntil, now))))
+      .where(
+        and(
+          eq(reminderJobs.status, 'pending'),
+          lte(reminderJobs.dueAt, now),
+          or(isNull(reminderJobs.leaseUntil), lt(reminderJobs.leaseUntil, now)),
+        ),
+      )
       .orderBy(asc(reminderJobs.dueAt))
       .limit(limit)
       .for('update', { skipLocked: true });
     const rows = await this.db
       .update(reminderJobs)
-      .set({ leaseToken, leaseUntil: new Date(now.getTime() + this.opts.leaseMs), attempts: sql`${reminderJobs.attempts} + 1` })
+      .set({
+        leaseToken,
+        leaseUntil: new Date(now.getTime() + this.opts.leaseMs),
+        attempts: sql`${reminderJobs.attempts} + 1`,
+      })
       .where(inArray(reminderJobs.id, due))
-      .returning({ id: reminderJobs.id, appointmentId: reminderJobs.appointmentId, offsetMinutes: reminderJobs.offsetMinutes, dueAt: reminderJobs.dueAt });
+      .returning({
+        id: reminderJobs.id,
+        appointmentId: reminderJobs.appointmentId,
+        offsetMinutes: reminderJobs.offsetMinutes,
+        dueAt: reminderJobs.dueAt,
+      });
     return rows.map((r) => ({ ...r, leaseToken }));
   }
 
   /** Sends one claimed job (or skips it if the appointment was cancelled or moved) and settles it. */
   async deliver(job: ClaimedReminder): Promise<'sent' | 'skipped'> {
     const [a] = await this.db
-      .select({ status: appointments.status, startsAt: appointments.startsAt, patientId: appointments.patientId, kind: appointments.kind, timeZone: doctorSchedules.timeZone })
+      .select({
+        status: appointments.status,
+        startsAt: appointments.startsAt,
+        patientId: appointments.patientId,
+        kind: appointments.kind,
+        timeZone: doctorSchedules.timeZone,
+      })
       .from(appointments)
       .leftJoin(doctorSchedules, eq(doctorSchedules.doctorId, appointments.doctorId))
       .where(eq(appointments.id, job.appointmentId));
-    const stillDue = a && (a.status === 'requested' || a.status === 'confirmed') && a.startsAt.getTime() - job.offsetMinutes * 60_000 === job.dueAt.getTime();
+    const stillDue =
+      a &&
+      (a.status === 'requested' || a.status === 'confirmed') &&
+      a.startsAt.getTime() - job.offsetMinutes * 60_000 === job.dueAt.getTime();
     if (!stillDue) return this.settle(job, 'skipped');
     for (const to of await patientContacts(this.db, a.patientId)) {
       const when = reminderTime(a.startsAt, to.timeZone, a.timeZone);

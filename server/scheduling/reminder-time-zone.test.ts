@@ -1,7 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notificationOutbox } from '../../db/schema/index.ts';
-import { createUser, signIn, startIdentityHarness, type IdentityHarness } from '../../test/helpers/identity.ts';
+import {
+  createUser,
+  signIn,
+  startIdentityHarness,
+  type IdentityHarness,
+} from '../../test/helpers/identity.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from '../../test/helpers/scheduling.ts';
 import { may } from '../policy/decide.ts';
 import { reminderTime } from './reminder-outbox.ts';
@@ -10,9 +15,12 @@ describe("reminders in the patient's own time zone", () => {
   let h: IdentityHarness;
   let c: SchedulingClinic;
   let localPatient: { id: string; email: string; token: string };
-  const setZone = (token: string, timeZone: unknown, headers: Record<string, string> = {}) => h.call('PATCH', '/api/me', { token, body: { timeZone }, headers });
+  const setZone = (token: string, timeZone: unknown, headers: Record<string, string> = {}) =>
+    h.call('PATCH', '/api/me', { token, body: { timeZone }, headers });
   const remindersTo = async (email: string) =>
-    (await h.db.select().from(notificationOutbox).where(eq(notificationOutbox.recipient, email))).filter((m) => m.template === 'appointment_reminder').map((m) => m.body);
+    (await h.db.select().from(notificationOutbox).where(eq(notificationOutbox.recipient, email)))
+      .filter((m) => m.template === 'appointment_reminder')
+      .map((m) => m.body);
 
   beforeAll(async () => {
     h = await startIdentityHarness();
@@ -27,7 +35,9 @@ describe("reminders in the patient's own time zone", () => {
     const set = await setZone(c.patient.token, 'america/new_york');
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ id: c.patient.id, timeZone: 'America/New_York' });
-    expect((await h.call('GET', '/api/me', { token: c.patient.token })).body.timeZone).toBe('America/New_York');
+    expect((await h.call('GET', '/api/me', { token: c.patient.token })).body.timeZone).toBe(
+      'America/New_York',
+    );
     expect((await setZone(c.patient.token, null)).body.timeZone).toBeNull();
     expect((await h.call('GET', '/api/me', { token: c.patient.token })).body.timeZone).toBeNull();
     // A guardian receives their dependents' reminders, so they may set theirs too.
@@ -49,17 +59,28 @@ describe("reminders in the patient's own time zone", () => {
       const r = await h.call('PATCH', '/api/me', { token: c.patient.token, body });
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.contentType).toBe('application/problem+json');
-      expect(r.body.errors.map((e: { field: string }) => e.field), JSON.stringify(body)).toContain(field);
+      expect(
+        r.body.errors.map((e: { field: string }) => e.field),
+        JSON.stringify(body),
+      ).toContain(field);
       expect(r.body.errors.every((e: { message: unknown }) => typeof e.message === 'string')).toBe(true);
     }
-    expect((await setZone(c.patient.token, 'Mars/Olympus')).body.errors).toEqual([{ field: 'timeZone', message: 'must be an IANA time zone such as America/New_York' }]);
+    expect((await setZone(c.patient.token, 'Mars/Olympus')).body.errors).toEqual([
+      { field: 'timeZone', message: 'must be an IANA time zone such as America/New_York' },
+    ]);
     const notJson = await h.call('PATCH', '/api/me', { token: c.patient.token, body: '{oops' });
     expect(notJson.status).toBe(400);
-    expect((await h.call('GET', '/api/me', { token: c.patient.token })).body.timeZone).toBe('America/New_York');
+    expect((await h.call('GET', '/api/me', { token: c.patient.token })).body.timeZone).toBe(
+      'America/New_York',
+    );
   });
 
   it('only patients and guardians set a zone, for themselves: staff 403, acting for a dependent 403, no token 401', async () => {
-    for (const [who, token] of [['doctor', c.doctor.token], ['operator', c.operator.token], ['clinic admin', c.admin.token]] as const) {
+    for (const [who, token] of [
+      ['doctor', c.doctor.token],
+      ['operator', c.operator.token],
+      ['clinic admin', c.admin.token],
+    ] as const) {
       const r = await setZone(token, 'UTC');
       expect(r.status, who).toBe(403);
       expect(r.contentType).toBe('application/problem+json');
@@ -85,7 +106,11 @@ describe("reminders in the patient's own time zone", () => {
       const r = await h.call('POST', '/api/appointments', { token, body: booking(c, patientId, startsAt) });
       expect(r.status, startsAt).toBe(201);
     }
-    const dependent = await h.call('POST', '/api/appointments', { token: c.guardian.token, headers: { 'x-on-behalf-of': c.dependent.id }, body: booking(c, c.dependent.id, '2027-03-15T11:00:00+01:00') });
+    const dependent = await h.call('POST', '/api/appointments', {
+      token: c.guardian.token,
+      headers: { 'x-on-behalf-of': c.dependent.id },
+      body: booking(c, c.dependent.id, '2027-03-15T11:00:00+01:00'),
+    });
     expect(dependent.status).toBe(201);
 
     h.clock.now = new Date('2027-03-16T00:00:00Z');
@@ -109,8 +134,12 @@ describe("reminders in the patient's own time zone", () => {
   it('reminderTime: the recipient zone wins, then the doctor zone, then UTC', () => {
     // New York falls back at 06:00Z on 7 November 2027: 01:30 happens twice, and the offset tells which.
     const at = new Date('2027-11-07T05:30:00Z');
-    expect(reminderTime(at, 'America/New_York', 'Europe/Berlin')).toBe('2027-11-07T01:30:00-04:00 (America/New_York)');
-    expect(reminderTime(new Date('2027-11-07T06:30:00Z'), 'America/New_York', 'Europe/Berlin')).toBe('2027-11-07T01:30:00-05:00 (America/New_York)');
+    expect(reminderTime(at, 'America/New_York', 'Europe/Berlin')).toBe(
+      '2027-11-07T01:30:00-04:00 (America/New_York)',
+    );
+    expect(reminderTime(new Date('2027-11-07T06:30:00Z'), 'America/New_York', 'Europe/Berlin')).toBe(
+      '2027-11-07T01:30:00-05:00 (America/New_York)',
+    );
     expect(reminderTime(at, null, 'Europe/Berlin')).toBe('2027-11-07T06:30:00+01:00 (Europe/Berlin)');
     expect(reminderTime(at, null, null)).toBe('2027-11-07T05:30:00.000Z');
   });

@@ -40,7 +40,10 @@ export class SchedulingWorker {
         await task.run();
       } catch (err) {
         // Error messages from the driver can quote query parameters (recipients): log the code only.
-        this.opts.logger.error({ task: task.name, error: (err as Error).name, sqlState: sqlState(err) }, 'scheduling task failed');
+        this.opts.logger.error(
+          { task: task.name, error: (err as Error).name, sqlState: sqlState(err) },
+          'scheduling task failed',
+        );
       }
     }
   }

@@ -1,20 +1,42 @@
 import { addDays, isoWeekday, zonedToInstant } from './zoned-time.ts';
 
-export type WeeklyRule = { weekday: number; startMinute: number; endMinute: number; validFrom: string | null; validUntil: string | null };
-export type AvailabilityException = { date: string; kind: 'unavailable' | 'available'; startMinute: number | null; endMinute: number | null };
+export type WeeklyRule = {
+  weekday: number;
+  startMinute: number;
+  endMinute: number;
+  validFrom: string | null;
+  validUntil: string | null;
+};
+export type AvailabilityException = {
+  date: string;
+  kind: 'unavailable' | 'available';
+  startMinute: number | null;
+  endMinute: number | null;
+};
 export type Interval = { start: Date; end: Date };
 
 /**
  * The doctor's open windows on one local date, as local minute ranges: the weekly rules for that
  * weekday, plus 'available' exceptions, minus 'unavailable' ones (a null range = the whole day).
  */
-export function localWindows(date: string, rules: readonly WeeklyRule[], exceptions: readonly AvailabilityException[]): [number, number][] {
+export function localWindows(
+  date: string,
+  rules: readonly WeeklyRule[],
+  exceptions: readonly AvailabilityException[],
+): [number, number][] {
   const weekday = isoWeekday(date);
   let windows: [number, number][] = rules
-    .filter((r) => r.weekday === weekday && (!r.validFrom || r.validFrom <= date) && (!r.validUntil || date <= r.validUntil))
+    .filter(
+      (r) =>
+        r.weekday === weekday &&
+        (!r.validFrom || r.validFrom <= date) &&
+        (!r.validUntil || date <= r.validUntil),
+    )
     .map((r) => [r.startMinute, r.endMinute]);
   const today = exceptions.filter((e) => e.date === date);
-  for (const e of today) if (e.kind === 'available' && e.startMinute !== null && e.endMinute !== null) windows.push([e.startMinute, e.endMinute]);
+  for (const e of today)
+    if (e.kind === 'available' && e.startMinute !== null && e.endMinute !== null)
+      windows.push([e.startMinute, e.endMinute]);
   windows = merge(windows);
   for (const e of today) {
     if (e.kind !== 'unavailable') continue;
@@ -72,7 +94,8 @@ export function slotPlacement(
   for (const date of dates) {
     for (const [s, e] of localWindows(date, rules, exceptions)) {
       const windowStart = zonedToInstant(timeZone, date, s).getTime();
-      if (windowStart > start.getTime() || end.getTime() > zonedToInstant(timeZone, date, e).getTime()) continue;
+      if (windowStart > start.getTime() || end.getTime() > zonedToInstant(timeZone, date, e).getTime())
+        continue;
       if ((start.getTime() - windowStart) % (stepMinutes * 60_000) === 0) return 'on_grid';
       inside = true;
     }
@@ -81,9 +104,18 @@ export function slotPlacement(
 }
 
 /** True when [start, end) lies entirely inside one open window of the local date(s) it touches. */
-export function withinAvailability(timeZone: string, start: Date, end: Date, dates: readonly string[], rules: readonly WeeklyRule[], exceptions: readonly AvailabilityException[]): boolean {
+export function withinAvailability(
+  timeZone: string,
+  start: Date,
+  end: Date,
+  dates: readonly string[],
+  rules: readonly WeeklyRule[],
+  exceptions: readonly AvailabilityException[],
+): boolean {
   return dates.some((date) =>
-    localWindows(date, rules, exceptions).some(([s, e]) => zonedToInstant(timeZone, date, s) <= start && end <= zonedToInstant(timeZone, date, e)),
+    localWindows(date, rules, exceptions).some(
+      ([s, e]) => zonedToInstant(timeZone, date, s) <= start && end <= zonedToInstant(timeZone, date, e),
+    ),
   );
 }
 

@@ -3,7 +3,11 @@
  * `code` on their error, and drizzle wraps that error in a DrizzleQueryError as `cause`.
  */
 export function sqlState(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 4;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
@@ -12,8 +16,14 @@ export function sqlState(err: unknown): string | undefined {
 
 /** The constraint a failed query violated: postgres-js calls it `constraint_name`, PGlite `constraint`. */
 export function sqlConstraint(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const name = (e as { constraint_name?: unknown; constraint?: unknown }).constraint_name ?? (e as { constraint?: unknown }).constraint;
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 4;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    const name =
+      (e as { constraint_name?: unknown; constraint?: unknown }).constraint_name ??
+      (e as { constraint?: unknown }).constraint;
     if (typeof name === 'string') return name;
   }
   return undefined;

@@ -24,7 +24,8 @@ export const ACTION_FOR_TARGET: Record<TargetStatus, Action> = {
   no_show: 'appointment.no_show',
 };
 
-export const canTransition = (from: AppointmentStatus, to: AppointmentStatus) => TRANSITIONS[from].includes(to);
+export const canTransition = (from: AppointmentStatus, to: AppointmentStatus) =>
+  TRANSITIONS[from].includes(to);
 
 /** Statuses in which the time can still be moved. */
 export const RESCHEDULABLE: readonly AppointmentStatus[] = ['requested', 'confirmed'];

@@ -8,7 +8,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string) {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     formatters.set(timeZone, f);
   }
   return f;
@@ -52,8 +61,16 @@ export function offsetAt(timeZone: string, epochMs: number): number {
 
 function computeOffset(timeZone: string, whole: number): number {
   const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(whole))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  for (const p of formatter(timeZone).formatToParts(new Date(whole)))
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  const asUtc = Date.UTC(
+    parts.year!,
+    parts.month! - 1,
+    parts.day!,
+    parts.hour!,
+    parts.minute!,
+    parts.second!,
+  );
   return asUtc - whole;
 }
 
@@ -64,17 +81,26 @@ export function zonedToInstant(timeZone: string, localDate: string, minuteOfDay:
   const naive = Date.UTC(y, m - 1, d, 0, minuteOfDay);
   const before = offsetAt(timeZone, naive - 86_400_000);
   const after = offsetAt(timeZone, naive + 86_400_000);
-  const candidates = [...new Set([naive - before, naive - after])].filter((t) => t + offsetAt(timeZone, t) === naive);
+  const candidates = [...new Set([naive - before, naive - after])].filter(
+    (t) => t + offsetAt(timeZone, t) === naive,
+  );
   if (candidates.length) return new Date(Math.min(...candidates));
   // In a gap: keep the offset in force before the change, i.e. push forward by the gap's length.
   return new Date(naive - before);
 }
 
 /** The local date and minute-of-day of an instant, for display and for finding which day's rules apply. */
-export function instantToZoned(timeZone: string, at: Date): { date: string; minute: number; offsetMinutes: number } {
+export function instantToZoned(
+  timeZone: string,
+  at: Date,
+): { date: string; minute: number; offsetMinutes: number } {
   const offset = offsetAt(timeZone, at.getTime());
   const local = new Date(at.getTime() + offset);
-  return { date: local.toISOString().slice(0, 10), minute: local.getUTCHours() * 60 + local.getUTCMinutes(), offsetMinutes: Math.round(offset / 60_000) };
+  return {
+    date: local.toISOString().slice(0, 10),
+    minute: local.getUTCHours() * 60 + local.getUTCMinutes(),
+    offsetMinutes: Math.round(offset / 60_000),
+  };
 }
 
 /** ISO-8601 local time with its offset, e.g. 2026-03-29T09:00:00+02:00. */

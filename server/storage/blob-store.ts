@@ -24,7 +24,11 @@ export type ByteRange = { start: number; end?: number };
 const BLOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
 export function assertBlobId(id: string): void {
-  if (typeof id !== 'string' || !BLOB_ID.test(id)) throw new BlobStoreError('blob_id_invalid', 'blob id must be 1-128 letters, digits, - or _, starting with a letter or digit');
+  if (typeof id !== 'string' || !BLOB_ID.test(id))
+    throw new BlobStoreError(
+      'blob_id_invalid',
+      'blob id must be 1-128 letters, digits, - or _, starting with a letter or digit',
+    );
 }
 
 export type BlobStoreErrorCode = 'blob_id_invalid' | 'blob_not_found' | 'blob_exists' | 'range_invalid';

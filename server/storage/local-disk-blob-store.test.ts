@@ -35,7 +35,11 @@ describe('local-disk blob store', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  const codeOf = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => (err instanceof BlobStoreError ? err.code : err));
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (err: unknown) => (err instanceof BlobStoreError ? err.code : err),
+    );
 
   it('put, stat, get, delete', async () => {
     const body = randomBytes(700_000);
@@ -66,7 +70,8 @@ describe('local-disk blob store', () => {
     expect((await readAll(await store.get('r', { start: 2, end: 4 }))).toString()).toBe('234');
     expect((await readAll(await store.get('r', { start: 7 }))).toString()).toBe('789');
     expect((await readAll(await store.get('r', { start: 8, end: 100 }))).toString()).toBe('89');
-    for (const range of [{ start: 10 }, { start: -1 }, { start: 5, end: 4 }, { start: 1.5 }]) expect(await codeOf(store.get('r', range))).toBe('range_invalid');
+    for (const range of [{ start: 10 }, { start: -1 }, { start: 5, end: 4 }, { start: 1.5 }])
+      expect(await codeOf(store.get('r', range))).toBe('range_invalid');
   });
 
   it('refuses ids that could leave the store or are not portable', async () => {
@@ -81,12 +86,27 @@ describe('local-disk blob store', () => {
   it('never overwrites: a second put of an id is blob_exists and the first content stays', async () => {
     await store.put('same', Readable.from([Buffer.from('first')]));
     expect(await codeOf(store.put('same', Readable.from([Buffer.from('second')])))).toBe('blob_exists');
-    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.put('race', Readable.from([Buffer.from(`writer ${i} `.repeat(10_000))]))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        store.put('race', Readable.from([Buffer.from(`writer ${i} `.repeat(10_000))])),
+      ),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => ((r as PromiseRejectedResult).reason as BlobStoreError).code)).toEqual(Array(7).fill('blob_exists'));
+    expect(
+      results
+        .filter((r) => r.status === 'rejected')
+        .map((r) => ((r as PromiseRejectedResult).reason as BlobStoreError).code),
+    ).toEqual(Array(7).fill('blob_exists'));
     const winner = (await readAll(await store.get('race'))).toString();
     expect(winner).toMatch(/^(writer \d )+$/);
-    expect(new Set(winner.trim().split(' ').filter((w) => w !== 'writer')).size).toBe(1);
+    expect(
+      new Set(
+        winner
+          .trim()
+          .split(' ')
+          .filter((w) => w !== 'writer'),
+      ).size,
+    ).toBe(1);
     expect((await store.get('same').then(readAll)).toString()).toBe('first');
   });
 

@@ -68,12 +68,27 @@ export class LocalDiskBlobStore implements BlobStore {
     });
     try {
       const { size } = await file.stat();
-      if (range && !(Number.isSafeInteger(range.start) && range.start >= 0 && range.start < Math.max(size, 1) && (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start)))) {
-        throw new BlobStoreError('range_invalid', `range ${range.start}-${range.end ?? ''} does not fit a blob of ${size} bytes`);
+      if (
+        range &&
+        !(
+          Number.isSafeInteger(range.start) &&
+          range.start >= 0 &&
+          range.start < Math.max(size, 1) &&
+          (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start))
+        )
+      ) {
+        throw new BlobStoreError(
+          'range_invalid',
+          `range ${range.start}-${range.end ?? ''} does not fit a blob of ${size} bytes`,
+        );
       }
       // The open handle keeps the bytes readable even if the blob is deleted meanwhile.
       if (size === 0) return file.createReadStream();
-      return file.createReadStream({ start: range?.start, end: range?.end === undefined ? undefined : Math.min(range.end, size - 1), highWaterMark: 256 * 1024 });
+      return file.createReadStream({
+        start: range?.start,
+        end: range?.end === undefined ? undefined : Math.min(range.end, size - 1),
+        highWaterMark: 256 * 1024,
+      });
     } catch (err) {
       await file.close();
       throw err;
@@ -107,7 +122,15 @@ export class LocalDiskBlobStore implements BlobStore {
     for (const name of await readdir(this.#tmpDir)) {
       const path = join(this.#tmpDir, name);
       const s = await stat(path).catch(() => undefined);
-      if (s && Date.now() - s.mtimeMs >= olderThanMs && (await unlink(path).then(() => true, () => false))) removed++;
+      if (
+        s &&
+        Date.now() - s.mtimeMs >= olderThanMs &&
+        (await unlink(path).then(
+          () => true,
+          () => false,
+        ))
+      )
+        removed++;
     }
     return removed;
   }
@@ -115,7 +138,11 @@ export class LocalDiskBlobStore implements BlobStore {
 
 const notFound = (id: string) => new BlobStoreError('blob_not_found', `no blob ${id}`);
 const exists_ = (id: string) => new BlobStoreError('blob_exists', `blob ${id} exists already`);
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /** fsync through a new descriptor: the data is on disk before the blob becomes visible. */
 const syncFile = (path: string) => syncPath(path, 'r+');

@@ -17,22 +17,46 @@ export type AfterClose =
 export type CloseEntry = { readonly code: number; readonly after: AfterClose; readonly text: string };
 
 export const closeCatalogue = {
-  client_left: { code: 4004, after: 'final', text: 'the client left; the server drops the session instead of keeping it for resumption' },
+  client_left: {
+    code: 4004,
+    after: 'final',
+    text: 'the client left; the server drops the session instead of keeping it for resumption',
+  },
   /** Sent by the client itself, never the server: a deliberate drop that looks like a network failure (tests, diagnostics). */
   dropped: { code: 4000, after: 'resume', text: 'the client dropped its socket as a network failure would' },
-  duplicate_identity: { code: 4001, after: 'final', text: 'another connection joined with the same identity' },
+  duplicate_identity: {
+    code: 4001,
+    after: 'final',
+    text: 'another connection joined with the same identity',
+  },
   resumed_elsewhere: { code: 4001, after: 'final', text: 'the session was resumed on another connection' },
   room_closed: { code: 4002, after: 'final', text: 'the room ended' },
   denied: { code: 4003, after: 'final', text: 'the host did not let this participant in' },
   session_expired: { code: 4005, after: 'rejoin', text: 'the server no longer knows this resume key' },
   // What the join token stood for was withdrawn (the RevocationReasons): final, do not reconnect.
   invitation_revoked: { code: 4006, after: 'final', text: "the guest's invitation was revoked" },
-  consultation_cancelled: { code: 4006, after: 'final', text: 'the consultation was cancelled or marked no-show' },
-  consultation_not_open: { code: 4006, after: 'final', text: 'the consultation is not open (completed, awaiting approval or outside its time)' },
-  removed_by_host: { code: 4008, after: 'final', text: 'a host removed this participant; the identity cannot join the room again' },
+  consultation_cancelled: {
+    code: 4006,
+    after: 'final',
+    text: 'the consultation was cancelled or marked no-show',
+  },
+  consultation_not_open: {
+    code: 4006,
+    after: 'final',
+    text: 'the consultation is not open (completed, awaiting approval or outside its time)',
+  },
+  removed_by_host: {
+    code: 4008,
+    after: 'final',
+    text: 'a host removed this participant; the identity cannot join the room again',
+  },
   ended_by_host: { code: 4009, after: 'final', text: 'a host ended the consultation for everyone' },
   join_timeout: { code: 4010, after: 'rejoin', text: 'the socket did not join within the join deadline' },
-  too_many_connections: { code: 4007, after: 'final', text: 'this join link already holds as many connections as it may; close one first' },
+  too_many_connections: {
+    code: 4007,
+    after: 'final',
+    text: 'this join link already holds as many connections as it may; close one first',
+  },
   server_shutdown: { code: 1001, after: 'resume', text: 'the node is shutting down' },
   ping_timeout: { code: 1001, after: 'resume', text: 'the client stopped answering pings' },
   frame_too_large: { code: 1009, after: 'resume', text: 'a frame was over the transport cap' },
@@ -55,5 +79,7 @@ export function afterCloseCode(code: number): AfterClose {
 
 /** The first catalogued reason for a code, for a close that arrived without its reason text. */
 export function reasonForCode(code: number): CloseReason | undefined {
-  return (Object.keys(closeCatalogue) as CloseReason[]).find((reason) => closeCatalogue[reason].code === code);
+  return (Object.keys(closeCatalogue) as CloseReason[]).find(
+    (reason) => closeCatalogue[reason].code === code,
+  );
 }

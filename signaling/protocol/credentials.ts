@@ -13,11 +13,15 @@ export const SIGNALING_SUBPROTOCOL = 'carecall.v1';
 const TOKEN_PREFIX = 'carecall.token.';
 const RESUME_PREFIX = 'carecall.resume.';
 
-export type SignalingCredential = { kind: 'join'; token: string } | { kind: 'resume'; resumeKey: string; lastSeq: number };
+export type SignalingCredential =
+  { kind: 'join'; token: string } | { kind: 'resume'; resumeKey: string; lastSeq: number };
 
 /** The subprotocol list a client offers for this credential. */
 export function signalingProtocols(credential: SignalingCredential): string[] {
-  const second = credential.kind === 'join' ? `${TOKEN_PREFIX}${credential.token}` : `${RESUME_PREFIX}${credential.resumeKey}.${credential.lastSeq}`;
+  const second =
+    credential.kind === 'join'
+      ? `${TOKEN_PREFIX}${credential.token}`
+      : `${RESUME_PREFIX}${credential.resumeKey}.${credential.lastSeq}`;
   return [SIGNALING_SUBPROTOCOL, second];
 }
 
@@ -29,7 +33,10 @@ const RESUME = /^([A-Za-z0-9_-]{1,64})\.(\d{1,15})$/;
 
 /** Reads the credential from a Sec-WebSocket-Protocol header value (comma-separated list). */
 export function parseSignalingProtocols(header: string | null | undefined): CredentialParse {
-  const offered = (header ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const offered = (header ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const tokens = offered.filter((p) => p.startsWith(TOKEN_PREFIX));
   const resumes = offered.filter((p) => p.startsWith(RESUME_PREFIX));
   if (tokens.length + resumes.length === 0) return { ok: false, reason: 'missing' };

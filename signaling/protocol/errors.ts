@@ -42,5 +42,9 @@ export type ErrorCode = (typeof errorCodes)[number];
  * Why a join token stopped admitting anyone: the guest's invitation was revoked; the consultation
  * was cancelled (or marked no-show); it is not open (completed, awaiting approval, outside its time).
  */
-export const revocationReasons = ['invitation_revoked', 'consultation_cancelled', 'consultation_not_open'] as const satisfies readonly CloseReason[];
+export const revocationReasons = [
+  'invitation_revoked',
+  'consultation_cancelled',
+  'consultation_not_open',
+] as const satisfies readonly CloseReason[];
 export type RevocationReason = (typeof revocationReasons)[number];

@@ -4,10 +4,16 @@ import { z } from 'zod';
 const id = z.string().min(1).max(64);
 const dtlsParameters = z.looseObject({
   role: z.enum(['auto', 'client', 'server']).optional(),
-  fingerprints: z.array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) })).min(1).max(8),
+  fingerprints: z
+    .array(z.object({ algorithm: z.string().max(16), value: z.string().max(256) }))
+    .min(1)
+    .max(8),
 });
 const rtpParameters = z.looseObject({
-  codecs: z.array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int() })).min(1).max(16),
+  codecs: z
+    .array(z.looseObject({ mimeType: z.string().max(64), payloadType: z.number().int() }))
+    .min(1)
+    .max(16),
   encodings: z.array(z.looseObject({})).max(8).optional(),
 });
 export const rtpCapabilitiesSchema = z.looseObject({
@@ -50,7 +56,13 @@ export const mediaRequestSchemas = {
 
 export type MediaMethod = keyof typeof mediaRequestSchemas;
 
-export type ProducerInfo = { peerId: string; producerId: string; kind: 'audio' | 'video'; source: string; paused: boolean };
+export type ProducerInfo = {
+  peerId: string;
+  producerId: string;
+  kind: 'audio' | 'video';
+  source: string;
+  paused: boolean;
+};
 export type ClientStats = { rttMs: number; packetLossPct: number; jitterMs?: number | undefined };
 export type QualityLevel = 'excellent' | 'good' | 'poor' | 'bad';
 /** uplink/downlink: mediasoup scores 0-10 (null when nothing flows that way). */

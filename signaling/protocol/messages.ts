@@ -1,8 +1,16 @@
 import { z } from 'zod';
 import type { ErrorCode } from './errors.ts';
 import { mediaRequestSchemas, type MediaNotifications, type MediaResponses } from './media.ts';
-import { moderationRequestSchemas, type ModerationNotifications, type ModerationResponses } from './moderation.ts';
-import { waitingRoomRequestSchemas, type WaitingRoomNotifications, type WaitingRoomResponses } from './waiting-room.ts';
+import {
+  moderationRequestSchemas,
+  type ModerationNotifications,
+  type ModerationResponses,
+} from './moderation.ts';
+import {
+  waitingRoomRequestSchemas,
+  type WaitingRoomNotifications,
+  type WaitingRoomResponses,
+} from './waiting-room.ts';
 
 /*
  * The request map is the union of the features' own maps (media.ts, waiting-room.ts,

@@ -21,7 +21,10 @@ export const moderationRequestSchemas = {
   /** Ends the consultation for everyone: every connection closes (ended_by_host), media stops. */
   endForEveryone: z.object({}),
   /** A short note to one waiting participant, or to everyone waiting when peerId is left out. */
-  messageWaiting: z.object({ peerId: id.optional(), text: z.string().trim().min(1).max(WAITING_MESSAGE_MAX_CHARS) }),
+  messageWaiting: z.object({
+    peerId: id.optional(),
+    text: z.string().trim().min(1).max(WAITING_MESSAGE_MAX_CHARS),
+  }),
 } as const;
 
 export type ModerationMethod = keyof typeof moderationRequestSchemas;

@@ -21,10 +21,20 @@ export type WaitingInfo = PeerInfo & { since: string };
 /** STUN/TURN servers for the client's transports, with credentials minted for this participant. */
 export type IceServerInfo = { urls: string[]; username?: string; credential?: string };
 /** Everything an admitted participant needs to start media; sent on join or on admission. */
-export type RoomState = { peers: PeerInfo[]; producers: ProducerInfo[]; waiting: WaitingInfo[]; participants?: ParticipantInfo[] };
+export type RoomState = {
+  peers: PeerInfo[];
+  producers: ProducerInfo[];
+  waiting: WaitingInfo[];
+  participants?: ParticipantInfo[];
+};
 
 export type WaitingRoomResponses = {
-  join: { peerId: string; status: 'waiting' | 'admitted'; resumeKey: string; iceServers: IceServerInfo[] } & RoomState;
+  join: {
+    peerId: string;
+    status: 'waiting' | 'admitted';
+    resumeKey: string;
+    iceServers: IceServerInfo[];
+  } & RoomState;
   admit: Record<string, never>;
   admitAll: { admitted: number };
   deny: Record<string, never>;

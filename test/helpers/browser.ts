@@ -8,7 +8,9 @@ import { CHROMIUM_PATH } from './env.ts';
  * Debian Chromium with fake camera/mic; flags from shared/notes/offline-dependencies.md.
  * `fakeCameras`: how many fake cameras it offers (device switching); audio devices come in twos anyway.
  */
-export async function launchChromium(opts: { fakeCameras?: number } = {}): Promise<{ browser: Browser; close: () => Promise<void> }> {
+export async function launchChromium(
+  opts: { fakeCameras?: number } = {},
+): Promise<{ browser: Browser; close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'carecall-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM_PATH,
@@ -53,17 +55,34 @@ export async function openWindow(browser: Browser): Promise<Page> {
 
 const consoleLogs = new WeakMap<Page, string[]>();
 
-export type ProbeState = { joinStartedAt: number; joinedAt: number; admittedAt: number; firstRemoteFrameAt: number; error: string };
+export type ProbeState = {
+  joinStartedAt: number;
+  joinedAt: number;
+  admittedAt: number;
+  firstRemoteFrameAt: number;
+  error: string;
+};
 
 export async function waitForProbe(page: Page, predicate: string, timeoutMs = 15_000) {
   try {
-    await page.waitForFunction(`window.carecall && (window.carecall.error || (${predicate}))`, { timeout: timeoutMs, polling: 50 });
+    await page.waitForFunction(`window.carecall && (window.carecall.error || (${predicate}))`, {
+      timeout: timeoutMs,
+      polling: 50,
+    });
   } catch (err) {
-    const state = await page.evaluate('JSON.stringify({...window.carecall, client: undefined, stats: undefined, consumers: window.carecall?.client?.consumers.size})').catch(() => '?');
+    const state = await page
+      .evaluate(
+        'JSON.stringify({...window.carecall, client: undefined, stats: undefined, consumers: window.carecall?.client?.consumers.size})',
+      )
+      .catch(() => '?');
     const log = (consoleLogs.get(page) ?? []).slice(-15).join('\n  ');
-    throw new Error(`waiting for ${predicate}: ${(err as Error).message}\n state: ${String(state)}\n console:\n  ${log}`);
+    throw new Error(
+      `waiting for ${predicate}: ${(err as Error).message}\n state: ${String(state)}\n console:\n  ${log}`,
+    );
   }
-  const state = (await page.evaluate('({...window.carecall, client: undefined, stats: undefined})')) as ProbeState;
+  const state = (await page.evaluate(
+    '({...window.carecall, client: undefined, stats: undefined})',
+  )) as ProbeState;
   if (state.error) throw new Error(`page error: ${state.error}`);
   return state;
 }

@@ -5,7 +5,9 @@ export const ENGINES = ['postgres', 'pglite'] as const;
 export type Engine = (typeof ENGINES)[number];
 
 /** A migrated database of either engine for one test file: its own PostgreSQL database, or an in-memory PGlite. */
-export async function openTestEngine(engine: Engine): Promise<{ handle: DbHandle; url: string | undefined; close: () => Promise<void> }> {
+export async function openTestEngine(
+  engine: Engine,
+): Promise<{ handle: DbHandle; url: string | undefined; close: () => Promise<void> }> {
   if (engine === 'pglite') {
     const handle = await openDb({ pgliteDir: 'memory://' });
     return { handle, url: undefined, close: () => handle.close() };
@@ -21,4 +23,3 @@ export async function openTestEngine(engine: Engine): Promise<{ handle: DbHandle
     },
   };
 }
-

@@ -2,7 +2,16 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { desc, eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { openDb, type DbHandle } from '../../db/client.ts';
-import { careRelationships, clinicMembers, clinics, guardianships, notificationOutbox, patientNotes, users, type UserRole } from '../../db/schema/index.ts';
+import {
+  careRelationships,
+  clinicMembers,
+  clinics,
+  guardianships,
+  notificationOutbox,
+  patientNotes,
+  users,
+  type UserRole,
+} from '../../db/schema/index.ts';
 import { noteScope } from '../../server/records/patient-repository.ts';
 import type { Services } from '../../server/services.ts';
 import { createApp } from '../../server/app.ts';
@@ -19,7 +28,11 @@ export type IdentityHarness = Awaited<ReturnType<typeof startIdentityHarness>>;
 export async function startIdentityHarness(options: Record<string, string> = {}) {
   // Nodes of one deployment share the audit chain key and the data KEK (a second node here is `another`).
   const chainKey = randomBytes(32);
-  const env = { AUDIT_CHAIN_KEY: chainKey.toString('base64'), DATA_KEK: randomBytes(32).toString('base64'), ...options };
+  const env = {
+    AUDIT_CHAIN_KEY: chainKey.toString('base64'),
+    DATA_KEK: randomBytes(32).toString('base64'),
+    ...options,
+  };
   const database = await createTestDatabase();
   const handle = await openDb({ databaseUrl: database.url, maxConnections: 5 });
   const h = await appOn(handle, env);
@@ -38,12 +51,24 @@ export async function startIdentityHarness(options: Record<string, string> = {})
 }
 
 async function appOn(handle: DbHandle, env: Record<string, string>) {
-  const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', LOGIN_RATE_LIMIT_PER_MINUTE: '10000', LOGIN_CODES_PER_WINDOW: '1000', SIGN_IN_CONCURRENCY: '10000', DEMO: 'off', ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PASSWORD_HASH_STRENGTH: 'minimum',
+    LOGIN_RATE_LIMIT_PER_MINUTE: '10000',
+    LOGIN_CODES_PER_WINDOW: '1000',
+    SIGN_IN_CONCURRENCY: '10000',
+    DEMO: 'off',
+    ...env,
+  });
   const logs = captureLogs();
   // A settable clock for scheduling (reminders, dispatch intervals, licence notices) and consultation windows; real time by default.
   const clock = { now: undefined as Date | undefined };
   const now = () => clock.now ?? new Date();
-  const services = await createServices(config, { db: handle.db, logger: logs.logger }, { publicUrl: () => 'http://carecall.test', consultationClock: now, schedulingClock: now });
+  const services = await createServices(
+    config,
+    { db: handle.db, logger: logs.logger },
+    { publicUrl: () => 'http://carecall.test', consultationClock: now, schedulingClock: now },
+  );
   const { identity, scheduling, outbox } = services;
   const app = createApp(services, {
     logger: logs.logger,
@@ -53,13 +78,23 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     checks: {},
     trustedProxies: config.trustedProxies.length ? parseTrustedProxies(config.trustedProxies) : undefined,
   });
-  const call = async (method: string, path: string, opts: { token?: string | undefined; body?: unknown; ip?: string; headers?: Record<string, string> } = {}) => {
+  const call = async (
+    method: string,
+    path: string,
+    opts: { token?: string | undefined; body?: unknown; ip?: string; headers?: Record<string, string> } = {},
+  ) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     const res = await app.request(
       path,
-      { method, headers, ...(opts.body !== undefined ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) } : {}) },
+      {
+        method,
+        headers,
+        ...(opts.body !== undefined
+          ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) }
+          : {}),
+      },
       { remoteAddress: opts.ip ?? '203.0.113.7' },
     );
     const text = await res.text();
@@ -69,7 +104,12 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
     } catch {
       body = text;
     }
-    return { status: res.status, body, contentType: res.headers.get('content-type') ?? '', headers: res.headers };
+    return {
+      status: res.status,
+      body,
+      contentType: res.headers.get('content-type') ?? '',
+      headers: res.headers,
+    };
   };
   return { app, services, identity, scheduling, clock, outbox, logs, db: handle.db, call, config };
 }
@@ -79,7 +119,18 @@ type Call = Awaited<ReturnType<typeof appOn>>['call'];
 export const PASSWORD = 'a-long-test-password-1';
 
 /** Inserts a user directly (the platform admin has no sign-up path; tests build others this way for speed). */
-export async function createUser(identity: Identity, db: DbHandle['db'], opts: { role: UserRole; clinicId?: string; email?: string | null; phone?: string; dateOfBirth?: string; password?: string | null }) {
+export async function createUser(
+  identity: Identity,
+  db: DbHandle['db'],
+  opts: {
+    role: UserRole;
+    clinicId?: string;
+    email?: string | null;
+    phone?: string;
+    dateOfBirth?: string;
+    password?: string | null;
+  },
+) {
   const id = randomUUID();
   const email = opts.email === null ? null : (opts.email ?? `${opts.role}-${id.slice(0, 8)}@example.test`);
   await db.insert(users).values({
@@ -104,7 +155,8 @@ export async function createClinic(db: DbHandle['db'], name = 'Clinic') {
 export const relate = (db: DbHandle['db'], clinicId: string, doctorId: string, patientId: string) =>
   db.insert(careRelationships).values({ clinicId, doctorId, patientId, createdBy: doctorId });
 
-export const guard = (db: DbHandle['db'], guardianId: string, dependentId: string) => db.insert(guardianships).values({ guardianId, dependentId });
+export const guard = (db: DbHandle['db'], guardianId: string, dependentId: string) =>
+  db.insert(guardianships).values({ guardianId, dependentId });
 
 /** The newest message the outbox holds for a recipient. */
 export async function lastMessage(db: DbHandle['db'], recipient: string) {
@@ -116,25 +168,52 @@ export async function lastMessage(db: DbHandle['db'], recipient: string) {
 export const codeIn = (body: string) => /\b(\d{6})\b/.exec(body)?.[1];
 
 /** Password + e-mailed code, the way a user signs in. */
-export async function signIn(call: Call, db: DbHandle['db'], email: string, password = PASSWORD, ip?: string) {
+export async function signIn(
+  call: Call,
+  db: DbHandle['db'],
+  email: string,
+  password = PASSWORD,
+  ip?: string,
+) {
   const start = await call('POST', '/api/auth/login', { body: { email, password }, ...(ip ? { ip } : {}) });
   if (start.status !== 200) throw new Error(`login failed: ${start.status} ${JSON.stringify(start.body)}`);
   const msg = await lastMessage(db, email);
   const code = codeIn(msg!.body)!;
-  const done = await call('POST', '/api/auth/mfa', { body: { challengeId: start.body.challengeId, code }, ...(ip ? { ip } : {}) });
+  const done = await call('POST', '/api/auth/mfa', {
+    body: { challengeId: start.body.challengeId, code },
+    ...(ip ? { ip } : {}),
+  });
   if (done.status !== 200) throw new Error(`mfa failed: ${done.status} ${JSON.stringify(done.body)}`);
   return done.body as { accessToken: string; refreshToken: string; sessionId: string; expiresIn: number };
 }
 
 /** Ground truth for assertions, read around the API: the patient's profile as stored. */
 export async function storedProfile(db: DbHandle['db'], patientId: string) {
-  const [p] = await db.select({ id: users.id, displayName: users.displayName, email: users.email, phone: users.phone, dateOfBirth: users.dateOfBirth }).from(users).where(eq(users.id, patientId));
+  const [p] = await db
+    .select({
+      id: users.id,
+      displayName: users.displayName,
+      email: users.email,
+      phone: users.phone,
+      dateOfBirth: users.dateOfBirth,
+    })
+    .from(users)
+    .where(eq(users.id, patientId));
   if (!p) throw new Error(`no user ${patientId}`);
   return p;
 }
 
 /** Ground truth for assertions: the patient's notes as stored (newest first), opened with the deployment's sealer. */
 export async function storedNotes(services: Services, db: DbHandle['db'], patientId: string) {
-  const rows = await db.select().from(patientNotes).where(eq(patientNotes.patientId, patientId)).orderBy(desc(patientNotes.createdAt));
-  return Promise.all(rows.map(async (r) => ({ id: r.id, body: await services.encryption.messages.openText(noteScope(patientId), r.id, r.sealedBody!) })));
+  const rows = await db
+    .select()
+    .from(patientNotes)
+    .where(eq(patientNotes.patientId, patientId))
+    .orderBy(desc(patientNotes.createdAt));
+  return Promise.all(
+    rows.map(async (r) => ({
+      id: r.id,
+      body: await services.encryption.messages.openText(noteScope(patientId), r.id, r.sealedBody!),
+    })),
+  );
 }

@@ -19,16 +19,29 @@ export type NodeProcess = {
   stop: () => Promise<void>;
 };
 
-export const ed25519Pem = () => generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+export const ed25519Pem = () =>
+  generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 
 /**
  * The real node (server/main.ts) in a child process, as production runs it: a crash ends the
  * process instead of failing a test worker, so a test can tell "still up" from "died".
  */
-export async function startNodeProcess(env: Record<string, string>, opts: { startTimeoutMs?: number } = {}): Promise<NodeProcess> {
+export async function startNodeProcess(
+  env: Record<string, string>,
+  opts: { startTimeoutMs?: number } = {},
+): Promise<NodeProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', DEMO: 'off', SFU_WORKERS: '1', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      DEMO: 'off',
+      SFU_WORKERS: '1',
+      LOG_LEVEL: 'info',
+      ...env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];
@@ -48,11 +61,18 @@ export async function startNodeProcess(env: Record<string, string>, opts: { star
     }
   });
   child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const alive = () => child.exitCode === null && child.signalCode === null;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);
   // Up when it answers (whatever LOG_LEVEL hides).
-  while (!(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (!alive() || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`node did not start: ${stderr.slice(-2000)}`);

@@ -46,7 +46,18 @@ export class PgCluster {
     if (asUser) await chown(dir, asUser.uid, asUser.gid);
     const cluster = new PgCluster(dir, await freePort(), asUser);
     try {
-      await cluster.#exec('initdb', ['-D', cluster.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
+      await cluster.#exec('initdb', [
+        '-D',
+        cluster.dataDir,
+        '-A',
+        'trust',
+        '-U',
+        'postgres',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+      ]);
       const conf = {
         listen_addresses: "'127.0.0.1'",
         port: cluster.port,
@@ -69,7 +80,16 @@ export class PgCluster {
   }
 
   async start() {
-    await this.#exec('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
+    await this.#exec('pg_ctl', [
+      '-D',
+      this.dataDir,
+      '-l',
+      join(this.dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
     this.#running = true;
   }
 
@@ -105,7 +125,9 @@ export class PgCluster {
 
   async #exec(tool: string, args: string[]) {
     const bin = join(TEST_PG_BIN_DIR, tool);
-    const [file, argv] = this.asUser ? ['runuser', ['-u', this.asUser.name, '--', bin, ...args]] : [bin, args];
+    const [file, argv] = this.asUser
+      ? ['runuser', ['-u', this.asUser.name, '--', bin, ...args]]
+      : [bin, args];
     try {
       return await run(file, argv, { cwd: this.dir, timeout: 90_000 });
     } catch (err) {
@@ -120,6 +142,8 @@ async function postgresUser() {
   try {
     return { name: 'postgres', uid: await id('-u'), gid: await id('-g') };
   } catch {
-    throw new Error('running as root needs a `postgres` system user to own the test cluster (initdb refuses root)');
+    throw new Error(
+      'running as root needs a `postgres` system user to own the test cluster (initdb refuses root)',
+    );
   }
 }

@@ -13,12 +13,23 @@ import { createServices } from '../../server/services.ts';
  * overlapping bookings need types of different lengths).
  * Used by the race tests and the booking load test, on PostgreSQL or PGlite.
  */
-export async function seedSchedulingServices(db: Db, opts: { doctors: number; patients: number; otherConsultMinutes?: number[]; now?: () => Date; observeBooking?: (phase: string, ms: number) => void }) {
+export async function seedSchedulingServices(
+  db: Db,
+  opts: {
+    doctors: number;
+    patients: number;
+    otherConsultMinutes?: number[];
+    now?: () => Date;
+    observeBooking?: (phase: string, ms: number) => void;
+  },
+) {
   const clinicId = randomUUID();
   await db.insert(clinics).values({ id: clinicId, name: 'Load clinic' });
   const addUser = async (role: UserRole) => {
     const id = randomUUID();
-    await db.insert(users).values({ id, role, displayName: `${role} ${id.slice(0, 4)}`, email: `${role}-${id}@example.test` });
+    await db
+      .insert(users)
+      .values({ id, role, displayName: `${role} ${id.slice(0, 4)}`, email: `${role}-${id}@example.test` });
     await db.insert(clinicMembers).values({ clinicId, userId: id });
     return id;
   };
@@ -29,19 +40,67 @@ export async function seedSchedulingServices(db: Db, opts: { doctors: number; pa
   for (let i = 0; i < opts.patients; i++) patientIds.push(await addUser('patient'));
   // Shared with any app built on the same database (the load test's HTTP phase), as nodes share it.
   const chainKey = randomBytes(32);
-  const config = loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_STRENGTH: 'minimum', AUDIT_CHAIN_KEY: chainKey.toString('base64') });
-  const services = await createServices(config, { db, logger: createLogger('silent') }, { ...(opts.now ? { schedulingClock: opts.now } : {}), ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}) });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PASSWORD_HASH_STRENGTH: 'minimum',
+    AUDIT_CHAIN_KEY: chainKey.toString('base64'),
+  });
+  const services = await createServices(
+    config,
+    { db, logger: createLogger('silent') },
+    {
+      ...(opts.now ? { schedulingClock: opts.now } : {}),
+      ...(opts.observeBooking ? { observeBooking: opts.observeBooking } : {}),
+    },
+  );
   const { scheduling } = services;
   const audit = services.identity.audit;
-  const type = await scheduling.clinics.createConsultType(clinicId, { name: 'Video', kind: 'video', durationMinutes: 30, priceMinor: 3000, currency: 'EUR' });
+  const type = await scheduling.clinics.createConsultType(clinicId, {
+    name: 'Video',
+    kind: 'video',
+    durationMinutes: 30,
+    priceMinor: 3000,
+    currency: 'EUR',
+  });
   const consultTypeIds: Record<number, string> = { 30: type.id };
   for (const minutes of opts.otherConsultMinutes ?? []) {
-    consultTypeIds[minutes] = (await scheduling.clinics.createConsultType(clinicId, { name: `Video ${minutes}`, kind: 'video', durationMinutes: minutes, priceMinor: 3000, currency: 'EUR' })).id;
+    consultTypeIds[minutes] = (
+      await scheduling.clinics.createConsultType(clinicId, {
+        name: `Video ${minutes}`,
+        kind: 'video',
+        durationMinutes: minutes,
+        priceMinor: 3000,
+        currency: 'EUR',
+      })
+    ).id;
   }
   for (const doctorId of doctorIds) {
-    await scheduling.availability.setWeekly(doctorId, 'UTC', [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, startMinute: 0, endMinute: 1440 })));
-    await scheduling.licences.add(doctorId, { jurisdiction: 'DE', number: `L-${doctorId.slice(0, 6)}`, validFrom: new Date('2020-01-01Z'), expiresAt: new Date('2040-01-01Z') }, operatorId);
+    await scheduling.availability.setWeekly(
+      doctorId,
+      'UTC',
+      [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, startMinute: 0, endMinute: 1440 })),
+    );
+    await scheduling.licences.add(
+      doctorId,
+      {
+        jurisdiction: 'DE',
+        number: `L-${doctorId.slice(0, 6)}`,
+        validFrom: new Date('2020-01-01Z'),
+        expiresAt: new Date('2040-01-01Z'),
+      },
+      operatorId,
+    );
   }
   const operator: Actor = { userId: operatorId, role: 'operator', sessionId: 'load', clinicIds: [clinicId] };
-  return { clinicId, operator, doctorIds, patientIds, consultTypeId: type.id, consultTypeIds, scheduling, audit, chainKey };
+  return {
+    clinicId,
+    operator,
+    doctorIds,
+    patientIds,
+    consultTypeId: type.id,
+    consultTypeIds,
+    scheduling,
+    audit,
+    chainKey,
+  };
 }

@@ -8,7 +8,16 @@ export type LogLine = { msg?: string; level?: number; port?: number; code?: stri
  */
 export function spawnNode(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', DEMO: 'off', SFU_WORKERS: '1', PGLITE_DIR: 'memory://', LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      DEMO: 'off',
+      SFU_WORKERS: '1',
+      PGLITE_DIR: 'memory://',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];
@@ -35,7 +44,9 @@ export function spawnNode(env: Record<string, string>) {
         if (child.exitCode !== null) return child.exitCode;
         await new Promise((r) => setTimeout(r, 50));
       }
-      throw new Error(`node neither became ready nor exited in ${timeoutMs} ms; log: ${lines.map((l) => l.msg).join(' | ')} ${stderr}`);
+      throw new Error(
+        `node neither became ready nor exited in ${timeoutMs} ms; log: ${lines.map((l) => l.msg).join(' | ')} ${stderr}`,
+      );
     },
     kill() {
       if (child.exitCode === null) child.kill('SIGKILL');

@@ -15,7 +15,14 @@ export const patientPerms: JoinClaims['perms'] = ['publish', 'subscribe'];
 export function fakeRtpParameters(kind: 'audio' | 'video', ssrc = 1000 + Math.floor(Math.random() * 1e6)) {
   const codec =
     kind === 'audio'
-      ? { mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }
+      ? {
+          mimeType: 'audio/opus',
+          payloadType: 100,
+          clockRate: 48000,
+          channels: 2,
+          parameters: {},
+          rtcpFeedback: [],
+        }
       : { mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, parameters: {}, rtcpFeedback: [] };
   return { codecs: [codec], encodings: [{ ssrc }], headerExtensions: [], rtcp: { cname: `c${ssrc}` } };
 }

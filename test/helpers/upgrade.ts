@@ -7,7 +7,10 @@ export function upgradeAnswer(wsUrl: string, protocols: string | undefined): Pro
   return new Promise((resolve, reject) => {
     const req = request(wsUrl.replace(/^ws/, 'http'), {
       headers: {
-        upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13',
+        upgrade: 'websocket',
+        connection: 'Upgrade',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'sec-websocket-version': '13',
         ...(protocols === undefined ? {} : { 'sec-websocket-protocol': protocols }),
       },
     });
@@ -18,7 +21,9 @@ export function upgradeAnswer(wsUrl: string, protocols: string | undefined): Pro
     req.on('response', (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }),
+      );
     });
     req.on('error', reject);
     req.end();

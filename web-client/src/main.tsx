@@ -8,7 +8,9 @@ import { RoomApp } from './ui/room-app.tsx';
 /** The token's claims, read (not verified: the server does that) only to pick the host's controls. */
 function claimsOf(token: string): { perms: string[] } {
   try {
-    const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { perms?: unknown };
+    const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
+      perms?: unknown;
+    };
     return { perms: Array.isArray(payload.perms) ? payload.perms.map(String) : [] };
   } catch {
     return { perms: [] };
@@ -42,7 +44,11 @@ function main() {
     token,
     signalingUrl: `${scheme}://${location.host}/ws`,
     // Carried over from the pre-call check.
-    choice: { cameraId: fragment.get('cam') || undefined, microphoneId: fragment.get('mic') || undefined, speakerId: fragment.get('spk') || undefined },
+    choice: {
+      cameraId: fragment.get('cam') || undefined,
+      microphoneId: fragment.get('mic') || undefined,
+      speakerId: fragment.get('spk') || undefined,
+    },
     // relay=1: every byte through TURN (diagnosing restrictive networks; the TURN test).
     relay: fragment.get('relay') === '1',
     onKnock: (who) => {
@@ -51,8 +57,12 @@ function main() {
       store.banner('banner.knock', 'info', { name: who.displayName ?? t('participants.role.patient') });
     },
   });
-  if (perms.includes('admit')) document.addEventListener('pointerdown', askNotificationPermission, { once: true });
-  render(<RoomApp store={store} isHost={perms.includes('admit')} canModerate={perms.includes('moderate')} />, root);
+  if (perms.includes('admit'))
+    document.addEventListener('pointerdown', askNotificationPermission, { once: true });
+  render(
+    <RoomApp store={store} isHost={perms.includes('admit')} canModerate={perms.includes('moderate')} />,
+    root,
+  );
   store.start().catch((err: unknown) => store.fail(err));
 }
 

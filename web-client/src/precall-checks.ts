@@ -22,20 +22,33 @@ export async function httpRoundTrip(base: string, samples = 5): Promise<CheckRes
 }
 
 /** Opens the signaling connection with the user's own link and asks one question, without joining. */
-export async function signalingReachable(wsUrl: string, token: string, createSocket: SocketFactory): Promise<CheckResult> {
+export async function signalingReachable(
+  wsUrl: string,
+  token: string,
+  createSocket: SocketFactory,
+): Promise<CheckResult> {
   const started = performance.now();
   try {
     const client = await SignalingClient.connect(wsUrl, token, createSocket);
     await client.request('getRouterRtpCapabilities', {}, 5000);
     client.close();
-    return { name: 'signaling', state: 'ok', detail: `connected in ${Math.round(performance.now() - started)} ms` };
+    return {
+      name: 'signaling',
+      state: 'ok',
+      detail: `connected in ${Math.round(performance.now() - started)} ms`,
+    };
   } catch {
-    return { name: 'signaling', state: 'fail', detail: 'the consultation link is expired or the connection is blocked' };
+    return {
+      name: 'signaling',
+      state: 'fail',
+      detail: 'the consultation link is expired or the connection is blocked',
+    };
   }
 }
 
 export function deviceCheck(name: 'camera' | 'microphone', track: MediaStreamTrack | undefined): CheckResult {
   if (!track) return { name, state: 'fail', detail: `no ${name} found or permission denied` };
-  if (track.readyState !== 'live' || track.muted) return { name, state: 'warn', detail: `${name} is not delivering` };
+  if (track.readyState !== 'live' || track.muted)
+    return { name, state: 'warn', detail: `${name} is not delivering` };
   return { name, state: 'ok', detail: track.label || name };
 }

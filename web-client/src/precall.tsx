@@ -9,7 +9,13 @@ const hook = { results, done: false };
 (window as unknown as { precall: typeof hook }).precall = hook;
 
 type Choice = { cam: string; mic: string; spk: string };
-type SelectProps = { id: string; label: string; devices: MediaDeviceInfo[]; value: string; onChange: (id: string) => void };
+type SelectProps = {
+  id: string;
+  label: string;
+  devices: MediaDeviceInfo[];
+  value: string;
+  onChange: (id: string) => void;
+};
 
 function DeviceSelect({ id, label, devices, value, onChange }: SelectProps) {
   return (
@@ -54,7 +60,8 @@ function testTone(sinkId: string) {
 /** The join link: the token plus the devices picked here that differ from what the browser chose. */
 export function joinHref(token: string, chosen: Choice, initial: Choice) {
   let fragment = `token=${encodeURIComponent(token)}`;
-  for (const key of ['cam', 'mic', 'spk'] as const) if (chosen[key] && chosen[key] !== initial[key]) fragment += `&${key}=${encodeURIComponent(chosen[key])}`;
+  for (const key of ['cam', 'mic', 'spk'] as const)
+    if (chosen[key] && chosen[key] !== initial[key]) fragment += `&${key}=${encodeURIComponent(chosen[key])}`;
   return `/app/${location.search}#${fragment}`;
 }
 
@@ -80,7 +87,10 @@ function Precall({ token }: { token: string | null }) {
     });
     setStream(s);
     if (video.current) video.current.srcObject = s;
-    const now = { cam: s.getVideoTracks()[0]?.getSettings().deviceId ?? '', mic: s.getAudioTracks()[0]?.getSettings().deviceId ?? '' };
+    const now = {
+      cam: s.getVideoTracks()[0]?.getSettings().deviceId ?? '',
+      mic: s.getAudioTracks()[0]?.getSettings().deviceId ?? '',
+    };
     setChoice((c) => ({ ...c, ...now }));
     return { s, now };
   };
@@ -101,7 +111,11 @@ function Precall({ token }: { token: string | null }) {
       show(await httpRoundTrip(location.origin));
       if (token) {
         const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-        const signaling = await signalingReachable(`${scheme}://${location.host}/ws`, token, (url, protocols) => new WebSocket(url, protocols) as never);
+        const signaling = await signalingReachable(
+          `${scheme}://${location.host}/ws`,
+          token,
+          (url, protocols) => new WebSocket(url, protocols) as never,
+        );
         show(signaling);
         setJoinable(signaling.state === 'ok');
       } else {
@@ -113,7 +127,9 @@ function Precall({ token }: { token: string | null }) {
   useEffect(() => (stream ? meter(stream, setLevel) : undefined), [stream]);
 
   const pick = (kind: 'cam' | 'mic') => (id: string) =>
-    void open(kind === 'cam' ? id : choice.cam, kind === 'mic' ? id : choice.mic).catch((err: Error) => show({ name: kind === 'cam' ? 'camera' : 'microphone', state: 'fail', detail: err.message }));
+    void open(kind === 'cam' ? id : choice.cam, kind === 'mic' ? id : choice.mic).catch((err: Error) =>
+      show({ name: kind === 'cam' ? 'camera' : 'microphone', state: 'fail', detail: err.message }),
+    );
   const of = (kind: MediaDeviceKind) => devices.filter((d) => d.kind === kind);
   return (
     <>
@@ -124,10 +140,30 @@ function Precall({ token }: { token: string | null }) {
       <main>
         <video id="preview" autoPlay playsInline muted ref={video} aria-label={t('precall.preview')} />
         <section aria-label={t('precall.checks')}>
-          <DeviceSelect id="camera" label={t('devices.camera')} devices={of('videoinput')} value={choice.cam} onChange={pick('cam')} />
-          <DeviceSelect id="microphone" label={t('devices.microphone')} devices={of('audioinput')} value={choice.mic} onChange={pick('mic')} />
+          <DeviceSelect
+            id="camera"
+            label={t('devices.camera')}
+            devices={of('videoinput')}
+            value={choice.cam}
+            onChange={pick('cam')}
+          />
+          <DeviceSelect
+            id="microphone"
+            label={t('devices.microphone')}
+            devices={of('audioinput')}
+            value={choice.mic}
+            onChange={pick('mic')}
+          />
           <meter id="mic-level" min={0} max={1} value={level} aria-label={t('precall.micLevel')} />
-          {LocalDevices.canChooseSpeaker() && <DeviceSelect id="speaker" label={t('devices.speaker')} devices={of('audiooutput')} value={choice.spk} onChange={(spk) => setChoice((c) => ({ ...c, spk }))} />}
+          {LocalDevices.canChooseSpeaker() && (
+            <DeviceSelect
+              id="speaker"
+              label={t('devices.speaker')}
+              devices={of('audiooutput')}
+              value={choice.spk}
+              onChange={(spk) => setChoice((c) => ({ ...c, spk }))}
+            />
+          )}
           <button id="test-speaker" type="button" onClick={() => testTone(choice.spk)}>
             {t('precall.testSpeaker')}
           </button>
@@ -138,7 +174,12 @@ function Precall({ token }: { token: string | null }) {
               </li>
             ))}
           </ul>
-          <a id="join" class="button" hidden={!joinable || !token} href={token ? joinHref(token, choice, initial) : undefined}>
+          <a
+            id="join"
+            class="button"
+            hidden={!joinable || !token}
+            href={token ? joinHref(token, choice, initial) : undefined}
+          >
             {t('precall.join')}
           </a>
         </section>

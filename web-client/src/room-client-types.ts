@@ -1,5 +1,11 @@
 import type { types } from 'mediasoup-client';
-import type { NetworkQuality, ParticipantInfo, PeerInfo, WaitingInfo, WaitingStatus } from '../../signaling/protocol/index.ts';
+import type {
+  NetworkQuality,
+  ParticipantInfo,
+  PeerInfo,
+  WaitingInfo,
+  WaitingStatus,
+} from '../../signaling/protocol/index.ts';
 import type { MediaDevicesLike } from './media/local-devices.ts';
 import type { Source } from './media/publications.ts';
 import type { SocketFactory } from './signaling-client.ts';

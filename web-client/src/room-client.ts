@@ -15,7 +15,15 @@ import { ConnectionLost, SignalingClient } from './signaling-client.ts';
 
 import type { RemoteTrack, RoomClientEvents, RoomClientOptions } from './room-client-types.ts';
 
-export type { AudioOutput, DeviceChoice, Publication, RemoteTrack, RoomClientEvents, RoomClientOptions, Source };
+export type {
+  AudioOutput,
+  DeviceChoice,
+  Publication,
+  RemoteTrack,
+  RoomClientEvents,
+  RoomClientOptions,
+  Source,
+};
 const ICE_DISCONNECTED_GRACE_MS = 2000;
 const RESUMED_SILENCE_MS = 500;
 const JOIN_ATTEMPTS = 3;
@@ -266,9 +274,15 @@ export class RoomClient {
   // ---- join, admission, media setup ----
 
   async #connect() {
-    this.#signaling = await SignalingClient.connect(this.opts.signalingUrl, this.opts.token, this.opts.createSocket);
+    this.#signaling = await SignalingClient.connect(
+      this.opts.signalingUrl,
+      this.opts.token,
+      this.opts.createSocket,
+    );
     this.#bindSignaling();
-    this.#device ??= this.opts.handlerFactory ? new Device({ handlerFactory: this.opts.handlerFactory }) : new Device();
+    this.#device ??= this.opts.handlerFactory
+      ? new Device({ handlerFactory: this.opts.handlerFactory })
+      : new Device();
     // An earlier attempt may have been cut off between creating the device and loading it.
     if (!this.#device.loaded) {
       const { rtpCapabilities } = await this.#signaling.request('getRouterRtpCapabilities', {});
@@ -277,7 +291,9 @@ export class RoomClient {
   }
 
   async #join() {
-    const joined = await this.#signaling.request('join', { rtpCapabilities: this.#device.rtpCapabilities as never });
+    const joined = await this.#signaling.request('join', {
+      rtpCapabilities: this.#device.rtpCapabilities as never,
+    });
     this.peerId = joined.peerId;
     this.#resumeKey = joined.resumeKey;
     this.#iceServers = joined.iceServers;
@@ -304,7 +320,9 @@ export class RoomClient {
       const generation = this.#mediaGeneration;
       const creation = (this.#sendTransportCreation ??= this.#createTransport('send'));
       // A failed creation is not remembered: the next produce tries again.
-      creation.catch(() => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined));
+      creation.catch(
+        () => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined),
+      );
       const transport = await creation;
       // Media was dropped while it was being created: that transport belongs to the old media.
       if (generation !== this.#mediaGeneration) throw new PublicationSuperseded('media reset');
@@ -332,7 +350,8 @@ export class RoomClient {
         // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
         // recover; 'disconnected' may heal by itself, so give it a moment before restarting.
         if (state === 'failed') this.#path.restartIceOnce();
-        if (state === 'disconnected') disconnectedTimer = setTimeout(() => this.#path.restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
+        if (state === 'disconnected')
+          disconnectedTimer = setTimeout(() => this.#path.restartIceOnce(), ICE_DISCONNECTED_GRACE_MS);
       },
     });
   }
@@ -418,7 +437,9 @@ export class RoomClient {
   async #onMediaReset() {
     this.#closeMedia();
     this.#emit('mediaReset');
-    await this.#startMedia({ peers: [], producers: [], waiting: [] }).catch((err: Error) => this.#emit('error', err));
+    await this.#startMedia({ peers: [], producers: [], waiting: [] }).catch((err: Error) =>
+      this.#emit('error', err),
+    );
   }
 
   // ---- connection loss ----
@@ -427,7 +448,10 @@ export class RoomClient {
     if (this.status === 'closed' || this.#reconnecting) return;
     if (!this.#resumeKey) {
       // Dropped before joining: nothing to resume; join() starts over with the token.
-      this.#signaling.failPending('connection lost before join', new ConnectionLost('connection lost before join'));
+      this.#signaling.failPending(
+        'connection lost before join',
+        new ConnectionLost('connection lost before join'),
+      );
       return;
     }
     // The close catalogue says whether this close ends the call, needs a fresh join, or can be resumed.
@@ -442,7 +466,8 @@ export class RoomClient {
       if (after === 'resume' && (await this.#tryResume())) {
         this.#emit('connection', 'resumed');
         // The socket dropped and media is silent too: the network changed under both, move media now.
-        if (this.#path.watch.enabled && this.#path.watch.silentMs() >= RESUMED_SILENCE_MS) this.#path.restartIceOnce();
+        if (this.#path.watch.enabled && this.#path.watch.silentMs() >= RESUMED_SILENCE_MS)
+          this.#path.restartIceOnce();
         return;
       }
       await this.#rejoin();
@@ -461,7 +486,11 @@ export class RoomClient {
     const deadline = Date.now() + RESUME_GRACE_MS - 1000;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       await sleep(Math.min(200 * 2 ** attempt, 2000));
-      const result = await this.#signaling.resume(this.opts.signalingUrl, this.#resumeKey, this.opts.createSocket);
+      const result = await this.#signaling.resume(
+        this.opts.signalingUrl,
+        this.#resumeKey,
+        this.opts.createSocket,
+      );
       if (result === 'resumed') return true;
       if (result === 'expired') return false;
     }

@@ -44,7 +44,12 @@ export interface WebSocketLike {
  */
 export type SocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
-type Pending = { frame: string; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
+type Pending = {
+  frame: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+};
 
 /**
  * Typed request/response over the signaling WebSocket. The socket can be swapped (resume): request
@@ -79,10 +84,18 @@ export class SignalingClient {
    * Replaces a dropped socket with one bound to the same server session and re-sends what was not
    * answered yet. 'expired': the server no longer has the session (rejoin); 'failed': try again.
    */
-  async resume(url: string, resumeKey: string, createSocket: SocketFactory): Promise<'resumed' | 'expired' | 'failed'> {
+  async resume(
+    url: string,
+    resumeKey: string,
+    createSocket: SocketFactory,
+  ): Promise<'resumed' | 'expired' | 'failed'> {
     let ws: WebSocketLike;
     try {
-      ws = await open(url, signalingProtocols({ kind: 'resume', resumeKey, lastSeq: this.#lastSeq }), createSocket);
+      ws = await open(
+        url,
+        signalingProtocols({ kind: 'resume', resumeKey, lastSeq: this.#lastSeq }),
+        createSocket,
+      );
     } catch {
       return 'failed';
     }

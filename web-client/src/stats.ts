@@ -14,7 +14,12 @@ export async function collectInboundStats(client: RoomClient | undefined): Promi
     report.forEach((s: Record<string, unknown>) => {
       if (s.type !== 'inbound-rtp') return;
       if (s.kind === 'video') {
-        out.video.push({ consumerId, source: String(consumer.appData.source ?? ''), framesDecoded: Number(s.framesDecoded ?? 0), frameWidth: Number(s.frameWidth ?? 0) });
+        out.video.push({
+          consumerId,
+          source: String(consumer.appData.source ?? ''),
+          framesDecoded: Number(s.framesDecoded ?? 0),
+          frameWidth: Number(s.frameWidth ?? 0),
+        });
       } else if (s.kind === 'audio') {
         out.audio.push({
           consumerId,

@@ -3,7 +3,11 @@ import { Icd10DataFileError, parseCodeList } from './codes-file.ts';
 
 describe('the ICD-10 data file format', () => {
   it('reads the release, skips comments and blank lines', () => {
-    expect(parseCodeList('# a comment\n# release: Test 1\n\nI10 Essential (primary) hypertension\r\nF32.A Depression, unspecified\n')).toEqual({
+    expect(
+      parseCodeList(
+        '# a comment\n# release: Test 1\n\nI10 Essential (primary) hypertension\r\nF32.A Depression, unspecified\n',
+      ),
+    ).toEqual({
       release: 'Test 1',
       codes: [
         { code: 'I10', title: 'Essential (primary) hypertension' },

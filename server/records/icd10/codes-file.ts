@@ -11,7 +11,10 @@ const MAX_TITLE_LENGTH = 300;
 export const CURATED_CODES_FILE = new URL('./data/icd10cm-curated.txt', import.meta.url);
 
 export class Icd10DataFileError extends Error {
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
     super(`ICD-10 data file, line ${line}: ${message}`);
     this.name = 'Icd10DataFileError';
   }
@@ -43,7 +46,8 @@ export function parseCodeList(text: string): Icd10CodeList {
     const code = line.slice(0, space);
     const title = line.slice(space + 1).trim();
     if (!ICD10_CODE_PATTERN.test(code)) throw new Icd10DataFileError(n, `"${code}" is not an ICD-10 code`);
-    if (title === '' || title.length > MAX_TITLE_LENGTH) throw new Icd10DataFileError(n, `the title must be 1–${MAX_TITLE_LENGTH} characters`);
+    if (title === '' || title.length > MAX_TITLE_LENGTH)
+      throw new Icd10DataFileError(n, `the title must be 1–${MAX_TITLE_LENGTH} characters`);
     if (seen.has(code)) throw new Icd10DataFileError(n, `${code} appears twice`);
     seen.add(code);
     codes.push({ code, title });

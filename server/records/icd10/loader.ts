@@ -21,7 +21,9 @@ export async function loadIcd10Codes(db: Db, list: Icd10CodeList = readCodeList(
   let changed = 0;
   await db.transaction(async (tx) => {
     for (let i = 0; i < list.codes.length; i += BATCH) {
-      const rows = list.codes.slice(i, i + BATCH).map((c) => ({ code: c.code, title: c.title, release: list.release }));
+      const rows = list.codes
+        .slice(i, i + BATCH)
+        .map((c) => ({ code: c.code, title: c.title, release: list.release }));
       const { columns, select } = jsonRows(icd10Codes, rows);
       // xmax = 0 only on a freshly inserted row version: tells inserts from updates in one statement.
       const result = await tx.execute(sql`
@@ -32,5 +34,10 @@ export async function loadIcd10Codes(db: Db, list: Icd10CodeList = readCodeList(
       for (const r of rowsOf<{ inserted: boolean }>(result)) r.inserted ? inserted++ : changed++;
     }
   });
-  return { release: list.release, inserted, updated: changed, unchanged: list.codes.length - inserted - changed };
+  return {
+    release: list.release,
+    inserted,
+    updated: changed,
+    unchanged: list.codes.length - inserted - changed,
+  };
 }

@@ -11,7 +11,13 @@ export type Icd10Lookup =
   | { found: true; code: string; title: string; release: string }
   | { found: false; reason: 'unknown_code' | 'malformed_code'; code: string };
 
-export const ICD10_SEARCH_LIMITS = { maxQueryLength: 100, maxWords: 8, maxWordLength: 40, defaultLimit: 20, maxLimit: 50 } as const;
+export const ICD10_SEARCH_LIMITS = {
+  maxQueryLength: 100,
+  maxWords: 8,
+  maxWordLength: 40,
+  defaultLimit: 20,
+  maxLimit: 50,
+} as const;
 
 // A code typed so far, with or without its dot: "F", "F3", "F32", "F32.", "F32.A", "f329".
 const CODE_PREFIX = /^[A-Z]([0-9]([0-9A-Z](\.?[0-9A-Z]{0,4})?)?)?\.?$/;
@@ -27,7 +33,9 @@ export class Icd10QueryError extends ProblemError {
 /** A diagnosis naming a code that is not in the list (422 problem+json; the code is not PHI). */
 export class UnknownIcd10CodeError extends ProblemError {
   constructor(readonly icd10Code: string) {
-    super(422, PROBLEM.unknownIcd10Code, `${icd10Code} is not a known ICD-10 code`, [{ field: 'code', message: 'unknown ICD-10 code' }]);
+    super(422, PROBLEM.unknownIcd10Code, `${icd10Code} is not a known ICD-10 code`, [
+      { field: 'code', message: 'unknown ICD-10 code' },
+    ]);
     this.name = 'UnknownIcd10CodeError';
   }
 }
@@ -41,7 +49,8 @@ function codeKey(text: string): string {
 export async function lookupIcd10(db: Db, input: string): Promise<Icd10Lookup> {
   const code = input.trim().toUpperCase();
   const dotted = code.length > 3 && !code.includes('.') ? `${code.slice(0, 3)}.${code.slice(3)}` : code;
-  if (!ICD10_CODE_PATTERN.test(dotted)) return { found: false, reason: 'malformed_code', code: input.slice(0, 16) };
+  if (!ICD10_CODE_PATTERN.test(dotted))
+    return { found: false, reason: 'malformed_code', code: input.slice(0, 16) };
   const rows = await db
     .select({ code: icd10Codes.code, title: icd10Codes.title, release: icd10Codes.release })
     .from(icd10Codes)
@@ -52,7 +61,10 @@ export async function lookupIcd10(db: Db, input: string): Promise<Icd10Lookup> {
 }
 
 /** The lookup for callers that record a diagnosis: the row, or UnknownIcd10CodeError. */
-export async function requireIcd10(db: Db, input: string): Promise<{ code: string; title: string; release: string }> {
+export async function requireIcd10(
+  db: Db,
+  input: string,
+): Promise<{ code: string; title: string; release: string }> {
   const hit = await lookupIcd10(db, input);
   if (!hit.found) throw new UnknownIcd10CodeError(hit.code);
   return { code: hit.code, title: hit.title, release: hit.release };
@@ -67,21 +79,30 @@ export async function requireIcd10(db: Db, input: string): Promise<{ code: strin
  * full-text index and a text_pattern_ops prefix index (the same on PostgreSQL and PGlite, no
  * extension needed).
  */
-export async function searchIcd10(db: Db, query: string, opts: { limit?: number } = {}): Promise<Icd10Match[]> {
+export async function searchIcd10(
+  db: Db,
+  query: string,
+  opts: { limit?: number } = {},
+): Promise<Icd10Match[]> {
   const limit = opts.limit ?? ICD10_SEARCH_LIMITS.defaultLimit;
   if (!Number.isInteger(limit) || limit < 1 || limit > ICD10_SEARCH_LIMITS.maxLimit) {
     throw new Icd10QueryError(`limit must be an integer from 1 to ${ICD10_SEARCH_LIMITS.maxLimit}`, 'limit');
   }
   const q = query.normalize('NFC').trim();
   if (q.length === 0) throw new Icd10QueryError('the search text is empty');
-  if (q.length > ICD10_SEARCH_LIMITS.maxQueryLength) throw new Icd10QueryError(`the search text is longer than ${ICD10_SEARCH_LIMITS.maxQueryLength} characters`);
+  if (q.length > ICD10_SEARCH_LIMITS.maxQueryLength)
+    throw new Icd10QueryError(
+      `the search text is longer than ${ICD10_SEARCH_LIMITS.maxQueryLength} characters`,
+    );
   const terms = searchTerms(q);
   if (terms.length === 0) throw new Icd10QueryError('the search text has no letters or digits');
 
   const termMatches = terms.map((t) => {
     const text = t.words.length === 0 ? undefined : wordsQuery(t.words);
     const byText = text === undefined ? sql`false` : sql`${icd10Codes.search} @@ ${text}`;
-    return t.codeKey === undefined ? byText : sql`(${icd10Codes.codeKey} like ${t.codeKey + '%'} or ${byText})`;
+    return t.codeKey === undefined
+      ? byText
+      : sql`(${icd10Codes.codeKey} like ${t.codeKey + '%'} or ${byText})`;
   });
   const allWords = [...new Set(terms.flatMap((t) => t.words))];
   const rankQuery = allWords.length === 0 ? sql`null::tsquery` : wordsQuery(allWords, ' || ');
@@ -90,7 +111,15 @@ export async function searchIcd10(db: Db, query: string, opts: { limit?: number 
   // more general codes) come first among equally relevant ones.
   const order: SQL[] = [];
   if (codeKeys.length > 0) {
-    order.push(sql`greatest(${sql.join(codeKeys.map((k) => sql`case when ${icd10Codes.codeKey} = ${k} then 2 when ${icd10Codes.codeKey} like ${k + '%'} then 1 else 0 end`), sql`, `)}) desc`);
+    order.push(
+      sql`greatest(${sql.join(
+        codeKeys.map(
+          (k) =>
+            sql`case when ${icd10Codes.codeKey} = ${k} then 2 when ${icd10Codes.codeKey} like ${k + '%'} then 1 else 0 end`,
+        ),
+        sql`, `,
+      )}) desc`,
+    );
   }
   order.push(sql`coalesce(ts_rank(${icd10Codes.search}, ${rankQuery}), 0) desc`);
   if (codeKeys.length === 0) order.push(sql`length(${icd10Codes.title}) asc`);
@@ -123,7 +152,8 @@ function searchTerms(q: string): SearchTerm[] {
     wordCount += Math.max(words.length, key === undefined ? 0 : 1);
     if (key !== undefined || words.length > 0) terms.push({ codeKey: key, words });
   }
-  if (wordCount > ICD10_SEARCH_LIMITS.maxWords) throw new Icd10QueryError(`the search text has more than ${ICD10_SEARCH_LIMITS.maxWords} words`);
+  if (wordCount > ICD10_SEARCH_LIMITS.maxWords)
+    throw new Icd10QueryError(`the search text has more than ${ICD10_SEARCH_LIMITS.maxWords} words`);
   return terms;
 }
 
@@ -133,5 +163,8 @@ function searchTerms(q: string): SearchTerm[] {
  * travel as parameters.
  */
 function wordsQuery(words: string[], join: ' && ' | ' || ' = ' && '): SQL {
-  return sql`(${sql.join(words.map((w) => sql`(to_tsquery('english', ${w + ':*'}) || to_tsquery('simple', ${w + ':*'}))`), sql.raw(join))})`;
+  return sql`(${sql.join(
+    words.map((w) => sql`(to_tsquery('english', ${w + ':*'}) || to_tsquery('simple', ${w + ':*'}))`),
+    sql.raw(join),
+  )})`;
 }

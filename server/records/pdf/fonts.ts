@@ -31,7 +31,9 @@ export function loadPdfFonts(dir: string): PdfFonts {
     try {
       bytes = readFileSync(path);
     } catch (err) {
-      throw new PdfFontError(`cannot read the PDF font ${path} (${(err as NodeJS.ErrnoException).code}); install fonts-dejavu-core or set RECORDS_PDF_FONT_DIR`);
+      throw new PdfFontError(
+        `cannot read the PDF font ${path} (${(err as NodeJS.ErrnoException).code}); install fonts-dejavu-core or set RECORDS_PDF_FONT_DIR`,
+      );
     }
     let font: unknown;
     try {
@@ -39,7 +41,8 @@ export function loadPdfFonts(dir: string): PdfFonts {
     } catch {
       throw new PdfFontError(`${path} is not a TrueType font`);
     }
-    if (typeof (font as ParsedFont).layout !== 'function') throw new PdfFontError(`${path} is a font collection, not a single TrueType font`);
+    if (typeof (font as ParsedFont).layout !== 'function')
+      throw new PdfFontError(`${path} is a font collection, not a single TrueType font`);
     return font as ParsedFont;
   };
   return { regular: open(FONT_FILES.regular), bold: open(FONT_FILES.bold) };

@@ -41,7 +41,12 @@ describe('consultation summary PDF', () => {
   });
 
   it('keeps PHI out of the document metadata', async () => {
-    const info = await pdfinfo(dir.file('meta.pdf', await renderSummaryPdf(sampleSummary(), { fonts, createdAt: new Date('2026-12-01T08:00:00Z') })));
+    const info = await pdfinfo(
+      dir.file(
+        'meta.pdf',
+        await renderSummaryPdf(sampleSummary(), { fonts, createdAt: new Date('2026-12-01T08:00:00Z') }),
+      ),
+    );
     expect(info).toMatch(/^Title:\s+Consultation summary$/m);
     expect(info).toMatch(/^Subject:\s+Document doc_8f3a2c91$/m);
     expect(info).not.toMatch(/Jürgen|Ødegård|F32|depress/i);
@@ -73,7 +78,10 @@ describe('consultation summary PDF', () => {
     for (const [override, field] of cases) {
       const err = await renderSummaryPdf(sampleSummary(override), { fonts }).catch((e: unknown) => e);
       expect(err, field).toBeInstanceOf(SummaryInputError);
-      expect((err as SummaryInputError).errors.map((e) => e.field), field).toContain(field);
+      expect(
+        (err as SummaryInputError).errors.map((e) => e.field),
+        field,
+      ).toContain(field);
     }
   });
 

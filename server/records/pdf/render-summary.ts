@@ -35,7 +35,15 @@ export async function renderSummaryPdf(input: SummaryInput, opts: RenderOptions)
     pdfVersion: '1.7',
     lang: 'en',
     displayTitle: true,
-    info: { Title: 'Consultation summary', Subject: `Document ${s.documentId}`, Author: s.clinic.name, Creator: 'CareCall', Producer: 'CareCall', CreationDate: createdAt, ModDate: createdAt },
+    info: {
+      Title: 'Consultation summary',
+      Subject: `Document ${s.documentId}`,
+      Author: s.clinic.name,
+      Creator: 'CareCall',
+      Producer: 'CareCall',
+      CreationDate: createdAt,
+      ModDate: createdAt,
+    },
   });
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -63,9 +71,25 @@ function layOut(doc: PDFKit.PDFDocument, s: ParsedSummary): void {
   doc.fillColor(INK).font('bold').fontSize(14).text('Consultation summary');
   doc.moveDown(0.5);
 
-  const when = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: s.timeZone, timeZoneName: 'short' }).format(s.consultedAt);
-  field(doc, 'Patient', s.patient.dateOfBirth ? `${s.patient.name} (born ${formatDate(s.patient.dateOfBirth)})` : s.patient.name);
-  field(doc, 'Doctor', s.doctor.qualification ? `${s.doctor.name}, ${s.doctor.qualification}` : s.doctor.name);
+  const when = new Intl.DateTimeFormat('en-GB', {
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZone: s.timeZone,
+    timeZoneName: 'short',
+  }).format(s.consultedAt);
+  field(
+    doc,
+    'Patient',
+    s.patient.dateOfBirth ? `${s.patient.name} (born ${formatDate(s.patient.dateOfBirth)})` : s.patient.name,
+  );
+  field(
+    doc,
+    'Doctor',
+    s.doctor.qualification ? `${s.doctor.name}, ${s.doctor.qualification}` : s.doctor.name,
+  );
   field(doc, 'Date', when);
   doc.moveDown(0.4);
 
@@ -73,13 +97,23 @@ function layOut(doc: PDFKit.PDFDocument, s: ParsedSummary): void {
   if (s.findings) section(doc, 'Findings', () => paragraph(doc, s.findings!));
   section(doc, s.diagnoses.length === 1 ? 'Diagnosis' : 'Diagnoses', () => {
     for (const d of s.diagnoses) {
-      doc.font('bold').fontSize(10).fillColor(INK).text(`${d.code}  `, { continued: true }).font('regular').text(d.title, { width });
+      doc
+        .font('bold')
+        .fontSize(10)
+        .fillColor(INK)
+        .text(`${d.code}  `, { continued: true })
+        .font('regular')
+        .text(d.title, { width });
       doc.moveDown(0.2);
     }
   });
   if (s.recommendations.length > 0) {
     section(doc, 'Recommendations', () => {
-      doc.font('regular').fontSize(10).fillColor(INK).list(s.recommendations, { width, bulletRadius: 1.6, textIndent: 12, paragraphGap: 3 });
+      doc
+        .font('regular')
+        .fontSize(10)
+        .fillColor(INK)
+        .list(s.recommendations, { width, bulletRadius: 1.6, textIndent: 12, paragraphGap: 3 });
     });
   }
   if (s.followUp) section(doc, 'Follow-up', () => paragraph(doc, s.followUp!));
@@ -88,7 +122,11 @@ function layOut(doc: PDFKit.PDFDocument, s: ParsedSummary): void {
 function field(doc: PDFKit.PDFDocument, label: string, value: string): void {
   const y = doc.y;
   doc.font('regular').fontSize(9).fillColor(MUTED).text(label, MARGIN, y, { width: 70 });
-  doc.font('regular').fontSize(10.5).fillColor(INK).text(value, MARGIN + 74, y, { width: A4.width - 2 * MARGIN - 74 });
+  doc
+    .font('regular')
+    .fontSize(10.5)
+    .fillColor(INK)
+    .text(value, MARGIN + 74, y, { width: A4.width - 2 * MARGIN - 74 });
   doc.x = MARGIN;
   doc.moveDown(0.25);
 }
@@ -104,11 +142,20 @@ function section(doc: PDFKit.PDFDocument, heading: string, body: () => void): vo
 }
 
 function paragraph(doc: PDFKit.PDFDocument, text: string): void {
-  doc.font('regular').fontSize(10).fillColor(INK).text(text, { width: A4.width - 2 * MARGIN, lineGap: 1.5 });
+  doc
+    .font('regular')
+    .fontSize(10)
+    .fillColor(INK)
+    .text(text, { width: A4.width - 2 * MARGIN, lineGap: 1.5 });
 }
 
 function rule(doc: PDFKit.PDFDocument): void {
-  doc.moveTo(MARGIN, doc.y).lineTo(A4.width - MARGIN, doc.y).lineWidth(0.6).strokeColor(RULE).stroke();
+  doc
+    .moveTo(MARGIN, doc.y)
+    .lineTo(A4.width - MARGIN, doc.y)
+    .lineWidth(0.6)
+    .strokeColor(RULE)
+    .stroke();
 }
 
 function footers(doc: PDFKit.PDFDocument, s: ParsedSummary): void {
@@ -119,12 +166,28 @@ function footers(doc: PDFKit.PDFDocument, s: ParsedSummary): void {
     // Writing below the bottom margin would make pdfkit open a new page: lift the margin while writing.
     const bottom = doc.page.margins.bottom;
     doc.page.margins.bottom = 0;
-    doc.moveTo(MARGIN, y - 6).lineTo(A4.width - MARGIN, y - 6).lineWidth(0.4).strokeColor(RULE).stroke();
+    doc
+      .moveTo(MARGIN, y - 6)
+      .lineTo(A4.width - MARGIN, y - 6)
+      .lineWidth(0.4)
+      .strokeColor(RULE)
+      .stroke();
     // The clinic is named in the header; the footer stays two lines at most whatever the input.
-    doc.font('regular').fontSize(7.5).fillColor(MUTED)
+    doc
+      .font('regular')
+      .fontSize(7.5)
+      .fillColor(MUTED)
       .text(`Document ${s.documentId}`, MARGIN, y, { width: A4.width - 2 * MARGIN - 60, lineBreak: false })
-      .text(`Page ${i - range.start + 1} of ${range.count}`, A4.width - MARGIN - 60, y, { width: 60, align: 'right', lineBreak: false });
-    if (s.verifyUrl) doc.text(`Check its digital signature at ${s.verifyUrl}`, MARGIN, y + 10, { width: A4.width - 2 * MARGIN, lineBreak: false });
+      .text(`Page ${i - range.start + 1} of ${range.count}`, A4.width - MARGIN - 60, y, {
+        width: 60,
+        align: 'right',
+        lineBreak: false,
+      });
+    if (s.verifyUrl)
+      doc.text(`Check its digital signature at ${s.verifyUrl}`, MARGIN, y + 10, {
+        width: A4.width - 2 * MARGIN,
+        lineBreak: false,
+      });
     doc.page.margins.bottom = bottom;
   }
 }
@@ -132,5 +195,7 @@ function footers(doc: PDFKit.PDFDocument, s: ParsedSummary): void {
 /** 1984-03-07 → "7 March 1984", without time-zone arithmetic (a birth date is a calendar date). */
 function formatDate(isoDate: string): string {
   const [y, m, d] = isoDate.split('-').map(Number);
-  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(new Date(Date.UTC(y!, m! - 1, d!)));
+  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(
+    new Date(Date.UTC(y!, m! - 1, d!)),
+  );
 }

@@ -29,13 +29,24 @@ export const summaryInputSchema = z.object({
   reasonForVisit: text({ max: 400, multiline: true }).optional(),
   findings: text({ max: 1000, multiline: true }).optional(),
   diagnoses: z
-    .array(z.object({ code: z.string().regex(ICD10_CODE_PATTERN, 'must be an ICD-10 code such as F32.A'), title: text({ min: 1, max: 200 }) }))
+    .array(
+      z.object({
+        code: z.string().regex(ICD10_CODE_PATTERN, 'must be an ICD-10 code such as F32.A'),
+        title: text({ min: 1, max: 200 }),
+      }),
+    )
     .min(1, 'at least one diagnosis')
     .max(SUMMARY_LIMITS.diagnoses),
-  recommendations: z.array(text({ min: 1, max: 300, multiline: true })).max(SUMMARY_LIMITS.recommendations).default([]),
+  recommendations: z
+    .array(text({ min: 1, max: 300, multiline: true }))
+    .max(SUMMARY_LIMITS.recommendations)
+    .default([]),
   followUp: text({ max: 300 }).optional(),
   /** Where a reader can check the signature (the public verify page). */
-  verifyUrl: z.url({ protocol: /^https?$/ }).max(120).optional(),
+  verifyUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(120)
+    .optional(),
 });
 
 export type SummaryInput = z.input<typeof summaryInputSchema>;
@@ -50,6 +61,9 @@ export class SummaryInputError extends Error {
 
 export function parseSummaryInput(input: SummaryInput): ParsedSummary {
   const r = summaryInputSchema.safeParse(input);
-  if (!r.success) throw new SummaryInputError(r.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })));
+  if (!r.success)
+    throw new SummaryInputError(
+      r.error.issues.map((i) => ({ field: i.path.join('.') || '(input)', message: i.message })),
+    );
   return r.data;
 }

@@ -6,7 +6,12 @@ import type { RecordsConfig } from '../../config.ts';
 import { certificateDer, createCertificate, fromPem, isCaCertificate, toPem } from './certificates.ts';
 
 /** RSA 2048 with SHA-256: the signature every PDF reader verifies (PAdES baseline, Acrobat, poppler/NSS). */
-export const RSA_SIGNING = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 } as const;
+export const RSA_SIGNING = {
+  name: 'RSASSA-PKCS1-v1_5',
+  hash: 'SHA-256',
+  publicExponent: new Uint8Array([1, 0, 1]),
+  modulusLength: 2048,
+} as const;
 const EC_SIGNING = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
 const CA_VALIDITY_YEARS = 10;
@@ -49,32 +54,49 @@ export class DeploymentCa {
   ) {}
 
   /** The CA as configured; without configuration a development CA (refused when env is production). */
-  static async load(config: RecordsConfig, opts: { env: 'development' | 'production' | 'test'; log?: Logger; now?: () => Date }): Promise<DeploymentCa> {
+  static async load(
+    config: RecordsConfig,
+    opts: { env: 'development' | 'production' | 'test'; log?: Logger; now?: () => Date },
+  ): Promise<DeploymentCa> {
     const now = opts.now ?? (() => new Date());
-    if (config.caCertificatePem && config.caPrivateKeyPem) return DeploymentCa.fromPem(config.caCertificatePem, config.caPrivateKeyPem, now);
+    if (config.caCertificatePem && config.caPrivateKeyPem)
+      return DeploymentCa.fromPem(config.caCertificatePem, config.caPrivateKeyPem, now);
     if (opts.env === 'production') {
-      throw new CaConfigError('RECORDS_CA_CERTIFICATE and RECORDS_CA_PRIVATE_KEY are required in production (the CA that signs PDF summaries)');
+      throw new CaConfigError(
+        'RECORDS_CA_CERTIFICATE and RECORDS_CA_PRIVATE_KEY are required in production (the CA that signs PDF summaries)',
+      );
     }
     const certFile = join(config.caDir, 'ca-certificate.pem');
     const keyFile = join(config.caDir, 'ca-private-key.pem');
-    if (existsSync(certFile) && existsSync(keyFile)) return DeploymentCa.fromPem(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'), now);
+    if (existsSync(certFile) && existsSync(keyFile))
+      return DeploymentCa.fromPem(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'), now);
     const generated = await DeploymentCa.generate({ commonName: 'CareCall development CA', now: now() });
     mkdirSync(config.caDir, { recursive: true, mode: 0o700 });
     writeFileSync(certFile, generated.certificatePem);
     writeFileSync(keyFile, generated.privateKeyPem, { mode: 0o600 });
     chmodSync(keyFile, 0o600);
-    opts.log?.warn({ caDir: config.caDir }, 'generated a development CA for signed PDF summaries; set RECORDS_CA_CERTIFICATE and RECORDS_CA_PRIVATE_KEY for real use');
+    opts.log?.warn(
+      { caDir: config.caDir },
+      'generated a development CA for signed PDF summaries; set RECORDS_CA_CERTIFICATE and RECORDS_CA_PRIVATE_KEY for real use',
+    );
     return DeploymentCa.fromPem(generated.certificatePem, generated.privateKeyPem, now);
   }
 
   /** A new self-signed root (RSA 2048), as PEM; used for development and by operators to make one. */
-  static async generate(opts: { commonName: string; organization?: string; now?: Date }): Promise<{ certificatePem: string; privateKeyPem: string }> {
+  static async generate(opts: {
+    commonName: string;
+    organization?: string;
+    now?: Date;
+  }): Promise<{ certificatePem: string; privateKeyPem: string }> {
     const now = opts.now ?? new Date();
     const keys = (await webcrypto.subtle.generateKey(RSA_SIGNING, true, ['sign', 'verify'])) as CryptoKeyPair;
     const notAfter = new Date(now);
     notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CA_VALIDITY_YEARS);
     const cert = await createCertificate({
-      subject: { commonName: opts.commonName, ...(opts.organization ? { organization: opts.organization } : {}) },
+      subject: {
+        commonName: opts.commonName,
+        ...(opts.organization ? { organization: opts.organization } : {}),
+      },
       publicKey: keys.publicKey,
       signingKey: keys.privateKey,
       notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
@@ -82,10 +104,17 @@ export class DeploymentCa {
       ca: true,
     });
     const pkcs8 = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-    return { certificatePem: toPem('CERTIFICATE', certificateDer(cert)), privateKeyPem: toPem('PRIVATE KEY', pkcs8) };
+    return {
+      certificatePem: toPem('CERTIFICATE', certificateDer(cert)),
+      privateKeyPem: toPem('PRIVATE KEY', pkcs8),
+    };
   }
 
-  private static async fromPem(certificatePem: string, privateKeyPem: string, now: () => Date): Promise<DeploymentCa> {
+  private static async fromPem(
+    certificatePem: string,
+    privateKeyPem: string,
+    now: () => Date,
+  ): Promise<DeploymentCa> {
     let certificate: pkijs.Certificate;
     try {
       certificate = pkijs.Certificate.fromBER(new Uint8Array(fromPem('CERTIFICATE', certificatePem)));
@@ -98,12 +127,20 @@ export class DeploymentCa {
     } catch {
       throw new CaConfigError('RECORDS_CA_PRIVATE_KEY is not a readable PKCS#8 private key');
     }
-    const algorithm = nodeKey.asymmetricKeyType === 'rsa' ? RSA_SIGNING : nodeKey.asymmetricKeyType === 'ec' ? EC_SIGNING : undefined;
+    const algorithm =
+      nodeKey.asymmetricKeyType === 'rsa'
+        ? RSA_SIGNING
+        : nodeKey.asymmetricKeyType === 'ec'
+          ? EC_SIGNING
+          : undefined;
     if (!algorithm) throw new CaConfigError('RECORDS_CA_PRIVATE_KEY must be an RSA or EC P-256 key');
     const spki = createPublicKey(nodeKey).export({ type: 'spki', format: 'der' });
-    if (!Buffer.from(certificate.subjectPublicKeyInfo.toSchema().toBER(false)).equals(spki)) throw new CaConfigError('RECORDS_CA_PRIVATE_KEY does not belong to RECORDS_CA_CERTIFICATE');
-    if (!isCaCertificate(certificate)) throw new CaConfigError('RECORDS_CA_CERTIFICATE is not a CA certificate (basicConstraints cA)');
-    if (certificate.notAfter.value.getTime() <= now().getTime()) throw new CaConfigError('RECORDS_CA_CERTIFICATE has expired');
+    if (!Buffer.from(certificate.subjectPublicKeyInfo.toSchema().toBER(false)).equals(spki))
+      throw new CaConfigError('RECORDS_CA_PRIVATE_KEY does not belong to RECORDS_CA_CERTIFICATE');
+    if (!isCaCertificate(certificate))
+      throw new CaConfigError('RECORDS_CA_CERTIFICATE is not a CA certificate (basicConstraints cA)');
+    if (certificate.notAfter.value.getTime() <= now().getTime())
+      throw new CaConfigError('RECORDS_CA_CERTIFICATE has expired');
     const pkcs8 = nodeKey.export({ type: 'pkcs8', format: 'der' });
     const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
     return new DeploymentCa(certificate, privateKey, now);
@@ -119,7 +156,8 @@ export class DeploymentCa {
     const cached = this.issued.get(key);
     if (cached) {
       return cached.then((identity) => {
-        if (identity.certificate.notAfter.value.getTime() - this.now().getTime() > CLINIC_RENEW_BEFORE_MS) return identity;
+        if (identity.certificate.notAfter.value.getTime() - this.now().getTime() > CLINIC_RENEW_BEFORE_MS)
+          return identity;
         if (this.issued.get(key) === cached) this.issued.delete(key);
         return this.forClinic(clinic);
       });
@@ -131,16 +169,25 @@ export class DeploymentCa {
   }
 
   private async issue(clinic: { id: string; name: string }): Promise<SigningIdentity> {
-    if (!clinic.id || !clinic.name.trim()) throw new TypeError('a clinic needs an id and a name to get a signing certificate');
+    if (!clinic.id || !clinic.name.trim())
+      throw new TypeError('a clinic needs an id and a name to get a signing certificate');
     const now = this.now();
-    const keys = (await webcrypto.subtle.generateKey(RSA_SIGNING, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = (await webcrypto.subtle.generateKey(RSA_SIGNING, false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
     const certificate = await createCertificate({
       subject: { commonName: clinic.name, organization: clinic.name, serialNumber: clinic.id },
       issuer: this.certificate,
       publicKey: keys.publicKey,
       signingKey: this.privateKey,
       notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
-      notAfter: new Date(Math.min(now.getTime() + CLINIC_VALIDITY_DAYS * 86_400_000, this.certificate.notAfter.value.getTime())),
+      notAfter: new Date(
+        Math.min(
+          now.getTime() + CLINIC_VALIDITY_DAYS * 86_400_000,
+          this.certificate.notAfter.value.getTime(),
+        ),
+      ),
       ca: false,
     });
     return { clinicId: clinic.id, certificate, chain: [this.certificate], privateKey: keys.privateKey };

@@ -5,7 +5,12 @@ import * as pkijs from 'pkijs';
 /** X.509 building blocks over pkijs (which signs through Node's WebCrypto). */
 
 export const NAME_OID = { commonName: '2.5.4.3', serialNumber: '2.5.4.5', organization: '2.5.4.10' } as const;
-const EXT = { subjectKeyIdentifier: '2.5.29.14', keyUsage: '2.5.29.15', basicConstraints: '2.5.29.19', authorityKeyIdentifier: '2.5.29.35' } as const;
+const EXT = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+} as const;
 // RFC 5280 upper bound of CN, O and serialNumber.
 const MAX_NAME_ATTRIBUTE = 64;
 
@@ -34,14 +39,36 @@ export async function createCertificate(spec: CertificateSpec): Promise<pkijs.Ce
   await cert.subjectPublicKeyInfo.importKey(spec.publicKey);
   const ski = await keyIdentifier(cert.subjectPublicKeyInfo);
   const extensions = [
-    new pkijs.Extension({ extnID: EXT.basicConstraints, critical: true, extnValue: new pkijs.BasicConstraints(spec.ca ? { cA: true, pathLenConstraint: 0 } : { cA: false }).toSchema().toBER(false) }),
+    new pkijs.Extension({
+      extnID: EXT.basicConstraints,
+      critical: true,
+      extnValue: new pkijs.BasicConstraints(spec.ca ? { cA: true, pathLenConstraint: 0 } : { cA: false })
+        .toSchema()
+        .toBER(false),
+    }),
     // KeyUsage bits: digitalSignature 0x80, nonRepudiation 0x40, keyCertSign 0x04, cRLSign 0x02.
-    new pkijs.Extension({ extnID: EXT.keyUsage, critical: true, extnValue: (spec.ca ? bits(0x06, 1) : bits(0xc0, 6)).toBER(false) }),
-    new pkijs.Extension({ extnID: EXT.subjectKeyIdentifier, extnValue: new asn1js.OctetString({ valueHex: ski }).toBER(false) }),
+    new pkijs.Extension({
+      extnID: EXT.keyUsage,
+      critical: true,
+      extnValue: (spec.ca ? bits(0x06, 1) : bits(0xc0, 6)).toBER(false),
+    }),
+    new pkijs.Extension({
+      extnID: EXT.subjectKeyIdentifier,
+      extnValue: new asn1js.OctetString({ valueHex: ski }).toBER(false),
+    }),
   ];
   if (spec.issuer) {
     const issuerSki = await keyIdentifier(spec.issuer.subjectPublicKeyInfo);
-    extensions.push(new pkijs.Extension({ extnID: EXT.authorityKeyIdentifier, extnValue: new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: issuerSki }) }).toSchema().toBER(false) }));
+    extensions.push(
+      new pkijs.Extension({
+        extnID: EXT.authorityKeyIdentifier,
+        extnValue: new pkijs.AuthorityKeyIdentifier({
+          keyIdentifier: new asn1js.OctetString({ valueHex: issuerSki }),
+        })
+          .toSchema()
+          .toBER(false),
+      }),
+    );
   }
   cert.extensions = extensions;
   await cert.sign(spec.signingKey, 'SHA-256');
@@ -53,7 +80,10 @@ export function certificateDer(cert: pkijs.Certificate): Buffer {
 }
 
 export function toPem(label: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd();
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -65,7 +95,8 @@ export function fromPem(label: string, pem: string): Buffer {
 
 /** The attribute of a distinguished name, e.g. nameAttribute(cert.subject, NAME_OID.commonName). */
 export function nameAttribute(name: pkijs.RelativeDistinguishedNames, oid: string): string | undefined {
-  const v = name.typesAndValues.find((t) => t.type === oid)?.value as { valueBlock?: { value?: unknown } } | undefined;
+  const v = name.typesAndValues.find((t) => t.type === oid)?.value as
+    { valueBlock?: { value?: unknown } } | undefined;
   return typeof v?.valueBlock?.value === 'string' ? v.valueBlock.value : undefined;
 }
 
@@ -82,9 +113,18 @@ function distinguishedName(parts: NameParts): pkijs.RelativeDistinguishedNames {
   const rdn = (type: string, value: asn1js.BaseStringBlock) =>
     new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value }).toSchema()] });
   const rdns = [rdn(NAME_OID.commonName, new asn1js.Utf8String({ value: clip(parts.commonName) }))];
-  if (parts.organization) rdns.push(rdn(NAME_OID.organization, new asn1js.Utf8String({ value: clip(parts.organization) })));
+  if (parts.organization)
+    rdns.push(rdn(NAME_OID.organization, new asn1js.Utf8String({ value: clip(parts.organization) })));
   // serialNumber is a PrintableString by definition (X.520); ids here are letters, digits and '-'.
-  if (parts.serialNumber) rdns.push(rdn(NAME_OID.serialNumber, new asn1js.PrintableString({ value: clip(parts.serialNumber.replace(/[^A-Za-z0-9 '()+,./:=?-]/g, '-')) })));
+  if (parts.serialNumber)
+    rdns.push(
+      rdn(
+        NAME_OID.serialNumber,
+        new asn1js.PrintableString({
+          value: clip(parts.serialNumber.replace(/[^A-Za-z0-9 '()+,./:=?-]/g, '-')),
+        }),
+      ),
+    );
   return pkijs.RelativeDistinguishedNames.fromBER(new asn1js.Sequence({ value: rdns }).toBER(false));
 }
 

@@ -41,16 +41,28 @@ export class CmsSigner extends Signer {
           signedAttrs: new pkijs.SignedAndUnsignedAttributes({
             type: 0,
             attributes: [
-              new pkijs.Attribute({ type: OID.contentType, values: [new asn1js.ObjectIdentifier({ value: OID.data })] }),
-              new pkijs.Attribute({ type: OID.signingTime, values: [new asn1js.UTCTime({ valueDate: signingTime })] }),
-              new pkijs.Attribute({ type: OID.messageDigest, values: [new asn1js.OctetString({ valueHex: digest })] }),
+              new pkijs.Attribute({
+                type: OID.contentType,
+                values: [new asn1js.ObjectIdentifier({ value: OID.data })],
+              }),
+              new pkijs.Attribute({
+                type: OID.signingTime,
+                values: [new asn1js.UTCTime({ valueDate: signingTime })],
+              }),
+              new pkijs.Attribute({
+                type: OID.messageDigest,
+                values: [new asn1js.OctetString({ valueHex: digest })],
+              }),
             ],
           }),
         }),
       ],
     });
     await signedData.sign(this.identity.privateKey, 0, 'SHA-256');
-    const contentInfo = new pkijs.ContentInfo({ contentType: OID.signedData, content: signedData.toSchema(true) });
+    const contentInfo = new pkijs.ContentInfo({
+      contentType: OID.signedData,
+      content: signedData.toSchema(true),
+    });
     return Buffer.from(contentInfo.toSchema().toBER(false));
   }
 }

@@ -40,7 +40,12 @@ export function addSignaturePlaceholder(pdfkitDoc: PDFKit.PDFDocument, opts: Pla
     Type: 'Sig',
     Filter: 'Adobe.PPKLite',
     SubFilter: SUBFILTER_ADOBE_PKCS7_DETACHED,
-    ByteRange: [0, DEFAULT_BYTE_RANGE_PLACEHOLDER, DEFAULT_BYTE_RANGE_PLACEHOLDER, DEFAULT_BYTE_RANGE_PLACEHOLDER],
+    ByteRange: [
+      0,
+      DEFAULT_BYTE_RANGE_PLACEHOLDER,
+      DEFAULT_BYTE_RANGE_PLACEHOLDER,
+      DEFAULT_BYTE_RANGE_PLACEHOLDER,
+    ],
     Contents: Buffer.alloc(SIGNATURE_LENGTH),
     Reason: new String(opts.reason),
     M: opts.signingTime,
@@ -50,7 +55,10 @@ export function addSignaturePlaceholder(pdfkitDoc: PDFKit.PDFDocument, opts: Pla
   });
   if (!doc._acroform) doc.initForm();
   const form = doc._root.data.AcroForm;
-  form.data = { ...form.data, SigFlags: SIG_FLAGS.SIGNATURES_EXIST | SIG_FLAGS.APPEND_ONLY } as typeof form.data;
+  form.data = {
+    ...form.data,
+    SigFlags: SIG_FLAGS.SIGNATURES_EXIST | SIG_FLAGS.APPEND_ONLY,
+  } as typeof form.data;
   const widget = doc.ref({
     Type: 'Annot',
     Subtype: 'Widget',

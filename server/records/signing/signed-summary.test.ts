@@ -21,9 +21,19 @@ const signingTime = new Date(Math.floor(Date.now() / 1000) * 1000);
 
 beforeAll(async () => {
   const pems = await DeploymentCa.generate({ commonName: 'CareCall test CA', organization: 'CareCall' });
-  ca = await DeploymentCa.load({ caCertificatePem: pems.certificatePem, caPrivateKeyPem: pems.privateKeyPem, caDir: dir.path, pdfFontDir: '' }, { env: 'production' });
+  ca = await DeploymentCa.load(
+    {
+      caCertificatePem: pems.certificatePem,
+      caPrivateKeyPem: pems.privateKeyPem,
+      caDir: dir.path,
+      pdfFontDir: '',
+    },
+    { env: 'production' },
+  );
   nssDir = await nssDbTrusting(dir.path, dir.file('ca.pem', pems.certificatePem));
-  signed = (await createSignedSummary(sampleSummary(), { ca, fonts, clinicId: 'clinic-7f3e', now: () => signingTime })).pdf;
+  signed = (
+    await createSignedSummary(sampleSummary(), { ca, fonts, clinicId: 'clinic-7f3e', now: () => signingTime })
+  ).pdf;
 });
 afterAll(() => dir.remove());
 
@@ -51,7 +61,10 @@ describe('signed consultation summary, checked by poppler pdfsig', () => {
     expect(trusted).toContain('Signing Hash Algorithm: SHA-256');
     // Without our CA in its trust store the signature is still intact; only the issuer is unknown.
     mkdirSync(join(dir.path, 'other-nss'));
-    const unrelated = dir.file('unrelated.pem', (await DeploymentCa.generate({ commonName: 'Someone else' })).certificatePem);
+    const unrelated = dir.file(
+      'unrelated.pem',
+      (await DeploymentCa.generate({ commonName: 'Someone else' })).certificatePem,
+    );
     const plain = await pdfsig(file, await nssDbTrusting(join(dir.path, 'other-nss'), unrelated));
     expect(plain).toContain('Signature Validation: Signature is Valid.');
     expect(plain).not.toContain('Certificate is Trusted.');
@@ -69,19 +82,35 @@ describe('signed consultation summary, checked by poppler pdfsig', () => {
       producer: text.indexOf('(CareCall)') + 3,
     };
     expect(positions.headerComment).toBeLessThan(holeStart);
-    expect(Math.min(positions.signatureReason, positions.pageContent, positions.lastFontStream, positions.producer)).toBeGreaterThan(holeEnd);
+    expect(
+      Math.min(
+        positions.signatureReason,
+        positions.pageContent,
+        positions.lastFontStream,
+        positions.producer,
+      ),
+    ).toBeGreaterThan(holeEnd);
     for (const [where, at] of Object.entries(positions)) {
       const report = await pdfsig(dir.file(`changed-${where}.pdf`, withByteChanged(signed, at)), nssDir);
       expect(report, where).not.toContain('Signature is Valid');
       expect(report, where).toMatch(/Digest Mismatch|Signature is Invalid/);
-      expect((await verifySignedPdf(withByteChanged(signed, at), { roots: [ca.certificate] })).valid, where).toBe(false);
+      expect(
+        (await verifySignedPdf(withByteChanged(signed, at), { roots: [ca.certificate] })).valid,
+        where,
+      ).toBe(false);
     }
   });
 
   it('says so when something was appended after signing', async () => {
     const appended = Buffer.concat([signed, Buffer.from('\n% appended after signing\n')]);
     expect(await pdfsig(dir.file('appended.pdf', appended), nssDir)).toContain('Not total document signed');
-    expect(await verifySignedPdf(appended, { roots: [ca.certificate] })).toMatchObject({ valid: false, intact: true, trusted: true, coversWholeFile: false, problem: 'modified_after_signing' });
+    expect(await verifySignedPdf(appended, { roots: [ca.certificate] })).toMatchObject({
+      valid: false,
+      intact: true,
+      trusted: true,
+      coversWholeFile: false,
+      problem: 'modified_after_signing',
+    });
   });
 });
 
@@ -95,7 +124,13 @@ describe('our own signature verification', () => {
       coversWholeFile: true,
       problem: undefined,
       signedAt: signingTime,
-      signer: { commonName: 'Fjordklinikken Ålesund', organization: 'Fjordklinikken Ålesund', clinicId: 'clinic-7f3e', certificateSerial: expect.stringMatching(/^[0-9a-f]{32}$/), issuer: 'CareCall test CA' },
+      signer: {
+        commonName: 'Fjordklinikken Ålesund',
+        organization: 'Fjordklinikken Ålesund',
+        clinicId: 'clinic-7f3e',
+        certificateSerial: expect.stringMatching(/^[0-9a-f]{32}$/),
+        issuer: 'CareCall test CA',
+      },
     });
   });
 
@@ -104,7 +139,9 @@ describe('our own signature verification', () => {
     for (let i = 0; i < 300; i++) {
       const inFirst = i % 2 === 0;
       const at = inFirst ? randomInt(0, holeStart) : randomInt(holeEnd, holeEnd + tail);
-      const check = await verifySignedPdf(withByteChanged(signed, at), { roots: [ca.certificate] }).catch((e: unknown) => e);
+      const check = await verifySignedPdf(withByteChanged(signed, at), { roots: [ca.certificate] }).catch(
+        (e: unknown) => e,
+      );
       // A changed "%PDF-" header is refused as not a PDF at all; every other change is an invalid signature.
       if (check instanceof PdfVerifyInputError) expect(at).toBeLessThan(5);
       else expect((check as { valid: boolean }).valid, `byte ${at}`).toBe(false);
@@ -113,31 +150,73 @@ describe('our own signature verification', () => {
 
   it('does not trust a signer from another deployment', async () => {
     const pems = await DeploymentCa.generate({ commonName: 'Impostor CA' });
-    const impostor = await DeploymentCa.load({ caCertificatePem: pems.certificatePem, caPrivateKeyPem: pems.privateKeyPem, caDir: dir.path, pdfFontDir: '' }, { env: 'production' });
-    const forged = (await createSignedSummary(sampleSummary(), { ca: impostor, fonts, clinicId: 'clinic-7f3e' })).pdf;
-    expect(await verifySignedPdf(forged, { roots: [ca.certificate] })).toMatchObject({ valid: false, intact: true, trusted: false, problem: 'untrusted_signer', signer: { clinicId: 'clinic-7f3e' } });
+    const impostor = await DeploymentCa.load(
+      {
+        caCertificatePem: pems.certificatePem,
+        caPrivateKeyPem: pems.privateKeyPem,
+        caDir: dir.path,
+        pdfFontDir: '',
+      },
+      { env: 'production' },
+    );
+    const forged = (
+      await createSignedSummary(sampleSummary(), { ca: impostor, fonts, clinicId: 'clinic-7f3e' })
+    ).pdf;
+    expect(await verifySignedPdf(forged, { roots: [ca.certificate] })).toMatchObject({
+      valid: false,
+      intact: true,
+      trusted: false,
+      problem: 'untrusted_signer',
+      signer: { clinicId: 'clinic-7f3e' },
+    });
     expect(await verifySignedPdf(forged, { roots: [] })).toMatchObject({ valid: false, trusted: false });
   });
 
   it('reports an unsigned PDF, a broken signature and a replaced signature', async () => {
-    expect(await verifySignedPdf(await renderSummaryPdf(sampleSummary(), { fonts }), { roots: [ca.certificate] })).toMatchObject({ valid: false, problem: 'no_signature' });
+    expect(
+      await verifySignedPdf(await renderSummaryPdf(sampleSummary(), { fonts }), { roots: [ca.certificate] }),
+    ).toMatchObject({ valid: false, problem: 'no_signature' });
     const [, holeStart, holeEnd] = signedRanges(signed);
     const garbage = Buffer.from(signed);
     garbage.fill('41', holeStart + 1, holeEnd - 1);
-    expect(await verifySignedPdf(garbage, { roots: [ca.certificate] })).toMatchObject({ valid: false, problem: 'malformed_signature' });
+    expect(await verifySignedPdf(garbage, { roots: [ca.certificate] })).toMatchObject({
+      valid: false,
+      problem: 'malformed_signature',
+    });
     const notHex = Buffer.from(signed);
     notHex[holeStart + 10] = 0x5a; // 'Z'
-    expect(await verifySignedPdf(notHex, { roots: [ca.certificate] })).toMatchObject({ valid: false, problem: 'malformed_signature' });
+    expect(await verifySignedPdf(notHex, { roots: [ca.certificate] })).toMatchObject({
+      valid: false,
+      problem: 'malformed_signature',
+    });
     // The signature of another document, pasted in: its digest does not match these bytes.
-    const otherDoc = (await createSignedSummary(sampleSummary({ followUp: 'In two weeks.' }), { ca, fonts, clinicId: 'clinic-7f3e', now: () => signingTime })).pdf;
+    const otherDoc = (
+      await createSignedSummary(sampleSummary({ followUp: 'In two weeks.' }), {
+        ca,
+        fonts,
+        clinicId: 'clinic-7f3e',
+        now: () => signingTime,
+      })
+    ).pdf;
     const [, oStart, oEnd] = signedRanges(otherDoc);
-    const swapped = Buffer.concat([signed.subarray(0, holeStart), otherDoc.subarray(oStart, oEnd), signed.subarray(holeEnd)]);
+    const swapped = Buffer.concat([
+      signed.subarray(0, holeStart),
+      otherDoc.subarray(oStart, oEnd),
+      signed.subarray(holeEnd),
+    ]);
     expect(swapped.length).toBe(signed.length);
-    expect(await verifySignedPdf(swapped, { roots: [ca.certificate] })).toMatchObject({ valid: false, problem: 'digest_mismatch' });
+    expect(await verifySignedPdf(swapped, { roots: [ca.certificate] })).toMatchObject({
+      valid: false,
+      problem: 'digest_mismatch',
+    });
   });
 
   it('refuses what is not a PDF and what is too large, with typed errors', async () => {
-    await expect(verifySignedPdf(Buffer.from('hello, not a pdf'), { roots: [ca.certificate] })).rejects.toMatchObject({ status: 400, code: 'not_a_pdf' });
-    await expect(verifySignedPdf(Buffer.alloc(VERIFY_LIMITS.maxBytes + 1, 0x20), { roots: [ca.certificate] })).rejects.toMatchObject({ status: 413, code: 'pdf_too_large' });
+    await expect(
+      verifySignedPdf(Buffer.from('hello, not a pdf'), { roots: [ca.certificate] }),
+    ).rejects.toMatchObject({ status: 400, code: 'not_a_pdf' });
+    await expect(
+      verifySignedPdf(Buffer.alloc(VERIFY_LIMITS.maxBytes + 1, 0x20), { roots: [ca.certificate] }),
+    ).rejects.toMatchObject({ status: 413, code: 'pdf_too_large' });
   });
 });

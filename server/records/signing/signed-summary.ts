@@ -23,8 +23,17 @@ export async function createSignedSummary(
   const unsigned = await renderSummaryPdf(input, {
     fonts: deps.fonts,
     createdAt: signedAt,
-    beforeEnd: (doc) => addSignaturePlaceholder(doc, { name: input.clinic.name, reason: SIGNATURE_REASON, signingTime: signedAt }),
+    beforeEnd: (doc) =>
+      addSignaturePlaceholder(doc, {
+        name: input.clinic.name,
+        reason: SIGNATURE_REASON,
+        signingTime: signedAt,
+      }),
   });
   const pdf = await signPdf(unsigned, identity, signedAt);
-  return { pdf, signedAt, certificateSerial: Buffer.from(identity.certificate.serialNumber.valueBlock.valueHexView).toString('hex') };
+  return {
+    pdf,
+    signedAt,
+    certificateSerial: Buffer.from(identity.certificate.serialNumber.valueBlock.valueHexView).toString('hex'),
+  };
 }

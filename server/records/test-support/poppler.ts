@@ -7,7 +7,11 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** A scratch directory for PDFs and an NSS database; remove() deletes it. */
-export function scratchDir(): { path: string; file: (name: string, bytes: Uint8Array | string) => string; remove: () => void } {
+export function scratchDir(): {
+  path: string;
+  file: (name: string, bytes: Uint8Array | string) => string;
+  remove: () => void;
+} {
   const path = mkdtempSync(join(tmpdir(), 'carecall-pdf-'));
   return {
     path,
@@ -23,7 +27,17 @@ export function scratchDir(): { path: string; file: (name: string, bytes: Uint8A
 /** An NSS database (certutil, libnss3-tools) in which the given CA certificate is a trusted root. */
 export async function nssDbTrusting(dir: string, caPemFile: string): Promise<string> {
   await run('certutil', ['-N', '-d', `sql:${dir}`, '--empty-password']);
-  await run('certutil', ['-A', '-d', `sql:${dir}`, '-n', 'carecall-test-ca', '-t', 'CT,C,C', '-i', caPemFile]);
+  await run('certutil', [
+    '-A',
+    '-d',
+    `sql:${dir}`,
+    '-n',
+    'carecall-test-ca',
+    '-t',
+    'CT,C,C',
+    '-i',
+    caPemFile,
+  ]);
   return `sql:${dir}`;
 }
 

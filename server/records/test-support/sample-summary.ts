@@ -15,7 +15,11 @@ export function sampleSummary(overrides: Partial<SummaryInput> = {}): SummaryInp
       { code: 'F32.1', title: 'Major depressive disorder, single episode, moderate' },
       { code: 'F51.01', title: 'Primary insomnia' },
     ],
-    recommendations: ['Sertraline 50 mg once daily; review side effects after two weeks.', 'Sleep hygiene leaflet; a regular wake-up time.', 'Contact the clinic or emergency services if thoughts of self-harm appear.'],
+    recommendations: [
+      'Sertraline 50 mg once daily; review side effects after two weeks.',
+      'Sleep hygiene leaflet; a regular wake-up time.',
+      'Contact the clinic or emergency services if thoughts of self-harm appear.',
+    ],
     followUp: 'Video follow-up in four weeks.',
     verifyUrl: 'https://carecall.example/verify',
     ...overrides,
@@ -24,7 +28,11 @@ export function sampleSummary(overrides: Partial<SummaryInput> = {}): SummaryInp
 
 /** Every field at its maximum length and count: the two-page bound is checked against this. */
 export function largestSummary(): SummaryInput {
-  const words = (n: number, seed: string) => Array.from({ length: Math.ceil(n / 10) }, (_, i) => `${seed}${i % 7}word`).join(' ').slice(0, n).trim();
+  const words = (n: number, seed: string) =>
+    Array.from({ length: Math.ceil(n / 10) }, (_, i) => `${seed}${i % 7}word`)
+      .join(' ')
+      .slice(0, n)
+      .trim();
   return sampleSummary({
     documentId: 'd'.repeat(64),
     clinic: { name: 'Ø'.repeat(120), address: words(200, 'addr') },

@@ -23,7 +23,8 @@ export const de: Catalogue = {
   'banner.reconnecting': 'Verbindung unterbrochen, neuer Versuch…',
   'banner.reconnected': 'Wieder verbunden',
   'banner.mutedByHost': 'Ihr Mikrofon wurde stummgeschaltet. Schalten Sie es ein, wenn Sie sprechen möchten.',
-  'banner.cameraStoppedByHost': 'Ihre Kamera wurde ausgeschaltet. Sie bleibt aus, bis sie wieder erlaubt wird.',
+  'banner.cameraStoppedByHost':
+    'Ihre Kamera wurde ausgeschaltet. Sie bleibt aus, bis sie wieder erlaubt wird.',
   'banner.screenStoppedByHost': 'Ihre Bildschirmfreigabe wurde beendet.',
   'banner.released': 'Ihr(e) {source} ist wieder erlaubt.',
   'banner.removed': 'Sie wurden aus der Sprechstunde entfernt.',
@@ -35,7 +36,8 @@ export const de: Catalogue = {
   'waiting.position': 'Sie sind Nummer {position} von {count} in der Warteschlange.',
   'waiting.waited': 'Wartezeit {time}',
   'waiting.hostNotified': 'Ihre Ärztin oder Ihr Arzt weiß, dass Sie da sind.',
-  'waiting.hostAbsent': 'Ihre Ärztin oder Ihr Arzt ist noch nicht da und sieht Sie, sobald sie oder er beitritt.',
+  'waiting.hostAbsent':
+    'Ihre Ärztin oder Ihr Arzt ist noch nicht da und sieht Sie, sobald sie oder er beitritt.',
   'waiting.message': 'Nachricht der Praxis',
   'waiting.preview': 'Ihre Kamera (nur Sie sehen dieses Bild, bis Sie eingelassen werden)',
   'controls.label': 'Gesprächssteuerung',
@@ -89,7 +91,8 @@ export const de: Catalogue = {
   'participants.allowCamera': 'Kamera von {name} wieder erlauben',
   'participants.stopScreen': 'Bildschirmfreigabe von {name} beenden',
   'participants.remove': '{name} entfernen',
-  'participants.removeConfirm': '{name} aus der Sprechstunde entfernen? Ein erneuter Beitritt ist nicht möglich.',
+  'participants.removeConfirm':
+    '{name} aus der Sprechstunde entfernen? Ein erneuter Beitritt ist nicht möglich.',
   'waitingRoom.title': 'Wartezimmer',
   'waitingRoom.admit': 'Einlassen',
   'waitingRoom.deny': 'Ablehnen',
@@ -114,7 +117,8 @@ export const de: Catalogue = {
   'precall.micLevel': 'Mikrofonpegel',
   'precall.testSpeaker': 'Testton abspielen',
   'precall.join': 'Der Sprechstunde beitreten',
-  'precall.noToken': 'Öffnen Sie diese Seite über den Link zu Ihrer Sprechstunde, um die Verbindung zu testen.',
+  'precall.noToken':
+    'Öffnen Sie diese Seite über den Link zu Ihrer Sprechstunde, um die Verbindung zu testen.',
   'check.camera': 'Kamera',
   'check.microphone': 'Mikrofon',
   'check.server': 'Server',

@@ -18,11 +18,17 @@ export function pickLanguage(search: string, languages: readonly string[]): stri
 
 export function translator(lang: string): Translate {
   const catalogue = catalogues[lang] ?? en;
-  return (key, values = {}) => (catalogue[key] ?? en[key] ?? key).replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
+  return (key, values = {}) =>
+    (catalogue[key] ?? en[key] ?? key).replace(/\{(\w+)\}/g, (_, name: string) =>
+      String(values[name] ?? `{${name}}`),
+    );
 }
 
 /** The page's language, chosen once at load. */
-export const lang = typeof location === 'undefined' ? 'en' : pickLanguage(location.search, navigator.languages ?? [navigator.language]);
+export const lang =
+  typeof location === 'undefined'
+    ? 'en'
+    : pickLanguage(location.search, navigator.languages ?? [navigator.language]);
 export const t = translator(lang);
 
 /** "3 min 05 s" / "42 s" */

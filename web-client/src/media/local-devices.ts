@@ -1,7 +1,11 @@
 import type { Source } from './publications.ts';
 
 /** Devices picked before the call (the pre-call check) or during it; undefined = the system default. */
-export type DeviceChoice = { cameraId?: string | undefined; microphoneId?: string | undefined; speakerId?: string | undefined };
+export type DeviceChoice = {
+  cameraId?: string | undefined;
+  microphoneId?: string | undefined;
+  speakerId?: string | undefined;
+};
 export type InputKind = 'audioinput' | 'videoinput';
 /** An element that plays remote audio; setSinkId is missing where the browser cannot choose outputs. */
 export type AudioOutput = { setSinkId?: (sinkId: string) => Promise<void> };
@@ -9,7 +13,10 @@ export type MediaDevicesLike = { getUserMedia(constraints: MediaStreamConstraint
 
 export const DEFAULT_VIDEO: MediaTrackConstraints = { width: 1280, height: 720 };
 
-const deviceConstraint = (deviceId: string | undefined, base: MediaTrackConstraints | boolean): MediaTrackConstraints | boolean =>
+const deviceConstraint = (
+  deviceId: string | undefined,
+  base: MediaTrackConstraints | boolean,
+): MediaTrackConstraints | boolean =>
   deviceId ? { ...(typeof base === 'object' ? base : {}), deviceId: { exact: deviceId } } : base;
 
 /**
@@ -36,7 +43,11 @@ export class LocalDevices {
   }
 
   /** Opens microphone and camera with the chosen devices (an unavailable choice fails: the caller asked for it). */
-  async open(choice: DeviceChoice = {}, video: MediaTrackConstraints = DEFAULT_VIDEO, audio = true): Promise<MediaStream> {
+  async open(
+    choice: DeviceChoice = {},
+    video: MediaTrackConstraints = DEFAULT_VIDEO,
+    audio = true,
+  ): Promise<MediaStream> {
     this.#choice = { ...this.#choice, ...choice };
     const stream = await this.#devices().getUserMedia({
       audio: audio && deviceConstraint(choice.microphoneId, true),
@@ -53,8 +64,11 @@ export class LocalDevices {
   async switchInput(kind: InputKind, deviceId: string): Promise<MediaStreamTrack> {
     const source = kind === 'audioinput' ? 'mic' : 'webcam';
     const old = this.#tracks.get(source);
-    const { deviceId: _previous, ...constraints } = old?.getConstraints() ?? (kind === 'videoinput' ? DEFAULT_VIDEO : {});
-    const request = { [kind === 'audioinput' ? 'audio' : 'video']: { ...constraints, deviceId: { exact: deviceId } } };
+    const { deviceId: _previous, ...constraints } =
+      old?.getConstraints() ?? (kind === 'videoinput' ? DEFAULT_VIDEO : {});
+    const request = {
+      [kind === 'audioinput' ? 'audio' : 'video']: { ...constraints, deviceId: { exact: deviceId } },
+    };
     let stream: MediaStream;
     try {
       stream = await this.#devices().getUserMedia(request);

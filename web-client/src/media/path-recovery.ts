@@ -29,7 +29,11 @@ export class PathRecovery {
   #rebuildTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly host: PathRecoveryHost) {
-    this.watch = new PathWatch({ transports: host.transports, expectsInbound: host.expectsInbound, onPathLost: () => this.recover() });
+    this.watch = new PathWatch({
+      transports: host.transports,
+      expectsInbound: host.expectsInbound,
+      onPathLost: () => this.recover(),
+    });
   }
 
   /** New ICE credentials for both transports; media follows the new path once ICE reconnects. */
@@ -39,8 +43,11 @@ export class PathRecovery {
     await Promise.all(
       this.host.transports().map(async (transport) => {
         if (!transport || transport.closed) return;
-        const { iceParameters } = await this.host.signaling().request('restartIce', { transportId: transport.id });
-        if (!transport.closed) await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
+        const { iceParameters } = await this.host
+          .signaling()
+          .request('restartIce', { transportId: transport.id });
+        if (!transport.closed)
+          await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
       }),
     );
   }
@@ -60,7 +67,8 @@ export class PathRecovery {
     clearTimeout(this.#rebuildTimer);
     this.#rebuildTimer = setTimeout(() => {
       if (!this.host.inCall() || !this.watch.enabled) return;
-      if (this.watch.silentMs() >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS) void this.host.rebuildTransports();
+      if (this.watch.silentMs() >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS)
+        void this.host.rebuildTransports();
     }, REBUILD_AFTER_RESTART_MS);
   }
 

@@ -131,8 +131,10 @@ function packetsReceived(report: RTCStatsReport): number {
   let transportPackets: number | undefined;
   let pairPackets = 0;
   report.forEach((s: Record<string, unknown>) => {
-    if (s.type === 'transport' && typeof s.packetsReceived === 'number') transportPackets = (transportPackets ?? 0) + s.packetsReceived;
-    if (s.type === 'candidate-pair' && typeof s.packetsReceived === 'number') pairPackets += s.packetsReceived;
+    if (s.type === 'transport' && typeof s.packetsReceived === 'number')
+      transportPackets = (transportPackets ?? 0) + s.packetsReceived;
+    if (s.type === 'candidate-pair' && typeof s.packetsReceived === 'number')
+      pairPackets += s.packetsReceived;
   });
   return transportPackets ?? pairPackets;
 }

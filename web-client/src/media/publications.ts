@@ -3,7 +3,11 @@ import type { types } from 'mediasoup-client';
 export type Source = 'mic' | 'webcam' | 'screen';
 export type Publication = { readonly track: MediaStreamTrack; readonly producer: types.Producer | undefined };
 
-type Entry = { track: MediaStreamTrack; producer: types.Producer | undefined; inflight: Promise<types.Producer> | undefined };
+type Entry = {
+  track: MediaStreamTrack;
+  producer: types.Producer | undefined;
+  inflight: Promise<types.Producer> | undefined;
+};
 
 /** The produce in flight was for transports that are gone (media reset, rejoin): produce again. */
 export class PublicationSuperseded extends Error {
@@ -94,14 +98,16 @@ export class Publications {
     try {
       producer = await this.produce(entry.track, source);
     } catch (err) {
-      if (generation !== this.#generation) throw new PublicationSuperseded('transports replaced while producing');
+      if (generation !== this.#generation)
+        throw new PublicationSuperseded('transports replaced while producing');
       throw err;
     }
     if (generation !== this.#generation || this.#entries.get(source) !== entry) {
       // Made for transports that were dropped meanwhile, or for a source unpublished meanwhile.
       const stale = !producer.closed;
       producer.close();
-      if (stale && this.#entries.get(source) !== entry) void this.closeRemote(producer.id).catch(() => undefined);
+      if (stale && this.#entries.get(source) !== entry)
+        void this.closeRemote(producer.id).catch(() => undefined);
       if (this.#entries.get(source) !== entry) throw new Error(`${source} was unpublished`);
       throw new PublicationSuperseded('transports replaced while producing');
     }

@@ -64,9 +64,13 @@ export class RemoteMedia {
       while (this.host.recvTransport() && this.#pending.length > 0) {
         // A producer can be announced and listed in a state snapshot too: consume it once.
         const consumed = new Set([...this.consumers.values()].map((c) => c.producerId));
-        const unique = this.#pending.splice(0).filter((p) => !consumed.has(p.producerId) && (consumed.add(p.producerId), true));
+        const unique = this.#pending
+          .splice(0)
+          .filter((p) => !consumed.has(p.producerId) && (consumed.add(p.producerId), true));
         const batch = unique.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'video' ? -1 : 1));
-        await Promise.all(batch.map((info) => this.#consume(info).catch((err: Error) => this.host.onError(err))));
+        await Promise.all(
+          batch.map((info) => this.#consume(info).catch((err: Error) => this.host.onError(err))),
+        );
       }
     } finally {
       this.#draining = false;

@@ -23,14 +23,22 @@ export async function createTransport(o: TransportOptions): Promise<types.Transp
     iceServers: o.iceServers,
     iceTransportPolicy: o.iceTransportPolicy,
   };
-  const transport = o.direction === 'send' ? o.device.createSendTransport(options) : o.device.createRecvTransport(options);
+  const transport =
+    o.direction === 'send' ? o.device.createSendTransport(options) : o.device.createRecvTransport(options);
   transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-    signaling.request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => callback(), errback);
+    signaling
+      .request('connectTransport', { transportId: transport.id, dtlsParameters: dtlsParameters as never })
+      .then(() => callback(), errback);
   });
   if (o.direction === 'send') {
     transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
       signaling
-        .request('produce', { transportId: transport.id, kind, rtpParameters: rtpParameters as never, source: appData.source as Source })
+        .request('produce', {
+          transportId: transport.id,
+          kind,
+          rtpParameters: rtpParameters as never,
+          source: appData.source as Source,
+        })
         .then(({ producerId }) => callback({ id: producerId }), errback);
     });
   }

@@ -1,10 +1,21 @@
-import type { NetworkQuality, ParticipantInfo, PeerInfo, WaitingInfo, WaitingStatus } from '../../../signaling/protocol/index.ts';
+import type {
+  NetworkQuality,
+  ParticipantInfo,
+  PeerInfo,
+  WaitingInfo,
+  WaitingStatus,
+} from '../../../signaling/protocol/index.ts';
 import { t, type MessageKey } from '../i18n/index.ts';
 import { RoomClient, type DeviceChoice, type RemoteTrack, type Source } from '../room-client.ts';
 import { probe } from './probe.ts';
 
 export type Phase = 'starting' | 'joining' | 'waiting' | 'inCall' | 'closed' | 'left' | 'failed';
-export type Banner = { id: number; key: MessageKey; values?: Record<string, string>; tone: 'info' | 'warn' | 'error' };
+export type Banner = {
+  id: number;
+  key: MessageKey;
+  values?: Record<string, string>;
+  tone: 'info' | 'warn' | 'error';
+};
 
 export type CallState = {
   phase: Phase;
@@ -109,7 +120,10 @@ export class CallStore {
     const client = this.#createClient();
     this.client = client;
     probe.client = client;
-    const [media] = await Promise.all([client.openLocalMedia(this.opts.choice), client.prepare().catch(() => undefined)]);
+    const [media] = await Promise.all([
+      client.openLocalMedia(this.opts.choice),
+      client.prepare().catch(() => undefined),
+    ]);
     this.#set({ phase: 'joining', localVideo: media.getVideoTracks()[0] });
     probe.joinStartedAt = performance.now();
     await client.join();
@@ -152,7 +166,9 @@ export class CallStore {
     } catch (err) {
       // A host holds this source: put the producer back as the server has it.
       this.client.published.get(source)?.producer?.pause();
-      this.banner(source === 'webcam' ? 'banner.cameraStoppedByHost' : 'banner.error', 'warn', { error: String((err as Error).message) });
+      this.banner(source === 'webcam' ? 'banner.cameraStoppedByHost' : 'banner.error', 'warn', {
+        error: String((err as Error).message),
+      });
     }
     this.#set({ micMuted: this.client.isPaused('mic'), camOff: this.client.isPaused('webcam') });
   }
@@ -164,7 +180,10 @@ export class CallStore {
     }
     const [track] = (await getDisplayMedia()).getVideoTracks();
     if (!track) return;
-    track.addEventListener('ended', () => void this.client.unpublish('screen').then(() => this.#set({ sharing: false })));
+    track.addEventListener(
+      'ended',
+      () => void this.client.unpublish('screen').then(() => this.#set({ sharing: false })),
+    );
     try {
       await this.client.publish(track, 'screen');
       this.#set({ sharing: true });
@@ -201,9 +220,22 @@ export class CallStore {
   #closed(reason: string) {
     probe.status = `closed:${reason}`;
     const key: MessageKey | undefined =
-      reason === 'removed_by_host' ? 'banner.removed' : reason === 'ended_by_host' ? 'banner.ended' : reason === 'denied' ? 'banner.denied' : undefined;
+      reason === 'removed_by_host'
+        ? 'banner.removed'
+        : reason === 'ended_by_host'
+          ? 'banner.ended'
+          : reason === 'denied'
+            ? 'banner.denied'
+            : undefined;
     if (key) this.banner(key, 'warn', undefined, true);
-    this.#set({ phase: 'closed', closedReason: reason, remote: new Map(), localVideo: undefined, sharing: false, reconnecting: false });
+    this.#set({
+      phase: 'closed',
+      closedReason: reason,
+      remote: new Map(),
+      localVideo: undefined,
+      sharing: false,
+      reconnecting: false,
+    });
   }
 
   #createClient() {

@@ -15,7 +15,8 @@ export type ControlsProps = {
   isHost: boolean;
 };
 
-const report = (store: CallStore) => (err: unknown) => store.banner('banner.error', 'error', { error: err instanceof Error ? err.message : String(err) });
+const report = (store: CallStore) => (err: unknown) =>
+  store.banner('banner.error', 'error', { error: err instanceof Error ? err.message : String(err) });
 
 /** M and V toggle microphone and camera, except while typing in a field. */
 export function useShortcuts(store: CallStore, state: CallState) {
@@ -54,7 +55,9 @@ function DevicesMenu({ store, onClose }: { store: CallStore; onClose: () => void
         id={id}
         ref={ref}
         value={current[kind as keyof typeof current]}
-        onChange={(e) => void store.switchDevice(kind, (e.currentTarget as HTMLSelectElement).value).catch(report(store))}
+        onChange={(e) =>
+          void store.switchDevice(kind, (e.currentTarget as HTMLSelectElement).value).catch(report(store))
+        }
       >
         {devices
           .filter((d) => d.kind === kind)
@@ -67,11 +70,21 @@ function DevicesMenu({ store, onClose }: { store: CallStore; onClose: () => void
     </label>
   );
   return (
-    <div id="devices-menu" class="popover" role="dialog" aria-label={t('devices.title')} onKeyDown={(e) => e.key === 'Escape' && onClose()}>
+    <div
+      id="devices-menu"
+      class="popover"
+      role="dialog"
+      aria-label={t('devices.title')}
+      onKeyDown={(e) => e.key === 'Escape' && onClose()}
+    >
       <h2>{t('devices.title')}</h2>
       {select('videoinput', t('devices.camera'), 'device-camera', first)}
       {select('audioinput', t('devices.microphone'), 'device-microphone')}
-      {LocalDevices.canChooseSpeaker() ? select('audiooutput', t('devices.speaker'), 'device-speaker') : <p>{t('devices.speakerUnsupported')}</p>}
+      {LocalDevices.canChooseSpeaker() ? (
+        select('audiooutput', t('devices.speaker'), 'device-speaker')
+      ) : (
+        <p>{t('devices.speakerUnsupported')}</p>
+      )}
       <button type="button" onClick={onClose}>
         {t('devices.close')}
       </button>
@@ -95,55 +108,105 @@ export function Controls({ store, state, layout, setLayout, panel, setPanel, isH
       {panel === 'devices' && inCall && <DevicesMenu store={store} onClose={closeDevices} />}
       <footer id="controls">
         <div class="bar" role="toolbar" aria-label={t('controls.label')}>
-        <button id="toggle-mic" type="button" disabled={!inCall} aria-pressed={state.micMuted} aria-keyshortcuts="M" title={t('shortcuts.hint')} onClick={() => void store.toggle('mic').catch(report(store))}>
-          {state.micMuted ? t('controls.unmute') : t('controls.mute')}
-        </button>
-        <button id="toggle-cam" type="button" disabled={!inCall || (camHeld && state.camOff)} aria-pressed={state.camOff} aria-keyshortcuts="V" onClick={() => void store.toggle('webcam').catch(report(store))}>
-          {state.camOff ? t('controls.cameraOn') : t('controls.cameraOff')}
-        </button>
-        <button
-          id="share-screen"
-          type="button"
-          disabled={!inCall || !canShare || (state.held.has('screen') && !state.sharing)}
-          aria-pressed={state.sharing}
-          onClick={() => void store.toggleShare(() => navigator.mediaDevices.getDisplayMedia({ video: true, audio: false })).catch(report(store))}
-        >
-          {state.sharing ? t('controls.stopShare') : t('controls.share')}
-        </button>
-        <button id="devices" type="button" ref={devicesButton} disabled={!inCall} aria-expanded={panel === 'devices'} aria-controls={panel === 'devices' ? 'devices-menu' : undefined} onClick={() => setPanel(panel === 'devices' ? 'none' : 'devices')}>
-          {t('controls.devices')}
-        </button>
-        <button id="participants-toggle" type="button" disabled={!inCall} aria-expanded={panel === 'participants'} aria-controls={panel === 'participants' ? 'participants' : undefined} onClick={() => setPanel(panel === 'participants' ? 'none' : 'participants')}>
-          {t('controls.participants', { count: state.participants.length || 1 })}
-        </button>
-        <button id="layout" type="button" disabled={!inCall} onClick={() => setLayout(layout === 'grid' ? 'speaker' : 'grid')}>
-          {layout === 'grid' ? t('controls.layoutSpeaker') : t('controls.layoutGrid')}
-        </button>
-        {ended && state.closedReason !== 'removed_by_host' ? (
-          <button id="rejoin" type="button" class="primary" onClick={() => void store.rejoin()}>
-            {t('controls.rejoin')}
+          <button
+            id="toggle-mic"
+            type="button"
+            disabled={!inCall}
+            aria-pressed={state.micMuted}
+            aria-keyshortcuts="M"
+            title={t('shortcuts.hint')}
+            onClick={() => void store.toggle('mic').catch(report(store))}
+          >
+            {state.micMuted ? t('controls.unmute') : t('controls.mute')}
           </button>
-        ) : (
-          <button id="leave" type="button" class="danger" disabled={state.phase === 'starting' || ended} onClick={() => store.leave()}>
-            {t('controls.leave')}
+          <button
+            id="toggle-cam"
+            type="button"
+            disabled={!inCall || (camHeld && state.camOff)}
+            aria-pressed={state.camOff}
+            aria-keyshortcuts="V"
+            onClick={() => void store.toggle('webcam').catch(report(store))}
+          >
+            {state.camOff ? t('controls.cameraOn') : t('controls.cameraOff')}
           </button>
-        )}
-        {isHost && inCall && !confirmEnd && (
-          <button id="end-all" type="button" class="danger" onClick={() => setConfirmEnd(true)}>
-            {t('controls.endForAll')}
+          <button
+            id="share-screen"
+            type="button"
+            disabled={!inCall || !canShare || (state.held.has('screen') && !state.sharing)}
+            aria-pressed={state.sharing}
+            onClick={() =>
+              void store
+                .toggleShare(() => navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }))
+                .catch(report(store))
+            }
+          >
+            {state.sharing ? t('controls.stopShare') : t('controls.share')}
           </button>
-        )}
-        {isHost && inCall && confirmEnd && (
-          <span class="confirm" role="alert">
-            {t('controls.endConfirm')}
-            <button id="end-all-confirm" type="button" class="danger" onClick={() => void store.endForEveryone().catch(report(store))}>
+          <button
+            id="devices"
+            type="button"
+            ref={devicesButton}
+            disabled={!inCall}
+            aria-expanded={panel === 'devices'}
+            aria-controls={panel === 'devices' ? 'devices-menu' : undefined}
+            onClick={() => setPanel(panel === 'devices' ? 'none' : 'devices')}
+          >
+            {t('controls.devices')}
+          </button>
+          <button
+            id="participants-toggle"
+            type="button"
+            disabled={!inCall}
+            aria-expanded={panel === 'participants'}
+            aria-controls={panel === 'participants' ? 'participants' : undefined}
+            onClick={() => setPanel(panel === 'participants' ? 'none' : 'participants')}
+          >
+            {t('controls.participants', { count: state.participants.length || 1 })}
+          </button>
+          <button
+            id="layout"
+            type="button"
+            disabled={!inCall}
+            onClick={() => setLayout(layout === 'grid' ? 'speaker' : 'grid')}
+          >
+            {layout === 'grid' ? t('controls.layoutSpeaker') : t('controls.layoutGrid')}
+          </button>
+          {ended && state.closedReason !== 'removed_by_host' ? (
+            <button id="rejoin" type="button" class="primary" onClick={() => void store.rejoin()}>
+              {t('controls.rejoin')}
+            </button>
+          ) : (
+            <button
+              id="leave"
+              type="button"
+              class="danger"
+              disabled={state.phase === 'starting' || ended}
+              onClick={() => store.leave()}
+            >
+              {t('controls.leave')}
+            </button>
+          )}
+          {isHost && inCall && !confirmEnd && (
+            <button id="end-all" type="button" class="danger" onClick={() => setConfirmEnd(true)}>
               {t('controls.endForAll')}
             </button>
-            <button type="button" onClick={() => setConfirmEnd(false)}>
-              {t('devices.close')}
-            </button>
-          </span>
-        )}
+          )}
+          {isHost && inCall && confirmEnd && (
+            <span class="confirm" role="alert">
+              {t('controls.endConfirm')}
+              <button
+                id="end-all-confirm"
+                type="button"
+                class="danger"
+                onClick={() => void store.endForEveryone().catch(report(store))}
+              >
+                {t('controls.endForAll')}
+              </button>
+              <button type="button" onClick={() => setConfirmEnd(false)}>
+                {t('devices.close')}
+              </button>
+            </span>
+          )}
         </div>
       </footer>
     </>

@@ -28,13 +28,18 @@ export function playKnock() {
 
 /** Asks once, from a click, whether the host wants notifications while the tab is in the background. */
 export function askNotificationPermission() {
-  if (typeof Notification !== 'undefined' && Notification.permission === 'default') void Notification.requestPermission().catch(() => undefined);
+  if (typeof Notification !== 'undefined' && Notification.permission === 'default')
+    void Notification.requestPermission().catch(() => undefined);
 }
 
 /** A system notification when the host's tab is hidden; the name stays out of it (lock screens show it). */
 export function notifyKnock() {
-  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || !document.hidden) return;
-  const n = new Notification(t('notification.knockTitle'), { body: t('notification.knockBody', { name: t('participants.role.patient') }), tag: 'carecall-knock' });
+  if (typeof Notification === 'undefined' || Notification.permission !== 'granted' || !document.hidden)
+    return;
+  const n = new Notification(t('notification.knockTitle'), {
+    body: t('notification.knockBody', { name: t('participants.role.patient') }),
+    tag: 'carecall-knock',
+  });
   n.onclick = () => {
     window.focus();
     n.close();

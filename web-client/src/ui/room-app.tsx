@@ -51,7 +51,12 @@ function Banners({ store, state }: { store: CallStore; state: CallState }) {
       {state.banners.map((b) => (
         <p key={b.id} class={`banner ${b.tone}`} data-banner={b.key}>
           <span>{t(b.key, b.values)}</span>
-          <button type="button" class="dismiss" aria-label={t('devices.close')} onClick={() => store.dismiss(b.id)}>
+          <button
+            type="button"
+            class="dismiss"
+            aria-label={t('devices.close')}
+            onClick={() => store.dismiss(b.id)}
+          >
             ×
           </button>
         </p>
@@ -60,7 +65,15 @@ function Banners({ store, state }: { store: CallStore; state: CallState }) {
   );
 }
 
-export function RoomApp({ store, isHost, canModerate }: { store: CallStore; isHost: boolean; canModerate: boolean }) {
+export function RoomApp({
+  store,
+  isHost,
+  canModerate,
+}: {
+  store: CallStore;
+  isHost: boolean;
+  canModerate: boolean;
+}) {
   const state = useCall(store);
   const [layout, setLayout] = useState<Layout>('grid');
   const [panel, setPanel] = useState<'none' | 'devices' | 'participants'>('none');
@@ -77,11 +90,25 @@ export function RoomApp({ store, isHost, canModerate }: { store: CallStore; isHo
       </header>
       <Banners store={store} state={state} />
       <div id="body">
-        {state.phase === 'waiting' ? <WaitingScreen state={state} /> : <Stage store={store} state={state} layout={layout} />}
+        {state.phase === 'waiting' ? (
+          <WaitingScreen state={state} />
+        ) : (
+          <Stage store={store} state={state} layout={layout} />
+        )}
         {isHost && inCall && <WaitingRoomPanel store={store} state={state} />}
-        {panel === 'participants' && inCall && <ParticipantsPanel store={store} state={state} canModerate={canModerate} />}
+        {panel === 'participants' && inCall && (
+          <ParticipantsPanel store={store} state={state} canModerate={canModerate} />
+        )}
       </div>
-      <Controls store={store} state={state} layout={layout} setLayout={setLayout} panel={panel} setPanel={setPanel} isHost={canModerate} />
+      <Controls
+        store={store}
+        state={state}
+        layout={layout}
+        setLayout={setLayout}
+        panel={panel}
+        setPanel={setPanel}
+        isHost={canModerate}
+      />
       <RemoteAudio store={store} state={state} />
     </>
   );

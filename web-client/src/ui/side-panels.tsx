@@ -4,9 +4,11 @@ import { formatDuration, t } from '../i18n/index.ts';
 import type { CallState, CallStore } from './call-store.ts';
 import { useNow } from './hooks.ts';
 
-const report = (store: CallStore) => (err: unknown) => store.banner('banner.error', 'error', { error: err instanceof Error ? err.message : String(err) });
+const report = (store: CallStore) => (err: unknown) =>
+  store.banner('banner.error', 'error', { error: err instanceof Error ? err.message : String(err) });
 const roleName = (role: string) => t(`participants.role.${role}` as never) || role;
-const displayName = (p: { displayName?: string | undefined; role: string }) => p.displayName ?? roleName(p.role);
+const displayName = (p: { displayName?: string | undefined; role: string }) =>
+  p.displayName ?? roleName(p.role);
 
 function HostActions({ store, p }: { store: CallStore; p: ParticipantInfo }) {
   const [confirming, setConfirming] = useState(false);
@@ -27,31 +29,66 @@ function HostActions({ store, p }: { store: CallStore; p: ParticipantInfo }) {
   }
   return (
     <span class="actions">
-      <button type="button" class="mute-mic" disabled={p.mic !== 'live'} aria-label={t('participants.muteMic', { name })} onClick={act(() => store.mute(p.peerId, 'mic'))}>
+      <button
+        type="button"
+        class="mute-mic"
+        disabled={p.mic !== 'live'}
+        aria-label={t('participants.muteMic', { name })}
+        onClick={act(() => store.mute(p.peerId, 'mic'))}
+      >
         {t('controls.mute')}
       </button>
       {p.webcam === 'muted_by_host' ? (
-        <button type="button" class="allow-camera" aria-label={t('participants.allowCamera', { name })} onClick={act(() => store.release(p.peerId, 'webcam'))}>
+        <button
+          type="button"
+          class="allow-camera"
+          aria-label={t('participants.allowCamera', { name })}
+          onClick={act(() => store.release(p.peerId, 'webcam'))}
+        >
           {t('controls.cameraOn')}
         </button>
       ) : (
-        <button type="button" class="stop-camera" disabled={p.webcam === 'none'} aria-label={t('participants.stopCamera', { name })} onClick={act(() => store.mute(p.peerId, 'webcam'))}>
+        <button
+          type="button"
+          class="stop-camera"
+          disabled={p.webcam === 'none'}
+          aria-label={t('participants.stopCamera', { name })}
+          onClick={act(() => store.mute(p.peerId, 'webcam'))}
+        >
           {t('controls.cameraOff')}
         </button>
       )}
       {p.screen === 'live' && (
-        <button type="button" class="stop-screen" aria-label={t('participants.stopScreen', { name })} onClick={act(() => store.mute(p.peerId, 'screen'))}>
+        <button
+          type="button"
+          class="stop-screen"
+          aria-label={t('participants.stopScreen', { name })}
+          onClick={act(() => store.mute(p.peerId, 'screen'))}
+        >
           {t('controls.stopShare')}
         </button>
       )}
-      <button type="button" class="remove danger" aria-label={t('participants.remove', { name })} onClick={() => setConfirming(true)}>
+      <button
+        type="button"
+        class="remove danger"
+        aria-label={t('participants.remove', { name })}
+        onClick={() => setConfirming(true)}
+      >
         {t('participants.removeShort')}
       </button>
     </span>
   );
 }
 
-export function ParticipantsPanel({ store, state, canModerate }: { store: CallStore; state: CallState; canModerate: boolean }) {
+export function ParticipantsPanel({
+  store,
+  state,
+  canModerate,
+}: {
+  store: CallStore;
+  state: CallState;
+  canModerate: boolean;
+}) {
   return (
     <aside id="participants" class="panel" aria-label={t('participants.title')}>
       <h2>{t('participants.title')}</h2>
@@ -69,10 +106,19 @@ export function ParticipantsPanel({ store, state, canModerate }: { store: CallSt
                 </span>
               </span>
               <span class="media">
-                <span class={`state mic ${p.mic}`} title={t(`participants.mic.${p.mic}`)} role="img" aria-label={t(`participants.mic.${p.mic}`)}>
+                <span
+                  class={`state mic ${p.mic}`}
+                  title={t(`participants.mic.${p.mic}`)}
+                  role="img"
+                  aria-label={t(`participants.mic.${p.mic}`)}
+                >
                   {t(`participants.micShort.${p.mic}`)}
                 </span>
-                <span class={`state webcam ${p.webcam}`} role="img" aria-label={t(`participants.webcam.${p.webcam}`)}>
+                <span
+                  class={`state webcam ${p.webcam}`}
+                  role="img"
+                  aria-label={t(`participants.webcam.${p.webcam}`)}
+                >
                   {t(`participants.camShort.${p.webcam}`)}
                 </span>
                 {p.screen === 'live' && (
@@ -96,7 +142,9 @@ function WaitingRow({ store, w, now }: { store: CallStore; w: WaitingInfo; now: 
     <li data-peer={w.peerId}>
       <span class="who">
         <span class="name">{displayName(w)}</span>
-        <span class="role">{t('waitingRoom.waitingFor', { time: formatDuration(now - Date.parse(w.since)) })}</span>
+        <span class="role">
+          {t('waitingRoom.waitingFor', { time: formatDuration(now - Date.parse(w.since)) })}
+        </span>
       </span>
       <button type="button" class="admit primary" onClick={act(() => store.client.admit(w.peerId))}>
         {t('waitingRoom.admit')}
@@ -129,7 +177,11 @@ export function WaitingRoomPanel({ store, state }: { store: CallStore; state: Ca
           <WaitingRow key={w.peerId} store={store} w={w} now={now} />
         ))}
       </ul>
-      <button type="button" class="admit-all" onClick={() => void store.client.admitAll().catch(report(store))}>
+      <button
+        type="button"
+        class="admit-all"
+        onClick={() => void store.client.admitAll().catch(report(store))}
+      >
         {t('waitingRoom.admitAll')}
       </button>
       <form
@@ -141,7 +193,12 @@ export function WaitingRoomPanel({ store, state }: { store: CallStore; state: Ca
       >
         <label for="waiting-message">{t('waitingRoom.message')}</label>
         <div class="row">
-          <input id="waiting-message" maxLength={200} value={text} onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)} />
+          <input
+            id="waiting-message"
+            maxLength={200}
+            value={text}
+            onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)}
+          />
           <button type="submit" id="waiting-send">
             {t('waitingRoom.send')}
           </button>

@@ -5,7 +5,14 @@ import type { CallState, CallStore } from './call-store.ts';
 import { probe } from './probe.ts';
 
 export type Layout = 'grid' | 'speaker';
-type TileModel = { id: string; peerId: string; name: string; video: RemoteTrack | undefined; screen: boolean; audioMuted: boolean };
+type TileModel = {
+  id: string;
+  peerId: string;
+  name: string;
+  video: RemoteTrack | undefined;
+  screen: boolean;
+  audioMuted: boolean;
+};
 
 /** Receiver-driven simulcast: the layer whose width best fits the rendered tile. */
 function watchTileSize(video: HTMLVideoElement, onLayer: (spatialLayer: number) => void) {
@@ -39,13 +46,30 @@ export function tilesOf(s: CallState): TileModel[] {
   }));
   for (const r of tracks) {
     if (r.kind === 'video' && r.source === 'screen') {
-      tiles.unshift({ id: `tile-${r.peerId}-screen`, peerId: r.peerId, name: t('tile.screenOf', { name: name(r.peerId) }), video: r, screen: true, audioMuted: false });
+      tiles.unshift({
+        id: `tile-${r.peerId}-screen`,
+        peerId: r.peerId,
+        name: t('tile.screenOf', { name: name(r.peerId) }),
+        video: r,
+        screen: true,
+        audioMuted: false,
+      });
     }
   }
   return tiles;
 }
 
-function RemoteTile({ tile, store, speaking, main }: { tile: TileModel; store: CallStore; speaking: boolean; main: boolean }) {
+function RemoteTile({
+  tile,
+  store,
+  speaking,
+  main,
+}: {
+  tile: TileModel;
+  store: CallStore;
+  speaking: boolean;
+  main: boolean;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const video = useRef<HTMLVideoElement>(null);
   const track = tile.video;
@@ -56,26 +80,55 @@ function RemoteTile({ tile, store, speaking, main }: { tile: TileModel; store: C
     el.dataset.consumer = track.consumerId;
     el.requestVideoFrameCallback(() => (probe.firstRemoteFrameAt ||= performance.now()));
     if (track.source === 'screen') return;
-    return watchTileSize(el, (layer) => void store.client.setPreferredLayer(track.consumerId, layer).catch(() => undefined));
+    return watchTileSize(
+      el,
+      (layer) => void store.client.setPreferredLayer(track.consumerId, layer).catch(() => undefined),
+    );
   }, [track?.consumerId]);
   const quality = store.state.quality.find((q) => q.peerId === tile.peerId);
-  const cls = ['tile', tile.screen ? 'screen' : '', speaking ? 'speaking' : '', tile.audioMuted ? 'muted' : '', main ? 'main' : ''].filter(Boolean).join(' ');
+  const cls = [
+    'tile',
+    tile.screen ? 'screen' : '',
+    speaking ? 'speaking' : '',
+    tile.audioMuted ? 'muted' : '',
+    main ? 'main' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   return (
     <div id={tile.id} class={cls} ref={box} role="group" aria-label={tile.name}>
       <video autoPlay playsInline muted aria-hidden="true" ref={video} />
-      {!track && <span class="avatar" aria-hidden="true">{tile.name.slice(0, 1).toUpperCase()}</span>}
+      {!track && (
+        <span class="avatar" aria-hidden="true">
+          {tile.name.slice(0, 1).toUpperCase()}
+        </span>
+      )}
       <span class="label">
         {tile.name}
         {tile.audioMuted && <span class="muted-mark"> ({t('tile.muted')})</span>}
       </span>
       {quality && !tile.screen && (
-        <span class="quality" data-level={quality.quality} title={`uplink ${quality.uplink ?? '-'}/10, downlink ${quality.downlink ?? '-'}/10, rtt ${quality.rttMs ?? '-'} ms`}>
+        <span
+          class="quality"
+          data-level={quality.quality}
+          title={`uplink ${quality.uplink ?? '-'}/10, downlink ${quality.downlink ?? '-'}/10, rtt ${quality.rttMs ?? '-'} ms`}
+        >
           {quality.quality}
         </span>
       )}
-      <button type="button" class="fullscreen" aria-label={t('tile.fullscreen', { name: tile.name })} onClick={() => void box.current?.requestFullscreen().catch(() => undefined)}>
+      <button
+        type="button"
+        class="fullscreen"
+        aria-label={t('tile.fullscreen', { name: tile.name })}
+        onClick={() => void box.current?.requestFullscreen().catch(() => undefined)}
+      >
         <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
-          <path d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5" fill="none" stroke="currentColor" stroke-width="2" />
+          <path
+            d="M4 9V4h5M15 4h5v5M20 15v5h-5M9 20H4v-5"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="2"
+          />
         </svg>
       </button>
     </div>
@@ -83,7 +136,15 @@ function RemoteTile({ tile, store, speaking, main }: { tile: TileModel; store: C
 }
 
 /** The own camera: small, in a corner, draggable with mouse, touch or pen (and arrow keys). */
-function SelfView({ track, speaking, camOff }: { track: MediaStreamTrack | undefined; speaking: boolean; camOff: boolean }) {
+function SelfView({
+  track,
+  speaking,
+  camOff,
+}: {
+  track: MediaStreamTrack | undefined;
+  speaking: boolean;
+  camOff: boolean;
+}) {
   const video = useRef<HTMLVideoElement>(null);
   const [pos, setPos] = useState<{ right: number; bottom: number }>({ right: 12, bottom: 12 });
   useEffect(() => {
@@ -96,8 +157,14 @@ function SelfView({ track, speaking, camOff }: { track: MediaStreamTrack | undef
     el.setPointerCapture(e.pointerId);
     const start = { x: e.clientX, y: e.clientY, ...pos };
     const move = (m: PointerEvent) => {
-      const right = Math.min(Math.max(0, start.right - (m.clientX - start.x)), parent.clientWidth - el.offsetWidth);
-      const bottom = Math.min(Math.max(0, start.bottom - (m.clientY - start.y)), parent.clientHeight - el.offsetHeight);
+      const right = Math.min(
+        Math.max(0, start.right - (m.clientX - start.x)),
+        parent.clientWidth - el.offsetWidth,
+      );
+      const bottom = Math.min(
+        Math.max(0, start.bottom - (m.clientY - start.y)),
+        parent.clientHeight - el.offsetHeight,
+      );
       setPos({ right, bottom });
     };
     const up = () => {
@@ -155,14 +222,30 @@ export function Stage({ store, state, layout }: { store: CallStore; state: CallS
   const tiles = tilesOf(state);
   const selfSpeaking = state.activeSpeaker !== undefined && state.activeSpeaker === state.selfId;
   // Speaker view: a screen share first, else whoever speaks, else the first one in.
-  const mainId = layout === 'speaker' ? (tiles.find((x) => x.screen) ?? tiles.find((x) => x.peerId === state.activeSpeaker) ?? tiles[0])?.id : undefined;
+  const mainId =
+    layout === 'speaker'
+      ? (tiles.find((x) => x.screen) ?? tiles.find((x) => x.peerId === state.activeSpeaker) ?? tiles[0])?.id
+      : undefined;
   return (
-    <main id="stage" class={`layout-${layout}${tiles.length === 0 ? ' empty' : ''}`} aria-label={t('participants.title')} data-count={tiles.length}>
+    <main
+      id="stage"
+      class={`layout-${layout}${tiles.length === 0 ? ' empty' : ''}`}
+      aria-label={t('participants.title')}
+      data-count={tiles.length}
+    >
       {tiles.length === 0 && state.phase === 'inCall' && <p class="alone">{t('banner.alone')}</p>}
       {tiles.map((tile) => (
-        <RemoteTile key={tile.id} tile={tile} store={store} speaking={!tile.screen && tile.peerId === state.activeSpeaker} main={tile.id === mainId} />
+        <RemoteTile
+          key={tile.id}
+          tile={tile}
+          store={store}
+          speaking={!tile.screen && tile.peerId === state.activeSpeaker}
+          main={tile.id === mainId}
+        />
       ))}
-      {state.localVideo && <SelfView track={state.localVideo} speaking={selfSpeaking} camOff={state.camOff} />}
+      {state.localVideo && (
+        <SelfView track={state.localVideo} speaking={selfSpeaking} camOff={state.camOff} />
+      )}
     </main>
   );
 }

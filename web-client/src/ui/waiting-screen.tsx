@@ -8,7 +8,8 @@ export function WaitingScreen({ state }: { state: CallState }) {
   const now = useNow();
   const video = useRef<HTMLVideoElement>(null);
   useEffect(() => {
-    if (video.current) video.current.srcObject = state.localVideo ? new MediaStream([state.localVideo]) : null;
+    if (video.current)
+      video.current.srcObject = state.localVideo ? new MediaStream([state.localVideo]) : null;
   }, [state.localVideo]);
   const s = state.waitingStatus;
   const waited = s ? s.waitedMs + (now - state.waitingStatusAt) : 0;
@@ -24,7 +25,9 @@ export function WaitingScreen({ state }: { state: CallState }) {
             <p class="position" data-position={s.position}>
               {t('waiting.position', { position: s.position, count: s.waitingCount })}
             </p>
-            <p class={`notified ${s.hostNotified ? 'yes' : 'no'}`}>{s.hostNotified ? t('waiting.hostNotified') : t('waiting.hostAbsent')}</p>
+            <p class={`notified ${s.hostNotified ? 'yes' : 'no'}`}>
+              {s.hostNotified ? t('waiting.hostNotified') : t('waiting.hostAbsent')}
+            </p>
             {s.message && (
               <blockquote id="host-message" aria-live="polite">
                 <strong>{t('waiting.message')}:</strong> {s.message.text}
