@@ -178,8 +178,12 @@ describe('in the call', () => {
       ),
     ).toBe(true);
     await evalIn(b, 'window.carecall.firstRemoteFrameAt = 0');
+    await evalIn(a, 'window.carecall.firstRemoteFrameAt = 0');
     await b.click('#rejoin');
     await waitForProbe(b, 'window.carecall.firstRemoteFrameAt > 0');
+    // Each side shows the other's first frame before the rate is measured: on a loaded machine the
+    // rejoined camera can reach the other page well after the rejoining page sees its first frame.
+    await waitForProbe(a, 'window.carecall.firstRemoteFrameAt > 0');
     expect(await decoding(a)).toBeGreaterThan(5);
   });
 
