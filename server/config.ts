@@ -224,6 +224,14 @@ const schema = z.object({
     }),
   DATA_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   BLOB_STORE_DIR: z.string().trim().min(1).default('.data/blobs'),
+  // Chat (server/messaging/): message size in UTF-8 bytes, sends per member per second (and burst),
+  // and how long a message stays unread before its members get an e-mail (no message text in it).
+  MESSAGE_MAX_BYTES: z.coerce.number().int().min(1).max(65_536).default(8192),
+  MESSAGE_RATE_PER_SECOND: z.coerce.number().min(0.1).max(1_000_000).default(5),
+  MESSAGE_RATE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  MESSAGE_UNREAD_NOTIFY_SECONDS: z.coerce.number().int().min(1).max(604_800).default(900),
+  MESSAGE_NOTIFY_WORKER: z.enum(['on', 'off']).default('on'),
+  MESSAGE_NOTIFY_TICK_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
 });
 
 export type Config = Readonly<{
@@ -268,6 +276,7 @@ export type Config = Readonly<{
   scheduling: SchedulingConfig;
   records: RecordsConfig;
   dataEncryption: DataEncryptionConfig;
+  messaging: MessagingConfig;
   /** Local-disk blob store root (encrypted file contents). */
   blobStoreDir: string;
 }>;
@@ -288,6 +297,16 @@ export type DataEncryptionConfig = {
   previousKeks: { version: number; key: Buffer }[];
   /** How many unwrapped data keys each process keeps in memory. */
   cacheSize: number;
+};
+
+export type MessagingConfig = {
+  maxBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  /** A message unread this long gets its members one e-mail (per batch of unread messages). */
+  unreadNotifyMs: number;
+  notifyWorkerEnabled: boolean;
+  notifyTickMs: number;
 };
 
 export type SchedulingConfig = {
@@ -467,6 +486,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       kek: e.DATA_KEK ? { version: e.DATA_KEK_VERSION, key: e.DATA_KEK } : undefined,
       previousKeks: e.DATA_KEK_PREVIOUS,
       cacheSize: e.DATA_KEY_CACHE_SIZE,
+    },
+    messaging: {
+      maxBytes: e.MESSAGE_MAX_BYTES,
+      ratePerSecond: e.MESSAGE_RATE_PER_SECOND,
+      rateBurst: e.MESSAGE_RATE_BURST,
+      unreadNotifyMs: e.MESSAGE_UNREAD_NOTIFY_SECONDS * 1000,
+      notifyWorkerEnabled: e.MESSAGE_NOTIFY_WORKER === 'on',
+      notifyTickMs: e.MESSAGE_NOTIFY_TICK_MS,
     },
     blobStoreDir: e.BLOB_STORE_DIR,
   };

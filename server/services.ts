@@ -12,6 +12,7 @@ import { JoinTokenIssuer, loadJoinTokenKeys, type JoinTokenKeys } from './media/
 import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
 import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
 import type { NotificationProvider } from './notifications/types.ts';
+import { Messaging } from './messaging/messaging.ts';
 import { PatientRecords } from './records/patient-repository.ts';
 import { createScheduling } from './scheduling/create-scheduling.ts';
 
@@ -61,6 +62,16 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     breakGlassTtlSeconds: config.auth.breakGlassTtlSeconds,
   });
 
+  // Chat: without a bus (API-only tests, one process) the fan-out reaches this process's listeners only.
+  const messaging = new Messaging({
+    db,
+    audit: identity.audit,
+    sealer: encryption.messages,
+    bus,
+    logger,
+    config: config.messaging,
+  });
+
   const joinKeys: JoinTokenKeys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
   const issuer = new JoinTokenIssuer(joinKeys, config.joinToken.ttlSeconds);
   const verifyJoinToken: JoinTokenVerifier = createJoinTokenVerifier(joinKeys.publicKey);
@@ -98,6 +109,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     identity,
     encryption,
     records,
+    messaging,
     joinKeys,
     issuer,
     verifyJoinToken,

@@ -9,3 +9,4 @@ export * from './consultations.ts';
 export * from './calendar-feeds.ts';
 export * from './icd10.ts';
 export * from './data-keys.ts';
+export * from './messaging.ts';

@@ -128,6 +128,16 @@ export const PROBLEM = {
   notAPdf: 'not_a_pdf',
   /** The upload to verify is larger than the verifier reads (413). */
   pdfTooLarge: 'pdf_too_large',
+  /** The message is longer than MESSAGE_MAX_BYTES in UTF-8 (413). */
+  messageTooLarge: 'message_too_large',
+  /** The message has no text, or text that cannot be stored (NUL, a lone surrogate) (422). */
+  messageInvalid: 'message_invalid',
+  /** The message id was used for another message of this conversation (409). */
+  messageIdConflict: 'message_id_conflict',
+  /** Only the sender edits or deletes a message, and not after it was deleted (409). */
+  messageNotEditable: 'message_not_editable',
+  /** A stored message failed authentication (altered bytes or a wrong key): it is not shown (500). */
+  messageUnreadable: 'message_unreadable',
 } as const;
 
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];

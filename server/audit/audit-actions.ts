@@ -121,6 +121,14 @@ const EVENTS = {
   'doctor.calendar_feed.read': { type: exported, action: 'R' },
   'admin.bootstrapped': { type: rolesChanged, action: 'C' },
   'audit.chain_keyed': { type: applicationActivity, action: 'E' },
+  // Chat (PHI): each send, edit and delete is one entry; reads are one entry per page, catch-up or live subscription.
+  'conversation.opened': create,
+  'conversation.listed': search,
+  'conversation.read': read,
+  'conversation.subscribed': read,
+  'message.sent': create,
+  'message.edited': update,
+  'message.deleted': remove,
   // Appended only by the booking load test, on its own database, to measure the chain's serial ceiling.
   'loadtest.audit_ceiling': { type: applicationActivity, action: 'E' },
 } as const satisfies Record<string, AuditEventCoding>;

@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import type { Db } from '../../db/client.ts';
+import { clinicMessagingSettings } from '../../db/schema/index.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Bus } from '../bus/types.ts';
+import type { MessagingConfig } from '../config.ts';
+import type { MessageSealer } from '../crypto/index.ts';
+import { ChatRepository } from './chat-repository.ts';
+import { ConversationFanOut } from './fan-out.ts';
+import { SendRateLimiter } from './limits.ts';
+import { MessageWriter } from './message-writer.ts';
+import type { ChatActor } from './types.ts';
+
+export type MessagingDeps = {
+  db: Db;
+  audit: AuditLog;
+  sealer: MessageSealer;
+  bus: Bus | undefined;
+  logger: Logger;
+  config: MessagingConfig;
+};
+
+export { conversationScope } from './scope.ts';
+
+/**
+ * Chat as the rest of the server sees it (services.messaging): a repository bound to one speaker
+ * (`forActor`), which decides, writes and audits; the group-commit writer and the fan-out shared by
+ * all of them. The socket layer takes a repository per connection and subscribes through it.
+ */
+export class Messaging {
+  readonly writer: MessageWriter;
+  readonly fanOut: ConversationFanOut;
+  readonly limiter: SendRateLimiter;
+
+  constructor(private readonly deps: MessagingDeps) {
+    this.writer = new MessageWriter(deps.db, deps.audit);
+    this.fanOut = new ConversationFanOut(deps.bus, (err) =>
+      deps.logger.warn({ err: { message: (err as Error)?.message } }, 'chat fan-out publish failed'),
+    );
+    this.limiter = new SendRateLimiter(deps.config.ratePerSecond, deps.config.rateBurst);
+  }
+
+  forActor(who: ChatActor): ChatRepository {
+    return new ChatRepository(
+      { ...this.deps, writer: this.writer, fanOut: this.fanOut, limiter: this.limiter },
+      who,
+    );
+  }
+
+  /** The clinic's choice whether patients may open care threads; callers have passed the policy (clinic admin). */
+  async setPatientsMayOpenThreads(clinicId: string, allowed: boolean): Promise<void> {
+    await this.deps.db
+      .insert(clinicMessagingSettings)
+      .values({ clinicId, patientsMayOpenThreads: allowed })
+      .onConflictDoUpdate({
+        target: clinicMessagingSettings.clinicId,
+        set: { patientsMayOpenThreads: allowed, updatedAt: new Date() },
+      });
+  }
+}
