@@ -1,31 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { conversationMembers, conversations, messageRevisions, messages } from '../../db/schema/index.ts';
 import { ProblemError } from '../api/errors.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
-import type { AuditAction } from '../audit/audit-actions.ts';
-import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
-import type { MessageSealer } from '../crypto/index.ts';
-import { DecryptionError } from '../crypto/index.ts';
-import { currentContext } from '../request-context.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { MessagingConfig } from '../config.ts';
-import { loadAppointmentParties, loadCareThreadFacts, loadConversationFacts } from './conversation-facts.ts';
-import { decideMessaging, decideOpenThread, visibleMessage } from './decide-messaging.ts';
+import { DecryptionError, type MessageSealer } from '../crypto/index.ts';
+import { ChatAccess, type Allowed } from './chat-access.ts';
+import { ConversationDirectory } from './conversation-directory.ts';
+import { visibleMessage } from './decide-messaging.ts';
 import type { ConversationEvent, ConversationFanOut } from './fan-out.ts';
 import { assertMessageId, messageBytes, type SendRateLimiter } from './limits.ts';
 import type { MessageWriter } from './message-writer.ts';
 import { conversationScope } from './scope.ts';
-import { conversationList, type ConversationSummary } from './conversation-list.ts';
-import type {
-  ChatActor,
-  ChatMessage,
-  ConversationFacts,
-  MessagingAction,
-  MessagingDecision,
-  SendAck,
-} from './types.ts';
+import type { ChatActor, ChatMessage, SendAck } from './types.ts';
 
 export type ChatDeps = {
   db: Db;
@@ -37,7 +26,6 @@ export type ChatDeps = {
   config: MessagingConfig;
 };
 
-type Allowed = Extract<MessagingDecision, { allow: true }>;
 type MessageRow = typeof messages.$inferSelect;
 export const MAX_PAGE = 200;
 
@@ -49,106 +37,37 @@ export const MAX_PAGE = 200;
  */
 export class ChatRepository {
   readonly memberId: string;
+  private readonly access: ChatAccess;
+  private readonly directory: ConversationDirectory;
 
   constructor(
     private readonly deps: ChatDeps,
     readonly who: ChatActor,
   ) {
-    this.memberId = who.kind === 'user' ? who.actor.userId : who.guestId;
+    this.access = new ChatAccess(deps, who);
+    this.directory = new ConversationDirectory(deps, this.access);
+    this.memberId = this.access.memberId;
   }
 
   /** The room conversation of an appointment, created on first use; for anyone who may read or post in it. */
-  async roomConversation(appointmentId: string): Promise<{ id: string }> {
-    const parties = await loadAppointmentParties(this.deps.db, appointmentId);
-    if (!parties) throw notFound();
-    const [existing] = await this.#roomRow(appointmentId);
-    const id = existing?.id ?? randomUUID();
-    if (!existing) {
-      await this.deps.db.transaction(async (tx) => {
-        const created = await tx
-          .insert(conversations)
-          .values({ id, kind: 'room', appointmentId, ...parties, createdBy: this.memberId })
-          .onConflictDoNothing()
-          .returning({ id: conversations.id });
-        if (created.length) await this.#addMembers(tx, id, parties);
-      });
-    }
-    const [row] = existing ? [existing] : await this.#roomRow(appointmentId);
-    const { facts } = await this.#facts(row!.id);
-    if (!decideMessaging(this.who, facts, 'read').allow && !decideMessaging(this.who, facts, 'post').allow)
-      throw notFound();
-    return { id: row!.id };
+  roomConversation(appointmentId: string) {
+    return this.directory.roomConversation(appointmentId);
   }
 
   /** The care thread of a doctor–patient pair in a clinic, opened if need be (by either side, once eligible). */
-  async openCareThread(f: {
-    clinicId: string;
-    doctorId: string;
-    patientId: string;
-  }): Promise<{ id: string; created: boolean }> {
-    if (this.who.kind !== 'user') throw notFound();
-    const facts = await loadCareThreadFacts(this.deps.db, f);
-    const [existing] = await this.#careRow(f);
-    if (existing) {
-      await this.#decided(existing.id, 'read');
-      return { id: existing.id, created: false };
-    }
-    const decision = decideOpenThread(this.who.actor, facts);
-    const entry = this.#entry('conversation.opened', decision, {
-      clinicId: f.clinicId,
-      patientId: f.patientId,
-    });
-    if (!decision.allow) {
-      await this.deps.audit.append(entry);
-      throw refusal(decision.reason);
-    }
-    const id = randomUUID();
-    const created = await this.#audited(
-      [{ ...entry, event: { ...entry.event, resourceId: id } }],
-      async (tx) => {
-        const rows = await tx
-          .insert(conversations)
-          .values({ id, kind: 'care', ...f, createdBy: this.memberId })
-          .onConflictDoNothing()
-          .returning({ id: conversations.id });
-        if (rows.length) await this.#addMembers(tx, id, { ...f, guardianIds: facts.guardianIds });
-        return rows.length > 0;
-      },
-    );
-    if (created) return { id, created: true };
-    // Opened by the other side at the same moment: theirs is the thread.
-    const [winner] = await this.#careRow(f);
-    return { id: winner!.id, created: false };
+  openCareThread(f: { clinicId: string; doctorId: string; patientId: string }) {
+    return this.directory.openCareThread(f);
   }
 
-  /** My conversations with their unread counts (messages for me, not mine, after my read mark). */
-  async list(): Promise<ConversationSummary[]> {
-    if (this.who.kind !== 'user') return [];
-    const actor = this.who.actor;
-    const candidates = await conversationList(this.deps.db, actor.onBehalfOf ?? actor.userId, this.memberId);
-    const facts = await loadConversationFacts(
-      this.deps.db,
-      candidates.map((c) => c.id),
-      this.who,
-    );
-    const visible = candidates.filter((c) => {
-      const f = facts.get(c.id);
-      return f && decideMessaging(this.who, f, 'read').allow;
-    });
-    await this.deps.audit.append(
-      this.#entry(
-        'conversation.listed',
-        { allow: true, audience: 'all', host: false },
-        { clinicId: null, patientId: actor.onBehalfOf ?? (actor.role === 'patient' ? actor.userId : null) },
-      ),
-    );
-    return visible;
+  /** My conversations with their unread counts. */
+  list() {
+    return this.directory.list();
   }
 
   async send(conversationId: string, input: { id: unknown; body: unknown }): Promise<SendAck> {
     assertMessageId(input.id);
     const bytes = messageBytes(input.body, this.deps.config.maxBytes);
-    const { facts, decision } = await this.#decided(conversationId, 'post');
+    const { facts, decision } = await this.access.decided(conversationId, 'post');
     this.deps.limiter.take(this.memberId);
     const sealedBody = await this.deps.sealer.seal(conversationScope(conversationId), input.id, bytes);
     const createdAt = new Date();
@@ -160,7 +79,7 @@ export class ChatRepository {
       audience: decision.audience,
       sealedBody,
       createdAt,
-      audit: this.#entry('message.sent', decision, facts, input.id),
+      audit: this.access.entry('message.sent', decision, facts, input.id),
     });
     if (!outcome.ok) throw outcome.error;
     const ack = {
@@ -222,11 +141,11 @@ export class ChatRepository {
   async edit(conversationId: string, messageId: string, body: unknown): Promise<ChatMessage> {
     assertMessageId(messageId);
     const bytes = messageBytes(body, this.deps.config.maxBytes);
-    const { facts, decision } = await this.#decided(conversationId, 'post');
+    const { facts, decision } = await this.access.decided(conversationId, 'post');
     const sealed = await this.deps.sealer.seal(conversationScope(conversationId), messageId, bytes);
     const at = new Date();
-    const row = await this.#audited(
-      [this.#entry('message.edited', decision, facts, messageId)],
+    const row = await this.access.audited(
+      [this.access.entry('message.edited', decision, facts, messageId)],
       async (tx) => {
         const current = await this.#ownMessage(tx, conversationId, messageId);
         await tx.insert(messageRevisions).values({
@@ -258,10 +177,10 @@ export class ChatRepository {
   /** Hidden from members, kept for the record: the body stays sealed in its row, the audit log says who deleted it. */
   async delete(conversationId: string, messageId: string): Promise<void> {
     assertMessageId(messageId);
-    const { facts, decision } = await this.#decided(conversationId, 'post');
+    const { facts, decision } = await this.access.decided(conversationId, 'post');
     const at = new Date();
-    const seq = await this.#audited(
-      [this.#entry('message.deleted', decision, facts, messageId)],
+    const seq = await this.access.audited(
+      [this.access.entry('message.deleted', decision, facts, messageId)],
       async (tx) => {
         const current = await this.#ownMessage(tx, conversationId, messageId);
         await tx
@@ -285,7 +204,7 @@ export class ChatRepository {
 
   /** Ephemeral: decided like a post, published, never stored. */
   async typing(conversationId: string, typing: boolean): Promise<void> {
-    await this.#decided(conversationId, 'post', { audit: false });
+    await this.access.decided(conversationId, 'post', { audit: false });
     this.deps.fanOut.publish({ type: 'typing', conversationId, memberId: this.memberId, typing });
   }
 
@@ -299,7 +218,7 @@ export class ChatRepository {
     listener: (e: LiveEvent) => void,
     onUnreadable: (err: unknown) => void = () => {},
   ): Promise<() => Promise<void>> {
-    const { decision } = await this.#decided(conversationId, 'read', {
+    const { decision } = await this.access.decided(conversationId, 'read', {
       audit: true,
       action: 'conversation.subscribed',
     });
@@ -326,8 +245,7 @@ export class ChatRepository {
   async #receipt(conversationId: string, kind: 'delivered' | 'read', seq: number) {
     if (!Number.isSafeInteger(seq) || seq < 0)
       throw new ProblemError(400, PROBLEM.invalidRequest, 'a receipt names a message seq');
-    await this.#decided(conversationId, 'receipt', { audit: false });
-    const column = kind === 'read' ? conversationMembers.readSeq : conversationMembers.deliveredSeq;
+    await this.access.decided(conversationId, 'receipt', { audit: false });
     const name = kind === 'read' ? sql.raw('read_seq') : sql.raw('delivered_seq');
     // Reading implies delivery; the seq is clamped to the conversation's last one.
     const delivered =
@@ -338,15 +256,14 @@ export class ChatRepository {
         from ${conversations} c where c.id = ${conversationId}
       on conflict (conversation_id, member_id) do update set ${name} = greatest(m.${name}, excluded.${name})${delivered}, updated_at = now()
       returning m.${name} as seq`);
-    void column;
     const stored = Number(rowsOf<{ seq: string | number }>(result)[0]?.seq ?? 0);
     this.deps.fanOut.publish({ type: 'receipt', conversationId, memberId: this.memberId, kind, seq: stored });
     return { seq: stored };
   }
 
   async #read(conversationId: string, query: (tx: Tx) => Promise<MessageRow[]>) {
-    const { facts, decision } = await this.#decided(conversationId, 'read', { audit: false });
-    const rows = await this.#audited([this.#entry('conversation.read', decision, facts)], query);
+    const { facts, decision } = await this.access.decided(conversationId, 'read', { audit: false });
+    const rows = await this.access.audited([this.access.entry('conversation.read', decision, facts)], query);
     return { rows, decision };
   }
 
@@ -389,75 +306,6 @@ export class ChatRepository {
     );
   }
 
-  /** Facts or 404; then the decision. A refusal of a PHI action is audited and thrown as 404 (not a member: the conversation stays unknown) or 403. */
-  async #decided(
-    conversationId: string,
-    action: MessagingAction,
-    opts: { audit: boolean; action?: AuditAction } = { audit: true },
-  ): Promise<{ facts: ConversationFacts; decision: Allowed }> {
-    const { facts } = await this.#facts(conversationId);
-    const decision = decideMessaging(this.who, facts, action);
-    if (!decision.allow) {
-      const audited: AuditAction = opts.action ?? (action === 'post' ? 'message.sent' : 'conversation.read');
-      if (action !== 'receipt') await this.deps.audit.append(this.#entry(audited, decision, facts));
-      throw refusal(decision.reason);
-    }
-    if (opts.audit && opts.action) await this.deps.audit.append(this.#entry(opts.action, decision, facts));
-    return { facts, decision };
-  }
-
-  async #facts(conversationId: string): Promise<{ facts: ConversationFacts }> {
-    if (typeof conversationId !== 'string' || !/^[0-9a-f-]{36}$/.test(conversationId)) throw notFound();
-    const facts = (await loadConversationFacts(this.deps.db, [conversationId], this.who)).get(conversationId);
-    if (!facts) throw notFound();
-    return { facts };
-  }
-
-  /** The audit entry with the speaker filled in where no request context says who it is (socket calls, guests). */
-  #entry(
-    action: AuditAction,
-    decision: MessagingDecision,
-    facts: { id?: string; clinicId: string | null; patientId: string | null },
-    messageId?: string,
-  ): AuditEntry {
-    const ctx = currentContext();
-    const speaker =
-      this.who.kind === 'user'
-        ? {
-            actorId: this.who.actor.userId,
-            actorRole: this.who.actor.role,
-            sessionId: this.who.actor.sessionId,
-            ...(this.who.actor.onBehalfOf ? { onBehalfOf: this.who.actor.onBehalfOf } : {}),
-          }
-        : { actorId: `guest:${this.who.guestId}` };
-    return {
-      event: {
-        action,
-        outcome: decision.allow ? 'allowed' : 'denied',
-        resourceType: messageId ? 'message' : 'conversation',
-        resourceId: messageId ?? facts.id ?? null,
-        patientId: facts.patientId,
-        clinicId: facts.clinicId,
-        reason: decision.allow ? null : decision.reason,
-      },
-      ctx: {
-        requestId: ctx?.requestId ?? '',
-        ip: ctx?.ip ?? '',
-        userAgent: ctx?.userAgent,
-        ...ctx,
-        ...speaker,
-      },
-    };
-  }
-
-  #audited<T>(entries: AuditEntry[], work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.deps.db.transaction(async (tx) => {
-      const result = await work(tx);
-      await this.deps.audit.appendWithin(tx, entries);
-      return result;
-    });
-  }
-
   async #ownMessage(tx: Tx, conversationId: string, messageId: string): Promise<MessageRow> {
     const [row] = await tx
       .select()
@@ -473,42 +321,6 @@ export class ChatRepository {
       );
     return row;
   }
-
-  /** The people an unread e-mail may go to: the doctor, the patient, and the patient's guardians. */
-  async #addMembers(
-    tx: Tx,
-    id: string,
-    p: { doctorId: string; patientId: string; guardianIds?: readonly string[] },
-  ) {
-    const guardianIds =
-      p.guardianIds ?? (await loadCareThreadFacts(tx as unknown as Db, { clinicId: '', ...p })).guardianIds;
-    const ids = [...new Set([p.doctorId, p.patientId, ...guardianIds])];
-    await tx
-      .insert(conversationMembers)
-      .values(ids.map((memberId) => ({ conversationId: id, memberId, memberKind: 'user' as const })))
-      .onConflictDoNothing();
-  }
-
-  #roomRow(appointmentId: string) {
-    return this.deps.db
-      .select({ id: conversations.id })
-      .from(conversations)
-      .where(and(eq(conversations.kind, 'room'), eq(conversations.appointmentId, appointmentId)));
-  }
-
-  #careRow(f: { clinicId: string; doctorId: string; patientId: string }) {
-    return this.deps.db
-      .select({ id: conversations.id })
-      .from(conversations)
-      .where(
-        and(
-          eq(conversations.kind, 'care'),
-          eq(conversations.clinicId, f.clinicId),
-          eq(conversations.doctorId, f.doctorId),
-          eq(conversations.patientId, f.patientId),
-        ),
-      );
-  }
 }
 
 /** A live event as a member receives it: messages and edits opened, the rest as published. */
@@ -522,8 +334,3 @@ export type LiveEvent =
   | Exclude<ConversationEvent, { type: 'message' } | { type: 'edited' }>;
 
 const pageSize = (n: number) => (Number.isSafeInteger(n) && n > 0 ? Math.min(n, MAX_PAGE) : MAX_PAGE);
-const notFound = () => new ProblemError(404, PROBLEM.notFound, 'no such conversation');
-const refusal = (reason: string) =>
-  reason === 'not_member' || reason === 'not_party'
-    ? notFound()
-    : new ProblemError(403, PROBLEM.forbidden, `not allowed (${reason})`);
