@@ -70,6 +70,8 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     bus,
     logger,
     config: config.messaging,
+    notifier,
+    publicUrl,
   });
 
   const joinKeys: JoinTokenKeys = loadJoinTokenKeys(config.joinToken.privateKeyPem);

@@ -14,6 +14,7 @@ import { ProblemError } from '../api/errors.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { createBus } from '../bus/create-bus.ts';
 import { DataKeyStore, KekRing, MessageSealer } from '../crypto/index.ts';
+import { OutboxNotificationProvider } from '../notifications/outbox-provider.ts';
 import type { LiveEvent } from './chat-repository.ts';
 import { Messaging } from './messaging.ts';
 import { conversationScope } from './scope.ts';
@@ -81,6 +82,8 @@ describe.each(ENGINES)('chat storage on %s', (engine) => {
         bus: undefined,
         logger: pino({ level: 'silent' }),
         config: TEST_MESSAGING,
+        notifier: new OutboxNotificationProvider(db),
+        publicUrl: () => '',
       });
     const s = await seedClinic(db);
     const doctor = userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted');
