@@ -1,5 +1,6 @@
 import type { Db } from '../../db/client.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { AuditQueries } from '../audit/audit-queries.ts';
 import type { AuthConfig } from '../config.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { Policy } from '../policy/policy.ts';
@@ -65,6 +66,8 @@ export async function createIdentity(opts: {
     tokens,
     audit,
     policy,
+    /** Reading and verifying the audit log, decided per admin. */
+    auditQueries: new AuditQueries({ policy, audit, checkpointKey: keys.publicKey }),
     sessions,
     login,
     guard,
