@@ -9,6 +9,7 @@ import { AccessTokens, loadAuthKeys, type AuthKeys } from './access-tokens.ts';
 import { AccountService } from './account.ts';
 import { ClinicService } from './clinic-service.ts';
 import { DependentService } from './dependents.ts';
+import { OwnAccounts } from './own-account.ts';
 import { InvitationService } from './invitations.ts';
 import { AttemptGuard } from './attempt-guard.ts';
 import { KnownDevices } from './known-devices.ts';
@@ -56,6 +57,8 @@ export async function createIdentity(opts: {
     sealer,
     codeKey: keys.derive('otp'),
   });
+  const account = new AccountService({ db, passwords, sealer, sessions, guard, devices });
+  const dependents = new DependentService(db);
   return {
     config,
     keys,
@@ -74,10 +77,12 @@ export async function createIdentity(opts: {
     devices,
     admission: new SignInAdmission(config.signInConcurrency),
     notifier,
-    account: new AccountService({ db, passwords, sealer, sessions, guard, devices }),
+    account,
     invitations: new InvitationService({ db, config, notifier, passwords, guard, publicUrl: opts.publicUrl }),
     clinics: new ClinicService(db),
-    dependents: new DependentService(db),
+    dependents,
+    /** One's own account (profile, password, second factor, sessions, dependents), decided per user. */
+    ownAccounts: new OwnAccounts({ policy, audit, account, sessions, dependents }),
     /** A guardian acting for a dependent (X-On-Behalf-Of): itself a decision the policy makes and audits. */
     actOnBehalfOf: async (actor: Actor, dependentId: string) => {
       await policy.require(actor, 'patient.act_on_behalf', await policy.patient(dependentId));
