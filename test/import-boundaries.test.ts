@@ -50,7 +50,6 @@ const DIRECT_POLICY_OR_AUDIT =
 const STILL_DECIDING_IN_ROUTES = new Set([
   'server/identity/clinic-routes.ts',
   'server/identity/invitation-routes.ts',
-  'server/identity/me-routes.ts',
   'server/scheduling/clinic-settings-routes.ts',
   'server/scheduling/doctor-routes.ts',
 ]);
