@@ -7,6 +7,7 @@ import { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import { AccessTokens, loadAuthKeys, type AuthKeys } from './access-tokens.ts';
 import { AccountService } from './account.ts';
+import { ClinicAdministration } from './clinic-administration.ts';
 import { ClinicService } from './clinic-service.ts';
 import { DependentService } from './dependents.ts';
 import { OwnAccounts } from './own-account.ts';
@@ -59,6 +60,15 @@ export async function createIdentity(opts: {
   });
   const account = new AccountService({ db, passwords, sealer, sessions, guard, devices });
   const dependents = new DependentService(db);
+  const invitations = new InvitationService({
+    db,
+    config,
+    notifier,
+    passwords,
+    guard,
+    publicUrl: opts.publicUrl,
+  });
+  const clinics = new ClinicService(db);
   return {
     config,
     keys,
@@ -78,8 +88,10 @@ export async function createIdentity(opts: {
     admission: new SignInAdmission(config.signInConcurrency),
     notifier,
     account,
-    invitations: new InvitationService({ db, config, notifier, passwords, guard, publicUrl: opts.publicUrl }),
-    clinics: new ClinicService(db),
+    invitations,
+    clinics,
+    /** Clinics, staff, patients, invitations and care relationships, decided per administrator. */
+    clinicAdministration: new ClinicAdministration({ policy, audit, clinics, invitations }),
     dependents,
     /** One's own account (profile, password, second factor, sessions, dependents), decided per user. */
     ownAccounts: new OwnAccounts({ policy, audit, account, sessions, dependents }),
