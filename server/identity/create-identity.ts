@@ -62,6 +62,7 @@ export async function createIdentity(opts: {
   const dependents = new DependentService(db);
   const invitations = new InvitationService({
     db,
+    audit,
     config,
     notifier,
     passwords,
