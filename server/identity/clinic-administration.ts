@@ -1,3 +1,4 @@
+import type { DeferredInput } from '../api/validation.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { invitationListScope } from '../policy/decide.ts';
 import type { Policy } from '../policy/policy.ts';
@@ -5,7 +6,6 @@ import type { Actor } from '../policy/types.ts';
 import type { ClinicService } from './clinic-service.ts';
 import type { InvitationStatus } from './invitation-list.ts';
 import { type InvitationService, PATIENT_INVITE_ROLES, STAFF_INVITE_ROLES } from './invitations.ts';
-import type { Input } from './own-account.ts';
 
 type Deps = { policy: Policy; audit: AuditLog; clinics: ClinicService; invitations: InvitationService };
 type InviteRole = (typeof STAFF_INVITE_ROLES)[number] | (typeof PATIENT_INVITE_ROLES)[number];
@@ -27,7 +27,9 @@ export class ClinicAdministrator {
   ) {}
 
   /** A new clinic with its first admin's invitation (the platform admin's job). */
-  async create(input: Input<{ name: string; idleTimeoutSeconds?: number | undefined; adminEmail: string }>) {
+  async create(
+    input: DeferredInput<{ name: string; idleTimeoutSeconds?: number | undefined; adminEmail: string }>,
+  ) {
     const { policy, clinics, invitations, audit } = this.deps;
     await policy.require(this.actor, 'clinic.create', { type: 'platform' });
     const body = await input();
@@ -58,7 +60,7 @@ export class ClinicAdministrator {
     return this.deps.clinics.get(clinicId);
   }
 
-  async update(clinicId: string, input: Input<ClinicPatch>) {
+  async update(clinicId: string, input: DeferredInput<ClinicPatch>) {
     await this.deps.policy.require(this.actor, 'clinic.update', clinic(clinicId));
     const updated = await this.deps.clinics.update(clinicId, await input());
     await this.deps.audit.record({
@@ -146,7 +148,7 @@ export class ClinicAdministrator {
   }
 
   /** Makes a doctor of the clinic the treating doctor of one of its patients. */
-  async assignCare(clinicId: string, input: Input<{ doctorId: string; patientId: string }>) {
+  async assignCare(clinicId: string, input: DeferredInput<{ doctorId: string; patientId: string }>) {
     await this.deps.policy.require(this.actor, 'clinic.care.assign', clinic(clinicId));
     const body = await input();
     await this.deps.clinics.assignCare({ clinicId, ...body, createdBy: this.actor.userId });

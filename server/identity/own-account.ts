@@ -1,17 +1,12 @@
 import { ProblemError } from '../api/errors.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
+import type { DeferredInput } from '../api/validation.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import type { AccountService } from './account.ts';
 import type { DependentService } from './dependents.ts';
 import type { SessionService } from './sessions.ts';
-
-/**
- * A request body, read only once the decision is made: someone who may not do this is refused
- * before anything about their payload is looked at (the same answer whatever they sent).
- */
-export type Input<T> = () => T | Promise<T>;
 
 type Deps = {
   policy: Policy;
@@ -79,7 +74,7 @@ export class OwnAccount {
   }
 
   /** Sets (or clears, with null) the zone reminders are shown in; answers with the profile. */
-  async setTimeZone(input: Input<{ timeZone: string | null }>) {
+  async setTimeZone(input: DeferredInput<{ timeZone: string | null }>) {
     const { actor } = this;
     await this.deps.policy.require(actor, 'user.time_zone.set', this.#self());
     const body = await input();
@@ -96,7 +91,7 @@ export class OwnAccount {
   }
 
   /** Changes the password from this session (the others are signed out); ip counts wrong guesses. */
-  async changePassword(input: Input<{ currentPassword: string; newPassword: string }>, ip: string) {
+  async changePassword(input: DeferredInput<{ currentPassword: string; newPassword: string }>, ip: string) {
     const { actor } = this;
     await this.#manage();
     const body = await input();
@@ -110,7 +105,7 @@ export class OwnAccount {
     await this.#recordSelf('user.password.change');
   }
 
-  async setMfaMethod(input: Input<{ method: 'email' | 'sms' }>) {
+  async setMfaMethod(input: DeferredInput<{ method: 'email' | 'sms' }>) {
     await this.#manage();
     const { method } = await input();
     await this.deps.account.setMfaMethod(this.actor.userId, method);
@@ -122,7 +117,7 @@ export class OwnAccount {
     return this.deps.account.beginTotp(this.actor.userId);
   }
 
-  async confirmTotp(input: Input<{ code: string }>) {
+  async confirmTotp(input: DeferredInput<{ code: string }>) {
     await this.#manage();
     const { code } = await input();
     await this.deps.account.confirmTotp(this.actor.userId, code);
@@ -142,7 +137,7 @@ export class OwnAccount {
   }
 
   /** A minor the user is guardian of, added to one of the user's clinics. */
-  async addDependent(input: Input<{ displayName: string; dateOfBirth: string; clinicId: string }>) {
+  async addDependent(input: DeferredInput<{ displayName: string; dateOfBirth: string; clinicId: string }>) {
     await this.deps.policy.require(this.actor, 'dependent.create', this.#self());
     const body = await input();
     const dep = await this.deps.dependents.create(this.actor, body);
