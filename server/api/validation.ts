@@ -139,3 +139,10 @@ export const phoneSchema = z
   .string()
   .regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 number such as +441632960000');
 export const displayNameSchema = text({ min: 1, max: 120 });
+
+/**
+ * A request body or query, parsed only once the decision is made: someone who may not do this is
+ * refused before anything about their input is looked at (the same answer whatever they sent).
+ * Services that decide take their input this way; routes pass `() => parseBody(c, schema)`.
+ */
+export type DeferredInput<T> = () => T | Promise<T>;

@@ -1,12 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { checkpointSignatureValid } from './checkpoints.ts';
-import { ProblemError } from '../api/errors.ts';
 import type { Identity } from '../identity/create-identity.ts';
 import { dateTime, idSchema, parseQuery, positiveIntParam } from '../api/validation.ts';
 import { type ApiEnv } from '../api/middleware.ts';
 import { authenticate } from '../identity/authenticate.ts';
-import { PROBLEM } from '../api/problem-codes.ts';
 
 const query = z
   .object({
@@ -52,28 +49,17 @@ const verifyQuery = z
 
 /** The audit log for admins: platform admins see all of it, clinic admins their clinic's entries. */
 export function auditRoutes(identity: Identity) {
-  const { policy, audit } = identity;
+  const { auditQueries } = identity;
   return new Hono<ApiEnv>()
     .use(authenticate(identity))
     .get('/', async (c) => {
       const q = parseQuery(c, query);
-      const actor = c.var.actor;
-      if (q.clinicId) await policy.require(actor, 'audit.query', { type: 'clinic', clinicId: q.clinicId });
-      else await policy.require(actor, 'audit.query_all', { type: 'platform' });
-      const entries = await audit.query(q);
-      const next = entries.length === q.limit ? entries[entries.length - 1]!.seq : null;
-      return c.json({ entries, next }, 200);
+      return c.json(await auditQueries.forActor(c.var.actor).entries(q), 200);
     })
     .get('/verify', async (c) => {
       const q = parseQuery(c, verifyQuery);
-      await policy.require(c.var.actor, 'audit.verify', { type: 'platform' });
-      if (q.seq === undefined) return c.json(await audit.verify(), 200);
-      const checkpoint = { seq: q.seq, hash: q.hash!, signature: q.signature ?? '' };
-      if (q.signature !== undefined && !checkpointSignatureValid(checkpoint, identity.keys.publicKey)) {
-        throw new ProblemError(400, PROBLEM.invalidRequest, 'request is invalid', [
-          { field: 'signature', message: 'not a checkpoint signed by this deployment' },
-        ]);
-      }
-      return c.json(await audit.verify({ checkpoint }), 200);
+      const checkpoint =
+        q.seq === undefined ? undefined : { seq: q.seq, hash: q.hash!, signature: q.signature };
+      return c.json(await auditQueries.forActor(c.var.actor).verify(checkpoint), 200);
     });
 }

@@ -1,14 +1,12 @@
 import { Hono, type Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
-import { ProblemError } from '../api/errors.ts';
 import type { Identity } from './create-identity.ts';
 import { createMiddleware } from 'hono/factory';
 import { DEVICE_COOKIE, DEVICE_COOKIE_PATH } from './known-devices.ts';
 import { emailSchema, idSchema, parseBody, parseParams } from '../api/validation.ts';
 import { clientMeta, type ApiEnv } from '../api/middleware.ts';
 import { authenticate } from './authenticate.ts';
-import { PROBLEM } from '../api/problem-codes.ts';
 
 const loginBody = z.object({
   email: emailSchema,
@@ -71,28 +69,11 @@ export function authRoutes(identity: Identity) {
       return c.body(null, 204);
     })
     .get('/sessions', auth, async (c) => {
-      const actor = c.var.actor;
-      await identity.policy.require(actor, 'user.self.manage', { type: 'user', userId: actor.userId });
-      const rows = await identity.sessions.list(actor.userId);
-      return c.json(
-        {
-          sessions: rows.map((s) => ({
-            ...s,
-            current: s.id === actor.sessionId,
-            active: !s.revokedAt && s.expiresAt > new Date(),
-          })),
-        },
-        200,
-      );
+      return c.json({ sessions: await identity.ownAccounts.forActor(c.var.actor).sessions() }, 200);
     })
     .delete('/sessions/:sessionId', auth, async (c) => {
       const { sessionId } = parseParams(c, z.object({ sessionId: idSchema }));
-      const actor = c.var.actor;
-      await identity.policy.require(actor, 'user.self.manage', { type: 'user', userId: actor.userId });
-      const mine = await identity.sessions.list(actor.userId);
-      if (!mine.some((s) => s.id === sessionId))
-        throw new ProblemError(404, PROBLEM.notFound, 'no such session');
-      await identity.sessions.revoke(sessionId, 'revoked_by_user');
+      await identity.ownAccounts.forActor(c.var.actor).revokeSession(sessionId);
       return c.body(null, 204);
     });
 }

@@ -194,6 +194,26 @@ describe('clinic invitations: list and revoke', () => {
     expect((await revoke('clinicAdmin', byOperator.id)).status).toBe(204);
   });
 
+  it('an acceptance is audited as the new account, with the account; a refused one leaves no entry', async () => {
+    const inv = await invite('doctor', 'audited@example.test', 'patient');
+    const accepted = await accept(inv.token);
+    expect(accepted.status).toBe(201);
+    const entries = await h.identity.audit.query({ clinicId, action: 'invitation.accepted', limit: 500 });
+    const mine = entries.filter((e) => e.resourceId === inv.id);
+    expect(
+      mine.map((e) => ({ actorId: e.actorId, patientId: e.patientId, outcome: e.outcome })),
+      'one invitation.accepted entry, by and about the new patient',
+    ).toEqual([{ actorId: accepted.body.userId, patientId: accepted.body.userId, outcome: 'allowed' }]);
+
+    // The link is spent: a second redemption is refused and records nothing more.
+    expect((await accept(inv.token)).status).not.toBe(201);
+    const after = await h.identity.audit.query({ clinicId, action: 'invitation.accepted', limit: 500 });
+    expect(
+      after.filter((e) => e.resourceId === inv.id),
+      'no entry for the refused redemption',
+    ).toHaveLength(1);
+  });
+
   it('revoke: accepted is 409; unknown and other clinic ids are 404; bad ids are 400', async () => {
     const inv = await invite('doctor', 'taken@example.test', 'patient');
     expect((await accept(inv.token)).status).toBe(201);

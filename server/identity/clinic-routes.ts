@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { Identity } from './create-identity.ts';
 import { PATIENT_INVITE_ROLES, STAFF_INVITE_ROLES } from './invitations.ts';
 import { INVITATION_STATUSES } from './invitation-list.ts';
-import { invitationListScope } from '../policy/decide.ts';
 import {
   displayNameSchema,
   emailSchema,
@@ -47,146 +46,34 @@ const listQuery = z.object({
 
 /** Clinics (platform admin creates them), their settings, staff, patients, invitations, care. */
 export function clinicRoutes(identity: Identity) {
-  const { policy, clinics } = identity;
-  const clinicOf = (c: Context) => ({
-    type: 'clinic' as const,
-    clinicId: parseParams(c, clinicParam).clinicId,
-  });
+  const admin = (c: Context<ApiEnv>) => identity.clinicAdministration.forActor(c.var.actor);
+  const clinicIdOf = (c: Context) => parseParams(c, clinicParam).clinicId;
   return new Hono<ApiEnv>()
     .use(authenticate(identity))
-    .post('/', async (c) => {
-      await policy.require(c.var.actor, 'clinic.create', { type: 'platform' });
-      const body = await parseBody(c, createBody);
-      // Before the clinic exists: a refused invitation e-mail must not leave a clinic without its admin's link.
-      await identity.invitations.checkMailBudget(c.var.actor.userId);
-      const clinic = await clinics.create(body);
-      const invitation = await identity.invitations.create({
-        clinicId: clinic.id,
-        role: 'clinic_admin',
-        email: body.adminEmail,
-        createdBy: c.var.actor.userId,
-      });
-      await identity.audit.record({
-        action: 'clinic.created',
-        outcome: 'allowed',
-        resourceType: 'clinic',
-        resourceId: clinic.id,
-        clinicId: clinic.id,
-      });
-      return c.json(
-        {
-          clinic,
-          adminInvitation: { id: invitation.id, link: invitation.link, expiresAt: invitation.expiresAt },
-        },
-        201,
-      );
-    })
-    .get('/:clinicId', async (c) => {
-      const r = clinicOf(c);
-      await policy.require(c.var.actor, 'clinic.read', r);
-      return c.json(await clinics.get(r.clinicId), 200);
-    })
-    .patch('/:clinicId', async (c) => {
-      const r = clinicOf(c);
-      await policy.require(c.var.actor, 'clinic.update', r);
-      const body = await parseBody(c, patchBody);
-      const clinic = await clinics.update(r.clinicId, body);
-      await identity.audit.record({
-        action: 'clinic.updated',
-        outcome: 'allowed',
-        resourceType: 'clinic',
-        resourceId: clinic.id,
-        clinicId: clinic.id,
-      });
-      return c.json(clinic, 200);
-    })
-    .get('/:clinicId/staff', async (c) => {
-      const r = clinicOf(c);
-      await policy.require(c.var.actor, 'clinic.staff.list', r);
-      return c.json({ staff: await clinics.staff(r.clinicId) }, 200);
-    })
-    .get('/:clinicId/patients', async (c) => {
-      const r = clinicOf(c);
-      const actor = c.var.actor;
-      await policy.require(actor, 'clinic.patients.list', r);
-      // Doctors see the patients they treat; clinic admins and operators the whole clinic.
-      const patients = await clinics.patients(r.clinicId, actor.role === 'doctor' ? actor.userId : undefined);
-      return c.json({ patients }, 200);
-    })
+    .post('/', async (c) => c.json(await admin(c).create(() => parseBody(c, createBody)), 201))
+    .get('/:clinicId', async (c) => c.json(await admin(c).get(clinicIdOf(c)), 200))
+    .patch('/:clinicId', async (c) =>
+      c.json(await admin(c).update(clinicIdOf(c), () => parseBody(c, patchBody)), 200),
+    )
+    .get('/:clinicId/staff', async (c) => c.json({ staff: await admin(c).staff(clinicIdOf(c)) }, 200))
+    .get('/:clinicId/patients', async (c) =>
+      c.json({ patients: await admin(c).patients(clinicIdOf(c)) }, 200),
+    )
     .post('/:clinicId/invitations', async (c) => {
-      const r = clinicOf(c);
+      const clinicId = clinicIdOf(c);
       const body = await parseBody(c, inviteBody);
-      const staff = (STAFF_INVITE_ROLES as readonly string[]).includes(body.role);
-      await policy.require(c.var.actor, staff ? 'clinic.staff.invite' : 'clinic.patient.invite', r);
-      const inv = await identity.invitations.create({
-        clinicId: r.clinicId,
-        role: body.role,
-        email: body.email,
-        createdBy: c.var.actor.userId,
-      });
-      await identity.audit.record({
-        action: 'invitation.created',
-        outcome: 'allowed',
-        resourceType: 'invitation',
-        resourceId: inv.id,
-        clinicId: r.clinicId,
-      });
-      return c.json({ id: inv.id, link: inv.link, expiresAt: inv.expiresAt, role: body.role }, 201);
+      return c.json(await admin(c).invite(clinicId, body), 201);
     })
     .get('/:clinicId/invitations', async (c) => {
-      const r = clinicOf(c);
-      const q = parseQuery(c, listQuery);
-      // The policy says how wide the actor may look (all, or only what they sent) and then checks it.
-      const scope = {
-        type: 'invitations' as const,
-        clinicId: r.clinicId,
-        ...invitationListScope(c.var.actor),
-      };
-      await policy.require(c.var.actor, 'clinic.invitations.list', scope);
-      const list = await identity.invitations.list({
-        clinicId: r.clinicId,
-        sentBy: scope.sentBy,
-        status: q.status,
-        before: q.before,
-        limit: q.limit,
-      });
-      const next = list.length === q.limit ? list[list.length - 1]!.id : null;
-      return c.json({ invitations: list, next }, 200);
+      const clinicId = clinicIdOf(c);
+      return c.json(await admin(c).invitations(clinicId, parseQuery(c, listQuery)), 200);
     })
     .delete('/:clinicId/invitations/:invitationId', async (c) => {
       const p = parseParams(c, invitationParam);
-      const inv = await identity.invitations.find(p.clinicId, p.invitationId);
-      await policy.require(c.var.actor, 'invitation.revoke', {
-        type: 'invitation',
-        invitationId: inv.id,
-        clinicId: inv.clinicId,
-        sentBy: inv.createdBy,
-      });
-      const { revoked } = await identity.invitations.revoke(p.clinicId, p.invitationId);
-      // Only a change is an event; repeating the DELETE is answered the same but records nothing.
-      if (revoked)
-        await identity.audit.record({
-          action: 'invitation.revoked',
-          outcome: 'allowed',
-          resourceType: 'invitation',
-          resourceId: inv.id,
-          clinicId: inv.clinicId,
-        });
+      await admin(c).revokeInvitation(p.clinicId, p.invitationId);
       return c.body(null, 204);
     })
-    .post('/:clinicId/care-relationships', async (c) => {
-      const r = clinicOf(c);
-      await policy.require(c.var.actor, 'clinic.care.assign', r);
-      const body = await parseBody(c, careBody);
-      await clinics.assignCare({ clinicId: r.clinicId, ...body, createdBy: c.var.actor.userId });
-      await identity.audit.record({
-        action: 'care.assigned',
-        outcome: 'allowed',
-        resourceType: 'patient',
-        resourceId: body.patientId,
-        patientId: body.patientId,
-        clinicId: r.clinicId,
-      });
-      return c.json({ clinicId: r.clinicId, ...body }, 201);
-    });
+    .post('/:clinicId/care-relationships', async (c) =>
+      c.json(await admin(c).assignCare(clinicIdOf(c), () => parseBody(c, careBody)), 201),
+    );
 }

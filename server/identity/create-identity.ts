@@ -1,13 +1,16 @@
 import type { Db } from '../../db/client.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { AuditQueries } from '../audit/audit-queries.ts';
 import type { AuthConfig } from '../config.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { Policy } from '../policy/policy.ts';
 import type { Actor } from '../policy/types.ts';
 import { AccessTokens, loadAuthKeys, type AuthKeys } from './access-tokens.ts';
 import { AccountService } from './account.ts';
+import { ClinicAdministration } from './clinic-administration.ts';
 import { ClinicService } from './clinic-service.ts';
 import { DependentService } from './dependents.ts';
+import { OwnAccounts } from './own-account.ts';
 import { InvitationService } from './invitations.ts';
 import { AttemptGuard } from './attempt-guard.ts';
 import { KnownDevices } from './known-devices.ts';
@@ -55,6 +58,18 @@ export async function createIdentity(opts: {
     sealer,
     codeKey: keys.derive('otp'),
   });
+  const account = new AccountService({ db, passwords, sealer, sessions, guard, devices });
+  const dependents = new DependentService(db);
+  const invitations = new InvitationService({
+    db,
+    audit,
+    config,
+    notifier,
+    passwords,
+    guard,
+    publicUrl: opts.publicUrl,
+  });
+  const clinics = new ClinicService(db);
   return {
     config,
     keys,
@@ -65,16 +80,22 @@ export async function createIdentity(opts: {
     tokens,
     audit,
     policy,
+    /** Reading and verifying the audit log, decided per admin. */
+    auditQueries: new AuditQueries({ policy, audit, checkpointKey: keys.publicKey }),
     sessions,
     login,
     guard,
     devices,
     admission: new SignInAdmission(config.signInConcurrency),
     notifier,
-    account: new AccountService({ db, passwords, sealer, sessions, guard, devices }),
-    invitations: new InvitationService({ db, config, notifier, passwords, guard, publicUrl: opts.publicUrl }),
-    clinics: new ClinicService(db),
-    dependents: new DependentService(db),
+    account,
+    invitations,
+    clinics,
+    /** Clinics, staff, patients, invitations and care relationships, decided per administrator. */
+    clinicAdministration: new ClinicAdministration({ policy, audit, clinics, invitations }),
+    dependents,
+    /** One's own account (profile, password, second factor, sessions, dependents), decided per user. */
+    ownAccounts: new OwnAccounts({ policy, audit, account, sessions, dependents }),
     /** A guardian acting for a dependent (X-On-Behalf-Of): itself a decision the policy makes and audits. */
     actOnBehalfOf: async (actor: Actor, dependentId: string) => {
       await policy.require(actor, 'patient.act_on_behalf', await policy.patient(dependentId));

@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Identity } from './create-identity.ts';
-import { currentContext } from '../request-context.ts';
 import { displayNameSchema, localDate, parseBody, passwordSchema, phoneSchema } from '../api/validation.ts';
 import { admitSignIn } from './auth-routes.ts';
 import { type ApiEnv } from '../api/middleware.ts';
@@ -25,16 +24,6 @@ export function invitationRoutes(identity: Identity) {
       const body = await parseBody(c, acceptBody);
       const actor = c.get('actor') as ApiEnv['Variables']['actor'] | undefined;
       const result = await identity.invitations.accept(body, actor ? { userId: actor.userId } : undefined);
-      const ctx = currentContext();
-      if (ctx) ctx.actorId = result.userId;
-      await identity.audit.record({
-        action: 'invitation.accepted',
-        outcome: 'allowed',
-        resourceType: 'invitation',
-        resourceId: result.invitationId,
-        clinicId: result.clinicId,
-        patientId: result.role === 'patient' ? result.userId : null,
-      });
       return c.json(
         { userId: result.userId, clinicId: result.clinicId, role: result.role },
         actor ? 200 : 201,

@@ -9,6 +9,7 @@ import {
   users,
   type UserRole,
 } from '../../db/schema/index.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthConfig } from '../config.ts';
 import { ProblemError } from '../api/errors.ts';
 import { invitationMessage } from '../notifications/templates.ts';
@@ -34,6 +35,7 @@ export class InvitationService {
   constructor(
     private readonly deps: {
       db: Db;
+      audit: AuditLog;
       config: AuthConfig;
       notifier: NotificationProvider;
       passwords: PasswordHasher;
@@ -110,6 +112,7 @@ export class InvitationService {
    * Redeems an invitation. Without an existing account, creates one with the invited role. With
    * one (signed in, same e-mail, same role), adds the clinic membership. Atomic and single-use.
    */
+  /** Redeems the link, and audits the acceptance in the same transaction. */
   async accept(
     input: {
       token: string;
@@ -218,6 +221,19 @@ export class InvitationService {
             .onConflictDoNothing();
         }
       }
+      // The redeemer is who acted, signed in or not: the entry is theirs, and it commits with the account.
+      const ctx = currentContext();
+      if (ctx) ctx.actorId = userId;
+      await this.deps.audit.appendWithin(tx, [
+        this.deps.audit.entry({
+          action: 'invitation.accepted',
+          outcome: 'allowed',
+          resourceType: 'invitation',
+          resourceId: inv.id,
+          clinicId: inv.clinicId,
+          patientId: inv.role === 'patient' ? userId : null,
+        }),
+      ]);
       return { userId, clinicId: inv.clinicId, role: inv.role, invitationId: inv.id };
     });
   }

@@ -9,6 +9,7 @@ import { AvailabilityService } from './availability.ts';
 import { BookingService } from './booking-service.ts';
 import { CalendarFeedService } from './calendar-feeds.ts';
 import { DoctorCalendarAccess } from './doctor-calendar-access.ts';
+import { ClinicSchedulingAdministration } from './clinic-scheduling-admin.ts';
 import { ClinicSchedulingService } from './clinic-settings.ts';
 import { DispatchService } from './dispatch-service.ts';
 import { LicenceNotices } from './licence-notices.ts';
@@ -52,6 +53,8 @@ export function createScheduling(opts: {
     config,
     now,
     clinics,
+    /** Clinic settings and consult types, decided per caller (the routes' way in). */
+    clinicAdministration: new ClinicSchedulingAdministration({ policy, clinics }),
     availability,
     licences,
     booking,
