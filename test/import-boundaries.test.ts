@@ -47,9 +47,7 @@ const DIRECT_POLICY_OR_AUDIT =
  * settings, one's own account, audit queries, clinics and invitations). Patient data goes through
  * the repository already; this list may only shrink.
  */
-const STILL_DECIDING_IN_ROUTES = new Set([
-  'server/scheduling/doctor-routes.ts',
-]);
+const STILL_DECIDING_IN_ROUTES = new Set(['server/scheduling/doctor-routes.ts']);
 /** Shared API plumbing may use these and nothing of the features. */
 const API_MAY_IMPORT = [
   'server/api',
