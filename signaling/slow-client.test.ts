@@ -29,7 +29,7 @@ async function slowClient(wsUrl: string, token: string) {
   const frames: Frame[] = [];
   socket!.on('message', (d: Buffer) => frames.push(JSON.parse(d.toString()) as Frame));
   let closedWith: number | undefined;
-  client.onClose = (code) => (closedWith = code);
+  client.on('close', (code) => (closedWith = code));
   // The TCP stream under the WebSocket: pausing it leaves what the server sends in the kernel and the server's queue.
   const tcp = (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
   return {
@@ -76,9 +76,9 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
 
     // Every report changes the driver's entry, so every quality tick sends the whole room's snapshot to everyone.
     let snapshotBytes = 0;
-    driver.onNotification = (method, data) => {
+    driver.on('notification', (method, data) => {
       if (method === 'networkQuality') snapshotBytes += JSON.stringify(data).length;
-    };
+    });
     for (let i = 1; i <= REPORTS; i++) {
       await driver.request('reportStats', { rttMs: i, packetLossPct: 0 });
       if (i === REPORTS / 2) {

@@ -59,6 +59,31 @@ const API_MAY_IMPORT = [
   'web-client/dist',
 ];
 
+/**
+ * The browser's DOM-free core (session, media session, room client and what they use): the room
+ * page, an embeddable widget and Node load bots all run it, so it reaches no page code and no
+ * browser-only global; the page hands it what it needs (a socket factory, navigator.mediaDevices).
+ */
+const CLIENT_CORE = [
+  'web-client/src/typed-events.ts',
+  'web-client/src/signaling-client.ts',
+  'web-client/src/session-client.ts',
+  'web-client/src/media-session.ts',
+  'web-client/src/room-client.ts',
+  'web-client/src/room-client-types.ts',
+  'web-client/src/link-stats.ts',
+  'web-client/src/stats.ts',
+  'web-client/src/media',
+];
+/** What only pages may import: components, the UI framework, translations, styles, page entries. */
+const PAGE_ONLY = /^(web-client\/src\/(ui|i18n)(\/|$)|web-client\/src\/(main|precall)\b)|\.(tsx|css)$/;
+const PAGE_ONLY_PACKAGES = new Set(['preact']);
+/** Browser-only globals, read as code (comments are stripped first). */
+const DOM_GLOBALS =
+  /(?:(?<![.\w$])|(?<=globalThis\.))(document|window|navigator|localStorage|sessionStorage|HTMLElement|HTMLMediaElement|requestAnimationFrame)\b/;
+const withoutComments = (text: string) =>
+  text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
+
 export function boundaryViolations(sources: Source[]): string[] {
   const out: string[] = [];
   for (const source of sources) {
@@ -79,6 +104,8 @@ export function boundaryViolations(sources: Source[]): string[] {
             : pkg === 'mediasoup' || pkg!.startsWith('node:')
         )
           refuse('the browser imports the signaling protocol and its own core only');
+        if (under(path, ...CLIENT_CORE) && (target ? PAGE_ONLY.test(target) : PAGE_ONLY_PACKAGES.has(pkg!)))
+          refuse('the DOM-free client core imports no page code (ui, i18n, components, styles)');
       } else if (under(path, 'db')) {
         if (target && !under(target, 'db')) refuse('db knows nothing of the layers above it');
       } else if (under(path, 'server')) {
@@ -95,6 +122,10 @@ export function boundaryViolations(sources: Source[]): string[] {
           );
         }
       }
+    }
+    if (under(path, ...CLIENT_CORE) && DOM_GLOBALS.test(withoutComments(source.text))) {
+      const global = DOM_GLOBALS.exec(withoutComments(source.text))![1];
+      out.push(`${path} uses ${global}: the DOM-free client core gets browser facilities injected`);
     }
     if (
       isRouteFile(path) &&
@@ -139,6 +170,30 @@ function repositorySources(): Source[] {
 }
 
 describe('import boundaries', () => {
+  it('the DOM-free client core reaching page code or browser globals fails the check', () => {
+    expect(
+      boundaryViolations([
+        {
+          path: 'web-client/src/session-client.ts',
+          text: "import { t } from './i18n/index.ts';\nimport { h } from 'preact';\nimport { Stage } from './ui/stage.tsx';",
+        },
+        {
+          path: 'web-client/src/media/local-devices.ts',
+          text: '// navigator.mediaDevices is injected\nconst d = globalThis.navigator?.mediaDevices;',
+        },
+        { path: 'web-client/src/media-session.ts', text: 'const el = document.createElement("video");' },
+        // Pages may use both: they are not the core.
+        { path: 'web-client/src/ui/stage.tsx', text: "import { h } from 'preact';\ndocument.title = 'x';" },
+      ]),
+    ).toEqual([
+      'web-client/src/session-client.ts imports ./i18n/index.ts: the DOM-free client core imports no page code (ui, i18n, components, styles)',
+      'web-client/src/session-client.ts imports preact: the DOM-free client core imports no page code (ui, i18n, components, styles)',
+      'web-client/src/session-client.ts imports ./ui/stage.tsx: the DOM-free client core imports no page code (ui, i18n, components, styles)',
+      'web-client/src/media/local-devices.ts uses navigator: the DOM-free client core gets browser facilities injected',
+      'web-client/src/media-session.ts uses document: the DOM-free client core gets browser facilities injected',
+    ]);
+  });
+
   it('the repository keeps every arrow of the architecture', () => {
     const sources = repositorySources();
     expect(sources.length).toBeGreaterThan(100);

@@ -1,6 +1,6 @@
 /**
- * Path-change benchmark (not a test): two Chromium pages in a call, the media worker's UDP port
- * blocked mid-call (iptables, root), time until remote video frames render again on both pages.
+ * Path-change benchmark (not a test): two Chromium pages in a call, every UDP port of their
+ * transports blocked mid-call (iptables, root), time until remote video frames render again on both pages.
  * Runs alternate between the client's fast path-loss detection and the old behaviour (wait for
  * the browser to call the connection disconnected, then 2 s), the same-run baseline.
  * Prints one JSON object and a table. Run under `flock /tmp/carecall-heavy.lock`. Options: --runs=20
@@ -77,8 +77,20 @@ async function oneRun(
       await page.evaluate(RECORD_FRAMES);
     }
     await new Promise((r) => setTimeout(r, 1500));
-    const udpPort = peers()[0]![0]!.iceCandidates.find((c) => c.protocol === 'udp')!.port;
-    rule = ['INPUT', '-p', 'udp', '--dport', String(udpPort), '-j', 'DROP'];
+    // A worker listens on several UDP sockets and spreads transports over them: block every port
+    // either page's transports use, so both lose their whole path (a Wi-Fi to mobile data switch).
+    const udpPorts = peers()
+      .flat()
+      .flatMap((tr) => tr.iceCandidates.filter((c) => c.protocol === 'udp').map((c) => c.port));
+    rule = [
+      'INPUT',
+      '-p',
+      'udp',
+      '--dport',
+      `${Math.min(...udpPorts)}:${Math.max(...udpPorts)}`,
+      '-j',
+      'DROP',
+    ];
     execFileSync('iptables', ['-I', ...rule]);
     const blockedAt = Date.now();
     // Back = each page has rendered a second of frames after its freeze.

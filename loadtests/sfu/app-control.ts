@@ -8,9 +8,9 @@ export class AppControl implements MediaControl {
   closedWith: number | undefined;
   #leaving = false;
   private constructor(private readonly signaling: SignalingClient) {
-    signaling.onClose = (code) => {
+    signaling.on('close', (code) => {
       if (!this.#leaving) this.closedWith = code;
-    };
+    });
   }
 
   static async connect(wsUrl: string, token: string): Promise<AppControl> {

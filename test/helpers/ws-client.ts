@@ -21,15 +21,15 @@ export async function connectClient(wsUrl: string, token: string): Promise<TestC
   client.notifications = [];
   client.errorFrames = [];
   const waiters: (() => void)[] = [];
-  client.onNotification = (method, data) => {
+  client.on('notification', (method, data) => {
     client.notifications.push({ method, data });
     waiters.splice(0).forEach((w) => w());
-  };
-  client.onErrorFrame = (e) => {
+  });
+  client.on('errorFrame', (e) => {
     client.errorFrames.push(e);
     waiters.splice(0).forEach((w) => w());
-  };
-  client.closed = new Promise((resolve) => (client.onClose = (code, reason) => resolve({ code, reason })));
+  });
+  client.closed = new Promise((resolve) => client.once('close', (code, reason) => resolve({ code, reason })));
   client.waitFor = (method, count = 1) =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${method}`)), 5000);

@@ -1,7 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { lang, t } from './i18n/index.ts';
-import { LocalDevices } from './media/local-devices.ts';
+import { canChooseSpeaker } from './ui/speaker-choice.ts';
 import { deviceCheck, httpRoundTrip, signalingReachable, type CheckResult } from './precall-checks.ts';
 
 const results: CheckResult[] = [];
@@ -155,7 +155,7 @@ function Precall({ token }: { token: string | null }) {
             onChange={pick('mic')}
           />
           <meter id="mic-level" min={0} max={1} value={level} aria-label={t('precall.micLevel')} />
-          {LocalDevices.canChooseSpeaker() && (
+          {canChooseSpeaker() && (
             <DeviceSelect
               id="speaker"
               label={t('devices.speaker')}

@@ -21,34 +21,38 @@ export type RemoteTrack = {
   track: MediaStreamTrack;
 };
 
-export type RoomClientEvents = {
-  waiting?: () => void;
-  admitted?: () => void;
-  waitingRoom?: (waiting: WaitingInfo[]) => void;
-  peerJoined?: (peer: PeerInfo) => void;
-  peerLeft?: (peerId: string) => void;
-  remoteTrack?: (remote: RemoteTrack) => void;
-  remoteTrackEnded?: (consumerId: string) => void;
-  remotePaused?: (producerId: string, paused: boolean) => void;
-  activeSpeaker?: (peerId: string) => void;
-  networkQuality?: (peers: NetworkQuality[]) => void;
-  mutedBy?: (source: Source, by: string) => void;
+/** Every event of a RoomClient: `client.on(name, listener)`, as many listeners as wanted. */
+export type RoomClientEventMap = {
+  waiting: () => void;
+  admitted: () => void;
+  waitingRoom: (waiting: WaitingInfo[]) => void;
+  peerJoined: (peer: PeerInfo) => void;
+  peerLeft: (peerId: string) => void;
+  remoteTrack: (remote: RemoteTrack) => void;
+  remoteTrackEnded: (consumerId: string) => void;
+  remotePaused: (producerId: string, paused: boolean) => void;
+  activeSpeaker: (peerId: string) => void;
+  networkQuality: (peers: NetworkQuality[]) => void;
+  mutedBy: (source: Source, by: string) => void;
   /** Everyone admitted (this participant included) with role and mute state. */
-  participants?: (participants: ParticipantInfo[]) => void;
+  participants: (participants: ParticipantInfo[]) => void;
   /** While waiting: place in line, time waited, whether a host knows, the host's note. */
-  waitingStatus?: (status: WaitingStatus) => void;
+  waitingStatus: (status: WaitingStatus) => void;
   /** A host lets this participant turn a source they stopped back on. */
-  muteReleased?: (source: Source) => void;
-  layersChanged?: (consumerId: string, spatialLayer: number | null) => void;
+  muteReleased: (source: Source) => void;
+  layersChanged: (consumerId: string, spatialLayer: number | null) => void;
   /** 'transportsRebuilt': an ICE restart could not move media to a new path, so transports were made anew. */
-  connection?: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart' | 'transportsRebuilt') => void;
-  mediaReset?: () => void;
+  connection: (state: 'reconnecting' | 'resumed' | 'rejoined' | 'iceRestart' | 'transportsRebuilt') => void;
+  mediaReset: () => void;
   /** This participant's own track for a source changed (device switch): show it in the self view. */
-  localTrack?: (source: 'mic' | 'webcam', track: MediaStreamTrack) => void;
-  closed?: (reason: string) => void;
+  localTrack: (source: 'mic' | 'webcam', track: MediaStreamTrack) => void;
+  closed: (reason: string) => void;
   /** A background step failed (e.g. consuming a newly announced track). */
-  error?: (err: Error) => void;
+  error: (err: Error) => void;
 };
+
+/** Listeners to add at construction (the same events, each optional). */
+export type RoomClientEvents = Partial<RoomClientEventMap>;
 
 export type RoomClientOptions = {
   /** ws(s)://host/ws */
@@ -56,6 +60,7 @@ export type RoomClientOptions = {
   token: string;
   /** Must pass the protocols on: `(url, protocols) => new WebSocket(url, protocols)` (they carry the token). */
   createSocket: SocketFactory;
+  /** Listeners added before anything happens; more can be added with on(). */
   events?: RoomClientEvents;
   /** For non-browser runtimes (werift bots); browsers detect their own handler. */
   handlerFactory?: types.HandlerFactory;
@@ -71,6 +76,9 @@ export type RoomClientOptions = {
    * behaviour, kept as the baseline of the path-change benchmark.
    */
   fastPathRecovery?: boolean;
-  /** Where microphone and camera come from; navigator.mediaDevices in browsers. */
+  /**
+   * Where microphone and camera come from: the page passes navigator.mediaDevices (the core never
+   * reads browser globals, so the same code runs in Node bots, which pass nothing or their own).
+   */
   mediaDevices?: MediaDevicesLike;
 };

@@ -8,6 +8,7 @@ import type {
   ResponseData,
   ServerFrame,
 } from '../../signaling/protocol/index.ts';
+import { TypedEvents } from './typed-events.ts';
 
 /** The socket went away (or never opened): worth trying again, unlike a RequestError. */
 export class ConnectionLost extends Error {
@@ -25,7 +26,16 @@ export class RequestError extends Error {
   }
 }
 
-type NotificationHandler = <N extends keyof Notifications>(method: N, data: Notifications[N]) => void;
+export type SignalingEvents = {
+  notification: <N extends keyof Notifications>(method: N, data: Notifications[N]) => void;
+  /** The server refused a frame that carried no request id (unparseable, unknown type). */
+  errorFrame: (error: ErrorBody) => void;
+  /** The socket closed; unanswered requests stay queued until resumed or failed. */
+  close: (code: number, reason: string) => void;
+};
+
+/** How long a resume may take from the socket opening to the server's 'resumed' frame. */
+const RESUME_ANSWER_MS = 5000;
 
 /** Minimal WebSocket surface, so the same client runs in browsers and in Node load bots. */
 export interface WebSocketLike {
@@ -55,24 +65,28 @@ type Pending = {
  * Typed request/response over the signaling WebSocket. The socket can be swapped (resume): request
  * ids keep counting and unanswered requests are re-sent, so the server answers each exactly once.
  */
-export class SignalingClient {
+export class SignalingClient extends TypedEvents<SignalingEvents> {
   #nextId = 1;
   #ws: WebSocketLike;
   #lastSeq = 0;
   readonly #pending = new Map<number, Pending>();
-  onNotification: NotificationHandler = () => {};
-  onErrorFrame: (error: ErrorBody) => void = () => {};
-  /** The socket closed; `pending` requests stay queued until resumed or failed. */
-  onClose: (code: number, reason: string) => void = () => {};
+  /** Set once the session is over (left, ended): requests fail at once instead of waiting to time out. */
+  #over: Error | undefined;
 
-  private constructor(ws: WebSocketLike) {
-    this.#ws = ws;
-    this.#bind(ws);
+  private constructor(opened: OpenedSocket) {
+    super();
+    this.#ws = opened.ws;
+    this.#bind(opened);
   }
 
   /** `url` is the bare signaling URL (ws(s)://host/ws); the token goes in the subprotocol header. */
   static async connect(url: string, token: string, createSocket: SocketFactory): Promise<SignalingClient> {
     return new SignalingClient(await open(url, signalingProtocols({ kind: 'join', token }), createSocket));
+  }
+
+  /** Whether the current socket is open (a request sent now goes out at once). */
+  get connected() {
+    return this.#ws.readyState === 1;
   }
 
   /** Highest notification sequence number seen: what a resume asks the server to replay after. */
@@ -89,9 +103,9 @@ export class SignalingClient {
     resumeKey: string,
     createSocket: SocketFactory,
   ): Promise<'resumed' | 'expired' | 'failed'> {
-    let ws: WebSocketLike;
+    let opened: OpenedSocket;
     try {
-      ws = await open(
+      opened = await open(
         url,
         signalingProtocols({ kind: 'resume', resumeKey, lastSeq: this.#lastSeq }),
         createSocket,
@@ -99,19 +113,42 @@ export class SignalingClient {
     } catch {
       return 'failed';
     }
+    const { ws } = opened;
     return new Promise((resolve) => {
-      ws.onclose = (ev) => resolve(ev.code === closeCode('session_expired') ? 'expired' : 'failed');
-      ws.onmessage = (ev) => {
-        if ((JSON.parse(String(ev.data)) as ServerFrame).type !== 'resumed') return;
-        this.#ws = ws;
-        this.#bind(ws); // replayed notifications follow right after this frame
-        for (const p of this.#pending.values()) ws.send(p.frame);
-        resolve('resumed');
-      };
+      // A server that accepted the socket but never answers must not hold the resume forever.
+      const timer = setTimeout(() => {
+        ws.close(closeCode('dropped'), 'dropped');
+        resolve('failed');
+      }, RESUME_ANSWER_MS);
+      let resumed = false;
+      opened.attach(
+        (text) => {
+          if (resumed) return this.#ws === ws && this.#onFrame(text);
+          let frame: ServerFrame;
+          try {
+            frame = JSON.parse(text) as ServerFrame;
+          } catch {
+            return;
+          }
+          if (frame.type !== 'resumed') return;
+          resumed = true;
+          clearTimeout(timer);
+          // From here on frames are this session's (replayed notifications follow right after).
+          this.#ws = ws;
+          for (const p of this.#pending.values()) ws.send(p.frame);
+          resolve('resumed');
+        },
+        (code, reason) => {
+          clearTimeout(timer);
+          if (!resumed) return resolve(code === closeCode('session_expired') ? 'expired' : 'failed');
+          if (this.#ws === ws) this.emit('close', code, reason);
+        },
+      );
     });
   }
 
   request<M extends Method>(method: M, data: RequestData<M>, timeoutMs = 15_000): Promise<ResponseData[M]> {
+    if (this.#over) return Promise.reject(this.#over);
     const id = this.#nextId++;
     const frame = JSON.stringify({ type: 'request', id, method, data });
     return new Promise((resolve, reject) => {
@@ -133,6 +170,12 @@ export class SignalingClient {
     this.#pending.clear();
   }
 
+  /** The session is over for good: what is unanswered fails, and so does every later request. */
+  end(reason: string) {
+    this.#over ??= new Error(reason);
+    this.failPending(reason, this.#over);
+  }
+
   /** Sends raw text; for tests of the server's handling of bad frames. */
   sendRaw(text: string) {
     this.#ws.send(text);
@@ -146,12 +189,15 @@ export class SignalingClient {
   /** Leaving for good: the server then drops the session instead of keeping it for resumption. */
   close() {
     this.#ws.close(closeCode('client_left'), 'client_left');
-    this.failPending('left');
+    this.end('left');
   }
 
-  #bind(ws: WebSocketLike) {
-    ws.onmessage = (ev) => ws === this.#ws && this.#onFrame(String(ev.data));
-    ws.onclose = (ev) => ws === this.#ws && this.onClose(ev.code, ev.reason);
+  #bind(opened: OpenedSocket) {
+    const { ws } = opened;
+    opened.attach(
+      (text) => ws === this.#ws && this.#onFrame(text),
+      (code, reason) => ws === this.#ws && this.emit('close', code, reason),
+    );
   }
 
   #onFrame(text: string) {
@@ -164,9 +210,9 @@ export class SignalingClient {
     if (frame.type === 'notification') {
       if (frame.seq <= this.#lastSeq) return; // replayed twice: already handled
       this.#lastSeq = frame.seq;
-      return this.onNotification(frame.method, frame.data as never);
+      return this.emit('notification', frame.method, frame.data as never);
     }
-    if (frame.type === 'error') return this.onErrorFrame(frame.error);
+    if (frame.type === 'error') return this.emit('errorFrame', frame.error);
     if (frame.type === 'resumed') return;
     const pending = this.#pending.get(frame.id);
     if (!pending) return;
@@ -177,10 +223,37 @@ export class SignalingClient {
   }
 }
 
-function open(url: string, protocols: string[], createSocket: SocketFactory): Promise<WebSocketLike> {
+/**
+ * A socket that has opened, holding whatever arrived before its owner attached handlers. Node's `ws`
+ * delivers the first frames (a resume's 'resumed' and the replay behind it, sent by the server in the
+ * same write as the upgrade answer) and even the close on process.nextTick, before the promise of
+ * the open resolves: handlers attached after `await open()` would miss them.
+ */
+class OpenedSocket {
+  #messages: string[] | undefined = [];
+  #closed: { code: number; reason: string } | undefined;
+
+  constructor(readonly ws: WebSocketLike) {
+    ws.onmessage = (ev) => this.#messages?.push(String(ev.data));
+    ws.onclose = (ev) => (this.#closed ??= { code: ev.code, reason: ev.reason });
+    ws.onerror = () => {}; // a close follows; `ws` throws on an error event nobody listens to
+  }
+
+  /** Hands over to the owner: first what arrived early, in order, then everything as it comes. */
+  attach(onMessage: (text: string) => void, onClose: (code: number, reason: string) => void) {
+    const early = this.#messages ?? [];
+    this.#messages = undefined;
+    this.ws.onmessage = (ev) => onMessage(String(ev.data));
+    this.ws.onclose = (ev) => onClose(ev.code, ev.reason);
+    for (const text of early) onMessage(text);
+    if (this.#closed) onClose(this.#closed.code, this.#closed.reason);
+  }
+}
+
+function open(url: string, protocols: string[], createSocket: SocketFactory): Promise<OpenedSocket> {
   return new Promise((resolve, reject) => {
     const ws = createSocket(url, protocols);
-    ws.onopen = () => resolve(ws);
+    ws.onopen = () => resolve(new OpenedSocket(ws));
     ws.onerror = () => reject(new ConnectionLost('signaling connection failed'));
     ws.onclose = (ev) => reject(new ConnectionLost(`signaling connection refused (${ev.code})`));
   });

@@ -93,11 +93,6 @@ export class LocalDevices {
     return track;
   }
 
-  /** Whether this browser can route audio to a chosen output device. */
-  static canChooseSpeaker(): boolean {
-    return typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
-  }
-
   /** Plays every remote audio element (present and future) on this output device. */
   async setSpeaker(deviceId: string) {
     this.#choice = { ...this.#choice, speakerId: deviceId };

@@ -245,6 +245,7 @@ export class CallStore {
       signalingUrl: this.opts.signalingUrl,
       token: this.opts.token,
       createSocket: (url, protocols) => new WebSocket(url, protocols) as never,
+      mediaDevices: navigator.mediaDevices,
       iceTransportPolicy: this.opts.relay ? 'relay' : 'all',
       events: {
         waiting: () => ((probe.status = 'waiting'), this.#set({ phase: 'waiting' })),

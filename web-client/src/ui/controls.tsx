@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n/index.ts';
-import { LocalDevices } from '../media/local-devices.ts';
+import { canChooseSpeaker } from './speaker-choice.ts';
 import type { CallState, CallStore } from './call-store.ts';
 import type { Layout } from './stage.tsx';
 
@@ -80,7 +80,7 @@ function DevicesMenu({ store, onClose }: { store: CallStore; onClose: () => void
       <h2>{t('devices.title')}</h2>
       {select('videoinput', t('devices.camera'), 'device-camera', first)}
       {select('audioinput', t('devices.microphone'), 'device-microphone')}
-      {LocalDevices.canChooseSpeaker() ? (
+      {canChooseSpeaker() ? (
         select('audiooutput', t('devices.speaker'), 'device-speaker')
       ) : (
         <p>{t('devices.speakerUnsupported')}</p>
