@@ -54,7 +54,7 @@ function expectBaseline(where: string, headers: Headers) {
   const csp = headers.get('content-security-policy') ?? '';
   expect(csp, where).toContain("frame-ancestors 'none'");
   expect(csp, where).not.toContain('unsafe-inline');
-  expect(csp, where).not.toContain('unsafe-eval');
+  expect(csp, where).not.toMatch(/'unsafe-eval'/); // 'wasm-unsafe-eval' (wasm only) is allowed on the room pages
 }
 
 describe.each(['uws', 'ws'] as const)('security headers on every route over %s', (socketServer) => {
@@ -90,20 +90,21 @@ describe.each(['uws', 'ws'] as const)('security headers on every route over %s',
     for (const s of [200, 302, 401, 404]) expect(statuses).toContain(s);
   });
 
-  it('the room and pre-call pages get the page policy: own scripts only, media and camera for this origin', async () => {
-    for (const page of ['/app/', '/app/precall.html']) {
+  it('the room and pre-call pages get the page policy: own scripts (and wasm, for background blur) only, media and camera for this origin', async () => {
+    for (const page of ['/app/', '/app/index.html', '/app/precall.html']) {
       const res = await fetch(`${t.baseUrl}${page}`);
       const csp = res.headers.get('content-security-policy')!;
       expect(csp.split('; ')).toEqual(
         expect.arrayContaining([
           "default-src 'self'",
-          "script-src 'self'",
+          "script-src 'self' 'wasm-unsafe-eval'",
           "connect-src 'self'",
           "object-src 'none'",
           "base-uri 'none'",
           "frame-ancestors 'none'",
         ]),
       );
+      expect(csp).not.toMatch(/'unsafe-eval'|'unsafe-inline'/);
       expect(res.headers.get('permissions-policy')).toContain('microphone=(self)');
       expect(res.headers.get('permissions-policy')).toContain('display-capture=(self)');
       // No inline script in the built pages, so the policy needs no 'unsafe-inline'.
@@ -159,6 +160,8 @@ it('a page some origins may frame (the widget hook) lists them and drops X-Frame
     'frame-ancestors https://clinic.example https://www.clinic.example',
   );
   expect(embed['x-frame-options']).toBeUndefined();
+  // Only the consultation pages may compile wasm (background blur).
+  expect(embed['content-security-policy']!.split('; ')).toContain("script-src 'self'");
   const other = securityHeaderValues(opts, '/app/', 'text/html');
   expect(other['content-security-policy']).toContain("frame-ancestors 'none'");
   expect(other['x-frame-options']).toBe('DENY');

@@ -20,6 +20,14 @@ const PAGE_DIRECTIVES = [
   "form-action 'self'",
 ];
 
+/**
+ * The consultation pages (room and pre-call check) run the background-blur segmenter, a WebAssembly
+ * module: 'wasm-unsafe-eval' lets them compile wasm, and only wasm (no eval, no new Function).
+ * Every other page keeps plain script-src 'self'.
+ */
+const WASM_PAGES = /^\/app\/(index\.html|precall\.html)?$/;
+const WASM_SCRIPT_SRC = "script-src 'self' 'wasm-unsafe-eval'";
+
 /** Anything that is not a page (JSON, feeds, assets) may load nothing at all if opened directly. */
 const RESOURCE_DIRECTIVES = ["default-src 'none'", "base-uri 'none'"];
 
@@ -52,7 +60,11 @@ export function securityHeaderValues(
   const ancestors = opts.frameAncestors?.(path)?.filter(Boolean) ?? [];
   const isPage = /^text\/html\b/i.test(contentType ?? '');
   const directives = [
-    ...(isPage ? PAGE_DIRECTIVES : RESOURCE_DIRECTIVES),
+    ...(isPage
+      ? PAGE_DIRECTIVES.map((d) =>
+          d.startsWith('script-src') && WASM_PAGES.test(path) ? WASM_SCRIPT_SRC : d,
+        )
+      : RESOURCE_DIRECTIVES),
     `frame-ancestors ${ancestors.length ? ancestors.join(' ') : "'none'"}`,
   ];
   const headers: Record<string, string> = {

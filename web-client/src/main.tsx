@@ -1,5 +1,6 @@
 import { render } from 'preact';
 import { lang, t } from './i18n/index.ts';
+import { parseBackground } from './ui/background-control.ts';
 import { CallStore } from './ui/call-store.ts';
 import { askNotificationPermission, notifyKnock, playKnock } from './ui/knock.ts';
 import { probe } from './ui/probe.ts';
@@ -49,6 +50,8 @@ function main() {
       microphoneId: fragment.get('mic') || undefined,
       speakerId: fragment.get('spk') || undefined,
     },
+    // bg=blur | bg=replace:<image>: the background effect picked on the pre-call page.
+    background: parseBackground(fragment.get('bg')),
     // relay=1: every byte through TURN (diagnosing restrictive networks; the TURN test).
     relay: fragment.get('relay') === '1',
     onKnock: (who) => {

@@ -2,10 +2,15 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { lang, t } from './i18n/index.ts';
 import { canChooseSpeaker } from './ui/speaker-choice.ts';
+import type { BackgroundMode } from './media/background-effect.ts';
+import { BackgroundControl, formatBackground } from './ui/background-control.ts';
+import { BackgroundPicker } from './ui/background-picker.tsx';
 import { deviceCheck, httpRoundTrip, signalingReachable, type CheckResult } from './precall-checks.ts';
 
 const results: CheckResult[] = [];
-const hook = { results, done: false };
+/** The preview's effect: the same code the room runs, so the patient sees what the doctor will see. */
+const background = new BackgroundControl();
+const hook = { results, done: false, background, backgroundError: '' };
 (window as unknown as { precall: typeof hook }).precall = hook;
 
 type Choice = { cam: string; mic: string; spk: string };
@@ -58,8 +63,14 @@ function testTone(sinkId: string) {
 }
 
 /** The join link: the token plus the devices picked here that differ from what the browser chose. */
-export function joinHref(token: string, chosen: Choice, initial: Choice) {
+export function joinHref(
+  token: string,
+  chosen: Choice,
+  initial: Choice,
+  bg: BackgroundMode = { kind: 'off' },
+) {
   let fragment = `token=${encodeURIComponent(token)}`;
+  if (bg.kind !== 'off') fragment += `&bg=${encodeURIComponent(formatBackground(bg))}`;
   for (const key of ['cam', 'mic', 'spk'] as const)
     if (chosen[key] && chosen[key] !== initial[key]) fragment += `&${key}=${encodeURIComponent(chosen[key])}`;
   return `/app/${location.search}#${fragment}`;
@@ -74,6 +85,9 @@ function Precall({ token }: { token: string | null }) {
   const [choice, setChoice] = useState<Choice>({ cam: '', mic: '', spk: 'default' });
   const [initial, setInitial] = useState<Choice>({ cam: '', mic: '', spk: 'default' });
   const [joinable, setJoinable] = useState(false);
+  const [bg, setBg] = useState<BackgroundMode>({ kind: 'off' });
+  const [bgBusy, setBgBusy] = useState(false);
+  const [bgError, setBgError] = useState(false);
   const show = (r: CheckResult) => {
     results.push(r);
     setChecks([...results]);
@@ -86,7 +100,7 @@ function Precall({ token }: { token: string | null }) {
       video: cam ? { deviceId: { exact: cam } } : true,
     });
     setStream(s);
-    if (video.current) video.current.srcObject = s;
+    if (video.current) video.current.srcObject = await previewOf(s, bg);
     const now = {
       cam: s.getVideoTracks()[0]?.getSettings().deviceId ?? '',
       mic: s.getAudioTracks()[0]?.getSettings().deviceId ?? '',
@@ -126,6 +140,32 @@ function Precall({ token }: { token: string | null }) {
   }, []);
   useEffect(() => (stream ? meter(stream, setLevel) : undefined), [stream]);
 
+  /** The preview shows the camera through the chosen effect (the microphone meter keeps the raw stream). */
+  const previewOf = async (s: MediaStream, mode: BackgroundMode) => {
+    const [camera] = s.getVideoTracks();
+    if (!camera) return s;
+    setBgBusy(mode.kind !== 'off');
+    try {
+      const track = await background.outputFor(camera, mode);
+      setBgError(false);
+      return new MediaStream([track]);
+    } catch (err) {
+      hook.backgroundError = (err as { code?: string }).code ?? 'error';
+      setBgError(true);
+      setBg({ kind: 'off' });
+      return s;
+    } finally {
+      setBgBusy(false);
+    }
+  };
+  const chooseBackground = (mode: BackgroundMode) => {
+    setBg(mode);
+    if (stream)
+      void previewOf(stream, mode).then((shown) => {
+        if (video.current) video.current.srcObject = shown;
+      });
+  };
+
   const pick = (kind: 'cam' | 'mic') => (id: string) =>
     void open(kind === 'cam' ? id : choice.cam, kind === 'mic' ? id : choice.mic).catch((err: Error) =>
       show({ name: kind === 'cam' ? 'camera' : 'microphone', state: 'fail', detail: err.message }),
@@ -164,6 +204,12 @@ function Precall({ token }: { token: string | null }) {
               onChange={(spk) => setChoice((c) => ({ ...c, spk }))}
             />
           )}
+          <BackgroundPicker idPrefix="precall" value={bg} busy={bgBusy} onChange={chooseBackground} />
+          {bgError && (
+            <p id="background-error" role="alert">
+              {t('banner.backgroundFailed')}
+            </p>
+          )}
           <button id="test-speaker" type="button" onClick={() => testTone(choice.spk)}>
             {t('precall.testSpeaker')}
           </button>
@@ -178,7 +224,7 @@ function Precall({ token }: { token: string | null }) {
             id="join"
             class="button"
             hidden={!joinable || !token}
-            href={token ? joinHref(token, choice, initial) : undefined}
+            href={token ? joinHref(token, choice, initial, bg) : undefined}
           >
             {t('precall.join')}
           </a>

@@ -7,6 +7,8 @@ import type {
 } from '../../../signaling/protocol/index.ts';
 import { t, type MessageKey } from '../i18n/index.ts';
 import { RoomClient, type DeviceChoice, type RemoteTrack, type Source } from '../room-client.ts';
+import type { BackgroundMode } from '../media/background-effect.ts';
+import { BackgroundControl } from './background-control.ts';
 import { probe } from './probe.ts';
 
 export type Phase = 'starting' | 'joining' | 'waiting' | 'inCall' | 'closed' | 'left' | 'failed';
@@ -41,6 +43,10 @@ export type CallState = {
   reconnecting: boolean;
   callStartedAt: number;
   quality: NetworkQuality[];
+  /** Off, blur or replace: the pre-call choice at first, changed during the call. */
+  background: BackgroundMode;
+  /** The effect is being turned on (loading the segmenter). */
+  backgroundBusy: boolean;
 };
 
 const initial = (): CallState => ({
@@ -65,6 +71,8 @@ const initial = (): CallState => ({
   reconnecting: false,
   callStartedAt: 0,
   quality: [],
+  background: { kind: 'off' },
+  backgroundBusy: false,
 });
 
 const BANNER_MS = 6000;
@@ -75,6 +83,8 @@ export type CallStoreOptions = {
   signalingUrl: string;
   choice: DeviceChoice;
   relay: boolean;
+  /** The background effect chosen before the call (off when not chosen). */
+  background?: BackgroundMode;
   /** A patient knocked (the page plays a sound and may show a notification). */
   onKnock?: (who: WaitingInfo) => void;
 };
@@ -88,8 +98,14 @@ export class CallStore {
   client!: RoomClient;
   readonly #listeners = new Set<() => void>();
   #knownWaiting = new Set<string>();
+  readonly background = new BackgroundControl();
+  /** Survives a rejoin: the last choice, the pre-call one at first. */
+  #wantedBackground: BackgroundMode;
 
-  constructor(private readonly opts: CallStoreOptions) {}
+  constructor(private readonly opts: CallStoreOptions) {
+    probe.background = this.background;
+    this.#wantedBackground = opts.background ?? { kind: 'off' };
+  }
 
   subscribe(listener: () => void) {
     this.#listeners.add(listener);
@@ -124,17 +140,60 @@ export class CallStore {
       client.openLocalMedia(this.opts.choice),
       client.prepare().catch(() => undefined),
     ]);
-    this.#set({ phase: 'joining', localVideo: media.getVideoTracks()[0] });
+    const [audio] = media.getAudioTracks();
+    const [camera] = media.getVideoTracks();
+    const video = camera && (await this.#withBackground(camera, this.#wantedBackground));
+    this.#set({ phase: 'joining', localVideo: video });
     probe.joinStartedAt = performance.now();
     await client.join();
     probe.joinedAt = performance.now();
     this.#set({ selfId: client.peerId });
     await client.whenAdmitted();
-    const [audio] = media.getAudioTracks();
-    const [video] = media.getVideoTracks();
     if (audio) await client.publish(audio, 'mic');
     if (video) await client.publish(video, 'webcam');
     this.#set({ micMuted: client.isPaused('mic'), camOff: client.isPaused('webcam') });
+  }
+
+  /** The camera track to send under `mode`; an effect that cannot start leaves the camera as it is. */
+  async #withBackground(camera: MediaStreamTrack, mode: BackgroundMode = { kind: 'off' }) {
+    if (mode.kind === 'off') return camera;
+    this.#set({ backgroundBusy: true });
+    try {
+      const track = await this.background.outputFor(camera, mode);
+      this.#set({ background: mode });
+      return track;
+    } catch (err) {
+      this.#backgroundFailed(err);
+      return camera;
+    } finally {
+      this.#set({ backgroundBusy: false });
+    }
+  }
+
+  /** Background off, blur or replace during the call: same producer, another track. */
+  async setBackground(mode: BackgroundMode) {
+    this.#wantedBackground = mode;
+    if (!this.client || this.state.phase !== 'inCall') {
+      return this.#set({ background: mode });
+    }
+    this.#set({ backgroundBusy: true });
+    try {
+      const track = await this.background.apply(this.client, mode);
+      this.#set({ background: mode, ...(track ? { localVideo: track } : {}) });
+    } catch (err) {
+      this.#backgroundFailed(err);
+      this.#set({ localVideo: this.client.devices.track('webcam') });
+    } finally {
+      this.#set({ backgroundBusy: false });
+    }
+  }
+
+  #backgroundFailed(err: unknown) {
+    probe.events.push(`background:failed:${(err as { code?: string }).code ?? 'error'}`);
+    console.error('background effect:', err instanceof Error ? err.message : String(err));
+    this.#wantedBackground = { kind: 'off' };
+    this.#set({ background: { kind: 'off' } });
+    this.banner('banner.backgroundFailed', 'error');
   }
 
   /** A fresh start in the same room with the same link (after leaving or after the call closed). */
@@ -155,6 +214,7 @@ export class CallStore {
 
   leave() {
     this.client.leave();
+    this.background.stop();
     probe.status = 'left';
     this.#set({ phase: 'left', remote: new Map(), localVideo: undefined, sharing: false });
   }
@@ -196,7 +256,10 @@ export class CallStore {
   }
 
   async switchDevice(kind: MediaDeviceKind, deviceId: string) {
-    const track = await this.client.switchDevice(kind, deviceId);
+    const track =
+      kind === 'videoinput'
+        ? await this.background.switchCamera(this.client, deviceId)
+        : await this.client.switchDevice(kind, deviceId);
     if (kind === 'videoinput' && track) this.#set({ localVideo: track });
   }
 
@@ -228,6 +291,7 @@ export class CallStore {
             ? 'banner.denied'
             : undefined;
     if (key) this.banner(key, 'warn', undefined, true);
+    this.background.stop();
     this.#set({
       phase: 'closed',
       closedReason: reason,
@@ -321,7 +385,8 @@ export class CallStore {
         mediaReset: () => note('mediaReset'),
         localTrack: (source, track) => {
           note(`localTrack:${source}`);
-          if (source === 'webcam') this.#set({ localVideo: track });
+          // With an effect on, the self view keeps showing what is sent (set once the switch is done).
+          if (source === 'webcam' && this.state.background.kind === 'off') this.#set({ localVideo: track });
         },
         layersChanged: (consumerId, spatialLayer) => note(`layers:${consumerId}:${spatialLayer}`),
         closed: (reason) => {

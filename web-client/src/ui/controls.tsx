@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n/index.ts';
 import { canChooseSpeaker } from './speaker-choice.ts';
+import { BackgroundPicker } from './background-picker.tsx';
 import type { CallState, CallStore } from './call-store.ts';
 import type { Layout } from './stage.tsx';
 
-type Panel = 'none' | 'devices' | 'participants';
+type Panel = 'none' | 'devices' | 'participants' | 'background';
 export type ControlsProps = {
   store: CallStore;
   state: CallState;
@@ -92,20 +93,62 @@ function DevicesMenu({ store, onClose }: { store: CallStore; onClose: () => void
   );
 }
 
+/** The background effect during the call; Escape closes it and gives focus back. */
+function BackgroundMenu({
+  store,
+  state,
+  onClose,
+}: {
+  store: CallStore;
+  state: CallState;
+  onClose: () => void;
+}) {
+  const first = useRef<HTMLDivElement>(null);
+  useEffect(() => first.current?.querySelector<HTMLInputElement>('input:checked')?.focus(), []);
+  return (
+    <div
+      id="background-menu"
+      class="popover"
+      role="dialog"
+      aria-label={t('background.label')}
+      ref={first}
+      onKeyDown={(e) => e.key === 'Escape' && onClose()}
+    >
+      <BackgroundPicker
+        idPrefix="room"
+        value={state.background}
+        busy={state.backgroundBusy}
+        onChange={(mode) => void store.setBackground(mode)}
+      />
+      <button type="button" onClick={onClose}>
+        {t('devices.close')}
+      </button>
+    </div>
+  );
+}
+
 export function Controls({ store, state, layout, setLayout, panel, setPanel, isHost }: ControlsProps) {
   const inCall = state.phase === 'inCall';
   const ended = state.phase === 'left' || state.phase === 'closed' || state.phase === 'failed';
   const [confirmEnd, setConfirmEnd] = useState(false);
   const devicesButton = useRef<HTMLButtonElement>(null);
+  const backgroundButton = useRef<HTMLButtonElement>(null);
   const closeDevices = () => {
     setPanel('none');
     devicesButton.current?.focus();
+  };
+  const closeBackground = () => {
+    setPanel('none');
+    backgroundButton.current?.focus();
   };
   const canShare = typeof navigator.mediaDevices?.getDisplayMedia === 'function';
   const camHeld = state.held.has('webcam');
   return (
     <>
       {panel === 'devices' && inCall && <DevicesMenu store={store} onClose={closeDevices} />}
+      {panel === 'background' && inCall && (
+        <BackgroundMenu store={store} state={state} onClose={closeBackground} />
+      )}
       <footer id="controls">
         <div class="bar" role="toolbar" aria-label={t('controls.label')}>
           <button
@@ -152,6 +195,18 @@ export function Controls({ store, state, layout, setLayout, panel, setPanel, isH
             onClick={() => setPanel(panel === 'devices' ? 'none' : 'devices')}
           >
             {t('controls.devices')}
+          </button>
+          <button
+            id="background"
+            type="button"
+            ref={backgroundButton}
+            disabled={!inCall}
+            aria-expanded={panel === 'background'}
+            aria-controls={panel === 'background' ? 'background-menu' : undefined}
+            aria-pressed={state.background.kind !== 'off'}
+            onClick={() => setPanel(panel === 'background' ? 'none' : 'background')}
+          >
+            {t('background.label')}
           </button>
           <button
             id="participants-toggle"

@@ -1,5 +1,6 @@
 import type { NetworkQuality } from '../../../signaling/protocol/index.ts';
 import type { RoomClient } from '../room-client.ts';
+import type { BackgroundControl } from './background-control.ts';
 import { collectInboundStats, selectedCandidateTypes, type InboundStats } from '../stats.ts';
 
 /** Hooks for automated browser tests and diagnostics; ids and timings only, no PHI. */
@@ -12,6 +13,7 @@ export const probe = {
   error: '' as string,
   events: [] as string[],
   client: undefined as RoomClient | undefined,
+  background: undefined as BackgroundControl | undefined,
   quality: [] as NetworkQuality[],
   stats: async (): Promise<InboundStats> => collectInboundStats(probe.client),
   candidateTypes: async (): Promise<string[]> => selectedCandidateTypes(probe.client),

@@ -76,7 +76,7 @@ export function RoomApp({
 }) {
   const state = useCall(store);
   const [layout, setLayout] = useState<Layout>('grid');
-  const [panel, setPanel] = useState<'none' | 'devices' | 'participants'>('none');
+  const [panel, setPanel] = useState<'none' | 'devices' | 'participants' | 'background'>('none');
   useShortcuts(store, state);
   const inCall = state.phase === 'inCall';
   return (
