@@ -56,7 +56,7 @@ function workerBinary() {
   const path =
     process.env.MEDIASOUP_WORKER_BIN ??
     resolve(root, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker');
-  return { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') };
+  return { path: realpathSync(path), sha256: createHash('sha256').update(readFileSync(path)).digest('hex') };
 }
 
 /** mediasoup's version as each tree pins it (package.json) and resolves it (package-lock.json). */
@@ -96,12 +96,13 @@ function runOnce(target: Target, tree: string): Promise<Omit<Run, 'round' | 'tar
 }
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-const metric = (r: OverloadResult, name: string) =>
-  r.serverMetrics === undefined
-    ? undefined
-    : Object.entries(r.serverMetrics)
-        .filter(([k]) => k === name || k.startsWith(`${name}{`))
-        .reduce((n, [, v]) => n + v, 0);
+/** A carecall_* counter summed over its labels; undefined when the node has no such metric (older code). */
+const metric = (r: OverloadResult, name: string) => {
+  const samples = Object.entries(r.serverMetrics ?? {}).filter(
+    ([k]) => k === name || k.startsWith(`${name}{`),
+  );
+  return samples.length ? samples.reduce((n, [, v]) => n + v, 0) : undefined;
+};
 
 /** The figures the brief asks for, per run. */
 function summary(run: Run) {
