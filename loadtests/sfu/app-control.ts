@@ -3,23 +3,45 @@ import type { types } from 'mediasoup-client';
 import { SignalingClient, type WebSocketLike } from '../../web-client/src/signaling-client.ts';
 import type { ConsumeInfo, MediaControl, TransportInfo } from './media-control.ts';
 
+/**
+ * The part of a signaling client a bot uses. An older tree's client has exactly this shape (a single
+ * `onClose` callback); this tree's client has multi-listener events and is adapted to it below.
+ */
+type BotSignaling = {
+  request: SignalingClient['request'];
+  close(): void;
+  onClose?: (code: number, reason: string) => void;
+};
+/** How to open that client: by default this tree's; the before/after comparison passes another tree's. */
+export type ConnectSignaling = (url: string, token: string) => Promise<BotSignaling>;
+
+const connectThisTree: ConnectSignaling = async (url, token) => {
+  const client = await SignalingClient.connect(
+    url,
+    token,
+    (u, protocols) => new WebSocket(u, protocols) as unknown as WebSocketLike,
+  );
+  const bot: BotSignaling = { request: client.request.bind(client), close: () => client.close() };
+  client.on('close', (code, reason) => bot.onClose?.(code, reason));
+  return bot;
+};
+
 /** A bot's control plane through CareCall's real WebSocket signaling, with a real join token. */
 export class AppControl implements MediaControl {
   closedWith: number | undefined;
   #leaving = false;
-  private constructor(private readonly signaling: SignalingClient) {
-    signaling.on('close', (code) => {
+  private constructor(private readonly signaling: BotSignaling) {
+    signaling.onClose = (code) => {
       if (!this.#leaving) this.closedWith = code;
-    });
+    };
   }
 
-  static async connect(wsUrl: string, token: string): Promise<AppControl> {
-    const signaling = await SignalingClient.connect(
-      wsUrl,
-      token,
-      (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
-    );
-    return new AppControl(signaling);
+  static async connect(
+    wsUrl: string,
+    token: string,
+    connectSignaling: ConnectSignaling = connectThisTree,
+  ): Promise<AppControl> {
+    return new AppControl(await connectSignaling(wsUrl, token));
   }
 
   async routerRtpCapabilities() {

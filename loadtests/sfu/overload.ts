@@ -4,7 +4,7 @@ import type { types } from 'mediasoup';
 import { readFileSync } from 'node:fs';
 import { percentile } from '../stats.ts';
 import { udpSocketStats } from '../../sfu/udp-socket-stats.ts';
-import { AppControl } from './app-control.ts';
+import { AppControl, type ConnectSignaling } from './app-control.ts';
 import { BareRoom } from './bare-control.ts';
 import { Publisher, Subscriber } from './bot.ts';
 import { startAppNode } from './phases.ts';
@@ -69,6 +69,8 @@ export type OverloadResult = {
   windows: OverloadWindow[];
   /** Each subscriber's share of what was sent over the whole hold, in %. */
   perSubscriberPct: { min: number; p10: number; p50: number; max: number };
+  /** Each subscriber's loss over the whole hold (100 % minus its share), in %. */
+  lossPct: { p50: number; p95: number; max: number };
   /** Subscribers whose signaling connection the server closed, by close code. */
   signalingClosed: Record<string, number>;
   /** Subscribers whose transport was not 'connected' at the end, by state. */
@@ -147,6 +149,10 @@ async function overloadRoom(
       failedJoins: failed,
       windows,
       perSubscriberPct: { min: at(0), p10: at(10), p50: at(50), max: at(100) },
+      // Loss p95 is the share's p5: the 5 % of subscribers that got least.
+      lossPct: whole.length
+        ? { p50: round1(100 - at(50)), p95: round1(100 - at(5)), max: round1(100 - at(0)) }
+        : { p50: 100, p95: 100, max: 100 },
       signalingClosed: tally(subs.map((s) => s.control.closedWith)),
       udpDrops: {
         serverPorts: serverPorts.length,
@@ -192,9 +198,21 @@ async function carecallMetrics(baseUrl: string): Promise<Record<string, number>>
   return out;
 }
 
+/**
+ * What the app phase needs from a CareCall tree: a node started the way production does, and that
+ * tree's signaling client. The before/after comparison loads both from an older checkout.
+ */
+export type AppUnderTest = {
+  startAppNode: () => ReturnType<typeof startAppNode>;
+  connectSignaling?: ConnectSignaling;
+};
+
 /** One publisher and many subscribers in one room of a full CareCall node. */
-export async function appOverload(opts: OverloadOptions): Promise<OverloadResult> {
-  const node = await startAppNode();
+export async function appOverload(
+  opts: OverloadOptions,
+  app: AppUnderTest = { startAppNode },
+): Promise<OverloadResult> {
+  const node = await app.startAppNode();
   let publisher: Publisher | undefined;
   try {
     const wsUrl = `ws://127.0.0.1:${node.port}/ws`;
@@ -204,6 +222,7 @@ export async function appOverload(opts: OverloadOptions): Promise<OverloadResult
       AppControl.connect(
         wsUrl,
         await node.issuer.mint({ sub: `bot-${++n}`, room, role, perms: [...perms, 'admit'] }),
+        app.connectSignaling,
       );
     publisher = await Publisher.start(await control('doctor', ['publish', 'subscribe']));
     const result = await overloadRoom(
