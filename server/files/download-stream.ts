@@ -35,6 +35,7 @@ export async function openDownload(
       const source = await deps.blobs.get(p.blobId);
       const decrypt = deps.cipher.decryptStream(scope, partRecordId(file.id, p.idx));
       source.on('error', (err) => decrypt.destroy(err));
+      decrypt.on('close', () => source.destroy());
       yield* source.pipe(decrypt) as AsyncIterable<Uint8Array>;
     }
   };

@@ -8,7 +8,7 @@ import { currentContext } from '../request-context.ts';
 import type { DownloadLinks } from './download-links.ts';
 import { invalid } from './download-links.ts';
 import { FileRepository, type FileDeps } from './file-repository.ts';
-import { EncryptingUploadStore, uploadCall } from './tus-store.ts';
+import { EncryptingUploadStore, uploadCall, type UploadCall } from './tus-store.ts';
 
 export const UPLOADS_PATH = '/api/files/uploads';
 
@@ -56,11 +56,22 @@ export class Files {
 
   /** One tus request (POST, HEAD, PATCH, OPTIONS) of an authenticated actor; errors are problem+json. */
   async handleUpload(actor: Actor, request: Request): Promise<Response> {
-    const response = await uploadCall.run(this.forActor(actor), () => this.#tus.handleWeb(request));
+    const call: UploadCall = { repo: this.forActor(actor) };
+    const response = await uploadCall.run(call, () => this.#tus.handleWeb(request));
+    await call.pending;
     if (response.status < 400) return response;
+    // tus answers some refusals itself (header checks, as text), and may report our store's
+    // refusal as an aborted request: every error leaves as problem+json with our code.
+    const text = await response.text();
+    const problem = call.refusal
+      ? this.#problem(call.refusal)
+      : text.startsWith('{')
+        ? { status_code: response.status, body: text }
+        : this.#problem({ status_code: response.status, body: text });
     const headers = new Headers(response.headers);
     headers.set('content-type', 'application/problem+json');
-    return new Response(response.body, { status: response.status, headers });
+    headers.delete('content-length');
+    return new Response(problem.body, { status: problem.status_code, headers });
   }
 
   /** The file behind a link: the link's user (the bearer's, if one is sent, must be the same) and a live session. */
