@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client.ts';
 import { auditLog, fileParts, files } from '../../db/schema/index.ts';
 import { ENGINES, openTestEngine } from '../../test/helpers/engines.ts';
-import { userActor } from '../messaging/test-support/chat-fixture.ts';
+import { seedClinic, userActor } from '../messaging/test-support/chat-fixture.ts';
+import { DownloadLinks } from './download-links.ts';
 import {
   contentFrom,
   createUpload,
