@@ -21,6 +21,7 @@ import { auditRoutes } from './audit/routes.ts';
 import { devOutboxRoutes } from './demo/dev-outbox-routes.ts';
 import { assignRequestId, requestContext, type ApiEnv } from './api/middleware.ts';
 import { identityRoutes } from './identity/routes.ts';
+import { messagingRoutes } from './messaging/routes.ts';
 import { patientRoutes } from './records/routes.ts';
 import { schedulingRoutes } from './scheduling/routes.ts';
 import { iceServerRoutes } from './media/ice-server-routes.ts';
@@ -48,14 +49,15 @@ export type AppOptions = HealthDeps & {
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
 function createApi(services: Services, logger: Logger, trustedProxies?: BlockList) {
-  const { identity, scheduling, consultations, records, publicUrl } = services;
+  const { identity, scheduling, consultations, records, messaging, publicUrl } = services;
   return new Hono<ApiEnv>()
     .use(requestContext(logger, trustedProxies))
     .route('/', identityRoutes(identity))
     .route('/patients', patientRoutes(identity, records))
     .route('/audit', auditRoutes(identity))
     .route('/', schedulingRoutes(identity, scheduling, publicUrl))
-    .route('/appointments', consultationRoutes(identity, consultations));
+    .route('/appointments', consultationRoutes(identity, consultations))
+    .route('/conversations', messagingRoutes(identity, messaging));
 }
 
 /** Mounts the routes over services built elsewhere (createServices); builds no service itself. */

@@ -177,6 +177,12 @@ export class CareCallNode {
       this.#onStop('scheduling worker', () => worker.stop());
       logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
     }
+    if (config.messaging.notifyWorkerEnabled) {
+      // Unread chat e-mails: claims in the database, so every node runs it and each member gets one.
+      const notices = this.services.messaging.unreadNotifier;
+      notices.start();
+      this.#onStop('unread chat notices', () => notices.stop());
+    }
 
     const metrics = createMetrics(() => this.pool.health().alive, this.pool);
     this.pool.transports.on('event', (event) => {

@@ -78,6 +78,8 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     bus,
     logger,
     config: config.messaging,
+    notifier,
+    publicUrl,
   });
 
   // Files: tus uploads encrypted into the blob store, membership as chat decides it.

@@ -5,11 +5,13 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Bus } from '../bus/types.ts';
 import type { MessagingConfig } from '../config.ts';
 import type { MessageSealer } from '../crypto/index.ts';
+import type { NotificationProvider } from '../notifications/types.ts';
 import { ChatRepository } from './chat-repository.ts';
 import { ConversationFanOut } from './fan-out.ts';
 import { SendRateLimiter } from './limits.ts';
 import { MessageWriter } from './message-writer.ts';
 import type { ChatActor } from './types.ts';
+import { UnreadNotifier } from './unread-notifier.ts';
 
 export type MessagingDeps = {
   db: Db;
@@ -18,6 +20,9 @@ export type MessagingDeps = {
   bus: Bus | undefined;
   logger: Logger;
   config: MessagingConfig;
+  /** Unread e-mails go through the deployment's provider (SMTP or the outbox). */
+  notifier: NotificationProvider;
+  publicUrl: () => string;
 };
 
 export { conversationScope } from './scope.ts';
@@ -31,6 +36,8 @@ export class Messaging {
   readonly writer: MessageWriter;
   readonly fanOut: ConversationFanOut;
   readonly limiter: SendRateLimiter;
+  /** Started by the node (MESSAGE_NOTIFY_WORKER); tests call runOnce(). */
+  readonly unreadNotifier: UnreadNotifier;
 
   constructor(private readonly deps: MessagingDeps) {
     this.writer = new MessageWriter(deps.db, deps.audit);
@@ -38,6 +45,14 @@ export class Messaging {
       deps.logger.warn({ err: { message: (err as Error)?.message } }, 'chat fan-out publish failed'),
     );
     this.limiter = new SendRateLimiter(deps.config.ratePerSecond, deps.config.rateBurst);
+    this.unreadNotifier = new UnreadNotifier({
+      db: deps.db,
+      provider: deps.notifier,
+      publicUrl: deps.publicUrl,
+      logger: deps.logger,
+      delayMs: deps.config.unreadNotifyMs,
+      tickMs: deps.config.notifyTickMs,
+    });
   }
 
   forActor(who: ChatActor): ChatRepository {

@@ -15,6 +15,8 @@ import { AuditLog } from '../../audit/audit-log.ts';
 import type { Bus } from '../../bus/types.ts';
 import type { MessagingConfig } from '../../config.ts';
 import { createDataEncryption, type DataEncryption } from '../../crypto/index.ts';
+import { OutboxNotificationProvider } from '../../notifications/outbox-provider.ts';
+import type { NotificationProvider } from '../../notifications/types.ts';
 import type { Actor } from '../../policy/types.ts';
 import { Messaging } from '../messaging.ts';
 import type { ChatActor, RoomPresence } from '../types.ts';
@@ -32,7 +34,7 @@ export const TEST_MESSAGING: MessagingConfig = {
 export async function chatNode(
   db: Db,
   keys: { chainKey: Buffer; kek: Buffer },
-  opts: { bus?: Bus; config?: Partial<MessagingConfig> } = {},
+  opts: { bus?: Bus; config?: Partial<MessagingConfig>; notifier?: NotificationProvider } = {},
 ): Promise<{ messaging: Messaging; audit: AuditLog; encryption: DataEncryption }> {
   const audit = new AuditLog(db, keys.chainKey);
   const encryption = await createDataEncryption(
@@ -47,6 +49,8 @@ export async function chatNode(
     bus: opts.bus,
     logger: pino({ level: 'silent' }),
     config: { ...TEST_MESSAGING, ...opts.config },
+    notifier: opts.notifier ?? new OutboxNotificationProvider(db),
+    publicUrl: () => 'http://carecall.test',
   });
   return { messaging, audit, encryption };
 }
