@@ -224,6 +224,24 @@ const schema = z.object({
     }),
   DATA_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   BLOB_STORE_DIR: z.string().trim().min(1).default('.data/blobs'),
+  // Files (server/files/): the largest upload and the media types a clinic accepts unless it sets
+  // its own, and how long a download link lives.
+  FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 40)
+    .default(2 * 1024 ** 3),
+  FILE_ALLOWED_TYPES: z
+    .string()
+    .default('application/pdf,image/jpeg,image/png,image/webp,image/gif,text/plain,video/mp4,audio/mpeg')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  FILE_LINK_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   // Chat (server/messaging/): message size in UTF-8 bytes, sends per member per second (and burst),
   // and how long a message stays unread before its members get an e-mail (no message text in it).
   MESSAGE_MAX_BYTES: z.coerce.number().int().min(1).max(65_536).default(8192),
@@ -279,6 +297,7 @@ export type Config = Readonly<{
   messaging: MessagingConfig;
   /** Local-disk blob store root (encrypted file contents). */
   blobStoreDir: string;
+  files: FilesConfig;
 }>;
 
 export type RecordsConfig = {
@@ -297,6 +316,12 @@ export type DataEncryptionConfig = {
   previousKeks: { version: number; key: Buffer }[];
   /** How many unwrapped data keys each process keeps in memory. */
   cacheSize: number;
+};
+
+export type FilesConfig = {
+  maxBytes: number;
+  allowedTypes: readonly string[];
+  linkTtlSeconds: number;
 };
 
 export type MessagingConfig = {
@@ -496,5 +521,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       notifyTickMs: e.MESSAGE_NOTIFY_TICK_MS,
     },
     blobStoreDir: e.BLOB_STORE_DIR,
+    files: {
+      maxBytes: e.FILE_MAX_BYTES,
+      allowedTypes: e.FILE_ALLOWED_TYPES,
+      linkTtlSeconds: e.FILE_LINK_TTL_SECONDS,
+    },
   };
 }
