@@ -12,6 +12,7 @@ import { logTransportEvent } from './media/media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
+import { ClusterBus } from './cluster/cluster-bus.ts';
 import type { Config } from './config.ts';
 import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
@@ -49,7 +50,10 @@ export class CareCallNode {
   #stops: { name: string; stop: () => Promise<void> | void }[] = [];
   #stopping: Promise<void> | undefined;
   db!: DbHandle;
+  /** The transport (Local or Redis): the directory and raw JSON messages. */
   bus!: Bus;
+  /** The typed channels over the transport, validated on arrival. */
+  cluster!: ClusterBus;
   pool!: WorkerPool;
   hub!: RoomHub;
   server!: SocketServer;
@@ -112,6 +116,9 @@ export class CareCallNode {
     );
     this.#onStop('bus', () => this.bus.close());
     logger.info({ bus: this.bus.kind }, 'bus ready');
+    this.cluster = new ClusterBus(this.bus, (invalid) =>
+      logger.warn(invalid, 'malformed message on the bus: dropped'),
+    );
 
     this.pool = await WorkerPool.create({
       numWorkers: config.rtc.workers,
@@ -144,7 +151,7 @@ export class CareCallNode {
 
     this.services = await createServices(
       config,
-      { db: this.db.db, logger, bus: this.bus },
+      { db: this.db.db, logger, bus: this.cluster },
       { publicUrl: () => this.baseUrl, ...(opts.now ? { consultationClock: opts.now } : {}) },
     );
     for (const { name, stop } of this.services.stops) this.#onStop(name, stop);
@@ -183,7 +190,7 @@ export class CareCallNode {
       metrics.transportEvent(event.kind);
       logTransportEvent(logger, event);
     });
-    const lifecycle = createRoomLifecycle(this.db.db, this.bus, this.nodeId, logger, CLAIM_TTL_MS);
+    const lifecycle = createRoomLifecycle(this.db.db, this.cluster, this.nodeId, logger, CLAIM_TTL_MS);
     this.hub = new RoomHub({
       pool: this.pool,
       lifecycle,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { rooms } from '../db/schema/index.ts';
 import { createBus } from '../server/bus/create-bus.ts';
 import type { Bus } from '../server/bus/types.ts';
-import { ROOM_EVENTS_CHANNEL, type RoomEvent } from '../server/media/room-lifecycle-service.ts';
+import type { RoomEvent } from '../server/media/room-events.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import { startTestNode } from './helpers/node.ts';
 import { createTestDatabase } from './helpers/pg.ts';
@@ -24,7 +24,7 @@ beforeAll(async () => {
     { emptyRoomTimeoutMs: 200, busPrefix },
   );
   observer = await createBus(TEST_REDIS_URL, busPrefix);
-  await observer.subscribe(ROOM_EVENTS_CHANNEL, (e) => events.push(e as RoomEvent));
+  await observer.subscribe('room-events', (e) => events.push(e as RoomEvent));
 });
 afterAll(async () => {
   await observer?.close();
