@@ -13,6 +13,9 @@ import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
 import { ClusterBus } from './cluster/cluster-bus.ts';
+import { ClusterHeartbeat } from './cluster/heartbeat.ts';
+import { NodeRegistry } from './cluster/node-registry.ts';
+import { RoomDirectory } from './cluster/room-directory.ts';
 import type { Config } from './config.ts';
 import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
@@ -42,7 +45,8 @@ export type NodeOptions = {
   transportWatch?: TransportWatchOptions;
 };
 
-const CLAIM_TTL_MS = 60_000;
+/** The heartbeat renews leases; the hub's own re-claim only heals a lease lost some other way. */
+const CLAIM_HEAL_MS = 30_000;
 
 /** One CareCall node: starts its parts in dependency order and stops them in reverse. */
 export class CareCallNode {
@@ -54,6 +58,11 @@ export class CareCallNode {
   bus!: Bus;
   /** The typed channels over the transport, validated on arrival. */
   cluster!: ClusterBus;
+  /** Who owns which room (leases), and the live nodes with their load. */
+  directory!: RoomDirectory;
+  registry!: NodeRegistry;
+  heartbeat!: ClusterHeartbeat;
+  #draining = false;
   pool!: WorkerPool;
   hub!: RoomHub;
   server!: SocketServer;
@@ -111,11 +120,13 @@ export class CareCallNode {
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
-    this.bus = await createBus(config.redisUrl, opts.busPrefix, (err) =>
+    this.bus = await createBus(config.redisUrl, opts.busPrefix ?? config.redisPrefix, (err) =>
       logger.warn({ err: err.message }, 'redis connection problem'),
     );
     this.#onStop('bus', () => this.bus.close());
-    logger.info({ bus: this.bus.kind }, 'bus ready');
+    logger.info({ bus: this.bus.kind, nodeId: this.nodeId }, 'bus ready');
+    this.directory = new RoomDirectory(this.bus, this.nodeId, config.cluster.leaseMs);
+    this.registry = new NodeRegistry(this.bus, config.cluster.leaseMs);
     this.cluster = new ClusterBus(this.bus, (invalid) =>
       logger.warn(invalid, 'malformed message on the bus: dropped'),
     );
@@ -185,23 +196,39 @@ export class CareCallNode {
       logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
     }
 
-    const metrics = createMetrics(() => this.pool.health().alive, this.pool);
+    const metrics = createMetrics(() => this.pool.health().alive, this.pool, this.nodeId);
     this.pool.transports.on('event', (event) => {
       metrics.transportEvent(event.kind);
       logTransportEvent(logger, event);
     });
-    const lifecycle = createRoomLifecycle(this.db.db, this.cluster, this.nodeId, logger, CLAIM_TTL_MS);
+    const lifecycle = createRoomLifecycle(this.db.db, this.cluster, this.directory, logger);
     this.hub = new RoomHub({
       pool: this.pool,
       lifecycle,
       metrics: metrics.signaling,
       logger,
       emptyRoomTimeoutMs: opts.emptyRoomTimeoutMs ?? 60_000,
-      claimRefreshMs: CLAIM_TTL_MS / 3,
+      claimRefreshMs: CLAIM_HEAL_MS,
       qualityIntervalMs: opts.qualityIntervalMs,
       roomCapacity: opts.roomCapacity,
     });
     this.#onStop('rooms', () => this.hub.close('shutdown'));
+    this.heartbeat = new ClusterHeartbeat({
+      directory: this.directory,
+      registry: this.registry,
+      intervalMs: config.cluster.heartbeatMs,
+      load: () => ({ rooms: this.hub.rooms.size, consumers: this.hub.consumerCount() }),
+      workerCpuMs: async () => {
+        const usage = await Promise.all(this.pool.workers.map((w) => w.worker.getResourceUsage()));
+        return usage.reduce((ms, u) => ms + u.ru_utime + u.ru_stime, 0);
+      },
+      draining: () => this.#draining,
+      onTaken: (roomIds) => roomIds.forEach((id) => this.hub.closeRoom(id, 'shutdown')),
+      logger,
+    });
+    // Stopped before the rooms: the node leaves the registry (no room is placed here), then rooms release their leases.
+    await this.heartbeat.start();
+    this.#onStop('cluster heartbeat', () => this.heartbeat.stop());
 
     if (config.demo)
       this.demo = {
@@ -224,6 +251,7 @@ export class CareCallNode {
       checks: {
         database: () => this.db.ping(),
         bus: () => this.bus.ping(),
+        cluster: () => this.heartbeat.check(),
         sfu: async () => {
           const { alive, total } = this.pool.health();
           if (alive === 0 || alive < total) throw new Error('workers down');

@@ -4,24 +4,25 @@ import type { Db } from '../../db/client.ts';
 import { rooms } from '../../db/schema/index.ts';
 import type { RoomLifecycle } from '../../signaling/room-lifecycle.ts';
 import type { ClusterBus } from '../cluster/cluster-bus.ts';
+import type { RoomDirectory } from '../cluster/room-directory.ts';
 import type { RoomEvent } from './room-events.ts';
 
 /** Records rooms in the database, claims them in the directory and emits lifecycle events on the bus. */
 export function createRoomLifecycle(
   db: Db,
   bus: ClusterBus,
-  nodeId: string,
+  directory: RoomDirectory,
   logger: Logger,
-  claimTtlMs: number,
 ): RoomLifecycle {
+  const { nodeId } = directory;
   const emit = (event: RoomEvent) =>
     bus
       .publish('room-events', event)
       .catch((err) => logger.warn({ err, type: event.type }, 'room event not published'));
   const now = () => new Date().toISOString();
   return {
-    claim: async (roomId) => (await bus.transport.claimRoom(roomId, nodeId, claimTtlMs)) === nodeId,
-    hostedElsewhere: async (roomId) => ![undefined, nodeId].includes(await bus.transport.roomOwner(roomId)),
+    claim: (roomId) => directory.host(roomId),
+    hostedElsewhere: async (roomId) => ![undefined, nodeId].includes(await directory.owner(roomId)),
     async started(roomId) {
       await db
         .insert(rooms)
@@ -37,7 +38,7 @@ export function createRoomLifecycle(
     participantLeft: (roomId, peerId) => void emit({ type: 'participant_left', roomId, peerId, at: now() }),
     async ended(roomId, reason) {
       await db.update(rooms).set({ endedAt: new Date(), endReason: reason }).where(eq(rooms.id, roomId));
-      await bus.transport.releaseRoom(roomId, nodeId);
+      await directory.unhost(roomId);
       await emit({ type: 'room_ended', roomId, reason, at: now() });
     },
   };
