@@ -16,6 +16,7 @@ import { ClusterBus } from './cluster/cluster-bus.ts';
 import { ClusterHeartbeat } from './cluster/heartbeat.ts';
 import { NodeRegistry } from './cluster/node-registry.ts';
 import { RoomDirectory } from './cluster/room-directory.ts';
+import { SignalRelay } from './cluster/signal-relay.ts';
 import type { Config } from './config.ts';
 import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
@@ -62,6 +63,7 @@ export class CareCallNode {
   directory!: RoomDirectory;
   registry!: NodeRegistry;
   heartbeat!: ClusterHeartbeat;
+  relay!: SignalRelay;
   #draining = false;
   pool!: WorkerPool;
   hub!: RoomHub;
@@ -259,7 +261,17 @@ export class CareCallNode {
       },
     }));
     const joinGrants = this.services.joinGrants!;
+    // Signaling and the relay need each other: the relay hands relayed participants to signaling.
+    const relay = (this.relay = new SignalRelay({
+      bus: this.cluster,
+      directory: this.directory,
+      registry: this.registry,
+      logger,
+      accept: (connection, token) => signaling.openRelayed(connection, token),
+      draining: () => this.#draining,
+    }));
     const signaling = createSignalingService({
+      router: relay,
       verify: this.services.verifyJoinToken,
       hub: this.hub,
       lifecycle,
@@ -271,6 +283,8 @@ export class CareCallNode {
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });
+    await relay.start(config.cluster.heartbeatMs);
+    this.#onStop('signal relay', () => relay.stop());
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
     await joinGrants.start((revocation) => {
       const closed = revokeParticipants(signaling.sessions.values(), this.hub, revocation);

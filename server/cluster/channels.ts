@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { revocationMessageSchema } from '../consultations/revocation-message.ts';
 import { roomEventSchema } from '../media/room-events.ts';
+import { relayMessageSchema } from './relay-messages.ts';
 
 /**
  * Every bus channel and the schema of its payload: one line per channel, nothing else here, so a
@@ -10,6 +11,8 @@ import { roomEventSchema } from '../media/room-events.ts';
 export const busChannels = {
   'room-events': roomEventSchema,
   'join-grants': revocationMessageSchema,
+  /** Keyed by node id: that node's inbox of relayed signaling. */
+  'signal-relay': relayMessageSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type ChannelName = keyof typeof busChannels;
