@@ -67,6 +67,8 @@ const schema = z.object({
   // A room's lease in the directory: a dead node's rooms are free again after this long.
   CLUSTER_LEASE_MS: z.coerce.number().int().min(500).max(60_000).default(4000),
   // How often a node renews its leases and announces its load (well under the lease).
+  // SIGTERM with Redis: rooms here may run this long before their participants are moved (0 = move at once).
+  DRAIN_DEADLINE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   CLUSTER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(20_000).default(1000),
   JOIN_TOKEN_PRIVATE_KEY: z.string().optional(),
   JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
@@ -253,7 +255,7 @@ export type Config = Readonly<{
   database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
   redisPrefix: string;
-  cluster: { leaseMs: number; heartbeatMs: number };
+  cluster: { leaseMs: number; heartbeatMs: number; drainDeadlineMs: number };
   joinToken: {
     privateKeyPem: string | undefined;
     ttlSeconds: number;
@@ -428,6 +430,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cluster: {
       leaseMs: e.CLUSTER_LEASE_MS,
       heartbeatMs: Math.min(e.CLUSTER_HEARTBEAT_MS, e.CLUSTER_LEASE_MS / 3),
+      drainDeadlineMs: e.DRAIN_DEADLINE_SECONDS * 1000,
     },
     joinToken: {
       privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),

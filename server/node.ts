@@ -17,6 +17,8 @@ import { ClusterHeartbeat } from './cluster/heartbeat.ts';
 import { NodeRegistry } from './cluster/node-registry.ts';
 import { RoomDirectory } from './cluster/room-directory.ts';
 import { SignalRelay } from './cluster/signal-relay.ts';
+import { drainNode } from './cluster/drain.ts';
+import type { Session } from '../signaling/session.ts';
 import type { Config } from './config.ts';
 import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
@@ -65,6 +67,7 @@ export class CareCallNode {
   heartbeat!: ClusterHeartbeat;
   relay!: SignalRelay;
   #draining = false;
+  #sessions: () => Iterable<Session> = () => [];
   pool!: WorkerPool;
   hub!: RoomHub;
   server!: SocketServer;
@@ -283,6 +286,7 @@ export class CareCallNode {
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });
+    this.#sessions = () => signaling.sessions.values();
     await relay.start(config.cluster.heartbeatMs);
     this.#onStop('signal relay', () => relay.stop());
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
@@ -324,6 +328,26 @@ export class CareCallNode {
       logger,
     );
     this.#onStop('socket server', () => this.server.close('server_shutdown'));
+  }
+
+  /**
+   * SIGTERM of a node among others: its calls move to live nodes (drain.ts), then it stops. A lone
+   * node (no Redis) has nowhere to move them and just stops.
+   */
+  async drainAndStop(): Promise<void> {
+    if (this.bus?.kind === 'redis' && this.heartbeat && this.relay)
+      await drainNode(
+        {
+          startDraining: () => (this.#draining = true),
+          heartbeat: this.heartbeat,
+          directory: this.directory,
+          relay: this.relay,
+          sessions: this.#sessions,
+          logger: this.logger,
+        },
+        this.config.cluster.drainDeadlineMs,
+      ).catch((err: Error) => this.logger.error({ err: err.message }, 'drain failed; stopping'));
+    await this.stop();
   }
 
   #onStop(name: string, stop: () => Promise<void> | void) {

@@ -35,6 +35,7 @@ const startNode = () =>
     JOIN_TOKEN_PRIVATE_KEY: pem,
     CLUSTER_LEASE_MS: '2000',
     CLUSTER_HEARTBEAT_MS: '400',
+    DRAIN_DEADLINE_SECONDS: '2',
   }).then((n) => (nodes.push(n), n));
 const track = <T extends { close(): void }>(bot: T) => (bots.push(bot), bot);
 
@@ -111,5 +112,50 @@ it(
     expect([...(await observer.liveNodes()).keys()]).toEqual([nodeIdOf(survivor)]);
     process.stdout.write(`owner killed -> media decoding again on the live node after ${recoveredMs} ms\n`);
     expect(recoveredMs, 'bounded: lease (2 s) + rejoin + first frames').toBeLessThan(20_000);
+  },
+);
+
+it(
+  'SIGTERM drains: no new room lands on the draining node, its participants are moved at the deadline, it exits 0',
+  {
+    timeout: 150_000,
+  },
+  async () => {
+    await startNode();
+    const live = nodes.filter((n) => n.alive());
+    expect(live).toHaveLength(2);
+    const room = newRoomId();
+    const publisher = await AppControl.connect(wsUrl(live[0]!), await token(room, 'doctor'));
+    track(await Publisher.start(publisher));
+    const ownerId = await observer.roomOwner(room);
+    const owner = live.find((n) => nodeIdOf(n) === ownerId)!;
+    const other = live.find((n) => n !== owner)!;
+    const subscriber = await AppControl.connect(wsUrl(other), await token(room, 'patient'));
+    track(await Subscriber.start(subscriber));
+
+    owner.child.kill('SIGTERM');
+    for (let i = 0; i < 100 && !owner.lines.some((l) => l.msg === 'draining: no new rooms on this node'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    // Within the deadline: a new room reaching the draining node is placed on the other one.
+    const fresh = newRoomId();
+    const probe = await AppControl.connect(wsUrl(owner), await token(fresh, 'doctor'));
+    await probe.routerRtpCapabilities();
+    expect(await observer.roomOwner(fresh), 'placed on the live node').toBe(nodeIdOf(other));
+    probe.close();
+
+    expect((await owner.exited).code, 'a clean exit').toBe(0);
+    expect(owner.lines.find((l) => l.msg === 'drained')?.moved, 'the publisher and the subscriber').toBe(2);
+    for (let i = 0; i < 100 && (publisher.closedWith ?? subscriber.closedWith) === undefined; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect([publisher.closedWith, subscriber.closedWith]).toEqual([
+      closeCode('room_moved'),
+      closeCode('room_moved'),
+    ]);
+    track(await Publisher.start(await AppControl.connect(wsUrl(other), await token(room, 'doctor'))));
+    const again = track(
+      await Subscriber.start(await AppControl.connect(wsUrl(other), await token(room, 'patient'))),
+    );
+    expect(again.consumerCount).toBe(2);
+    expect(await observer.roomOwner(room)).toBe(nodeIdOf(other));
   },
 );

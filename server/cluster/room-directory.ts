@@ -9,6 +9,7 @@ import type { Bus } from '../bus/types.ts';
 export class RoomDirectory {
   readonly #hosted = new Set<string>();
   readonly #reservations = new Map<string, number>();
+  #released = false;
 
   constructor(
     private readonly transport: Bus,
@@ -27,6 +28,7 @@ export class RoomDirectory {
 
   /** The room is hosted here: claims it (renewed from now on); false if another node owns it. */
   async host(roomId: string): Promise<boolean> {
+    if (this.#released) return false;
     if ((await this.claim(roomId)) !== this.nodeId) return false;
     this.#hosted.add(roomId);
     return true;
@@ -48,6 +50,15 @@ export class RoomDirectory {
     if (n > 0) return void this.#reservations.set(roomId, n);
     this.#reservations.delete(roomId);
     if (!this.#hosted.has(roomId)) await this.transport.releaseRoom(roomId, this.nodeId);
+  }
+
+  /** Draining: every lease goes now (the rooms are placed anew when their participants rejoin), and no new one is taken. */
+  async releaseAll(): Promise<void> {
+    this.#released = true;
+    const held = this.held;
+    this.#hosted.clear();
+    this.#reservations.clear();
+    await Promise.all(held.map((roomId) => this.transport.releaseRoom(roomId, this.nodeId)));
   }
 
   get held(): string[] {

@@ -65,8 +65,27 @@ export class SignalRelay implements SignalRouter {
       served.handler.onClose(closeCode('server_shutdown'));
       this.#forgetServed(link);
     }
-    for (const opened of this.#opened.values())
-      opened.events.closed(closeCode('server_shutdown'), 'server_shutdown');
+    this.endRelayedOut(closeCode('server_shutdown'), 'server_shutdown');
+  }
+
+  /** Participants of this node relayed to rooms elsewhere. */
+  get relayedOut() {
+    return this.#opened.size;
+  }
+
+  /** Ends every link this node opened: its participants are told `reason` and join again. */
+  endRelayedOut(code: number, reason: string) {
+    for (const [link, opened] of this.#opened) {
+      // The owner hears it as the client's socket closing: its session detaches.
+      this.#send(opened.owner, {
+        t: 'close',
+        link,
+        from: this.nodeId,
+        code: closeCode('dropped'),
+        reason: '',
+      });
+      opened.events.closed(code, reason);
+    }
     this.#opened.clear();
   }
 
