@@ -59,6 +59,17 @@ const schema = z.object({
   DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(120).default(5),
   DB_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),
+  // Key and channel prefix: the nodes of one deployment share it; another deployment on the same Redis does not.
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/)
+    .default('carecall:'),
+  // A room's lease in the directory: a dead node's rooms are free again after this long.
+  CLUSTER_LEASE_MS: z.coerce.number().int().min(500).max(60_000).default(4000),
+  // How often a node renews its leases and announces its load (well under the lease).
+  // SIGTERM with Redis: rooms here may run this long before their participants are moved (0 = move at once).
+  DRAIN_DEADLINE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  CLUSTER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(20_000).default(1000),
   JOIN_TOKEN_PRIVATE_KEY: z.string().optional(),
   JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   // Signaling sockets one identity (one join token) may hold open at once; more are refused.
@@ -269,6 +280,8 @@ export type Config = Readonly<{
   /** PostgreSQL waits: opening a connection; a query, BEGIN or COMMIT (0 = unlimited). */
   database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
+  redisPrefix: string;
+  cluster: { leaseMs: number; heartbeatMs: number; drainDeadlineMs: number };
   joinToken: {
     privateKeyPem: string | undefined;
     ttlSeconds: number;
@@ -457,6 +470,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000,
     },
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    cluster: {
+      leaseMs: e.CLUSTER_LEASE_MS,
+      heartbeatMs: Math.min(e.CLUSTER_HEARTBEAT_MS, e.CLUSTER_LEASE_MS / 3),
+      drainDeadlineMs: e.DRAIN_DEADLINE_SECONDS * 1000,
+    },
     joinToken: {
       privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),
       ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { AppointmentStatus } from '../db/schema/index.ts';
 import { createJoinTokenVerifier, type JoinTokenVerifier } from '../signaling/verify-join-token.ts';
-import type { Bus } from './bus/types.ts';
+import type { ClusterBus } from './cluster/cluster-bus.ts';
 import type { Config } from './config.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
 import { JoinGrants } from './consultations/join-grants.ts';
@@ -27,7 +27,7 @@ export type Infra = {
   db: Db;
   logger: Logger;
   /** Without a bus there are no join grants (API-only tests and load tests run without sockets). */
-  bus?: Bus | undefined;
+  bus?: ClusterBus | undefined;
 };
 
 /** What a caller may choose instead of the configured default; anything else comes from config. */

@@ -34,6 +34,8 @@ export const errorCodes = [
   'invalid_target',
   /** Too many requests of this kind in a short time: wait and try again. */
   'rate_limited',
+  /** The node hosting the room did not answer a relayed request in time: retry, or rejoin if it persists. */
+  'relay_timeout',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

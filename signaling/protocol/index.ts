@@ -1,4 +1,5 @@
 export * from './close-reasons.ts';
+export * from './cluster.ts';
 export * from './errors.ts';
 export * from './join-claims.ts';
 export * from './limits.ts';

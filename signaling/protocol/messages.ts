@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ClusterNotifications } from './cluster.ts';
 import type { ErrorCode } from './errors.ts';
 import { mediaRequestSchemas, type MediaNotifications, type MediaResponses } from './media.ts';
 import {
@@ -40,7 +41,10 @@ export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
 export type ResponseData = WaitingRoomResponses & MediaResponses & ModerationResponses;
 
 /** Server -> client notifications, keyed by method. */
-export type Notifications = WaitingRoomNotifications & MediaNotifications & ModerationNotifications;
+export type Notifications = WaitingRoomNotifications &
+  MediaNotifications &
+  ModerationNotifications &
+  ClusterNotifications;
 
 export type ErrorBody = { code: ErrorCode; message: string; issues?: { path: string; message: string }[] };
 
