@@ -8,6 +8,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { openDb } from '../../db/client.ts';
+import { ClusterBus } from '../../server/cluster/cluster-bus.ts';
 import { createBus } from '../../server/bus/create-bus.ts';
 import type { LiveEvent } from '../../server/messaging/chat-repository.ts';
 import type { ChatRepository } from '../../server/messaging/chat-repository.ts';
@@ -40,7 +41,9 @@ const bus = await createBus(
 );
 try {
   const { messaging } = await chatNode(handle.db, nodeKeys(), {
-    bus,
+    bus: new ClusterBus(bus, (invalid) => {
+      throw new Error(`invalid chat event on the bus: ${invalid.issues.join(', ')}`);
+    }),
     config: { maxBytes: 8192, ratePerSecond: 1_000_000, rateBurst: 1_000_000 },
   });
   // Rooms with a doctor sending and the patient subscribed (as their socket would be).

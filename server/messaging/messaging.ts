@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../db/client.ts';
 import { clinicMessagingSettings } from '../../db/schema/index.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { Bus } from '../bus/types.ts';
+import type { ClusterBus } from '../cluster/cluster-bus.ts';
 import type { MessagingConfig } from '../config.ts';
 import type { MessageSealer } from '../crypto/index.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
@@ -18,7 +18,7 @@ export type MessagingDeps = {
   db: Db;
   audit: AuditLog;
   sealer: MessageSealer;
-  bus: Bus | undefined;
+  bus: ClusterBus | undefined;
   logger: Logger;
   config: MessagingConfig;
   /** Unread e-mails go through the deployment's provider (SMTP or the outbox). */
