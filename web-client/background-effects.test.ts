@@ -75,13 +75,19 @@ async function received(): Promise<Picture> {
 /** Picks a background through the room page's own control (button, then the radio or image list). */
 async function chooseBackground(page: Page, kind: 'off' | 'blur' | 'replace', image?: string) {
   if (!(await page.$(`#room-background-${kind}`))) {
-    // Any other open menu closes first (it may lie over the button bar).
-    await page.keyboard.press('Escape');
+    // Any other open menu closes first, by its own Close button: it may lie over the button bar.
+    const open = await page.$('.popover button:last-of-type');
+    if (open) await open.click();
+    await page.waitForFunction(`!document.querySelector('.popover')`, { timeout: 5000 });
     await page.click('#background');
     await page.waitForSelector(`#room-background-${kind}`, { timeout: 5000 });
   }
   await page.click(`#room-background-${kind}`);
-  if (image) await page.select('#room-background-image', image);
+  if (image) {
+    // The image list appears once Replace is chosen.
+    await page.waitForSelector('#room-background-image', { timeout: 5000 });
+    await page.select('#room-background-image', image);
+  }
   await page.waitForFunction(`!document.querySelector('#room-background[aria-busy="true"]')`, {
     timeout: 20_000,
   });

@@ -225,8 +225,17 @@ export class ChatRepository {
       action: 'conversation.subscribed',
     });
     const scope = conversationScope(conversationId);
+    // Opening a body awaits its data key (loaded once, then cached), so a later event can be ready
+    // first: bodies open concurrently, but the listener gets events in the order the bus gave them.
+    let delivered: Promise<void> = Promise.resolve();
     return this.deps.fanOut.subscribe(conversationId, (e: ConversationEvent) => {
-      void this.#live(scope, decision, e).then((out) => out && listener(out), onUnreadable);
+      const opened = this.#live(scope, decision, e);
+      delivered = delivered
+        .then(() => opened)
+        .then((out) => {
+          if (out) listener(out);
+        }, onUnreadable)
+        .catch(onUnreadable);
     });
   }
 
