@@ -50,7 +50,7 @@ export const chatHandlers: HandlersFor<ChatMethod> = {
   },
   async 'chat.history'(ctx, { conversationId, before, limit }) {
     const s = await speaker(ctx, conversationId);
-    return { conversationId: s.conversationId, ...(await s.history(before, limit)) };
+    return { conversationId: s.conversationId, ...(await s.history(before, limit ?? 50)) };
   },
   async 'chat.read'(ctx, { conversationId, seq }) {
     return (await speaker(ctx, conversationId)).read(seq);
@@ -59,7 +59,7 @@ export const chatHandlers: HandlersFor<ChatMethod> = {
     return (await speaker(ctx, conversationId)).delivered(seq);
   },
   async 'chat.typing'(ctx, { conversationId, typing }) {
-    await (await speaker(ctx, conversationId)).typing(typing);
+    await (await speaker(ctx, conversationId)).typing(typing ?? true);
     return {};
   },
   async 'chat.edit'(ctx, { conversationId, id, body }) {

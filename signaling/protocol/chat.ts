@@ -21,12 +21,12 @@ export const chatRequestSchemas = {
   'chat.history': z.object({
     conversationId,
     before: seq.optional(),
-    limit: z.number().int().min(1).max(200).default(50),
+    limit: z.number().int().min(1).max(200).optional(),
   }),
   /** Read up to `seq` (implies delivered); watermarks only move forward. */
   'chat.read': z.object({ conversationId, seq }),
   'chat.delivered': z.object({ conversationId, seq }),
-  'chat.typing': z.object({ conversationId, typing: z.boolean().default(true) }),
+  'chat.typing': z.object({ conversationId, typing: z.boolean().optional() }),
   'chat.edit': z.object({ conversationId, id: clientId, body }),
   'chat.delete': z.object({ conversationId, id: clientId }),
 } as const;
