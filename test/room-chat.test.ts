@@ -9,6 +9,7 @@ import { startTestNode } from './helpers/node.ts';
 import { createTestDatabase } from './helpers/pg.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from './helpers/scheduling.ts';
 import { connectClient, type TestClient } from './helpers/ws-client.ts';
+import { ChatClient, roomChatTransport } from '../web-client/src/chat-client.ts';
 
 // Wednesday 3 March 2027 (the doctor works 08:00-16:00Z); 30-minute consults.
 const at = (hour: number, minute = 0) =>
@@ -244,6 +245,52 @@ describe('room chat over the room socket', () => {
     );
     expect(codes.filter((x) => x === 'rate_limited').length).toBeGreaterThan(0);
     expect(codes.filter((x) => x === 'resolved').length).toBeLessThanOrEqual(31);
+  });
+});
+
+describe('the browser chat client over a real room socket', () => {
+  it('shows a send as "sending" until acked, re-sends it with the same id after a lost socket, sees read receipts and typing', async () => {
+    const { id, doctor, patient } = await call();
+    const doctorChat = new ChatClient(c.doctor.id);
+    const patientChat = new ChatClient(c.patient.id);
+    await doctorChat.attach(roomChatTransport(doctor.client));
+    await patientChat.attach(roomChatTransport(patient.client));
+
+    const first = patientChat.send('hello doctor');
+    expect(patientChat.pending).toEqual([{ id: first.id, body: 'hello doctor', state: 'sending' }]);
+    while (patientChat.pending.length) await patientChat.next('changed');
+    expect(patientChat.messages.map((m) => [m.seq, m.body])).toEqual([[1, 'hello doctor']]);
+    while (doctorChat.messages.length < 1) await doctorChat.next('changed');
+    expect(doctorChat.unread).toBe(1);
+
+    // The socket goes away before the next send is acknowledged: it stays "sending", never sent.
+    patient.client.close();
+    await patient.client.closed;
+    const lost = patientChat.send('are you there?');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(patientChat.pending.map((p) => p.state)).toEqual(['sending']);
+    const again = await enter(await joinToken(c.patient.token, id));
+    await doctor.client.request('admit', { peerId: again.joined.peerId });
+    await again.client.waitFor('admitted');
+    await patientChat.attach(roomChatTransport(again.client));
+    while (patientChat.pending.length) await patientChat.next('changed');
+    expect(patientChat.messages.map((m) => [m.seq, m.id])).toEqual([
+      [1, first.id],
+      [2, lost.id],
+    ]);
+    // A second re-send of the same id is stored once (the server's dedupe).
+    const retry = await again.client.request('chat.send', { clientId: lost.id, body: 'are you there?' });
+    expect(retry).toMatchObject({ seq: 2, duplicate: true });
+
+    const typing = patientChat.next('typing');
+    await doctorChat.typing(true);
+    expect((await typing)[0]).toEqual([c.doctor.id]);
+    while (doctorChat.messages.length < 2) await doctorChat.next('changed');
+    await doctorChat.markRead();
+    expect(doctorChat.unread).toBe(0);
+    while (patientChat.statusOf(patientChat.messages[1]!) !== 'read') await patientChat.next('changed');
+    doctorChat.close();
+    patientChat.close();
   });
 });
 
