@@ -86,6 +86,10 @@ export class ChatClient extends TypedEvents<ChatEvents> {
   get pending(): PendingMessage[] {
     return [...this.#pending.values()];
   }
+  /** Who is typing now (me excluded). */
+  get typingMembers(): string[] {
+    return [...this.#typing.keys()];
+  }
   /** Messages of others after my read watermark. */
   get unread(): number {
     return this.messages.filter((m) => m.seq > this.#readSeq && m.senderId !== this.selfId && !m.deleted)
