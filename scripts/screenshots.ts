@@ -1,7 +1,7 @@
 /**
  * Starts a node, drives real room pages in Chromium (fake camera) and writes PNGs to
  * docs/screenshots/: the pre-call check, the waiting room from both sides, a 1:1 call, a
- * 4-person call, a screen share and a phone. `npm run screenshots`.
+ * 4-person call, a screen share, a phone, and the background effect (pre-call choice, blur in a call). `npm run screenshots`.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,6 +70,10 @@ try {
     await page.waitForFunction('window.precall && window.precall.done', { timeout: 20_000 });
     await settle(800);
     await shot(page, 'precall.png');
+    await page.click('#precall-background-blur');
+    await page.waitForFunction('window.precall.background.effect !== undefined', { timeout: 20_000 });
+    await settle(1500);
+    await shot(page, 'precall-background.png');
     await page.close();
   }
 
@@ -93,6 +97,14 @@ try {
     await settle(2500);
     await shot(doctor, 'call-1to1-doctor.png');
     await shot(patient, 'call-1to1-patient.png');
+    // The patient blurs the room behind them: the menu open on their side, the doctor's view of it.
+    await patient.click('#background');
+    await patient.click('#room-background-blur');
+    await patient.waitForFunction('window.carecall.background.effect !== undefined', { timeout: 20_000 });
+    await settle(3000);
+    await shot(patient, 'call-background-blur-patient.png');
+    await shot(doctor, 'call-background-blur-doctor.png');
+    await patient.keyboard.press('Escape');
     await doctor.click('#participants-toggle');
     await patient.click('#share-screen');
     await patient.waitForFunction(

@@ -30,6 +30,7 @@ import { securityHeaders, type SecurityHeaderOptions } from './api/security-head
 import { consultationRoutes, guestLinkRoutes } from './consultations/routes.ts';
 import type { Services } from './services.ts';
 import { PROBLEM } from './api/problem-codes.ts';
+import { fileRoutes } from './files/routes.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -65,6 +66,8 @@ export function createApp(services: Services, deps: AppOptions) {
   const app = new Hono()
     .use(assignRequestId())
     .use(securityHeaders(deps.securityHeaders))
+    // Before the body limit: uploads stream through, any size the clinic allows.
+    .route('/api/files', fileRoutes(services.identity, services.files, deps.logger, deps.trustedProxies))
     .use(
       bodyLimit({
         maxSize: MAX_BODY_BYTES,

@@ -59,6 +59,17 @@ const schema = z.object({
   DB_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(120).default(5),
   DB_QUERY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   REDIS_URL: optionalUrl(['redis://', 'rediss://']),
+  // Key and channel prefix: the nodes of one deployment share it; another deployment on the same Redis does not.
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/)
+    .default('carecall:'),
+  // A room's lease in the directory: a dead node's rooms are free again after this long.
+  CLUSTER_LEASE_MS: z.coerce.number().int().min(500).max(60_000).default(4000),
+  // How often a node renews its leases and announces its load (well under the lease).
+  // SIGTERM with Redis: rooms here may run this long before their participants are moved (0 = move at once).
+  DRAIN_DEADLINE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  CLUSTER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(20_000).default(1000),
   JOIN_TOKEN_PRIVATE_KEY: z.string().optional(),
   JOIN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   // Signaling sockets one identity (one join token) may hold open at once; more are refused.
@@ -224,6 +235,24 @@ const schema = z.object({
     }),
   DATA_KEY_CACHE_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   BLOB_STORE_DIR: z.string().trim().min(1).default('.data/blobs'),
+  // Files (server/files/): the largest upload and the media types a clinic accepts unless it sets
+  // its own, and how long a download link lives.
+  FILE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 40)
+    .default(2 * 1024 ** 3),
+  FILE_ALLOWED_TYPES: z
+    .string()
+    .default('application/pdf,image/jpeg,image/png,image/webp,image/gif,text/plain,video/mp4,audio/mpeg')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  FILE_LINK_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   // Chat (server/messaging/): message size in UTF-8 bytes, sends per member per second (and burst),
   // and how long a message stays unread before its members get an e-mail (no message text in it).
   MESSAGE_MAX_BYTES: z.coerce.number().int().min(1).max(65_536).default(8192),
@@ -251,6 +280,8 @@ export type Config = Readonly<{
   /** PostgreSQL waits: opening a connection; a query, BEGIN or COMMIT (0 = unlimited). */
   database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
+  redisPrefix: string;
+  cluster: { leaseMs: number; heartbeatMs: number; drainDeadlineMs: number };
   joinToken: {
     privateKeyPem: string | undefined;
     ttlSeconds: number;
@@ -279,6 +310,7 @@ export type Config = Readonly<{
   messaging: MessagingConfig;
   /** Local-disk blob store root (encrypted file contents). */
   blobStoreDir: string;
+  files: FilesConfig;
 }>;
 
 export type RecordsConfig = {
@@ -297,6 +329,12 @@ export type DataEncryptionConfig = {
   previousKeks: { version: number; key: Buffer }[];
   /** How many unwrapped data keys each process keeps in memory. */
   cacheSize: number;
+};
+
+export type FilesConfig = {
+  maxBytes: number;
+  allowedTypes: readonly string[];
+  linkTtlSeconds: number;
 };
 
 export type MessagingConfig = {
@@ -432,6 +470,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       queryTimeoutMs: e.DB_QUERY_TIMEOUT_SECONDS * 1000,
     },
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    cluster: {
+      leaseMs: e.CLUSTER_LEASE_MS,
+      heartbeatMs: Math.min(e.CLUSTER_HEARTBEAT_MS, e.CLUSTER_LEASE_MS / 3),
+      drainDeadlineMs: e.DRAIN_DEADLINE_SECONDS * 1000,
+    },
     joinToken: {
       privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),
       ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS,
@@ -496,5 +540,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       notifyTickMs: e.MESSAGE_NOTIFY_TICK_MS,
     },
     blobStoreDir: e.BLOB_STORE_DIR,
+    files: {
+      maxBytes: e.FILE_MAX_BYTES,
+      allowedTypes: e.FILE_ALLOWED_TYPES,
+      linkTtlSeconds: e.FILE_LINK_TTL_SECONDS,
+    },
   };
 }

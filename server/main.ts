@@ -39,6 +39,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (++signals > 1) process.exit(1);
     logger.info({ signal }, 'shutting down');
-    void node.stop().then(() => process.exit(0));
+    // SIGTERM is the orchestrator's "leave": calls move to other nodes first. SIGINT stops at once.
+    void (signal === 'SIGTERM' ? node.drainAndStop() : node.stop()).then(() => process.exit(0));
   });
 }

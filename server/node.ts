@@ -12,6 +12,13 @@ import { logTransportEvent } from './media/media-telemetry.ts';
 import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
+import { ClusterBus } from './cluster/cluster-bus.ts';
+import { ClusterHeartbeat } from './cluster/heartbeat.ts';
+import { NodeRegistry } from './cluster/node-registry.ts';
+import { RoomDirectory } from './cluster/room-directory.ts';
+import { SignalRelay } from './cluster/signal-relay.ts';
+import { drainNode } from './cluster/drain.ts';
+import type { Session } from '../signaling/session.ts';
 import type { Config } from './config.ts';
 import { startSocketServer } from './http/start-socket-server.ts';
 import type { SocketServer } from './http/socket-server.ts';
@@ -42,7 +49,8 @@ export type NodeOptions = {
   transportWatch?: TransportWatchOptions;
 };
 
-const CLAIM_TTL_MS = 60_000;
+/** The heartbeat renews leases; the hub's own re-claim only heals a lease lost some other way. */
+const CLAIM_HEAL_MS = 30_000;
 
 /** One CareCall node: starts its parts in dependency order and stops them in reverse. */
 export class CareCallNode {
@@ -50,7 +58,17 @@ export class CareCallNode {
   #stops: { name: string; stop: () => Promise<void> | void }[] = [];
   #stopping: Promise<void> | undefined;
   db!: DbHandle;
+  /** The transport (Local or Redis): the directory and raw JSON messages. */
   bus!: Bus;
+  /** The typed channels over the transport, validated on arrival. */
+  cluster!: ClusterBus;
+  /** Who owns which room (leases), and the live nodes with their load. */
+  directory!: RoomDirectory;
+  registry!: NodeRegistry;
+  heartbeat!: ClusterHeartbeat;
+  relay!: SignalRelay;
+  #draining = false;
+  #sessions: () => Iterable<Session> = () => [];
   pool!: WorkerPool;
   hub!: RoomHub;
   server!: SocketServer;
@@ -108,11 +126,16 @@ export class CareCallNode {
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
-    this.bus = await createBus(config.redisUrl, opts.busPrefix, (err) =>
+    this.bus = await createBus(config.redisUrl, opts.busPrefix ?? config.redisPrefix, (err) =>
       logger.warn({ err: err.message }, 'redis connection problem'),
     );
     this.#onStop('bus', () => this.bus.close());
-    logger.info({ bus: this.bus.kind }, 'bus ready');
+    logger.info({ bus: this.bus.kind, nodeId: this.nodeId }, 'bus ready');
+    this.directory = new RoomDirectory(this.bus, this.nodeId, config.cluster.leaseMs);
+    this.registry = new NodeRegistry(this.bus, config.cluster.leaseMs);
+    this.cluster = new ClusterBus(this.bus, (invalid) =>
+      logger.warn(invalid, 'malformed message on the bus: dropped'),
+    );
 
     this.pool = await WorkerPool.create({
       numWorkers: config.rtc.workers,
@@ -145,7 +168,7 @@ export class CareCallNode {
 
     this.services = await createServices(
       config,
-      { db: this.db.db, logger, bus: this.bus },
+      { db: this.db.db, logger, bus: this.cluster },
       { publicUrl: () => this.baseUrl, ...(opts.now ? { consultationClock: opts.now } : {}) },
     );
     for (const { name, stop } of this.services.stops) this.#onStop(name, stop);
@@ -185,23 +208,39 @@ export class CareCallNode {
       this.#onStop('unread chat notices', () => notices.stop());
     }
 
-    const metrics = createMetrics(() => this.pool.health().alive, this.pool);
+    const metrics = createMetrics(() => this.pool.health().alive, this.pool, this.nodeId);
     this.pool.transports.on('event', (event) => {
       metrics.transportEvent(event.kind);
       logTransportEvent(logger, event);
     });
-    const lifecycle = createRoomLifecycle(this.db.db, this.bus, this.nodeId, logger, CLAIM_TTL_MS);
+    const lifecycle = createRoomLifecycle(this.db.db, this.cluster, this.directory, logger);
     this.hub = new RoomHub({
       pool: this.pool,
       lifecycle,
       metrics: metrics.signaling,
       logger,
       emptyRoomTimeoutMs: opts.emptyRoomTimeoutMs ?? 60_000,
-      claimRefreshMs: CLAIM_TTL_MS / 3,
+      claimRefreshMs: CLAIM_HEAL_MS,
       qualityIntervalMs: opts.qualityIntervalMs,
       roomCapacity: opts.roomCapacity,
     });
     this.#onStop('rooms', () => this.hub.close('shutdown'));
+    this.heartbeat = new ClusterHeartbeat({
+      directory: this.directory,
+      registry: this.registry,
+      intervalMs: config.cluster.heartbeatMs,
+      load: () => ({ rooms: this.hub.rooms.size, consumers: this.hub.consumerCount() }),
+      workerCpuMs: async () => {
+        const usage = await Promise.all(this.pool.workers.map((w) => w.worker.getResourceUsage()));
+        return usage.reduce((ms, u) => ms + u.ru_utime + u.ru_stime, 0);
+      },
+      draining: () => this.#draining,
+      onTaken: (roomIds) => roomIds.forEach((id) => this.hub.closeRoom(id, 'shutdown')),
+      logger,
+    });
+    // Stopped before the rooms: the node leaves the registry (no room is placed here), then rooms release their leases.
+    await this.heartbeat.start();
+    this.#onStop('cluster heartbeat', () => this.heartbeat.stop());
 
     if (config.demo)
       this.demo = {
@@ -224,6 +263,7 @@ export class CareCallNode {
       checks: {
         database: () => this.db.ping(),
         bus: () => this.bus.ping(),
+        cluster: () => this.heartbeat.check(),
         sfu: async () => {
           const { alive, total } = this.pool.health();
           if (alive === 0 || alive < total) throw new Error('workers down');
@@ -231,7 +271,17 @@ export class CareCallNode {
       },
     }));
     const joinGrants = this.services.joinGrants!;
+    // Signaling and the relay need each other: the relay hands relayed participants to signaling.
+    const relay = (this.relay = new SignalRelay({
+      bus: this.cluster,
+      directory: this.directory,
+      registry: this.registry,
+      logger,
+      accept: (connection, token) => signaling.openRelayed(connection, token),
+      draining: () => this.#draining,
+    }));
     const signaling = createSignalingService({
+      router: relay,
       verify: this.services.verifyJoinToken,
       hub: this.hub,
       lifecycle,
@@ -244,6 +294,9 @@ export class CareCallNode {
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });
+    this.#sessions = () => signaling.sessions.values();
+    await relay.start(config.cluster.heartbeatMs);
+    this.#onStop('signal relay', () => relay.stop());
     // Revocations (from this node's API or another's, over the bus) close the participants they cover.
     await joinGrants.start((revocation) => {
       const closed = revokeParticipants(signaling.sessions.values(), this.hub, revocation);
@@ -283,6 +336,26 @@ export class CareCallNode {
       logger,
     );
     this.#onStop('socket server', () => this.server.close('server_shutdown'));
+  }
+
+  /**
+   * SIGTERM of a node among others: its calls move to live nodes (drain.ts), then it stops. A lone
+   * node (no Redis) has nowhere to move them and just stops.
+   */
+  async drainAndStop(): Promise<void> {
+    if (this.bus?.kind === 'redis' && this.heartbeat && this.relay)
+      await drainNode(
+        {
+          startDraining: () => (this.#draining = true),
+          heartbeat: this.heartbeat,
+          directory: this.directory,
+          relay: this.relay,
+          sessions: this.#sessions,
+          logger: this.logger,
+        },
+        this.config.cluster.drainDeadlineMs,
+      ).catch((err: Error) => this.logger.error({ err: err.message }, 'drain failed; stopping'));
+    await this.stop();
   }
 
   #onStop(name: string, stop: () => Promise<void> | void) {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { AppointmentStatus } from '../db/schema/index.ts';
 import { createJoinTokenVerifier, type JoinTokenVerifier } from '../signaling/verify-join-token.ts';
-import type { Bus } from './bus/types.ts';
+import type { ClusterBus } from './cluster/cluster-bus.ts';
 import type { Config } from './config.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
 import { JoinGrants } from './consultations/join-grants.ts';
@@ -13,6 +13,12 @@ import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
 import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
 import type { NotificationProvider } from './notifications/types.ts';
 import { Messaging } from './messaging/messaging.ts';
+import { MessagingConversationAccess } from './files/conversation-access.ts';
+import { DownloadLinks } from './files/download-links.ts';
+import { Files } from './files/files.ts';
+import { Thumbnailer } from './files/thumbnails.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+import { LocalDiskBlobStore } from './storage/local-disk-blob-store.ts';
 import { PatientRecords } from './records/patient-repository.ts';
 import { createScheduling } from './scheduling/create-scheduling.ts';
 
@@ -21,7 +27,7 @@ export type Infra = {
   db: Db;
   logger: Logger;
   /** Without a bus there are no join grants (API-only tests and load tests run without sockets). */
-  bus?: Bus | undefined;
+  bus?: ClusterBus | undefined;
 };
 
 /** What a caller may choose instead of the configured default; anything else comes from config. */
@@ -34,6 +40,8 @@ export type ServiceOverrides = {
   consultationClock?: () => Date;
   /** The clock of scheduling (reminders, dispatch intervals, licence notices, bookings). */
   schedulingClock?: () => Date;
+  /** Where encrypted file contents go instead of BLOB_STORE_DIR on local disk (another directory, an S3 store). */
+  blobs?: BlobStore;
   /** Booking phase timings (the booking load test). */
   observeBooking?: (phase: string, ms: number) => void;
 };
@@ -74,6 +82,30 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     publicUrl,
   });
 
+  // Files: tus uploads encrypted into the blob store, membership as chat decides it.
+  const blobs = overrides.blobs ?? (await LocalDiskBlobStore.open(config.blobStoreDir));
+  const files = new Files({
+    db,
+    audit: identity.audit,
+    access: new MessagingConversationAccess({ db, audit: identity.audit }),
+    cipher: encryption.files,
+    sealer: encryption.messages,
+    blobs,
+    links: new DownloadLinks(identity.keys.derive('file-download-links'), config.files.linkTtlSeconds),
+    thumbnails: new Thumbnailer({
+      db,
+      blobs,
+      cipher: encryption.files,
+      warn: (fields, message) => logger.warn(fields, message),
+    }),
+    config: config.files,
+    sessionActor: async (sessionId) => {
+      const s = await identity.sessions.validate(sessionId);
+      return { userId: s.userId, role: s.role, sessionId: s.id, clinicIds: s.clinicIds };
+    },
+    logError: (err) => logger.error({ err: { message: (err as Error)?.message } }, 'file upload failed'),
+  });
+
   const joinKeys: JoinTokenKeys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
   const issuer = new JoinTokenIssuer(joinKeys, config.joinToken.ttlSeconds);
   const verifyJoinToken: JoinTokenVerifier = createJoinTokenVerifier(joinKeys.publicKey);
@@ -112,6 +144,8 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     encryption,
     records,
     messaging,
+    blobs,
+    files,
     joinKeys,
     issuer,
     verifyJoinToken,

@@ -59,7 +59,7 @@ describe('media transport telemetry', () => {
       // While media flows, longer than the stall period: nothing is reported.
       await sleep(STALL_MS * 2);
       expect(stallLines()).toEqual([]);
-      expect(await metrics()).toContain('carecall_sfu_transports_stalled 0');
+      expect(await metrics()).toContain(`carecall_sfu_transports_stalled{node="${t.node.nodeId}"} 0`);
 
       bot.child.kill('SIGKILL');
       await waitFor('the stall event', () => stallLines().length > 0);
@@ -75,9 +75,13 @@ describe('media transport telemetry', () => {
       expect(line.silentMs).toBeGreaterThanOrEqual(STALL_MS);
       expect(line.transportId).toBe([...peer()!.transports.keys()][0]);
       const text = await metrics();
-      expect(text).toContain('carecall_sfu_transport_events_total{event="receive_stalled"} 1');
-      expect(text).toContain('carecall_sfu_transports_stalled 1');
-      expect(text).toMatch(/carecall_sfu_udp_receive_drops\{worker="0",port="\d+"\} \d+/);
+      expect(text).toContain(
+        `carecall_sfu_transport_events_total{event="receive_stalled",node="${t.node.nodeId}"} 1`,
+      );
+      expect(text).toContain(`carecall_sfu_transports_stalled{node="${t.node.nodeId}"} 1`);
+      expect(text).toMatch(
+        /carecall_sfu_udp_receive_drops\{worker="0",port="\d+",node="node-[0-9a-f]+"\} \d+/,
+      );
       // Reported once per stall, not on every check.
       await sleep(1000);
       expect(stallLines()).toHaveLength(1);
@@ -85,7 +89,7 @@ describe('media transport telemetry', () => {
       // Once the participant is gone (the resume grace ends or the room closes), so is the gauge entry.
       t.node.hub.rooms.get(room)!.closeAll('ended');
       await waitFor('the gauge to drop', async () =>
-        (await metrics()).includes('carecall_sfu_transports_stalled 0'),
+        (await metrics()).includes(`carecall_sfu_transports_stalled{node="${t.node.nodeId}"} 0`),
       );
     } finally {
       bot.child.kill('SIGKILL');

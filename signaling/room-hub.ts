@@ -66,6 +66,21 @@ export class RoomHub {
     return n;
   }
 
+  /** Consumers of every peer here: what placement weighs a node by. */
+  consumerCount() {
+    let n = 0;
+    for (const r of this.#rooms.values()) for (const peer of r.room.peers.values()) n += peer.consumers.size;
+    return n;
+  }
+
+  /** Ends one room here (its lease went to another node): members get roomClosed. */
+  closeRoom(roomId: string, reason: RoomCloseReason) {
+    const hubRoom = this.#rooms.get(roomId);
+    if (!hubRoom) return;
+    hubRoom.closeAll(reason);
+    this.#onRoomClosed(hubRoom, reason);
+  }
+
   reportMetrics() {
     this.opts.metrics.roomsChanged(this.#rooms.size, this.peerCount());
   }

@@ -1,16 +1,28 @@
 import type { Logger } from 'pino';
-import { closeWith, type SocketConnection, type UpgradeDecision, type UpgradeRequest } from './socket.ts';
+import {
+  closeWith,
+  type ConnectionHandler,
+  type SocketConnection,
+  type UpgradeDecision,
+  type UpgradeRequest,
+} from './socket.ts';
 import { connectionHandler } from './connection.ts';
 import { roomRequests } from './handlers.ts';
 import { Member } from './member.ts';
 import { Session } from './session.ts';
-import { SIGNALING_SUBPROTOCOL, type IceServerInfo, type JoinClaims } from './protocol/index.ts';
+import {
+  SIGNALING_SUBPROTOCOL,
+  type CloseReason,
+  type IceServerInfo,
+  type JoinClaims,
+} from './protocol/index.ts';
 import { readCredential } from './upgrade-credential.ts';
 import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
 import type { JoinGrantCheck } from './join-grants.ts';
 import type { RoomChat } from './chat-port.ts';
+import { deferredHandler, relayHandler, type SignalRouter } from './relay.ts';
 
 export type SignalingDeps = {
   verify: JoinTokenVerifier;
@@ -27,14 +39,21 @@ export type SignalingDeps = {
   chat?: RoomChat;
   /** Connections one identity (one join token) may hold at once (JOIN_TOKEN_MAX_SOCKETS); default 3. */
   maxSocketsPerIdentity?: number;
+  /** Many nodes: where each room lives; a room hosted elsewhere is relayed there. None = all rooms here. */
+  router?: SignalRouter | undefined;
 };
 
 export const DEFAULT_MAX_SOCKETS_PER_IDENTITY = 3;
+/** A relayed participant accepted here (with the room it is for), or why not. */
+export type RelayedOpen =
+  { ok: true; roomId: string; handler: ConnectionHandler } | { ok: false; reason: CloseReason };
+const ignored: ConnectionHandler = { onMessage: () => {}, onClose: () => {} };
 /** One identity in one room: what a join token stands for. */
 const identityKey = (claims: JoinClaims) => `${claims.room}\u0000${claims.sub}`;
 
 type UpgradeContext =
-  { kind: 'join'; claims: JoinClaims } | { kind: 'resume'; resumeKey: string; lastSeq: number };
+  | { kind: 'join'; claims: JoinClaims; token: string }
+  | { kind: 'resume'; resumeKey: string; lastSeq: number };
 
 /** The upgrade gate, plus sessions that outlive their connections (resume by key). */
 export function createSignalingService(deps: SignalingDeps) {
@@ -65,6 +84,16 @@ export function createSignalingService(deps: SignalingDeps) {
     session.serve(roomRequests({ member, deps: roomDeps }));
     session.onEnded(() => forget(session));
     return session;
+  };
+  const sessionFor = new WeakMap<SocketConnection, Session>();
+  const openHere = (connection: SocketConnection, claims: JoinClaims) => {
+    const session = openRoomSession(claims);
+    perIdentity.set(identityKey(claims), held(claims) + 1);
+    sessions.set(session.resumeKey, session);
+    sessionFor.set(connection, session);
+    deps.metrics.connectionOpened();
+    session.attach(connection);
+    return connectionHandler(connection, session);
   };
   const tooMany = {
     ok: false as const,
@@ -109,30 +138,69 @@ export function createSignalingService(deps: SignalingDeps) {
           detail: 'this join link no longer admits anyone',
         };
       if (held(claims) >= maxSockets) return tooMany;
-      return { ok: true, protocol: SIGNALING_SUBPROTOCOL, context: { kind: 'join', claims } };
+      return {
+        ok: true,
+        protocol: SIGNALING_SUBPROTOCOL,
+        context: { kind: 'join', claims, token: credential.token },
+      };
     },
-    open(connection: SocketConnection, context: UpgradeContext) {
-      let session: Session | undefined;
-      if (context.kind === 'join') {
-        // Upgrades authorized together can all pass the check above before any of them opens.
-        if (held(context.claims) >= maxSockets) {
-          queueMicrotask(() => closeWith(connection, 'too_many_connections'));
-          return { onMessage: () => {}, onClose: () => {} };
-        }
-        session = openRoomSession(context.claims);
-        perIdentity.set(identityKey(context.claims), held(context.claims) + 1);
-        sessions.set(session.resumeKey, session);
-        deps.metrics.connectionOpened();
-      } else {
-        session = sessions.get(context.resumeKey);
+    open(connection: SocketConnection, context: UpgradeContext): ConnectionHandler {
+      if (context.kind === 'resume') {
+        const session = sessions.get(context.resumeKey);
         if (!session || session.ended || !session.attach(connection, context.lastSeq)) {
           queueMicrotask(() => closeWith(connection, 'session_expired'));
-          return { onMessage: () => {}, onClose: () => {} };
+          return ignored;
         }
         return connectionHandler(connection, session);
       }
-      session.attach(connection);
-      return connectionHandler(connection, session);
+      // Upgrades authorized together can all pass the check above before any of them opens.
+      if (held(context.claims) >= maxSockets) {
+        queueMicrotask(() => closeWith(connection, 'too_many_connections'));
+        return ignored;
+      }
+      const { router } = deps;
+      if (!router) return openHere(connection, context.claims);
+      // Where the room lives is known after a directory read: frames wait, in order, until then.
+      const deferred = deferredHandler(connection);
+      const counted = identityKey(context.claims);
+      perIdentity.set(counted, held(context.claims) + 1);
+      router.route(context.claims.room).then(
+        (route) => {
+          perIdentity.set(counted, held(context.claims) - 1);
+          if (connection.closed) return route.kind === 'here' && route.release();
+          if (route.kind === 'here') {
+            const handler = openHere(connection, context.claims);
+            sessionFor.get(connection)?.onEnded(route.release);
+            return deferred.resolve(handler);
+          }
+          deferred.resolve(
+            relayHandler(connection, (events) => router.link(route.nodeId, context.token, events)),
+          );
+        },
+        (err: Error) => {
+          perIdentity.set(counted, held(context.claims) - 1);
+          deps.logger.warn({ err: err.message, roomId: context.claims.room }, 'room could not be routed');
+          closeWith(connection, 'room_moved');
+        },
+      );
+      return deferred.handler;
+    },
+    /**
+     * A participant relayed from another node (this node hosts its room): the token is verified
+     * here again, so a message on the bus cannot make up who is joining.
+     */
+    openRelayed(connection: SocketConnection, token: string): RelayedOpen {
+      let claims: JoinClaims;
+      try {
+        claims = deps.verify(token);
+      } catch {
+        // The edge's upgrade gate refuses the same token with 401 when the client joins again.
+        return { ok: false, reason: 'session_expired' };
+      }
+      const revoked = deps.grants?.revokedNow(claims);
+      if (revoked) return { ok: false, reason: revoked };
+      if (held(claims) >= maxSockets) return { ok: false, reason: 'too_many_connections' };
+      return { ok: true, roomId: claims.room, handler: openHere(connection, claims) };
     },
   };
 }

@@ -115,10 +115,12 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
 
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
     const coalesced = Number(
-      /carecall_signaling_notifications_coalesced_total\{method="networkQuality"\} (\d+)/.exec(metrics)?.[1],
+      /carecall_signaling_notifications_coalesced_total\{method="networkQuality",node="node-[0-9a-f]+"\} (\d+)/.exec(
+        metrics,
+      )?.[1],
     );
     expect(coalesced).toBeGreaterThan(REPORTS / 2);
-    expect(metrics).toContain('carecall_signaling_slow_client_closes_total 0');
+    expect(metrics).toContain(`carecall_signaling_slow_client_closes_total{node="${t.node.nodeId}"} 0`);
     slow.client.close();
     driver.close();
   }, 120_000);
@@ -137,7 +139,7 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
       );
     const closes = async () =>
       Number(
-        /carecall_signaling_slow_client_closes_total (\d+)/.exec(
+        /carecall_signaling_slow_client_closes_total\{node="node-[0-9a-f]+"\} (\d+)/.exec(
           await (await fetch(`${t.baseUrl}/metrics`)).text(),
         )?.[1],
       );

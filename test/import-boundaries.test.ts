@@ -42,12 +42,6 @@ const AROUND_THE_REPOSITORY = [
 /** A route that asks the policy or writes the audit log itself, instead of a service or repository doing it. */
 const DIRECT_POLICY_OR_AUDIT =
   /\.policy\.(require|allows|patient)\(|\.audit\.(record|append|appendWithin)\(|\bpolicy\.(require|allows|patient)\(/;
-/**
- * Route files that still decide non-patient permissions themselves (schedules, licences, clinic
- * settings, one's own account, audit queries, clinics and invitations). Patient data goes through
- * the repository already; this list may only shrink.
- */
-const STILL_DECIDING_IN_ROUTES = new Set(['server/scheduling/doctor-routes.ts']);
 /** Shared API plumbing may use these and nothing of the features. */
 const API_MAY_IMPORT = [
   'server/api',
@@ -127,11 +121,7 @@ export function boundaryViolations(sources: Source[]): string[] {
       const global = DOM_GLOBALS.exec(withoutComments(source.text))![1];
       out.push(`${path} uses ${global}: the DOM-free client core gets browser facilities injected`);
     }
-    if (
-      isRouteFile(path) &&
-      !STILL_DECIDING_IN_ROUTES.has(path) &&
-      DIRECT_POLICY_OR_AUDIT.test(source.text)
-    ) {
+    if (isRouteFile(path) && DIRECT_POLICY_OR_AUDIT.test(source.text)) {
       out.push(
         `${path} calls the policy or the audit log itself: the service or repository decides and audits`,
       );

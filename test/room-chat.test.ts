@@ -237,10 +237,14 @@ describe('room chat over the room socket', () => {
   });
 
   it('a flood of sends is refused with rate_limited, not dropped silently', async () => {
-    const { patient } = await call();
+    // A guest of its own: the send budget is per member, and the other tests' members keep theirs.
+    const { id, doctor } = await call();
+    const guest = await enter((await guestToken(id)).token);
+    await doctor.client.request('admit', { peerId: guest.joined.peerId });
+    await guest.client.waitFor('admitted');
     const codes = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        refusal(patient.client.request('chat.send', { clientId: randomUUID(), body: `m${i}` })),
+        refusal(guest.client.request('chat.send', { clientId: randomUUID(), body: `m${i}` })),
       ),
     );
     expect(codes.filter((x) => x === 'rate_limited').length).toBeGreaterThan(0);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { rooms } from '../db/schema/index.ts';
 import { createBus } from '../server/bus/create-bus.ts';
 import type { Bus } from '../server/bus/types.ts';
-import { ROOM_EVENTS_CHANNEL, type RoomEvent } from '../server/media/room-lifecycle-service.ts';
+import type { RoomEvent } from '../server/media/room-events.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import { startTestNode } from './helpers/node.ts';
 import { createTestDatabase } from './helpers/pg.ts';
@@ -24,7 +24,7 @@ beforeAll(async () => {
     { emptyRoomTimeoutMs: 200, busPrefix },
   );
   observer = await createBus(TEST_REDIS_URL, busPrefix);
-  await observer.subscribe(ROOM_EVENTS_CHANNEL, (e) => events.push(e as RoomEvent));
+  await observer.subscribe('room-events', (e) => events.push(e as RoomEvent));
 });
 afterAll(async () => {
   await observer?.close();
@@ -60,12 +60,14 @@ it('a room is claimed, recorded, announced on the bus, and closed when empty', a
   expect(await t.node.bus.roomOwner(room)).toBeUndefined();
 });
 
-it('a room owned by another node is refused with room_elsewhere, not created twice', async () => {
+it('a room leased to a node that is not alive waits for the lease to lapse, then is placed here', async () => {
   const room = newRoomId();
-  await t.node.bus.claimRoom(room, 'node-elsewhere', 10_000);
+  await t.node.bus.claimRoom(room, 'node-gone', 800);
   const c = await connectClient(t.wsUrl, await mintFor(t.node, room, 'p2'));
-  await expect(c.request('getRouterRtpCapabilities', {})).rejects.toMatchObject({ code: 'room_elsewhere' });
-  expect(t.node.hub.rooms.has(room)).toBe(false);
+  const { rtpCapabilities } = await c.request('getRouterRtpCapabilities', {});
+  await c.request('join', { rtpCapabilities: rtpCapabilities as never });
+  expect(await t.node.bus.roomOwner(room)).toBe(t.node.nodeId);
+  expect(t.node.hub.rooms.get(room)!.room.peers.size).toBe(1);
   c.close();
 });
 

@@ -62,6 +62,8 @@ it(
       expect(stopped).toEqual([
         'socket server',
         'join grants',
+        'signal relay',
+        'cluster heartbeat',
         'rooms',
         'scheduling worker',
         'audit checkpoints',

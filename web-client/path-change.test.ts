@@ -102,3 +102,44 @@ it('UDP path lost mid-call -> the client restarts ICE -> media continues over TC
   await new Promise((r) => setTimeout(r, 1000));
   expect(await decoded()).toBeGreaterThan(before + 5);
 }, 60_000);
+
+/** The UDP test leaves its rule for afterAll; the tests after it start on an open network. */
+function unblock() {
+  if (rule) execFileSync('iptables', ['-D', ...rule]);
+  rule = undefined;
+}
+
+it('a camera turned off and a muted microphone for several seconds are not a lost path: nothing restarts', async () => {
+  unblock();
+  const room = newRoomId();
+  const pages = [];
+  for (const sub of ['a', 'b']) {
+    const page = await openWindow(chromium.browser);
+    await page.goto(`${t.baseUrl}/app/#token=${await mintFor(t.node, room, sub)}`);
+    await waitForProbe(page, "window.carecall.status === 'admitted'");
+    pages.push(page);
+  }
+  const [a, b] = pages as [(typeof pages)[0], (typeof pages)[0]];
+  for (const page of pages) await waitForProbe(page, 'window.carecall.firstRemoteFrameAt > 0');
+  // a's camera off (its producer paused: b receives only a's audio); b muted (a receives only b's video).
+  await a.evaluate("window.carecall.client.setPaused('webcam', true)");
+  await b.evaluate("window.carecall.client.setPaused('mic', true)");
+  await new Promise((r) => setTimeout(r, 5000));
+  for (const page of pages) {
+    const events = (await page.evaluate('window.carecall.events')) as string[];
+    expect(events.filter((e) => e.startsWith('connection:'))).toEqual([]);
+    expect(await page.evaluate('window.carecall.client.fastPathRecovery')).toBe(true);
+  }
+  // And the camera back on is not one either; b decodes a's video again.
+  await a.evaluate("window.carecall.client.setPaused('webcam', false)");
+  const decoded = async () => (await pageStats(b)).video.reduce((n, v) => n + v.framesDecoded, 0);
+  const before = await decoded();
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(await decoded()).toBeGreaterThan(before);
+  for (const page of pages) {
+    const events = (await page.evaluate('window.carecall.events')) as string[];
+    expect(events.filter((e) => e.startsWith('connection:'))).toEqual([]);
+    await page.evaluate('window.carecall.client.leave()');
+    await page.close();
+  }
+}, 40_000);

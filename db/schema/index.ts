@@ -10,3 +10,4 @@ export * from './calendar-feeds.ts';
 export * from './icd10.ts';
 export * from './data-keys.ts';
 export * from './messaging.ts';
+export * from './files.ts';

@@ -138,6 +138,24 @@ export const PROBLEM = {
   messageNotEditable: 'message_not_editable',
   /** A stored message failed authentication (altered bytes or a wrong key): it is not shown (500). */
   messageUnreadable: 'message_unreadable',
+  /** No such upload (unknown, or not this uploader's) (404). */
+  uploadNotFound: 'upload_not_found',
+  /** The PATCH's Upload-Offset is not where the upload stands: HEAD it and continue from there (409). */
+  uploadOffsetMismatch: 'upload_offset_mismatch',
+  /** The tus request is malformed (headers, metadata, content type, a body past Upload-Length) (400). */
+  uploadMalformed: 'upload_malformed',
+  /** The upload is complete already: nothing more can be written to it (409). */
+  uploadComplete: 'upload_complete',
+  /** The file is larger than the clinic allows (413). */
+  fileTooLarge: 'file_too_large',
+  /** The declared type is not allowed by the clinic, or the bytes are not of the declared type (415). */
+  fileTypeRefused: 'file_type_refused',
+  /** The download link is malformed, expired, or not for this file or this user (403). */
+  fileLinkInvalid: 'file_link_invalid',
+  /** The file is not completely uploaded yet (409). */
+  fileIncomplete: 'file_incomplete',
+  /** The stored file failed authentication (altered or cut bytes, a wrong key): nothing of it is served (500). */
+  fileUnreadable: 'file_unreadable',
 } as const;
 
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];

@@ -4,6 +4,7 @@ export class LocalBus implements Bus {
   readonly kind = 'local' as const;
   readonly #handlers = new Map<string, Set<BusHandler>>();
   readonly #owners = new Map<string, { nodeId: string; expiresAt: number }>();
+  readonly #nodes = new Map<string, { state: string; expiresAt: number }>();
   #closed = false;
 
   async publish(channel: string, message: unknown): Promise<void> {
@@ -41,6 +42,36 @@ export class LocalBus implements Bus {
     return current && current.expiresAt > Date.now() ? current.nodeId : undefined;
   }
 
+  async renewRooms(roomIds: readonly string[], nodeId: string, ttlMs: number): Promise<string[]> {
+    this.#assertOpen();
+    const lost: string[] = [];
+    for (const roomId of roomIds) {
+      const current = this.#owners.get(roomId);
+      if (current?.nodeId === nodeId && current.expiresAt > Date.now())
+        current.expiresAt = Date.now() + ttlMs;
+      else lost.push(roomId);
+    }
+    return lost;
+  }
+
+  async putNode(nodeId: string, state: string, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    this.#nodes.set(nodeId, { state, expiresAt: Date.now() + ttlMs });
+  }
+
+  async removeNode(nodeId: string): Promise<void> {
+    this.#nodes.delete(nodeId);
+  }
+
+  async liveNodes(): Promise<Map<string, string>> {
+    this.#assertOpen();
+    const live = new Map<string, string>();
+    for (const [id, { state, expiresAt }] of this.#nodes)
+      if (expiresAt > Date.now()) live.set(id, state);
+      else this.#nodes.delete(id);
+    return live;
+  }
+
   async ping(): Promise<void> {
     this.#assertOpen();
   }
@@ -49,6 +80,7 @@ export class LocalBus implements Bus {
     this.#closed = true;
     this.#handlers.clear();
     this.#owners.clear();
+    this.#nodes.clear();
   }
 
   #assertOpen() {

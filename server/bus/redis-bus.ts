@@ -4,6 +4,9 @@ import type { Bus, BusHandler } from './types.ts';
 // Release only if we still own it: compare-and-delete must be atomic.
 const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
+// Extend only if we still own it: a lease that expired and was taken elsewhere is lost, not stolen back.
+const RENEW_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+
 export class RedisBus implements Bus {
   readonly kind = 'redis' as const;
   readonly #handlers = new Map<string, Set<BusHandler>>();
@@ -87,6 +90,42 @@ export class RedisBus implements Bus {
 
   async roomOwner(roomId: string): Promise<string | undefined> {
     return (await this.pub.get(`${this.prefix}room:${roomId}`)) ?? undefined;
+  }
+
+  async renewRooms(roomIds: readonly string[], nodeId: string, ttlMs: number): Promise<string[]> {
+    if (roomIds.length === 0) return [];
+    const pipeline = this.pub.pipeline();
+    for (const id of roomIds) pipeline.eval(RENEW_IF_OWNER, 1, `${this.prefix}room:${id}`, nodeId, ttlMs);
+    const results = (await pipeline.exec()) ?? [];
+    return roomIds.filter((_, i) => {
+      const [err, renewed] = results[i] ?? [new Error('no reply'), 0];
+      if (err) throw err;
+      return renewed !== 1;
+    });
+  }
+
+  async putNode(nodeId: string, state: string, ttlMs: number): Promise<void> {
+    await this.pub
+      .multi()
+      .set(`${this.prefix}node:${nodeId}`, state, 'PX', ttlMs)
+      .sadd(`${this.prefix}nodes`, nodeId)
+      .exec();
+  }
+
+  async removeNode(nodeId: string): Promise<void> {
+    await this.pub.multi().del(`${this.prefix}node:${nodeId}`).srem(`${this.prefix}nodes`, nodeId).exec();
+  }
+
+  async liveNodes(): Promise<Map<string, string>> {
+    const ids = await this.pub.smembers(`${this.prefix}nodes`);
+    if (ids.length === 0) return new Map();
+    const states = await this.pub.mget(ids.map((id) => `${this.prefix}node:${id}`));
+    const live = new Map<string, string>();
+    const gone: string[] = [];
+    ids.forEach((id, i) => (states[i] == null ? gone.push(id) : live.set(id, states[i]!)));
+    // A node that died without removing itself: its state expired, its name is swept here.
+    if (gone.length) await this.pub.srem(`${this.prefix}nodes`, ...gone);
+    return live;
   }
 
   async ping(): Promise<void> {

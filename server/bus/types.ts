@@ -13,6 +13,13 @@ export interface Bus {
   claimRoom(roomId: string, nodeId: string, ttlMs: number): Promise<string>;
   releaseRoom(roomId: string, nodeId: string): Promise<void>;
   roomOwner(roomId: string): Promise<string | undefined>;
+  /** Extends the leases this node still holds; returns the rooms it no longer owns (expired or taken). */
+  renewRooms(roomIds: readonly string[], nodeId: string, ttlMs: number): Promise<string[]>;
+  /** Announces a live node with its state (JSON), for ttlMs unless announced again. */
+  putNode(nodeId: string, state: string, ttlMs: number): Promise<void>;
+  removeNode(nodeId: string): Promise<void>;
+  /** Every node announced and not expired, with the state it announced last. */
+  liveNodes(): Promise<Map<string, string>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

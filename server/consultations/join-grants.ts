@@ -1,6 +1,5 @@
 import { and, eq, gt, inArray, isNotNull, or } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import {
   appointments,
@@ -9,8 +8,9 @@ import {
   type AppointmentStatus,
 } from '../../db/schema/index.ts';
 import type { JoinGrantCheck, Revocation } from '../../signaling/join-grants.ts';
-import { revocationReasons, type JoinClaims, type RevocationReason } from '../../signaling/protocol/index.ts';
-import type { Bus } from '../bus/types.ts';
+import type { JoinClaims, RevocationReason } from '../../signaling/protocol/index.ts';
+import type { ClusterBus } from '../cluster/cluster-bus.ts';
+import type { RevocationMessage as Message } from './revocation-message.ts';
 import {
   guestIdOf,
   guestSub,
@@ -19,7 +19,6 @@ import {
   JOINABLE_STATUSES,
 } from './join-window.ts';
 
-export const JOIN_GRANTS_CHANNEL = 'join-grants';
 /** Statuses that end a consultation for good: everyone in its room is closed. */
 const ENDED: readonly AppointmentStatus[] = ['cancelled', 'no_show'];
 /**
@@ -27,14 +26,6 @@ const ENDED: readonly AppointmentStatus[] = ['cancelled', 'no_show'];
  * a consultation lives (until the end + 30 min as it was when the token was minted).
  */
 const REMEMBER_MS = 24 * 3600_000;
-
-const message = z.object({
-  room: z.string().min(1).max(64),
-  sub: z.string().min(1).max(128).optional(),
-  reason: z.enum(revocationReasons),
-  until: z.number(),
-});
-type Message = z.infer<typeof message>;
 
 /**
  * Whether a join token still stands for its appointment and, for a guest, the invitation. The
@@ -47,7 +38,7 @@ export class JoinGrants implements JoinGrantCheck {
   #onRevoked: (revocation: Revocation) => void = () => {};
   #unsubscribe: (() => Promise<void>) | undefined;
 
-  constructor(private readonly deps: { db: Db; bus: Bus; logger: Logger; now?: () => Date }) {}
+  constructor(private readonly deps: { db: Db; bus: ClusterBus; logger: Logger; now?: () => Date }) {}
 
   #now() {
     return (this.deps.now ?? (() => new Date()))();
@@ -56,11 +47,8 @@ export class JoinGrants implements JoinGrantCheck {
   /** Loads what can still matter, then listens; `onRevoked` closes this node's participants. */
   async start(onRevoked: (revocation: Revocation) => void) {
     this.#onRevoked = onRevoked;
-    this.#unsubscribe = await this.deps.bus.subscribe(JOIN_GRANTS_CHANNEL, (raw) => {
-      const parsed = message.safeParse(raw);
-      if (parsed.success) this.#apply(parsed.data);
-      else this.deps.logger.warn('malformed join-grant revocation on the bus');
-    });
+    // A malformed message never gets here: the bus drops it at the edge and logs the channel.
+    this.#unsubscribe = await this.deps.bus.subscribe('join-grants', (m) => this.#apply(m));
     await this.#load();
   }
 
@@ -154,7 +142,7 @@ export class JoinGrants implements JoinGrantCheck {
     // Applied here at once; the bus brings it to the other nodes (and back here: idempotent).
     this.#apply(m);
     await this.deps.bus
-      .publish(JOIN_GRANTS_CHANNEL, m)
+      .publish('join-grants', m)
       .catch((err: Error) =>
         this.deps.logger.warn(
           { err: err.message },

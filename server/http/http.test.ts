@@ -15,15 +15,19 @@ describe.each(['uws', 'ws'] as const)('one port over %s: HTTP goes to the Hono a
     expect(await (await fetch(`${t.baseUrl}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${t.baseUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', bus: 'ok', sfu: 'ok' } });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { database: 'ok', bus: 'ok', sfu: 'ok', cluster: 'ok' },
+    });
   });
 
-  it('/metrics speaks Prometheus text format', async () => {
+  it('/metrics speaks Prometheus text format, every series labelled with the node id', async () => {
     const res = await fetch(`${t.baseUrl}/metrics`);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
-    expect(text).toMatch(/^carecall_sfu_workers_alive 1$/m);
-    expect(text).toMatch(/^carecall_rooms 0$/m);
+    const node = `node="${t.node.nodeId}"`;
+    expect(text).toContain(`carecall_sfu_workers_alive{${node}} 1\n`);
+    expect(text).toContain(`carecall_rooms{${node}} 0\n`);
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
@@ -51,8 +55,8 @@ describe.each(['uws', 'ws'] as const)('one port over %s: HTTP goes to the Hono a
   });
 });
 
-it('/readyz -> 503 naming the failing dependency', async () => {
-  const t = await startTestNode();
+it('/readyz -> 503 naming the failing dependency; lease renewals stopping fail the cluster check', async () => {
+  const t = await startTestNode({ CLUSTER_LEASE_MS: '600', CLUSTER_HEARTBEAT_MS: '100' });
   try {
     await t.node.bus.close();
     const res = await fetch(`${t.baseUrl}/readyz`);
@@ -61,6 +65,11 @@ it('/readyz -> 503 naming the failing dependency', async () => {
     expect(await res.json()).toMatchObject({
       code: 'not_ready',
       checks: { bus: 'failing', database: 'ok', sfu: 'ok' },
+    });
+    // Three missed beats (no lease renewed): the node says so itself, not only through the bus ping.
+    await new Promise((r) => setTimeout(r, 450));
+    expect(await (await fetch(`${t.baseUrl}/readyz`)).json()).toMatchObject({
+      checks: { bus: 'failing', cluster: 'failing' },
     });
   } finally {
     await t.node.stop();

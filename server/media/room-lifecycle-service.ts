@@ -3,31 +3,26 @@ import type { Logger } from 'pino';
 import type { Db } from '../../db/client.ts';
 import { rooms } from '../../db/schema/index.ts';
 import type { RoomLifecycle } from '../../signaling/room-lifecycle.ts';
-import type { Bus } from '../bus/types.ts';
-
-export const ROOM_EVENTS_CHANNEL = 'room-events';
-export type RoomEvent =
-  | { type: 'room_started'; roomId: string; nodeId: string; at: string }
-  | { type: 'participant_joined'; roomId: string; peerId: string; role: string; at: string }
-  | { type: 'participant_left'; roomId: string; peerId: string; at: string }
-  | { type: 'room_ended'; roomId: string; reason: string; at: string };
+import type { ClusterBus } from '../cluster/cluster-bus.ts';
+import type { RoomDirectory } from '../cluster/room-directory.ts';
+import type { RoomEvent } from './room-events.ts';
 
 /** Records rooms in the database, claims them in the directory and emits lifecycle events on the bus. */
 export function createRoomLifecycle(
   db: Db,
-  bus: Bus,
-  nodeId: string,
+  bus: ClusterBus,
+  directory: RoomDirectory,
   logger: Logger,
-  claimTtlMs: number,
 ): RoomLifecycle {
+  const { nodeId } = directory;
   const emit = (event: RoomEvent) =>
     bus
-      .publish(ROOM_EVENTS_CHANNEL, event)
+      .publish('room-events', event)
       .catch((err) => logger.warn({ err, type: event.type }, 'room event not published'));
   const now = () => new Date().toISOString();
   return {
-    claim: async (roomId) => (await bus.claimRoom(roomId, nodeId, claimTtlMs)) === nodeId,
-    hostedElsewhere: async (roomId) => ![undefined, nodeId].includes(await bus.roomOwner(roomId)),
+    claim: (roomId) => directory.host(roomId),
+    hostedElsewhere: async (roomId) => ![undefined, nodeId].includes(await directory.owner(roomId)),
     async started(roomId) {
       await db
         .insert(rooms)
@@ -43,7 +38,7 @@ export function createRoomLifecycle(
     participantLeft: (roomId, peerId) => void emit({ type: 'participant_left', roomId, peerId, at: now() }),
     async ended(roomId, reason) {
       await db.update(rooms).set({ endedAt: new Date(), endReason: reason }).where(eq(rooms.id, roomId));
-      await bus.releaseRoom(roomId, nodeId);
+      await directory.unhost(roomId);
       await emit({ type: 'room_ended', roomId, reason, at: now() });
     },
   };

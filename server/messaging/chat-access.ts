@@ -4,7 +4,7 @@ import { PROBLEM } from '../api/problem-codes.ts';
 import type { AuditAction } from '../audit/audit-actions.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { currentContext } from '../request-context.ts';
-import { loadConversationFacts } from './conversation-facts.ts';
+import type { ConversationFactsCache } from './conversation-facts.ts';
 import { decideMessaging } from './decide-messaging.ts';
 import type { ChatActor, ConversationFacts, MessagingAction, MessagingDecision } from './types.ts';
 
@@ -19,7 +19,7 @@ export class ChatAccess {
   readonly memberId: string;
 
   constructor(
-    private readonly deps: { db: Db; audit: AuditLog },
+    private readonly deps: { db: Db; audit: AuditLog; facts: ConversationFactsCache },
     readonly who: ChatActor,
   ) {
     this.memberId = who.kind === 'user' ? who.actor.userId : who.guestId;
@@ -44,7 +44,7 @@ export class ChatAccess {
 
   async facts(conversationId: string): Promise<{ facts: ConversationFacts }> {
     if (typeof conversationId !== 'string' || !/^[0-9a-f-]{36}$/.test(conversationId)) throw notFound();
-    const facts = (await loadConversationFacts(this.deps.db, [conversationId], this.who)).get(conversationId);
+    const facts = await this.deps.facts.get(conversationId, this.who);
     if (!facts) throw notFound();
     return { facts };
   }

@@ -9,6 +9,7 @@ import type { MessagingConfig } from '../config.ts';
 import { DecryptionError, type MessageSealer } from '../crypto/index.ts';
 import { ChatAccess, type Allowed } from './chat-access.ts';
 import { ConversationDirectory } from './conversation-directory.ts';
+import type { ConversationFactsCache } from './conversation-facts.ts';
 import { visibleMessage } from './decide-messaging.ts';
 import type { ConversationEvent, ConversationFanOut } from './fan-out.ts';
 import { assertMessageId, messageBytes, type SendRateLimiter } from './limits.ts';
@@ -23,6 +24,7 @@ export type ChatDeps = {
   writer: MessageWriter;
   fanOut: ConversationFanOut;
   limiter: SendRateLimiter;
+  facts: ConversationFactsCache;
   config: MessagingConfig;
 };
 

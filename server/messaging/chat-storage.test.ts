@@ -13,6 +13,7 @@ import { ENGINES, openTestEngine } from '../../test/helpers/engines.ts';
 import { ProblemError } from '../api/errors.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { createBus } from '../bus/create-bus.ts';
+import { ClusterBus, type InvalidMessage } from '../cluster/cluster-bus.ts';
 import { DataKeyStore, KekRing, MessageSealer } from '../crypto/index.ts';
 import { OutboxNotificationProvider } from '../notifications/outbox-provider.ts';
 import type { LiveEvent } from './chat-repository.ts';
@@ -176,8 +177,10 @@ it('Redis fan-out: two Messaging instances on two bus connections deliver to eac
   const busB = await createBus(TEST_REDIS_URL, prefix);
   try {
     const keys = nodeKeys();
-    const a = (await chatNode(t.handle.db, keys, { bus: busA })).messaging;
-    const b = (await chatNode(t.handle.db, keys, { bus: busB })).messaging;
+    const invalid: InvalidMessage[] = [];
+    const typed = (bus: typeof busA) => new ClusterBus(bus, (i) => invalid.push(i));
+    const a = (await chatNode(t.handle.db, keys, { bus: typed(busA) })).messaging;
+    const b = (await chatNode(t.handle.db, keys, { bus: typed(busB) })).messaging;
     const s = await seedClinic(t.handle.db);
     const doctor = userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted');
     const room = (await a.forActor(doctor).roomConversation(s.appointmentId)).id;
@@ -200,6 +203,8 @@ it('Redis fan-out: two Messaging instances on two bus connections deliver to eac
     // A member that missed the publish catches up from the database.
     const missed = await b.forActor(doctor).after(room, 0);
     expect(missed.map((m) => m.body)).toEqual(['waiting here', 'hello all']);
+    // Every event crossed Redis in the shape its channel's schema names.
+    expect(invalid).toEqual([]);
     await stopDoctor();
     await stopGuest();
   } finally {

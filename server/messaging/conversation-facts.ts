@@ -84,3 +84,34 @@ export async function loadCareThreadFacts(
     typeof row!.guardian_ids === 'string' ? (JSON.parse(row!.guardian_ids) as string[]) : row!.guardian_ids;
   return { ...f, guardianIds, eligible: row!.eligible, patientsMayOpen: row!.patients_may_open };
 }
+
+/**
+ * Who a conversation is between (kind, clinic, appointment, doctor, patient) never changes once it
+ * exists, so those facts are kept per node after the first load: a send then decides without a
+ * query. What can change is loaded every time: the actor's clinics (fresh per request, by
+ * authentication), a guardian's standing and a guest's validity (the speakers who need them get
+ * uncached facts).
+ */
+export class ConversationFactsCache {
+  readonly #parties = new Map<string, ConversationFacts>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxEntries = 100_000,
+  ) {}
+
+  async get(conversationId: string, who: ChatActor): Promise<ConversationFacts | undefined> {
+    const volatile = who.kind === 'guest' || who.actor.onBehalfOf !== undefined;
+    if (!volatile) {
+      const cached = this.#parties.get(conversationId);
+      if (cached) return cached;
+    }
+    const facts = (await loadConversationFacts(this.db, [conversationId], who)).get(conversationId);
+    if (facts && !volatile) {
+      if (this.#parties.size >= this.maxEntries) this.#parties.clear();
+      // Only the immutable parties are relied on from the cache (guardianIds serve on-behalf-of speakers, who never read it).
+      this.#parties.set(conversationId, facts);
+    }
+    return facts;
+  }
+}

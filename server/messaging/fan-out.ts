@@ -1,31 +1,7 @@
-import type { Bus } from '../bus/types.ts';
-import type { MessageAudience } from '../../db/schema/index.ts';
+import type { ClusterBus } from '../cluster/cluster-bus.ts';
+import type { ConversationEvent } from './conversation-event.ts';
 
-/**
- * What travels on a conversation's bus channel after a commit. Bodies travel sealed (base64 of the
- * stored envelope), so Redis never holds message text; each subscribing node opens them with its
- * own key cache. The database stays the source of truth: a member that missed an event asks for
- * everything after its last seq.
- */
-export type ConversationEvent =
-  | {
-      type: 'message';
-      conversationId: string;
-      seq: number;
-      id: string;
-      senderId: string;
-      senderKind: 'user' | 'guest';
-      audience: MessageAudience;
-      sealed: string;
-      createdAt: string;
-    }
-  | { type: 'edited'; conversationId: string; seq: number; id: string; sealed: string; at: string }
-  | { type: 'deleted'; conversationId: string; seq: number; id: string; at: string }
-  | { type: 'receipt'; conversationId: string; memberId: string; kind: 'delivered' | 'read'; seq: number }
-  /** Ephemeral: never stored. */
-  | { type: 'typing'; conversationId: string; memberId: string; typing: boolean };
-
-export const conversationChannel = (conversationId: string) => `chat:${conversationId}`;
+export type { ConversationEvent };
 
 /**
  * Publishes conversation events and hands them to local listeners. One bus subscription per
@@ -39,7 +15,7 @@ export class ConversationFanOut {
   >();
 
   constructor(
-    private readonly bus: Bus | undefined,
+    private readonly bus: ClusterBus | undefined,
     private readonly onError: (err: unknown) => void,
   ) {}
 
@@ -49,7 +25,7 @@ export class ConversationFanOut {
       for (const l of this.#listeners.get(event.conversationId)?.set ?? []) l(event);
       return;
     }
-    this.bus.publish(conversationChannel(event.conversationId), event).catch(this.onError);
+    this.bus.publish('chat', event, event.conversationId).catch(this.onError);
   }
 
   async subscribe(
@@ -60,9 +36,13 @@ export class ConversationFanOut {
     if (!entry) {
       const set = new Set<(e: ConversationEvent) => void>();
       const ready = this.bus
-        ? this.bus.subscribe(conversationChannel(conversationId), (m) => {
-            for (const l of set) l(m as ConversationEvent);
-          })
+        ? this.bus.subscribe(
+            'chat',
+            (m) => {
+              for (const l of set) l(m);
+            },
+            conversationId,
+          )
         : Promise.resolve(async () => {});
       entry = { set, ready };
       this.#listeners.set(conversationId, entry);

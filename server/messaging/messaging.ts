@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import type { Db } from '../../db/client.ts';
 import { clinicMessagingSettings } from '../../db/schema/index.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { Bus } from '../bus/types.ts';
+import type { ClusterBus } from '../cluster/cluster-bus.ts';
 import type { MessagingConfig } from '../config.ts';
 import type { MessageSealer } from '../crypto/index.ts';
 import type { NotificationProvider } from '../notifications/types.ts';
 import { ChatRepository } from './chat-repository.ts';
+import { ConversationFactsCache } from './conversation-facts.ts';
 import { ConversationFanOut } from './fan-out.ts';
 import { SendRateLimiter } from './limits.ts';
 import { MessageWriter } from './message-writer.ts';
@@ -17,7 +18,7 @@ export type MessagingDeps = {
   db: Db;
   audit: AuditLog;
   sealer: MessageSealer;
-  bus: Bus | undefined;
+  bus: ClusterBus | undefined;
   logger: Logger;
   config: MessagingConfig;
   /** Unread e-mails go through the deployment's provider (SMTP or the outbox). */
@@ -36,6 +37,7 @@ export class Messaging {
   readonly writer: MessageWriter;
   readonly fanOut: ConversationFanOut;
   readonly limiter: SendRateLimiter;
+  readonly #facts: ConversationFactsCache;
   /** Started by the node (MESSAGE_NOTIFY_WORKER); tests call runOnce(). */
   readonly unreadNotifier: UnreadNotifier;
 
@@ -44,6 +46,7 @@ export class Messaging {
     this.fanOut = new ConversationFanOut(deps.bus, (err) =>
       deps.logger.warn({ err: { message: (err as Error)?.message } }, 'chat fan-out publish failed'),
     );
+    this.#facts = new ConversationFactsCache(deps.db);
     this.limiter = new SendRateLimiter(deps.config.ratePerSecond, deps.config.rateBurst);
     this.unreadNotifier = new UnreadNotifier({
       db: deps.db,
@@ -57,7 +60,7 @@ export class Messaging {
 
   forActor(who: ChatActor): ChatRepository {
     return new ChatRepository(
-      { ...this.deps, writer: this.writer, fanOut: this.fanOut, limiter: this.limiter },
+      { ...this.deps, writer: this.writer, fanOut: this.fanOut, limiter: this.limiter, facts: this.#facts },
       who,
     );
   }

@@ -9,8 +9,10 @@ export type SfuMetricsSource = {
 };
 
 /** One registry per node instance (no global default registry: tests start several nodes). */
-export function createMetrics(workerCount: () => number, sfu?: SfuMetricsSource) {
+export function createMetrics(workerCount: () => number, sfu?: SfuMetricsSource, nodeId?: string) {
   const registry = new Registry();
+  // Every series says which node it came from: one scrape config over N nodes stays apart.
+  if (nodeId) registry.setDefaultLabels({ node: nodeId });
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: 'carecall_signaling_requests_total',

@@ -9,6 +9,7 @@ import { AvailabilityService } from './availability.ts';
 import { BookingService } from './booking-service.ts';
 import { CalendarFeedService } from './calendar-feeds.ts';
 import { DoctorCalendarAccess } from './doctor-calendar-access.ts';
+import { DoctorSchedules } from './doctor-schedules.ts';
 import { ClinicSchedulingAdministration } from './clinic-scheduling-admin.ts';
 import { ClinicSchedulingService } from './clinic-settings.ts';
 import { DispatchService } from './dispatch-service.ts';
@@ -63,6 +64,15 @@ export function createScheduling(opts: {
     licenceNotices,
     calendarFeeds,
     doctorCalendars,
+    /** Doctors' availability, slots and licences, decided per caller (the routes' way in). */
+    doctorSchedules: new DoctorSchedules({
+      policy,
+      availability,
+      clinics,
+      licences,
+      calendars: doctorCalendars,
+      now,
+    }),
     /** Not started here: node.ts starts it after the database and stops it before. */
     createWorker: (logger: Logger) =>
       new SchedulingWorker(

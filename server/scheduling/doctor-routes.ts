@@ -13,65 +13,43 @@ const exceptionParam = z.object({ doctorId: idSchema, exceptionId: idSchema });
 
 /** /api/doctors/:doctorId: weekly availability, exceptions, slots, licences, appointments, .ics. */
 export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl: () => string) {
-  const { policy } = identity;
   const calendars = scheduling.doctorCalendars;
-  const doctorOf = (c: Context) => calendars.doctor(parseParams(c, doctorParam).doctorId);
+  const schedule = (c: Context<ApiEnv>) => scheduling.doctorSchedules.forActor(c.var.actor);
+  const doctorIdOf = (c: Context) => parseParams(c, doctorParam).doctorId;
   return new Hono<ApiEnv>()
     .use(authenticate(identity))
     .put('/:doctorId/schedule', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.schedule.manage', doctor);
-      const body = await parseBody(c, weeklyBody);
-      await scheduling.availability.setWeekly(
-        doctor.doctorId,
-        body.timeZone,
-        body.rules.map((r) => ({
+      const weekly = async () => {
+        const body = await parseBody(c, weeklyBody);
+        const rules = body.rules.map((r) => ({
           weekday: r.weekday,
           startMinute: r.start,
           endMinute: r.end,
           validFrom: r.validFrom ?? null,
           validUntil: r.validUntil ?? null,
-        })),
-      );
-      return c.json({ timeZone: body.timeZone, rules: body.rules.length }, 200);
+        }));
+        return { timeZone: body.timeZone, rules };
+      };
+      return c.json(await schedule(c).setWeekly(doctorIdOf(c), weekly), 200);
     })
-    .get('/:doctorId/schedule', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.schedule.read', doctor);
-      const q = parseQuery(c, scheduleQuery);
-      return c.json(await scheduling.availability.published(doctor.doctorId, q.from, q.to), 200);
-    })
+    .get('/:doctorId/schedule', async (c) =>
+      c.json(await schedule(c).published(doctorIdOf(c), () => parseQuery(c, scheduleQuery)), 200),
+    )
     .post('/:doctorId/exceptions', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.schedule.manage', doctor);
-      const b = await parseBody(c, exceptionBody);
-      const row = await scheduling.availability.addException(doctor.doctorId, {
-        date: b.date,
-        kind: b.kind,
-        startMinute: b.start ?? null,
-        endMinute: b.end ?? null,
-      });
-      return c.json(row, 201);
+      const exception = async () => {
+        const b = await parseBody(c, exceptionBody);
+        return { date: b.date, kind: b.kind, startMinute: b.start ?? null, endMinute: b.end ?? null };
+      };
+      return c.json(await schedule(c).addException(doctorIdOf(c), exception), 201);
     })
     .delete('/:doctorId/exceptions/:exceptionId', async (c) => {
       const { exceptionId } = parseParams(c, exceptionParam);
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.schedule.manage', doctor);
-      await scheduling.availability.removeException(doctor.doctorId, exceptionId);
+      await schedule(c).removeException(doctorIdOf(c), exceptionId);
       return c.body(null, 204);
     })
     .get('/:doctorId/slots', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.schedule.read', doctor);
-      const q = parseQuery(c, slotsQuery);
-      const shared = doctor.clinicIds.filter((id) => c.var.actor.clinicIds.includes(id));
-      const type = await scheduling.clinics.consultTypeIn(shared, q.consultTypeId);
-      const { timeZone, slots } = await scheduling.availability.slots(doctor.doctorId, {
-        fromDate: q.from,
-        toDate: q.to,
-        durationMinutes: type.durationMinutes,
-        now: scheduling.now(),
-      });
+      const open = await schedule(c).slots(doctorIdOf(c), () => parseQuery(c, slotsQuery));
+      const { timeZone, consultType: type } = open;
       return c.json(
         {
           timeZone,
@@ -82,7 +60,7 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
             priceMinor: type.priceMinor,
             currency: type.currency,
           },
-          slots: slots.map((s) => ({
+          slots: open.slots.map((s) => ({
             startsAt: s.start.toISOString(),
             endsAt: s.end.toISOString(),
             local: formatZoned(timeZone, s.start),
@@ -91,17 +69,12 @@ export function doctorRoutes(identity: Identity, scheduling: Scheduling, appUrl:
         200,
       );
     })
-    .get('/:doctorId/licences', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.licence.read', doctor);
-      return c.json({ licences: await scheduling.licences.list(doctor.doctorId) }, 200);
-    })
-    .post('/:doctorId/licences', async (c) => {
-      const doctor = await doctorOf(c);
-      await policy.require(c.var.actor, 'doctor.licence.manage', doctor);
-      const body = await parseBody(c, licenceBody);
-      return c.json(await scheduling.licences.add(doctor.doctorId, body, c.var.actor.userId), 201);
-    })
+    .get('/:doctorId/licences', async (c) =>
+      c.json({ licences: await schedule(c).licences(doctorIdOf(c)) }, 200),
+    )
+    .post('/:doctorId/licences', async (c) =>
+      c.json(await schedule(c).addLicence(doctorIdOf(c), () => parseBody(c, licenceBody)), 201),
+    )
     .get('/:doctorId/appointments', async (c) => {
       const { doctorId } = parseParams(c, doctorParam);
       return c.json({ appointments: await calendars.appointments(c.var.actor, doctorId) }, 200);

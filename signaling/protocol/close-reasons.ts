@@ -57,6 +57,12 @@ export const closeCatalogue = {
     after: 'final',
     text: 'this join link already holds as many connections as it may; close one first',
   },
+  // The room's host node died or drains: the same join token reaches its new host (placed anew).
+  room_moved: {
+    code: 4011,
+    after: 'rejoin',
+    text: 'the node hosting the room went away or is draining; join again to reach its new host',
+  },
   server_shutdown: { code: 1001, after: 'resume', text: 'the node is shutting down' },
   ping_timeout: { code: 1001, after: 'resume', text: 'the client stopped answering pings' },
   frame_too_large: { code: 1009, after: 'resume', text: 'a frame was over the transport cap' },

@@ -44,6 +44,8 @@ export const errorCodes = [
   'not_found',
   /** Only its sender edits or deletes a message, and only once deleted. */
   'not_editable',
+  /** The node hosting the room did not answer a relayed request in time: retry, or rejoin if it persists. */
+  'relay_timeout',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

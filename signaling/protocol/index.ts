@@ -1,5 +1,6 @@
 export * from './chat.ts';
 export * from './close-reasons.ts';
+export * from './cluster.ts';
 export * from './errors.ts';
 export * from './join-claims.ts';
 export * from './limits.ts';

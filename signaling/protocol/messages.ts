@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { chatRequestSchemas, type ChatNotifications, type ChatResponses } from './chat.ts';
+import type { ClusterNotifications } from './cluster.ts';
 import type { ErrorCode } from './errors.ts';
 import { mediaRequestSchemas, type MediaNotifications, type MediaResponses } from './media.ts';
 import {
@@ -48,7 +49,8 @@ export type ResponseData = WaitingRoomResponses & MediaResponses & ModerationRes
 export type Notifications = WaitingRoomNotifications &
   MediaNotifications &
   ModerationNotifications &
-  ChatNotifications;
+  ChatNotifications &
+  ClusterNotifications;
 
 export type ErrorBody = { code: ErrorCode; message: string; issues?: { path: string; message: string }[] };
 

@@ -12,7 +12,7 @@ import {
   type UserRole,
 } from '../../../db/schema/index.ts';
 import { AuditLog } from '../../audit/audit-log.ts';
-import type { Bus } from '../../bus/types.ts';
+import type { ClusterBus } from '../../cluster/cluster-bus.ts';
 import type { MessagingConfig } from '../../config.ts';
 import { createDataEncryption, type DataEncryption } from '../../crypto/index.ts';
 import { OutboxNotificationProvider } from '../../notifications/outbox-provider.ts';
@@ -34,7 +34,7 @@ export const TEST_MESSAGING: MessagingConfig = {
 export async function chatNode(
   db: Db,
   keys: { chainKey: Buffer; kek: Buffer },
-  opts: { bus?: Bus; config?: Partial<MessagingConfig>; notifier?: NotificationProvider } = {},
+  opts: { bus?: ClusterBus; config?: Partial<MessagingConfig>; notifier?: NotificationProvider } = {},
 ): Promise<{ messaging: Messaging; audit: AuditLog; encryption: DataEncryption }> {
   const audit = new AuditLog(db, keys.chainKey);
   const encryption = await createDataEncryption(

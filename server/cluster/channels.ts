@@ -1,0 +1,25 @@
+import type { z } from 'zod';
+import { revocationMessageSchema } from '../consultations/revocation-message.ts';
+import { roomEventSchema } from '../media/room-events.ts';
+import { relayMessageSchema } from './relay-messages.ts';
+import { conversationEventSchema } from '../messaging/conversation-event.ts';
+
+/**
+ * Every bus channel and the schema of its payload: one line per channel, nothing else here, so a
+ * feature adding its channel touches one line. A message that fails its schema is dropped at the
+ * edge (cluster-bus.ts) and never reaches a handler.
+ */
+export const busChannels = {
+  'room-events': roomEventSchema,
+  'join-grants': revocationMessageSchema,
+  /** Keyed by node id: that node's inbox of relayed signaling. */
+  'signal-relay': relayMessageSchema,
+  /** Keyed by conversation id: committed chat events and typing, bodies sealed. */
+  chat: conversationEventSchema,
+} as const satisfies Record<string, z.ZodType>;
+
+export type ChannelName = keyof typeof busChannels;
+/** What a publisher hands over on a channel. */
+export type ChannelInput<C extends ChannelName> = z.input<(typeof busChannels)[C]>;
+/** What a subscriber receives on a channel: validated. */
+export type ChannelMessage<C extends ChannelName> = z.output<(typeof busChannels)[C]>;

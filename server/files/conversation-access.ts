@@ -1,0 +1,77 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { rowsOf } from '../../db/rows.ts';
+import { appointments } from '../../db/schema/index.ts';
+import type { AuditAction } from '../audit/audit-actions.ts';
+import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
+import { ChatAccess } from '../messaging/chat-access.ts';
+import { ConversationFactsCache } from '../messaging/conversation-facts.ts';
+import type { Actor } from '../policy/types.ts';
+
+/** The conversation a file belongs to, as far as files need it. */
+export type FileConversation = {
+  id: string;
+  kind: 'room' | 'care';
+  clinicId: string;
+  patientId: string;
+};
+
+export type DecidedConversation = {
+  conversation: FileConversation;
+  /** The audit entry of an allowed file action, naming the actor (to append inside the action's transaction). */
+  entry: (action: AuditAction, fileId: string) => AuditEntry;
+};
+
+/**
+ * Who may send a file to (post) or fetch one from (read) a conversation: its members, as chat
+ * decides them. A refusal is audited and thrown (404 for a non-member, 403 otherwise).
+ */
+export interface ConversationAccess {
+  decide(
+    actor: Actor,
+    conversationId: string,
+    action: 'post' | 'read',
+    refusedAs: AuditAction,
+  ): Promise<DecidedConversation>;
+}
+
+/**
+ * ConversationAccess on the messaging core's decision (decideMessaging through ChatAccess). HTTP
+ * knows nothing of the room's waiting room: a patient counts as admitted to the room conversation
+ * while the consultation is in the call, and as absent (read-only) otherwise.
+ */
+export class MessagingConversationAccess implements ConversationAccess {
+  readonly #chat: { db: Db; audit: AuditLog; facts: ConversationFactsCache };
+
+  constructor(deps: { db: Db; audit: AuditLog }) {
+    this.#chat = { ...deps, facts: new ConversationFactsCache(deps.db) };
+  }
+
+  async decide(
+    actor: Actor,
+    conversationId: string,
+    action: 'post' | 'read',
+    refusedAs: AuditAction,
+  ): Promise<DecidedConversation> {
+    const probe = new ChatAccess(this.#chat, { kind: 'user', actor, presence: 'absent' });
+    const { facts } = await probe.facts(conversationId);
+    const presence =
+      facts.appointmentId && (await this.#inProgress(facts.appointmentId)) ? 'admitted' : 'absent';
+    const access = new ChatAccess(this.#chat, { kind: 'user', actor, presence });
+    const { decision } = await access.decided(conversationId, action, { audit: false, action: refusedAs });
+    return {
+      conversation: { id: facts.id, kind: facts.kind, clinicId: facts.clinicId, patientId: facts.patientId },
+      entry: (auditAction, fileId) => {
+        const e = access.entry(auditAction, decision, facts);
+        return { ...e, event: { ...e.event, resourceType: 'file', resourceId: fileId } };
+      },
+    };
+  }
+
+  async #inProgress(appointmentId: string): Promise<boolean> {
+    const result = await this.#chat.db.execute(
+      sql`select 1 from ${appointments} where ${appointments.id} = ${appointmentId} and ${appointments.status} = 'in_call'`,
+    );
+    return rowsOf(result).length > 0;
+  }
+}

@@ -1,0 +1,63 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { ProblemError } from '../api/errors.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
+
+const AUDIENCE = 'carecall.file-download';
+
+export type LinkClaims = { userId: string; sessionId: string; fileId: string; onBehalfOf?: string };
+
+/**
+ * Short-lived download links: a signed token (HS256 under a key derived for this purpose only)
+ * bound to one file, one user and that user's session. A link works without an Authorization
+ * header (a browser download cannot send one), so the download re-checks the session and the
+ * membership; a request that does carry a bearer must be the link's own user.
+ */
+export class DownloadLinks {
+  readonly #key: Uint8Array;
+
+  constructor(
+    key: Uint8Array,
+    readonly ttlSeconds: number,
+  ) {
+    this.#key = key;
+  }
+
+  async mint(c: LinkClaims): Promise<{ token: string; expiresAt: Date }> {
+    const exp = Math.floor(Date.now() / 1000) + this.ttlSeconds;
+    const token = await new SignJWT({
+      fid: c.fileId,
+      sid: c.sessionId,
+      ...(c.onBehalfOf ? { obo: c.onBehalfOf } : {}),
+    })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(c.userId)
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(this.#key);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async verify(token: unknown, fileId: string): Promise<LinkClaims> {
+    if (typeof token !== 'string' || token.length > 2000) throw invalid('the link has no valid token');
+    try {
+      const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], audience: AUDIENCE });
+      const { sub, sid, fid, obo } = payload as Record<string, unknown>;
+      if (typeof sub !== 'string' || typeof sid !== 'string' || typeof fid !== 'string')
+        throw invalid('the link is malformed');
+      if (fid !== fileId) throw invalid('the link is for another file');
+      return {
+        userId: sub,
+        sessionId: sid,
+        fileId: fid,
+        ...(typeof obo === 'string' ? { onBehalfOf: obo } : {}),
+      };
+    } catch (err) {
+      if (err instanceof ProblemError) throw err;
+      if (err instanceof errors.JWTExpired) throw invalid('the link has expired: ask for a new one');
+      throw invalid('the link is not valid');
+    }
+  }
+}
+
+export const invalid = (detail: string) => new ProblemError(403, PROBLEM.fileLinkInvalid, detail);

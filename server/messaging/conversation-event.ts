@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { MESSAGE_AUDIENCES } from '../../db/schema/index.ts';
+
+const conversationId = z.string().min(1);
+const seq = z.number().int().nonnegative();
+
+/**
+ * What travels on a conversation's bus channel after a commit. Bodies travel sealed (base64 of the
+ * stored envelope), so Redis never holds message text; each subscribing node opens them with its
+ * own key cache. The database stays the source of truth: a member that missed an event asks for
+ * everything after its last seq.
+ */
+export const conversationEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('message'),
+    conversationId,
+    seq,
+    id: z.string().min(1),
+    senderId: z.string(),
+    senderKind: z.enum(['user', 'guest']),
+    audience: z.enum(MESSAGE_AUDIENCES),
+    sealed: z.string(),
+    createdAt: z.string(),
+  }),
+  z.object({
+    type: z.literal('edited'),
+    conversationId,
+    seq,
+    id: z.string().min(1),
+    sealed: z.string(),
+    at: z.string(),
+  }),
+  z.object({ type: z.literal('deleted'), conversationId, seq, id: z.string().min(1), at: z.string() }),
+  z.object({
+    type: z.literal('receipt'),
+    conversationId,
+    memberId: z.string(),
+    kind: z.enum(['delivered', 'read']),
+    seq,
+  }),
+  /** Ephemeral: never stored. */
+  z.object({ type: z.literal('typing'), conversationId, memberId: z.string(), typing: z.boolean() }),
+]);
+
+export type ConversationEvent = z.infer<typeof conversationEventSchema>;
