@@ -29,6 +29,7 @@ import { demoLinks, type DemoRoom } from './demo/routes.ts';
 import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
+import { RoomChatService } from './messaging/room-chat.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -289,6 +290,7 @@ export class CareCallNode {
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
+      chat: new RoomChatService(this.db.db, this.services.messaging),
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });

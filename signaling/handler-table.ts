@@ -1,3 +1,4 @@
+import type { RoomChat } from './chat-port.ts';
 import type { IceServerInfo, Method, RequestData, ResponseData } from './protocol/index.ts';
 import type { JoinGrantCheck } from './join-grants.ts';
 import type { Member } from './member.ts';
@@ -10,6 +11,8 @@ export type RoomRequestDeps = {
   iceServersFor?: ((peerId: string) => IceServerInfo[]) | undefined;
   /** Whether the join token still stands for something (checked at join); none = always. */
   grants?: JoinGrantCheck | undefined;
+  /** The room's conversation (server messaging); none = chat requests are refused. */
+  chat?: RoomChat | undefined;
 };
 
 /** Who is asking: the room member (its session is `member.session`) and the room tier's services. */

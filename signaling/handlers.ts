@@ -1,3 +1,4 @@
+import { chatHandlers } from './chat-handlers.ts';
 import type { HandlersFor, RequestContext } from './handler-table.ts';
 import { mediaHandlers } from './media-handlers.ts';
 import { moderationHandlers } from './moderation-handlers.ts';
@@ -10,6 +11,7 @@ export const handlers: HandlersFor<Method> = {
   ...waitingRoomHandlers,
   ...mediaHandlers,
   ...moderationHandlers,
+  ...chatHandlers,
 };
 
 /** A session's requests, answered for this room member. */

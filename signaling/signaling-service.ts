@@ -21,6 +21,7 @@ import type { RoomHub } from './room-hub.ts';
 import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
 import type { JoinGrantCheck } from './join-grants.ts';
+import type { RoomChat } from './chat-port.ts';
 import { deferredHandler, relayHandler, type SignalRouter } from './relay.ts';
 
 export type SignalingDeps = {
@@ -34,6 +35,8 @@ export type SignalingDeps = {
   joinDeadlineMs?: number | undefined;
   iceServersFor?: (peerId: string) => IceServerInfo[];
   grants?: JoinGrantCheck;
+  /** Room chat (the server's messaging behind a small interface). */
+  chat?: RoomChat;
   /** Connections one identity (one join token) may hold at once (JOIN_TOKEN_MAX_SOCKETS); default 3. */
   maxSocketsPerIdentity?: number;
   /** Many nodes: where each room lives; a room hosted elsewhere is relayed there. None = all rooms here. */
@@ -60,7 +63,12 @@ export function createSignalingService(deps: SignalingDeps) {
   const perIdentity = new Map<string, number>();
   const maxSockets = deps.maxSocketsPerIdentity ?? DEFAULT_MAX_SOCKETS_PER_IDENTITY;
   const held = (claims: JoinClaims) => perIdentity.get(identityKey(claims)) ?? 0;
-  const roomDeps = { hub: deps.hub, iceServersFor: deps.iceServersFor, grants: deps.grants };
+  const roomDeps = {
+    hub: deps.hub,
+    iceServersFor: deps.iceServersFor,
+    grants: deps.grants,
+    chat: deps.chat,
+  };
   const forget = (session: Session) => {
     sessions.delete(session.resumeKey);
     const key = identityKey(session.claims);

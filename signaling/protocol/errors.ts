@@ -34,6 +34,16 @@ export const errorCodes = [
   'invalid_target',
   /** Too many requests of this kind in a short time: wait and try again. */
   'rate_limited',
+  /** A chat message longer than the server's limit (MESSAGE_MAX_BYTES of UTF-8). */
+  'message_too_large',
+  /** A chat message without text, or with text that cannot be stored. */
+  'message_empty',
+  /** Not allowed in this conversation now (waiting room reads, an expired guest, after the call). */
+  'not_allowed',
+  /** No such conversation or message for this caller. */
+  'not_found',
+  /** Only its sender edits or deletes a message, and only once deleted. */
+  'not_editable',
   /** The node hosting the room did not answer a relayed request in time: retry, or rejoin if it persists. */
   'relay_timeout',
   'internal',

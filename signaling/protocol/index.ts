@@ -1,3 +1,4 @@
+export * from './chat.ts';
 export * from './close-reasons.ts';
 export * from './cluster.ts';
 export * from './errors.ts';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chatRequestSchemas, type ChatNotifications, type ChatResponses } from './chat.ts';
 import type { ClusterNotifications } from './cluster.ts';
 import type { ErrorCode } from './errors.ts';
 import { mediaRequestSchemas, type MediaNotifications, type MediaResponses } from './media.ts';
@@ -23,6 +24,7 @@ export const requestSchemas = {
   ...waitingRoomRequestSchemas,
   ...mediaRequestSchemas,
   ...moderationRequestSchemas,
+  ...chatRequestSchemas,
 } as const;
 
 type Disjoint<A, B> = [Extract<keyof A, keyof B>] extends [never] ? true : false;
@@ -31,19 +33,23 @@ const featuresAreDisjoint: [
   Disjoint<typeof waitingRoomRequestSchemas, typeof mediaRequestSchemas>,
   Disjoint<typeof waitingRoomRequestSchemas, typeof moderationRequestSchemas>,
   Disjoint<typeof mediaRequestSchemas, typeof moderationRequestSchemas>,
-] = [true, true, true];
+  Disjoint<typeof chatRequestSchemas, typeof waitingRoomRequestSchemas>,
+  Disjoint<typeof chatRequestSchemas, typeof mediaRequestSchemas>,
+  Disjoint<typeof chatRequestSchemas, typeof moderationRequestSchemas>,
+] = [true, true, true, true, true, true];
 void featuresAreDisjoint;
 
 export type Method = keyof typeof requestSchemas;
 export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
 
 // Response data is produced by our own server; the client trusts these types.
-export type ResponseData = WaitingRoomResponses & MediaResponses & ModerationResponses;
+export type ResponseData = WaitingRoomResponses & MediaResponses & ModerationResponses & ChatResponses;
 
 /** Server -> client notifications, keyed by method. */
 export type Notifications = WaitingRoomNotifications &
   MediaNotifications &
   ModerationNotifications &
+  ChatNotifications &
   ClusterNotifications;
 
 export type ErrorBody = { code: ErrorCode; message: string; issues?: { path: string; message: string }[] };

@@ -132,6 +132,19 @@ export const en = {
   'source.webcam': 'camera',
   'source.screen': 'screen share',
   'shortcuts.hint': 'Shortcuts: M microphone, V camera',
+  'chat.title': 'Chat',
+  'chat.unread': '{count} unread',
+  'chat.deleted': 'Message deleted',
+  'chat.edited': '(edited)',
+  'chat.sent': 'sent',
+  'chat.delivered': 'delivered',
+  'chat.read': 'read',
+  'chat.sending': 'sending…',
+  'chat.failed': 'not sent',
+  'chat.typing': 'Someone is typing…',
+  'chat.message': 'Message',
+  'chat.toHosts': 'Message to the doctor',
+  'chat.send': 'Send',
 } as const;
 
 export type MessageKey = keyof typeof en;

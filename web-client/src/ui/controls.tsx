@@ -5,7 +5,7 @@ import { BackgroundPicker } from './background-picker.tsx';
 import type { CallState, CallStore } from './call-store.ts';
 import type { Layout } from './stage.tsx';
 
-type Panel = 'none' | 'devices' | 'participants' | 'background';
+type Panel = 'none' | 'devices' | 'participants' | 'background' | 'chat';
 export type ControlsProps = {
   store: CallStore;
   state: CallState;
@@ -14,6 +14,8 @@ export type ControlsProps = {
   panel: Panel;
   setPanel: (p: Panel) => void;
   isHost: boolean;
+  /** Unread chat messages, shown on the chat button. */
+  chatUnread: number;
 };
 
 const report = (store: CallStore) => (err: unknown) =>
@@ -127,7 +129,16 @@ function BackgroundMenu({
   );
 }
 
-export function Controls({ store, state, layout, setLayout, panel, setPanel, isHost }: ControlsProps) {
+export function Controls({
+  store,
+  state,
+  layout,
+  setLayout,
+  panel,
+  setPanel,
+  isHost,
+  chatUnread,
+}: ControlsProps) {
   const inCall = state.phase === 'inCall';
   const ended = state.phase === 'left' || state.phase === 'closed' || state.phase === 'failed';
   const [confirmEnd, setConfirmEnd] = useState(false);
@@ -217,6 +228,21 @@ export function Controls({ store, state, layout, setLayout, panel, setPanel, isH
             onClick={() => setPanel(panel === 'participants' ? 'none' : 'participants')}
           >
             {t('controls.participants', { count: state.participants.length || 1 })}
+          </button>
+          <button
+            id="chat-toggle"
+            type="button"
+            disabled={state.phase !== 'inCall' && state.phase !== 'waiting'}
+            aria-expanded={panel === 'chat'}
+            aria-controls={panel === 'chat' ? 'chat' : undefined}
+            onClick={() => setPanel(panel === 'chat' ? 'none' : 'chat')}
+          >
+            {t('chat.title')}
+            {chatUnread > 0 && (
+              <span class="badge" aria-label={t('chat.unread', { count: chatUnread })}>
+                {chatUnread}
+              </span>
+            )}
           </button>
           <button
             id="layout"

@@ -3,6 +3,7 @@ import { clock, hasMessage, t } from '../i18n/index.ts';
 import type { CallState, CallStore } from './call-store.ts';
 import { Controls, useShortcuts } from './controls.tsx';
 import { useCall, useNow } from './hooks.ts';
+import { ChatPanel, useRoomChat } from './chat-panel.tsx';
 import { ParticipantsPanel, WaitingRoomPanel } from './side-panels.tsx';
 import { RemoteAudio, Stage, type Layout } from './stage.tsx';
 import { WaitingScreen } from './waiting-screen.tsx';
@@ -76,7 +77,9 @@ export function RoomApp({
 }) {
   const state = useCall(store);
   const [layout, setLayout] = useState<Layout>('grid');
-  const [panel, setPanel] = useState<'none' | 'devices' | 'participants' | 'background'>('none');
+  const [panel, setPanel] = useState<'none' | 'devices' | 'participants' | 'background' | 'chat'>('none');
+  // The chat lives while the panel is closed: the unread badge and re-sends need it.
+  const chat = useRoomChat(store, state);
   useShortcuts(store, state);
   const inCall = state.phase === 'inCall';
   return (
@@ -99,6 +102,7 @@ export function RoomApp({
         {panel === 'participants' && inCall && (
           <ParticipantsPanel store={store} state={state} canModerate={canModerate} />
         )}
+        {panel === 'chat' && chat && <ChatPanel chat={chat} state={state} />}
       </div>
       <Controls
         store={store}
@@ -108,6 +112,7 @@ export function RoomApp({
         panel={panel}
         setPanel={setPanel}
         isHost={canModerate}
+        chatUnread={chat?.unread ?? 0}
       />
       <RemoteAudio store={store} state={state} />
     </>
