@@ -65,6 +65,7 @@ it(
         'signal relay',
         'cluster heartbeat',
         'rooms',
+        'unread chat notices',
         'scheduling worker',
         'audit checkpoints',
         'password hashing threads',

@@ -43,16 +43,23 @@ const webcamProducers = () =>
     .producersBySource('webcam')
     .map((p) => p.producerId);
 
-type Picture = { gradient: number; r: number; g: number; b: number; framesDecoded: number };
+type Picture = { gradient: number; r: number; g: number; b: number; framesDecoded: number; width: number };
 /**
  * b's decoded picture of a's camera: mean absolute difference between neighbouring pixels (how
  * much fine detail; blur lowers it) and the mean colour, averaged over 5 frames 200 ms apart.
+ * `width`: sample only once the decoded picture has that width. Simulcast may switch layers under
+ * load, and an upscaled low layer has less detail than a high one whatever the sender does, so
+ * detail is only compared between pictures of the same layer.
  */
-async function received(): Promise<Picture> {
+async function received(width = 0): Promise<Picture> {
   return evalIn<Picture>(
     b,
     `(async () => {
       const video = [...document.querySelectorAll('video[data-consumer]')].find(v => v.videoWidth > 0);
+      for (const until = Date.now() + 15000; ${width} > 0 && video.videoWidth !== ${width}; ) {
+        if (Date.now() > until) throw new Error('the decoded width never came back to ${width}: ' + video.videoWidth);
+        await new Promise(res => setTimeout(res, 100));
+      }
       const c = new OffscreenCanvas(320, 180); const ctx = c.getContext('2d', { willReadFrequently: true });
       let gradient = 0, r = 0, g = 0, b = 0;
       for (let n = 0; n < 5; n++) {
@@ -67,7 +74,7 @@ async function received(): Promise<Picture> {
         await new Promise(res => setTimeout(res, 200));
       }
       const s = await window.carecall.stats();
-      return { gradient, r, g, b, framesDecoded: s.video.find(v => v.source === 'webcam').framesDecoded };
+      return { gradient, r, g, b, width: video.videoWidth, framesDecoded: s.video.find(v => v.source === 'webcam').framesDecoded };
     })()`,
   );
 }
@@ -124,7 +131,7 @@ it('blur on: same producer and consumer, the other side keeps decoding, the pict
   await chooseBackground(a, 'blur');
   expect(await sentTrackIsEffect(a)).toBe(true);
   await sleep(1500); // the encoder settles on the new picture
-  const blurred = await received();
+  const blurred = await received(raw.width);
   await sleep(2000);
   const later = await received();
   console.log(`gradient raw ${raw.gradient.toFixed(2)} -> blurred ${blurred.gradient.toFixed(2)}`);
@@ -133,7 +140,9 @@ it('blur on: same producer and consumer, the other side keeps decoding, the pict
   // Over ~3 s it keeps decoding (the rate is the benchmark's business: two pages share 2 cores here).
   expect(later.framesDecoded - blurred.framesDecoded).toBeGreaterThan(15);
   // The fake camera's picture holds no person: all of it is background, all of it is blurred.
-  expect(blurred.gradient).toBeLessThan(raw.gradient * 0.7);
+  // The segmenter keeps the moving shape sharp, so not all detail goes: 0.51-0.66 of the raw
+  // picture's in runs here, about 1.0 for an unprocessed picture of the same layer.
+  expect(blurred.gradient).toBeLessThan(raw.gradient * 0.8);
   const stats = await evalIn<{ framesIn: number; framesOut: number }>(
     a,
     'window.carecall.background.effect.stats',
@@ -188,11 +197,11 @@ it('switching camera keeps the effect on the new camera, same output track and p
     timeout: 10_000,
   });
   await sleep(1500);
-  const after = await received();
+  const after = await received(raw.width);
   expect(await evalIn(a, 'window.carecall.background.effect.track.id')).toBe(outputBefore);
   expect(await sentTrackIsEffect(a)).toBe(true);
   expect(webcamProducers()).toEqual(producers);
-  expect(after.gradient).toBeLessThan(raw.gradient * 0.7);
+  expect(after.gradient).toBeLessThan(raw.gradient * 0.8);
   // And back to the first camera, still through the effect (the next test compares with its raw picture).
   if (!(await a.$('#device-camera'))) await a.click('#devices');
   await a.select('#device-camera', before);
@@ -209,7 +218,7 @@ it('off restores the raw camera track; the effect is freed', async () => {
   expect(await sentTrackIsCamera(a)).toBe(true);
   expect(await evalIn(a, 'window.carecall.background.effect === undefined')).toBe(true);
   await sleep(1500);
-  const back = await received();
+  const back = await received(raw.width);
   expect(back.gradient).toBeGreaterThan(raw.gradient * 0.8);
 });
 
