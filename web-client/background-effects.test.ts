@@ -139,8 +139,7 @@ it('blur on: same producer and consumer, the other side keeps decoding, the pict
   expect(await evalIn<string[]>(b, '[...window.carecall.client.consumers.keys()]')).toEqual(consumers);
   // Over ~3 s it keeps decoding (the rate is the benchmark's business: two pages share 2 cores here).
   expect(later.framesDecoded - blurred.framesDecoded).toBeGreaterThan(15);
-  // The fake camera's picture holds no person: all of it is background, all of it is blurred.
-  // The segmenter keeps the moving shape sharp, so not all detail goes: 0.51-0.66 of the raw
+  // The fake camera holds no person; the segmenter keeps its moving shape sharp, so not all detail goes: 0.51-0.66 of the raw
   // picture's in runs here, about 1.0 for an unprocessed picture of the same layer.
   expect(blurred.gradient).toBeLessThan(raw.gradient * 0.8);
   const stats = await evalIn<{ framesIn: number; framesOut: number }>(
