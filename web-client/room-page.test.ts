@@ -138,8 +138,11 @@ describe('in the call', () => {
     await a.waitForFunction(
       `window.carecall.client.published.get('webcam').track.getSettings().deviceId === '${other}'`,
     );
-    // The new camera's first frames take a moment (the encoder restarts low); then the same consumer decodes on.
-    await new Promise((r) => setTimeout(r, 1000));
+    // The new camera's first frames take a moment (the encoder restarts low; seconds when CI loads both
+    // cores): wait for the first of them, then the same consumer decodes on at a steady rate.
+    const switchedAt = frames(await pageStats(b));
+    for (let waited = 0; frames(await pageStats(b)) <= switchedAt + 1 && waited < 10_000; waited += 250)
+      await new Promise((r) => setTimeout(r, 250));
     expect(await decoding(b, 2000)).toBeGreaterThan(10);
     expect(await evalIn<string[]>(b, '[...window.carecall.client.consumers.keys()]')).toEqual(
       consumersBefore,
