@@ -30,6 +30,7 @@ import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 import { RoomChatService } from './messaging/room-chat.ts';
+import { RoomFilesService } from './files/room-files.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -300,6 +301,7 @@ export class CareCallNode {
       accept: (connection, token) => signaling.openRelayed(connection, token),
       draining: () => this.#draining,
     }));
+    const roomChat = new RoomChatService(this.db.db, this.services.messaging);
     const signaling = createSignalingService({
       router: relay,
       verify: this.services.verifyJoinToken,
@@ -310,7 +312,8 @@ export class CareCallNode {
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
-      chat: new RoomChatService(this.db.db, this.services.messaging),
+      chat: roomChat,
+      files: new RoomFilesService(roomChat, this.services.files.grants),
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });

@@ -16,6 +16,7 @@ import { Messaging } from './messaging/messaging.ts';
 import { MessagingConversationAccess } from './files/conversation-access.ts';
 import { DownloadLinks } from './files/download-links.ts';
 import { Files } from './files/files.ts';
+import { RoomFileGrants, ROOM_FILE_GRANT_TTL_SECONDS } from './files/room-file-grants.ts';
 import { Thumbnailer } from './files/thumbnails.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { LocalDiskBlobStore } from './storage/local-disk-blob-store.ts';
@@ -92,6 +93,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     sealer: encryption.messages,
     blobs,
     links: new DownloadLinks(identity.keys.derive('file-download-links'), config.files.linkTtlSeconds),
+    grants: new RoomFileGrants(identity.keys.derive('room-file-grants'), ROOM_FILE_GRANT_TTL_SECONDS),
     thumbnails: new Thumbnailer({
       db,
       blobs,
