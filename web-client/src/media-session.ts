@@ -83,7 +83,10 @@ export class MediaSession extends TypedEvents<MediaEvents> {
       signaling: host.signaling,
       recvTransport: () => this.#recvTransport,
       peer: host.peer,
-      onTrack: (remote) => this.emit('remoteTrack', remote),
+      onTrack: (remote) => {
+        this.#path.timeline.note(`consumed:${remote.kind}`);
+        this.emit('remoteTrack', remote);
+      },
       onTrackEnded: (consumerId) => this.emit('remoteTrackEnded', consumerId),
       onError: (err) => this.emit('error', err),
     });
@@ -220,12 +223,16 @@ export class MediaSession extends TypedEvents<MediaEvents> {
   async rebuildTransports() {
     if (this.#rebuilding) return;
     this.#rebuilding = true;
+    const { timeline } = this.#path;
     try {
+      timeline.note('rebuild:start');
       this.close();
       this.emit('mediaReset');
       const { producers } = await this.host.signaling().request('resetTransports', {});
+      timeline.note('rebuild:serverReset');
       this.emit('connection', 'transportsRebuilt');
       await this.host.restart(producers);
+      timeline.note('rebuild:mediaRestarted');
     } catch (err) {
       this.emit('error', err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -268,12 +275,14 @@ export class MediaSession extends TypedEvents<MediaEvents> {
       this.#sendTransport = transport;
     }
     const simulcast = source === 'webcam' && track.kind === 'video' && this.opts.simulcast !== false;
-    return this.#sendTransport.produce({
+    const producer = await this.#sendTransport.produce({
       track,
       appData: { source },
       stopTracks: false, // the same track is produced again after a media reset or rejoin
       ...(simulcast ? { encodings: WEBCAM_LAYERS, codecOptions: { videoGoogleStartBitrate: 1000 } } : {}),
     });
+    this.#path.timeline.note(`produced:${source}`);
+    return producer;
   }
 
   #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
@@ -286,6 +295,7 @@ export class MediaSession extends TypedEvents<MediaEvents> {
       iceServers: this.#iceServers,
       iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
       onConnectionState: (state) => {
+        this.#path.timeline.note(`state:${direction}:${state}`);
         clearTimeout(disconnectedTimer);
         // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
         // recover; 'disconnected' may heal by itself, so give it a moment before restarting.

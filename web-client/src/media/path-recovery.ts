@@ -1,6 +1,7 @@
 import type { types } from 'mediasoup-client';
 import type { SignalingClient } from '../signaling-client.ts';
 import { PATH_WATCH_INTERVAL_MS, PathWatch } from './path-watch.ts';
+import { PathTimeline } from './path-timeline.ts';
 
 /**
  * After an ICE restart for a lost path, how long media may stay silent before the transports are
@@ -25,6 +26,7 @@ export type PathRecoveryHost = {
 /** ICE restarts (asked for, or on a lost path) and, when a restart is not enough, new transports. */
 export class PathRecovery {
   readonly watch: PathWatch;
+  readonly timeline = new PathTimeline();
   #iceRestarting = false;
   #rebuildTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -33,6 +35,7 @@ export class PathRecovery {
       transports: host.transports,
       expectsInbound: host.expectsInbound,
       onPathLost: () => this.recover(),
+      timeline: this.timeline,
     });
   }
 
@@ -43,11 +46,13 @@ export class PathRecovery {
     await Promise.all(
       this.host.transports().map(async (transport) => {
         if (!transport || transport.closed) return;
+        this.timeline.note(`iceRestart:asked:${transport.direction}`);
         const { iceParameters } = await this.host
           .signaling()
           .request('restartIce', { transportId: transport.id });
-        if (!transport.closed)
-          await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
+        if (transport.closed) return;
+        await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
+        this.timeline.note(`iceRestart:applied:${transport.direction}`);
       }),
     );
   }
@@ -67,8 +72,9 @@ export class PathRecovery {
     clearTimeout(this.#rebuildTimer);
     this.#rebuildTimer = setTimeout(() => {
       if (!this.host.inCall() || !this.watch.enabled) return;
-      if (this.watch.silentMs() >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS)
-        void this.host.rebuildTransports();
+      const silentMs = this.watch.silentMs();
+      if (silentMs >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS) void this.host.rebuildTransports();
+      else this.timeline.note(`rebuild:notNeeded:${silentMs}ms`);
     }, REBUILD_AFTER_RESTART_MS);
   }
 

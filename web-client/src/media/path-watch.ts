@@ -1,4 +1,6 @@
 import type { types } from 'mediasoup-client';
+import { mediaPacketsReceived, packetsReceived, selectedPair } from './path-stats.ts';
+import type { PathTimeline } from './path-timeline.ts';
 
 export type PathWatchOptions = {
   transports: () => (types.Transport | undefined)[];
@@ -8,6 +10,7 @@ export type PathWatchOptions = {
   onPathLost: (silentMs: number) => void;
   intervalMs?: number;
   stallMs?: number;
+  timeline?: PathTimeline | undefined;
 };
 
 /** When a transport's counter last made progress, and whether it was expected to then. */
@@ -37,6 +40,9 @@ const MAX_COOLDOWN_MS = 30_000;
 export class PathWatch {
   enabled = true;
   readonly #seen = new Map<string, Seen>();
+  /** Per transport: the selected pair last seen, and whether it had gone silent (for the timeline). */
+  readonly #pairs = new Map<string, string>();
+  readonly #stalled = new Set<string>();
   readonly #interval: number;
   readonly #stall: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -57,6 +63,8 @@ export class PathWatch {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#seen.clear();
+    this.#pairs.clear();
+    this.#stalled.clear();
   }
 
   /** How long the path has looked silent, by the same rule as a declaration (0 if nothing is expected). */
@@ -81,7 +89,7 @@ export class PathWatch {
     try {
       const now = Date.now();
       const current = new Set(this.o.transports().map((t) => t?.id));
-      for (const id of this.#seen.keys()) if (!current.has(id)) this.#seen.delete(id); // closed transports
+      for (const id of this.#seen.keys()) if (!current.has(id)) this.#forget(id); // closed transports
       const silence: Partial<Record<'send' | 'recv', number>> = {};
       for (const transport of this.o.transports()) {
         if (!transport || transport.closed) continue;
@@ -89,13 +97,21 @@ export class PathWatch {
         const recv = transport.direction === 'recv';
         const count = recv ? mediaPacketsReceived(report) : packetsReceived(report);
         const expected = this.o.expectsInbound(transport);
+        this.#notePair(transport, report);
         const seen = this.#seen.get(transport.id);
         // Progress: any media packet on a receiving transport, a few feedback packets on a sending one.
         // Starting to expect traffic (a first consumer, a resumed producer) starts the clock afresh.
         if (!seen || !seen.expected || count - seen.count >= (recv ? 1 : FEEDBACK_PACKETS)) {
+          if (seen && this.#stalled.delete(transport.id))
+            this.o.timeline?.note(`flowing:${transport.direction}`);
           this.#seen.set(transport.id, { count, at: now, expected });
         } else seen.expected = expected;
-        if (expected) silence[transport.direction] = now - this.#seen.get(transport.id)!.at;
+        const silent = now - this.#seen.get(transport.id)!.at;
+        if (expected) silence[transport.direction] = silent;
+        if (expected && silent >= this.#stall && !this.#stalled.has(transport.id)) {
+          this.#stalled.add(transport.id);
+          this.o.timeline?.note(`silent:${transport.direction}`, this.#seen.get(transport.id)!.at);
+        }
       }
       // Our own feedback speaks for our path whenever we send; someone else's media only when we do not.
       const silentMs = silence.send ?? silence.recv;
@@ -108,6 +124,7 @@ export class PathWatch {
       this.#quietUntil = now + this.#cooldown;
       this.#cooldown = Math.min(this.#cooldown * 2, MAX_COOLDOWN_MS);
       this.pathChanged(now);
+      this.o.timeline?.note(`pathLost:${silence.send === undefined ? 'recv' : 'send'}:${silentMs}ms`);
       this.o.onPathLost(silentMs);
     } catch {
       // A transport closed between the check and getStats: the next tick sees the new set.
@@ -115,26 +132,19 @@ export class PathWatch {
       this.#busy = false;
     }
   }
-}
 
-/** RTP media packets received on all of a receiving transport's streams. */
-function mediaPacketsReceived(report: RTCStatsReport): number {
-  let packets = 0;
-  report.forEach((s: Record<string, unknown>) => {
-    if (s.type === 'inbound-rtp' && typeof s.packetsReceived === 'number') packets += s.packetsReceived;
-  });
-  return packets;
-}
+  #notePair(transport: types.Transport, report: RTCStatsReport) {
+    if (!this.o.timeline) return;
+    const pair = selectedPair(report);
+    const key = pair ? `${pair.protocol} ${pair.local}->${pair.remote}` : 'none';
+    if (this.#pairs.get(transport.id) === key) return;
+    this.#pairs.set(transport.id, key);
+    this.o.timeline.note(`pair:${transport.direction}:${key}`);
+  }
 
-/** Packets that arrived on the transport (RTCP, STUN answers; a sending transport gets no media). */
-function packetsReceived(report: RTCStatsReport): number {
-  let transportPackets: number | undefined;
-  let pairPackets = 0;
-  report.forEach((s: Record<string, unknown>) => {
-    if (s.type === 'transport' && typeof s.packetsReceived === 'number')
-      transportPackets = (transportPackets ?? 0) + s.packetsReceived;
-    if (s.type === 'candidate-pair' && typeof s.packetsReceived === 'number')
-      pairPackets += s.packetsReceived;
-  });
-  return transportPackets ?? pairPackets;
+  #forget(transportId: string) {
+    this.#seen.delete(transportId);
+    this.#pairs.delete(transportId);
+    this.#stalled.delete(transportId);
+  }
 }
