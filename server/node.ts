@@ -263,11 +263,7 @@ export class CareCallNode {
     await this.heartbeat.start();
     this.#onStop('cluster heartbeat', () => this.heartbeat.stop());
 
-    if (config.demo)
-      this.demo = {
-        roomId: randomBytes(12).toString('base64url'),
-        key: randomBytes(9).toString('base64url'),
-      };
+    if (config.demo) this.demo = { key: randomBytes(9).toString('base64url') };
     const app = (this.app = createApp(this.services, {
       logger,
       demo: this.demo,
