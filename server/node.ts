@@ -164,6 +164,7 @@ export class CareCallNode {
       announcedIp: config.rtc.announcedIp,
       basePort: config.rtc.port,
       socketsPerWorker: config.rtc.socketsPerWorker,
+      roomPeersPerWorker: config.rtc.roomPeersPerWorker,
       transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) =>
