@@ -3,6 +3,7 @@ import type { Db } from '../../db/client.ts';
 import { users } from '../../db/schema/index.ts';
 import type { UserAuth, UserIdentity } from '../../signaling/user-chat-port.ts';
 import { ProblemError } from '../api/errors.ts';
+import { PROBLEM } from '../api/problem-codes.ts';
 import type { Actor } from '../policy/types.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import type { SessionService } from './sessions.ts';
@@ -16,7 +17,7 @@ export function userSocketAuth(deps: { db: Db; tokens: AccessTokens; sessions: S
   const live = async (identity: UserIdentity, touch: boolean) => {
     const session = await deps.sessions.validate(identity.sessionId, { touch });
     if (session.userId !== identity.userId || session.passwordChangeRequired)
-      throw new ProblemError(401, 'token_invalid', 'access token invalid');
+      throw new ProblemError(401, PROBLEM.tokenInvalid, 'access token invalid');
     return session;
   };
   const auth: UserAuth = {
