@@ -12,8 +12,13 @@ type UserHandlers = {
  */
 export const userHandlers: UserHandlers = {
   'chat.send': (c, { conversationId, clientId, body }) => c.chat.speaker(conversationId).send(clientId, body),
-  async 'chat.after'(c, { conversationId, seq, limit }) {
-    return { conversationId, messages: await c.chat.speaker(conversationId).after(seq, limit) };
+  async 'chat.after'(c, { conversationId, seq, changesAfter, limit }) {
+    const page = await c.chat.speaker(conversationId).catchUp({
+      after: seq,
+      ...(changesAfter === undefined ? {} : { changesAfter }),
+      ...(limit === undefined ? {} : { limit }),
+    });
+    return { conversationId, ...page };
   },
   async 'chat.history'(c, { conversationId, before, limit }) {
     return { conversationId, ...(await c.chat.speaker(conversationId).history(before, limit ?? 50)) };

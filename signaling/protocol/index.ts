@@ -2,6 +2,7 @@ export * from './chat.ts';
 export * from './close-reasons.ts';
 export * from './cluster.ts';
 export * from './errors.ts';
+export * from './files.ts';
 export * from './join-claims.ts';
 export * from './limits.ts';
 export * from './messages.ts';
