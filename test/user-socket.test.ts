@@ -135,7 +135,8 @@ beforeAll(async () => {
     body: booking(c, c.patient.id, slot),
   });
   expect(booked.status).toBe(201);
-  b = await startNodeProcess({ ...ENV, REDIS_PREFIX: prefix });
+  // Node B on the ws tier (node A takes uWS where it loads): the user socket on both implementations.
+  b = await startNodeProcess({ ...ENV, REDIS_PREFIX: prefix, SOCKET_SERVER: 'ws' });
 }, 180_000);
 afterAll(async () => {
   sockets.forEach((s) => s.close());
@@ -328,24 +329,27 @@ describe('the user connection', () => {
   });
 
   it('refuses a token in the URL, a missing or bad token, and more sockets than the per-user limit', async () => {
-    const url = userUrl(a.node.port);
-    const inUrl = await upgradeAnswer(
-      `${url}?access_token=${c.patient.token}`,
-      userSocketProtocols(c.patient.token).join(', '),
-    );
-    expect([inUrl.status, inUrl.body?.code]).toEqual([400, 'credential_in_url']);
-    expect((await upgradeAnswer(url, undefined)).body?.code).toBe('token_missing');
-    expect((await upgradeAnswer(url, 'carecall.user, carecall.bearer.x.y.z')).body?.code).toBe(
-      'token_invalid',
-    );
-    expect((await upgradeAnswer(url, `carecall.bearer.${c.patient.token}`)).body?.code).toBe(
-      'subprotocol_required',
-    );
-    const ok = await upgradeAnswer(url, userSocketProtocols(c.patient.token).join(', '));
-    expect([ok.status, ok.headers['sec-websocket-protocol']]).toEqual([101, 'carecall.user']);
-    const held = await Promise.all([1, 2, 3, 4].map(() => connect(a.node.port, c.patient.token)));
-    const fifth = await upgradeAnswer(url, userSocketProtocols(c.patient.token).join(', '));
-    expect([fifth.status, fifth.body?.code]).toEqual([429, 'too_many_connections']);
-    held.forEach((h) => h.socket.close());
+    for (const port of [a.node.port, b.port]) {
+      const url = userUrl(port);
+      const inUrl = await upgradeAnswer(
+        `${url}?access_token=${c.patient.token}`,
+        userSocketProtocols(c.patient.token).join(', '),
+      );
+      expect([inUrl.status, inUrl.body?.code]).toEqual([400, 'credential_in_url']);
+      expect((await upgradeAnswer(url, undefined)).body?.code).toBe('token_missing');
+      expect((await upgradeAnswer(url, 'carecall.user, carecall.bearer.x.y.z')).body?.code).toBe(
+        'token_invalid',
+      );
+      expect((await upgradeAnswer(url, `carecall.bearer.${c.patient.token}`)).body?.code).toBe(
+        'subprotocol_required',
+      );
+      const ok = await upgradeAnswer(url, userSocketProtocols(c.patient.token).join(', '));
+      expect([ok.status, ok.headers['sec-websocket-protocol']]).toEqual([101, 'carecall.user']);
+      // USER_SOCKET_MAX_PER_USER=4 on each node.
+      const held = await Promise.all([1, 2, 3, 4].map(() => connect(port, c.patient.token)));
+      const fifth = await upgradeAnswer(url, userSocketProtocols(c.patient.token).join(', '));
+      expect([fifth.status, fifth.body?.code]).toEqual([429, 'too_many_connections']);
+      held.forEach((h) => h.socket.close());
+    }
   });
 });
