@@ -68,6 +68,11 @@ export class ChatRepository {
     return this.directory.list();
   }
 
+  /** One of my conversations with its unread count (undefined when the list would not show it). */
+  summary(conversationId: string) {
+    return this.directory.summary(conversationId);
+  }
+
   async send(conversationId: string, input: { id: unknown; body: unknown }): Promise<SendAck> {
     assertMessageId(input.id);
     const bytes = messageBytes(input.body, this.deps.config.maxBytes);

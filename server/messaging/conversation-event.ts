@@ -57,3 +57,10 @@ export const conversationEventSchema = z.discriminatedUnion('type', [
 ]);
 
 export type ConversationEvent = z.infer<typeof conversationEventSchema>;
+
+/**
+ * Keyed by member (user id): a conversation that person now belongs to (opened while they may be
+ * connected), so their user sockets on every node start carrying it.
+ */
+export const memberConversationSchema = z.object({ conversationId: z.string().uuid() });
+export type MemberConversation = z.infer<typeof memberConversationSchema>;

@@ -1,13 +1,15 @@
 import { afterCloseCode, closeCode, type CloseReason } from '../../signaling/protocol/close-reasons.ts';
+import type {
+  UserMethod,
+  UserNotifications,
+  UserRequestData,
+  UserResponses,
+  UserServerFrame,
+} from '../../signaling/protocol/user-chat.ts';
 import {
   USER_TOKEN_REFRESH_LEAD_MS,
   userSocketProtocols,
-  type UserMethod,
-  type UserNotifications,
-  type UserRequestData,
-  type UserResponses,
-  type UserServerFrame,
-} from '../../signaling/protocol/user-chat.ts';
+} from '../../signaling/protocol/user-credentials.ts';
 import { ConnectionLost, RequestError, type SocketFactory, type WebSocketLike } from './signaling-client.ts';
 import { TypedEvents } from './typed-events.ts';
 
