@@ -50,6 +50,19 @@ export type NodeOptions = {
   transportWatch?: TransportWatchOptions;
 };
 
+/** Forged or stale messages are logged, at most once per 10 s with their count (a flood must not flood the log). */
+function rejectionLog(logger: Logger) {
+  let since = 0;
+  let dropped = 0;
+  return (subject: string) => {
+    dropped++;
+    if (Date.now() - since < 10_000) return;
+    logger.warn({ subject, dropped }, 'message without a valid cluster signature on Redis: dropped');
+    since = Date.now();
+    dropped = 0;
+  };
+}
+
 /** The heartbeat renews leases; the hub's own re-claim only heals a lease lost some other way. */
 const CLAIM_HEAL_MS = 30_000;
 
@@ -127,9 +140,16 @@ export class CareCallNode {
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
-    this.bus = await createBus(config.redisUrl, opts.busPrefix ?? config.redisPrefix, (err) =>
-      logger.warn({ err: err.message }, 'redis connection problem'),
+    this.bus = await createBus(
+      config.redisUrl,
+      opts.busPrefix ?? config.redisPrefix,
+      (err) => logger.warn({ err: err.message }, 'redis connection problem'),
+      { key: config.clusterKey, onRejected: rejectionLog(logger) },
     );
+    if (this.bus.kind === 'redis' && !config.clusterKey)
+      logger.warn(
+        'CLUSTER_KEY not set: bus messages signed with a key derived from REDIS_URL (development only)',
+      );
     this.#onStop('bus', () => this.bus.close());
     logger.info({ bus: this.bus.kind, nodeId: this.nodeId }, 'bus ready');
     this.directory = new RoomDirectory(this.bus, this.nodeId, config.cluster.leaseMs);
@@ -144,6 +164,7 @@ export class CareCallNode {
       announcedIp: config.rtc.announcedIp,
       basePort: config.rtc.port,
       socketsPerWorker: config.rtc.socketsPerWorker,
+      roomPeersPerWorker: config.rtc.roomPeersPerWorker,
       transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) =>

@@ -129,6 +129,9 @@ const EVENTS = {
   'message.sent': create,
   'message.edited': update,
   'message.deleted': remove,
+  // A member's delivered or read watermark moved: one entry per move, naming the message it moved to.
+  'message.delivered': update,
+  'message.read': update,
   // Files (PHI): an upload's creation, each PATCH that kept bytes, its completion; each link issued, each download, each view.
   'file.upload_created': create,
   'file.upload_written': update,

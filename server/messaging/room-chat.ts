@@ -51,6 +51,7 @@ export function liveNotification(e: LiveEvent): ChatLiveEvent {
           conversationId: e.conversationId,
           seq: e.seq,
           id: e.id,
+          change: e.change,
           body: e.body,
           deleted: false,
           at: e.at,
@@ -59,7 +60,15 @@ export function liveNotification(e: LiveEvent): ChatLiveEvent {
     case 'deleted':
       return {
         method: 'chat.edited',
-        data: { conversationId: e.conversationId, seq: e.seq, id: e.id, body: null, deleted: true, at: e.at },
+        data: {
+          conversationId: e.conversationId,
+          seq: e.seq,
+          id: e.id,
+          change: e.change,
+          body: null,
+          deleted: true,
+          at: e.at,
+        },
       };
     case 'receipt': {
       const { type: _type, ...r } = e;
@@ -77,7 +86,7 @@ export function speakerOf(repo: ChatRepository, conversationId: string): ChatSpe
   return {
     conversationId,
     send: (clientId, body) => mapped(() => repo.send(conversationId, { id: clientId, body })),
-    after: (seq, limit) => mapped(() => repo.after(conversationId, seq, limit)),
+    catchUp: (from) => mapped(() => repo.catchUp(conversationId, from)),
     history: (before, limit) =>
       mapped(() => repo.history(conversationId, { limit, ...(before === undefined ? {} : { before }) })),
     read: (seq) => mapped(() => repo.markRead(conversationId, seq)),

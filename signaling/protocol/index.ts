@@ -9,4 +9,5 @@ export * from './messages.ts';
 export * from './credentials.ts';
 export * from './media.ts';
 export * from './moderation.ts';
+export * from './user-chat.ts';
 export * from './waiting-room.ts';
