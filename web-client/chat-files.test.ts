@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CDPSession, ElementHandle, Page } from 'puppeteer-core';
 import { launchChromium, openWindow, waitForProbe } from '../test/helpers/browser.ts';
 import { TEST_REDIS_URL } from '../test/helpers/env.ts';
-import type { IdentityHarness } from '../test/helpers/identity.ts';
+import { codeIn, lastMessage, PASSWORD, type IdentityHarness } from '../test/helpers/identity.ts';
 import { startTestNode } from '../test/helpers/node.ts';
 import { createTestDatabase } from '../test/helpers/pg.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from '../test/helpers/scheduling.ts';
@@ -24,6 +24,8 @@ const pages: Page[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'carecall-chat-files-'));
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** What the call left behind for the threads page to find. */
+const room: { pdf?: Buffer } = {};
 
 async function axe(page: Page) {
   await page.evaluate(AXE_SOURCE);
@@ -234,7 +236,81 @@ describe('files in the room chat', () => {
     expect(await patient.$eval('#chat .transfer.failed [role=alert]', (e) => e.textContent)).toBe(
       'tool.zip: this type of file cannot be sent here.',
     );
+    await doctor.type('#chat-input', 'Keep the knee up tonight');
+    await doctor.click('#chat button[type=submit]');
+    await patient.waitForFunction(() =>
+      [...document.querySelectorAll('#chat li.theirs .body')].some(
+        (e) => e.textContent === 'Keep the knee up tonight',
+      ),
+    );
     expect(await axe(doctor)).toEqual([]);
     expect(await axe(patient)).toEqual([]);
+    await Promise.all([doctor, patient].map((p) => p.click('#leave')));
+    room.pdf = pdf;
   }, 90_000);
+
+  it('after the call the patient signs in on the threads page and reads the messages and the files', async () => {
+    expect(room.pdf).toBeDefined();
+    const page = await openWindow(chromium.browser);
+    pages.push(page);
+    await page.setViewport({ width: 1280, height: 720 });
+    await page.goto(`${n.baseUrl}/app/threads.html`);
+    // The sign-in form has the focus on its heading; typing and Enter work as for a person.
+    await page.waitForSelector('#email');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('sign-in-title');
+    expect(await axe(page)).toEqual([]);
+    await page.type('#email', c.patient.email);
+    await page.type('#password', 'wrong-password-here');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[role=alert]');
+    expect(await page.$eval('[role=alert]', (e) => e.textContent)).toBe(
+      'The e-mail or the password is not right.',
+    );
+    await page.$eval('#password', (e) => ((e as HTMLInputElement).value = ''));
+    await page.type('#password', PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#code');
+    const code = codeIn((await lastMessage(n.node.db.db, c.patient.email))!.body)!;
+    await page.type('#code', code);
+    await page.keyboard.press('Enter');
+    // The list: the consultation, with nothing unread (the patient read everything in the call).
+    await page.waitForSelector('.conversations button');
+    expect(page.url()).not.toContain('token');
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(['carecall.threads.tokens']);
+    expect(await page.$$eval('.conversations button .title', (l) => l.map((e) => e.textContent))).toContain(
+      'Consultation',
+    );
+    expect(await axe(page)).toEqual([]);
+    // Keyboard only: Tab to the conversation and open it with Enter; the focus lands on its heading.
+    await page.focus('.conversations button');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'thread-title');
+    await page.waitForFunction(() => document.querySelectorAll('.thread .file-name').length === 2);
+    expect(await page.$$eval('.thread li .body', (l) => l.map((e) => e.textContent))).toEqual([
+      'Keep the knee up tonight',
+    ]);
+    expect(await page.$$eval('.thread .file-name', (l) => l.map((e) => e.textContent))).toEqual([
+      'Befund.pdf',
+      'knee.png',
+    ]);
+    expect(await page.$$eval('.thread li.theirs .who', (l) => l.map((e) => e.textContent))).toEqual([
+      'Doctor',
+    ]);
+    expect(await page.$eval('.thread img.thumbnail', (e) => e.getAttribute('src')?.slice(0, 15))).toBe(
+      'data:image/webp',
+    );
+    const downloads = join(dir, 'thread-downloads');
+    const browserSession = await chromium.browser.target().createCDPSession();
+    await browserSession.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    await page.click('.thread li:nth-of-type(1) button.download');
+    expect(sha256(await downloaded(downloads, 'Befund.pdf'))).toBe(sha256(room.pdf!));
+    // After the call the room conversation is read-only for the patient: the send is refused, in words.
+    await page.type('#thread-input', 'One more question');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.thread [role=alert]');
+    expect(await page.$eval('.thread [role=alert]', (e) => e.textContent)).toBe(
+      'not sent: You cannot write here (any more).',
+    );
+    expect(await axe(page)).toEqual([]);
+  }, 60_000);
 });
