@@ -116,10 +116,25 @@ export class RoomChatService implements RoomChat {
   ) {}
 
   async speaker(claims: JoinClaims, presence: ChatPresence): Promise<ChatSpeaker> {
+    const { repo, conversationId } = await this.#speaking(claims, presence);
+    return speakerOf(repo, conversationId);
+  }
+
+  /** The join token's holder as chat decides it, and its room's conversation (for room file grants). */
+  async participant(
+    claims: JoinClaims,
+    presence: ChatPresence,
+  ): Promise<{ who: ChatActor; conversationId: string }> {
+    const { who, conversationId } = await this.#speaking(claims, presence);
+    return { who, conversationId };
+  }
+
+  async #speaking(claims: JoinClaims, presence: ChatPresence) {
     const room = await this.#room(claims.room);
-    const repo = this.messaging.forActor(await this.#actor(claims, presence, room));
+    const who = await this.#actor(claims, presence, room);
+    const repo = this.messaging.forActor(who);
     const { id } = await mapped(() => repo.roomConversation(room.appointmentId));
-    return speakerOf(repo, id);
+    return { who, repo, conversationId: id };
   }
 
   async #actor(claims: JoinClaims, presence: ChatPresence, room: RoomFacts): Promise<ChatActor> {
