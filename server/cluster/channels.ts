@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { revocationMessageSchema } from '../consultations/revocation-message.ts';
 import { roomEventSchema } from '../media/room-events.ts';
 import { relayMessageSchema } from './relay-messages.ts';
-import { conversationEventSchema } from '../messaging/conversation-event.ts';
+import { conversationEventsSchema } from '../messaging/conversation-event.ts';
 
 /**
  * Every bus channel and the schema of its payload: one line per channel, nothing else here, so a
@@ -14,8 +14,8 @@ export const busChannels = {
   'join-grants': revocationMessageSchema,
   /** Keyed by node id: that node's inbox of relayed signaling. */
   'signal-relay': relayMessageSchema,
-  /** Keyed by conversation id: committed chat events and typing, bodies sealed. */
-  chat: conversationEventSchema,
+  /** Keyed by conversation id: committed chat events and typing, bodies sealed, in order, batched per publisher turn. */
+  chat: conversationEventsSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type ChannelName = keyof typeof busChannels;
