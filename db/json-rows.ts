@@ -13,15 +13,23 @@ export function jsonRows<T extends PgTable>(
   rows: readonly T['$inferInsert'][],
 ): { columns: SQL; select: SQL } {
   const all = getTableColumns(table);
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  // Plain loops: this runs for every row of every group-commit batch, where the generic
+  // flatMap/fromEntries form showed up in profiles as a tenth of the chat writer's time.
+  const seen = new Set<string>();
+  for (const r of rows) for (const k in r) seen.add(k);
+  const keys = [...seen];
   const names = keys.map((k) => {
     const column = all[k];
     if (!column) throw new Error(`jsonRows: ${k} is not a column`);
     return column.name;
   });
-  const records = rows.map((r) =>
-    Object.fromEntries(keys.map((k, i) => [names[i], (r as Record<string, unknown>)[k] ?? null])),
-  );
+  const records = new Array<Record<string, unknown>>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Record<string, unknown>;
+    const record: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) record[names[i]!] = row[keys[i]!] ?? null;
+    records[r] = record;
+  }
   const columns = sql.join(
     names.map((n) => sql.identifier(n)),
     sql`, `,

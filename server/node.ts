@@ -10,7 +10,7 @@ import { parseTrustedProxies } from './api/client-ip.ts';
 import { AuditCheckpointer } from './audit/checkpoints.ts';
 import { defaultUdpBufferBytes, WorkerPool, type TransportWatchOptions } from '../sfu/index.ts';
 import { logTransportEvent } from './media/media-telemetry.ts';
-import { createApp, MAX_BODY_BYTES, type App } from './app.ts';
+import { createApp, type App } from './app.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/types.ts';
 import { ClusterBus } from './cluster/cluster-bus.ts';
@@ -360,7 +360,6 @@ export class CareCallNode {
         maxPayloadBytes: MAX_SOCKET_PAYLOAD_BYTES,
         sharePort: config.portSharing,
         maxBackpressureBytes: 4 * 1024 * 1024,
-        maxHttpBodyBytes: MAX_BODY_BYTES,
         fetch: (request, env) => app.fetch(request, env),
         authorize: (request) => {
           if (request.path !== USER_SOCKET_PATH) {

@@ -1,5 +1,5 @@
 // The server side of the files benchmark, in its own process so that its RSS is the server's
-// alone: the real app (createServices + createApp) on node:http, a fresh PostgreSQL database, one
+// alone: the real app (createServices + createApp) on node:http or the uWS bridge (TIER), a fresh PostgreSQL database, one
 // clinic with a room conversation. Prints {base, token, room} as one JSON line; stops when stdin closes.
 import { openDb } from '../../db/client.ts';
 import { userActor } from '../../server/messaging/test-support/chat-fixture.ts';
@@ -8,7 +8,7 @@ import { createTestDatabase } from '../../test/helpers/pg.ts';
 
 const database = await createTestDatabase();
 const handle = await openDb({ databaseUrl: database.url, maxConnections: 4 });
-const node = await startFilesNode(handle);
+const node = await startFilesNode(handle, {}, process.env.TIER === 'uws' ? 'uws' : 'ws');
 const s = node.seed;
 const room = (
   await node.services.messaging

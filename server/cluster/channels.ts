@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { revocationMessageSchema } from '../consultations/revocation-message.ts';
 import { roomEventSchema } from '../media/room-events.ts';
 import { relayMessageSchema } from './relay-messages.ts';
-import { conversationEventSchema, memberConversationSchema } from '../messaging/conversation-event.ts';
+import { conversationEventsSchema, memberConversationSchema } from '../messaging/conversation-event.ts';
 import { sessionEndedSchema } from '../identity/session-ended.ts';
 
 /**
@@ -15,8 +15,8 @@ export const busChannels = {
   'join-grants': revocationMessageSchema,
   /** Keyed by node id: that node's inbox of relayed signaling. */
   'signal-relay': relayMessageSchema,
-  /** Keyed by conversation id: committed chat events and typing, bodies sealed. */
-  chat: conversationEventSchema,
+  /** Keyed by conversation id: committed chat events and typing, bodies sealed, in order, batched per publisher turn. */
+  chat: conversationEventsSchema,
   /** Keyed by user id: a conversation that user now belongs to (their user sockets start carrying it). */
   'chat-members': memberConversationSchema,
   /** Sign-in sessions (or accounts) ended: user sockets standing for them close. */

@@ -1,6 +1,5 @@
 import { InvalidScopeError } from './errors.ts';
 
-const utf8 = new TextEncoder();
 // Scopes and record ids are ids ("conversation:<uuid>"), never names: printable ASCII keeps them
 // out of reach of Unicode look-alikes and makes the associated data unambiguous to read.
 const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
@@ -14,16 +13,19 @@ export function assertId(what: string, value: string): void {
  * different field lists give the same bytes ("a","bc" vs "ab","c").
  */
 export function associatedData(label: string, fields: readonly (string | Uint8Array)[]): Uint8Array {
-  const parts = [label, ...fields].map((f) => (typeof f === 'string' ? utf8.encode(f) : f));
-  const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0));
-  const view = new DataView(out.buffer);
+  // Sized first and written in place (no encoded copy per field): every message sealed or opened builds one.
+  let size = 4 + Buffer.byteLength(label);
+  for (const f of fields) size += 4 + (typeof f === 'string' ? Buffer.byteLength(f) : f.length);
+  const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (const p of parts) {
-    view.setUint32(at, p.length);
-    out.set(p, at + 4);
-    at += 4 + p.length;
+  for (const f of [label, ...fields]) {
+    const length = typeof f === 'string' ? Buffer.byteLength(f) : f.length;
+    out.writeUInt32BE(length, at);
+    if (typeof f === 'string') out.write(f, at + 4, 'utf8');
+    else out.set(f, at + 4);
+    at += 4 + length;
   }
-  return out;
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -22,7 +22,20 @@ const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class MessageSealer {
+  /** Data key ids as envelope bytes: parsed once per key, not once per message. */
+  readonly #idBytes = new Map<string, Uint8Array>();
+
   constructor(private readonly keys: DataKeyStore) {}
+
+  #keyIdBytes(id: string): Uint8Array {
+    let bytes = this.#idBytes.get(id);
+    if (!bytes) {
+      if (this.#idBytes.size >= 10_000) this.#idBytes.clear();
+      bytes = uuidToBytes(id);
+      this.#idBytes.set(id, bytes);
+    }
+    return bytes;
+  }
 
   /** Seals `plaintext` for one record (a message id) of one scope (a conversation id). */
   async seal(scope: string, recordId: string, plaintext: string | Uint8Array): Promise<Uint8Array> {
@@ -32,7 +45,7 @@ export class MessageSealer {
     const envelope = new Uint8Array(MESSAGE_OVERHEAD + body.length);
     envelope[0] = MESSAGE_FORMAT;
     envelope[1] = ALG_XCHACHA20POLY1305;
-    envelope.set(uuidToBytes(id), 2);
+    envelope.set(this.#keyIdBytes(id), 2);
     // Node's CSPRNG: libsodium.js fetches randomness through a JS callback a few bytes at a time,
     // which made sealing several times slower than opening.
     const nonce = randomFillSync(envelope.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES));

@@ -25,7 +25,6 @@ export type SocketServerOptions<T> = {
   sharePort: boolean;
   /** Outgoing bytes queued per socket before it is closed as too slow. */
   maxBackpressureBytes: number;
-  maxHttpBodyBytes: number;
   fetch: HttpFetch;
   /**
    * Synchronous: the uWS tier must upgrade inside its upgrade handler (an upgrade made later, from

@@ -12,6 +12,7 @@ import { closeWith } from '../../signaling/socket.ts';
 import { authorizeSafely, PROBLEM_JSON, rejectionBody, statusLine } from './upgrade-rejection.ts';
 import { diagnoseListenFailure } from './listen-error.ts';
 import { BASELINE_SECURITY_HEADERS } from '../api/security-headers.ts';
+import { requestBodyStream, sendResponse, UwsExchange } from './uws-http-bridge.ts';
 
 /** Answers the socket tier writes itself (not through the app) carry the same baseline headers. */
 function writeBaselineHeaders(res: UwsTypes.HttpResponse) {
@@ -150,52 +151,23 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     const headers = new Headers();
     req.forEach((k, v) => headers.append(k, v));
     const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
-    const abort = new AbortController();
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-      abort.abort();
-    });
-    const respond = async (body: Uint8Array<ArrayBuffer> | undefined) => {
-      const init: RequestInit = { method, headers, signal: abort.signal };
-      if (body) init.body = body as Uint8Array<ArrayBuffer>;
+    const exchange = new UwsExchange(res);
+    const head = method === 'HEAD';
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: exchange.abort.signal };
+    // Streamed both ways: the app reads the body as it arrives and limits it itself (uploads
+    // stream past the API's body limit), and its response goes out as it is produced.
+    if (method !== 'GET' && !head) Object.assign(init, { body: requestBodyStream(exchange), duplex: 'half' });
+    const fail = () =>
+      exchange.use((r) => {
+        r.writeStatus('500 Internal Server Error');
+        writeBaselineHeaders(r);
+        r.end();
+        exchange.ended = true;
+      });
+    (async () => {
       const response = await opts.fetch(new Request(url, init), { remoteAddress });
-      const payload = new Uint8Array(await response.arrayBuffer());
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(`${response.status} ${response.statusText || ''}`.trim());
-        response.headers.forEach((value, name) => {
-          if (name === 'content-length' || name === 'transfer-encoding' || name === 'set-cookie') return;
-          res.writeHeader(name, value);
-        });
-        for (const cookie of response.headers.getSetCookie()) res.writeHeader('set-cookie', cookie);
-        res.end(payload);
-      });
-    };
-    const fail = () => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus('500 Internal Server Error');
-        writeBaselineHeaders(res);
-        res.end();
-      });
-    };
-    if (method === 'GET' || method === 'HEAD') {
-      respond(undefined).catch(fail);
-      return;
-    }
-    readBody(res, opts.maxHttpBodyBytes, () => aborted).then((body) => {
-      if (body === 'too_large') {
-        if (aborted) return;
-        res.cork(() => {
-          res.writeStatus('413 Payload Too Large').writeHeader('content-type', PROBLEM_JSON);
-          writeBaselineHeaders(res);
-          res.end(JSON.stringify({ status: 413, code: 'payload_too_large', title: 'payload too large' }));
-        });
-        return;
-      }
-      respond(body).catch(fail);
-    }, fail);
+      await sendResponse(exchange, response, head);
+    })().catch(fail);
   });
 
   // uWS sets SO_REUSEPORT by default, so a second process on a taken port would silently share
@@ -224,28 +196,4 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
       connections.clear();
     },
   };
-}
-
-function readBody(
-  res: UwsTypes.HttpResponse,
-  limit: number,
-  isAborted: () => boolean,
-): Promise<Uint8Array<ArrayBuffer> | 'too_large'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    res.onData((chunk, isLast) => {
-      if (isAborted() || tooLarge) return;
-      size += chunk.byteLength;
-      if (size > limit) {
-        tooLarge = true;
-        resolve('too_large');
-        return;
-      }
-      // uWS reuses the chunk's memory after this callback: copy it.
-      chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) resolve(Buffer.concat(chunks));
-    });
-  });
 }

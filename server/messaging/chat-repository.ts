@@ -107,7 +107,9 @@ export class ChatRepository {
         senderId: this.memberId,
         senderKind: this.who.kind,
         audience: decision.audience,
-        sealed: Buffer.from(sealedBody).toString('base64'),
+        sealed: Buffer.from(sealedBody.buffer, sealedBody.byteOffset, sealedBody.byteLength).toString(
+          'base64',
+        ),
         createdAt: ack.createdAt,
       });
     return ack;

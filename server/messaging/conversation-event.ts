@@ -64,3 +64,16 @@ export type ConversationEvent = z.infer<typeof conversationEventSchema>;
  */
 export const memberConversationSchema = z.object({ conversationId: z.string().uuid() });
 export type MemberConversation = z.infer<typeof memberConversationSchema>;
+
+/** Most events one bus message carries. */
+export const MAX_EVENTS_PER_BUS_MESSAGE = 512;
+
+/**
+ * What a conversation's bus channel carries: the events one node published in one turn of its
+ * event loop (a group-commit batch acks many messages at once), in order, as one message, so a
+ * busy conversation costs one publish per batch rather than one per message.
+ */
+export const conversationEventsSchema = z
+  .array(conversationEventSchema)
+  .min(1)
+  .max(MAX_EVENTS_PER_BUS_MESSAGE);

@@ -1,18 +1,20 @@
 import type { ClusterBus } from '../cluster/cluster-bus.ts';
-import type { ConversationEvent } from './conversation-event.ts';
+import { MAX_EVENTS_PER_BUS_MESSAGE, type ConversationEvent } from './conversation-event.ts';
 
 export type { ConversationEvent };
 
 /**
  * Publishes conversation events and hands them to local listeners. One bus subscription per
  * conversation per node, shared by its listeners, so a thousand sockets in one room cost one
- * Redis subscription.
+ * Redis subscription. Events published in one turn of the event loop go out as one bus message
+ * per conversation (a committed batch acks hundreds of sends at once), in publish order.
  */
 export class ConversationFanOut {
   readonly #listeners = new Map<
     string,
     { set: Set<(e: ConversationEvent) => void>; ready: Promise<() => Promise<void>> }
   >();
+  #pending = new Map<string, ConversationEvent[]>();
 
   readonly #members = new Map<string, Set<(conversationId: string) => void>>();
 
@@ -27,7 +29,20 @@ export class ConversationFanOut {
       for (const l of this.#listeners.get(event.conversationId)?.set ?? []) l(event);
       return;
     }
-    this.bus.publish('chat', event, event.conversationId).catch(this.onError);
+    if (!this.#pending.size) queueMicrotask(() => this.#flush());
+    const queued = this.#pending.get(event.conversationId);
+    if (queued) queued.push(event);
+    else this.#pending.set(event.conversationId, [event]);
+  }
+
+  #flush() {
+    const pending = this.#pending;
+    this.#pending = new Map();
+    for (const [conversationId, events] of pending)
+      for (let i = 0; i < events.length; i += MAX_EVENTS_PER_BUS_MESSAGE)
+        this.bus!.publish('chat', events.slice(i, i + MAX_EVENTS_PER_BUS_MESSAGE), conversationId).catch(
+          this.onError,
+        );
   }
 
   async subscribe(
@@ -40,8 +55,9 @@ export class ConversationFanOut {
       const ready = this.bus
         ? this.bus.subscribe(
             'chat',
-            (m) => {
-              for (const l of set) l(m);
+            (events) => {
+              // The channel names the conversation: an event naming another one is not its to deliver.
+              for (const e of events) if (e.conversationId === conversationId) for (const l of set) l(e);
             },
             conversationId,
           )

@@ -13,9 +13,17 @@ import { loadConfig } from '../../config.ts';
 import { createServices } from '../../services.ts';
 import { seedClinic } from '../../messaging/test-support/chat-fixture.ts';
 import type { UserRole } from '../../../db/schema/index.ts';
+import { loadUws, startUwsServer } from '../../http/uws-server.ts';
 
-/** The real app on a real socket (node:http, as the ws socket tier serves it), on a given database. */
-export async function startFilesNode(handle: DbHandle, env: Record<string, string> = {}) {
+/**
+ * The real app on a real socket, on a given database: node:http as the ws socket tier serves it,
+ * or the uWebSockets.js bridge (`tier: 'uws'`; its WebSocket path refuses every upgrade here).
+ */
+export async function startFilesNode(
+  handle: DbHandle,
+  env: Record<string, string> = {},
+  tier: 'ws' | 'uws' = 'ws',
+) {
   const blobDir = await mkdtemp(join(tmpdir(), 'carecall-files-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -35,13 +43,8 @@ export async function startFilesNode(handle: DbHandle, env: Record<string, strin
     registry: new Registry(),
     checks: {},
   });
-  const server: Server = createServer(
-    getRequestListener((req, env) =>
-      app.fetch(req, { remoteAddress: env.incoming.socket.remoteAddress ?? '' }),
-    ),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fetch = (req: Request, remoteAddress: string) => app.fetch(req, { remoteAddress });
+  const { base, stop } = tier === 'uws' ? await listenUws(fetch) : await listenNodeHttp(fetch);
   const seed = await seedClinic(handle.db);
   const tokenFor = async (id: string, role: UserRole) =>
     (await services.identity.sessions.create({ id, role }, { ip: '127.0.0.1', userAgent: 'test' }))
@@ -55,10 +58,42 @@ export async function startFilesNode(handle: DbHandle, env: Record<string, strin
     seed,
     tokenFor,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stop();
       await rm(blobDir, { recursive: true, force: true });
     },
   };
+}
+
+type AppFetch = (req: Request, remoteAddress: string) => Response | Promise<Response>;
+
+async function listenNodeHttp(fetch: AppFetch) {
+  const server: Server = createServer(
+    getRequestListener((req, env) => fetch(req, env.incoming.socket.remoteAddress ?? '')),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function listenUws(fetch: AppFetch) {
+  const loaded = loadUws();
+  if (!('uws' in loaded)) throw new Error(`uWebSockets.js does not load: ${loaded.error}`);
+  const server = await startUwsServer(loaded.uws, {
+    host: '127.0.0.1',
+    port: 0,
+    paths: ['/ws'],
+    maxPayloadBytes: 1024 * 1024,
+    sharePort: false,
+    maxBackpressureBytes: 4 * 1024 * 1024,
+    fetch: (req, env) => fetch(req, env.remoteAddress),
+    authorize: () => ({ ok: false, status: 404, code: 'not_found', detail: 'no sockets here' }),
+    open: () => {
+      throw new Error('no sockets here');
+    },
+  });
+  return { base: `http://127.0.0.1:${server.port}`, stop: () => server.close('server_shutdown') };
 }
 
 export type FilesNode = Awaited<ReturnType<typeof startFilesNode>>;
