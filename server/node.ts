@@ -30,6 +30,7 @@ import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 import { RoomChatService } from './messaging/room-chat.ts';
+import { RoomFilesService } from './files/room-files.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -163,6 +164,7 @@ export class CareCallNode {
       announcedIp: config.rtc.announcedIp,
       basePort: config.rtc.port,
       socketsPerWorker: config.rtc.socketsPerWorker,
+      roomPeersPerWorker: config.rtc.roomPeersPerWorker,
       transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) =>
@@ -262,11 +264,7 @@ export class CareCallNode {
     await this.heartbeat.start();
     this.#onStop('cluster heartbeat', () => this.heartbeat.stop());
 
-    if (config.demo)
-      this.demo = {
-        roomId: randomBytes(12).toString('base64url'),
-        key: randomBytes(9).toString('base64url'),
-      };
+    if (config.demo) this.demo = { key: randomBytes(9).toString('base64url') };
     const app = (this.app = createApp(this.services, {
       logger,
       demo: this.demo,
@@ -300,6 +298,7 @@ export class CareCallNode {
       accept: (connection, opening) => signaling.openRelayed(connection, opening),
       draining: () => this.#draining,
     }));
+    const roomChat = new RoomChatService(this.db.db, this.services.messaging);
     const signaling = createSignalingService({
       router: relay,
       verify: this.services.verifyJoinToken,
@@ -310,7 +309,8 @@ export class CareCallNode {
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
-      chat: new RoomChatService(this.db.db, this.services.messaging),
+      chat: roomChat,
+      files: new RoomFilesService(roomChat, this.services.files.grants),
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });
