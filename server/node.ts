@@ -302,7 +302,7 @@ export class CareCallNode {
       directory: this.directory,
       registry: this.registry,
       logger,
-      accept: (connection, token) => signaling.openRelayed(connection, token),
+      accept: (connection, opening) => signaling.openRelayed(connection, opening),
       draining: () => this.#draining,
     }));
     const roomChat = new RoomChatService(this.db.db, this.services.messaging);
