@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.ts';
+import { clusterConfig, clusterEnv } from './config/cluster-config.ts';
 
 const variablesIn = (fn: () => unknown) => {
   try {
@@ -135,6 +136,16 @@ describe('loadConfig', () => {
     expect(loadConfig({}).auth.auditChainKey).toBeUndefined();
     for (const bad of [Buffer.alloc(16).toString('base64'), 'not base64 at all!', ''])
       expect(variablesIn(() => loadConfig({ AUDIT_CHAIN_KEY: bad }))).toEqual(['AUDIT_CHAIN_KEY']);
+  });
+
+  it('CLUSTER_KEY: 32 bytes of base64, required in production with Redis, optional elsewhere', () => {
+    const key = Buffer.alloc(32, 3);
+    expect(loadConfig({ CLUSTER_KEY: key.toString('base64') }).clusterKey).toEqual(key);
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).clusterKey).toBeUndefined();
+    expect(variablesIn(() => loadConfig({ CLUSTER_KEY: 'short' }))).toEqual(['CLUSTER_KEY']);
+    const redis = clusterEnv.parse({ REDIS_URL: 'redis://cache:6379' });
+    expect(variablesIn(() => clusterConfig(redis, 'production'))).toEqual(['CLUSTER_KEY']);
+    expect(clusterConfig(clusterEnv.parse({}), 'production').clusterKey).toBeUndefined();
   });
 
   it('reports every bad variable at once', () => {

@@ -30,6 +30,7 @@ import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 import { RoomChatService } from './messaging/room-chat.ts';
+import { RoomFilesService } from './files/room-files.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -48,6 +49,19 @@ export type NodeOptions = {
   /** Media transport stall detection (tests shorten it). */
   transportWatch?: TransportWatchOptions;
 };
+
+/** Forged or stale messages are logged, at most once per 10 s with their count (a flood must not flood the log). */
+function rejectionLog(logger: Logger) {
+  let since = 0;
+  let dropped = 0;
+  return (subject: string) => {
+    dropped++;
+    if (Date.now() - since < 10_000) return;
+    logger.warn({ subject, dropped }, 'message without a valid cluster signature on Redis: dropped');
+    since = Date.now();
+    dropped = 0;
+  };
+}
 
 /** The heartbeat renews leases; the hub's own re-claim only heals a lease lost some other way. */
 const CLAIM_HEAL_MS = 30_000;
@@ -126,9 +140,16 @@ export class CareCallNode {
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
-    this.bus = await createBus(config.redisUrl, opts.busPrefix ?? config.redisPrefix, (err) =>
-      logger.warn({ err: err.message }, 'redis connection problem'),
+    this.bus = await createBus(
+      config.redisUrl,
+      opts.busPrefix ?? config.redisPrefix,
+      (err) => logger.warn({ err: err.message }, 'redis connection problem'),
+      { key: config.clusterKey, onRejected: rejectionLog(logger) },
     );
+    if (this.bus.kind === 'redis' && !config.clusterKey)
+      logger.warn(
+        'CLUSTER_KEY not set: bus messages signed with a key derived from REDIS_URL (development only)',
+      );
     this.#onStop('bus', () => this.bus.close());
     logger.info({ bus: this.bus.kind, nodeId: this.nodeId }, 'bus ready');
     this.directory = new RoomDirectory(this.bus, this.nodeId, config.cluster.leaseMs);
@@ -243,11 +264,7 @@ export class CareCallNode {
     await this.heartbeat.start();
     this.#onStop('cluster heartbeat', () => this.heartbeat.stop());
 
-    if (config.demo)
-      this.demo = {
-        roomId: randomBytes(12).toString('base64url'),
-        key: randomBytes(9).toString('base64url'),
-      };
+    if (config.demo) this.demo = { key: randomBytes(9).toString('base64url') };
     const app = (this.app = createApp(this.services, {
       logger,
       demo: this.demo,
@@ -281,6 +298,7 @@ export class CareCallNode {
       accept: (connection, token) => signaling.openRelayed(connection, token),
       draining: () => this.#draining,
     }));
+    const roomChat = new RoomChatService(this.db.db, this.services.messaging);
     const signaling = createSignalingService({
       router: relay,
       verify: this.services.verifyJoinToken,
@@ -291,7 +309,8 @@ export class CareCallNode {
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
-      chat: new RoomChatService(this.db.db, this.services.messaging),
+      chat: roomChat,
+      files: new RoomFilesService(roomChat, this.services.files.grants),
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });

@@ -22,6 +22,7 @@ import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
 import type { JoinGrantCheck } from './join-grants.ts';
 import type { RoomChat } from './chat-port.ts';
+import type { RoomFiles } from './files-port.ts';
 import { deferredHandler, relayHandler, type SignalRouter } from './relay.ts';
 
 export type SignalingDeps = {
@@ -37,6 +38,8 @@ export type SignalingDeps = {
   grants?: JoinGrantCheck;
   /** Room chat (the server's messaging behind a small interface). */
   chat?: RoomChat;
+  /** Room file credentials (the server's files behind a small interface). */
+  files?: RoomFiles;
   /** Connections one identity (one join token) may hold at once (JOIN_TOKEN_MAX_SOCKETS); default 3. */
   maxSocketsPerIdentity?: number;
   /** Many nodes: where each room lives; a room hosted elsewhere is relayed there. None = all rooms here. */
@@ -68,6 +71,7 @@ export function createSignalingService(deps: SignalingDeps) {
     iceServersFor: deps.iceServersFor,
     grants: deps.grants,
     chat: deps.chat,
+    files: deps.files,
   };
   const forget = (session: Session) => {
     sessions.delete(session.resumeKey);

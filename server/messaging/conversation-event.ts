@@ -27,10 +27,24 @@ export const conversationEventSchema = z.discriminatedUnion('type', [
     conversationId,
     seq,
     id: z.string().min(1),
+    /** The conversation's change number (gap-free): a client that holds every one before it may move its watermark. */
+    change: seq,
+    /** Who may see the message, so an edit reaches only those who see the message itself. */
+    senderId: z.string(),
+    audience: z.enum(MESSAGE_AUDIENCES),
     sealed: z.string(),
     at: z.string(),
   }),
-  z.object({ type: z.literal('deleted'), conversationId, seq, id: z.string().min(1), at: z.string() }),
+  z.object({
+    type: z.literal('deleted'),
+    conversationId,
+    seq,
+    id: z.string().min(1),
+    change: seq,
+    senderId: z.string(),
+    audience: z.enum(MESSAGE_AUDIENCES),
+    at: z.string(),
+  }),
   z.object({
     type: z.literal('receipt'),
     conversationId,

@@ -63,6 +63,9 @@ export async function startFilesNode(handle: DbHandle, env: Record<string, strin
 
 export type FilesNode = Awaited<ReturnType<typeof startFilesNode>>;
 
+/** An access token, or a whole `Room <grant>` credential as the room page sends it. */
+export const credential = (token: string) => (token.startsWith('Room ') ? token : `Bearer ${token}`);
+
 export const tusMetadata = (m: Record<string, string>) =>
   Object.entries(m)
     .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
@@ -78,7 +81,7 @@ export async function createUpload(
   const res = await fetch(`${base}/api/files/uploads`, {
     method: 'POST',
     headers: {
-      authorization: `Bearer ${token}`,
+      authorization: credential(token),
       'tus-resumable': '1.0.0',
       'upload-length': String(size),
       'upload-metadata': tusMetadata(meta),
@@ -103,7 +106,7 @@ export async function patch(
   const res = await fetch(`${base}/api/files/uploads/${id}`, {
     method: 'PATCH',
     headers: {
-      authorization: `Bearer ${token}`,
+      authorization: credential(token),
       'tus-resumable': '1.0.0',
       'upload-offset': String(offset),
       'content-type': 'application/offset+octet-stream',
@@ -122,7 +125,7 @@ export async function patch(
 export async function head(base: string, token: string, id: string) {
   const res = await fetch(`${base}/api/files/uploads/${id}`, {
     method: 'HEAD',
-    headers: { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' },
+    headers: { authorization: credential(token), 'tus-resumable': '1.0.0' },
   });
   return { status: res.status, offset: Number(res.headers.get('upload-offset') ?? NaN) };
 }
@@ -180,7 +183,7 @@ export function patchThenDrop(
       path: url.pathname,
       method: 'PATCH',
       headers: {
-        authorization: `Bearer ${token}`,
+        authorization: credential(token),
         'tus-resumable': '1.0.0',
         'upload-offset': String(offset),
         'content-type': 'application/offset+octet-stream',
@@ -218,7 +221,7 @@ export function patchStream(base: string, token: string, id: string, offset: num
         path: url.pathname,
         method: 'PATCH',
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: credential(token),
           'tus-resumable': '1.0.0',
           'upload-offset': String(offset),
           'content-type': 'application/offset+octet-stream',
