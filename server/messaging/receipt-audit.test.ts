@@ -6,6 +6,7 @@ import { auditLog, conversationMembers } from '../../db/schema/index.ts';
 import { ENGINES, openTestEngine } from '../../test/helpers/engines.ts';
 import { ProblemError } from '../api/errors.ts';
 import type { Messaging } from './messaging.ts';
+import type { SendAck } from './types.ts';
 import { chatNode, nodeKeys, seedClinic, userActor, type Seed } from './test-support/chat-fixture.ts';
 
 const code = async (p: Promise<unknown>) => {
@@ -48,7 +49,7 @@ describe.each(ENGINES)('receipts are audited on %s', (engine) => {
 
   it('one entry per watermark move, naming the message it moved to; a receipt that moves nothing writes nothing', async () => {
     const conv = (await a.forActor(doctor()).roomConversation(s.appointmentId)).id;
-    const acks = [];
+    const acks: SendAck[] = [];
     for (let i = 0; i < 5; i++)
       acks.push(await a.forActor(doctor()).send(conv, { id: randomUUID(), body: `m${i}` }));
     const p = b.forActor(patient());
@@ -81,7 +82,7 @@ describe.each(ENGINES)('receipts are audited on %s', (engine) => {
   it('a burst of receipts from two nodes is group-committed: watermarks end at the highest, never more entries than moves', async () => {
     const conv = (await a.forActor(doctor()).roomConversation(s.dependentAppointmentId)).id;
     const d = a.forActor(doctor());
-    const acks = [];
+    const acks: SendAck[] = [];
     for (let i = 0; i < 40; i++) acks.push(await d.send(conv, { id: randomUUID(), body: `n${i}` }));
     const before = (await receiptsOf(s.doctorId)).length;
     // The doctor acknowledges each message as it "arrives", from two nodes at once.
