@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import { SfuError } from './errors.ts';
 import { mediaCodecs } from './media-codecs.ts';
 import type { SfuWorker } from './worker-pool.ts';
 
@@ -103,7 +104,8 @@ export class RoomRouters {
    */
   async makeAvailable(producer: types.Producer, slot: RouterSlot): Promise<void> {
     const home = this.#slotOfPeer.get(String(producer.appData.peerId));
-    if (!home) throw new Error('producer of a peer not in this room');
+    // Its peer is leaving: the producer is as good as gone.
+    if (!home) throw new SfuError('producer_not_found', 'no such producer in this room');
     if (home === slot) return;
     let pipe = slot.piped.get(producer.id);
     if (!pipe) {
@@ -118,7 +120,7 @@ export class RoomRouters {
 
   async #pipe(producer: types.Producer, from: RouterSlot, to: RouterSlot) {
     const [source, target] = await Promise.all([from.router, to.router]);
-    if (producer.closed) throw new Error('producer closed');
+    if (producer.closed) throw new SfuError('producer_not_found', 'no such producer in this room');
     await source.pipeToRouter({ producerId: producer.id, router: target });
   }
 

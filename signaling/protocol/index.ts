@@ -9,5 +9,6 @@ export * from './messages.ts';
 export * from './credentials.ts';
 export * from './media.ts';
 export * from './moderation.ts';
+export * from './room-deltas.ts';
 export * from './user-chat.ts';
 export * from './waiting-room.ts';
