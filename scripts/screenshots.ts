@@ -2,7 +2,7 @@
  * Starts a node, drives real room pages in Chromium (fake camera) and writes PNGs to
  * docs/screenshots/: the pre-call check, the waiting room from both sides, a 1:1 call, a
  * 4-person call, a screen share, a phone, the background effect (pre-call choice, blur in a call),
- * and the chat with files in a booked consultation. `npm run screenshots`.
+ * the chat with files in a booked consultation, and the threads page after it. `npm run screenshots`.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import type { ElementHandle, Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import { loadConfig } from '../server/config.ts';
-import { seedDemo } from '../server/demo/demo-seed.ts';
+import { DEMO_ACCOUNTS, seedDemo } from '../server/demo/demo-seed.ts';
 import { createLogger } from '../server/logger.ts';
 import { CareCallNode } from '../server/node.ts';
 import { launchChromium, openWindow, waitForProbe } from '../test/helpers/browser.ts';
+import { codeIn, lastMessage } from '../test/helpers/identity.ts';
 
 const OUT = new URL('../docs/screenshots/', import.meta.url).pathname;
 mkdirSync(OUT, { recursive: true });
@@ -198,7 +199,28 @@ try {
     await doctor.type('#chat-input', 'Thank you, I am looking at it');
     await settle(2000);
     await shot(doctor, 'chat-files-doctor.png');
-    await closeAll([doctor, patient]);
+    await doctor.click('#chat button[type=submit]');
+    await Promise.all([doctor, patient].map((p) => p.click('#leave')));
+    // After the call: the patient reads the consultation's conversation on the threads page.
+    const threads = await openWindow(chromium.browser);
+    await threads.setViewport({ width: 1280, height: 720 });
+    await threads.goto(`${base}/app/threads.html`);
+    const account = DEMO_ACCOUNTS[2];
+    await threads.waitForSelector('#email');
+    await threads.type('#email', account.email);
+    await threads.type('#password', account.password);
+    await threads.keyboard.press('Enter');
+    await threads.waitForSelector('#code');
+    await threads.type('#code', codeIn((await lastMessage(node.db.db, account.email))!.body)!);
+    await threads.keyboard.press('Enter');
+    await threads.waitForSelector('.conversations button');
+    await threads.click('.conversations button');
+    await threads.waitForFunction(
+      () => document.querySelector<HTMLImageElement>('.thread img.thumbnail')?.complete === true,
+    );
+    await settle(500);
+    await shot(threads, 'threads-patient.png');
+    await closeAll([doctor, patient, threads]);
     rmSync(files, { recursive: true, force: true });
   }
 

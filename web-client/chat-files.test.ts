@@ -247,7 +247,7 @@ describe('files in the room chat', () => {
     expect(await axe(patient)).toEqual([]);
     await Promise.all([doctor, patient].map((p) => p.click('#leave')));
     room.pdf = pdf;
-  }, 90_000);
+  }, 150_000);
 
   it('after the call the patient signs in on the threads page and reads the messages and the files', async () => {
     expect(room.pdf).toBeDefined();
