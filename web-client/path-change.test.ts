@@ -38,7 +38,10 @@ it('a quiet call is not a lost path: with everyone muted and cameras off nothing
   await new Promise((r) => setTimeout(r, 3000));
   for (const page of pages) {
     const events = (await page.evaluate('window.carecall.events')) as string[];
-    expect(events.filter((e) => e.startsWith('connection:'))).toEqual([]);
+    expect(
+      events.filter((e) => e.startsWith('connection:')),
+      await pathTimeline(page),
+    ).toEqual([]);
     await page.evaluate('window.carecall.client.leave()');
     await page.close();
   }
@@ -118,6 +121,12 @@ it('UDP path lost mid-call -> the client makes new transports (or restarts ICE) 
   expect(await decoded()).toBeGreaterThan(before + 5);
 }, 60_000);
 
+/** What the page's path recovery saw and did (ms since the page's first entry): the reason for a failure. */
+async function pathTimeline(page: import('puppeteer-core').Page): Promise<string> {
+  return (await page.evaluate(`(() => { const e = window.carecall.client?.media.path.timeline.entries ?? [];
+    return e.map((x) => '+' + (x.at - e[0].at) + ' ' + x.event).join(' | '); })()`)) as string;
+}
+
 /** The UDP test leaves its rule for afterAll; the tests after it start on an open network. */
 function unblock() {
   if (rule) execFileSync('iptables', ['-D', ...rule]);
@@ -142,7 +151,10 @@ it('a camera turned off and a muted microphone for several seconds are not a los
   await new Promise((r) => setTimeout(r, 5000));
   for (const page of pages) {
     const events = (await page.evaluate('window.carecall.events')) as string[];
-    expect(events.filter((e) => e.startsWith('connection:'))).toEqual([]);
+    expect(
+      events.filter((e) => e.startsWith('connection:')),
+      await pathTimeline(page),
+    ).toEqual([]);
     expect(await page.evaluate('window.carecall.client.fastPathRecovery')).toBe(true);
   }
   // And the camera back on is not one either; b decodes a's video again.
@@ -153,7 +165,10 @@ it('a camera turned off and a muted microphone for several seconds are not a los
   expect(await decoded()).toBeGreaterThan(before);
   for (const page of pages) {
     const events = (await page.evaluate('window.carecall.events')) as string[];
-    expect(events.filter((e) => e.startsWith('connection:'))).toEqual([]);
+    expect(
+      events.filter((e) => e.startsWith('connection:')),
+      await pathTimeline(page),
+    ).toEqual([]);
     await page.evaluate('window.carecall.client.leave()');
     await page.close();
   }
