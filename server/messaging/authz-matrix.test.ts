@@ -153,7 +153,7 @@ describe.each(ENGINES)('authorization matrix of chat and files on %s', (engine) 
         .from(auditLog)
         .where(and(eq(auditLog.actorId, o.auditId), eq(auditLog.outcome, 'denied'), gt(auditLog.seq, since)));
       expect(new Set(denied.map((e) => e.action)), `${o.name}: refusals audited`).toEqual(
-        new Set(['conversation.read', 'message.sent']),
+        new Set(['conversation.read', 'message.sent', 'message.read']),
       );
       if (!o.http) continue;
       const token = await node.tokenFor(o.http.userId, o.http.role);

@@ -35,7 +35,7 @@ export class ChatAccess {
     const decision = decideMessaging(this.who, facts, action);
     if (!decision.allow) {
       const audited: AuditAction = opts.action ?? (action === 'post' ? 'message.sent' : 'conversation.read');
-      if (action !== 'receipt') await this.deps.audit.append(this.entry(audited, decision, facts));
+      await this.deps.audit.append(this.entry(audited, decision, facts));
       throw refusal(decision.reason);
     }
     if (opts.audit && opts.action) await this.deps.audit.append(this.entry(opts.action, decision, facts));

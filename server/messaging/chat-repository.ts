@@ -309,7 +309,11 @@ export class ChatRepository {
 
   async #receipt(conversationId: string, kind: ReceiptKind, seq: number) {
     if (!validSeq(seq)) throw new ProblemError(400, PROBLEM.invalidRequest, 'a receipt names a message seq');
-    const { facts, decision } = await this.access.decided(conversationId, 'receipt', { audit: false });
+    // A refused receipt is audited under the receipt's own action, like a moved one.
+    const { facts, decision } = await this.access.decided(conversationId, 'receipt', {
+      audit: false,
+      action: kind === 'read' ? 'message.read' : 'message.delivered',
+    });
     const outcome = await this.deps.receipts.write({
       conversationId,
       memberId: this.memberId,

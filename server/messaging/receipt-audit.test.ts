@@ -102,13 +102,15 @@ describe.each(ENGINES)('receipts are audited on %s', (engine) => {
     expect(await a.forActor(doctor()).markDelivered(conv, 0)).toEqual({ seq: last });
   });
 
-  it('refused and bad receipts store and audit nothing as a move', async () => {
+  it('a refused receipt is audited as denied; refused and bad receipts store nothing', async () => {
     const conv = (await a.forActor(doctor()).roomConversation(s.appointmentId)).id;
     const outsider = userActor(s.otherDoctorId, 'doctor', [s.clinicId], 'absent');
     expect(await code(a.forActor(outsider).markRead(conv, 1))).toBe('not_found');
     expect(await code(a.forActor(patient()).markRead(conv, -1))).toBe('invalid_request');
     expect(await code(a.forActor(patient()).markDelivered(conv, 0.5))).toBe('invalid_request');
-    expect(await receiptsOf(s.otherDoctorId)).toEqual([]);
+    expect((await receiptsOf(s.otherDoctorId)).map((e) => [e.action, e.outcome])).toEqual([
+      ['message.read', 'denied'],
+    ]);
     const rows = await db
       .select()
       .from(conversationMembers)

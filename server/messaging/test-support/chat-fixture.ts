@@ -66,8 +66,11 @@ async function user(db: Db, role: UserRole, clinicId?: string) {
   return id;
 }
 
-/** A clinic with a doctor, a patient (with a guardian-less record), an appointment between them, and a guest invited to it. */
-export async function seedClinic(db: Db) {
+/**
+ * A clinic with a doctor, a patient (with a guardian-less record), an appointment between them, and a guest invited to it.
+ * `appointmentStartsInHours` 0 makes the appointment joinable now (for tests with real nodes and join grants).
+ */
+export async function seedClinic(db: Db, opts: { appointmentStartsInHours?: number } = {}) {
   const clinicId = randomUUID();
   await db.insert(clinics).values({ id: clinicId, name: 'Clinic' });
   const doctorId = await user(db, 'doctor', clinicId);
@@ -107,7 +110,7 @@ export async function seedClinic(db: Db) {
     });
     return id;
   };
-  const appointmentId = await appointment(patientId, 1);
+  const appointmentId = await appointment(patientId, opts.appointmentStartsInHours ?? 1);
   const dependentAppointmentId = await appointment(dependentId, 3);
   const guest = async (expiresInMs: number) => {
     const id = randomUUID();
@@ -134,6 +137,8 @@ export async function seedClinic(db: Db) {
     dependentAppointmentId,
     guestId: await guest(3_600_000),
     expiredGuestId: await guest(-1000),
+    /** Another valid guest of the appointment. */
+    invite: () => guest(3_600_000),
   };
 }
 
