@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -298,6 +298,23 @@ describe('files in the room chat', () => {
     ]);
     expect(await page.$eval('.thread img.thumbnail', (e) => e.getAttribute('src')?.slice(0, 15))).toBe(
       'data:image/webp',
+    );
+    // Live over the user socket: the doctor writes after the call and the open page shows it, no reload.
+    const conversations = await call('GET', '/api/conversations', { token: c.doctor.token });
+    const consultation = (conversations.body.conversations as { id: string; kind: string }[]).find(
+      (x) => x.kind === 'room',
+    )!;
+    const followUp = await call('POST', `/api/conversations/${consultation.id}/messages`, {
+      token: c.doctor.token,
+      body: { id: randomUUID(), body: 'How is the knee this evening?' },
+    });
+    expect(followUp.status).toBe(201);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('.thread li.theirs .body')].some(
+          (e) => e.textContent === 'How is the knee this evening?',
+        ),
+      { timeout: 10_000 },
     );
     const downloads = join(dir, 'thread-downloads');
     const browserSession = await chromium.browser.target().createCDPSession();

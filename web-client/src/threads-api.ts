@@ -69,6 +69,18 @@ export class ThreadsApi {
     this.#keep(undefined);
   }
 
+  /**
+   * The access token for the user socket, refreshed first when it has under half a minute left (the
+   * socket renews it over the open connection before expiry, so a long-open page keeps its socket).
+   */
+  async freshAccessToken(): Promise<{ accessToken: string; expiresAt: number }> {
+    let expiresAt = expiryOf(this.accessToken);
+    if (expiresAt - Date.now() < 30_000 && this.#tokens && (await this.#refresh()))
+      expiresAt = expiryOf(this.accessToken);
+    if (!this.#tokens) throw new ApiError('token_invalid', 401, 'signed out');
+    return { accessToken: this.#tokens.accessToken, expiresAt };
+  }
+
   me() {
     return this.#json<{ id: string; role: string; displayName: string }>('GET', '/api/me');
   }
@@ -144,5 +156,17 @@ export class ThreadsApi {
     }
     this.#keep((await res.json()) as Tokens);
     return true;
+  }
+}
+
+/** A JWT's `exp` in milliseconds (read, not verified: the server verifies); 0 when unreadable. */
+function expiryOf(jwt: string): number {
+  try {
+    const payload = JSON.parse(atob(jwt.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
+      exp?: number;
+    };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
+  } catch {
+    return 0;
   }
 }

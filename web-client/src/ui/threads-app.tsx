@@ -4,6 +4,7 @@ import { accountFileCredentials, ChatFiles } from '../chat-files.ts';
 import { fileIdOf } from '../file-transfer.ts';
 import { hasMessage, t } from '../i18n/index.ts';
 import { ApiError, type ConversationSummary, type ThreadsApi } from '../threads-api.ts';
+import { UserChatClient, UserSocket } from '../user-chat-client.ts';
 import { FileMessage } from './chat-files.tsx';
 
 /** A refusal in words: known codes have their own sentence, others name the code. */
@@ -129,13 +130,39 @@ function CodeStep(p: {
 const titleOf = (c: ConversationSummary) =>
   t(c.kind === 'room' ? 'threads.consultation' : 'threads.careThread');
 
-function ConversationList({ api, open }: { api: ThreadsApi; open: (c: ConversationSummary) => void }) {
+function ConversationList({
+  api,
+  live,
+  open,
+}: {
+  api: ThreadsApi;
+  live: UserChatClient | undefined;
+  open: (c: ConversationSummary) => void;
+}) {
   const [list, setList] = useState<ConversationSummary[]>();
   const [error, setError] = useState('');
   const heading = useFocusOnMount();
   useEffect(() => {
     api.conversations().then(setList, (err: unknown) => setError(errorText(err)));
   }, []);
+  // Unread counts follow the user socket while the list is shown; a new conversation reloads the list.
+  useEffect(
+    () =>
+      live?.on('conversations', (updates) => {
+        setList((current) => {
+          if (!current) return current;
+          if (updates.some((u) => !current.some((c) => c.id === u.id))) {
+            api.conversations().then(setList, () => {});
+            return current;
+          }
+          return current.map((c) => {
+            const u = updates.find((x) => x.id === c.id);
+            return u ? { ...c, lastSeq: u.lastSeq, unread: u.unread } : c;
+          });
+        });
+      }),
+    [live],
+  );
   return (
     <section class="card" aria-labelledby="list-title">
       <h1 id="list-title" tabIndex={-1} ref={heading}>
@@ -159,11 +186,13 @@ function ConversationList({ api, open }: { api: ThreadsApi; open: (c: Conversati
 
 function Thread({
   api,
+  live,
   me,
   conversation,
   back,
 }: {
   api: ThreadsApi;
+  live: UserChatClient | undefined;
   me: string;
   conversation: ConversationSummary;
   back: () => void;
@@ -202,6 +231,36 @@ function Thread({
   useEffect(() => {
     page().catch((err: unknown) => setError(errorText(err)));
   }, [conversation.id]);
+  // Live: the conversation over the user socket (caught up after each reconnect); what it holds joins
+  // the page by seq, so history pages and live messages never show one message twice.
+  useEffect(() => {
+    if (!live) return;
+    let off: (() => void) | undefined;
+    let gone = false;
+    const follow = () =>
+      live.open(conversation.id).then(
+        (chat) => {
+          if (gone) return;
+          const show = () => {
+            add(chat.messages);
+            if (chat.lastSeq > 0 && document.visibilityState === 'visible')
+              void chat.markRead().catch(() => {});
+          };
+          show();
+          off = chat.on('changed', show);
+        },
+        () => {},
+      );
+    const offReady = live.socket.connected
+      ? (void follow(), undefined)
+      : live.socket.once('connected', () => void follow());
+    return () => {
+      gone = true;
+      offReady?.();
+      off?.();
+      live.closeConversation(conversation.id);
+    };
+  }, [live, conversation.id]);
   const shown = [...messages.values()].sort((a, b) => a.seq - b.seq);
   const senderName = (m: ChatMessageInfo) =>
     m.senderId === me
@@ -274,6 +333,7 @@ export function ThreadsApp({ api }: { api: ThreadsApi }) {
   const [signedIn, setSignedIn] = useState(api.signedIn);
   const [me, setMe] = useState<string>();
   const [open, setOpen] = useState<ConversationSummary>();
+  const [live, setLive] = useState<UserChatClient>();
   useEffect(() => {
     if (!signedIn) return;
     api.me().then(
@@ -281,6 +341,23 @@ export function ThreadsApp({ api }: { api: ThreadsApi }) {
       () => setSignedIn(api.signedIn),
     );
   }, [signedIn]);
+  // One user socket for the signed-in page: every conversation's live messages and unread counts.
+  useEffect(() => {
+    if (!signedIn || !me) return;
+    const socket = new UserSocket({
+      url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/user`,
+      tokens: () => api.freshAccessToken(),
+      createSocket: (url, protocols) => new WebSocket(url, protocols) as never,
+    });
+    const client = new UserChatClient(socket);
+    void socket.start().catch(() => {});
+    setLive(client);
+    return () => {
+      client.close();
+      socket.close();
+      setLive(undefined);
+    };
+  }, [signedIn, me]);
   return (
     <>
       <header>
@@ -301,9 +378,9 @@ export function ThreadsApp({ api }: { api: ThreadsApi }) {
         ) : !me ? (
           <p role="status">{t('threads.loading')}</p>
         ) : open ? (
-          <Thread api={api} me={me} conversation={open} back={() => setOpen(undefined)} />
+          <Thread api={api} live={live} me={me} conversation={open} back={() => setOpen(undefined)} />
         ) : (
-          <ConversationList api={api} open={setOpen} />
+          <ConversationList api={api} live={live} open={setOpen} />
         )}
       </main>
     </>
