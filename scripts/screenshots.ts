@@ -1,12 +1,16 @@
 /**
  * Starts a node, drives real room pages in Chromium (fake camera) and writes PNGs to
  * docs/screenshots/: the pre-call check, the waiting room from both sides, a 1:1 call, a
- * 4-person call, a screen share, a phone, and the background effect (pre-call choice, blur in a call). `npm run screenshots`.
+ * 4-person call, a screen share, a phone, the background effect (pre-call choice, blur in a call),
+ * and the chat with files in a booked consultation. `npm run screenshots`.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'puppeteer-core';
+import type { ElementHandle, Page } from 'puppeteer-core';
+import sharp from 'sharp';
 import { loadConfig } from '../server/config.ts';
+import { seedDemo } from '../server/demo/demo-seed.ts';
 import { createLogger } from '../server/logger.ts';
 import { CareCallNode } from '../server/node.ts';
 import { launchChromium, openWindow, waitForProbe } from '../test/helpers/browser.ts';
@@ -142,6 +146,60 @@ try {
     await settle(4000);
     await shot(doctor, 'call-4-people.png');
     await closeAll([doctor, ...others]);
+  }
+
+  // Chat with files, in a booked consultation (the demo one): the patient sent an image and a PDF.
+  {
+    await seedDemo(node.db.db, node.identity.passwords);
+    const ticket = (who: 'doctor' | 'patient') => node.services.demoConsultation.ticket(who);
+    const openTicket = async (token: string) => {
+      const page = await openWindow(chromium.browser);
+      await page.setViewport({ width: 1280, height: 720 });
+      await page.goto(`${base}/app/#token=${encodeURIComponent(token)}`);
+      return page;
+    };
+    const files = mkdtempSync(join(tmpdir(), 'carecall-shots-'));
+    writeFileSync(
+      join(files, 'knee-photo.png'),
+      await sharp({ create: { width: 480, height: 320, channels: 3, background: { r: 52, g: 120, b: 176 } } })
+        .composite([
+          {
+            input: Buffer.from(
+              '<svg width="480" height="320"><circle cx="240" cy="160" r="90" fill="#e8c4a0"/></svg>',
+            ),
+          },
+        ])
+        .png()
+        .toBuffer(),
+    );
+    writeFileSync(
+      join(files, 'Befund Radiologie.pdf'),
+      Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(182_000, 32)]),
+    );
+    const doctor = await openTicket((await ticket('doctor')).token);
+    await waitForProbe(doctor, "window.carecall.status === 'admitted'", 30_000);
+    const patient = await openTicket((await ticket('patient')).token);
+    await waitForProbe(patient, "window.carecall.status === 'waiting'", 30_000);
+    await doctor.waitForSelector('#waiting button.admit', { visible: true });
+    await doctor.click('#waiting button.admit');
+    await waitForProbe(patient, 'window.carecall.firstRemoteFrameAt > 0', 30_000);
+    await patient.click('#chat-toggle');
+    await patient.type('#chat-input', 'Here is the photo of my knee and the report.');
+    await patient.click('#chat button[type=submit]');
+    const input = (await patient.waitForSelector('#chat-file')) as ElementHandle<HTMLInputElement>;
+    await input.uploadFile(join(files, 'knee-photo.png'));
+    await patient.waitForFunction(() => document.querySelectorAll('#chat li.mine .file-name').length === 1);
+    await input.uploadFile(join(files, 'Befund Radiologie.pdf'));
+    await patient.waitForFunction(() => document.querySelectorAll('#chat li.mine .file-name').length === 2);
+    await doctor.click('#chat-toggle');
+    await doctor.waitForFunction(
+      () => document.querySelector<HTMLImageElement>('#chat li.theirs img.thumbnail')?.complete === true,
+    );
+    await doctor.type('#chat-input', 'Thank you, I am looking at it');
+    await settle(2000);
+    await shot(doctor, 'chat-files-doctor.png');
+    await closeAll([doctor, patient]);
+    rmSync(files, { recursive: true, force: true });
   }
 
   // A phone: the patient's call view at 390x844.

@@ -49,11 +49,19 @@ ensure_debs() {
 }
 
 ensure_npm_deps() {
-  if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  # By content, not file times: a checkout or a second worktree touches package-lock.json without changing it.
+  local want have stamp=node_modules/.carecall-lock.sha256
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  have=$(cat "$stamp" 2>/dev/null || true)
+  [ "$want" = "$have" ] && return 0
+  if [ -L node_modules ]; then
+    # npm ci would empty the checkout this link points to, under everyone who uses it.
+    say "node_modules links to $(readlink node_modules), installed from another package-lock.json; not reinstalling it here"
     return 0
   fi
   say "installing npm dependencies (npm ci; dependency install scripts are off, see .npmrc)"
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
 }
 
 worker_runs() {
@@ -122,7 +130,7 @@ ensure_worker() {
 ensure_web_client() {
   local dist="$ROOT/web-client/dist/index.html"
   local newest
-  newest=$(find web-client/src web-client/public web-client/index.html web-client/precall.html web-client/vite.config.ts signaling/protocol -newer "$dist" -print -quit 2>/dev/null || true)
+  newest=$(find web-client/src web-client/public web-client/index.html web-client/precall.html web-client/threads.html web-client/vite.config.ts signaling/protocol -newer "$dist" -print -quit 2>/dev/null || true)
   if [ ! -f "$dist" ] || [ -n "$newest" ]; then
     say "building the web client (vite)"
     npx --no-install vite build --config web-client/vite.config.ts --logLevel error

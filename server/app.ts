@@ -86,7 +86,7 @@ export function createApp(services: Services, deps: AppOptions) {
     .route('/api/ice-servers', iceServerRoutes(services.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));
-  if (deps.demo) app.route('/', demoRoutes(deps.demo, services.issuer));
+  if (deps.demo) app.route('/', demoRoutes(deps.demo, services.demoConsultation));
 
   app.notFound((c) => problemResponse(c, new ProblemError(404, PROBLEM.notFound, 'no such resource')));
   app.onError((err, c) => {

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.ts';
+import { clusterConfig, clusterEnv } from './config/cluster-config.ts';
 
 const variablesIn = (fn: () => unknown) => {
   try {
@@ -66,13 +67,20 @@ describe('loadConfig', () => {
       RTC_PORT: '40000',
       SFU_WORKERS: '2',
       RTC_SOCKETS_PER_WORKER: '3',
+      SFU_ROOM_PEERS_PER_WORKER: '30',
       DATABASE_URL: 'postgres://u@db/x',
       REDIS_URL: 'redis://cache:6379',
       SOCKET_SERVER: 'ws',
     });
     expect(c).toMatchObject({
       port: 8080,
-      rtc: { announcedIp: '203.0.113.7', port: 40000, workers: 2, socketsPerWorker: 3 },
+      rtc: {
+        announcedIp: '203.0.113.7',
+        port: 40000,
+        workers: 2,
+        socketsPerWorker: 3,
+        roomPeersPerWorker: 30,
+      },
       databaseUrl: 'postgres://u@db/x',
       redisUrl: 'redis://cache:6379',
       demo: false,
@@ -85,6 +93,8 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, 'PORT'],
     [{ RTC_SOCKETS_PER_WORKER: '0' }, 'RTC_SOCKETS_PER_WORKER'],
     [{ RTC_SOCKETS_PER_WORKER: '17' }, 'RTC_SOCKETS_PER_WORKER'],
+    [{ SFU_ROOM_PEERS_PER_WORKER: '-1' }, 'SFU_ROOM_PEERS_PER_WORKER'],
+    [{ SFU_ROOM_PEERS_PER_WORKER: 'many' }, 'SFU_ROOM_PEERS_PER_WORKER'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ SFU_WORKERS: '0' }, 'SFU_WORKERS'],
@@ -126,6 +136,16 @@ describe('loadConfig', () => {
     expect(loadConfig({}).auth.auditChainKey).toBeUndefined();
     for (const bad of [Buffer.alloc(16).toString('base64'), 'not base64 at all!', ''])
       expect(variablesIn(() => loadConfig({ AUDIT_CHAIN_KEY: bad }))).toEqual(['AUDIT_CHAIN_KEY']);
+  });
+
+  it('CLUSTER_KEY: 32 bytes of base64, required in production with Redis, optional elsewhere', () => {
+    const key = Buffer.alloc(32, 3);
+    expect(loadConfig({ CLUSTER_KEY: key.toString('base64') }).clusterKey).toEqual(key);
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).clusterKey).toBeUndefined();
+    expect(variablesIn(() => loadConfig({ CLUSTER_KEY: 'short' }))).toEqual(['CLUSTER_KEY']);
+    const redis = clusterEnv.parse({ REDIS_URL: 'redis://cache:6379' });
+    expect(variablesIn(() => clusterConfig(redis, 'production'))).toEqual(['CLUSTER_KEY']);
+    expect(clusterConfig(clusterEnv.parse({}), 'production').clusterKey).toBeUndefined();
   });
 
   it('reports every bad variable at once', () => {

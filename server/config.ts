@@ -90,7 +90,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     env: e.NODE_ENV,
     ...network,
-    ...clusterConfig(e),
+    ...clusterConfig(e, e.NODE_ENV),
     joinToken: {
       privateKeyPem: e.JOIN_TOKEN_PRIVATE_KEY?.replace(/\\n/g, '\n'),
       ttlSeconds: e.JOIN_TOKEN_TTL_SECONDS,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openDb, type DbHandle } from '../db/client.ts';
-import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH } from '../signaling/protocol/index.ts';
+import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH, USER_SOCKET_PATH } from '../signaling/protocol/index.ts';
+import { createUserSocketService, type UserSocketService } from '../signaling/user-socket-service.ts';
 import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
 import { recheckParticipants, revokeParticipants } from '../signaling/revocation.ts';
@@ -30,6 +31,9 @@ import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 import { RoomChatService } from './messaging/room-chat.ts';
+import { UserChatService } from './messaging/user-chat.ts';
+import { userSocketAuth } from './identity/user-socket-auth.ts';
+import { RoomFilesService } from './files/room-files.ts';
 
 export type NodeOptions = {
   /** Rooms with nobody in them close after this long. */
@@ -47,7 +51,22 @@ export type NodeOptions = {
   grantRecheckMs?: number;
   /** Media transport stall detection (tests shorten it). */
   transportWatch?: TransportWatchOptions;
+  /** How often user sockets check their sessions again (USER_SOCKET_RECHECK_SECONDS unless a test shortens it). */
+  userSocketRecheckMs?: number;
 };
+
+/** Forged or stale messages are logged, at most once per 10 s with their count (a flood must not flood the log). */
+function rejectionLog(logger: Logger) {
+  let since = 0;
+  let dropped = 0;
+  return (subject: string) => {
+    dropped++;
+    if (Date.now() - since < 10_000) return;
+    logger.warn({ subject, dropped }, 'message without a valid cluster signature on Redis: dropped');
+    since = Date.now();
+    dropped = 0;
+  };
+}
 
 /** The heartbeat renews leases; the hub's own re-claim only heals a lease lost some other way. */
 const CLAIM_HEAL_MS = 30_000;
@@ -72,6 +91,8 @@ export class CareCallNode {
   pool!: WorkerPool;
   hub!: RoomHub;
   server!: SocketServer;
+  /** The user sockets (/ws/user) open on this node. */
+  userSockets!: UserSocketService;
   /** The HTTP app behind the socket server (its route table is what the header test walks). */
   app!: App;
   demo: DemoRoom | undefined;
@@ -126,9 +147,16 @@ export class CareCallNode {
     this.#onStop('database', () => this.db.close());
     logger.info({ db: this.db.kind }, 'database ready');
 
-    this.bus = await createBus(config.redisUrl, opts.busPrefix ?? config.redisPrefix, (err) =>
-      logger.warn({ err: err.message }, 'redis connection problem'),
+    this.bus = await createBus(
+      config.redisUrl,
+      opts.busPrefix ?? config.redisPrefix,
+      (err) => logger.warn({ err: err.message }, 'redis connection problem'),
+      { key: config.clusterKey, onRejected: rejectionLog(logger) },
     );
+    if (this.bus.kind === 'redis' && !config.clusterKey)
+      logger.warn(
+        'CLUSTER_KEY not set: bus messages signed with a key derived from REDIS_URL (development only)',
+      );
     this.#onStop('bus', () => this.bus.close());
     logger.info({ bus: this.bus.kind, nodeId: this.nodeId }, 'bus ready');
     this.directory = new RoomDirectory(this.bus, this.nodeId, config.cluster.leaseMs);
@@ -143,6 +171,7 @@ export class CareCallNode {
       announcedIp: config.rtc.announcedIp,
       basePort: config.rtc.port,
       socketsPerWorker: config.rtc.socketsPerWorker,
+      roomPeersPerWorker: config.rtc.roomPeersPerWorker,
       transportWatch: opts.transportWatch,
     });
     this.pool.on('workerDied', (index, error) =>
@@ -242,11 +271,7 @@ export class CareCallNode {
     await this.heartbeat.start();
     this.#onStop('cluster heartbeat', () => this.heartbeat.stop());
 
-    if (config.demo)
-      this.demo = {
-        roomId: randomBytes(12).toString('base64url'),
-        key: randomBytes(9).toString('base64url'),
-      };
+    if (config.demo) this.demo = { key: randomBytes(9).toString('base64url') };
     const app = (this.app = createApp(this.services, {
       logger,
       demo: this.demo,
@@ -277,9 +302,10 @@ export class CareCallNode {
       directory: this.directory,
       registry: this.registry,
       logger,
-      accept: (connection, token) => signaling.openRelayed(connection, token),
+      accept: (connection, opening) => signaling.openRelayed(connection, opening),
       draining: () => this.#draining,
     }));
+    const roomChat = new RoomChatService(this.db.db, this.services.messaging);
     const signaling = createSignalingService({
       router: relay,
       verify: this.services.verifyJoinToken,
@@ -290,7 +316,8 @@ export class CareCallNode {
       resumeGraceMs: opts.resumeGraceMs,
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
-      chat: new RoomChatService(this.db.db, this.services.messaging),
+      chat: roomChat,
+      files: new RoomFilesService(roomChat, this.services.files.grants),
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });
@@ -319,22 +346,84 @@ export class CareCallNode {
       clearInterval(recheck);
       await joinGrants.stop();
     });
-    this.server = await startSocketServer(
+    await this.#startUserSockets(opts);
+    const userSockets = this.userSockets;
+    type RoomContext = Extract<ReturnType<typeof signaling.authorize>, { ok: true }>['context'];
+    type SocketContext =
+      { tier: 'room'; room: RoomContext } | { tier: 'user'; user: Parameters<typeof userSockets.open>[1] };
+    this.server = await startSocketServer<SocketContext>(
       config.socketServer,
       {
         host: config.host,
         port: config.port,
-        path: SIGNALING_PATH,
+        paths: [SIGNALING_PATH, USER_SOCKET_PATH],
         maxPayloadBytes: MAX_SOCKET_PAYLOAD_BYTES,
         sharePort: config.portSharing,
         maxBackpressureBytes: 4 * 1024 * 1024,
         fetch: (request, env) => app.fetch(request, env),
-        authorize: (request) => signaling.authorize(request),
-        open: (connection, claims) => signaling.open(connection, claims),
+        authorize: (request) => {
+          if (request.path !== USER_SOCKET_PATH) {
+            const room = signaling.authorize(request);
+            return room.ok ? { ...room, context: { tier: 'room' as const, room: room.context } } : room;
+          }
+          const user = userSockets.authorize(request);
+          return user.ok ? { ...user, context: { tier: 'user' as const, user: user.context } } : user;
+        },
+        open: (connection, context) =>
+          context.tier === 'user'
+            ? userSockets.open(connection, context.user)
+            : signaling.open(connection, context.room),
       },
       logger,
     );
     this.#onStop('socket server', () => this.server.close('server_shutdown'));
+  }
+
+  /**
+   * The user connection: the API's access token and session, the account's conversations. A
+   * session ended on any node (logout, revocation, reuse of a refresh token, idle timeout) closes
+   * its sockets on every node over the bus; the periodic recheck heals a lost message and catches
+   * disabled accounts.
+   */
+  async #startUserSockets(opts: NodeOptions) {
+    const { identity, messaging } = this.services;
+    const { auth, actorOf } = userSocketAuth({
+      db: this.db.db,
+      tokens: identity.tokens,
+      sessions: identity.sessions,
+    });
+    const userSockets = (this.userSockets = createUserSocketService({
+      auth,
+      chat: new UserChatService({
+        db: this.db.db,
+        messaging,
+        actorOf,
+        actOnBehalfOf: identity.actOnBehalfOf,
+      }),
+      logger: this.logger,
+      maxPerUser: this.config.auth.userSocketMaxPerUser,
+    }));
+    const stopEnded = await this.cluster.subscribe('session-ended', (ended) => userSockets.end(ended));
+    const offRevoked = identity.sessions.onRevoked((sessionId) => {
+      userSockets.end({ sessionId, reason: 'session_revoked' });
+      this.cluster
+        .publish('session-ended', { sessionId, reason: 'session_revoked' })
+        .catch((err: Error) => this.logger.warn({ err: err.message }, 'session end not published'));
+    });
+    const recheck = setInterval(
+      () =>
+        userSockets
+          .recheck()
+          .then((closed) => closed && this.logger.info({ closed }, 'user sockets of ended sessions closed'))
+          .catch((err: Error) => this.logger.warn({ err: err.message }, 'user socket re-check failed')),
+      opts.userSocketRecheckMs ?? this.config.auth.userSocketRecheckSeconds * 1000,
+    );
+    recheck.unref();
+    this.#onStop('user sockets', async () => {
+      clearInterval(recheck);
+      offRevoked();
+      await stopEnded();
+    });
   }
 
   /**

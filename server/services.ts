@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { ConsultationService } from './consultations/consultation-service.ts';
 import { JoinGrants } from './consultations/join-grants.ts';
 import { createDataEncryption } from './crypto/index.ts';
+import { DemoConsultation } from './demo/demo-consultation.ts';
 import { createIdentity } from './identity/create-identity.ts';
 import { JoinTokenIssuer, loadJoinTokenKeys, type JoinTokenKeys } from './media/join-tokens.ts';
 import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
@@ -16,6 +17,7 @@ import { Messaging } from './messaging/messaging.ts';
 import { MessagingConversationAccess } from './files/conversation-access.ts';
 import { DownloadLinks } from './files/download-links.ts';
 import { Files } from './files/files.ts';
+import { RoomFileGrants, ROOM_FILE_GRANT_TTL_SECONDS } from './files/room-file-grants.ts';
 import { Thumbnailer } from './files/thumbnails.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { LocalDiskBlobStore } from './storage/local-disk-blob-store.ts';
@@ -92,6 +94,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     sealer: encryption.messages,
     blobs,
     links: new DownloadLinks(identity.keys.derive('file-download-links'), config.files.linkTtlSeconds),
+    grants: new RoomFileGrants(identity.keys.derive('room-file-grants'), ROOM_FILE_GRANT_TTL_SECONDS),
     thumbnails: new Thumbnailer({
       db,
       blobs,
@@ -135,6 +138,13 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     grants: joinGrants,
   });
 
+  // Demo mode's links join this (a real appointment of the demo doctor and patient, booked on demand).
+  const demoConsultation = new DemoConsultation({
+    db,
+    consultations,
+    now: overrides.consultationClock ?? (() => new Date()),
+  });
+
   return {
     config,
     publicUrl,
@@ -152,6 +162,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     joinGrants,
     scheduling,
     consultations,
+    demoConsultation,
     /**
      * What the services own and must end, in start order (the caller stops them in reverse and
      * closes the infrastructure itself): the SMTP pool, the password hashing threads.

@@ -51,10 +51,15 @@ type PeerEvents = {
 
 /** What a Peer needs from its Room, passed down so Peer never imports Room. */
 export type PeerContext = {
-  router: types.Router;
+  /** The peer's router (of a big room, maybe one still being opened on another worker). */
+  router: Promise<types.Router>;
+  /** Its worker's listen socket: the peer's transports are on the router's worker. */
   webRtcServer: types.WebRtcServer;
-  /** Any producer in the room by id (another room's id is not found). */
-  findProducer: (producerId: string) => types.Producer | undefined;
+  /**
+   * Any producer in the room by id (another room's id is not found), once it can be consumed on
+   * this peer's router.
+   */
+  findProducer: (producerId: string) => Promise<types.Producer | undefined>;
   /** Every transport created, for connection telemetry. */
   onTransport: (transport: types.WebRtcTransport, direction: Direction) => void;
   onProducer: (peer: Peer, producer: types.Producer) => void;
@@ -97,7 +102,9 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   async createTransport(direction: Direction): Promise<TransportInfo> {
     this.#assertOpen();
-    const transport = await this.ctx.router.createWebRtcTransport({
+    const router = await this.ctx.router;
+    this.#assertOpen();
+    const transport = await router.createWebRtcTransport({
       webRtcServer: this.ctx.webRtcServer,
       enableUdp: true,
       enableTcp: true,
@@ -227,11 +234,13 @@ export class Peer extends EventEmitter<PeerEvents> {
   async consume(producerId: string, transportId?: string): Promise<ConsumerSummary> {
     this.#assertOpen();
     // Only this room's producers are visible: another room's id is simply not found.
-    const producer = this.ctx.findProducer(producerId);
-    if (!producer || producer.appData.peerId === this.id)
-      throw new SfuError('producer_not_found', 'no such producer in this room');
+    const own = this.producers.has(producerId);
+    const producer = own ? undefined : await this.ctx.findProducer(producerId);
+    if (!producer) throw new SfuError('producer_not_found', 'no such producer in this room');
+    this.#assertOpen();
+    const router = await this.ctx.router;
     const rtpCapabilities = this.#rtpCapabilities;
-    if (!rtpCapabilities || !this.ctx.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+    if (!rtpCapabilities || !router.canConsume({ producerId: producer.id, rtpCapabilities })) {
       throw new SfuError('cannot_consume', 'this peer cannot consume that producer');
     }
     const transport = transportId

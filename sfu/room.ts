@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { SfuError } from './errors.ts';
-import { mediaCodecs } from './media-codecs.ts';
 import { Peer, summarizeProducer, type ProducerSummary } from './peer.ts';
+import { createRouter, RoomRouters, type RoomSpread, type RouterSlot } from './room-routers.ts';
 import type { SfuWorker } from './worker-pool.ts';
 
 export type RoomCloseReason = 'empty' | 'ended' | 'ended_by_host' | 'worker_died' | 'shutdown';
@@ -17,37 +17,66 @@ type RoomEvents = {
   close: [reason: RoomCloseReason];
 };
 
-/** A Router on one worker and the peers in it. Knows nothing of users: peers are opaque ids. */
+/**
+ * The peers of one call and the Routers they are on: one Router on one worker, and with a spread
+ * (big rooms) more Routers on other workers, piped together (room-routers.ts). A dead worker under
+ * any of them closes the room with 'worker_died', the same path as a one-worker room. Knows nothing
+ * of users: peers are opaque ids.
+ */
 export class Room extends EventEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
+  readonly #routers: RoomRouters;
   #closed = false;
 
   private constructor(
     readonly id: string,
+    /** The first router: the room's home, where the active-speaker observer listens. */
     readonly router: types.Router,
     private readonly sfuWorker: SfuWorker,
     private readonly speakers: types.ActiveSpeakerObserver,
+    spread: RoomSpread | undefined,
   ) {
     super();
-    router.on('workerclose', () => this.close('worker_died'));
+    const watch = (r: types.Router) => r.on('workerclose', () => this.close('worker_died'));
+    watch(router);
+    this.#routers = new RoomRouters(id, sfuWorker, router, spread, (r) =>
+      this.#closed ? r.close() : watch(r),
+    );
     speakers.on('dominantspeaker', ({ producer }) => {
       const peerId = producer.appData.peerId;
       if (typeof peerId === 'string') this.emit('activeSpeaker', peerId);
     });
   }
 
-  static async create(id: string, sfuWorker: SfuWorker): Promise<Room> {
-    const router = await sfuWorker.worker.createRouter({ mediaCodecs, appData: { roomId: id } });
+  /** `spread`: let the room open routers on other workers as it grows (see RoomSpread). */
+  static async create(id: string, sfuWorker: SfuWorker, spread?: RoomSpread): Promise<Room> {
+    const router = await createRouter(sfuWorker, id);
     const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
-    return new Room(id, router, sfuWorker, speakers);
+    return new Room(id, router, sfuWorker, speakers, spread);
   }
 
   get closed() {
     return this.#closed;
   }
 
+  /** The worker of the room's first router. */
   get workerIndex() {
     return this.sfuWorker.index;
+  }
+
+  /** Every worker the room has a router on (the first one first). */
+  get workerIndexes(): number[] {
+    return this.#routers.workerIndexes();
+  }
+
+  /** Peers on each of the room's routers, by worker index. */
+  peersPerWorker(): Map<number, number> {
+    return new Map(this.#routers.slots.map((s) => [s.sfuWorker.index, s.peers]));
+  }
+
+  /** The worker the peer's transports are on. */
+  workerOf(peerId: string): number | undefined {
+    return this.#routers.slotOf(peerId)?.sfuWorker.index;
   }
 
   get rtpCapabilities(): types.RtpCapabilities {
@@ -57,21 +86,21 @@ export class Room extends EventEmitter<RoomEvents> {
   addPeer(peerId: string): Peer {
     if (this.#closed) throw new SfuError('room_closed', 'room closed');
     if (this.peers.has(peerId)) throw new SfuError('peer_exists', 'peer already in room');
-    const { server, release } = this.sfuWorker.takeWebRtcServer();
+    const slot = this.#routers.place(peerId);
+    const { server, release } = slot.sfuWorker.takeWebRtcServer();
     const peer = new Peer(peerId, {
-      router: this.router,
+      router: slot.router,
       webRtcServer: server,
-      findProducer: (producerId) => this.findProducer(producerId),
+      findProducer: (producerId) => this.#availableOn(producerId, slot),
       onTransport: (transport, direction) =>
-        this.sfuWorker.transports.watch(transport, {
+        slot.sfuWorker.transports.watch(transport, {
           roomId: this.id,
           peerId,
           direction,
-          workerIndex: this.sfuWorker.index,
+          workerIndex: slot.sfuWorker.index,
         }),
       onProducer: (p, producer) => {
-        if (producer.kind === 'audio')
-          void this.speakers.addProducer({ producerId: producer.id }).catch(() => undefined);
+        if (producer.kind === 'audio') void this.#observeSpeaker(producer);
         producer.observer.once('close', () => !this.#closed && this.emit('producerClosed', p, producer.id));
         this.emit('newProducer', p, summarizeProducer(producer));
       },
@@ -81,6 +110,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.peers.set(peerId, peer);
     peer.once('close', () => {
       release();
+      this.#routers.release(peerId);
       this.peers.delete(peerId);
       if (!this.#closed) this.emit('peerClosed', peer);
     });
@@ -102,11 +132,30 @@ export class Room extends EventEmitter<RoomEvents> {
     return undefined;
   }
 
+  /** The room's producer, once it can be consumed on `slot`'s router (piped there if it lives elsewhere). */
+  async #availableOn(producerId: string, slot: RouterSlot): Promise<types.Producer | undefined> {
+    const producer = this.findProducer(producerId);
+    if (!producer) return undefined;
+    await this.#routers.makeAvailable(producer, slot);
+    return producer;
+  }
+
+  /** The observer is on the first router: audio from peers on other routers is piped to it. */
+  async #observeSpeaker(producer: types.Producer) {
+    try {
+      await this.#routers.makeAvailable(producer, this.#routers.slots[0]!);
+      await this.speakers.addProducer({ producerId: producer.id });
+    } catch {
+      // The producer or the room went away meanwhile: nothing left to observe.
+    }
+  }
+
   close(reason: RoomCloseReason) {
     if (this.#closed) return;
     this.#closed = true;
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
+    this.#routers.closeAll();
     this.router.close();
     this.emit('close', reason);
     this.removeAllListeners();

@@ -4,6 +4,7 @@ import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import { SfuError } from './errors.ts';
 import { Room } from './room.ts';
+import type { RoomSpread } from './room-routers.ts';
 import { TransportWatch, type TransportWatchOptions } from './transport-watch.ts';
 import { udpSocketStats } from './udp-socket-stats.ts';
 
@@ -22,6 +23,11 @@ export type WorkerPoolOptions = {
   transportWatch?: TransportWatchOptions;
   /** One DTLS certificate for every worker (PEM files); by default each worker makes its own. */
   dtls?: { certificateFile: string; privateKeyFile: string } | undefined;
+  /**
+   * Peers a room puts on one worker before it opens a router on another (piping its producers
+   * there); 0 = every room stays on one worker. Default DEFAULT_ROOM_PEERS_PER_WORKER.
+   */
+  roomPeersPerWorker?: number | undefined;
   /** Wait before retrying a failed respawn: doubles from `first` up to `max`. */
   respawnBackoffMs?: { first: number; max: number } | undefined;
 };
@@ -39,6 +45,8 @@ export type SfuWorker = {
   readonly udpPorts: readonly number[];
   /** Takes the least used server for a new peer; call the returned release when the peer goes. */
   takeWebRtcServer(): { server: types.WebRtcServer; release: () => void };
+  /** Peers on this worker now, of every room. */
+  peerCount(): number;
   readonly transports: TransportWatch;
 };
 
@@ -57,6 +65,12 @@ function isRunning(pid: number) {
     return false;
   }
 }
+
+/**
+ * A consultation of up to 8 stays on one worker (no pipe hop); a talk with 200 viewers spreads over
+ * several once it passes this many on one.
+ */
+export const DEFAULT_ROOM_PEERS_PER_WORKER = 50;
 
 const DEFAULT_RESPAWN_BACKOFF_MS = { first: 250, max: 10_000 };
 
@@ -127,9 +141,21 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return loads[0]!.w;
   }
 
-  /** A new room (Router) on the least-loaded live worker. */
+  /**
+   * A new room (Router) on the least-loaded live worker. It opens routers on other workers as it
+   * grows past roomPeersPerWorker on one.
+   */
   async createRoom(roomId: string): Promise<Room> {
-    return Room.create(roomId, await this.leastLoaded());
+    const peersPerRouter = this.opts.roomPeersPerWorker ?? DEFAULT_ROOM_PEERS_PER_WORKER;
+    const spread: RoomSpread | undefined =
+      peersPerRouter > 0 ? { peersPerRouter, workerBesides: (used) => this.#fewestPeers(used) } : undefined;
+    return Room.create(roomId, await this.leastLoaded(), spread);
+  }
+
+  #fewestPeers(besides: ReadonlySet<number>): SfuWorker | undefined {
+    const candidates = this.#workers.filter((w) => !w.worker.closed && !besides.has(w.index));
+    candidates.sort((a, b) => a.peerCount() - b.peerCount() || a.index - b.index);
+    return candidates[0];
   }
 
   /**
@@ -203,6 +229,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         };
         return { server: servers[j]!, release };
       },
+      peerCount: () => peersOn.reduce((a, b) => a + b, 0),
       transports: this.transports,
     };
     worker.on('died', (error) => void this.#onDied(sfuWorker, error));

@@ -43,10 +43,15 @@ export const chatHandlers: HandlersFor<ChatMethod> = {
   async 'chat.send'(ctx, { conversationId, clientId, body }) {
     return (await speaker(ctx, conversationId)).send(clientId, body);
   },
-  async 'chat.after'(ctx, { conversationId, seq, limit }) {
+  async 'chat.after'(ctx, { conversationId, seq, changesAfter, limit }) {
     const s = await speaker(ctx, conversationId);
     await startLive(ctx.member, s);
-    return { conversationId: s.conversationId, messages: await s.after(seq, limit) };
+    const page = await s.catchUp({
+      after: seq,
+      ...(changesAfter === undefined ? {} : { changesAfter }),
+      ...(limit === undefined ? {} : { limit }),
+    });
+    return { conversationId: s.conversationId, ...page };
   },
   async 'chat.history'(ctx, { conversationId, before, limit }) {
     const s = await speaker(ctx, conversationId);

@@ -1,4 +1,10 @@
-import type { ChatMessageInfo, ChatNotifications, ChatSendAck, JoinClaims } from './protocol/index.ts';
+import type {
+  ChatCatchUp,
+  ChatMessageInfo,
+  ChatNotifications,
+  ChatSendAck,
+  JoinClaims,
+} from './protocol/index.ts';
 
 /** Where the speaker is in the room when it speaks: waiting participants may only write to the hosts. */
 export type ChatPresence = 'admitted' | 'waiting';
@@ -16,7 +22,11 @@ export type ChatLiveEvent = {
 export interface ChatSpeaker {
   readonly conversationId: string;
   send(clientId: string, body: string): Promise<ChatSendAck>;
-  after(seq: number, limit?: number): Promise<ChatMessageInfo[]>;
+  catchUp(from: {
+    after: number;
+    changesAfter?: number;
+    limit?: number;
+  }): Promise<Omit<ChatCatchUp, 'conversationId'>>;
   history(
     before: number | undefined,
     limit: number,

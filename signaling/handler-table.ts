@@ -1,4 +1,5 @@
 import type { RoomChat } from './chat-port.ts';
+import type { RoomFiles } from './files-port.ts';
 import type { IceServerInfo, Method, RequestData, ResponseData } from './protocol/index.ts';
 import type { JoinGrantCheck } from './join-grants.ts';
 import type { Member } from './member.ts';
@@ -13,6 +14,8 @@ export type RoomRequestDeps = {
   grants?: JoinGrantCheck | undefined;
   /** The room's conversation (server messaging); none = chat requests are refused. */
   chat?: RoomChat | undefined;
+  /** Credentials for the room conversation's files over HTTP; none = files.grant is refused. */
+  files?: RoomFiles | undefined;
 };
 
 /** Who is asking: the room member (its session is `member.session`) and the room tier's services. */

@@ -1,4 +1,5 @@
 import { chatHandlers } from './chat-handlers.ts';
+import { fileHandlers } from './file-handlers.ts';
 import type { HandlersFor, RequestContext } from './handler-table.ts';
 import { mediaHandlers } from './media-handlers.ts';
 import { moderationHandlers } from './moderation-handlers.ts';
@@ -12,6 +13,7 @@ export const handlers: HandlersFor<Method> = {
   ...mediaHandlers,
   ...moderationHandlers,
   ...chatHandlers,
+  ...fileHandlers,
 };
 
 /** A session's requests, answered for this room member. */

@@ -1,9 +1,12 @@
 import type { Peer, Room, RoomCloseReason } from '../sfu/index.ts';
+import { DeltaTracker } from './delta-tracker.ts';
 import { peerQuality } from './network-quality.ts';
 import {
   MAX_ROOM_PARTICIPANTS,
   type ClientStats,
+  type NetworkQuality,
   type Notifications,
+  type ParticipantInfo,
   type RoomState,
   type WaitingInfo,
 } from './protocol/index.ts';
@@ -19,6 +22,8 @@ export interface RoomMember {
   /** Hosts (who may admit others) enter directly; everyone else knocks. */
   readonly canAdmit: boolean;
   readonly clientStats: ClientStats | undefined;
+  /** Participants the room admits, as the member's join token says (from the consultation's type). */
+  readonly roomCapacity: number | undefined;
   /** `dataJson`: `data` already serialised (room-wide notifications are serialised once). */
   notify<N extends keyof Notifications>(method: N, data: Notifications[N], dataJson?: string): void;
   /** Admitted, or the room's media was rebuilt: this is the SFU peer to use from now on. */
@@ -35,7 +40,7 @@ export interface RoomMember {
 /** How a HubRoom reaches its owner; the owner alone reports participants joining and leaving. */
 export type HubRoomOptions = {
   emptyTimeoutMs: number;
-  /** Product limit per consultation; only load tests raise it. */
+  /** Participants per room when the join tokens do not say (tokens carry the consult type's). */
   capacity?: number | undefined;
   /** The room's worker died; the hub decides whether media can be rebuilt elsewhere. */
   onMediaLost: (hubRoom: HubRoom) => void;
@@ -53,11 +58,13 @@ export class HubRoom {
   readonly members = new Map<string, RoomMember>();
   readonly waiting = new Map<string, { member: RoomMember; since: Date }>();
   readonly moderation = new RoomModeration();
+  readonly #sentQuality = new DeltaTracker<NetworkQuality>();
+  readonly #sentParticipants = new DeltaTracker<ParticipantInfo>();
   #room!: Room;
   #emptyTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  readonly #capacity: number;
+  #capacity: number;
 
   constructor(
     room: Room,
@@ -78,9 +85,15 @@ export class HubRoom {
     return this.#closed;
   }
 
+  get capacity() {
+    return this.#capacity;
+  }
+
   /** Admits hosts at once; everyone else waits for a host. */
   enter(member: RoomMember): 'admitted' | 'waiting' {
     clearTimeout(this.#emptyTimer);
+    // The newest token carries the API's latest word on the consult type's capacity.
+    if (member.roomCapacity !== undefined) this.#capacity = member.roomCapacity;
     if (member.canAdmit) {
       this.#admit(member);
       return 'admitted';
@@ -170,19 +183,15 @@ export class HubRoom {
     }
   }
 
-  /** Pushes link quality of every participant to the room, when it changed since last time. */
+  /** Pushes the link quality of the participants whose quality changed since last time. */
   publishQuality() {
-    const peers = [...this.members.values()].flatMap((m) => {
+    const current = [...this.members.values()].flatMap((m) => {
       const peer = this.#room.peers.get(m.peerId);
       return peer ? [peerQuality(peer.id, peer.linkScores(), m.clientStats)] : [];
     });
-    const text = JSON.stringify(peers);
-    if (text === this.#lastQuality) return;
-    this.#lastQuality = text;
-    this.#broadcast('', 'networkQuality', { peers });
+    const delta = this.#sentQuality.next(current);
+    if (delta) this.#broadcast('', 'networkQuality', { full: false, peers: delta.rows, gone: delta.gone });
   }
-
-  #lastQuality = '';
 
   /** Moves every admitted member onto a fresh Room (another worker) and asks clients to renegotiate. */
   rebuildOn(room: Room) {
@@ -213,6 +222,9 @@ export class HubRoom {
     const peer = this.#room.addPeer(member.peerId);
     this.members.set(member.peerId, member);
     member.attachPeer(peer);
+    // The whole lists once, in the member's ordered stream: every change frame after them applies on top.
+    member.notify('participants', { full: true, participants: this.participants(), gone: [] });
+    member.notify('networkQuality', { full: true, peers: this.#sentQuality.rows(), gone: [] });
     this.#broadcast(member.peerId, 'peerJoined', {
       peerId: member.peerId,
       role: member.role,
@@ -271,9 +283,12 @@ export class HubRoom {
     this.announceWaitingStatus();
   }
 
+  /** Tells the room which rows of the participant list changed (a member's own row included). */
   announceParticipants() {
     if (this.#closed || this.members.size === 0) return;
-    this.#broadcast('', 'participants', { participants: this.participants() });
+    const delta = this.#sentParticipants.next(this.participants());
+    if (delta)
+      this.#broadcast('', 'participants', { full: false, participants: delta.rows, gone: delta.gone });
   }
 
   #scheduleEmptyClose() {

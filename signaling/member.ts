@@ -34,6 +34,9 @@ export class Member implements RoomMember {
   get displayName() {
     return this.claims.name;
   }
+  get roomCapacity() {
+    return this.claims.cap;
+  }
   get status() {
     return this.#status;
   }

@@ -67,10 +67,9 @@ async function until<T>(read: () => T | undefined, ok: (v: T) => boolean, what: 
   }
   throw new Error(`never saw ${what}; last: ${JSON.stringify(read())}`);
 }
-const row = (c: TestClient, peerId: string) =>
-  lastOf<{ participants: ParticipantInfo[] }>(c, 'participants')?.participants.find(
-    (p) => p.peerId === peerId,
-  );
+const row = (c: TestClient, peerId: string) => c.roster.participants.find((p) => p.peerId === peerId);
+/** The list as the client keeps it from the join answer and the change frames. */
+const listOf = (c: TestClient) => ({ participants: c.roster.participants });
 
 describe('participant list', () => {
   it('every admitted member gets the list with roles, host flags and mute state; waiting ones get none', async () => {
@@ -115,7 +114,7 @@ describe('participant list', () => {
     );
     patient.c.close();
     await until(
-      () => lastOf<{ participants: ParticipantInfo[] }>(doctor.c, 'participants'),
+      () => listOf(doctor.c),
       (l) => l.participants.length === 1,
       'the patient gone',
     );
@@ -215,7 +214,7 @@ describe('remove', () => {
     expect(await patient.closed).toEqual({ code: closeCode('removed_by_host'), reason: 'removed_by_host' });
     expect(await doctor.waitFor('peerLeft')).toEqual([{ peerId: 'pat' }]);
     await until(
-      () => lastOf<{ participants: ParticipantInfo[] }>(doctor, 'participants'),
+      () => listOf(doctor),
       (l) => l.participants.every((p) => p.peerId !== 'pat'),
       'list without the patient',
     );

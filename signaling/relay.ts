@@ -22,9 +22,15 @@ export type RelayLinkEvents = {
  * where a room lives (placing a new one), and links to other nodes. Without it, every room is here.
  */
 export interface SignalRouter {
+  /** This node (resume keys carry it). */
+  readonly nodeId: string;
   route(roomId: string): Promise<Route>;
-  link(nodeId: string, token: string, events: RelayLinkEvents): RelayLink;
+  link(nodeId: string, opening: RelayOpening, events: RelayLinkEvents): RelayLink;
 }
+
+/** What opens a link: a join token (a new session there) or a resume key (a session kept there). */
+export type RelayOpening =
+  { kind: 'join'; token: string } | { kind: 'resume'; resumeKey: string; lastSeq: number };
 
 /** How long a relayed request may go unanswered before the client hears relay_timeout. */
 export const RELAY_REQUEST_TIMEOUT_MS = 10_000;

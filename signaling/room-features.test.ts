@@ -151,6 +151,27 @@ describe('moderation and media controls', () => {
       code: 'room_full',
     });
   });
+
+  it('takes its capacity from the join tokens (the consult type): fewer or more than the default', async () => {
+    const joinWith = async (room: string, sub: string, cap: number) => {
+      const c = await connectClient(t.wsUrl, await mintFor(t.node, room, sub, { cap }));
+      clients.push(c);
+      const { rtpCapabilities } = await c.request('getRouterRtpCapabilities', {});
+      return c.request('join', { rtpCapabilities: rtpCapabilities as never });
+    };
+    const small = newRoomId();
+    for (let i = 0; i < 3; i++) await joinWith(small, `s${i}`, 3);
+    await expect(joinWith(small, 'extra', 3)).rejects.toMatchObject({ code: 'room_full' });
+    const group = newRoomId();
+    const size = MAX_ROOM_PARTICIPANTS + 4;
+    for (let i = 0; i < size; i++) await joinWith(group, `g${i}`, size);
+    expect(t.node.hub.rooms.get(group)!.members.size, 'more than the default fit').toBe(size);
+    await expect(joinWith(group, 'extra', size)).rejects.toMatchObject({ code: 'room_full' });
+    await expect(
+      t.node.issuer.mint({ sub: 'x', room: group, role: 'guest', perms: [], cap: 201 }),
+      'no token says more than the limit',
+    ).rejects.toThrow();
+  });
 });
 
 describe('network quality', () => {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GrantRevokedError } from './join-grants.ts';
 import {
@@ -17,6 +16,7 @@ import type { SignalingMetrics } from './room-lifecycle.ts';
 import { toErrorBody } from './signaling-error.ts';
 import { DeferredSnapshots, SNAPSHOT_DEFER_BYTES, snapshotKey } from './snapshot-notifications.ts';
 import { closeWith, type SocketConnection } from './socket.ts';
+import { newResumeKey } from './resume-key.ts';
 
 export type SessionDeps = {
   metrics: SignalingMetrics;
@@ -24,6 +24,8 @@ export type SessionDeps = {
   resumeGraceMs?: number | undefined;
   /** A session that has not joined by then is closed (join_timeout); 0 = no deadline. */
   joinDeadlineMs?: number | undefined;
+  /** Many nodes: the id of this node, carried in resume keys so any node can send a resume here. */
+  nodeId?: string | undefined;
 };
 
 /** Runs one validated request for this session; features provide it (see request-handlers.ts). */
@@ -41,7 +43,7 @@ export const DEFAULT_JOIN_DEADLINE_MS = 30_000;
  * session is for (a room today; chat or a queue later) is behind `dispatch` and `onEnded`.
  */
 export class Session {
-  readonly resumeKey = randomBytes(18).toString('base64url');
+  readonly resumeKey: string;
   #connection: SocketConnection | undefined;
   #dispatch: RequestDispatch | undefined;
   #seq = 0;
@@ -62,6 +64,7 @@ export class Session {
     readonly claims: JoinClaims,
     private readonly deps: SessionDeps,
   ) {
+    this.resumeKey = newResumeKey(deps.nodeId);
     const deadline = deps.joinDeadlineMs ?? DEFAULT_JOIN_DEADLINE_MS;
     if (deadline > 0) {
       this.#joinTimer = setTimeout(() => this.#joined || this.close('join_timeout'), deadline);

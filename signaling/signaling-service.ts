@@ -22,7 +22,9 @@ import type { RoomLifecycle, SignalingMetrics } from './room-lifecycle.ts';
 import type { JoinTokenVerifier } from './verify-join-token.ts';
 import type { JoinGrantCheck } from './join-grants.ts';
 import type { RoomChat } from './chat-port.ts';
-import { deferredHandler, relayHandler, type SignalRouter } from './relay.ts';
+import type { RoomFiles } from './files-port.ts';
+import { deferredHandler, relayHandler, type RelayOpening, type SignalRouter } from './relay.ts';
+import { resumeKeyHome } from './resume-key.ts';
 
 export type SignalingDeps = {
   verify: JoinTokenVerifier;
@@ -37,6 +39,8 @@ export type SignalingDeps = {
   grants?: JoinGrantCheck;
   /** Room chat (the server's messaging behind a small interface). */
   chat?: RoomChat;
+  /** Room file credentials (the server's files behind a small interface). */
+  files?: RoomFiles;
   /** Connections one identity (one join token) may hold at once (JOIN_TOKEN_MAX_SOCKETS); default 3. */
   maxSocketsPerIdentity?: number;
   /** Many nodes: where each room lives; a room hosted elsewhere is relayed there. None = all rooms here. */
@@ -63,11 +67,13 @@ export function createSignalingService(deps: SignalingDeps) {
   const perIdentity = new Map<string, number>();
   const maxSockets = deps.maxSocketsPerIdentity ?? DEFAULT_MAX_SOCKETS_PER_IDENTITY;
   const held = (claims: JoinClaims) => perIdentity.get(identityKey(claims)) ?? 0;
+  const sessionDeps = { ...deps, nodeId: deps.router?.nodeId };
   const roomDeps = {
     hub: deps.hub,
     iceServersFor: deps.iceServersFor,
     grants: deps.grants,
     chat: deps.chat,
+    files: deps.files,
   };
   const forget = (session: Session) => {
     sessions.delete(session.resumeKey);
@@ -79,7 +85,7 @@ export function createSignalingService(deps: SignalingDeps) {
   };
   /** A join token stands for one identity in one room: its session serves that room's requests. */
   const openRoomSession = (claims: JoinClaims) => {
-    const session = new Session(claims, deps);
+    const session = new Session(claims, sessionDeps);
     const member = new Member(session);
     session.serve(roomRequests({ member, deps: roomDeps }));
     session.onEnded(() => forget(session));
@@ -146,6 +152,14 @@ export function createSignalingService(deps: SignalingDeps) {
     },
     open(connection: SocketConnection, context: UpgradeContext): ConnectionHandler {
       if (context.kind === 'resume') {
+        const { router } = deps;
+        const home = resumeKeyHome(context.resumeKey);
+        // The session is kept on another node (its room lives there): the client came back through this one.
+        if (router && home && home !== router.nodeId && !sessions.has(context.resumeKey)) {
+          const { resumeKey, lastSeq } = context;
+          const opening = { kind: 'resume' as const, resumeKey, lastSeq };
+          return relayHandler(connection, (events) => router.link(home, opening, events));
+        }
         const session = sessions.get(context.resumeKey);
         if (!session || session.ended || !session.attach(connection, context.lastSeq)) {
           queueMicrotask(() => closeWith(connection, 'session_expired'));
@@ -174,7 +188,9 @@ export function createSignalingService(deps: SignalingDeps) {
             return deferred.resolve(handler);
           }
           deferred.resolve(
-            relayHandler(connection, (events) => router.link(route.nodeId, context.token, events)),
+            relayHandler(connection, (events) =>
+              router.link(route.nodeId, { kind: 'join', token: context.token }, events),
+            ),
           );
         },
         (err: Error) => {
@@ -187,12 +203,19 @@ export function createSignalingService(deps: SignalingDeps) {
     },
     /**
      * A participant relayed from another node (this node hosts its room): the token is verified
-     * here again, so a message on the bus cannot make up who is joining.
+     * here again, so a message on the bus cannot make up who is joining. A relayed resume needs
+     * the session's key, the same secret a direct one needs.
      */
-    openRelayed(connection: SocketConnection, token: string): RelayedOpen {
+    openRelayed(connection: SocketConnection, opening: RelayOpening): RelayedOpen {
+      if (opening.kind === 'resume') {
+        const session = sessions.get(opening.resumeKey);
+        if (!session || session.ended || !session.attach(connection, opening.lastSeq))
+          return { ok: false, reason: 'session_expired' };
+        return { ok: true, roomId: session.claims.room, handler: connectionHandler(connection, session) };
+      }
       let claims: JoinClaims;
       try {
-        claims = deps.verify(token);
+        claims = deps.verify(opening.token);
       } catch {
         // The edge's upgrade gate refuses the same token with 401 when the client joins again.
         return { ok: false, reason: 'session_expired' };

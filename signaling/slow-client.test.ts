@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RoomRoster } from '../web-client/src/room-roster.ts';
 import { SignalingClient, type WebSocketLike } from '../web-client/src/signaling-client.ts';
+import type { NetworkQualityDelta } from './protocol/index.ts';
 import { startTestNode } from '../test/helpers/node.ts';
 import { connectClient, type TestClient } from '../test/helpers/ws-client.ts';
 import { mintFor, newRoomId } from '../test/helpers/tokens.ts';
@@ -10,7 +12,7 @@ type Frame = {
   type: string;
   seq?: number;
   method?: string;
-  data?: { peers?: { peerId: string; rttMs: number | null }[]; peerId?: string };
+  data?: { peerId?: string };
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,7 +43,7 @@ async function slowClient(wsUrl: string, token: string) {
   };
 }
 
-// Long peer ids make each network-quality snapshot large (one entry per participant), as a big room does.
+// Long peer ids made each full network-quality list large (one entry per participant), as a big room does.
 const longId = (i: number) => `member-${'x'.repeat(100)}-${i}`;
 const MEMBERS = 150;
 const REPORTS = 400;
@@ -56,9 +58,9 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
   });
   afterAll(() => t.node.stop());
 
-  it('keeps its connection: state snapshots are coalesced while it is behind, events all arrive in order, and it catches up', async () => {
+  it('keeps its connection: room-wide frames carry only changes, events all arrive in order, and its list ends up exact', async () => {
     const room = newRoomId();
-    // Participants whose connections dropped stay in the room for the resume grace: entries in every snapshot, no socket to read.
+    // Participants whose connections dropped stay in the room for the resume grace: rows in every list, no socket to read.
     for (let i = 0; i < MEMBERS; i += 25) {
       await Promise.all(
         Array.from({ length: Math.min(25, MEMBERS - i) }, async (_, k) => {
@@ -74,10 +76,12 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
     await join(driver);
     slow.pause();
 
-    // Every report changes the driver's entry, so every quality tick sends the whole room's snapshot to everyone.
-    let snapshotBytes = 0;
+    // Every report changes the driver's row only: each quality frame is one row, not the whole room's 150.
+    const qualityFrames: { peers: unknown[] }[] = [];
     driver.on('notification', (method, data) => {
-      if (method === 'networkQuality') snapshotBytes += JSON.stringify(data).length;
+      // Its own whole list on admission came before; these are the change frames.
+      if (method === 'networkQuality' && !(data as { full: boolean }).full)
+        qualityFrames.push(data as { peers: unknown[] });
     });
     for (let i = 1; i <= REPORTS; i++) {
       await driver.request('reportStats', { rttMs: i, packetLossPct: 0 });
@@ -89,37 +93,39 @@ describe.each(['uws', 'ws'] as const)('a client that stops reading, over %s', (s
     }
     await driver.request('reportStats', { rttMs: 9999, packetLossPct: 0 });
     await sleep(200);
-    // The slow client was sent far more than the socket tier's backlog limit (4 MiB) would hold.
-    expect(snapshotBytes).toBeGreaterThan(12 * 1024 * 1024);
+    expect(qualityFrames.length, 'quality frames reached the driver').toBeGreaterThan(REPORTS / 4);
+    expect(
+      Math.max(...qualityFrames.map((f) => f.peers.length)),
+      'a frame lists the rows that changed (the driver, the late joiner), never the room',
+    ).toBeLessThanOrEqual(3);
     expect(slow.closedWith()).toBeUndefined();
 
     slow.resume();
-    const latest = () =>
-      slow.frames
-        .filter((f) => f.method === 'networkQuality')
-        .at(-1)
-        ?.data?.peers?.find((p) => p.peerId === 'driver')?.rttMs;
+    // The slow client applies every frame it got, in order, as the client core does.
+    let roster = new RoomRoster();
+    const latest = () => {
+      roster = new RoomRoster();
+      for (const f of slow.frames)
+        if (f.method === 'networkQuality') roster.applyQuality(f.data as NetworkQualityDelta);
+      return roster.quality.find((p) => p.peerId === 'driver')?.rttMs;
+    };
     const deadline = Date.now() + 10_000;
     while (latest() !== 9999 && Date.now() < deadline) await sleep(50);
     expect(latest()).toBe(9999);
     expect(slow.closedWith()).toBeUndefined();
+    const server = t.node.hub.rooms.get(room)!;
+    expect(
+      roster.quality.map((q) => q.peerId).sort(),
+      'its quality list has exactly the members the room has',
+    ).toEqual([...server.members.keys()].filter((id) => server.room.peers.has(id)).sort());
 
     const notifications = slow.frames.filter((f) => f.type === 'notification');
-    // Nothing skipped: sequence numbers are consecutive (coalesced snapshots never took one).
+    // Nothing skipped: sequence numbers are consecutive (merged frames never took one).
     expect(notifications.map((f) => f.seq)).toEqual(notifications.map((_, i) => notifications[0]!.seq! + i));
     expect(notifications.some((f) => f.method === 'peerJoined' && f.data?.peerId === 'late-joiner')).toBe(
       true,
     );
-    // Far fewer snapshots than quality ticks reached it.
-    expect(notifications.filter((f) => f.method === 'networkQuality').length).toBeLessThan(REPORTS / 2);
-
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
-    const coalesced = Number(
-      /carecall_signaling_notifications_coalesced_total\{method="networkQuality",node="node-[0-9a-f]+"\} (\d+)/.exec(
-        metrics,
-      )?.[1],
-    );
-    expect(coalesced).toBeGreaterThan(REPORTS / 2);
     expect(metrics).toContain(`carecall_signaling_slow_client_closes_total{node="${t.node.nodeId}"} 0`);
     slow.client.close();
     driver.close();

@@ -1,8 +1,33 @@
 import type { Notifications } from './protocol/index.ts';
 
+type Delta<K extends string> = { full: boolean; gone: string[] } & { [P in K]: { peerId: string }[] };
+
+/** Two room-wide change frames as one: what the older said, updated by the newer. */
+function mergeDeltas<K extends string, D extends Delta<K>>(key: K, older: D, newer: D): D {
+  if (newer.full) return newer;
+  const rows = new Map(older[key].map((r) => [r.peerId, r]));
+  const gone = new Set(older.gone);
+  for (const id of newer.gone) (rows.delete(id), gone.add(id));
+  for (const r of newer[key]) (rows.set(r.peerId, r), gone.delete(r.peerId));
+  // A full older frame stays full: what it did not list is gone anyway.
+  return { full: older.full, [key]: [...rows.values()], gone: older.full ? [] : [...gone] } as unknown as D;
+}
+
+/**
+ * Room-wide state sent as changes: a newer frame does not replace an unsent older one, the two
+ * merge, so a slow client still ends up with every change.
+ */
+const MERGES: {
+  [N in keyof Notifications]?: (older: Notifications[N], newer: Notifications[N]) => Notifications[N];
+} = {
+  networkQuality: (older, newer) => mergeDeltas('peers', older, newer),
+  participants: (older, newer) => mergeDeltas('participants', older, newer),
+};
+
 /**
  * Notifications that carry a current state rather than an event: a newer one makes an unsent older
- * one worthless. The key says which older one it replaces (one per consumer for layer changes).
+ * one worthless (or, for room-wide changes, absorbs it: MERGES). The key says which older one it
+ * replaces (one per consumer for layer changes).
  */
 const SNAPSHOT_KEYS: { [N in keyof Notifications]?: (data: Notifications[N]) => string } = {
   networkQuality: () => 'networkQuality',
@@ -41,11 +66,18 @@ export class DeferredSnapshots {
     return this.#pending.size;
   }
 
-  /** Returns true when it replaced an unsent older snapshot (one notification fewer on the wire). */
+  /** Returns true when it replaced (or merged into) an unsent older one: one notification fewer on the wire. */
   put(key: string, entry: DeferredNotification): boolean {
-    const replaced = this.#pending.delete(key);
-    this.#pending.set(key, entry);
-    return replaced;
+    const older = this.#pending.get(key);
+    const merge = MERGES[entry.method] as ((a: unknown, b: unknown) => unknown) | undefined;
+    this.#pending.delete(key);
+    this.#pending.set(
+      key,
+      older && merge
+        ? { method: entry.method, data: merge(older.data, entry.data), dataJson: undefined }
+        : entry,
+    );
+    return older !== undefined;
   }
 
   /** A consumer went away: its pending layer change is meaningless now. */

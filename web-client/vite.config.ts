@@ -13,6 +13,12 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,
-    rollupOptions: { input: { room: `${root}index.html`, precall: `${root}precall.html` } },
+    rollupOptions: {
+      input: {
+        room: `${root}index.html`,
+        precall: `${root}precall.html`,
+        threads: `${root}threads.html`,
+      },
+    },
   },
 });

@@ -45,6 +45,11 @@ export const conversations = pgTable(
       .notNull()
       .references(() => users.id),
     lastSeq: seqCol('last_seq').notNull().default(0),
+    /**
+     * The counter of changes to stored messages (edits, deletes), gap-free like last_seq: catch-up
+     * returns the messages changed after a client's change watermark.
+     */
+    lastChange: seqCol('last_change').notNull().default(0),
     createdBy: text('created_by'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
@@ -82,10 +87,15 @@ export const messages = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     editedAt: ts('edited_at'),
     deletedAt: ts('deleted_at'),
+    /** The conversation's change number of this message's latest edit or delete; null while unchanged. */
+    changeSeq: seqCol('change_seq'),
   },
   (t) => [
     primaryKey({ columns: [t.conversationId, t.seq] }),
     uniqueIndex('messages_id_unique').on(t.conversationId, t.id),
+    index('messages_change_idx')
+      .on(t.conversationId, t.changeSeq)
+      .where(sql`${t.changeSeq} is not null`),
   ],
 );
 

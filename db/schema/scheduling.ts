@@ -22,6 +22,10 @@ import { clinics, users } from './identity.ts';
 const ts = (name: string) => timestamp(name, { withTimezone: true });
 
 export const CONSULT_KINDS = ['video', 'chat', 'on_site'] as const;
+/** Room capacity of a consult type: the default is a consultation's; a group session or talk goes up to the maximum. */
+export const DEFAULT_ROOM_CAPACITY = 8;
+export const MIN_ROOM_CAPACITY = 2;
+export const MAX_ROOM_CAPACITY = 200;
 export type ConsultKind = (typeof CONSULT_KINDS)[number];
 export const APPOINTMENT_STATUSES = [
   'requested',
@@ -62,10 +66,16 @@ export const consultTypes = pgTable(
     priceMinor: integer('price_minor').notNull(),
     currency: text('currency').notNull(),
     active: boolean('active').notNull().default(true),
+    /** Participants one call of this type admits: 8 for a consultation, up to 200 for a group or a talk. */
+    roomCapacity: integer('room_capacity').notNull().default(DEFAULT_ROOM_CAPACITY),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [
     index('consult_types_clinic_idx').on(t.clinicId),
+    check(
+      'consult_types_room_capacity_check',
+      sql`${t.roomCapacity} between ${sql.raw(String(MIN_ROOM_CAPACITY))} and ${sql.raw(String(MAX_ROOM_CAPACITY))}`,
+    ),
     check('consult_types_duration_check', sql`${t.durationMinutes} between 5 and 480`),
     check('consult_types_price_check', sql`${t.priceMinor} >= 0`),
     check('consult_types_currency_check', sql`${t.currency} ~ '^[A-Z]{3}$'`),

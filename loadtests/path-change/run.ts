@@ -3,7 +3,9 @@
  * transports blocked mid-call (iptables, root), time until remote video frames render again on both pages.
  * Runs alternate between the client's fast path-loss detection and the old behaviour (wait for
  * the browser to call the connection disconnected, then 2 s), the same-run baseline.
- * Prints one JSON object and a table. Run under `flock /tmp/carecall-heavy.lock`. Options: --runs=20
+ * Prints one JSON object and a table; each fast run's client timeline (what path recovery did and when,
+ * per page, ms after the block) goes to stderr and into the JSON. Run under
+ * `flock /tmp/carecall-heavy.lock`. Options: --runs=20, --modes=fast,baseline (diagnosis: --modes=fast)
  */
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'puppeteer-core';
@@ -12,16 +14,25 @@ import { startTestNode } from '../../test/helpers/node.ts';
 import { mintFor, newRoomId } from '../../test/helpers/tokens.ts';
 import { percentile } from '../stats.ts';
 
-const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 20);
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const runs = Number(option('runs') ?? 20);
 const TARGET_P95_MS = 2000;
 type Mode = 'fast' | 'baseline';
+const modes = (option('modes') ?? 'fast,baseline').split(',') as Mode[];
 type Sample = {
   mode: Mode;
   mediaBackMs: number;
   longestFreezeMs: number;
-  iceRestarted: boolean;
+  /** Per page: how its client recovered (new transports, an ICE restart, or nothing seen). */
+  recovery: string[];
   protocols: string[];
+  /** Per page: its media back (ms after the block) and its client's path timeline. */
+  pages: { mediaBackMs: number; timeline: string[] }[];
 };
+
+/** The client's path timeline since shortly before the block, as "+ms event" lines. */
+const TIMELINE = (since: number) => `(window.carecall.client?.media.path.timeline.entries ?? [])
+  .filter((e) => e.at >= ${since - 1000}).map((e) => (e.at >= ${since} ? '+' : '') + (e.at - ${since}) + ' ' + e.event)`;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -93,6 +104,7 @@ async function oneRun(
     ];
     execFileSync('iptables', ['-I', ...rule]);
     const blockedAt = Date.now();
+    log(`  blocked udp dport ${rule[4]}`);
     // Back = each page has rendered a second of frames after its freeze.
     const results = [];
     for (const page of pages) {
@@ -106,14 +118,22 @@ async function oneRun(
       results.push(freezeOf((await page.evaluate('window.__frames')) as number[], blockedAt));
     }
     const events = (await Promise.all(pages.map((p) => p.evaluate('window.carecall.events')))) as string[][];
+    const timelines = (await Promise.all(pages.map((p) => p.evaluate(TIMELINE(blockedAt))))) as string[][];
     return {
       mode,
       mediaBackMs: Math.round(Math.max(...results.map((r) => r.mediaBackMs))),
       longestFreezeMs: Math.round(Math.max(...results.map((r) => r.longestFreezeMs))),
-      iceRestarted: events.every((e) => e.includes('connection:iceRestart')),
+      recovery: events.map((e) =>
+        e.includes('connection:transportsRebuilt')
+          ? 'rebuild'
+          : e.includes('connection:iceRestart')
+            ? 'iceRestart'
+            : 'none',
+      ),
       protocols: peers()
         .flat()
         .map((tr) => String(tr.iceSelectedTuple?.protocol)),
+      pages: results.map((r, i) => ({ mediaBackMs: Math.round(r.mediaBackMs), timeline: timelines[i]! })),
     };
   } finally {
     if (rule) execFileSync('iptables', ['-D', ...rule]);
@@ -143,7 +163,8 @@ async function main() {
   try {
     // Alternate the modes until each has `runs` measurements; a run whose call could not even be
     // set up (a join timing out on a loaded machine) is reported and replaced, a few times at most.
-    const done = (mode: Mode) => samples.filter((s) => s.mode === mode).length >= runs;
+    const done = (mode: Mode) =>
+      !modes.includes(mode) || samples.filter((s) => s.mode === mode).length >= runs;
     for (let i = 0; !(done('fast') && done('baseline')) && failures.length <= 5; i++) {
       const mode: Mode = i % 2 === 0 ? 'fast' : 'baseline';
       if (done(mode)) continue;
@@ -151,8 +172,12 @@ async function main() {
         const s = await oneRun(t, chromium.browser, mode);
         samples.push(s);
         log(
-          `run ${i + 1} ${mode}: media back after ${s.mediaBackMs} ms (longest freeze ${s.longestFreezeMs} ms) over ${s.protocols.join('/')}`,
+          `run ${i + 1} ${mode}: media back after ${s.mediaBackMs} ms (longest freeze ${s.longestFreezeMs} ms) over ${s.protocols.join('/')} (${s.recovery.join('/')})`,
         );
+        if (mode === 'fast')
+          s.pages.forEach((p, n) =>
+            log(`  page ${'ab'[n]} (back +${p.mediaBackMs}): ${p.timeline.join(' | ')}`),
+          );
       } catch (err) {
         failures.push(`${mode}: ${(err as Error).message.split('\n')[0]}`);
         log(`run ${i + 1} ${mode} FAILED: ${failures.at(-1)}`);

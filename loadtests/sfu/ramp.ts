@@ -22,6 +22,8 @@ export type StepResult = {
   botLossPct: number;
   sfuLossPct: number;
   sfuPacketsPerSec: number;
+  /** The CareCall node process itself (signaling, rooms), when it runs apart from the bots. */
+  nodeCpu?: number | undefined;
 };
 
 export type RampResult = {
@@ -36,9 +38,17 @@ export type RampResult = {
 };
 
 type RampDeps = {
-  worker: types.Worker;
+  /** The one worker whose CPU counts; or `cpuMs`, for an SFU of several processes. */
+  worker?: types.Worker;
+  /** CPU time (ms) of everything that serves the media (every worker, the node process). */
+  cpuMs?: () => Promise<number>;
+  /** CPU time (ms) of the node process alone, reported beside. */
+  nodeCpuMs?: () => Promise<number>;
+  /** Cores the SFU may use (its workers): saturation is reached at `saturation` x this. Default 1. */
+  cores?: number;
   addSubscriber: () => Promise<Subscriber>;
-  consumers: () => Iterable<types.Consumer>;
+  /** The SFU's consumers, for its own loss counters; absent when the SFU is another process. */
+  consumers?: () => Iterable<types.Consumer>;
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +60,8 @@ async function workerCpuMs(worker: types.Worker) {
   return u.ru_utime + u.ru_stime;
 }
 
-async function sfuCounters(consumers: Iterable<types.Consumer>) {
+async function sfuCounters(consumers: Iterable<types.Consumer> | undefined) {
+  if (!consumers) return undefined;
   let sent = 0;
   let lost = 0;
   await Promise.all(
@@ -112,19 +123,23 @@ export async function ramp(
       const { added, failed } = await addBatch(limits.subscribersPerStep, deps.addSubscriber);
       subs.push(...added);
       await sleep(limits.settleMs);
-      const cpu0 = await workerCpuMs(deps.worker);
+      const cpu = deps.cpuMs ?? (() => workerCpuMs(deps.worker!));
+      const cpu0 = await cpu();
+      const node0 = await deps.nodeCpuMs?.();
       const proc0 = process.cpuUsage();
       const bot0 = botCounters(subs);
-      const sfu0 = await sfuCounters(deps.consumers());
+      const sfu0 = await sfuCounters(deps.consumers?.());
       const t0 = performance.now();
       await sleep(limits.windowMs);
-      const cpu1 = await workerCpuMs(deps.worker);
+      const cpu1 = await cpu();
+      const node1 = await deps.nodeCpuMs?.();
       const proc = process.cpuUsage(proc0);
       const bot1 = botCounters(subs);
-      const sfu1 = await sfuCounters(deps.consumers());
+      const sfu1 = await sfuCounters(deps.consumers?.());
       const elapsed = performance.now() - t0;
       const expected = bot1.expected - bot0.expected;
-      const sent = sfu1.sent - sfu0.sent;
+      const sent = sfu0 && sfu1 ? sfu1.sent - sfu0.sent : 0;
+      const sfuLost = sfu0 && sfu1 ? Math.max(0, sfu1.lost - sfu0.lost) : 0;
       const step: StepResult = {
         subscribers: subs.length,
         consumers: subs.reduce((n, s) => n + s.consumerCount, 0),
@@ -135,8 +150,9 @@ export async function ramp(
           expected > 0 ? (100 * (expected - (bot1.received - bot0.received))) / expected : 100,
           2,
         ),
-        sfuLossPct: round(sent > 0 ? (100 * Math.max(0, sfu1.lost - sfu0.lost)) / sent : 100, 2),
+        sfuLossPct: sfu0 ? round(sent > 0 ? (100 * sfuLost) / sent : 100, 2) : 0,
         sfuPacketsPerSec: Math.round((sent * 1000) / elapsed),
+        nodeCpu: node0 !== undefined && node1 !== undefined ? round((node1 - node0) / elapsed, 3) : undefined,
       };
       steps.push(step);
       log(JSON.stringify(step));
@@ -144,7 +160,7 @@ export async function ramp(
         stoppedBecause = 'loss';
         break;
       }
-      if (step.workerCpu >= limits.saturation) {
+      if (step.workerCpu >= limits.saturation * (deps.cores ?? 1)) {
         stoppedBecause = 'worker_saturated';
         break;
       }
@@ -168,14 +184,14 @@ export async function ramp(
   const sustained = passing.at(-1);
   const consumersPerCore =
     sustained && sustained.workerCpu > 0
-      ? Math.round(sustained.consumers / Math.min(1, sustained.workerCpu))
+      ? Math.round(sustained.consumers / Math.min(deps.cores ?? 1, sustained.workerCpu))
       : undefined;
   return {
     steps,
     stoppedBecause,
     sustained,
     consumersPerCore,
-    extrapolated: !!sustained && sustained.workerCpu < limits.saturation,
+    extrapolated: !!sustained && sustained.workerCpu < limits.saturation * (deps.cores ?? 1),
   };
 }
 

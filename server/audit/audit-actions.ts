@@ -129,12 +129,17 @@ const EVENTS = {
   'message.sent': create,
   'message.edited': update,
   'message.deleted': remove,
-  // Files (PHI): an upload's creation, each PATCH that kept bytes, its completion; each link issued and each download.
+  // A member's delivered or read watermark moved: one entry per move, naming the message it moved to.
+  'message.delivered': update,
+  'message.read': update,
+  // Files (PHI): an upload's creation, each PATCH that kept bytes, its completion; each link issued, each download, each view.
   'file.upload_created': create,
   'file.upload_written': update,
   'file.upload_completed': create,
   'file.link_issued': read,
   'file.downloaded': read,
+  // A file's name, size and thumbnail, as a chat message shows them.
+  'file.viewed': read,
   // Appended only by the booking load test, on its own database, to measure the chain's serial ceiling.
   'loadtest.audit_ceiling': { type: applicationActivity, action: 'E' },
 } as const satisfies Record<string, AuditEventCoding>;

@@ -1,5 +1,16 @@
 import { Redis } from 'ioredis';
+import { developmentClusterKey, MessageSigner } from './message-signing.ts';
 import type { Bus, BusHandler } from './types.ts';
+
+export type RedisBusOptions = {
+  prefix?: string;
+  /** Connection trouble after start; ioredis reconnects by itself meanwhile. */
+  onError?: (err: Error) => void;
+  /** The cluster key (CLUSTER_KEY); without it, a key derived from the URL and prefix (development). */
+  key?: Buffer | undefined;
+  /** A message or node state that is not signed with the cluster key (or too old): dropped. */
+  onRejected?: (subject: string) => void;
+};
 
 // Release only if we still own it: compare-and-delete must be atomic.
 const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
@@ -15,27 +26,28 @@ export class RedisBus implements Bus {
     private readonly pub: Redis,
     private readonly sub: Redis,
     private readonly prefix: string,
+    private readonly signer: MessageSigner,
+    private readonly onRejected: (subject: string) => void,
   ) {
     sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
-      const name = channel.toString().slice(this.prefix.length);
-      const handlers = this.#handlers.get(name);
+      const subject = channel.toString();
+      const handlers = this.#handlers.get(subject.slice(this.prefix.length));
       if (!handlers) return;
+      const json = this.signer.open(subject, payload.toString());
+      if (json === undefined) return this.onRejected(subject.slice(this.prefix.length));
       let message: unknown;
       try {
-        message = JSON.parse(payload.toString());
+        message = JSON.parse(json);
       } catch {
-        return; // not ours: every publisher here writes JSON
+        return this.onRejected(subject.slice(this.prefix.length));
       }
       for (const handler of handlers) handler(message);
     });
   }
 
-  /** onError hears connection trouble after start; ioredis reconnects by itself meanwhile. */
-  static async create(
-    url: string,
-    prefix = 'carecall:',
-    onError: (err: Error) => void = () => {},
-  ): Promise<RedisBus> {
+  static async create(url: string, opts: RedisBusOptions = {}): Promise<RedisBus> {
+    const { prefix = 'carecall:', onError = () => {}, onRejected = () => {} } = opts;
+    const signer = new MessageSigner(opts.key ?? developmentClusterKey(url, prefix));
     const options = { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true };
     const pub = new Redis(url, options);
     const sub = new Redis(url, options);
@@ -50,11 +62,12 @@ export class RedisBus implements Bus {
       throw err;
     }
     started = true;
-    return new RedisBus(pub, sub, prefix);
+    return new RedisBus(pub, sub, prefix, signer, onRejected);
   }
 
   async publish(channel: string, message: unknown): Promise<void> {
-    await this.pub.publish(this.prefix + channel, JSON.stringify(message));
+    const subject = this.prefix + channel;
+    await this.pub.publish(subject, this.signer.sign(subject, JSON.stringify(message)));
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {
@@ -107,7 +120,12 @@ export class RedisBus implements Bus {
   async putNode(nodeId: string, state: string, ttlMs: number): Promise<void> {
     await this.pub
       .multi()
-      .set(`${this.prefix}node:${nodeId}`, state, 'PX', ttlMs)
+      .set(
+        `${this.prefix}node:${nodeId}`,
+        this.signer.sign(`${this.prefix}node:${nodeId}`, state),
+        'PX',
+        ttlMs,
+      )
       .sadd(`${this.prefix}nodes`, nodeId)
       .exec();
   }
@@ -122,7 +140,14 @@ export class RedisBus implements Bus {
     const states = await this.pub.mget(ids.map((id) => `${this.prefix}node:${id}`));
     const live = new Map<string, string>();
     const gone: string[] = [];
-    ids.forEach((id, i) => (states[i] == null ? gone.push(id) : live.set(id, states[i]!)));
+    ids.forEach((id, i) => {
+      const signed = states[i];
+      if (signed == null) return gone.push(id);
+      // An entry written without the cluster key is nobody's node: placement never sees it.
+      const state = this.signer.open(`${this.prefix}node:${id}`, signed);
+      if (state === undefined) this.onRejected(`node:${id}`);
+      else live.set(id, state);
+    });
     // A node that died without removing itself: its state expired, its name is swept here.
     if (gone.length) await this.pub.srem(`${this.prefix}nodes`, ...gone);
     return live;

@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import { revocationMessageSchema } from '../consultations/revocation-message.ts';
 import { roomEventSchema } from '../media/room-events.ts';
 import { relayMessageSchema } from './relay-messages.ts';
-import { conversationEventsSchema } from '../messaging/conversation-event.ts';
+import { conversationEventsSchema, memberConversationSchema } from '../messaging/conversation-event.ts';
+import { sessionEndedSchema } from '../identity/session-ended.ts';
 
 /**
  * Every bus channel and the schema of its payload: one line per channel, nothing else here, so a
@@ -16,6 +17,10 @@ export const busChannels = {
   'signal-relay': relayMessageSchema,
   /** Keyed by conversation id: committed chat events and typing, bodies sealed, in order, batched per publisher turn. */
   chat: conversationEventsSchema,
+  /** Keyed by user id: a conversation that user now belongs to (their user sockets start carrying it). */
+  'chat-members': memberConversationSchema,
+  /** Sign-in sessions (or accounts) ended: user sockets standing for them close. */
+  'session-ended': sessionEndedSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type ChannelName = keyof typeof busChannels;

@@ -6,11 +6,19 @@ const node = z.string().min(1).max(64);
 
 /**
  * What nodes send each other to relay one participant's signaling (one node's inbox per node):
- * the edge opens a link with the participant's join token (the owner verifies it again), frames go
+ * the edge opens a link with the participant's join token (the owner verifies it again) or resume key, frames go
  * both ways unchanged, and either side closes the link.
  */
 export const relayMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('open'), link, from: node, token: z.string().min(1).max(4096) }),
+  // A client that dropped its socket and came back through another node: the session is here.
+  z.object({
+    t: z.literal('resume'),
+    link,
+    from: node,
+    key: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    lastSeq: z.number().int().nonnegative(),
+  }),
   // JSON escaping can make a frame's text longer than the frame's bytes on the socket.
   z.object({ t: z.literal('frame'), link, from: node, text: z.string().max(MAX_FRAME_BYTES * 2) }),
   z.object({

@@ -83,3 +83,27 @@ it('frames for a live link from any node but its edge are ignored; the relayed p
   relayed.close();
   first.close();
 });
+
+it('an open with a valid join token, published without the cluster key, is dropped before any session opens', async () => {
+  const forger = await createBus(TEST_REDIS_URL, busPrefix, undefined, { key: randomBytes(32) });
+  try {
+    const before = a.logs.lines.length;
+    const rooms = () => a.node.hub.rooms.size;
+    const roomsBefore = rooms();
+    await forger.publish(`signal-relay:${a.node.nodeId}`, {
+      t: 'open',
+      link: 'forgedlink456',
+      from: b.node.nodeId,
+      token: await mintFor(a.node, newRoomId(), 'intruder'),
+    });
+    const logged = (text: string) => a.logs.lines.slice(before).some((l) => l.includes(text));
+    for (let i = 0; i < 100 && !logged('without a valid cluster signature'); i++) await sleep(20);
+    expect(logged('without a valid cluster signature')).toBe(true);
+    expect(logged(`"subject":"signal-relay:${a.node.nodeId}"`)).toBe(true);
+    await sleep(100);
+    expect(logged('relayed participant'), 'never reached the relay').toBe(false);
+    expect(rooms(), 'no room opened for it').toBe(roomsBefore);
+  } finally {
+    await forger.close();
+  }
+});

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { closeCode } from '../../signaling/protocol/index.ts';
-import type { RelayLink, RelayLinkEvents, Route, SignalRouter } from '../../signaling/relay.ts';
+import type { RelayLink, RelayLinkEvents, RelayOpening, Route, SignalRouter } from '../../signaling/relay.ts';
 import type { RelayedOpen } from '../../signaling/signaling-service.ts';
 import type { ConnectionHandler, SocketConnection } from '../../signaling/socket.ts';
 import type { ClusterBus } from './cluster-bus.ts';
@@ -15,8 +15,8 @@ export type SignalRelayDeps = {
   directory: RoomDirectory;
   registry: NodeRegistry;
   logger: Logger;
-  /** Opens a relayed participant's session here (signaling verifies the token again). */
-  accept: (connection: SocketConnection, token: string) => RelayedOpen;
+  /** Opens a relayed participant's session here (signaling verifies the token again), or resumes one kept here. */
+  accept: (connection: SocketConnection, opening: RelayOpening) => RelayedOpen;
   /** A draining node places no new room on itself. */
   draining: () => boolean;
 };
@@ -39,6 +39,9 @@ export class SignalRelay implements SignalRouter {
   readonly #opened = new Map<string, Opened>();
   #unsubscribe: (() => Promise<void>) | undefined;
   #watch: NodeJS.Timeout | undefined;
+  #watchMs = 0;
+  /** Since when each node at the other end of a link has been missing from the registry. */
+  readonly #missingSince = new Map<string, number>();
 
   constructor(private readonly deps: SignalRelayDeps) {}
 
@@ -47,6 +50,7 @@ export class SignalRelay implements SignalRouter {
   }
 
   async start(watchMs: number) {
+    this.#watchMs = watchMs;
     this.#unsubscribe = await this.deps.bus.subscribe('signal-relay', (m) => this.#receive(m), this.nodeId);
     this.#watch = setInterval(
       () =>
@@ -113,10 +117,15 @@ export class SignalRelay implements SignalRouter {
     }
   }
 
-  link(nodeId: string, token: string, events: RelayLinkEvents): RelayLink {
+  link(nodeId: string, opening: RelayOpening, events: RelayLinkEvents): RelayLink {
     const link = randomBytes(12).toString('base64url');
     this.#opened.set(link, { owner: nodeId, events });
-    this.#send(nodeId, { t: 'open', link, from: this.nodeId, token });
+    this.#send(
+      nodeId,
+      opening.kind === 'join'
+        ? { t: 'open', link, from: this.nodeId, token: opening.token }
+        : { t: 'resume', link, from: this.nodeId, key: opening.resumeKey, lastSeq: opening.lastSeq },
+    );
     return {
       send: (text) =>
         this.#opened.has(link) && this.#send(nodeId, { t: 'frame', link, from: this.nodeId, text }),
@@ -129,10 +138,21 @@ export class SignalRelay implements SignalRouter {
 
   /** Links whose other end stopped announcing itself: the edge's clients move, the owner's sessions detach. */
   async endLinksToDeadNodes() {
-    if (this.#opened.size === 0 && this.#served.size === 0) return;
-    const live = new Set((await this.deps.registry.live()).map((n) => n.nodeId));
+    if (this.#opened.size === 0 && this.#served.size === 0) return this.#missingSince.clear();
+    const announced = new Set((await this.deps.registry.live()).map((n) => n.nodeId));
+    const now = Date.now();
+    for (const id of this.#missingSince.keys()) if (announced.has(id)) this.#missingSince.delete(id);
+    const peers = new Set([
+      ...[...this.#opened.values()].map((o) => o.owner),
+      ...[...this.#served.values()].map((s) => s.edge),
+    ]);
+    for (const id of peers)
+      if (!announced.has(id) && !this.#missingSince.has(id)) this.#missingSince.set(id, now);
+    // Gone only once missing for two beats: a Redis that restarted empty lists nobody until each
+    // node has announced itself again, and those nodes' calls must not be cut for it.
+    const gone = (id: string) => now - (this.#missingSince.get(id) ?? now) >= 2 * this.#watchMs;
     for (const [link, opened] of this.#opened)
-      if (!live.has(opened.owner)) {
+      if (gone(opened.owner)) {
         this.#opened.delete(link);
         this.deps.logger.warn(
           { node: opened.owner },
@@ -141,14 +161,16 @@ export class SignalRelay implements SignalRouter {
         opened.events.closed(closeCode('room_moved'), 'room_moved');
       }
     for (const [link, served] of this.#served)
-      if (!live.has(served.edge)) {
+      if (gone(served.edge)) {
         served.handler.onClose(closeCode('dropped'));
         this.#forgetServed(link);
       }
   }
 
   #receive(m: RelayMessage) {
-    if (m.t === 'open') return this.#serve(m.link, m.from, m.token);
+    if (m.t === 'open') return this.#serve(m.link, m.from, { kind: 'join', token: m.token });
+    if (m.t === 'resume')
+      return this.#serve(m.link, m.from, { kind: 'resume', resumeKey: m.key, lastSeq: m.lastSeq });
     const served = this.#served.get(m.link);
     // A link is only ever driven by the node at its other end: anything else is a forgery or stale.
     if (served && served.edge === m.from) {
@@ -164,7 +186,7 @@ export class SignalRelay implements SignalRouter {
     }
   }
 
-  #serve(link: string, edge: string, token: string) {
+  #serve(link: string, edge: string, opening: RelayOpening) {
     if (this.#served.has(link) || edge === this.nodeId) return;
     const socket = new RelayedSocket(
       (text) => this.#send(edge, { t: 'frame', link, from: this.nodeId, text }),
@@ -176,7 +198,7 @@ export class SignalRelay implements SignalRouter {
         served?.handler.onClose(code);
       },
     );
-    const opened = this.deps.accept(socket, token);
+    const opened = this.deps.accept(socket, opening);
     if (!opened.ok) {
       this.deps.logger.warn({ node: edge, reason: opened.reason }, 'relayed participant refused');
       return socket.close(closeCode(opened.reason), opened.reason);

@@ -44,6 +44,10 @@ export const authEnv = z.object({
     })
     .transform((k) => Buffer.from(k, 'base64'))
     .optional(),
+  // User connections (/ws/user) one account may hold at once on a node (phones, tablets, browser tabs).
+  USER_SOCKET_MAX_PER_USER: z.coerce.number().int().min(1).max(100).default(5),
+  // How often open user connections check their session and account again (heals a lost revocation message).
+  USER_SOCKET_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
   // 'minimum' exists so test suites that log in hundreds of times stay fast; refused outside NODE_ENV=test.
   PASSWORD_HASH_STRENGTH: z.enum(['interactive', 'moderate', 'minimum']).default('interactive'),
 });
@@ -69,6 +73,8 @@ export type AuthConfig = {
   /** Set: the audit chain's HMAC key; else one is derived from the auth signing key. */
   auditChainKey: Buffer | undefined;
   passwordHashStrength: 'interactive' | 'moderate' | 'minimum';
+  userSocketMaxPerUser: number;
+  userSocketRecheckSeconds: number;
 };
 
 export function authConfig(e: z.infer<typeof authEnv>, nodeEnv: string): AuthConfig {
@@ -97,5 +103,7 @@ export function authConfig(e: z.infer<typeof authEnv>, nodeEnv: string): AuthCon
     auditCheckpointSeconds: e.AUDIT_CHECKPOINT_SECONDS,
     auditChainKey: e.AUDIT_CHAIN_KEY,
     passwordHashStrength: e.PASSWORD_HASH_STRENGTH,
+    userSocketMaxPerUser: e.USER_SOCKET_MAX_PER_USER,
+    userSocketRecheckSeconds: e.USER_SOCKET_RECHECK_SECONDS,
   };
 }

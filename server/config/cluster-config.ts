@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optionalUrl } from './env-fields.ts';
+import { base64Key32, optionalUrl, refuse } from './env-fields.ts';
 
 // Shared state: the database, Redis, and how nodes of one deployment hold their rooms.
 export const clusterEnv = z.object({
@@ -18,6 +18,8 @@ export const clusterEnv = z.object({
   CLUSTER_LEASE_MS: z.coerce.number().int().min(500).max(60_000).default(4000),
   // How often a node renews its leases and announces its load (well under the lease).
   CLUSTER_HEARTBEAT_MS: z.coerce.number().int().min(100).max(20_000).default(1000),
+  // Signs every bus message and node state in Redis (32 bytes, base64); the same on every node of a deployment.
+  CLUSTER_KEY: base64Key32.optional(),
   // SIGTERM with Redis: rooms here may run this long before their participants are moved (0 = move at once).
   DRAIN_DEADLINE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
 });
@@ -29,10 +31,14 @@ export type ClusterConfig = {
   database: { connectTimeoutSeconds: number; queryTimeoutMs: number };
   redisUrl: string | undefined;
   redisPrefix: string;
+  /** Undefined: derived from REDIS_URL and REDIS_PREFIX (development and tests; refused in production). */
+  clusterKey: Buffer | undefined;
   cluster: { leaseMs: number; heartbeatMs: number; drainDeadlineMs: number };
 };
 
-export function clusterConfig(e: z.infer<typeof clusterEnv>): ClusterConfig {
+export function clusterConfig(e: z.infer<typeof clusterEnv>, nodeEnv: string): ClusterConfig {
+  if (nodeEnv === 'production' && e.REDIS_URL && !e.CLUSTER_KEY)
+    refuse('CLUSTER_KEY', 'required in production when REDIS_URL is set (openssl rand -base64 32)');
   return {
     databaseUrl: e.DATABASE_URL,
     pgliteDir: e.PGLITE_DIR,
@@ -42,6 +48,7 @@ export function clusterConfig(e: z.infer<typeof clusterEnv>): ClusterConfig {
     },
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    clusterKey: e.CLUSTER_KEY,
     cluster: {
       leaseMs: e.CLUSTER_LEASE_MS,
       heartbeatMs: Math.min(e.CLUSTER_HEARTBEAT_MS, e.CLUSTER_LEASE_MS / 3),

@@ -27,6 +27,8 @@ export const networkEnv = z.object({
   RTC_PORT: port.default(0),
   SFU_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   RTC_SOCKETS_PER_WORKER: z.coerce.number().int().min(1).max(16).default(4),
+  // Peers of one room on one worker before the room spreads to another (0 = never spread).
+  SFU_ROOM_PEERS_PER_WORKER: z.coerce.number().int().min(0).max(10_000).default(50),
   TURN_URLS: z
     .string()
     .optional()
@@ -67,6 +69,8 @@ export type NetworkConfig = {
     port: number;
     workers: number | undefined;
     socketsPerWorker: number;
+    /** A room opens a router on another worker past this many peers on one (0 = never). */
+    roomPeersPerWorker: number;
   };
   socketServer: 'auto' | 'uws' | 'ws';
   /** Listen with SO_REUSEPORT so several nodes can share the port; off = EADDRINUSE on a taken port. */
@@ -95,6 +99,7 @@ export function networkConfig(e: z.infer<typeof networkEnv>): NetworkConfig {
       port: e.RTC_PORT,
       workers: e.SFU_WORKERS,
       socketsPerWorker: e.RTC_SOCKETS_PER_WORKER,
+      roomPeersPerWorker: e.SFU_ROOM_PEERS_PER_WORKER,
     },
     socketServer: e.SOCKET_SERVER,
     portSharing: e.PORT_SHARING === 'on',

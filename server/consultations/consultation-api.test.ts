@@ -53,6 +53,7 @@ describe('join tokens and guest links for video consultations', () => {
       role: 'doctor',
       perms: ['publish', 'subscribe', 'admit', 'moderate'],
     });
+    expect([pc.cap, dc.cap], 'a consultation type admits 8 unless its clinic says otherwise').toEqual([8, 8]);
     expect(p.body.path).toBe(`/app/#token=${encodeURIComponent(p.body.token)}`);
     // Valid until the room closes: end (09:30Z) + 30 min, seen from the clock (08:55Z) = 65 min.
     expect(pc.exp - pc.iat).toBeGreaterThanOrEqual(65 * 60 - 2);

@@ -2,7 +2,13 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
-import { consultationGuests, consultationRooms, users, type GUEST_KINDS } from '../../db/schema/index.ts';
+import {
+  consultationGuests,
+  consultationRooms,
+  consultTypes,
+  users,
+  type GUEST_KINDS,
+} from '../../db/schema/index.ts';
 import type { JoinClaims } from '../../signaling/protocol/index.ts';
 import { ProblemError } from '../api/errors.ts';
 import type { JoinTokenIssuer } from '../media/join-tokens.ts';
@@ -54,6 +60,7 @@ export class ConsultationService {
       role: isDoctor ? 'doctor' : 'patient',
       perms: isDoctor ? ['publish', 'subscribe', 'admit', 'moderate'] : ['publish', 'subscribe'],
       name: await this.#displayName(actor.userId),
+      cap: await this.#roomCapacity(row.consultTypeId),
     };
     return this.#ticket(claims, closesAt);
   }
@@ -132,6 +139,7 @@ export class ConsultationService {
         role: 'guest',
         perms: ['publish', 'subscribe'],
         name: guest.displayName,
+        cap: await this.#roomCapacity(row.consultTypeId),
       },
       closesAt,
     );
@@ -177,6 +185,15 @@ export class ConsultationService {
       if (entry) await this.deps.audit.appendWithin(tx, [entry]);
       return result;
     });
+  }
+
+  /** The room admits as many as the consultation's type says (read when each token is minted). */
+  async #roomCapacity(consultTypeId: string): Promise<number> {
+    const [t] = await this.deps.db
+      .select({ roomCapacity: consultTypes.roomCapacity })
+      .from(consultTypes)
+      .where(eq(consultTypes.id, consultTypeId));
+    return t!.roomCapacity;
   }
 
   async #displayName(userId: string): Promise<string | undefined> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count } from 'drizzle-orm';
-import { careRelationships, clinicMembers, clinics, users } from '../../db/schema/index.ts';
+import { careRelationships, clinicMembers, clinics, consultTypes, users } from '../../db/schema/index.ts';
 import {
   codeIn,
   lastMessage,
@@ -18,7 +18,7 @@ describe('demo seed', () => {
 
   const counts = async () =>
     Promise.all(
-      [clinics, users, clinicMembers, careRelationships].map(
+      [clinics, users, clinicMembers, careRelationships, consultTypes].map(
         async (t) => (await h.db.select({ n: count() }).from(t))[0]!.n,
       ),
     );
@@ -26,7 +26,7 @@ describe('demo seed', () => {
   it('is idempotent and its accounts sign in with the printed passwords', async () => {
     expect(await seedDemo(h.db, h.identity.passwords)).toEqual({ created: true });
     const first = await counts();
-    expect(first).toEqual([1, 3, 3, 1]);
+    expect(first).toEqual([1, 3, 3, 1, 1]);
     expect(await seedDemo(h.db, h.identity.passwords)).toEqual({ created: false });
     expect(await counts()).toEqual(first);
     for (const a of DEMO_ACCOUNTS) {

@@ -1,40 +1,24 @@
 import { Hono } from 'hono';
 import { ProblemError } from '../api/errors.ts';
-import type { JoinTokenIssuer } from '../media/join-tokens.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
+import type { DemoConsultation } from './demo-consultation.ts';
 
-export type DemoRoom = { roomId: string; key: string };
-
-const PARTICIPANTS = {
-  doctor: {
-    sub: 'demo-doctor',
-    role: 'doctor',
-    name: 'Dr. Demo',
-    perms: ['publish', 'subscribe', 'admit', 'moderate'],
-  },
-  patient: { sub: 'demo-patient', role: 'patient', name: 'Demo Patient', perms: ['publish', 'subscribe'] },
-} as const;
+export type DemoRoom = { key: string };
 
 /**
- * Demo links that never expire: each visit mints a fresh short-lived join token and redirects to
- * the room page. The unguessable key keeps strangers on the same network out of the demo room.
+ * Demo links that never expire: each visit asks for a fresh join token of the demo doctor or
+ * patient into the demo consultation open now (a real appointment, booked if need be) and
+ * redirects to the pre-call check. The unguessable key keeps strangers on the same network out.
  */
-export function demoRoutes(demo: DemoRoom, issuer: JoinTokenIssuer) {
+export function demoRoutes(demo: DemoRoom, consultation: DemoConsultation) {
   return new Hono().get('/demo/:key/:who', async (c) => {
     const who = c.req.param('who');
     if (c.req.param('key') !== demo.key || (who !== 'doctor' && who !== 'patient')) {
       throw new ProblemError(404, PROBLEM.notFound, 'no such demo link');
     }
-    const p = PARTICIPANTS[who];
-    const token = await issuer.mint({
-      sub: p.sub,
-      room: demo.roomId,
-      role: p.role,
-      name: p.name,
-      perms: [...p.perms],
-    });
+    const ticket = await consultation.ticket(who);
     // Through the pre-call check first: devices picked there are carried into the call.
-    return c.redirect(`/app/precall.html#token=${encodeURIComponent(token)}`, 302);
+    return c.redirect(`/app/precall.html#token=${encodeURIComponent(ticket.token)}`, 302);
   });
 }
 

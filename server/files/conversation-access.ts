@@ -4,9 +4,10 @@ import { rowsOf } from '../../db/rows.ts';
 import { appointments } from '../../db/schema/index.ts';
 import type { AuditAction } from '../audit/audit-actions.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
-import { ChatAccess } from '../messaging/chat-access.ts';
+import { ChatAccess, notFound } from '../messaging/chat-access.ts';
 import { ConversationFactsCache } from '../messaging/conversation-facts.ts';
-import type { Actor } from '../policy/types.ts';
+import type { ChatActor } from '../messaging/types.ts';
+import type { FileActor } from './file-actor.ts';
 
 /** The conversation a file belongs to, as far as files need it. */
 export type FileConversation = {
@@ -28,7 +29,7 @@ export type DecidedConversation = {
  */
 export interface ConversationAccess {
   decide(
-    actor: Actor,
+    actor: FileActor,
     conversationId: string,
     action: 'post' | 'read',
     refusedAs: AuditAction,
@@ -37,8 +38,9 @@ export interface ConversationAccess {
 
 /**
  * ConversationAccess on the messaging core's decision (decideMessaging through ChatAccess). HTTP
- * knows nothing of the room's waiting room: a patient counts as admitted to the room conversation
- * while the consultation is in the call, and as absent (read-only) otherwise.
+ * knows nothing of the room's waiting room: with an access token, a patient counts as admitted to
+ * the room conversation while the consultation is in the call, and as absent (read-only) otherwise.
+ * A room file grant stands for an admitted participant, in its own room conversation only.
  */
 export class MessagingConversationAccess implements ConversationAccess {
   readonly #chat: { db: Db; audit: AuditLog; facts: ConversationFactsCache };
@@ -48,17 +50,16 @@ export class MessagingConversationAccess implements ConversationAccess {
   }
 
   async decide(
-    actor: Actor,
+    actor: FileActor,
     conversationId: string,
     action: 'post' | 'read',
     refusedAs: AuditAction,
   ): Promise<DecidedConversation> {
-    const probe = new ChatAccess(this.#chat, { kind: 'user', actor, presence: 'absent' });
-    const { facts } = await probe.facts(conversationId);
-    const presence =
-      facts.appointmentId && (await this.#inProgress(facts.appointmentId)) ? 'admitted' : 'absent';
-    const access = new ChatAccess(this.#chat, { kind: 'user', actor, presence });
-    const { decision } = await access.decided(conversationId, action, { audit: false, action: refusedAs });
+    const access = new ChatAccess(this.#chat, await this.#speaker(actor, conversationId, refusedAs));
+    const { facts, decision } = await access.decided(conversationId, action, {
+      audit: false,
+      action: refusedAs,
+    });
     return {
       conversation: { id: facts.id, kind: facts.kind, clinicId: facts.clinicId, patientId: facts.patientId },
       entry: (auditAction, fileId) => {
@@ -66,6 +67,29 @@ export class MessagingConversationAccess implements ConversationAccess {
         return { ...e, event: { ...e.event, resourceType: 'file', resourceId: fileId } };
       },
     };
+  }
+
+  async #speaker(actor: FileActor, conversationId: string, refusedAs: AuditAction): Promise<ChatActor> {
+    if (actor.kind === 'room') {
+      if (conversationId !== actor.conversationId) {
+        // A grant reaches its room's conversation only: any other one stays unknown, and the try is audited.
+        const access = new ChatAccess(this.#chat, actor.who);
+        await this.#chat.audit.append(
+          access.entry(
+            refusedAs,
+            { allow: false, reason: 'not_member' },
+            { clinicId: null, patientId: null },
+          ),
+        );
+        throw notFound();
+      }
+      return actor.who;
+    }
+    const probe = new ChatAccess(this.#chat, { kind: 'user', actor: actor.actor, presence: 'absent' });
+    const { facts } = await probe.facts(conversationId);
+    const presence =
+      facts.appointmentId && (await this.#inProgress(facts.appointmentId)) ? 'admitted' : 'absent';
+    return { kind: 'user', actor: actor.actor, presence };
   }
 
   async #inProgress(appointmentId: string): Promise<boolean> {

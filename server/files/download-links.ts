@@ -1,10 +1,14 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { ProblemError } from '../api/errors.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
+import type { FileActor } from './file-actor.ts';
+import { roomSpeakerClaims, speakerClaims, speakerOf } from './room-file-grants.ts';
 
 const AUDIENCE = 'carecall.file-download';
 
 export type LinkClaims = { userId: string; sessionId: string; fileId: string; onBehalfOf?: string };
+/** A link asked for with a room file grant: it names the room speaker and conversation, as the grant did. */
+export type RoomLinkClaims = { fileId: string; room: Extract<FileActor, { kind: 'room' }> };
 
 /**
  * Short-lived download links: a signed token (HS256 under a key derived for this purpose only)
@@ -38,11 +42,33 @@ export class DownloadLinks {
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
-  async verify(token: unknown, fileId: string): Promise<LinkClaims> {
+  async mintRoom(c: RoomLinkClaims): Promise<{ token: string; expiresAt: Date }> {
+    const exp = Math.floor(Date.now() / 1000) + this.ttlSeconds;
+    const token = await new SignJWT({
+      fid: c.fileId,
+      cid: c.room.conversationId,
+      who: speakerClaims(c.room.who),
+    })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setAudience(AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(this.#key);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async verify(token: unknown, fileId: string): Promise<LinkClaims | RoomLinkClaims> {
     if (typeof token !== 'string' || token.length > 2000) throw invalid('the link has no valid token');
     try {
       const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], audience: AUDIENCE });
-      const { sub, sid, fid, obo } = payload as Record<string, unknown>;
+      const { sub, sid, fid, obo, cid, who } = payload as Record<string, unknown>;
+      if (who !== undefined) {
+        const speaker = roomSpeakerClaims.safeParse(who);
+        if (!speaker.success || typeof cid !== 'string' || typeof fid !== 'string')
+          throw invalid('the link is malformed');
+        if (fid !== fileId) throw invalid('the link is for another file');
+        return { fileId: fid, room: { kind: 'room', who: speakerOf(speaker.data), conversationId: cid } };
+      }
       if (typeof sub !== 'string' || typeof sid !== 'string' || typeof fid !== 'string')
         throw invalid('the link is malformed');
       if (fid !== fileId) throw invalid('the link is for another file');

@@ -8,10 +8,10 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { FilesConfig } from '../config.ts';
 import type { FileCipher, MessageSealer } from '../crypto/index.ts';
 import { conversationScope } from '../messaging/scope.ts';
-import type { Actor } from '../policy/types.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { ConversationAccess } from './conversation-access.ts';
 import type { DownloadLinks } from './download-links.ts';
+import { fileActorId, type FileActor } from './file-actor.ts';
 import { openDownload, type Download } from './download-stream.ts';
 import { sniffWindow, writePart } from './part-writer.ts';
 import type { Thumbnailer } from './thumbnails.ts';
@@ -41,7 +41,7 @@ const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]
 export class FileRepository {
   constructor(
     private readonly deps: FileDeps,
-    readonly actor: Actor,
+    readonly actor: FileActor,
   ) {}
 
   /** A new tus upload into a conversation the actor may post in, within the clinic's limits. */
@@ -72,7 +72,7 @@ export class FileRepository {
         conversationId: conversation.id,
         clinicId: conversation.clinicId,
         patientId: conversation.patientId,
-        uploaderId: this.actor.userId,
+        uploaderId: fileActorId(this.actor),
         sealedName,
         declaredType: type,
         size,
@@ -163,12 +163,16 @@ export class FileRepository {
     );
     if (row.status !== 'complete')
       throw new ProblemError(409, PROBLEM.fileIncomplete, 'the file is not completely uploaded yet');
-    const { token, expiresAt } = await this.deps.links.mint({
-      userId: this.actor.userId,
-      sessionId: this.actor.sessionId,
-      fileId,
-      ...(this.actor.onBehalfOf ? { onBehalfOf: this.actor.onBehalfOf } : {}),
-    });
+    const a = this.actor;
+    const { token, expiresAt } =
+      a.kind === 'room'
+        ? await this.deps.links.mintRoom({ fileId, room: a })
+        : await this.deps.links.mint({
+            userId: a.actor.userId,
+            sessionId: a.actor.sessionId,
+            fileId,
+            ...(a.actor.onBehalfOf ? { onBehalfOf: a.actor.onBehalfOf } : {}),
+          });
     await this.deps.audit.append(entry('file.link_issued', fileId));
     return {
       fileId,
@@ -177,6 +181,25 @@ export class FileRepository {
       size: row.size,
       url: `/api/files/${fileId}/content?token=${token}`,
       expiresAt: expiresAt.toISOString(),
+    };
+  }
+
+  /**
+   * What a chat message shows of a file: name, type, size, whether it is complete, and its
+   * thumbnail inline (a data: URL: the pages allow images from 'self' and data: only).
+   */
+  async describe(fileId: string) {
+    const row = await this.#file(fileId);
+    const { entry } = await this.deps.access.decide(this.actor, row.conversationId, 'read', 'file.viewed');
+    const thumbnail = await this.deps.thumbnails.open(row).catch(() => null);
+    await this.deps.audit.append(entry('file.viewed', fileId));
+    return {
+      fileId,
+      name: await this.#name(row),
+      type: row.declaredType,
+      size: row.size,
+      complete: row.status === 'complete',
+      thumbnail: thumbnail ? `data:image/webp;base64,${thumbnail.toString('base64')}` : null,
     };
   }
 
@@ -213,7 +236,7 @@ export class FileRepository {
       throw new ProblemError(404, PROBLEM.uploadNotFound, 'no such upload');
     const [row] = await this.deps.db.select().from(files).where(eq(files.id, id));
     // Another user's upload is as unknown as a missing one.
-    if (!row || row.uploaderId !== this.actor.userId)
+    if (!row || row.uploaderId !== fileActorId(this.actor))
       throw new ProblemError(404, PROBLEM.uploadNotFound, 'no such upload');
     return row;
   }

@@ -7,7 +7,9 @@ import type { Actor } from '../policy/types.ts';
 import { currentContext } from '../request-context.ts';
 import type { DownloadLinks } from './download-links.ts';
 import { invalid } from './download-links.ts';
+import type { FileActor } from './file-actor.ts';
 import { FileRepository, type FileDeps } from './file-repository.ts';
+import type { RoomFileGrants } from './room-file-grants.ts';
 import { EncryptingUploadStore, uploadCall, type UploadCall } from './tus-store.ts';
 
 export const UPLOADS_PATH = '/api/files/uploads';
@@ -35,6 +37,7 @@ export class Files {
   constructor(
     private readonly deps: FileDeps & {
       links: DownloadLinks;
+      grants: RoomFileGrants;
       sessionActor: (sessionId: string) => Promise<Actor>;
       logError: (err: unknown) => void;
     },
@@ -50,13 +53,23 @@ export class Files {
     });
   }
 
+  /** Room file grants: issued by the room tier to admitted participants, checked by the routes. */
+  get grants(): RoomFileGrants {
+    return this.deps.grants;
+  }
+
   forActor(actor: Actor): FileRepository {
+    return new FileRepository(this.deps, { kind: 'account', actor });
+  }
+
+  /** Files as an account or as a room participant (room file grant) reaches them. */
+  forFileActor(actor: FileActor): FileRepository {
     return new FileRepository(this.deps, actor);
   }
 
   /** One tus request (POST, HEAD, PATCH, OPTIONS) of an authenticated actor; errors are problem+json. */
-  async handleUpload(actor: Actor, request: Request): Promise<Response> {
-    const call: UploadCall = { repo: this.forActor(actor) };
+  async handleUpload(actor: FileActor, request: Request): Promise<Response> {
+    const call: UploadCall = { repo: this.forFileActor(actor) };
     const response = await uploadCall.run(call, () => this.#tus.handleWeb(request));
     await call.pending;
     if (response.status < 400) return response;
@@ -81,6 +94,13 @@ export class Files {
     bearer: Actor | undefined,
   ): Promise<{ stream: Readable; type: string; size: number; name: string }> {
     const claims = await this.deps.links.verify(token, fileId);
+    if ('room' in claims) {
+      const { who } = claims.room;
+      if (bearer && (who.kind === 'guest' || bearer.userId !== who.actor.userId))
+        throw invalid('the link belongs to another user');
+      // Decided again as the room speaker: a guest whose invitation ended is refused.
+      return this.forFileActor(claims.room).download(fileId);
+    }
     if (bearer && bearer.userId !== claims.userId) throw invalid('the link belongs to another user');
     let actor: Actor;
     try {

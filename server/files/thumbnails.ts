@@ -32,6 +32,21 @@ export class Thumbnailer {
     },
   ) {}
 
+  /** The decrypted thumbnail of a file that has one (WebP bytes), or null. */
+  async open(file: { id: string; conversationId: string; thumbnailBlobId: string | null }) {
+    if (!file.thumbnailBlobId) return null;
+    const source = await this.deps.blobs.get(file.thumbnailBlobId);
+    const decrypt = this.deps.cipher.decryptStream(
+      conversationScope(file.conversationId),
+      thumbnailRecordId(file.id),
+    );
+    const chunks: Uint8Array[] = [];
+    await pipeline(source, decrypt, async (plain: AsyncIterable<Uint8Array>) => {
+      for await (const chunk of plain) chunks.push(chunk);
+    });
+    return Buffer.concat(chunks);
+  }
+
   async make(file: {
     id: string;
     conversationId: string;

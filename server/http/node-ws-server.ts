@@ -82,7 +82,7 @@ export async function startNodeWsServer<T>(opts: SocketServerOptions<T>): Promis
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== opts.path)
+    if (!opts.paths.includes(url.pathname))
       return reject(socket, { status: 404, code: 'not_found', detail: 'no such resource' });
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);

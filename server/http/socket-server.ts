@@ -1,5 +1,5 @@
 /**
- * The one public port: WebSocket upgrades on `path` go to the signaling tier, every other HTTP
+ * The one public port: WebSocket upgrades on `paths` go to the signaling tier, every other HTTP
  * request to the Hono app. Two implementations (uWebSockets.js, ws on node:http), picked at start.
  */
 export type HttpFetch = (request: Request, env: { remoteAddress: string }) => Response | Promise<Response>;
@@ -17,7 +17,8 @@ export type { ConnectionHandler, SocketConnection, UpgradeDecision, UpgradeReque
 export type SocketServerOptions<T> = {
   host: string;
   port: number;
-  path: string;
+  /** WebSocket paths (the room socket, the user socket); authorize() is told which one was asked for. */
+  paths: readonly string[];
   /** Frames above this close the socket with 1009. */
   maxPayloadBytes: number;
   /** Let other processes listen on the same port (SO_REUSEPORT); otherwise a taken port fails with EADDRINUSE. */

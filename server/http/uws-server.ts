@@ -85,63 +85,64 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
   const connections = new Set<UwsConnection>();
   const decoder = new TextDecoder();
 
-  app.ws<UserData<T>>(opts.path, {
-    maxPayloadLength: opts.maxPayloadBytes * UWS_HARD_PAYLOAD_FACTOR,
-    maxBackpressure: opts.maxBackpressureBytes,
-    closeOnBackpressureLimit: 1,
-    idleTimeout: 60,
-    sendPingsAutomatically: true,
-    upgrade: (res, req, socketContext) => {
-      // Everything from req must be read now: it is invalid after this function returns.
-      const key = req.getHeader('sec-websocket-key');
-      const extensions = req.getHeader('sec-websocket-extensions');
-      const headers = new Headers();
-      req.forEach((k, v) => headers.append(k, v));
-      const query = new URLSearchParams(req.getQuery() ?? '');
-      const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
-      // Decided and upgraded right here, inside the handler (see SocketServerOptions.authorize).
-      const decision = authorizeSafely(opts, { path: opts.path, query, headers, remoteAddress });
-      if (decision.ok) {
-        // Only the subprotocol the decision selected: the offered list carries the credential.
-        res.upgrade<UserData<T>>(
-          { context: decision.context },
-          key,
-          decision.protocol ?? '',
-          extensions,
-          socketContext,
+  for (const path of opts.paths)
+    app.ws<UserData<T>>(path, {
+      maxPayloadLength: opts.maxPayloadBytes * UWS_HARD_PAYLOAD_FACTOR,
+      maxBackpressure: opts.maxBackpressureBytes,
+      closeOnBackpressureLimit: 1,
+      idleTimeout: 60,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, socketContext) => {
+        // Everything from req must be read now: it is invalid after this function returns.
+        const key = req.getHeader('sec-websocket-key');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const headers = new Headers();
+        req.forEach((k, v) => headers.append(k, v));
+        const query = new URLSearchParams(req.getQuery() ?? '');
+        const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
+        // Decided and upgraded right here, inside the handler (see SocketServerOptions.authorize).
+        const decision = authorizeSafely(opts, { path, query, headers, remoteAddress });
+        if (decision.ok) {
+          // Only the subprotocol the decision selected: the offered list carries the credential.
+          res.upgrade<UserData<T>>(
+            { context: decision.context },
+            key,
+            decision.protocol ?? '',
+            extensions,
+            socketContext,
+          );
+        } else {
+          res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
+          writeBaselineHeaders(res);
+          res.end(rejectionBody(decision));
+        }
+      },
+      open: (ws) => {
+        const data = ws.getUserData();
+        const connection = new UwsConnection(
+          ws as UwsTypes.WebSocket<unknown>,
+          decoder.decode(ws.getRemoteAddressAsText()),
         );
-      } else {
-        res.writeStatus(statusLine(decision.status)).writeHeader('content-type', PROBLEM_JSON);
-        writeBaselineHeaders(res);
-        res.end(rejectionBody(decision));
-      }
-    },
-    open: (ws) => {
-      const data = ws.getUserData();
-      const connection = new UwsConnection(
-        ws as UwsTypes.WebSocket<unknown>,
-        decoder.decode(ws.getRemoteAddressAsText()),
-      );
-      data.connection = connection;
-      connections.add(connection);
-      data.handler = opts.open(connection, data.context);
-    },
-    message: (ws, message, isBinary) => {
-      const data = ws.getUserData();
-      if (message.byteLength > opts.maxPayloadBytes)
-        return data.connection && closeWith(data.connection, 'frame_too_large');
-      data.handler?.onMessage(message, isBinary);
-    },
-    drain: (ws) => ws.getUserData().handler?.onDrain?.(),
-    close: (ws, code) => {
-      const data = ws.getUserData();
-      if (data.connection) {
-        data.connection.closed = true;
-        connections.delete(data.connection);
-      }
-      data.handler?.onClose(code);
-    },
-  });
+        data.connection = connection;
+        connections.add(connection);
+        data.handler = opts.open(connection, data.context);
+      },
+      message: (ws, message, isBinary) => {
+        const data = ws.getUserData();
+        if (message.byteLength > opts.maxPayloadBytes)
+          return data.connection && closeWith(data.connection, 'frame_too_large');
+        data.handler?.onMessage(message, isBinary);
+      },
+      drain: (ws) => ws.getUserData().handler?.onDrain?.(),
+      close: (ws, code) => {
+        const data = ws.getUserData();
+        if (data.connection) {
+          data.connection.closed = true;
+          connections.delete(data.connection);
+        }
+        data.handler?.onClose(code);
+      },
+    });
 
   app.any('/*', (res, req) => {
     const method = req.getCaseSensitiveMethod().toUpperCase();

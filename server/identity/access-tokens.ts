@@ -1,11 +1,12 @@
 import {
+  verify as verifySignature,
   createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose';
 import { USER_ROLES, type UserRole } from '../../db/schema/index.ts';
 
 export const ACCESS_TOKEN_ISSUER = 'carecall-api';
@@ -85,6 +86,50 @@ export class AccessTokens {
       this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(token, { claims, expiresAtMs });
     return claims;
+  }
+
+  /**
+   * The same checks without awaiting, for the WebSocket upgrade (the uWS tier decides inside its
+   * upgrade handler; see signaling/verify-join-token.ts): jose parses, node:crypto checks the
+   * Ed25519 signature. Returns the claims and when the token stops being accepted.
+   */
+  verifyNow(token: string): { claims: AccessClaims; expiresAtMs: number } {
+    const known = this.#verified.get(token);
+    if (known && Date.now() < known.expiresAtMs) return known;
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p)))
+      throw new AccessTokenError('token_invalid');
+    let header, payload;
+    try {
+      header = decodeProtectedHeader(token);
+      payload = decodeJwt(token) as Record<string, unknown>;
+    } catch {
+      throw new AccessTokenError('token_invalid');
+    }
+    const signature = Buffer.from(parts[2]!, 'base64url');
+    if (
+      header.alg !== 'EdDSA' ||
+      header.typ !== 'at+jwt' ||
+      header.crit !== undefined ||
+      signature.length !== 64 ||
+      signature.toString('base64url') !== parts[2] ||
+      !verifySignature(null, Buffer.from(`${parts[0]}.${parts[1]}`), this.keys.publicKey, signature)
+    )
+      throw new AccessTokenError('token_invalid');
+    const { sub, sid, role, exp, iss, aud } = payload;
+    const audiences = Array.isArray(aud) ? aud : [aud];
+    if (
+      iss !== ACCESS_TOKEN_ISSUER ||
+      !audiences.includes(ACCESS_TOKEN_AUDIENCE) ||
+      typeof sub !== 'string' ||
+      typeof sid !== 'string' ||
+      !USER_ROLES.includes(role as UserRole) ||
+      typeof exp !== 'number'
+    )
+      throw new AccessTokenError('token_invalid');
+    const expiresAtMs = (exp + CLOCK_TOLERANCE_SECONDS) * 1000;
+    if (Date.now() >= expiresAtMs) throw new AccessTokenError('token_expired');
+    return { claims: { sub, sid, role: role as UserRole }, expiresAtMs };
   }
 
   async #verifySignature(token: string): Promise<{ claims: AccessClaims; expiresAtMs: number }> {

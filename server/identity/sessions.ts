@@ -125,8 +125,9 @@ export class SessionService {
    * Checks a session is live (not revoked, not expired, not idle) and records activity. It runs on
    * every authenticated request, so the session, its user, the strictest idle timeout of the user's
    * clinics and their memberships come back in one query, shared by the requests that arrive together.
+   * `touch: false` checks without counting as activity (an open socket's periodic check).
    */
-  async validate(sessionId: string): Promise<ActiveSession> {
+  async validate(sessionId: string, opts: { touch?: boolean } = {}): Promise<ActiveSession> {
     const s = await this.#lookups.submit(sessionId);
     if (!s || s.revoked_at || s.disabled_at)
       throw new ProblemError(401, PROBLEM.sessionRevoked, 'session is no longer valid');
@@ -139,7 +140,7 @@ export class SessionService {
       await this.revoke(s.id, 'idle_timeout');
       throw new ProblemError(401, PROBLEM.sessionIdleTimeout, 'signed out after inactivity');
     }
-    if (now - lastSeen > TOUCH_EVERY_MS) {
+    if (opts.touch !== false && now - lastSeen > TOUCH_EVERY_MS) {
       await this.db
         .update(sessions)
         .set({ lastSeenAt: new Date(now) })
@@ -180,11 +181,20 @@ export class SessionService {
     return row?.t ?? this.config.defaultIdleTimeoutSeconds;
   }
 
+  readonly #revokedListeners = new Set<(sessionId: string, reason: RevokeReason) => void>();
+
+  /** Told after a session is revoked here (the node tells every node's open user sockets over the bus). */
+  onRevoked(listener: (sessionId: string, reason: RevokeReason) => void): () => void {
+    this.#revokedListeners.add(listener);
+    return () => this.#revokedListeners.delete(listener);
+  }
+
   async revoke(sessionId: string, reason: RevokeReason): Promise<void> {
     await this.db
       .update(sessions)
       .set({ revokedAt: new Date(), revokeReason: reason })
       .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+    for (const listener of this.#revokedListeners) listener(sessionId, reason);
   }
 
   async revokeAllFor(userId: string, reason: RevokeReason, except?: string): Promise<void> {

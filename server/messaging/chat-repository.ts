@@ -1,12 +1,12 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
-import { rowsOf } from '../../db/rows.ts';
-import { conversationMembers, conversations, messageRevisions, messages } from '../../db/schema/index.ts';
+import { messageRevisions, messages } from '../../db/schema/index.ts';
 import { ProblemError } from '../api/errors.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { MessagingConfig } from '../config.ts';
 import { DecryptionError, type MessageSealer } from '../crypto/index.ts';
+import { nextChange, readCatchUp } from './catch-up.ts';
 import { ChatAccess, type Allowed } from './chat-access.ts';
 import { ConversationDirectory } from './conversation-directory.ts';
 import type { ConversationFactsCache } from './conversation-facts.ts';
@@ -14,14 +14,16 @@ import { visibleMessage } from './decide-messaging.ts';
 import type { ConversationEvent, ConversationFanOut } from './fan-out.ts';
 import { assertMessageId, messageBytes, type SendRateLimiter } from './limits.ts';
 import type { MessageWriter } from './message-writer.ts';
+import type { ReceiptKind, ReceiptWriter } from './receipt-writer.ts';
 import { conversationScope } from './scope.ts';
-import type { ChatActor, ChatMessage, SendAck } from './types.ts';
+import type { CatchUp, ChatActor, ChatMessage, SendAck } from './types.ts';
 
 export type ChatDeps = {
   db: Db;
   audit: AuditLog;
   sealer: MessageSealer;
   writer: MessageWriter;
+  receipts: ReceiptWriter;
   fanOut: ConversationFanOut;
   limiter: SendRateLimiter;
   facts: ConversationFactsCache;
@@ -64,6 +66,11 @@ export class ChatRepository {
   /** My conversations with their unread counts. */
   list() {
     return this.directory.list();
+  }
+
+  /** One of my conversations with its unread count (undefined when the list would not show it). */
+  summary(conversationId: string) {
+    return this.directory.summary(conversationId);
   }
 
   async send(conversationId: string, input: { id: unknown; body: unknown }): Promise<SendAck> {
@@ -110,15 +117,43 @@ export class ChatRepository {
 
   /** Everything after `seq`, oldest first (catch-up after a reconnect); at most `limit`, then ask again. */
   async after(conversationId: string, seq: number, limit = MAX_PAGE): Promise<ChatMessage[]> {
-    const rows = await this.#read(conversationId, (tx) =>
-      tx
-        .select()
-        .from(messages)
-        .where(and(eq(messages.conversationId, conversationId), sql`${messages.seq} > ${seq}`))
-        .orderBy(messages.seq)
-        .limit(pageSize(limit)),
+    // New messages only: a watermark past every change skips the changes' read.
+    const page = await this.catchUp(conversationId, {
+      after: seq,
+      changesAfter: Number.MAX_SAFE_INTEGER,
+      limit,
+    });
+    return page.messages;
+  }
+
+  /**
+   * What a client missed: the messages after its last seq, and the older ones edited or deleted
+   * after its change watermark (live edits carry their change number, so a client that applied
+   * them all moves its watermark without asking). One page, one transaction, one audit entry.
+   */
+  async catchUp(
+    conversationId: string,
+    from: { after: number; changesAfter?: number; limit?: number },
+  ): Promise<CatchUp> {
+    const limit = pageSize(from.limit ?? MAX_PAGE);
+    const changesAfter = from.changesAfter ?? 0;
+    if (!validSeq(from.after) || !validSeq(changesAfter))
+      throw new ProblemError(400, PROBLEM.invalidRequest, 'catch-up names a seq and a change number');
+    const { facts, decision } = await this.access.decided(conversationId, 'read', { audit: false });
+    const page = await this.access.audited([this.access.entry('conversation.read', decision, facts)], (tx) =>
+      readCatchUp(tx, conversationId, { after: from.after, changesAfter, limit }),
     );
-    return this.#open(conversationId, rows);
+    const [shown, changes] = await Promise.all([
+      this.#open(conversationId, { rows: page.rows, decision }),
+      this.#open(conversationId, { rows: page.changed, decision }),
+    ]);
+    return {
+      messages: shown,
+      through: page.through,
+      changes,
+      changesThrough: page.changesThrough,
+      more: page.more,
+    };
   }
 
   /** Newest first, before the cursor `before` (a seq; none = the newest): pages of any depth. */
@@ -151,6 +186,7 @@ export class ChatRepository {
     const row = await this.access.audited(
       [this.access.entry('message.edited', decision, facts, messageId)],
       async (tx) => {
+        const change = await nextChange(tx, conversationId);
         const current = await this.#ownMessage(tx, conversationId, messageId);
         await tx.insert(messageRevisions).values({
           conversationId,
@@ -161,7 +197,7 @@ export class ChatRepository {
         });
         const [updated] = await tx
           .update(messages)
-          .set({ sealedBody: sealed, revision: current.revision + 1, editedAt: at })
+          .set({ sealedBody: sealed, revision: current.revision + 1, editedAt: at, changeSeq: change })
           .where(and(eq(messages.conversationId, conversationId), eq(messages.id, messageId)))
           .returning();
         return updated!;
@@ -172,6 +208,9 @@ export class ChatRepository {
       conversationId,
       seq: row.seq,
       id: messageId,
+      change: row.changeSeq ?? 0,
+      senderId: row.senderId,
+      audience: row.audience,
       sealed: Buffer.from(sealed).toString('base64'),
       at: at.toISOString(),
     });
@@ -183,18 +222,28 @@ export class ChatRepository {
     assertMessageId(messageId);
     const { facts, decision } = await this.access.decided(conversationId, 'post');
     const at = new Date();
-    const seq = await this.access.audited(
+    const { seq, change, audience } = await this.access.audited(
       [this.access.entry('message.deleted', decision, facts, messageId)],
       async (tx) => {
+        const change = await nextChange(tx, conversationId);
         const current = await this.#ownMessage(tx, conversationId, messageId);
         await tx
           .update(messages)
-          .set({ deletedAt: at })
+          .set({ deletedAt: at, changeSeq: change })
           .where(and(eq(messages.conversationId, conversationId), eq(messages.id, messageId)));
-        return current.seq;
+        return { seq: current.seq, change, audience: current.audience };
       },
     );
-    this.deps.fanOut.publish({ type: 'deleted', conversationId, seq, id: messageId, at: at.toISOString() });
+    this.deps.fanOut.publish({
+      type: 'deleted',
+      conversationId,
+      seq,
+      id: messageId,
+      change,
+      senderId: this.memberId,
+      audience,
+      at: at.toISOString(),
+    });
   }
 
   /** Receipts are watermarks that only move forward, and never past the last message. */
@@ -248,30 +297,43 @@ export class ChatRepository {
       const { sealed: _sealed, ...rest } = e;
       return { ...rest, body, edited: false, deleted: false };
     }
+    if ((e.type === 'edited' || e.type === 'deleted') && !visibleMessage(decision, this.memberId, e))
+      return undefined;
     if (e.type === 'edited') {
       const body = await this.deps.sealer.openText(scope, e.id, Buffer.from(e.sealed, 'base64'));
-      return { type: 'edited', conversationId: e.conversationId, seq: e.seq, id: e.id, body, at: e.at };
+      const { sealed: _sealed, ...rest } = e;
+      return { ...rest, body };
     }
     return e;
   }
 
-  async #receipt(conversationId: string, kind: 'delivered' | 'read', seq: number) {
-    if (!Number.isSafeInteger(seq) || seq < 0)
-      throw new ProblemError(400, PROBLEM.invalidRequest, 'a receipt names a message seq');
-    await this.access.decided(conversationId, 'receipt', { audit: false });
-    const name = kind === 'read' ? sql.raw('read_seq') : sql.raw('delivered_seq');
-    // Reading implies delivery; the seq is clamped to the conversation's last one.
-    const delivered =
-      kind === 'read' ? sql`, delivered_seq = greatest(m.delivered_seq, excluded.read_seq)` : sql``;
-    const result = await this.deps.db.execute(sql`
-      insert into ${conversationMembers} as m (conversation_id, member_id, member_kind, ${name} ${kind === 'read' ? sql`, delivered_seq` : sql``})
-      select c.id, ${this.memberId}, ${this.who.kind}, least(${seq}, c.last_seq) ${kind === 'read' ? sql`, least(${seq}, c.last_seq)` : sql``}
-        from ${conversations} c where c.id = ${conversationId}
-      on conflict (conversation_id, member_id) do update set ${name} = greatest(m.${name}, excluded.${name})${delivered}, updated_at = now()
-      returning m.${name} as seq`);
-    const stored = Number(rowsOf<{ seq: string | number }>(result)[0]?.seq ?? 0);
-    this.deps.fanOut.publish({ type: 'receipt', conversationId, memberId: this.memberId, kind, seq: stored });
-    return { seq: stored };
+  async #receipt(conversationId: string, kind: ReceiptKind, seq: number) {
+    if (!validSeq(seq)) throw new ProblemError(400, PROBLEM.invalidRequest, 'a receipt names a message seq');
+    const { facts, decision } = await this.access.decided(conversationId, 'receipt', { audit: false });
+    const outcome = await this.deps.receipts.write({
+      conversationId,
+      memberId: this.memberId,
+      memberKind: this.who.kind,
+      kind,
+      seq,
+      audit: (moved, messageId) =>
+        this.access.entry(
+          moved === 'read' ? 'message.read' : 'message.delivered',
+          decision,
+          facts,
+          messageId ?? undefined,
+        ),
+    });
+    if (!outcome.ok) throw outcome.error;
+    if (outcome.moved)
+      this.deps.fanOut.publish({
+        type: 'receipt',
+        conversationId,
+        memberId: this.memberId,
+        kind,
+        seq: outcome.seq,
+      });
+    return { seq: outcome.seq };
   }
 
   async #read(conversationId: string, query: (tx: Tx) => Promise<MessageRow[]>) {
@@ -314,6 +376,7 @@ export class ChatRepository {
           createdAt: r.createdAt.toISOString(),
           edited: r.editedAt !== null,
           deleted: r.deletedAt !== null,
+          change: r.changeSeq ?? 0,
         };
       }),
     );
@@ -343,7 +406,8 @@ export type LiveEvent =
       edited: false;
       deleted: false;
     })
-  | { type: 'edited'; conversationId: string; seq: number; id: string; body: string; at: string }
+  | (Omit<Extract<ConversationEvent, { type: 'edited' }>, 'sealed'> & { body: string })
   | Exclude<ConversationEvent, { type: 'message' } | { type: 'edited' }>;
 
+const validSeq = (n: number) => Number.isSafeInteger(n) && n >= 0;
 const pageSize = (n: number) => (Number.isSafeInteger(n) && n > 0 ? Math.min(n, MAX_PAGE) : MAX_PAGE);

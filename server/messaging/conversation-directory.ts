@@ -7,11 +7,12 @@ import { notFound, refusal, type ChatAccess } from './chat-access.ts';
 import { loadAppointmentParties, loadCareThreadFacts, loadConversationFacts } from './conversation-facts.ts';
 import { conversationList, type ConversationSummary } from './conversation-list.ts';
 import { decideMessaging, decideOpenThread } from './decide-messaging.ts';
+import type { ConversationFanOut } from './fan-out.ts';
 
 /** Finding and opening conversations for one speaker: the room of an appointment, care threads, my list. */
 export class ConversationDirectory {
   constructor(
-    private readonly deps: { db: Db; audit: AuditLog },
+    private readonly deps: { db: Db; audit: AuditLog; fanOut: ConversationFanOut },
     private readonly access: ChatAccess,
   ) {}
 
@@ -30,14 +31,15 @@ export class ConversationDirectory {
     const [existing] = await this.#roomRow(appointmentId);
     const id = existing?.id ?? randomUUID();
     if (!existing) {
-      await this.deps.db.transaction(async (tx) => {
+      const members = await this.deps.db.transaction(async (tx) => {
         const created = await tx
           .insert(conversations)
           .values({ id, kind: 'room', appointmentId, ...parties, createdBy: this.memberId })
           .onConflictDoNothing()
           .returning({ id: conversations.id });
-        if (created.length) await this.#addMembers(tx, id, parties);
+        return created.length ? this.#addMembers(tx, id, parties) : [];
       });
+      this.deps.fanOut.publishMembers(members, id);
     }
     const [row] = existing ? [existing] : await this.#roomRow(appointmentId);
     const { facts } = await this.access.facts(row!.id);
@@ -77,11 +79,14 @@ export class ConversationDirectory {
           .values({ id, kind: 'care', ...f, createdBy: this.memberId })
           .onConflictDoNothing()
           .returning({ id: conversations.id });
-        if (rows.length) await this.#addMembers(tx, id, { ...f, guardianIds: facts.guardianIds });
-        return rows.length > 0;
+        if (rows.length) return this.#addMembers(tx, id, { ...f, guardianIds: facts.guardianIds });
+        return undefined;
       },
     );
-    if (created) return { id, created: true };
+    if (created) {
+      this.deps.fanOut.publishMembers(created, id);
+      return { id, created: true };
+    }
     // Opened by the other side at the same moment: theirs is the thread.
     const [winner] = await this.#careRow(f);
     return { id: winner!.id, created: false };
@@ -111,12 +116,26 @@ export class ConversationDirectory {
     return visible;
   }
 
-  /** The people an unread e-mail may go to: the doctor, the patient, and the patient's guardians. */
+  /** One conversation's counts for me, decided as a read (the user socket's subscription was audited as one). */
+  async summary(conversationId: string): Promise<ConversationSummary | undefined> {
+    if (this.who.kind !== 'user') return undefined;
+    await this.access.decided(conversationId, 'read', { audit: false });
+    const actor = this.who.actor;
+    const [row] = await conversationList(
+      this.deps.db,
+      actor.onBehalfOf ?? actor.userId,
+      this.memberId,
+      conversationId,
+    );
+    return row;
+  }
+
+  /** The people an unread e-mail may go to: the doctor, the patient, and the patient's guardians (returned). */
   async #addMembers(
     tx: Tx,
     id: string,
     p: { doctorId: string; patientId: string; guardianIds?: readonly string[] },
-  ) {
+  ): Promise<string[]> {
     const guardianIds =
       p.guardianIds ?? (await loadCareThreadFacts(tx as unknown as Db, { clinicId: '', ...p })).guardianIds;
     const ids = [...new Set([p.doctorId, p.patientId, ...guardianIds])];
@@ -124,6 +143,7 @@ export class ConversationDirectory {
       .insert(conversationMembers)
       .values(ids.map((memberId) => ({ conversationId: id, memberId, memberKind: 'user' as const })))
       .onConflictDoNothing();
+    return ids;
   }
 
   #roomRow(appointmentId: string) {

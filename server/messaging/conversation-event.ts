@@ -27,10 +27,24 @@ export const conversationEventSchema = z.discriminatedUnion('type', [
     conversationId,
     seq,
     id: z.string().min(1),
+    /** The conversation's change number (gap-free): a client that holds every one before it may move its watermark. */
+    change: seq,
+    /** Who may see the message, so an edit reaches only those who see the message itself. */
+    senderId: z.string(),
+    audience: z.enum(MESSAGE_AUDIENCES),
     sealed: z.string(),
     at: z.string(),
   }),
-  z.object({ type: z.literal('deleted'), conversationId, seq, id: z.string().min(1), at: z.string() }),
+  z.object({
+    type: z.literal('deleted'),
+    conversationId,
+    seq,
+    id: z.string().min(1),
+    change: seq,
+    senderId: z.string(),
+    audience: z.enum(MESSAGE_AUDIENCES),
+    at: z.string(),
+  }),
   z.object({
     type: z.literal('receipt'),
     conversationId,
@@ -43,6 +57,13 @@ export const conversationEventSchema = z.discriminatedUnion('type', [
 ]);
 
 export type ConversationEvent = z.infer<typeof conversationEventSchema>;
+
+/**
+ * Keyed by member (user id): a conversation that person now belongs to (opened while they may be
+ * connected), so their user sockets on every node start carrying it.
+ */
+export const memberConversationSchema = z.object({ conversationId: z.string().uuid() });
+export type MemberConversation = z.infer<typeof memberConversationSchema>;
 
 /** Most events one bus message carries. */
 export const MAX_EVENTS_PER_BUS_MESSAGE = 512;

@@ -26,6 +26,8 @@ export async function conversationList(
   db: Db,
   subjectId: string,
   memberId: string,
+  /** Only this conversation (one summary after a change), else all of them. */
+  onlyId?: string,
 ): Promise<ConversationSummary[]> {
   const result = await db.execute(sql`
     select c.id, c.kind, c.clinic_id, c.appointment_id, c.doctor_id, c.patient_id, c.last_seq,
@@ -35,7 +37,8 @@ export async function conversationList(
                and (x.audience = 'all' or c.doctor_id = ${memberId})) as unread
       from ${conversations} c
       left join ${conversationMembers} m on m.conversation_id = c.id and m.member_id = ${memberId}
-     where c.doctor_id = ${subjectId} or c.patient_id = ${subjectId}
+     where (c.doctor_id = ${subjectId} or c.patient_id = ${subjectId})
+       ${onlyId === undefined ? sql`` : sql`and c.id = ${onlyId}`}
      order by c.last_seq desc, c.created_at desc
      limit 500`);
   return rowsOf<Record<string, unknown>>(result).map((r) => ({

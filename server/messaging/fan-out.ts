@@ -16,6 +16,8 @@ export class ConversationFanOut {
   >();
   #pending = new Map<string, ConversationEvent[]>();
 
+  readonly #members = new Map<string, Set<(conversationId: string) => void>>();
+
   constructor(
     private readonly bus: ClusterBus | undefined,
     private readonly onError: (err: unknown) => void,
@@ -84,6 +86,32 @@ export class ConversationFanOut {
           await current.ready
         )();
       }
+    };
+  }
+
+  /** After the conversation's commit: its members' user sockets (on any node) start carrying it. */
+  publishMembers(memberIds: readonly string[], conversationId: string): void {
+    for (const memberId of memberIds) {
+      if (!this.bus) {
+        for (const l of this.#members.get(memberId) ?? []) l(conversationId);
+        continue;
+      }
+      this.bus.publish('chat-members', { conversationId }, memberId).catch(this.onError);
+    }
+  }
+
+  /** Conversations a member joins from now on; one bus subscription per listener (one per user socket). */
+  async subscribeMember(
+    memberId: string,
+    listener: (conversationId: string) => void,
+  ): Promise<() => Promise<void>> {
+    if (this.bus) return this.bus.subscribe('chat-members', (m) => listener(m.conversationId), memberId);
+    let set = this.#members.get(memberId);
+    if (!set) this.#members.set(memberId, (set = new Set()));
+    set.add(listener);
+    return async () => {
+      set.delete(listener);
+      if (!set.size && this.#members.get(memberId) === set) this.#members.delete(memberId);
     };
   }
 }

@@ -11,6 +11,7 @@ import { ConversationFactsCache } from './conversation-facts.ts';
 import { ConversationFanOut } from './fan-out.ts';
 import { SendRateLimiter } from './limits.ts';
 import { MessageWriter } from './message-writer.ts';
+import { ReceiptWriter } from './receipt-writer.ts';
 import type { ChatActor } from './types.ts';
 import { UnreadNotifier } from './unread-notifier.ts';
 
@@ -35,6 +36,7 @@ export { conversationScope } from './scope.ts';
  */
 export class Messaging {
   readonly writer: MessageWriter;
+  readonly receipts: ReceiptWriter;
   readonly fanOut: ConversationFanOut;
   readonly limiter: SendRateLimiter;
   readonly #facts: ConversationFactsCache;
@@ -43,6 +45,7 @@ export class Messaging {
 
   constructor(private readonly deps: MessagingDeps) {
     this.writer = new MessageWriter(deps.db, deps.audit);
+    this.receipts = new ReceiptWriter(deps.db, deps.audit);
     this.fanOut = new ConversationFanOut(deps.bus, (err) =>
       deps.logger.warn({ err: { message: (err as Error)?.message } }, 'chat fan-out publish failed'),
     );
@@ -60,7 +63,14 @@ export class Messaging {
 
   forActor(who: ChatActor): ChatRepository {
     return new ChatRepository(
-      { ...this.deps, writer: this.writer, fanOut: this.fanOut, limiter: this.limiter, facts: this.#facts },
+      {
+        ...this.deps,
+        writer: this.writer,
+        receipts: this.receipts,
+        fanOut: this.fanOut,
+        limiter: this.limiter,
+        facts: this.#facts,
+      },
       who,
     );
   }

@@ -51,6 +51,7 @@ export function liveNotification(e: LiveEvent): ChatLiveEvent {
           conversationId: e.conversationId,
           seq: e.seq,
           id: e.id,
+          change: e.change,
           body: e.body,
           deleted: false,
           at: e.at,
@@ -59,7 +60,15 @@ export function liveNotification(e: LiveEvent): ChatLiveEvent {
     case 'deleted':
       return {
         method: 'chat.edited',
-        data: { conversationId: e.conversationId, seq: e.seq, id: e.id, body: null, deleted: true, at: e.at },
+        data: {
+          conversationId: e.conversationId,
+          seq: e.seq,
+          id: e.id,
+          change: e.change,
+          body: null,
+          deleted: true,
+          at: e.at,
+        },
       };
     case 'receipt': {
       const { type: _type, ...r } = e;
@@ -77,7 +86,7 @@ export function speakerOf(repo: ChatRepository, conversationId: string): ChatSpe
   return {
     conversationId,
     send: (clientId, body) => mapped(() => repo.send(conversationId, { id: clientId, body })),
-    after: (seq, limit) => mapped(() => repo.after(conversationId, seq, limit)),
+    catchUp: (from) => mapped(() => repo.catchUp(conversationId, from)),
     history: (before, limit) =>
       mapped(() => repo.history(conversationId, { limit, ...(before === undefined ? {} : { before }) })),
     read: (seq) => mapped(() => repo.markRead(conversationId, seq)),
@@ -107,10 +116,25 @@ export class RoomChatService implements RoomChat {
   ) {}
 
   async speaker(claims: JoinClaims, presence: ChatPresence): Promise<ChatSpeaker> {
+    const { repo, conversationId } = await this.#speaking(claims, presence);
+    return speakerOf(repo, conversationId);
+  }
+
+  /** The join token's holder as chat decides it, and its room's conversation (for room file grants). */
+  async participant(
+    claims: JoinClaims,
+    presence: ChatPresence,
+  ): Promise<{ who: ChatActor; conversationId: string }> {
+    const { who, conversationId } = await this.#speaking(claims, presence);
+    return { who, conversationId };
+  }
+
+  async #speaking(claims: JoinClaims, presence: ChatPresence) {
     const room = await this.#room(claims.room);
-    const repo = this.messaging.forActor(await this.#actor(claims, presence, room));
+    const who = await this.#actor(claims, presence, room);
+    const repo = this.messaging.forActor(who);
     const { id } = await mapped(() => repo.roomConversation(room.appointmentId));
-    return speakerOf(repo, id);
+    return { who, repo, conversationId: id };
   }
 
   async #actor(claims: JoinClaims, presence: ChatPresence, room: RoomFacts): Promise<ChatActor> {

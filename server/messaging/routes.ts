@@ -34,11 +34,14 @@ export function messagingRoutes(identity: Identity, messaging: Messaging) {
       const { conversationId } = parseParams(c, conversationParam);
       const q = parseQuery(c, messagesQuery);
       const repo = chat(c.var.actor);
-      if (q.after !== undefined)
-        return c.json(
-          { messages: await repo.after(conversationId, q.after, q.limit), nextBefore: null },
-          200,
-        );
+      if (q.after !== undefined) {
+        const page = await repo.catchUp(conversationId, {
+          after: q.after,
+          ...(q.changesAfter !== undefined ? { changesAfter: q.changesAfter } : {}),
+          ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        });
+        return c.json({ ...page, nextBefore: null }, 200);
+      }
       return c.json(
         await repo.history(conversationId, {
           ...(q.before !== undefined ? { before: q.before } : {}),

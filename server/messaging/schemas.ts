@@ -16,8 +16,13 @@ export const messagesQuery = z
   .object({
     /** Catch-up: everything after this seq, oldest first. */
     after: seq.optional(),
+    /** Catch-up: also the older messages edited or deleted after this change number. */
+    changesAfter: seq.optional(),
     /** History: the page before this seq, newest first. */
     before: seq.optional(),
     limit: z.coerce.number().int().min(1).max(200).optional(),
   })
-  .refine((q) => q.after === undefined || q.before === undefined, { message: 'after or before, not both' });
+  .refine((q) => q.after === undefined || q.before === undefined, { message: 'after or before, not both' })
+  .refine((q) => q.changesAfter === undefined || q.after !== undefined, {
+    message: 'changesAfter goes with after',
+  });

@@ -55,6 +55,21 @@ export type ChatMessage = {
   createdAt: string;
   edited: boolean;
   deleted: boolean;
+  /** The conversation's change number of its latest edit or delete (0: unchanged since sent). */
+  change: number;
+};
+
+/** One page of catch-up: see ChatRepository.catchUp. */
+export type CatchUp = {
+  messages: ChatMessage[];
+  /** Every seq up to here is returned or not for this member: the next `after`. */
+  through: number;
+  /** Older messages edited or deleted since the change watermark, in their current state, in change order. */
+  changes: ChatMessage[];
+  /** The next change watermark. */
+  changesThrough: number;
+  /** A page was full: ask again. */
+  more: boolean;
 };
 
 export type SendAck = {

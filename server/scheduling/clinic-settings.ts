@@ -11,6 +11,7 @@ export type ConsultTypePatch = Partial<{
   durationMinutes: number;
   priceMinor: number;
   currency: string;
+  roomCapacity: number;
   active: boolean;
 }>;
 export const DEFAULT_SETTINGS: SchedulingSettings = {
@@ -48,7 +49,15 @@ export class ClinicSchedulingService {
 
   async createConsultType(
     clinicId: string,
-    input: { name: string; kind: ConsultKind; durationMinutes: number; priceMinor: number; currency: string },
+    input: {
+      name: string;
+      kind: ConsultKind;
+      durationMinutes: number;
+      priceMinor: number;
+      currency: string;
+      /** Default DEFAULT_ROOM_CAPACITY (the column's default). */
+      roomCapacity?: number | undefined;
+    },
   ) {
     const [row] = await this.db
       .insert(consultTypes)

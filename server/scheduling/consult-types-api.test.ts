@@ -185,6 +185,64 @@ describe('consult types: edit, deactivate, reactivate', () => {
     expect(row).toMatchObject({ durationMinutes: 30, priceMinor: 4500, currency: 'EUR', active: true });
   });
 
+  it('room capacity: 8 by default, the clinic admin sets 2-200, anything else is a field error, nobody else may', async () => {
+    const typeId = await newType(a, 'Group session');
+    const listed = async () =>
+      (await h.call('GET', typesPath(a), { token: a.admin.token })).body.consultTypes.find(
+        (t: any) => t.id === typeId,
+      );
+    expect((await listed()).roomCapacity, 'a new type admits a consultation').toBe(8);
+    const big = await patch(a, typeId, a.admin.token, { roomCapacity: 200 });
+    expect([big.status, big.body.roomCapacity]).toEqual([200, 200]);
+    const talk = await h.call('POST', typesPath(a), {
+      token: a.admin.token,
+      body: {
+        name: 'Talk',
+        kind: 'video',
+        durationMinutes: 60,
+        priceMinor: 0,
+        currency: 'EUR',
+        roomCapacity: 150,
+      },
+    });
+    expect([talk.status, talk.body.roomCapacity]).toEqual([201, 150]);
+    for (const [value, message] of [
+      [201, 'at most 200 participants'],
+      [1, 'at least 2 participants'],
+      [12.5, 'a whole number of participants'],
+      ['many', expect.any(String)],
+      [null, expect.any(String)],
+    ] as const) {
+      const r = await patch(a, typeId, a.admin.token, { roomCapacity: value });
+      expect([r.status, r.contentType], `roomCapacity ${value}`).toEqual([
+        400,
+        expect.stringContaining('problem+json'),
+      ]);
+      expect(r.body.errors, `roomCapacity ${value}`).toEqual([{ field: 'roomCapacity', message }]);
+    }
+    const badCreate = await h.call('POST', typesPath(a), {
+      token: a.admin.token,
+      body: {
+        name: 'Too big',
+        kind: 'video',
+        durationMinutes: 60,
+        priceMinor: 0,
+        currency: 'EUR',
+        roomCapacity: 1000,
+      },
+    });
+    expect([badCreate.status, badCreate.body.errors]).toEqual([
+      400,
+      [{ field: 'roomCapacity', message: 'at most 200 participants' }],
+    ]);
+    for (const who of [a.operator, a.doctor, a.patient, a.guardian]) {
+      const r = await patch(a, typeId, who.token, { roomCapacity: 8 });
+      expect([r.status, r.body.code], 'only the clinic admin').toEqual([403, 'forbidden']);
+    }
+    expect((await patch(a, typeId, b.admin.token, { roomCapacity: 8 })).status, 'another clinic').toBe(404);
+    expect((await listed()).roomCapacity, 'refused changes left it as it was').toBe(200);
+  });
+
   it('only the clinic admin of that clinic; a type of another clinic is 404', async () => {
     const typeId = await newType(a, 'Guarded');
     for (const who of [a.operator, a.doctor, a.patient, a.guardian]) {

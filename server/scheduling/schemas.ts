@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { CONSULT_KINDS } from '../../db/schema/index.ts';
+import {
+  CONSULT_KINDS,
+  DEFAULT_ROOM_CAPACITY,
+  MAX_ROOM_CAPACITY,
+  MIN_ROOM_CAPACITY,
+} from '../../db/schema/index.ts';
 import { isValidTimeZone } from './zoned-time.ts';
 import { daysBetween, dateTime, idSchema, localDate, text } from '../api/validation.ts';
 
@@ -131,8 +136,17 @@ const consultTypeFields = {
   durationMinutes: z.number().int().min(5, 'at least 5 minutes').max(480, 'at most 480 minutes'),
   priceMinor: z.number().int('integer minor units (e.g. cents)').min(0).max(10_000_000),
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
+  /** Participants one call of this type admits (a group session or a talk: more than a consultation's 8). */
+  roomCapacity: z
+    .number()
+    .int('a whole number of participants')
+    .min(MIN_ROOM_CAPACITY, `at least ${MIN_ROOM_CAPACITY} participants`)
+    .max(MAX_ROOM_CAPACITY, `at most ${MAX_ROOM_CAPACITY} participants`),
 };
-export const consultTypeBody = z.object(consultTypeFields);
+export const consultTypeBody = z.object({
+  ...consultTypeFields,
+  roomCapacity: consultTypeFields.roomCapacity.default(DEFAULT_ROOM_CAPACITY),
+});
 
 /**
  * Same field rules as creation. The kind stays fixed (a video consult does not become an on-site
@@ -144,6 +158,7 @@ export const consultTypePatchBody = z
     durationMinutes: consultTypeFields.durationMinutes.optional(),
     priceMinor: consultTypeFields.priceMinor.optional(),
     currency: consultTypeFields.currency.optional(),
+    roomCapacity: consultTypeFields.roomCapacity.optional(),
     active: z.boolean().optional(),
     kind: z.never({ message: 'cannot be changed; create a new consult type instead' }).optional(),
   })

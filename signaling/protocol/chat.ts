@@ -15,8 +15,16 @@ const conversationId = z.string().uuid().optional();
 export const chatRequestSchemas = {
   /** Answers with the stored seq; a retry with the same clientId answers the same seq (duplicate: true). */
   'chat.send': z.object({ conversationId, clientId, body }),
-  /** Everything after `seq`, oldest first (catch-up after a reconnect); also starts live delivery. */
-  'chat.after': z.object({ conversationId, seq, limit: z.number().int().min(1).max(200).optional() }),
+  /**
+   * Catch-up after a reconnect, and the start of live delivery: the messages after `seq`, oldest
+   * first, and the older ones edited or deleted after the change watermark `changesAfter`.
+   */
+  'chat.after': z.object({
+    conversationId,
+    seq,
+    changesAfter: seq.optional(),
+    limit: z.number().int().min(1).max(200).optional(),
+  }),
   /** Newest first, before the cursor (a seq): older pages of any depth. */
   'chat.history': z.object({
     conversationId,
@@ -46,6 +54,20 @@ export type ChatMessageInfo = {
   createdAt: string;
   edited: boolean;
   deleted: boolean;
+  /** The conversation's change number of its latest edit or delete (0 or absent: unchanged). */
+  change?: number;
+};
+
+/** One catch-up page: ask again from `through` and `changesThrough` while `more`. */
+export type ChatCatchUp = {
+  conversationId: string;
+  messages: ChatMessageInfo[];
+  /** Every seq up to here was returned (or is not for this member). */
+  through: number;
+  /** Messages at or before the requested seq, edited or deleted since `changesAfter`, in change order. */
+  changes: ChatMessageInfo[];
+  changesThrough: number;
+  more: boolean;
 };
 
 export type ChatSendAck = {
@@ -58,7 +80,7 @@ export type ChatSendAck = {
 
 export type ChatResponses = {
   'chat.send': ChatSendAck;
-  'chat.after': { conversationId: string; messages: ChatMessageInfo[] };
+  'chat.after': ChatCatchUp;
   'chat.history': { conversationId: string; messages: ChatMessageInfo[]; nextBefore: number | null };
   'chat.read': { seq: number };
   'chat.delivered': { seq: number };
@@ -76,6 +98,8 @@ export type ChatNotifications = {
     conversationId: string;
     seq: number;
     id: string;
+    /** The conversation's change number: gap-free, so one past the client's watermark moves it. */
+    change: number;
     body: string | null;
     deleted: boolean;
     at: string;

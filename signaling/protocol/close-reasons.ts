@@ -63,6 +63,23 @@ export const closeCatalogue = {
     after: 'rejoin',
     text: 'the node hosting the room went away or is draining; join again to reach its new host',
   },
+  // The user socket (USER_SOCKET_PATH): what its access token stood for ended.
+  token_expired: {
+    code: 4012,
+    after: 'rejoin',
+    text: 'the access token expired without an auth.refresh; connect again with a fresh token',
+  },
+  session_revoked: {
+    code: 4013,
+    after: 'final',
+    text: 'the sign-in session was logged out, revoked or timed out; sign in again',
+  },
+  account_disabled: { code: 4014, after: 'final', text: 'the account was disabled' },
+  too_many_user_connections: {
+    code: 4007,
+    after: 'final',
+    text: 'this account already holds as many user connections as it may; close one first',
+  },
   server_shutdown: { code: 1001, after: 'resume', text: 'the node is shutting down' },
   ping_timeout: { code: 1001, after: 'resume', text: 'the client stopped answering pings' },
   frame_too_large: { code: 1009, after: 'resume', text: 'a frame was over the transport cap' },

@@ -46,6 +46,8 @@ export const errorCodes = [
   'not_editable',
   /** The node hosting the room did not answer a relayed request in time: retry, or rejoin if it persists. */
   'relay_timeout',
+  /** auth.refresh with a token that is invalid, expired, or stands for another session or user. */
+  'token_invalid',
   'internal',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

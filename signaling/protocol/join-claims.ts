@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROOM_CAPACITY_LIMIT } from './limits.ts';
 
 export const roles = ['doctor', 'patient', 'guest'] as const;
 export const permissions = ['publish', 'subscribe', 'admit', 'moderate'] as const;
@@ -10,6 +11,8 @@ export const joinClaimsSchema = z.object({
   role: z.enum(roles),
   perms: z.array(z.enum(permissions)),
   name: z.string().max(64).optional(),
+  /** Participants the room admits, from the consultation's type (absent: MAX_ROOM_PARTICIPANTS). */
+  cap: z.number().int().min(2).max(ROOM_CAPACITY_LIMIT).optional(),
 });
 
 export type JoinClaims = z.infer<typeof joinClaimsSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { NetworkQualityDelta } from './room-deltas.ts';
 
 // mediasoup validates RTP structures in depth; here we check the shape and bound the size.
 const id = z.string().min(1).max(64);
@@ -99,7 +100,8 @@ export type MediaNotifications = {
   producerResumed: { peerId: string; producerId: string };
   consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
   activeSpeaker: { peerId: string };
-  networkQuality: { peers: NetworkQuality[] };
+  /** Link quality of the members whose quality changed (see room-deltas.ts). */
+  networkQuality: NetworkQualityDelta;
   /** The media server of the room was replaced: recreate transports, producers and consumers. */
   mediaReset: { reason: string };
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { chatRequestSchemas, type ChatNotifications, type ChatResponses } from './chat.ts';
 import type { ClusterNotifications } from './cluster.ts';
 import type { ErrorCode } from './errors.ts';
+import { fileRequestSchemas, type FileResponses } from './files.ts';
 import { mediaRequestSchemas, type MediaNotifications, type MediaResponses } from './media.ts';
 import {
   moderationRequestSchemas,
@@ -25,6 +26,7 @@ export const requestSchemas = {
   ...mediaRequestSchemas,
   ...moderationRequestSchemas,
   ...chatRequestSchemas,
+  ...fileRequestSchemas,
 } as const;
 
 type Disjoint<A, B> = [Extract<keyof A, keyof B>] extends [never] ? true : false;
@@ -36,14 +38,20 @@ const featuresAreDisjoint: [
   Disjoint<typeof chatRequestSchemas, typeof waitingRoomRequestSchemas>,
   Disjoint<typeof chatRequestSchemas, typeof mediaRequestSchemas>,
   Disjoint<typeof chatRequestSchemas, typeof moderationRequestSchemas>,
-] = [true, true, true, true, true, true];
+  Disjoint<typeof fileRequestSchemas, typeof chatRequestSchemas>,
+  Disjoint<typeof fileRequestSchemas, typeof mediaRequestSchemas>,
+] = [true, true, true, true, true, true, true, true];
 void featuresAreDisjoint;
 
 export type Method = keyof typeof requestSchemas;
 export type RequestData<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
 
 // Response data is produced by our own server; the client trusts these types.
-export type ResponseData = WaitingRoomResponses & MediaResponses & ModerationResponses & ChatResponses;
+export type ResponseData = WaitingRoomResponses &
+  MediaResponses &
+  ModerationResponses &
+  ChatResponses &
+  FileResponses;
 
 /** Server -> client notifications, keyed by method. */
 export type Notifications = WaitingRoomNotifications &

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ParticipantsDelta } from './room-deltas.ts';
 import type { PeerInfo } from './waiting-room.ts';
 
 const id = z.string().min(1).max(64);
@@ -66,8 +67,8 @@ export type ModerationResponses = {
 };
 
 export type ModerationNotifications = {
-  /** The whole participant list (a snapshot: a newer one replaces an unsent older one). */
-  participants: { participants: ParticipantInfo[] };
+  /** Rows of the participant list that changed, and who left it (see room-deltas.ts). */
+  participants: ParticipantsDelta;
   /** To a waiting participant: position, wait, whether the host knows, the host's note. */
   waitingStatus: WaitingStatus;
   /**

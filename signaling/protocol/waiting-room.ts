@@ -25,6 +25,7 @@ export type RoomState = {
   peers: PeerInfo[];
   producers: ProducerInfo[];
   waiting: WaitingInfo[];
+  /** The list when this was built; clients keep the list from the `participants` frames instead. */
   participants?: ParticipantInfo[];
 };
 

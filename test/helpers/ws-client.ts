@@ -1,12 +1,15 @@
 import WebSocket from 'ws';
 import { SignalingClient, type WebSocketLike } from '../../web-client/src/signaling-client.ts';
 import type { Notifications } from '../../signaling/protocol/index.ts';
+import { RoomRoster } from '../../web-client/src/room-roster.ts';
 
 export type TestClient = SignalingClient & {
   notifications: { method: keyof Notifications; data: unknown }[];
   errorFrames: unknown[];
   closed: Promise<{ code: number; reason: string }>;
   waitFor: (method: keyof Notifications, count?: number) => Promise<unknown[]>;
+  /** The participant list and link quality as the client core keeps them from the change frames. */
+  roster: RoomRoster;
 };
 
 /** A signaling client over `ws` that records everything it receives. */
@@ -20,9 +23,13 @@ export async function connectClient(wsUrl: string, token: string): Promise<TestC
   socket!.on('error', (err) => console.error(`test client socket error: ${err.message}`));
   client.notifications = [];
   client.errorFrames = [];
+  client.roster = new RoomRoster();
+
   const waiters: (() => void)[] = [];
   client.on('notification', (method, data) => {
     client.notifications.push({ method, data });
+    if (method === 'participants') client.roster.applyParticipants(data as Notifications['participants']);
+    if (method === 'networkQuality') client.roster.applyQuality(data as Notifications['networkQuality']);
     waiters.splice(0).forEach((w) => w());
   });
   client.on('errorFrame', (e) => {

@@ -46,8 +46,9 @@ export const TYPING_HOLD_MS = 5000;
  * One conversation as a screen sees it, without the DOM: messages in seq order (one per seq, as
  * catch-up and live delivery overlap), my unacknowledged sends, others' read and delivered
  * watermarks, typing, and the unread count. On a new socket (`attach`) it catches up after the
- * last seq it holds, then re-sends its pending messages with their own ids: the server stores a
- * retried id once.
+ * last seq up to which it holds everything (and the edits and deletes after the last change it
+ * applied), then re-sends its pending messages with their own ids: the server stores a retried id
+ * once.
  */
 export class ChatClient extends TypedEvents<ChatEvents> {
   readonly #messages = new Map<number, ChatMessageInfo>();
@@ -58,6 +59,14 @@ export class ChatClient extends TypedEvents<ChatEvents> {
   #transport: ChatTransport | undefined;
   #detach: (() => void)[] = [];
   #readSeq = 0;
+  /** Every message up to this seq is held: where the next catch-up starts (not the highest seq held: an ack can run ahead). */
+  #through = 0;
+  /** Every edit and delete up to this change number is applied. */
+  #changes = 0;
+  /** Catch-up on the current socket has finished: live events now continue it without gaps. */
+  #live = false;
+  /** Seqs of my sends known from their ack alone, not yet seen as a message from the server. */
+  readonly #ackedOnly = new Set<number>();
   #conversationId: string | undefined;
 
   constructor(
@@ -106,11 +115,26 @@ export class ChatClient extends TypedEvents<ChatEvents> {
   async attach(transport: ChatTransport): Promise<void> {
     this.#detach.forEach((off) => off());
     this.#transport = transport;
+    this.#live = false;
     this.#detach = [
-      transport.onNotification('chat.message', (m) => this.#add([m])),
+      transport.onNotification('chat.message', (m) => {
+        this.#add([m]);
+        // Live delivery is in seq order from before the catch-up's first read: once that is done, it continues it.
+        if (this.#live && transport === this.#transport) this.#through = Math.max(this.#through, m.seq);
+      }),
       transport.onNotification('chat.edited', (e) => {
         const m = this.#messages.get(e.seq);
-        if (m) this.#messages.set(e.seq, { ...m, body: e.body, edited: !e.deleted, deleted: e.deleted });
+        if (m && (m.change ?? 0) <= e.change)
+          this.#messages.set(e.seq, {
+            ...m,
+            body: e.body,
+            edited: !e.deleted,
+            deleted: e.deleted,
+            change: e.change,
+          });
+        // Change numbers are gap-free: only the next one moves the watermark (a missed one is caught up later).
+        if (this.#live && transport === this.#transport && e.change === this.#changes + 1)
+          this.#changes = e.change;
         this.emit('changed');
       }),
       transport.onNotification('chat.receipt', (r) => {
@@ -122,11 +146,18 @@ export class ChatClient extends TypedEvents<ChatEvents> {
       transport.onNotification('chat.typing', (t) => this.#typingNotice(t.memberId, t.typing)),
     ];
     for (;;) {
-      const page = await transport.request('chat.after', { seq: this.lastSeq });
+      const page = await transport.request('chat.after', { seq: this.#through, changesAfter: this.#changes });
+      if (transport !== this.#transport) return;
       this.#conversationId = page.conversationId;
       this.#add(page.messages);
-      if (page.messages.length < 200) break;
+      this.#add(page.changes);
+      this.#through = Math.max(this.#through, page.through);
+      this.#changes = Math.max(this.#changes, page.changesThrough);
+      if (!page.more) break;
     }
+    // Held past the last page: arrived live, so everything up to the highest of them is held.
+    this.#through = Math.max(this.#through, this.#highestLive());
+    this.#live = true;
     for (const p of this.#pending.values()) if (p.state === 'sending') void this.#deliver(p);
   }
 
@@ -172,9 +203,10 @@ export class ChatClient extends TypedEvents<ChatEvents> {
     try {
       const ack = await transport.request('chat.send', { clientId: p.id, body: p.body });
       this.#pending.delete(p.id);
-      const known = this.#messages.get(ack.seq);
+      if (this.#messages.has(ack.seq)) return this.emit('changed');
+      this.#ackedOnly.add(ack.seq);
       this.#add([
-        known ?? {
+        {
           conversationId: ack.conversationId,
           seq: ack.seq,
           id: p.id,
@@ -201,10 +233,20 @@ export class ChatClient extends TypedEvents<ChatEvents> {
 
   #add(list: ChatMessageInfo[]) {
     for (const m of list) {
-      this.#messages.set(m.seq, m);
+      const held = this.#messages.get(m.seq);
+      if (held) this.#ackedOnly.delete(m.seq);
+      // A catch-up page read before a live edit must not undo it: the later change wins.
+      if (!held || (held.change ?? 0) <= (m.change ?? 0)) this.#messages.set(m.seq, m);
       if (m.senderId === this.selfId) this.#pending.delete(m.id);
     }
     if (list.length) this.emit('changed');
+  }
+
+  /** The highest seq that came as a message (not an ack of mine, which says nothing of the seqs before it). */
+  #highestLive() {
+    let last = 0;
+    for (const seq of this.#messages.keys()) if (seq > last && !this.#ackedOnly.has(seq)) last = seq;
+    return last;
   }
 
   #typingNotice(memberId: string, typing: boolean) {

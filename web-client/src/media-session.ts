@@ -83,7 +83,10 @@ export class MediaSession extends TypedEvents<MediaEvents> {
       signaling: host.signaling,
       recvTransport: () => this.#recvTransport,
       peer: host.peer,
-      onTrack: (remote) => this.emit('remoteTrack', remote),
+      onTrack: (remote) => {
+        this.#path.timeline.note(`consumed:${remote.kind}`);
+        this.emit('remoteTrack', remote);
+      },
       onTrackEnded: (consumerId) => this.emit('remoteTrackEnded', consumerId),
       onError: (err) => this.emit('error', err),
     });
@@ -148,17 +151,27 @@ export class MediaSession extends TypedEvents<MediaEvents> {
     this.#iceServers = iceServers;
   }
 
-  /** The receive transport (none without the subscribe permission). */
+  /**
+   * The receive transport (none without the subscribe permission); with something to publish, the
+   * send transport is set up at the same time (each is a server round trip).
+   */
   async openReceive() {
+    if (this.published.size > 0) this.#sendTransportReady().catch(() => undefined); // produce reports failures
     this.#recvTransport = await this.#createTransport('recv').catch(() => undefined);
   }
 
-  /** Admitted with a receive transport: report stats, watch the path, consume and publish everything. */
+  /**
+   * Admitted with a receive transport: report stats, watch the path, publish and consume everything.
+   * Publishing does not wait for consuming: the others wait for this participant's media (after new
+   * transports, on every side at once), and producers they announce meanwhile are consumed too.
+   */
   async begin(producers: ProducerInfo[]) {
     this.#startStatsReporting();
     this.#path.watch.start();
-    await this.#remote.add(producers);
-    await this.#publications.ensureAll((err) => this.emit('error', err));
+    await Promise.all([
+      this.#publications.ensureAll((err) => this.emit('error', err)),
+      this.#remote.add(producers),
+    ]);
   }
 
   consume(producers: ProducerInfo[]) {
@@ -220,12 +233,16 @@ export class MediaSession extends TypedEvents<MediaEvents> {
   async rebuildTransports() {
     if (this.#rebuilding) return;
     this.#rebuilding = true;
+    const { timeline } = this.#path;
     try {
+      timeline.note('rebuild:start');
       this.close();
       this.emit('mediaReset');
       const { producers } = await this.host.signaling().request('resetTransports', {});
+      timeline.note('rebuild:serverReset');
       this.emit('connection', 'transportsRebuilt');
       await this.host.restart(producers);
+      timeline.note('rebuild:mediaRestarted');
     } catch (err) {
       this.emit('error', err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -254,26 +271,33 @@ export class MediaSession extends TypedEvents<MediaEvents> {
     this.devices.stop();
   }
 
+  /** The send transport, created once for the current media (shared by concurrent callers). */
+  async #sendTransportReady(): Promise<types.Transport> {
+    if (this.#sendTransport) return this.#sendTransport;
+    const generation = this.#mediaGeneration;
+    const creation = (this.#sendTransportCreation ??= this.#createTransport('send'));
+    // A failed creation is not remembered: the next produce tries again.
+    creation.catch(
+      () => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined),
+    );
+    const transport = await creation;
+    // Media was dropped while it was being created: that transport belongs to the old media.
+    if (generation !== this.#mediaGeneration) throw new PublicationSuperseded('media reset');
+    this.#sendTransport ??= transport;
+    return this.#sendTransport;
+  }
+
   async #produce(track: MediaStreamTrack, source: Source) {
-    if (!this.#sendTransport) {
-      const generation = this.#mediaGeneration;
-      const creation = (this.#sendTransportCreation ??= this.#createTransport('send'));
-      // A failed creation is not remembered: the next produce tries again.
-      creation.catch(
-        () => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined),
-      );
-      const transport = await creation;
-      // Media was dropped while it was being created: that transport belongs to the old media.
-      if (generation !== this.#mediaGeneration) throw new PublicationSuperseded('media reset');
-      this.#sendTransport = transport;
-    }
+    const sendTransport = await this.#sendTransportReady();
     const simulcast = source === 'webcam' && track.kind === 'video' && this.opts.simulcast !== false;
-    return this.#sendTransport.produce({
+    const producer = await sendTransport.produce({
       track,
       appData: { source },
       stopTracks: false, // the same track is produced again after a media reset or rejoin
       ...(simulcast ? { encodings: WEBCAM_LAYERS, codecOptions: { videoGoogleStartBitrate: 1000 } } : {}),
     });
+    this.#path.timeline.note(`produced:${source}`);
+    return producer;
   }
 
   #createTransport(direction: 'send' | 'recv'): Promise<types.Transport> {
@@ -286,6 +310,7 @@ export class MediaSession extends TypedEvents<MediaEvents> {
       iceServers: this.#iceServers,
       iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all',
       onConnectionState: (state) => {
+        this.#path.timeline.note(`state:${direction}:${state}`);
         clearTimeout(disconnectedTimer);
         // A lost path (network change, NAT rebinding, blocked UDP) needs new ICE credentials to
         // recover; 'disconnected' may heal by itself, so give it a moment before restarting.

@@ -9,6 +9,7 @@ import type {
   RoomClientEvents,
   RoomClientOptions,
 } from './room-client-types.ts';
+import { RoomRoster } from './room-roster.ts';
 import { SessionClient, type JoinResult } from './session-client.ts';
 import { TypedEvents } from './typed-events.ts';
 
@@ -33,6 +34,8 @@ const RESUMED_SILENCE_MS = 500;
  */
 export class RoomClient extends TypedEvents<RoomClientEventMap> {
   readonly peers = new Map<string, PeerInfo>();
+  /** The participant list and everyone's link quality, kept current from the server's change frames. */
+  readonly roster = new RoomRoster();
   readonly session: SessionClient;
   readonly media: MediaSession;
   peerId: string | undefined;
@@ -53,6 +56,7 @@ export class RoomClient extends TypedEvents<RoomClientEventMap> {
       sessionLost: () => {
         this.media.close();
         this.peers.clear();
+        this.roster.clear();
         this.#resetAdmission();
         this.status = 'waiting';
       },
@@ -212,7 +216,6 @@ export class RoomClient extends TypedEvents<RoomClientEventMap> {
   async #joined(joined: JoinResult) {
     this.peerId = joined.peerId;
     this.media.setIceServers(joined.iceServers);
-    if (joined.participants) this.emit('participants', joined.participants);
     if (joined.status === 'admitted') await this.#startMedia(joined);
     else this.emit('waiting');
   }
@@ -263,13 +266,13 @@ export class RoomClient extends TypedEvents<RoomClientEventMap> {
     };
     n.on('producerPaused', ({ producerId }) => remotePaused(producerId, true));
     n.on('producerResumed', ({ producerId }) => remotePaused(producerId, false));
-    n.on('networkQuality', ({ peers }) => this.emit('networkQuality', peers));
+    n.on('networkQuality', (delta) => this.emit('networkQuality', this.roster.applyQuality(delta)));
     n.on('activeSpeaker', ({ peerId }) => this.emit('activeSpeaker', peerId));
     n.on('mutedBy', ({ producerId, by }) => {
       const source = this.media.mutedByHost(producerId);
       if (source) this.emit('mutedBy', source, by);
     });
-    n.on('participants', ({ participants }) => this.emit('participants', participants));
+    n.on('participants', (delta) => this.emit('participants', this.roster.applyParticipants(delta)));
     n.on('waitingStatus', (status) => this.emit('waitingStatus', status));
     n.on('muteReleased', ({ source }) => this.emit('muteReleased', source));
     n.on('consumerLayersChanged', ({ consumerId, spatialLayer }) =>
@@ -277,7 +280,6 @@ export class RoomClient extends TypedEvents<RoomClientEventMap> {
     );
     n.on('waitingRoom', ({ waiting }) => this.emit('waitingRoom', waiting));
     n.on('admitted', (state) => {
-      if (state.participants) this.emit('participants', state.participants);
       this.#startMedia(state).catch((err: Error) => this.emit('error', err));
     });
     n.on('denied', () => this.#finish('denied'));

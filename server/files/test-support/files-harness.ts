@@ -83,7 +83,7 @@ async function listenUws(fetch: AppFetch) {
   const server = await startUwsServer(loaded.uws, {
     host: '127.0.0.1',
     port: 0,
-    path: '/ws',
+    paths: ['/ws'],
     maxPayloadBytes: 1024 * 1024,
     sharePort: false,
     maxBackpressureBytes: 4 * 1024 * 1024,
@@ -97,6 +97,9 @@ async function listenUws(fetch: AppFetch) {
 }
 
 export type FilesNode = Awaited<ReturnType<typeof startFilesNode>>;
+
+/** An access token, or a whole `Room <grant>` credential as the room page sends it. */
+export const credential = (token: string) => (token.startsWith('Room ') ? token : `Bearer ${token}`);
 
 export const tusMetadata = (m: Record<string, string>) =>
   Object.entries(m)
@@ -113,7 +116,7 @@ export async function createUpload(
   const res = await fetch(`${base}/api/files/uploads`, {
     method: 'POST',
     headers: {
-      authorization: `Bearer ${token}`,
+      authorization: credential(token),
       'tus-resumable': '1.0.0',
       'upload-length': String(size),
       'upload-metadata': tusMetadata(meta),
@@ -138,7 +141,7 @@ export async function patch(
   const res = await fetch(`${base}/api/files/uploads/${id}`, {
     method: 'PATCH',
     headers: {
-      authorization: `Bearer ${token}`,
+      authorization: credential(token),
       'tus-resumable': '1.0.0',
       'upload-offset': String(offset),
       'content-type': 'application/offset+octet-stream',
@@ -157,7 +160,7 @@ export async function patch(
 export async function head(base: string, token: string, id: string) {
   const res = await fetch(`${base}/api/files/uploads/${id}`, {
     method: 'HEAD',
-    headers: { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' },
+    headers: { authorization: credential(token), 'tus-resumable': '1.0.0' },
   });
   return { status: res.status, offset: Number(res.headers.get('upload-offset') ?? NaN) };
 }
@@ -215,7 +218,7 @@ export function patchThenDrop(
       path: url.pathname,
       method: 'PATCH',
       headers: {
-        authorization: `Bearer ${token}`,
+        authorization: credential(token),
         'tus-resumable': '1.0.0',
         'upload-offset': String(offset),
         'content-type': 'application/offset+octet-stream',
@@ -253,7 +256,7 @@ export function patchStream(base: string, token: string, id: string, offset: num
         path: url.pathname,
         method: 'PATCH',
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: credential(token),
           'tus-resumable': '1.0.0',
           'upload-offset': String(offset),
           'content-type': 'application/offset+octet-stream',

@@ -1,13 +1,24 @@
 import type { types } from 'mediasoup-client';
 import type { SignalingClient } from '../signaling-client.ts';
-import { PATH_WATCH_INTERVAL_MS, PathWatch } from './path-watch.ts';
+import { PATH_WATCH_INTERVAL_MS, PathWatch, type PathLoss } from './path-watch.ts';
+import { PathTimeline } from './path-timeline.ts';
+
+/** After an ICE restart for a lost path, how long media may stay silent before the transports are made anew. */
+const REBUILD_AFTER_RESTART_MS = 500;
 
 /**
- * After an ICE restart for a lost path, how long media may stay silent before the transports are
- * made anew. Chromium keeps sending on the old pair while it still hears from it (a path broken one
- * way only) until 5 s of unanswered checks; a new transport has no old pair to cling to.
+ * How to get media moving again. An ICE restart keeps producers and consumers, but the browser only
+ * moves to a new pair once the one it uses stops looking alive: Chromium keeps sending on its
+ * selected pair while that pair still counts as receiving (2.5 s after its last packet) and
+ * writable (5 s of unanswered checks), whatever the restart found meanwhile (measured: media back
+ * after ~5.8 s with restarts alone). So while the silent transport still sends on the pair it used
+ * when traffic last flowed, only new transports (no old pair to cling to) bring media back within
+ * a second or so; a restart is worth trying first when the browser has already left that pair
+ * (network interface gone, connection disconnected).
  */
-const REBUILD_AFTER_RESTART_MS = 500;
+export function recoveryFor(loss: PathLoss): 'restartIce' | 'rebuild' {
+  return loss.samePair ? 'rebuild' : 'restartIce';
+}
 
 /** What path recovery needs from the room client (passed down, so this never imports it). */
 export type PathRecoveryHost = {
@@ -25,6 +36,7 @@ export type PathRecoveryHost = {
 /** ICE restarts (asked for, or on a lost path) and, when a restart is not enough, new transports. */
 export class PathRecovery {
   readonly watch: PathWatch;
+  readonly timeline = new PathTimeline();
   #iceRestarting = false;
   #rebuildTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -32,7 +44,8 @@ export class PathRecovery {
     this.watch = new PathWatch({
       transports: host.transports,
       expectsInbound: host.expectsInbound,
-      onPathLost: () => this.recover(),
+      onPathLost: (loss) => this.recover(loss),
+      timeline: this.timeline,
     });
   }
 
@@ -43,11 +56,13 @@ export class PathRecovery {
     await Promise.all(
       this.host.transports().map(async (transport) => {
         if (!transport || transport.closed) return;
+        this.timeline.note(`iceRestart:asked:${transport.direction}`);
         const { iceParameters } = await this.host
           .signaling()
           .request('restartIce', { transportId: transport.id });
-        if (!transport.closed)
-          await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
+        if (transport.closed) return;
+        await transport.restartIce({ iceParameters: iceParameters as types.IceParameters });
+        this.timeline.note(`iceRestart:applied:${transport.direction}`);
       }),
     );
   }
@@ -61,14 +76,23 @@ export class PathRecovery {
       .finally(() => (this.#iceRestarting = false));
   }
 
-  /** The path is lost: restart ICE now, and make new transports if media stays silent. */
-  recover() {
+  /**
+   * The path is lost: new transports now if ICE cannot move the browser off its old pair soon,
+   * otherwise restart ICE now and make new transports if media stays silent.
+   */
+  recover(loss: PathLoss) {
+    if (recoveryFor(loss) === 'rebuild') {
+      clearTimeout(this.#rebuildTimer);
+      if (this.host.inCall()) void this.host.rebuildTransports();
+      return;
+    }
     this.restartIceOnce();
     clearTimeout(this.#rebuildTimer);
     this.#rebuildTimer = setTimeout(() => {
       if (!this.host.inCall() || !this.watch.enabled) return;
-      if (this.watch.silentMs() >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS)
-        void this.host.rebuildTransports();
+      const silentMs = this.watch.silentMs();
+      if (silentMs >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS) void this.host.rebuildTransports();
+      else this.timeline.note(`rebuild:notNeeded:${silentMs}ms`);
     }, REBUILD_AFTER_RESTART_MS);
   }
 

@@ -1,17 +1,32 @@
 import type { types } from 'mediasoup-client';
+import {
+  keyframeRequestsReceived,
+  mediaPacketsReceived,
+  packetsReceived,
+  selectedPair,
+} from './path-stats.ts';
+import type { PathTimeline } from './path-timeline.ts';
 
 export type PathWatchOptions = {
   transports: () => (types.Transport | undefined)[];
   /** Whether the server should be sending something on this transport now (media or its feedback). */
   expectsInbound: (transport: types.Transport) => boolean;
   /** The path has been silent for stallMs (see the class comment): it is gone. */
-  onPathLost: (silentMs: number) => void;
+  onPathLost: (loss: PathLoss) => void;
   intervalMs?: number;
   stallMs?: number;
+  timeline?: PathTimeline | undefined;
 };
 
 /** When a transport's counter last made progress, and whether it was expected to then. */
 type Seen = { count: number; at: number; expected: boolean };
+
+/** What the watch saw when it declared the path lost. */
+export type PathLoss = {
+  silentMs: number;
+  /** Every silent transport still sends on the candidate pair it used before the silence. */
+  samePair: boolean;
+};
 
 export const PATH_WATCH_INTERVAL_MS = 200;
 export const PATH_STALL_MS = 600;
@@ -26,6 +41,7 @@ const MAX_COOLDOWN_MS = 30_000;
  *   receives our media it answers with congestion-control feedback many times a second; when our
  *   packets stop reaching it, or its packets stop reaching us, only its periodic receiver reports
  *   (about one a second) or nothing at all come back: fewer than FEEDBACK_PACKETS in stallMs.
+ *   Keyframe requests do not count (see keyframeRequestsReceived).
  *   This covers both directions and does not depend on anyone else sending.
  * - while it only receives: media packets on the receiving transport, summed over every consumer
  *   whose producer is not paused.
@@ -37,6 +53,11 @@ const MAX_COOLDOWN_MS = 30_000;
 export class PathWatch {
   enabled = true;
   readonly #seen = new Map<string, Seen>();
+  /** Per transport: the selected pair when it last made progress, and the one now. */
+  readonly #pairAtProgress = new Map<string, string>();
+  readonly #pairs = new Map<string, string>();
+  /** Per transport: whether it had gone silent (for the timeline). */
+  readonly #stalled = new Set<string>();
   readonly #interval: number;
   readonly #stall: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -57,13 +78,16 @@ export class PathWatch {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#seen.clear();
+    this.#pairAtProgress.clear();
+    this.#pairs.clear();
+    this.#stalled.clear();
   }
 
   /** How long the path has looked silent, by the same rule as a declaration (0 if nothing is expected). */
   silentMs(now = Date.now()): number {
     const silence: Partial<Record<'send' | 'recv', number>> = {};
     for (const transport of this.o.transports()) {
-      if (!transport || transport.closed || !this.o.expectsInbound(transport)) continue;
+      if (!transport || transport.closed || !this.#judged(transport)) continue;
       const seen = this.#seen.get(transport.id);
       if (seen) silence[transport.direction] = now - seen.at;
     }
@@ -81,21 +105,36 @@ export class PathWatch {
     try {
       const now = Date.now();
       const current = new Set(this.o.transports().map((t) => t?.id));
-      for (const id of this.#seen.keys()) if (!current.has(id)) this.#seen.delete(id); // closed transports
+      for (const id of this.#seen.keys()) if (!current.has(id)) this.#forget(id); // closed transports
       const silence: Partial<Record<'send' | 'recv', number>> = {};
+      const samePair: Partial<Record<'send' | 'recv', boolean>> = {};
       for (const transport of this.o.transports()) {
         if (!transport || transport.closed) continue;
         const report = await transport.getStats();
         const recv = transport.direction === 'recv';
-        const count = recv ? mediaPacketsReceived(report) : packetsReceived(report);
-        const expected = this.o.expectsInbound(transport);
+        const count = recv
+          ? mediaPacketsReceived(report)
+          : packetsReceived(report) - keyframeRequestsReceived(report);
+        const expected = this.#judged(transport);
+        const pair = this.#notePair(transport, report);
         const seen = this.#seen.get(transport.id);
         // Progress: any media packet on a receiving transport, a few feedback packets on a sending one.
         // Starting to expect traffic (a first consumer, a resumed producer) starts the clock afresh.
         if (!seen || !seen.expected || count - seen.count >= (recv ? 1 : FEEDBACK_PACKETS)) {
+          if (seen && this.#stalled.delete(transport.id))
+            this.o.timeline?.note(`flowing:${transport.direction}`);
           this.#seen.set(transport.id, { count, at: now, expected });
+          this.#pairAtProgress.set(transport.id, pair);
         } else seen.expected = expected;
-        if (expected) silence[transport.direction] = now - this.#seen.get(transport.id)!.at;
+        const since = this.#seen.get(transport.id)!.at;
+        const silent = now - since;
+        if (!expected) continue;
+        silence[transport.direction] = silent;
+        samePair[transport.direction] = pair !== 'none' && pair === this.#pairAtProgress.get(transport.id);
+        if (silent >= this.#stall && !this.#stalled.has(transport.id)) {
+          this.#stalled.add(transport.id);
+          this.o.timeline?.note(`silent:${transport.direction}`, since);
+        }
       }
       // Our own feedback speaks for our path whenever we send; someone else's media only when we do not.
       const silentMs = silence.send ?? silence.recv;
@@ -107,34 +146,42 @@ export class PathWatch {
       if (now < this.#quietUntil) return;
       this.#quietUntil = now + this.#cooldown;
       this.#cooldown = Math.min(this.#cooldown * 2, MAX_COOLDOWN_MS);
+      const judged = silence.send === undefined ? 'recv' : 'send';
+      const loss = { silentMs, samePair: samePair[judged] ?? false };
       this.pathChanged(now);
-      this.o.onPathLost(silentMs);
+      this.o.timeline?.note(`pathLost:${judged}:${silentMs}ms${loss.samePair ? ':samePair' : ''}`);
+      this.o.onPathLost(loss);
     } catch {
       // A transport closed between the check and getStats: the next tick sees the new set.
     } finally {
       this.#busy = false;
     }
   }
-}
 
-/** RTP media packets received on all of a receiving transport's streams. */
-function mediaPacketsReceived(report: RTCStatsReport): number {
-  let packets = 0;
-  report.forEach((s: Record<string, unknown>) => {
-    if (s.type === 'inbound-rtp' && typeof s.packetsReceived === 'number') packets += s.packetsReceived;
-  });
-  return packets;
-}
+  /**
+   * Whether the transport's silence would mean a lost path: traffic is expected on it and it is
+   * connected. One still connecting (a call starting, new transports after a lost path; slow on a
+   * loaded machine) has had no path yet; one the browser calls disconnected or failed gets an ICE
+   * restart from its connection state.
+   */
+  #judged(transport: types.Transport): boolean {
+    return transport.connectionState === 'connected' && this.o.expectsInbound(transport);
+  }
 
-/** Packets that arrived on the transport (RTCP, STUN answers; a sending transport gets no media). */
-function packetsReceived(report: RTCStatsReport): number {
-  let transportPackets: number | undefined;
-  let pairPackets = 0;
-  report.forEach((s: Record<string, unknown>) => {
-    if (s.type === 'transport' && typeof s.packetsReceived === 'number')
-      transportPackets = (transportPackets ?? 0) + s.packetsReceived;
-    if (s.type === 'candidate-pair' && typeof s.packetsReceived === 'number')
-      pairPackets += s.packetsReceived;
-  });
-  return transportPackets ?? pairPackets;
+  /** The transport's selected candidate pair (protocol and addresses, 'none'), noted when it changes. */
+  #notePair(transport: types.Transport, report: RTCStatsReport): string {
+    const pair = selectedPair(report);
+    const key = pair ? `${pair.protocol} ${pair.local}->${pair.remote}` : 'none';
+    if (this.#pairs.get(transport.id) === key) return key;
+    this.#pairs.set(transport.id, key);
+    this.o.timeline?.note(`pair:${transport.direction}:${key}`);
+    return key;
+  }
+
+  #forget(transportId: string) {
+    this.#seen.delete(transportId);
+    this.#pairAtProgress.delete(transportId);
+    this.#pairs.delete(transportId);
+    this.#stalled.delete(transportId);
+  }
 }

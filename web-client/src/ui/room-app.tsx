@@ -3,6 +3,8 @@ import { clock, hasMessage, t } from '../i18n/index.ts';
 import type { CallState, CallStore } from './call-store.ts';
 import { Controls, useShortcuts } from './controls.tsx';
 import { useCall, useNow } from './hooks.ts';
+import { roomFileCredentials } from '../chat-files.ts';
+import { useChatFiles } from './chat-files.tsx';
 import { ChatPanel, useRoomChat } from './chat-panel.tsx';
 import { ParticipantsPanel, WaitingRoomPanel } from './side-panels.tsx';
 import { RemoteAudio, Stage, type Layout } from './stage.tsx';
@@ -80,6 +82,9 @@ export function RoomApp({
   const [panel, setPanel] = useState<'none' | 'devices' | 'participants' | 'background' | 'chat'>('none');
   // The chat lives while the panel is closed: the unread badge and re-sends need it.
   const chat = useRoomChat(store, state);
+  const files = useChatFiles(chat, () =>
+    roomFileCredentials(() => store.client.signaling.request('files.grant', {})),
+  );
   useShortcuts(store, state);
   const inCall = state.phase === 'inCall';
   return (
@@ -102,7 +107,7 @@ export function RoomApp({
         {panel === 'participants' && inCall && (
           <ParticipantsPanel store={store} state={state} canModerate={canModerate} />
         )}
-        {panel === 'chat' && chat && <ChatPanel chat={chat} state={state} />}
+        {panel === 'chat' && chat && <ChatPanel chat={chat} files={files} state={state} />}
       </div>
       <Controls
         store={store}

@@ -1,0 +1,2 @@
+ALTER TABLE "consult_types" ADD COLUMN "room_capacity" integer DEFAULT 8 NOT NULL;--> statement-breakpoint
+ALTER TABLE "consult_types" ADD CONSTRAINT "consult_types_room_capacity_check" CHECK ("consult_types"."room_capacity" between 2 and 200);
