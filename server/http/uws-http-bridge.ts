@@ -14,6 +14,7 @@ export class UwsExchange {
   ended = false;
   readonly abort = new AbortController();
   #onAbort: (() => void)[] = [];
+  #onRespond: (() => void)[] = [];
 
   constructor(readonly res: Res) {
     res.onAborted(() => {
@@ -29,6 +30,15 @@ export class UwsExchange {
 
   onAbort(f: () => void) {
     this.#onAbort.push(f);
+  }
+
+  /** `f` runs once the app has its response, before any of it is written. */
+  onRespond(f: () => void) {
+    this.#onRespond.push(f);
+  }
+
+  responding() {
+    for (const f of this.#onRespond.splice(0)) f();
   }
 
   /** Runs `f` corked, only while the response may still be used. */
@@ -74,6 +84,17 @@ export function requestBodyStream(x: UwsExchange): ReadableStream<Uint8Array> {
     done = true;
     controller.error(new Error('request aborted by the client'));
   });
+  // An app that answers before reading the whole body is done with it (as node:http does, the
+  // rest is read and dropped): a paused socket would otherwise hold the connection until it times out.
+  x.onRespond(() => {
+    if (done) return;
+    done = true;
+    controller.error(new Error('the response was sent before the request body was read'));
+    if (paused && x.usable) {
+      paused = false;
+      x.res.resume();
+    }
+  });
   x.res.onData((chunk, isLast) => {
     if (done) return;
     if (chunk.byteLength) controller.enqueue(new Uint8Array(chunk.slice(0)));
@@ -106,6 +127,7 @@ function writeHead(res: Res, response: Response) {
  * (tryEnd); without one, chunked. A client that goes away cancels the app's stream.
  */
 export async function sendResponse(x: UwsExchange, response: Response, head: boolean): Promise<void> {
+  x.responding();
   const body = response.body;
   if (head || !body) {
     await body?.cancel();

@@ -157,13 +157,15 @@ export async function startUwsServer<T>(uws: Uws, opts: SocketServerOptions<T>):
     // Streamed both ways: the app reads the body as it arrives and limits it itself (uploads
     // stream past the API's body limit), and its response goes out as it is produced.
     if (method !== 'GET' && !head) Object.assign(init, { body: requestBodyStream(exchange), duplex: 'half' });
-    const fail = () =>
+    const fail = () => {
+      exchange.responding();
       exchange.use((r) => {
         r.writeStatus('500 Internal Server Error');
         writeBaselineHeaders(r);
         r.end();
         exchange.ended = true;
       });
+    };
     (async () => {
       const response = await opts.fetch(new Request(url, init), { remoteAddress });
       await sendResponse(exchange, response, head);
