@@ -61,6 +61,7 @@ it(
       const stopped = lines.filter((l) => l.msg === 'stopped').map((l) => l.part);
       expect(stopped).toEqual([
         'socket server',
+        'user sockets',
         'join grants',
         'signal relay',
         'cluster heartbeat',
