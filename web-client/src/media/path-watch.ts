@@ -87,7 +87,7 @@ export class PathWatch {
   silentMs(now = Date.now()): number {
     const silence: Partial<Record<'send' | 'recv', number>> = {};
     for (const transport of this.o.transports()) {
-      if (!transport || transport.closed || !this.#judged(transport)) continue;
+      if (!transport || transport.closed || !this.o.expectsInbound(transport)) continue;
       const seen = this.#seen.get(transport.id);
       if (seen) silence[transport.direction] = now - seen.at;
     }
@@ -115,7 +115,7 @@ export class PathWatch {
         const count = recv
           ? mediaPacketsReceived(report)
           : packetsReceived(report) - keyframeRequestsReceived(report);
-        const expected = this.#judged(transport);
+        const expected = this.o.expectsInbound(transport);
         const pair = this.#notePair(transport, report);
         const seen = this.#seen.get(transport.id);
         // Progress: any media packet on a receiving transport, a few feedback packets on a sending one.
@@ -156,16 +156,6 @@ export class PathWatch {
     } finally {
       this.#busy = false;
     }
-  }
-
-  /**
-   * Whether the transport's silence would mean a lost path: traffic is expected on it and it is
-   * connected. One still connecting (a call starting, new transports after a lost path; slow on a
-   * loaded machine) has had no path yet; one the browser calls disconnected or failed gets an ICE
-   * restart from its connection state.
-   */
-  #judged(transport: types.Transport): boolean {
-    return transport.connectionState === 'connected' && this.o.expectsInbound(transport);
   }
 
   /** The transport's selected candidate pair (protocol and addresses, 'none'), noted when it changes. */
