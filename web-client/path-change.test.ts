@@ -5,7 +5,7 @@ import { startTestNode } from '../test/helpers/node.ts';
 import { mintFor, newRoomId } from '../test/helpers/tokens.ts';
 
 // Blocks the media worker's UDP port mid-call (root + iptables, installed by scripts/setup.sh --test),
-// so the only way media continues is over the TCP candidate: a real path change.
+// so the only way media continues is an ICE restart onto the TCP candidate: a real path change.
 let t: Awaited<ReturnType<typeof startTestNode>>;
 let chromium: Awaited<ReturnType<typeof launchChromium>>;
 let rule: string[] | undefined;
@@ -47,7 +47,7 @@ it('a quiet call is not a lost path: with everyone muted and cameras off nothing
   }
 }, 30_000);
 
-it('UDP path lost mid-call -> the client makes new transports (or restarts ICE) -> media continues over TCP', async () => {
+it('UDP path lost mid-call -> the client restarts ICE -> media continues over TCP', async () => {
   const room = newRoomId();
   const pages = [];
   for (const sub of ['a', 'b']) {
@@ -79,28 +79,13 @@ it('UDP path lost mid-call -> the client makes new transports (or restarts ICE) 
     const s1 = await window.carecall.stats(); await new Promise(r => setTimeout(r, 500)); const s2 = await window.carecall.stats();
     const before = new Map(s1.video.map(v => [v.consumerId, v.framesDecoded]));
     return s2.video.some(v => v.framesDecoded > (before.get(v.consumerId) ?? 0)); })()`;
-  // Each page recovers by an ICE restart or, while the browser still sends on the blocked pair
-  // (a restart cannot move it off that pair for 2.5-5 s), by new transports.
-  const recovered =
-    "['connection:iceRestart', 'connection:transportsRebuilt'].some((e) => window.carecall.events.includes(e))";
   for (const page of [a, b]) {
-    await waitForProbe(page, recovered, 20_000);
+    await waitForProbe(page, "window.carecall.events.includes('connection:iceRestart')", 20_000);
     await page.waitForFunction(framesFlowing, { timeout: 20_000, polling: 250 });
   }
   console.log(
-    `UDP blocked -> recovery -> frames flowing again over TCP on both pages after ${Date.now() - blockedAt} ms`,
+    `UDP blocked -> ICE restart -> frames flowing again over TCP on both pages after ${Date.now() - blockedAt} ms`,
   );
-  // The browser still sent on the blocked pair when each page declared the loss, so an ICE restart
-  // could not have moved it within seconds: each page made new transports at once, without one.
-  for (const page of [a, b]) {
-    const timeline = (await page.evaluate(
-      'window.carecall.client.media.path.timeline.entries.map((e) => e.event)',
-    )) as string[];
-    const lost = timeline.findIndex((e) => e.startsWith('pathLost:'));
-    expect(timeline[lost], timeline.join(' | ')).toMatch(/^pathLost:send:\d+ms:samePair$/);
-    expect(timeline.slice(lost)).toContain('rebuild:start');
-    expect(timeline.filter((e) => e.startsWith('iceRestart:'))).toEqual([]);
-  }
   // Fast path-loss detection is on by default; its timing is measured in loadtests/path-change.
   for (const page of [a, b])
     expect(await page.evaluate('window.carecall.client.fastPathRecovery')).toBe(true);

@@ -23,8 +23,7 @@ type Sample = {
   mode: Mode;
   mediaBackMs: number;
   longestFreezeMs: number;
-  /** Per page: how its client recovered (new transports, an ICE restart, or nothing seen). */
-  recovery: string[];
+  iceRestarted: boolean;
   protocols: string[];
   /** Per page: its media back (ms after the block) and its client's path timeline. */
   pages: { mediaBackMs: number; timeline: string[] }[];
@@ -123,13 +122,7 @@ async function oneRun(
       mode,
       mediaBackMs: Math.round(Math.max(...results.map((r) => r.mediaBackMs))),
       longestFreezeMs: Math.round(Math.max(...results.map((r) => r.longestFreezeMs))),
-      recovery: events.map((e) =>
-        e.includes('connection:transportsRebuilt')
-          ? 'rebuild'
-          : e.includes('connection:iceRestart')
-            ? 'iceRestart'
-            : 'none',
-      ),
+      iceRestarted: events.every((e) => e.includes('connection:iceRestart')),
       protocols: peers()
         .flat()
         .map((tr) => String(tr.iceSelectedTuple?.protocol)),
@@ -172,7 +165,7 @@ async function main() {
         const s = await oneRun(t, chromium.browser, mode);
         samples.push(s);
         log(
-          `run ${i + 1} ${mode}: media back after ${s.mediaBackMs} ms (longest freeze ${s.longestFreezeMs} ms) over ${s.protocols.join('/')} (${s.recovery.join('/')})`,
+          `run ${i + 1} ${mode}: media back after ${s.mediaBackMs} ms (longest freeze ${s.longestFreezeMs} ms) over ${s.protocols.join('/')}`,
         );
         if (mode === 'fast')
           s.pages.forEach((p, n) =>

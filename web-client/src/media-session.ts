@@ -151,27 +151,17 @@ export class MediaSession extends TypedEvents<MediaEvents> {
     this.#iceServers = iceServers;
   }
 
-  /**
-   * The receive transport (none without the subscribe permission); with something to publish, the
-   * send transport is set up at the same time (each is a server round trip).
-   */
+  /** The receive transport (none without the subscribe permission). */
   async openReceive() {
-    if (this.published.size > 0) this.#sendTransportReady().catch(() => undefined); // produce reports failures
     this.#recvTransport = await this.#createTransport('recv').catch(() => undefined);
   }
 
-  /**
-   * Admitted with a receive transport: report stats, watch the path, publish and consume everything.
-   * Publishing does not wait for consuming: the others wait for this participant's media (after new
-   * transports, on every side at once), and producers they announce meanwhile are consumed too.
-   */
+  /** Admitted with a receive transport: report stats, watch the path, consume and publish everything. */
   async begin(producers: ProducerInfo[]) {
     this.#startStatsReporting();
     this.#path.watch.start();
-    await Promise.all([
-      this.#publications.ensureAll((err) => this.emit('error', err)),
-      this.#remote.add(producers),
-    ]);
+    await this.#remote.add(producers);
+    await this.#publications.ensureAll((err) => this.emit('error', err));
   }
 
   consume(producers: ProducerInfo[]) {
@@ -271,26 +261,21 @@ export class MediaSession extends TypedEvents<MediaEvents> {
     this.devices.stop();
   }
 
-  /** The send transport, created once for the current media (shared by concurrent callers). */
-  async #sendTransportReady(): Promise<types.Transport> {
-    if (this.#sendTransport) return this.#sendTransport;
-    const generation = this.#mediaGeneration;
-    const creation = (this.#sendTransportCreation ??= this.#createTransport('send'));
-    // A failed creation is not remembered: the next produce tries again.
-    creation.catch(
-      () => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined),
-    );
-    const transport = await creation;
-    // Media was dropped while it was being created: that transport belongs to the old media.
-    if (generation !== this.#mediaGeneration) throw new PublicationSuperseded('media reset');
-    this.#sendTransport ??= transport;
-    return this.#sendTransport;
-  }
-
   async #produce(track: MediaStreamTrack, source: Source) {
-    const sendTransport = await this.#sendTransportReady();
+    if (!this.#sendTransport) {
+      const generation = this.#mediaGeneration;
+      const creation = (this.#sendTransportCreation ??= this.#createTransport('send'));
+      // A failed creation is not remembered: the next produce tries again.
+      creation.catch(
+        () => this.#sendTransportCreation === creation && (this.#sendTransportCreation = undefined),
+      );
+      const transport = await creation;
+      // Media was dropped while it was being created: that transport belongs to the old media.
+      if (generation !== this.#mediaGeneration) throw new PublicationSuperseded('media reset');
+      this.#sendTransport = transport;
+    }
     const simulcast = source === 'webcam' && track.kind === 'video' && this.opts.simulcast !== false;
-    const producer = await sendTransport.produce({
+    const producer = await this.#sendTransport.produce({
       track,
       appData: { source },
       stopTracks: false, // the same track is produced again after a media reset or rejoin

@@ -1,24 +1,14 @@
 import type { types } from 'mediasoup-client';
 import type { SignalingClient } from '../signaling-client.ts';
-import { PATH_WATCH_INTERVAL_MS, PathWatch, type PathLoss } from './path-watch.ts';
+import { PATH_WATCH_INTERVAL_MS, PathWatch } from './path-watch.ts';
 import { PathTimeline } from './path-timeline.ts';
 
-/** After an ICE restart for a lost path, how long media may stay silent before the transports are made anew. */
-const REBUILD_AFTER_RESTART_MS = 500;
-
 /**
- * How to get media moving again. An ICE restart keeps producers and consumers, but the browser only
- * moves to a new pair once the one it uses stops looking alive: Chromium keeps sending on its
- * selected pair while that pair still counts as receiving (2.5 s after its last packet) and
- * writable (5 s of unanswered checks), whatever the restart found meanwhile (measured: media back
- * after ~5.8 s with restarts alone). So while the silent transport still sends on the pair it used
- * when traffic last flowed, only new transports (no old pair to cling to) bring media back within
- * a second or so; a restart is worth trying first when the browser has already left that pair
- * (network interface gone, connection disconnected).
+ * After an ICE restart for a lost path, how long media may stay silent before the transports are
+ * made anew. Chromium keeps sending on the old pair while it still hears from it (a path broken one
+ * way only) until 5 s of unanswered checks; a new transport has no old pair to cling to.
  */
-export function recoveryFor(loss: PathLoss): 'restartIce' | 'rebuild' {
-  return loss.samePair ? 'rebuild' : 'restartIce';
-}
+const REBUILD_AFTER_RESTART_MS = 500;
 
 /** What path recovery needs from the room client (passed down, so this never imports it). */
 export type PathRecoveryHost = {
@@ -44,7 +34,7 @@ export class PathRecovery {
     this.watch = new PathWatch({
       transports: host.transports,
       expectsInbound: host.expectsInbound,
-      onPathLost: (loss) => this.recover(loss),
+      onPathLost: () => this.recover(),
       timeline: this.timeline,
     });
   }
@@ -76,16 +66,8 @@ export class PathRecovery {
       .finally(() => (this.#iceRestarting = false));
   }
 
-  /**
-   * The path is lost: new transports now if ICE cannot move the browser off its old pair soon,
-   * otherwise restart ICE now and make new transports if media stays silent.
-   */
-  recover(loss: PathLoss) {
-    if (recoveryFor(loss) === 'rebuild') {
-      clearTimeout(this.#rebuildTimer);
-      if (this.host.inCall()) void this.host.rebuildTransports();
-      return;
-    }
+  /** The path is lost: restart ICE now, and make new transports if media stays silent. */
+  recover() {
     this.restartIceOnce();
     clearTimeout(this.#rebuildTimer);
     this.#rebuildTimer = setTimeout(() => {

@@ -24,21 +24,6 @@ export function packetsReceived(report: RTCStatsReport): number {
   return transportPackets ?? pairPackets;
 }
 
-/**
- * Keyframe requests (PLI, FIR) received for a sending transport's streams. The SFU sends them in
- * bursts (one per simulcast layer) whenever someone starts consuming this participant, also over a
- * path that only works from the SFU to us: they say nothing about the SFU hearing us.
- */
-export function keyframeRequestsReceived(report: RTCStatsReport): number {
-  let requests = 0;
-  report.forEach((s: Stat) => {
-    if (s.type !== 'outbound-rtp') return;
-    if (typeof s.pliCount === 'number') requests += s.pliCount;
-    if (typeof s.firCount === 'number') requests += s.firCount;
-  });
-  return requests;
-}
-
 /** The candidate pair a transport sends on now. */
 export type SelectedPair = {
   /** Changes whenever the browser moves to another pair (an ICE restart makes new pairs). */

@@ -1,10 +1,5 @@
 import type { types } from 'mediasoup-client';
-import {
-  keyframeRequestsReceived,
-  mediaPacketsReceived,
-  packetsReceived,
-  selectedPair,
-} from './path-stats.ts';
+import { mediaPacketsReceived, packetsReceived, selectedPair } from './path-stats.ts';
 import type { PathTimeline } from './path-timeline.ts';
 
 export type PathWatchOptions = {
@@ -12,7 +7,7 @@ export type PathWatchOptions = {
   /** Whether the server should be sending something on this transport now (media or its feedback). */
   expectsInbound: (transport: types.Transport) => boolean;
   /** The path has been silent for stallMs (see the class comment): it is gone. */
-  onPathLost: (loss: PathLoss) => void;
+  onPathLost: (silentMs: number) => void;
   intervalMs?: number;
   stallMs?: number;
   timeline?: PathTimeline | undefined;
@@ -20,13 +15,6 @@ export type PathWatchOptions = {
 
 /** When a transport's counter last made progress, and whether it was expected to then. */
 type Seen = { count: number; at: number; expected: boolean };
-
-/** What the watch saw when it declared the path lost. */
-export type PathLoss = {
-  silentMs: number;
-  /** Every silent transport still sends on the candidate pair it used before the silence. */
-  samePair: boolean;
-};
 
 export const PATH_WATCH_INTERVAL_MS = 200;
 export const PATH_STALL_MS = 600;
@@ -41,7 +29,6 @@ const MAX_COOLDOWN_MS = 30_000;
  *   receives our media it answers with congestion-control feedback many times a second; when our
  *   packets stop reaching it, or its packets stop reaching us, only its periodic receiver reports
  *   (about one a second) or nothing at all come back: fewer than FEEDBACK_PACKETS in stallMs.
- *   Keyframe requests do not count (see keyframeRequestsReceived).
  *   This covers both directions and does not depend on anyone else sending.
  * - while it only receives: media packets on the receiving transport, summed over every consumer
  *   whose producer is not paused.
@@ -53,10 +40,8 @@ const MAX_COOLDOWN_MS = 30_000;
 export class PathWatch {
   enabled = true;
   readonly #seen = new Map<string, Seen>();
-  /** Per transport: the selected pair when it last made progress, and the one now. */
-  readonly #pairAtProgress = new Map<string, string>();
+  /** Per transport: the selected pair last seen, and whether it had gone silent (for the timeline). */
   readonly #pairs = new Map<string, string>();
-  /** Per transport: whether it had gone silent (for the timeline). */
   readonly #stalled = new Set<string>();
   readonly #interval: number;
   readonly #stall: number;
@@ -78,7 +63,6 @@ export class PathWatch {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#seen.clear();
-    this.#pairAtProgress.clear();
     this.#pairs.clear();
     this.#stalled.clear();
   }
@@ -107,16 +91,13 @@ export class PathWatch {
       const current = new Set(this.o.transports().map((t) => t?.id));
       for (const id of this.#seen.keys()) if (!current.has(id)) this.#forget(id); // closed transports
       const silence: Partial<Record<'send' | 'recv', number>> = {};
-      const samePair: Partial<Record<'send' | 'recv', boolean>> = {};
       for (const transport of this.o.transports()) {
         if (!transport || transport.closed) continue;
         const report = await transport.getStats();
         const recv = transport.direction === 'recv';
-        const count = recv
-          ? mediaPacketsReceived(report)
-          : packetsReceived(report) - keyframeRequestsReceived(report);
+        const count = recv ? mediaPacketsReceived(report) : packetsReceived(report);
         const expected = this.o.expectsInbound(transport);
-        const pair = this.#notePair(transport, report);
+        this.#notePair(transport, report);
         const seen = this.#seen.get(transport.id);
         // Progress: any media packet on a receiving transport, a few feedback packets on a sending one.
         // Starting to expect traffic (a first consumer, a resumed producer) starts the clock afresh.
@@ -124,16 +105,12 @@ export class PathWatch {
           if (seen && this.#stalled.delete(transport.id))
             this.o.timeline?.note(`flowing:${transport.direction}`);
           this.#seen.set(transport.id, { count, at: now, expected });
-          this.#pairAtProgress.set(transport.id, pair);
         } else seen.expected = expected;
-        const since = this.#seen.get(transport.id)!.at;
-        const silent = now - since;
-        if (!expected) continue;
-        silence[transport.direction] = silent;
-        samePair[transport.direction] = pair !== 'none' && pair === this.#pairAtProgress.get(transport.id);
-        if (silent >= this.#stall && !this.#stalled.has(transport.id)) {
+        const silent = now - this.#seen.get(transport.id)!.at;
+        if (expected) silence[transport.direction] = silent;
+        if (expected && silent >= this.#stall && !this.#stalled.has(transport.id)) {
           this.#stalled.add(transport.id);
-          this.o.timeline?.note(`silent:${transport.direction}`, since);
+          this.o.timeline?.note(`silent:${transport.direction}`, this.#seen.get(transport.id)!.at);
         }
       }
       // Our own feedback speaks for our path whenever we send; someone else's media only when we do not.
@@ -146,11 +123,9 @@ export class PathWatch {
       if (now < this.#quietUntil) return;
       this.#quietUntil = now + this.#cooldown;
       this.#cooldown = Math.min(this.#cooldown * 2, MAX_COOLDOWN_MS);
-      const judged = silence.send === undefined ? 'recv' : 'send';
-      const loss = { silentMs, samePair: samePair[judged] ?? false };
       this.pathChanged(now);
-      this.o.timeline?.note(`pathLost:${judged}:${silentMs}ms${loss.samePair ? ':samePair' : ''}`);
-      this.o.onPathLost(loss);
+      this.o.timeline?.note(`pathLost:${silence.send === undefined ? 'recv' : 'send'}:${silentMs}ms`);
+      this.o.onPathLost(silentMs);
     } catch {
       // A transport closed between the check and getStats: the next tick sees the new set.
     } finally {
@@ -158,19 +133,17 @@ export class PathWatch {
     }
   }
 
-  /** The transport's selected candidate pair (protocol and addresses, 'none'), noted when it changes. */
-  #notePair(transport: types.Transport, report: RTCStatsReport): string {
+  #notePair(transport: types.Transport, report: RTCStatsReport) {
+    if (!this.o.timeline) return;
     const pair = selectedPair(report);
     const key = pair ? `${pair.protocol} ${pair.local}->${pair.remote}` : 'none';
-    if (this.#pairs.get(transport.id) === key) return key;
+    if (this.#pairs.get(transport.id) === key) return;
     this.#pairs.set(transport.id, key);
-    this.o.timeline?.note(`pair:${transport.direction}:${key}`);
-    return key;
+    this.o.timeline.note(`pair:${transport.direction}:${key}`);
   }
 
   #forget(transportId: string) {
     this.#seen.delete(transportId);
-    this.#pairAtProgress.delete(transportId);
     this.#pairs.delete(transportId);
     this.#stalled.delete(transportId);
   }
