@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { openDb, type DbHandle } from '../db/client.ts';
 import { MAX_SOCKET_PAYLOAD_BYTES, SIGNALING_PATH, USER_SOCKET_PATH } from '../signaling/protocol/index.ts';
-import { createUserSocketService, type UserSocketService } from '../signaling/user-socket-service.ts';
+import type { UserSocketService } from '../signaling/user-socket-service.ts';
 import { RoomHub } from '../signaling/room-hub.ts';
 import { createSignalingService } from '../signaling/signaling-service.ts';
 import { recheckParticipants, revokeParticipants } from '../signaling/revocation.ts';
@@ -31,8 +31,7 @@ import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 import { RoomChatService } from './messaging/room-chat.ts';
-import { UserChatService } from './messaging/user-chat.ts';
-import { userSocketAuth } from './identity/user-socket-auth.ts';
+import { startUserSockets } from './user-socket-wiring.ts';
 import { RoomFilesService } from './files/room-files.ts';
 
 export type NodeOptions = {
@@ -379,51 +378,18 @@ export class CareCallNode {
     this.#onStop('socket server', () => this.server.close('server_shutdown'));
   }
 
-  /**
-   * The user connection: the API's access token and session, the account's conversations. A
-   * session ended on any node (logout, revocation, reuse of a refresh token, idle timeout) closes
-   * its sockets on every node over the bus; the periodic recheck heals a lost message and catches
-   * disabled accounts.
-   */
   async #startUserSockets(opts: NodeOptions) {
-    const { identity, messaging } = this.services;
-    const { auth, actorOf } = userSocketAuth({
+    const { service, stop } = await startUserSockets({
       db: this.db.db,
-      tokens: identity.tokens,
-      sessions: identity.sessions,
-    });
-    const userSockets = (this.userSockets = createUserSocketService({
-      auth,
-      chat: new UserChatService({
-        db: this.db.db,
-        messaging,
-        actorOf,
-        actOnBehalfOf: identity.actOnBehalfOf,
-      }),
+      identity: this.services.identity,
+      messaging: this.services.messaging,
+      cluster: this.cluster,
       logger: this.logger,
       maxPerUser: this.config.auth.userSocketMaxPerUser,
-    }));
-    const stopEnded = await this.cluster.subscribe('session-ended', (ended) => userSockets.end(ended));
-    const offRevoked = identity.sessions.onRevoked((sessionId) => {
-      userSockets.end({ sessionId, reason: 'session_revoked' });
-      this.cluster
-        .publish('session-ended', { sessionId, reason: 'session_revoked' })
-        .catch((err: Error) => this.logger.warn({ err: err.message }, 'session end not published'));
+      recheckMs: opts.userSocketRecheckMs ?? this.config.auth.userSocketRecheckSeconds * 1000,
     });
-    const recheck = setInterval(
-      () =>
-        userSockets
-          .recheck()
-          .then((closed) => closed && this.logger.info({ closed }, 'user sockets of ended sessions closed'))
-          .catch((err: Error) => this.logger.warn({ err: err.message }, 'user socket re-check failed')),
-      opts.userSocketRecheckMs ?? this.config.auth.userSocketRecheckSeconds * 1000,
-    );
-    recheck.unref();
-    this.#onStop('user sockets', async () => {
-      clearInterval(recheck);
-      offRevoked();
-      await stopEnded();
-    });
+    this.userSockets = service;
+    this.#onStop('user sockets', stop);
   }
 
   /**

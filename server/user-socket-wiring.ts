@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import { createUserSocketService, type UserSocketService } from '../signaling/user-socket-service.ts';
+import type { ClusterBus } from './cluster/cluster-bus.ts';
+import { userSocketAuth } from './identity/user-socket-auth.ts';
+import { UserChatService } from './messaging/user-chat.ts';
+import type { Services } from './services.ts';
+
+type Deps = {
+  db: ConstructorParameters<typeof UserChatService>[0]['db'];
+  identity: Services['identity'];
+  messaging: Services['messaging'];
+  cluster: ClusterBus;
+  logger: Logger;
+  maxPerUser: number;
+  recheckMs: number;
+};
+
+/**
+ * The user connection: the API's access token and session, the account's conversations. A
+ * session ended on any node (logout, revocation, reuse of a refresh token, idle timeout) closes
+ * its sockets on every node over the bus; the periodic recheck heals a lost message and catches
+ * disabled accounts.
+ */
+export async function startUserSockets(
+  d: Deps,
+): Promise<{ service: UserSocketService; stop: () => Promise<void> }> {
+  const { identity, logger, cluster } = d;
+  const { auth, actorOf } = userSocketAuth({
+    db: d.db,
+    tokens: identity.tokens,
+    sessions: identity.sessions,
+  });
+  const service = createUserSocketService({
+    auth,
+    chat: new UserChatService({
+      db: d.db,
+      messaging: d.messaging,
+      actorOf,
+      actOnBehalfOf: identity.actOnBehalfOf,
+    }),
+    logger,
+    maxPerUser: d.maxPerUser,
+  });
+  const stopEnded = await cluster.subscribe('session-ended', (ended) => service.end(ended));
+  const offRevoked = identity.sessions.onRevoked((sessionId) => {
+    service.end({ sessionId, reason: 'session_revoked' });
+    cluster
+      .publish('session-ended', { sessionId, reason: 'session_revoked' })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'session end not published'));
+  });
+  const recheck = setInterval(
+    () =>
+      service
+        .recheck()
+        .then((closed) => closed && logger.info({ closed }, 'user sockets of ended sessions closed'))
+        .catch((err: Error) => logger.warn({ err: err.message }, 'user socket re-check failed')),
+    d.recheckMs,
+  );
+  recheck.unref();
+  return {
+    service,
+    stop: async () => {
+      clearInterval(recheck);
+      offRevoked();
+      await stopEnded();
+    },
+  };
+}
