@@ -49,13 +49,16 @@ type Picture = { gradient: number; r: number; g: number; b: number; framesDecode
  * much fine detail; blur lowers it) and the mean colour, averaged over 5 frames 200 ms apart.
  * `width`: sample only once the decoded picture has that width. Simulcast may switch layers under
  * load, and an upscaled low layer has less detail than a high one whatever the sender does, so
- * detail is only compared between pictures of the same layer.
+ * detail is only compared between pictures of the same layer (the middle one, pinned here).
  */
 async function received(width = 0): Promise<Picture> {
   return evalIn<Picture>(
     b,
     `(async () => {
       const video = [...document.querySelectorAll('video[data-consumer]')].find(v => v.videoWidth > 0);
+      // The tile picks its layer by its size (1280 wide at this window), reached only once the
+      // bandwidth estimate has grown: pinned to the middle layer, every sample is of the same one.
+      await window.carecall.client.setPreferredLayer(video.dataset.consumer, 1);
       for (const until = Date.now() + 15000; ${width} > 0 && video.videoWidth !== ${width}; ) {
         if (Date.now() > until) throw new Error('the decoded width never came back to ${width}: ' + video.videoWidth);
         await new Promise(res => setTimeout(res, 100));
@@ -122,7 +125,7 @@ it('is off by default: no segmenter, model or wasm loaded', async () => {
   expect(loaded).toEqual([]);
   expect(await evalIn(a, 'window.carecall.background.effect === undefined')).toBe(true);
   expect(await sentTrackIsCamera(a)).toBe(true);
-  raw = await received();
+  raw = await received(640); // the pinned middle layer of a 1280-wide camera
 });
 
 it('blur on: same producer and consumer, the other side keeps decoding, the picture loses its detail', async () => {
