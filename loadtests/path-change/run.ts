@@ -35,12 +35,20 @@ const TIMELINE = (since: number) => `(window.carecall.client?.media.path.timelin
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-// Records the wall-clock time of every remote webcam frame the page renders.
+// Records the wall-clock time of every remote webcam frame the page renders, also from the video
+// elements that replace the first one (new transports make new consumers and so new elements).
 const RECORD_FRAMES = `(() => {
   window.__frames = [];
-  const video = [...document.querySelectorAll('video[data-consumer]')][0];
-  const onFrame = () => { window.__frames.push(performance.timeOrigin + performance.now()); video.requestVideoFrameCallback(onFrame); };
-  video.requestVideoFrameCallback(onFrame);
+  const watched = new WeakSet();
+  const follow = (video) => {
+    if (watched.has(video)) return;
+    watched.add(video);
+    const onFrame = () => { window.__frames.push(performance.timeOrigin + performance.now()); video.requestVideoFrameCallback(onFrame); };
+    video.requestVideoFrameCallback(onFrame);
+  };
+  const scan = () => document.querySelectorAll('video[data-consumer]').forEach(follow);
+  scan();
+  new MutationObserver(scan).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-consumer'] });
 })()`;
 
 /** The freeze around `blockedAt`: the longest gap between frames, and when frames came back. */
@@ -106,14 +114,23 @@ async function oneRun(
     log(`  blocked udp dport ${rule[4]}`);
     // Back = each page has rendered a second of frames after its freeze.
     const results = [];
-    for (const page of pages) {
-      await page.waitForFunction(
-        `(() => { const f = window.__frames.filter(x => x > ${blockedAt}); if (f.length < 30) return false;
+    for (const [n, page] of pages.entries()) {
+      await page
+        .waitForFunction(
+          `(() => { const f = window.__frames.filter(x => x > ${blockedAt}); if (f.length < 30) return false;
           let longest = 0, at = 0; for (let i = 1; i < window.__frames.length; i++) { if (window.__frames[i] < ${blockedAt}) continue;
             const g = window.__frames[i] - window.__frames[i - 1]; if (g > longest) { longest = g; at = i; } }
           return longest > 300 && window.__frames.length - at >= 30; })()`,
-        { timeout: 40_000, polling: 100 },
-      );
+          { timeout: 40_000, polling: 100 },
+        )
+        .catch(async (err: Error) => {
+          // What each page's recovery did is the only clue to why media never came back.
+          for (const [m, p] of pages.entries())
+            log(
+              `  page ${'ab'[m]}${m === n ? ' (never back)' : ''}: ${((await p.evaluate(TIMELINE(blockedAt)).catch(() => [])) as string[]).join(' | ')}`,
+            );
+          throw err;
+        });
       results.push(freezeOf((await page.evaluate('window.__frames')) as number[], blockedAt));
     }
     const events = (await Promise.all(pages.map((p) => p.evaluate('window.carecall.events')))) as string[][];

@@ -72,7 +72,7 @@ export class PathRecovery {
     clearTimeout(this.#rebuildTimer);
     this.#rebuildTimer = setTimeout(() => {
       if (!this.host.inCall() || !this.watch.enabled) return;
-      const silentMs = this.watch.silentMs();
+      const silentMs = this.watch.longestSilentMs();
       if (silentMs >= REBUILD_AFTER_RESTART_MS - PATH_WATCH_INTERVAL_MS) void this.host.rebuildTransports();
       else this.timeline.note(`rebuild:notNeeded:${silentMs}ms`);
     }, REBUILD_AFTER_RESTART_MS);

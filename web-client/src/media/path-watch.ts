@@ -78,6 +78,22 @@ export class PathWatch {
     return silence.send ?? silence.recv ?? 0;
   }
 
+  /**
+   * The longest silence of any transport that should be receiving. After an ICE restart one
+   * transport can move to a working pair while the other stays on the dead one (each has its own
+   * ICE agent): the rule of a declaration, which lets our feedback speak for the whole path, would
+   * then call the path fine while nobody's media arrives.
+   */
+  longestSilentMs(now = Date.now()): number {
+    let longest = 0;
+    for (const transport of this.o.transports()) {
+      if (!transport || transport.closed) continue;
+      const seen = this.#seen.get(transport.id);
+      if (seen?.expected) longest = Math.max(longest, now - seen.at);
+    }
+    return longest;
+  }
+
   /** A new path is being set up (ICE restart): give it time before judging it. */
   pathChanged(now = Date.now()) {
     for (const seen of this.#seen.values()) seen.at = now;

@@ -23,6 +23,12 @@ export class RemoteMedia {
   readonly #paused = new Set<string>();
   #pending: ProducerInfo[] = [];
   #draining = false;
+  /**
+   * Bumped whenever the receive transport goes away. Work begun for an earlier transport (a drain
+   * waiting on the server, a consume half-way) must neither block nor pollute the next one: a
+   * consumer made on the closed transport would count its producer as consumed for good.
+   */
+  #generation = 0;
 
   constructor(private readonly host: RemoteMediaHost) {}
 
@@ -54,14 +60,17 @@ export class RemoteMedia {
     for (const consumerId of this.consumers.keys()) this.host.onTrackEnded(consumerId);
     this.consumers.clear();
     this.#pending = [];
+    this.#generation++;
+    this.#draining = false;
   }
 
   /** Consumes everything announced so far, all at once, video first (it is what people wait for). */
   async drain() {
     if (this.#draining) return;
     this.#draining = true;
+    const generation = this.#generation;
     try {
-      while (this.host.recvTransport() && this.#pending.length > 0) {
+      while (generation === this.#generation && this.host.recvTransport() && this.#pending.length > 0) {
         // A producer can be announced and listed in a state snapshot too: consume it once.
         const consumed = new Set([...this.consumers.values()].map((c) => c.producerId));
         const unique = this.#pending
@@ -73,15 +82,17 @@ export class RemoteMedia {
         );
       }
     } finally {
-      this.#draining = false;
+      if (generation === this.#generation) this.#draining = false;
     }
   }
 
   async #consume(info: ProducerInfo) {
     const transport = this.host.recvTransport();
     if (!transport || transport.closed) return;
+    const generation = this.#generation;
     const signaling = this.host.signaling();
     const res = await signaling.request('consume', { producerId: info.producerId });
+    if (generation !== this.#generation || transport.closed) return;
     const consumer = await transport.consume({
       id: res.consumerId,
       producerId: res.producerId,
@@ -89,9 +100,11 @@ export class RemoteMedia {
       rtpParameters: res.rtpParameters as types.RtpParameters,
       appData: { peerId: info.peerId, source: info.source },
     });
+    if (generation !== this.#generation) return consumer.close();
     this.consumers.set(consumer.id, consumer);
     this.setPaused(info.producerId, info.paused);
     await signaling.request('resumeConsumer', { consumerId: consumer.id });
+    if (generation !== this.#generation) return consumer.close();
     this.host.onTrack({
       peer: this.host.peer(info.peerId),
       peerId: info.peerId,
