@@ -44,7 +44,7 @@ export class RoomRouters {
     primaryRouter: types.Router,
     private readonly spread: RoomSpread | undefined,
     /** A router was opened (the room watches its worker). */
-    private readonly onRouter: (router: types.Router) => void,
+    private readonly onRouter: (router: types.Router, slot: RouterSlot) => void,
   ) {
     this.#slots = [
       {
@@ -127,9 +127,26 @@ export class RoomRouters {
   #open(worker: SfuWorker): RouterSlot {
     const router = createRouter(worker, this.roomId);
     const slot: RouterSlot = { sfuWorker: worker, router, primary: false, peers: 0, piped: new Map() };
-    router.then(this.onRouter, () => undefined);
+    router.then(
+      (r) => this.onRouter(r, slot),
+      () => undefined,
+    );
     this.#slots.push(slot);
     return slot;
+  }
+
+  /**
+   * A router other than the first is gone with its worker: the slot is dropped (its pipes died with
+   * it) and its peers are no longer placed anywhere. Returns them, to be placed again.
+   */
+  lose(slot: RouterSlot): string[] {
+    const index = this.#slots.indexOf(slot);
+    if (index < 1) return [];
+    this.#slots.splice(index, 1);
+    slot.piped.clear();
+    const peers = [...this.#slotOfPeer].filter(([, s]) => s === slot).map(([peerId]) => peerId);
+    for (const peerId of peers) this.#slotOfPeer.delete(peerId);
+    return peers;
   }
 
   closeAll() {

@@ -160,21 +160,44 @@ describe('a room spread over three workers', () => {
     }
   });
 
-  it('the death of a worker under a piped router closes the room as worker_died', async () => {
+  it("the death of a worker under a piped router moves only that router's peers; the rest keep receiving", async () => {
     const room = await pool.createRoom('spread-death');
     const control = (id: string) => new PeerControl(room, room.addPeer(id), pool);
     const publisher = await Publisher.start(control('publisher'));
     const viewers: Subscriber[] = [];
+    const again: Subscriber[] = [];
     try {
       for (let i = 0; i < 4; i++) viewers.push(await Subscriber.start(control(`viewer-${i}`)));
       const other = room.workerIndexes.find((w) => w !== room.workerIndex)!;
-      const reason = new Promise<string>((resolve) => room.once('close', resolve));
+      const onOther = viewers.filter((v) => room.workerOf((v.control as PeerControl).peer.id) === other);
+      const atHome = viewers.filter((v) => !onOther.includes(v));
+      expect(onOther.length, 'two viewers on the second worker').toBe(2);
+      const moved = new Promise<string[]>((resolve) => room.once('peersMoved', resolve));
+      const closed: string[] = [];
+      room.on('peerClosed', (p) => closed.push(p.id));
       const replaced = new Promise<void>((resolve) => pool.once('workerReplaced', () => resolve()));
       process.kill(pool.workers[other]!.worker.pid, 'SIGKILL');
-      expect(await reason, 'the whole room is rebuilt, as for its first worker').toBe('worker_died');
+      const movedIds = await moved;
+      expect(movedIds.sort()).toEqual(onOther.map((v) => (v.control as PeerControl).peer.id).sort());
+      expect(room.closed, 'the room lives on').toBe(false);
+      expect(closed, 'nobody left the room').toEqual([]);
+      expect(room.workerIndexes).not.toContain(other);
+
+      // The viewers on the first worker never stopped; the moved ones receive again on new peers.
+      const before = atHome.map((v) => v.received);
+      for (const id of movedIds)
+        again.push(await Subscriber.start(new PeerControl(room, room.peers.get(id)!, pool)));
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const [i, v] of atHome.entries())
+        expect(v.received - before[i]!, 'a viewer at home kept receiving').toBeGreaterThan(60);
+      for (const v of again)
+        expect(
+          v.counters.every((c) => c.received > 0),
+          'a moved viewer receives again',
+        ).toBe(true);
       await replaced;
     } finally {
-      viewers.forEach((v) => v.close());
+      [...viewers, ...again].forEach((v) => v.close());
       publisher.close();
       room.close('ended');
     }

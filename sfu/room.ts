@@ -14,18 +14,27 @@ type RoomEvents = {
   producerClosed: [peer: Peer, producerId: string];
   activeSpeaker: [peerId: string];
   peerClosed: [peer: Peer];
+  /**
+   * A worker under one of the room's other routers died: these peers lost their transports and
+   * were placed again (new Peer objects in `peers`, on live workers); they must negotiate anew.
+   */
+  peersMoved: [peerIds: string[]];
   close: [reason: RoomCloseReason];
 };
 
 /**
  * The peers of one call and the Routers they are on: one Router on one worker, and with a spread
  * (big rooms) more Routers on other workers, piped together (room-routers.ts). A dead worker under
- * any of them closes the room with 'worker_died', the same path as a one-worker room. Knows nothing
- * of users: peers are opaque ids.
+ * the first Router (the room's home, with the active-speaker observer) closes the room with
+ * 'worker_died', the same path as a one-worker room; under another Router it costs only that
+ * Router's peers their media: they are placed again and told (peersMoved), the rest keep theirs.
+ * Knows nothing of users: peers are opaque ids.
  */
 export class Room extends EventEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   readonly #routers: RoomRouters;
+  /** Peers being placed again after their worker died: their old Peer closes without a goodbye. */
+  readonly #moving = new Set<string>();
   #closed = false;
 
   private constructor(
@@ -37,10 +46,9 @@ export class Room extends EventEmitter<RoomEvents> {
     spread: RoomSpread | undefined,
   ) {
     super();
-    const watch = (r: types.Router) => r.on('workerclose', () => this.close('worker_died'));
-    watch(router);
-    this.#routers = new RoomRouters(id, sfuWorker, router, spread, (r) =>
-      this.#closed ? r.close() : watch(r),
+    router.on('workerclose', () => this.close('worker_died'));
+    this.#routers = new RoomRouters(id, sfuWorker, router, spread, (r, slot) =>
+      this.#closed ? r.close() : r.on('workerclose', () => this.#lostWorkerOf(slot)),
     );
     speakers.on('dominantspeaker', ({ producer }) => {
       const peerId = producer.appData.peerId;
@@ -112,9 +120,23 @@ export class Room extends EventEmitter<RoomEvents> {
       release();
       this.#routers.release(peerId);
       this.peers.delete(peerId);
-      if (!this.#closed) this.emit('peerClosed', peer);
+      if (!this.#closed && !this.#moving.has(peerId)) this.emit('peerClosed', peer);
     });
     return peer;
+  }
+
+  #lostWorkerOf(slot: RouterSlot) {
+    if (this.#closed) return;
+    const moved = this.#routers.lose(slot);
+    for (const peerId of moved) {
+      // Its transports, producers and consumers are gone already (and, through the pipes, every
+      // consumer of its producers elsewhere): only the bookkeeping is left to close.
+      this.#moving.add(peerId);
+      this.peers.get(peerId)?.close();
+      this.#moving.delete(peerId);
+      this.addPeer(peerId);
+    }
+    if (moved.length > 0) this.emit('peersMoved', moved);
   }
 
   /** Every producer in the room except the given peer's own. */

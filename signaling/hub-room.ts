@@ -252,6 +252,18 @@ export class HubRoom {
       this.announceParticipants();
     });
     room.on('activeSpeaker', (peerId) => this.#broadcast('', 'activeSpeaker', { peerId }));
+    // A worker under part of the room died: only the members who were on it negotiate anew; the
+    // others just see those members' consumers close and their new producers arrive.
+    room.on('peersMoved', (peerIds) => {
+      for (const peerId of peerIds) {
+        const member = this.members.get(peerId);
+        const peer = room.peers.get(peerId);
+        if (!member || !peer) continue;
+        member.attachPeer(peer);
+        member.notify('mediaReset', { reason: 'worker_died' });
+      }
+      this.announceParticipants();
+    });
     room.on('peerClosed', (peer) => {
       this.#broadcast(peer.id, 'peerLeft', { peerId: peer.id });
       this.opts.onMemberLeft(this, peer.id);
