@@ -15,6 +15,8 @@ import { startTestNode } from './helpers/node.ts';
 import { createTestDatabase } from './helpers/pg.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from './helpers/scheduling.ts';
 import { upgradeAnswer } from './helpers/upgrade.ts';
+import { fileMessageBody } from '../signaling/protocol/index.ts';
+import { uploadThroughApp } from './helpers/app-upload.ts';
 
 /**
  * The user connection (/ws/user) on real PostgreSQL and Redis: node A runs in this process, node B
@@ -33,6 +35,7 @@ let b: NodeProcess;
 let call: IdentityHarness['call'];
 let c: SchedulingClinic;
 let threadId: string;
+let appointmentId: string;
 const sockets: UserSocket[] = [];
 
 function apiOf(node: CareCallNode) {
@@ -135,6 +138,7 @@ beforeAll(async () => {
     body: booking(c, c.patient.id, slot),
   });
   expect(booked.status).toBe(201);
+  appointmentId = booked.body.id;
   // Node B on the ws tier (node A takes uWS where it loads): the user socket on both implementations.
   b = await startNodeProcess({ ...ENV, REDIS_PREFIX: prefix, SOCKET_SERVER: 'ws' });
 }, 180_000);
@@ -186,6 +190,37 @@ describe('the user connection', () => {
     const { conversations } = await doctor.socket.request('conversations.list', {});
     expect(conversations.find((x) => x.id === threadId)).toMatchObject({ unread: 1, lastSeq: first.seq });
     doctor.socket.close();
+    patient.socket.close();
+  });
+
+  it('a file message names a complete file of its own conversation, else file_unknown / file_incomplete; it is never edited', async () => {
+    const patient = await connect(b.port, c.patient.token);
+    const bearer = `Bearer ${c.patient.token}`;
+    const complete = await uploadThroughApp(a.node, bearer, threadId);
+    const unfinished = await uploadThroughApp(a.node, bearer, threadId, { complete: false });
+    // The appointment's room conversation is another conversation of the same two people.
+    const { id: room } = await a.node.services.messaging
+      .forActor({
+        kind: 'user',
+        presence: 'admitted',
+        actor: { userId: c.doctor.id, role: 'doctor', sessionId: 'test', clinicIds: [c.clinicId] },
+      })
+      .roomConversation(appointmentId);
+    const foreign = await uploadThroughApp(a.node, `Bearer ${c.doctor.token}`, room);
+    const send = (fileId: string, clientId = randomUUID()) =>
+      refusal(
+        patient.socket.request('chat.send', { conversationId: threadId, clientId, body: fileMessageBody(fileId) }),
+      );
+    expect(await send(randomUUID())).toBe('file_unknown');
+    expect(await send(foreign)).toBe('file_unknown');
+    expect(await send(unfinished)).toBe('file_incomplete');
+    const sent = randomUUID();
+    expect(await send(complete, sent)).toBe('resolved');
+    expect(
+      await refusal(patient.socket.request('chat.edit', { conversationId: threadId, id: sent, body: 'text' })),
+    ).toBe('not_editable');
+    const { messages: latest } = await patient.socket.request('chat.history', { conversationId: threadId, limit: 1 });
+    expect(latest.map((m) => [m.id, m.body])).toEqual([[sent, fileMessageBody(complete)]]);
     patient.socket.close();
   });
 
