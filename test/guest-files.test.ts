@@ -24,7 +24,11 @@ let n: Awaited<ReturnType<typeof startTestNode>>;
 let c: SchedulingClinic;
 const clients: TestClient[] = [];
 
-async function call(method: string, path: string, opts: { token?: string; body?: unknown; auth?: string } = {}) {
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; auth?: string } = {},
+) {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.auth) headers.authorization = opts.auth;
@@ -53,7 +57,11 @@ beforeAll(async () => {
     },
     { busPrefix: `test:${randomBytes(4).toString('hex')}:`, now: () => clock.now, grantRecheckMs: 60_000 },
   );
-  c = await schedulingClinic({ db: n.node.db.db, identity: n.node.identity, call } as unknown as IdentityHarness);
+  c = await schedulingClinic({
+    db: n.node.db.db,
+    identity: n.node.identity,
+    call,
+  } as unknown as IdentityHarness);
 });
 afterAll(async () => {
   clients.forEach((x) => x.close());
@@ -64,7 +72,10 @@ afterAll(async () => {
 let hour = 8;
 async function appointment() {
   const slot = at(hour++);
-  const res = await call('POST', '/api/appointments', { token: c.patient.token, body: booking(c, c.patient.id, slot) });
+  const res = await call('POST', '/api/appointments', {
+    token: c.patient.token,
+    body: booking(c, c.patient.id, slot),
+  });
   expect(res.status).toBe(201);
   clock.now = new Date(Date.parse(slot) - 5 * 60_000);
   return res.body.id as string;
@@ -116,7 +127,11 @@ const deniedFor = (guestId: string, fileId: string) =>
     .select({ action: auditLog.action, reason: auditLog.reason })
     .from(auditLog)
     .where(
-      and(eq(auditLog.actorId, `guest:${guestId}`), eq(auditLog.resourceId, fileId), eq(auditLog.outcome, 'denied')),
+      and(
+        eq(auditLog.actorId, `guest:${guestId}`),
+        eq(auditLog.resourceId, fileId),
+        eq(auditLog.outcome, 'denied'),
+      ),
     );
 
 describe('guests and room files over HTTP', () => {
@@ -169,14 +184,15 @@ describe('guests and room files over HTTP', () => {
     expect((await call('GET', relinked.body.url)).status).toBe(200);
   });
 
-  it("a guest whose invitation is revoked is refused with its grant and its link, audited", async () => {
+  it('a guest whose invitation is revoked is refused with its grant and its link, audited', async () => {
     const { id, doctor, guest, inRoom, fileId } = await roomWithFile();
     await admit(doctor.client, inRoom);
     const grant = (await inRoom.client.request('files.grant', {})) as RoomFileGrant;
     const issued = await link(grant, fileId);
     expect(issued.status).toBe(201);
     expect(
-      (await call('DELETE', `/api/appointments/${id}/guests/${guest.guestId}`, { token: c.doctor.token })).status,
+      (await call('DELETE', `/api/appointments/${id}/guests/${guest.guestId}`, { token: c.doctor.token }))
+        .status,
     ).toBeLessThan(300);
     await inRoom.client.closed;
     const download = await call('GET', issued.body.url);
@@ -187,6 +203,8 @@ describe('guests and room files over HTTP', () => {
     ]);
     expect((await link(grant, fileId)).status).toBe(403);
     const denied = await deniedFor(guest.guestId, fileId);
-    expect(denied.map((d) => d.action)).toEqual(expect.arrayContaining(['file.downloaded', 'file.link_issued']));
+    expect(denied.map((d) => d.action)).toEqual(
+      expect.arrayContaining(['file.downloaded', 'file.link_issued']),
+    );
   });
 });

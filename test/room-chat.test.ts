@@ -189,14 +189,22 @@ describe('room chat over the room socket', () => {
     const denied = await db
       .select({ reason: auditLog.reason })
       .from(auditLog)
-      .where(and(inArray(auditLog.resourceId, ids), eq(auditLog.outcome, 'denied'), eq(auditLog.action, 'message.sent')));
+      .where(
+        and(
+          inArray(auditLog.resourceId, ids),
+          eq(auditLog.outcome, 'denied'),
+          eq(auditLog.action, 'message.sent'),
+        ),
+      );
     expect(denied.map((d) => d.reason).sort()).toEqual(['file_incomplete', 'file_unknown', 'file_unknown']);
 
     const sent = randomUUID();
     expect(await send(sent, complete)).toBe('resolved');
     const [seen] = (await doctor.client.waitFor('chat.message')) as ChatMessageInfo[];
     expect(seen).toMatchObject({ id: sent, body: fileMessageBody(complete) });
-    expect(await refusal(patient.client.request('chat.edit', { id: sent, body: 'text now' }))).toBe('not_editable');
+    expect(await refusal(patient.client.request('chat.edit', { id: sent, body: 'text now' }))).toBe(
+      'not_editable',
+    );
     const text = randomUUID();
     await patient.client.request('chat.send', { clientId: text, body: 'a text' });
     expect(

@@ -209,7 +209,11 @@ describe('the user connection', () => {
     const foreign = await uploadThroughApp(a.node, `Bearer ${c.doctor.token}`, room);
     const send = (fileId: string, clientId = randomUUID()) =>
       refusal(
-        patient.socket.request('chat.send', { conversationId: threadId, clientId, body: fileMessageBody(fileId) }),
+        patient.socket.request('chat.send', {
+          conversationId: threadId,
+          clientId,
+          body: fileMessageBody(fileId),
+        }),
       );
     expect(await send(randomUUID())).toBe('file_unknown');
     expect(await send(foreign)).toBe('file_unknown');
@@ -217,9 +221,14 @@ describe('the user connection', () => {
     const sent = randomUUID();
     expect(await send(complete, sent)).toBe('resolved');
     expect(
-      await refusal(patient.socket.request('chat.edit', { conversationId: threadId, id: sent, body: 'text' })),
+      await refusal(
+        patient.socket.request('chat.edit', { conversationId: threadId, id: sent, body: 'text' }),
+      ),
     ).toBe('not_editable');
-    const { messages: latest } = await patient.socket.request('chat.history', { conversationId: threadId, limit: 1 });
+    const { messages: latest } = await patient.socket.request('chat.history', {
+      conversationId: threadId,
+      limit: 1,
+    });
     expect(latest.map((m) => [m.id, m.body])).toEqual([[sent, fileMessageBody(complete)]]);
     patient.socket.close();
   });

@@ -68,7 +68,12 @@ export class DownloadLinks {
         if (!speaker.success || typeof cid !== 'string' || typeof fid !== 'string' || typeof adm !== 'string')
           throw invalid('the link is malformed');
         if (fid !== fileId) throw invalid('the link is for another file');
-        const room = { kind: 'room' as const, who: speakerOf(speaker.data), conversationId: cid, admissionId: adm };
+        const room = {
+          kind: 'room' as const,
+          who: speakerOf(speaker.data),
+          conversationId: cid,
+          admissionId: adm,
+        };
         return { fileId: fid, room };
       }
       if (typeof sub !== 'string' || typeof sid !== 'string' || typeof fid !== 'string')

@@ -91,7 +91,12 @@ export class RoomFileGrants {
       const who = roomSpeakerClaims.safeParse(payload.who);
       if (!who.success || typeof payload.cid !== 'string' || typeof payload.adm !== 'string')
         throw invalid('the room file grant is malformed');
-      return { kind: 'room', who: speakerOf(who.data), conversationId: payload.cid, admissionId: payload.adm };
+      return {
+        kind: 'room',
+        who: speakerOf(who.data),
+        conversationId: payload.cid,
+        admissionId: payload.adm,
+      };
     } catch (err) {
       if (err instanceof ProblemError) throw err;
       if (err instanceof errors.JWTExpired)

@@ -5,7 +5,13 @@ import type { Db } from '../../db/client.ts';
 import { auditLog, messages } from '../../db/schema/index.ts';
 import { fileMessageBody } from '../../signaling/protocol/index.ts';
 import { openTestEngine } from '../../test/helpers/engines.ts';
-import { createUpload, patch, PDF_HEAD, startFilesNode, type FilesNode } from '../files/test-support/files-harness.ts';
+import {
+  createUpload,
+  patch,
+  PDF_HEAD,
+  startFilesNode,
+  type FilesNode,
+} from '../files/test-support/files-harness.ts';
 import { userActor } from './test-support/chat-fixture.ts';
 
 // File messages over HTTP: stored only when the file is a complete file of the same conversation.
@@ -27,10 +33,13 @@ describe('file messages over HTTP', () => {
       await t.close();
     };
     const s = node.seed;
-    const doctor = node.services.messaging.forActor(userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted'));
+    const doctor = node.services.messaging.forActor(
+      userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted'),
+    );
     room = (await doctor.roomConversation(s.appointmentId)).id;
-    care = (await doctor.openCareThread({ clinicId: s.clinicId, doctorId: s.doctorId, patientId: s.patientId }))
-      .id;
+    care = (
+      await doctor.openCareThread({ clinicId: s.clinicId, doctorId: s.doctorId, patientId: s.patientId })
+    ).id;
     doctorToken = await node.tokenFor(s.doctorId, 'doctor');
   }, 60_000);
   afterAll(() => close?.());

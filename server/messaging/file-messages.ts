@@ -57,7 +57,11 @@ export class FileMessages {
       .where(and(eq(messages.conversationId, conversationId), eq(messages.id, messageId)));
     // A missing or deleted message is refused by the edit itself, with its usual code.
     if (!row || row.deletedAt) return false;
-    const text = await this.deps.sealer.openText(conversationScope(conversationId), messageId, row.sealedBody);
+    const text = await this.deps.sealer.openText(
+      conversationScope(conversationId),
+      messageId,
+      row.sealedBody,
+    );
     return fileIdOf(text) !== undefined;
   }
 

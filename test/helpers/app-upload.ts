@@ -53,6 +53,7 @@ export async function uploadThroughApp(
     },
     env,
   );
-  if (patched.status !== 204) throw new Error(`upload not written: ${patched.status} ${await patched.text()}`);
+  if (patched.status !== 204)
+    throw new Error(`upload not written: ${patched.status} ${await patched.text()}`);
   return id;
 }
