@@ -71,9 +71,10 @@ afterAll(async () => {
   await pg?.drop();
 });
 
-let hour = 8;
+// Half-hour slots from 08:00: sixteen appointments fit the doctor's day.
+let slotIndex = 0;
 async function appointment() {
-  const slot = at(hour++);
+  const slot = at(8 + Math.floor(slotIndex / 2), (slotIndex++ % 2) * 30);
   const res = await api.call('POST', '/api/appointments', {
     token: c.patient.token,
     body: booking(c, c.patient.id, slot),
