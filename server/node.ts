@@ -316,7 +316,13 @@ export class CareCallNode {
       iceServersFor: (peerId) => iceServersFor(config.turn, peerId),
       grants: joinGrants,
       chat: roomChat,
-      files: new RoomFilesService(roomChat, this.services.files.grants),
+      files: new RoomFilesService(
+        roomChat,
+        this.services.files.grants,
+        this.services.files.admissions,
+        (err) =>
+          this.logger.warn({ err: { message: (err as Error)?.message } }, 'room file admission not ended'),
+      ),
       maxSocketsPerIdentity: config.joinToken.maxSockets,
       joinDeadlineMs: config.joinToken.joinDeadlineMs,
     });

@@ -17,6 +17,7 @@ import { Messaging } from './messaging/messaging.ts';
 import { MessagingConversationAccess } from './files/conversation-access.ts';
 import { DownloadLinks } from './files/download-links.ts';
 import { Files } from './files/files.ts';
+import { RoomAdmissions } from './files/room-admissions.ts';
 import { RoomFileGrants, ROOM_FILE_GRANT_TTL_SECONDS } from './files/room-file-grants.ts';
 import { Thumbnailer } from './files/thumbnails.ts';
 import type { BlobStore } from './storage/blob-store.ts';
@@ -86,10 +87,12 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
 
   // Files: tus uploads encrypted into the blob store, membership as chat decides it.
   const blobs = overrides.blobs ?? (await LocalDiskBlobStore.open(config.blobStoreDir));
+  const admissions = new RoomAdmissions(db);
   const files = new Files({
     db,
     audit: identity.audit,
-    access: new MessagingConversationAccess({ db, audit: identity.audit }),
+    admissions,
+    access: new MessagingConversationAccess({ db, audit: identity.audit, admissions }),
     cipher: encryption.files,
     sealer: encryption.messages,
     blobs,

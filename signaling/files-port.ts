@@ -6,5 +6,8 @@ import type { JoinClaims, RoomFileGrant } from './protocol/index.ts';
  * thrown as a SignalingError with a code).
  */
 export interface RoomFiles {
-  grant(claims: JoinClaims): Promise<RoomFileGrant>;
+  /** `admissionId` names this admission of the member: its grants end when ended() is called with it. */
+  grant(claims: JoinClaims, admissionId: string): Promise<RoomFileGrant>;
+  /** The member's room session ended: grants (and links) of that admission reach nothing any more. Never rejects. */
+  ended(admissionId: string): Promise<void>;
 }

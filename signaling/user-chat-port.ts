@@ -32,8 +32,13 @@ export interface UserChatSession {
   summary(conversationId: string): Promise<ConversationInfo | undefined>;
   /** The user as a speaker in one conversation; every call on it is decided (not_found for non-members). */
   speaker(conversationId: string): ChatSpeaker;
-  /** Conversations the user joins from now on (opened by them or by the other side). */
-  watchNew(listener: (conversationId: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Membership changes from now on: a conversation the user joined (opened by them or by the other
+   * side), or undefined when anything about their memberships may have changed (ask list() again).
+   */
+  watchNew(listener: (conversationId: string | undefined) => void): Promise<() => Promise<void>>;
+  /** Loads again who the user speaks as (clinics, the dependents they may act for): before list() after a change. */
+  refresh(): Promise<void>;
 }
 
 export interface UserChat {

@@ -43,6 +43,7 @@ export class UserConnection {
   readonly #follows = new Map<string, Promise<(() => Promise<void>) | undefined>>();
   readonly #summaries = new Map<string, ReturnType<typeof setTimeout>>();
   #stopWatch: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
+  #resyncing: Promise<void> = Promise.resolve();
   readonly #bucket: { tokens: number; at: number; rate: number };
   #active = false;
 
@@ -140,7 +141,7 @@ export class UserConnection {
       if (ended) return this.close(ended);
       if (this.#closed) return;
       this.#chat = await this.deps.chat.open(this.#identity);
-      this.#stopWatch = this.#chat.watchNew((id) => void this.#joined(id));
+      this.#stopWatch = this.#chat.watchNew((id) => void (id ? this.#joined(id) : this.#resync()));
       const [list] = await Promise.all([this.#chat.list(), this.#stopWatch]);
       await Promise.all(list.map((c) => this.follow(c.id)));
       if (this.#closed) return;
@@ -167,6 +168,40 @@ export class UserConnection {
         'user connection could not follow a conversation',
       );
     }
+  }
+
+  /**
+   * The user's memberships changed: ask again who they speak as and what they may read, stop
+   * carrying what they may no longer read (conversation.removed) and start carrying what is new.
+   * One at a time, so two changes in a row end in the state after both.
+   */
+  #resync(): Promise<void> {
+    this.#resyncing = this.#resyncing.then(async () => {
+      try {
+        if (this.#closed) return;
+        await this.chat.refresh();
+        const list = await this.chat.list();
+        if (this.#closed) return;
+        const readable = new Set(list.map((c) => c.id));
+        for (const [id, follow] of [...this.#follows]) {
+          if (readable.has(id)) continue;
+          this.#follows.delete(id);
+          clearTimeout(this.#summaries.get(id));
+          this.#summaries.delete(id);
+          await follow.then((stop) => stop?.()).catch(() => {});
+          this.notify('conversation.removed', { conversationId: id });
+        }
+        for (const c of list)
+          if (!this.#follows.has(c.id) && (await this.follow(c.id))) this.notify('conversation.updated', c);
+      } catch (err) {
+        if (err instanceof SignalingError && err.code === 'not_allowed') return this.close('session_revoked');
+        this.deps.logger.warn(
+          { err: (err as Error)?.message },
+          'user connection could not follow a membership change',
+        );
+      }
+    });
+    return this.#resyncing;
   }
 
   #live(conversationId: string, e: ChatLiveEvent) {

@@ -10,6 +10,10 @@ import { createTestDatabase } from './helpers/pg.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from './helpers/scheduling.ts';
 import { connectClient, type TestClient } from './helpers/ws-client.ts';
 import { ChatClient, roomChatTransport } from '../web-client/src/chat-client.ts';
+import { and, eq, inArray } from 'drizzle-orm';
+import { auditLog, messages as messageRows } from '../db/schema/index.ts';
+import { fileMessageBody, type RoomFileGrant } from '../signaling/protocol/index.ts';
+import { uploadThroughApp } from './helpers/app-upload.ts';
 
 // Wednesday 3 March 2027 (the doctor works 08:00-16:00Z); 30-minute consults.
 const at = (hour: number, minute = 0) =>
@@ -67,9 +71,10 @@ afterAll(async () => {
   await pg?.drop();
 });
 
-let hour = 8;
+// Half-hour slots from 08:00: sixteen appointments fit the doctor's day.
+let slotIndex = 0;
 async function appointment() {
-  const slot = at(hour++);
+  const slot = at(8 + Math.floor(slotIndex / 2), (slotIndex++ % 2) * 30);
   const res = await api.call('POST', '/api/appointments', {
     token: c.patient.token,
     body: booking(c, c.patient.id, slot),
@@ -158,6 +163,54 @@ describe('room chat over the room socket', () => {
     ]);
     const { messages: page } = await doctor.client.request('chat.history', { limit: 10 });
     expect(page[0]).toMatchObject({ id, body: null, deleted: true });
+  });
+
+  it('a file message is stored only for a complete file of the room conversation; file messages are not edited', async () => {
+    const { doctor, patient } = await call();
+    await doctor.client.request('chat.after', { seq: 0 });
+    const grant = (await patient.client.request('files.grant', {})) as RoomFileGrant;
+    const room = `Room ${grant.token}`;
+    const complete = await uploadThroughApp(n.node, room, grant.conversationId);
+    const unfinished = await uploadThroughApp(n.node, room, grant.conversationId, { complete: false });
+    // A file of another conversation of the same doctor and patient (their care thread).
+    const thread = await api.call('POST', '/api/conversations/care', {
+      token: c.patient.token,
+      body: { clinicId: c.clinicId, doctorId: c.doctor.id, patientId: c.patient.id },
+    });
+    const foreign = await uploadThroughApp(n.node, `Bearer ${c.doctor.token}`, thread.body.id);
+    const send = (clientId: string, fileId: string) =>
+      refusal(patient.client.request('chat.send', { clientId, body: fileMessageBody(fileId) }));
+    const refused = { unknown: randomUUID(), foreign: randomUUID(), unfinished: randomUUID() };
+    expect(await send(refused.unknown, randomUUID())).toBe('file_unknown');
+    expect(await send(refused.foreign, foreign)).toBe('file_unknown');
+    expect(await send(refused.unfinished, unfinished)).toBe('file_incomplete');
+    const ids = Object.values(refused);
+    const db = n.node.db.db;
+    expect(await db.select().from(messageRows).where(inArray(messageRows.id, ids))).toEqual([]);
+    const denied = await db
+      .select({ reason: auditLog.reason })
+      .from(auditLog)
+      .where(
+        and(
+          inArray(auditLog.resourceId, ids),
+          eq(auditLog.outcome, 'denied'),
+          eq(auditLog.action, 'message.sent'),
+        ),
+      );
+    expect(denied.map((d) => d.reason).sort()).toEqual(['file_incomplete', 'file_unknown', 'file_unknown']);
+
+    const sent = randomUUID();
+    expect(await send(sent, complete)).toBe('resolved');
+    const [seen] = (await doctor.client.waitFor('chat.message')) as ChatMessageInfo[];
+    expect(seen).toMatchObject({ id: sent, body: fileMessageBody(complete) });
+    expect(await refusal(patient.client.request('chat.edit', { id: sent, body: 'text now' }))).toBe(
+      'not_editable',
+    );
+    const text = randomUUID();
+    await patient.client.request('chat.send', { clientId: text, body: 'a text' });
+    expect(
+      await refusal(patient.client.request('chat.edit', { id: text, body: fileMessageBody(complete) })),
+    ).toBe('not_editable');
   });
 
   it('a reconnecting client asks for everything after its last seq and gets it in order', async () => {

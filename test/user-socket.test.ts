@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { users } from '../db/schema/index.ts';
+import { clinicMembers, users } from '../db/schema/index.ts';
 import type { CareCallNode } from '../server/node.ts';
 import { closeCode, userSocketProtocols, type UserNotifications } from '../signaling/protocol/index.ts';
 import type { WebSocketLike } from '../web-client/src/signaling-client.ts';
@@ -15,6 +15,8 @@ import { startTestNode } from './helpers/node.ts';
 import { createTestDatabase } from './helpers/pg.ts';
 import { booking, schedulingClinic, type SchedulingClinic } from './helpers/scheduling.ts';
 import { upgradeAnswer } from './helpers/upgrade.ts';
+import { fileMessageBody } from '../signaling/protocol/index.ts';
+import { uploadThroughApp } from './helpers/app-upload.ts';
 
 /**
  * The user connection (/ws/user) on real PostgreSQL and Redis: node A runs in this process, node B
@@ -33,6 +35,7 @@ let b: NodeProcess;
 let call: IdentityHarness['call'];
 let c: SchedulingClinic;
 let threadId: string;
+let appointmentId: string;
 const sockets: UserSocket[] = [];
 
 function apiOf(node: CareCallNode) {
@@ -135,6 +138,7 @@ beforeAll(async () => {
     body: booking(c, c.patient.id, slot),
   });
   expect(booked.status).toBe(201);
+  appointmentId = booked.body.id;
   // Node B on the ws tier (node A takes uWS where it loads): the user socket on both implementations.
   b = await startNodeProcess({ ...ENV, REDIS_PREFIX: prefix, SOCKET_SERVER: 'ws' });
 }, 180_000);
@@ -186,6 +190,46 @@ describe('the user connection', () => {
     const { conversations } = await doctor.socket.request('conversations.list', {});
     expect(conversations.find((x) => x.id === threadId)).toMatchObject({ unread: 1, lastSeq: first.seq });
     doctor.socket.close();
+    patient.socket.close();
+  });
+
+  it('a file message names a complete file of its own conversation, else file_unknown / file_incomplete; it is never edited', async () => {
+    const patient = await connect(b.port, c.patient.token);
+    const bearer = `Bearer ${c.patient.token}`;
+    const complete = await uploadThroughApp(a.node, bearer, threadId);
+    const unfinished = await uploadThroughApp(a.node, bearer, threadId, { complete: false });
+    // The appointment's room conversation is another conversation of the same two people.
+    const { id: room } = await a.node.services.messaging
+      .forActor({
+        kind: 'user',
+        presence: 'admitted',
+        actor: { userId: c.doctor.id, role: 'doctor', sessionId: 'test', clinicIds: [c.clinicId] },
+      })
+      .roomConversation(appointmentId);
+    const foreign = await uploadThroughApp(a.node, `Bearer ${c.doctor.token}`, room);
+    const send = (fileId: string, clientId = randomUUID()) =>
+      refusal(
+        patient.socket.request('chat.send', {
+          conversationId: threadId,
+          clientId,
+          body: fileMessageBody(fileId),
+        }),
+      );
+    expect(await send(randomUUID())).toBe('file_unknown');
+    expect(await send(foreign)).toBe('file_unknown');
+    expect(await send(unfinished)).toBe('file_incomplete');
+    const sent = randomUUID();
+    expect(await send(complete, sent)).toBe('resolved');
+    expect(
+      await refusal(
+        patient.socket.request('chat.edit', { conversationId: threadId, id: sent, body: 'text' }),
+      ),
+    ).toBe('not_editable');
+    const { messages: latest } = await patient.socket.request('chat.history', {
+      conversationId: threadId,
+      limit: 1,
+    });
+    expect(latest.map((m) => [m.id, m.body])).toEqual([[sent, fileMessageBody(complete)]]);
     patient.socket.close();
   });
 
@@ -287,6 +331,62 @@ describe('the user connection', () => {
     });
     sockets.push(again);
     expect(await refusal(again.start())).toBe('ConnectionLost: session_revoked');
+  });
+
+  it('a membership that ends while connected stops the conversation on both nodes at once; one that begins starts it', async () => {
+    const onA = await connect(a.node.port, c.patient.token);
+    const onB = await connect(b.port, c.patient.token);
+    const doctorSays = async (body: string) =>
+      expect(
+        (
+          await call('POST', `/api/conversations/${threadId}/messages`, {
+            token: c.doctor.token,
+            body: { id: randomUUID(), body },
+          })
+        ).status,
+      ).toBe(201);
+    const bodies = (r: Recorded) => messagesIn(r, threadId).map((m) => m.body);
+    await doctorSays('before');
+    await until(() => bodies(onA.seen).includes('before') && bodies(onB.seen).includes('before'));
+
+    // The patient leaves the clinic (as an administrator's removal would), and says so.
+    const db = a.node.db.db;
+    const membership = and(eq(clinicMembers.userId, c.patient.id), eq(clinicMembers.clinicId, c.clinicId));
+    await db.delete(clinicMembers).where(membership);
+    a.node.services.messaging.membershipChanged([c.patient.id]);
+    const told = (r: Recorded, method: keyof UserNotifications, from = 0) =>
+      r
+        .slice(from)
+        .some(
+          (n) =>
+            n.method === method &&
+            (n.data as { conversationId?: string; id?: string })[
+              method === 'conversation.removed' ? 'conversationId' : 'id'
+            ] === threadId,
+        );
+    await until(() => told(onA.seen, 'conversation.removed') && told(onB.seen, 'conversation.removed'), 2000);
+    await doctorSays('after');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bodies(onA.seen)).toEqual(['before']);
+    expect(bodies(onB.seen)).toEqual(['before']);
+    for (const s of [onA, onB])
+      expect(await refusal(s.socket.request('chat.after', { conversationId: threadId, seq: 0 }))).toBe(
+        'not_found',
+      );
+
+    // Back in the clinic: both sockets carry the thread again without a reconnect.
+    const marks = [onA.seen.length, onB.seen.length];
+    await db.insert(clinicMembers).values({ clinicId: c.clinicId, userId: c.patient.id });
+    a.node.services.messaging.membershipChanged([c.patient.id]);
+    await until(
+      () =>
+        told(onA.seen, 'conversation.updated', marks[0]) && told(onB.seen, 'conversation.updated', marks[1]),
+      2000,
+    );
+    await doctorSays('back');
+    await until(() => bodies(onA.seen).includes('back') && bodies(onB.seen).includes('back'));
+    onA.socket.close();
+    onB.socket.close();
   });
 
   it("a disabled account's sockets close (account_disabled) at the next check", async () => {

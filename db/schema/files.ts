@@ -73,3 +73,25 @@ export const clinicFileSettings = pgTable('clinic_file_settings', {
   allowedTypes: text('allowed_types'),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
+
+/**
+ * One admission of a room participant as its room file grants (and the links asked for with them)
+ * name it. The room tier opens it with the first grant and ends it when the participant's room
+ * session ends (left, removed, denied, the room closed); every use of a grant or link checks it,
+ * on whichever node serves the request, so files end with the admission rather than with the
+ * grant's expiry. A node that dies leaves its admissions open: their grants still expire.
+ */
+export const roomFileAdmissions = pgTable(
+  'room_file_admissions',
+  {
+    id: text('id').primaryKey(),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id),
+    /** fileActorId of the participant (a guest's is prefixed). */
+    speakerId: text('speaker_id').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    endedAt: ts('ended_at'),
+  },
+  (t) => [index('room_file_admissions_conversation_idx').on(t.conversationId)],
+);

@@ -134,8 +134,10 @@ export const PROBLEM = {
   messageInvalid: 'message_invalid',
   /** The message id was used for another message of this conversation (409). */
   messageIdConflict: 'message_id_conflict',
-  /** Only the sender edits or deletes a message, and not after it was deleted (409). */
+  /** Only the sender edits or deletes a message, and not after it was deleted; file messages are not edited (409). */
   messageNotEditable: 'message_not_editable',
+  /** A file message names a file that is not one of this conversation's (unknown, or another's) (422). */
+  messageFileUnknown: 'message_file_unknown',
   /** A stored message failed authentication (altered bytes or a wrong key): it is not shown (500). */
   messageUnreadable: 'message_unreadable',
   /** No such upload (unknown, or not this uploader's) (404). */

@@ -7,7 +7,8 @@ import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { ChatAccess, notFound } from '../messaging/chat-access.ts';
 import { ConversationFactsCache } from '../messaging/conversation-facts.ts';
 import type { ChatActor } from '../messaging/types.ts';
-import type { FileActor } from './file-actor.ts';
+import { fileActorId, type FileActor } from './file-actor.ts';
+import type { RoomAdmissions } from './room-admissions.ts';
 
 /** The conversation a file belongs to, as far as files need it. */
 export type FileConversation = {
@@ -40,13 +41,16 @@ export interface ConversationAccess {
  * ConversationAccess on the messaging core's decision (decideMessaging through ChatAccess). HTTP
  * knows nothing of the room's waiting room: with an access token, a patient counts as admitted to
  * the room conversation while the consultation is in the call, and as absent (read-only) otherwise.
- * A room file grant stands for an admitted participant, in its own room conversation only.
+ * A room file grant reaches its own room conversation only, as an admitted participant while the
+ * admission it names is open and as an absent one after (a guest then reaches nothing).
  */
 export class MessagingConversationAccess implements ConversationAccess {
   readonly #chat: { db: Db; audit: AuditLog; facts: ConversationFactsCache };
+  readonly #admissions: RoomAdmissions;
 
-  constructor(deps: { db: Db; audit: AuditLog }) {
-    this.#chat = { ...deps, facts: new ConversationFactsCache(deps.db) };
+  constructor(deps: { db: Db; audit: AuditLog; admissions: RoomAdmissions }) {
+    this.#chat = { db: deps.db, audit: deps.audit, facts: new ConversationFactsCache(deps.db) };
+    this.#admissions = deps.admissions;
   }
 
   async decide(
@@ -83,7 +87,8 @@ export class MessagingConversationAccess implements ConversationAccess {
         );
         throw notFound();
       }
-      return actor.who;
+      const admitted = await this.#admissions.isOpen(actor.admissionId, conversationId, fileActorId(actor));
+      return { ...actor.who, presence: admitted ? 'admitted' : 'absent' };
     }
     const probe = new ChatAccess(this.#chat, { kind: 'user', actor: actor.actor, presence: 'absent' });
     const { facts } = await probe.facts(conversationId);

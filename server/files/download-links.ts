@@ -47,6 +47,7 @@ export class DownloadLinks {
     const token = await new SignJWT({
       fid: c.fileId,
       cid: c.room.conversationId,
+      adm: c.room.admissionId,
       who: speakerClaims(c.room.who),
     })
       .setProtectedHeader({ alg: 'HS256' })
@@ -61,13 +62,19 @@ export class DownloadLinks {
     if (typeof token !== 'string' || token.length > 2000) throw invalid('the link has no valid token');
     try {
       const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], audience: AUDIENCE });
-      const { sub, sid, fid, obo, cid, who } = payload as Record<string, unknown>;
+      const { sub, sid, fid, obo, cid, adm, who } = payload as Record<string, unknown>;
       if (who !== undefined) {
         const speaker = roomSpeakerClaims.safeParse(who);
-        if (!speaker.success || typeof cid !== 'string' || typeof fid !== 'string')
+        if (!speaker.success || typeof cid !== 'string' || typeof fid !== 'string' || typeof adm !== 'string')
           throw invalid('the link is malformed');
         if (fid !== fileId) throw invalid('the link is for another file');
-        return { fileId: fid, room: { kind: 'room', who: speakerOf(speaker.data), conversationId: cid } };
+        const room = {
+          kind: 'room' as const,
+          who: speakerOf(speaker.data),
+          conversationId: cid,
+          admissionId: adm,
+        };
+        return { fileId: fid, room };
       }
       if (typeof sub !== 'string' || typeof sid !== 'string' || typeof fid !== 'string')
         throw invalid('the link is malformed');

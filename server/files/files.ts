@@ -9,6 +9,7 @@ import type { DownloadLinks } from './download-links.ts';
 import { invalid } from './download-links.ts';
 import type { FileActor } from './file-actor.ts';
 import { FileRepository, type FileDeps } from './file-repository.ts';
+import type { RoomAdmissions } from './room-admissions.ts';
 import type { RoomFileGrants } from './room-file-grants.ts';
 import { EncryptingUploadStore, uploadCall, type UploadCall } from './tus-store.ts';
 
@@ -38,6 +39,7 @@ export class Files {
     private readonly deps: FileDeps & {
       links: DownloadLinks;
       grants: RoomFileGrants;
+      admissions: RoomAdmissions;
       sessionActor: (sessionId: string) => Promise<Actor>;
       logError: (err: unknown) => void;
     },
@@ -56,6 +58,11 @@ export class Files {
   /** Room file grants: issued by the room tier to admitted participants, checked by the routes. */
   get grants(): RoomFileGrants {
     return this.deps.grants;
+  }
+
+  /** The admissions room file grants name: opened and ended by the room tier. */
+  get admissions(): RoomAdmissions {
+    return this.deps.admissions;
   }
 
   forActor(actor: Actor): FileRepository {

@@ -42,8 +42,13 @@ describe('room file grants over HTTP', () => {
   }, 60_000);
   afterAll(() => close?.());
 
-  const grant = async (who: ChatActor, conversationId = room) =>
-    `Room ${(await node.services.files.grants.mint(who, conversationId)).token}`;
+  /** A grant as the room tier issues it: in an open admission of the speaker. */
+  const grant = async (who: ChatActor, conversationId = room) => {
+    const admission = crypto.randomUUID();
+    const speakerId = who.kind === 'guest' ? `guest:${who.guestId}` : who.actor.userId;
+    await node.services.files.admissions.open(admission, conversationId, speakerId);
+    return `Room ${(await node.services.files.grants.mint(who, conversationId, admission)).token}`;
+  };
   const patient = () => userActor(node.seed.patientId, 'patient', [node.seed.clinicId], 'admitted');
   const bytes = Buffer.concat([PDF_HEAD, Buffer.alloc(20_000, 1)]) as Buffer<ArrayBuffer>;
   const meta = (conversationId = room) => ({
@@ -115,7 +120,7 @@ describe('room file grants over HTTP', () => {
     );
     expect(expired).toMatchObject({ status: 403, body: { code: 'forbidden' } });
     // A grant signed with another key, and a malformed header.
-    const forged = `Room ${(await node.services.files.grants.mint(patient(), room)).token.slice(0, -4)}AAAA`;
+    const forged = `Room ${(await grant(patient())).slice(5, -4)}AAAA`;
     expect((await createUpload(node.base, forged, bytes.length, meta())).body.code).toBe('token_invalid');
     expect((await api('POST', `/api/files/${crypto.randomUUID()}/link`, 'Room a b')).body.code).toBe(
       'token_invalid',

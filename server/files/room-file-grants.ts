@@ -37,7 +37,7 @@ export function speakerClaims(who: ChatActor): RoomSpeakerClaims {
   };
 }
 
-/** Back to a speaker, decided as admitted: grants are only issued to admitted participants. */
+/** Back to a speaker, as admitted (grants are only issued to admitted participants); the admission's state decides later. */
 export function speakerOf(c: RoomSpeakerClaims): ChatActor {
   if (c.k === 'guest') return { kind: 'guest', guestId: c.sub, appointmentId: c.apt, presence: 'admitted' };
   return {
@@ -55,10 +55,10 @@ export function speakerOf(c: RoomSpeakerClaims): ChatActor {
 
 /**
  * Room file grants: a signed token (HS256 under a key derived for this purpose only) naming one
- * room conversation and one admitted speaker, valid for a short while. Short, because the grant
- * cannot see the room: a participant sent back to the waiting room or removed keeps it until it
- * expires, so clients ask for a fresh one before each upload request and each link. Every use is
- * decided again by the chat rules (an expired or revoked guest is refused) and audited.
+ * room conversation, one admitted speaker and the admission it was issued in, valid for a short
+ * while (clients ask for a fresh one before each upload request and each link). Every use is
+ * decided again by the chat rules, with the speaker admitted only while that admission is open
+ * (a participant who left or was removed is not; an expired or revoked guest is refused), and audited.
  */
 export class RoomFileGrants {
   readonly #key: Uint8Array;
@@ -70,9 +70,13 @@ export class RoomFileGrants {
     this.#key = key;
   }
 
-  async mint(who: ChatActor, conversationId: string): Promise<{ token: string; expiresAt: Date }> {
+  async mint(
+    who: ChatActor,
+    conversationId: string,
+    admissionId: string,
+  ): Promise<{ token: string; expiresAt: Date }> {
     const exp = Math.floor(Date.now() / 1000) + this.ttlSeconds;
-    const token = await new SignJWT({ cid: conversationId, who: speakerClaims(who) })
+    const token = await new SignJWT({ cid: conversationId, adm: admissionId, who: speakerClaims(who) })
       .setProtectedHeader({ alg: 'HS256' })
       .setAudience(AUDIENCE)
       .setIssuedAt()
@@ -85,8 +89,14 @@ export class RoomFileGrants {
     try {
       const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'], audience: AUDIENCE });
       const who = roomSpeakerClaims.safeParse(payload.who);
-      if (!who.success || typeof payload.cid !== 'string') throw invalid('the room file grant is malformed');
-      return { kind: 'room', who: speakerOf(who.data), conversationId: payload.cid };
+      if (!who.success || typeof payload.cid !== 'string' || typeof payload.adm !== 'string')
+        throw invalid('the room file grant is malformed');
+      return {
+        kind: 'room',
+        who: speakerOf(who.data),
+        conversationId: payload.cid,
+        admissionId: payload.adm,
+      };
     } catch (err) {
       if (err instanceof ProblemError) throw err;
       if (err instanceof errors.JWTExpired)

@@ -12,6 +12,7 @@ import { ConversationDirectory } from './conversation-directory.ts';
 import type { ConversationFactsCache } from './conversation-facts.ts';
 import { visibleMessage } from './decide-messaging.ts';
 import type { ConversationEvent, ConversationFanOut } from './fan-out.ts';
+import { FileMessages } from './file-messages.ts';
 import { assertMessageId, messageBytes, type SendRateLimiter } from './limits.ts';
 import type { MessageWriter } from './message-writer.ts';
 import type { ReceiptKind, ReceiptWriter } from './receipt-writer.ts';
@@ -43,6 +44,7 @@ export class ChatRepository {
   readonly memberId: string;
   private readonly access: ChatAccess;
   private readonly directory: ConversationDirectory;
+  private readonly fileMessages: FileMessages;
 
   constructor(
     private readonly deps: ChatDeps,
@@ -50,6 +52,7 @@ export class ChatRepository {
   ) {
     this.access = new ChatAccess(deps, who);
     this.directory = new ConversationDirectory(deps, this.access);
+    this.fileMessages = new FileMessages(deps, this.access);
     this.memberId = this.access.memberId;
   }
 
@@ -77,6 +80,7 @@ export class ChatRepository {
     assertMessageId(input.id);
     const bytes = messageBytes(input.body, this.deps.config.maxBytes);
     const { facts, decision } = await this.access.decided(conversationId, 'post');
+    await this.fileMessages.assertSendable(facts, input.id, input.body as string);
     this.deps.limiter.take(this.memberId);
     const sealedBody = await this.deps.sealer.seal(conversationScope(conversationId), input.id, bytes);
     const createdAt = new Date();
@@ -181,6 +185,7 @@ export class ChatRepository {
     assertMessageId(messageId);
     const bytes = messageBytes(body, this.deps.config.maxBytes);
     const { facts, decision } = await this.access.decided(conversationId, 'post');
+    await this.fileMessages.assertEditable(facts, messageId, body as string);
     const sealed = await this.deps.sealer.seal(conversationScope(conversationId), messageId, bytes);
     const at = new Date();
     const row = await this.access.audited(

@@ -60,9 +60,11 @@ export type ConversationEvent = z.infer<typeof conversationEventSchema>;
 
 /**
  * Keyed by member (user id): a conversation that person now belongs to (opened while they may be
- * connected), so their user sockets on every node start carrying it.
+ * connected), so their user sockets on every node start carrying it; without one, the person's
+ * memberships changed in any way (a clinic membership or guardianship ended or began), so their
+ * sockets ask again which conversations they may read, dropping and adding.
  */
-export const memberConversationSchema = z.object({ conversationId: z.string().uuid() });
+export const memberConversationSchema = z.object({ conversationId: z.string().uuid().optional() });
 export type MemberConversation = z.infer<typeof memberConversationSchema>;
 
 /** Most events one bus message carries. */

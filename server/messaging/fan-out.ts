@@ -16,7 +16,7 @@ export class ConversationFanOut {
   >();
   #pending = new Map<string, ConversationEvent[]>();
 
-  readonly #members = new Map<string, Set<(conversationId: string) => void>>();
+  readonly #members = new Map<string, Set<(conversationId: string | undefined) => void>>();
 
   constructor(
     private readonly bus: ClusterBus | undefined,
@@ -89,21 +89,26 @@ export class ConversationFanOut {
     };
   }
 
-  /** After the conversation's commit: its members' user sockets (on any node) start carrying it. */
-  publishMembers(memberIds: readonly string[], conversationId: string): void {
+  /**
+   * After the commit: the members' user sockets (on any node) start carrying the conversation, or,
+   * without one, ask again which conversations they may read.
+   */
+  publishMembers(memberIds: readonly string[], conversationId?: string): void {
     for (const memberId of memberIds) {
       if (!this.bus) {
         for (const l of this.#members.get(memberId) ?? []) l(conversationId);
         continue;
       }
-      this.bus.publish('chat-members', { conversationId }, memberId).catch(this.onError);
+      this.bus
+        .publish('chat-members', conversationId ? { conversationId } : {}, memberId)
+        .catch(this.onError);
     }
   }
 
-  /** Conversations a member joins from now on; one bus subscription per listener (one per user socket). */
+  /** A member's membership changes from now on (see publishMembers); one bus subscription per listener (one per user socket). */
   async subscribeMember(
     memberId: string,
-    listener: (conversationId: string) => void,
+    listener: (conversationId: string | undefined) => void,
   ): Promise<() => Promise<void>> {
     if (this.bus) return this.bus.subscribe('chat-members', (m) => listener(m.conversationId), memberId);
     let set = this.#members.get(memberId);

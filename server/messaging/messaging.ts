@@ -75,6 +75,15 @@ export class Messaging {
     );
   }
 
+  /**
+   * After a committed change to who someone is (a clinic membership or guardianship added or
+   * ended): their user sockets on every node ask again which conversations they may read, start
+   * carrying the new ones and drop those they no longer may. Whoever changes those facts calls it.
+   */
+  membershipChanged(userIds: readonly string[]): void {
+    this.fanOut.publishMembers(userIds);
+  }
+
   /** The clinic's choice whether patients may open care threads; callers have passed the policy (clinic admin). */
   async setPatientsMayOpenThreads(clinicId: string, allowed: boolean): Promise<void> {
     await this.deps.db

@@ -19,6 +19,8 @@ const SOCKET_CODE: Partial<Record<string, ErrorCode>> = {
   [PROBLEM.forbidden]: 'not_allowed',
   [PROBLEM.notFound]: 'not_found',
   [PROBLEM.messageNotEditable]: 'not_editable',
+  [PROBLEM.messageFileUnknown]: 'file_unknown',
+  [PROBLEM.fileIncomplete]: 'file_incomplete',
   [PROBLEM.messageIdConflict]: 'invalid_request',
   [PROBLEM.invalidRequest]: 'invalid_request',
 };

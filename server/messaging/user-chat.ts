@@ -36,6 +36,12 @@ export class UserChatService implements UserChat {
   constructor(private readonly deps: UserChatDeps) {}
 
   async open(identity: UserIdentity): Promise<UserChatSession> {
+    const load = () => this.#repositories(identity);
+    return new UserChatSessionImpl(await load(), load, this.deps.messaging, identity.userId);
+  }
+
+  /** The account's repository, then one per dependent a guardian may act for now (fresh clinics and guardianships). */
+  async #repositories(identity: UserIdentity): Promise<ChatRepository[]> {
     let actor: Actor;
     try {
       actor = await this.deps.actorOf(identity);
@@ -58,7 +64,7 @@ export class UserChatService implements UserChat {
         if (allowed) repos.push(forActor({ ...actor, onBehalfOf: id }));
       }
     }
-    return new UserChatSessionImpl(repos, this.deps.messaging, identity.userId);
+    return repos;
   }
 }
 
@@ -66,10 +72,17 @@ class UserChatSessionImpl implements UserChatSession {
   readonly #owner = new Map<string, ChatRepository>();
 
   constructor(
-    private readonly repos: ChatRepository[],
+    private repos: ChatRepository[],
+    private readonly load: () => Promise<ChatRepository[]>,
     private readonly messaging: Messaging,
     private readonly userId: string,
   ) {}
+
+  async refresh() {
+    const repos = await this.load();
+    this.repos = repos;
+    this.#owner.clear();
+  }
 
   async list() {
     const lists = await mapped(() => Promise.all(this.repos.map((r) => r.list())));
@@ -89,15 +102,17 @@ class UserChatSessionImpl implements UserChatSession {
     return speakerOf(this.#owner.get(conversationId) ?? this.repos[0]!, conversationId);
   }
 
-  watchNew(listener: (conversationId: string) => void) {
-    return this.messaging.fanOut.subscribeMember(
-      this.userId,
-      (id) =>
-        void this.#resolve(id).then(
+  watchNew(listener: (conversationId: string | undefined) => void) {
+    return this.messaging.fanOut.subscribeMember(this.userId, (id) => {
+      if (id === undefined) return listener(undefined);
+      // Who the user speaks as may have changed too (a new dependent, a new clinic): load it again first.
+      void this.refresh()
+        .then(() => this.#resolve(id))
+        .then(
           (repo) => repo && listener(id),
           () => {},
-        ),
-    );
+        );
+    });
   }
 
   /** The repository that may read a conversation (learned from the lists, or found by asking each). */

@@ -42,7 +42,11 @@ export const errorCodes = [
   'not_allowed',
   /** No such conversation or message for this caller. */
   'not_found',
-  /** Only its sender edits or deletes a message, and only once deleted. */
+  /** A file message naming a file that does not exist in this conversation (or not for this caller). */
+  'file_unknown',
+  /** A file message naming a file whose upload has not finished: send it once the upload completes. */
+  'file_incomplete',
+  /** Only its sender edits or deletes a message, and only once deleted; a file message is never edited. */
   'not_editable',
   /** The node hosting the room did not answer a relayed request in time: retry, or rejoin if it persists. */
   'relay_timeout',

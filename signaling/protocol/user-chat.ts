@@ -62,6 +62,11 @@ export type UserNotifications = ChatNotifications & {
    * conversation it did not (created while connected): the whole summary, not a delta.
    */
   'conversation.updated': ConversationInfo;
+  /**
+   * The socket no longer carries this conversation: the user's membership ended while connected
+   * (removed from the clinic, a guardianship ended). Its requests are refused as not_found from now on.
+   */
+  'conversation.removed': { conversationId: string };
   /** Sent once, right after the socket opens: who it is for and when its token expires. */
   'user.ready': { userId: string; expiresAt: number; conversations: number };
 };

@@ -9,10 +9,8 @@ export interface FileCredentials {
   authorization(): Promise<string>;
 }
 
-/** A file message is a chat message whose whole body names one file; everything shown comes from the server. */
-const FILE_BODY = /^\{"file":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"\}$/;
-export const fileMessageBody = (fileId: string) => JSON.stringify({ file: fileId });
-export const fileIdOf = (body: string | null): string | undefined => FILE_BODY.exec(body ?? '')?.[1];
+// A file message's body is the protocol's: the server checks the file it names before storing it.
+export { fileIdOf, fileMessageBody } from '../../signaling/protocol/index.ts';
 
 /** A file as a message shows it (GET /api/files/{id}). */
 export type FileInfo = {

@@ -52,6 +52,8 @@ export class UserChatClient extends TypedEvents<UserChatEvents> {
       socket.on('connected', () => void this.#sync()),
       socket.on('notification', (method, data) => {
         if (method === 'conversation.updated') this.#update([data as ConversationInfo]);
+        if (method === 'conversation.removed')
+          this.#remove((data as { conversationId: string }).conversationId);
       }),
     ];
     if (socket.connected) void this.#sync();
@@ -120,6 +122,12 @@ export class UserChatClient extends TypedEvents<UserChatEvents> {
       // A socket lost mid-sync syncs again on its next 'connected'.
       if (this.socket.connected) this.emit('error', err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  #remove(conversationId: string) {
+    this.closeConversation(conversationId);
+    this.#conversations.delete(conversationId);
+    this.emit('conversations', this.conversations);
   }
 
   #update(list: ConversationInfo[]) {
