@@ -85,6 +85,8 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     publicUrl,
   });
 
+  identity.memberships.on((userIds) => messaging.membershipChanged(userIds));
+
   // Files: tus uploads encrypted into the blob store, membership as chat decides it.
   const blobs = overrides.blobs ?? (await LocalDiskBlobStore.open(config.blobStoreDir));
   const admissions = new RoomAdmissions(db);

@@ -333,7 +333,7 @@ describe('the user connection', () => {
     expect(await refusal(again.start())).toBe('ConnectionLost: session_revoked');
   });
 
-  it('a membership that ends while connected stops the conversation on both nodes at once; one that begins starts it', async () => {
+  it('a membership that ends while connected stops the conversation on both nodes at once; one that begins (an invitation accepted) starts it', async () => {
     const onA = await connect(a.node.port, c.patient.token);
     const onB = await connect(b.port, c.patient.token);
     const doctorSays = async (body: string) =>
@@ -374,10 +374,20 @@ describe('the user connection', () => {
         'not_found',
       );
 
-    // Back in the clinic: both sockets carry the thread again without a reconnect.
+    // Back in the clinic through the API (the doctor invites, the signed-in patient accepts): both
+    // sockets carry the thread again without a reconnect.
     const marks = [onA.seen.length, onB.seen.length];
-    await db.insert(clinicMembers).values({ clinicId: c.clinicId, userId: c.patient.id });
-    a.node.services.messaging.membershipChanged([c.patient.id]);
+    const invited = await call('POST', `/api/clinics/${c.clinicId}/invitations`, {
+      token: c.doctor.token,
+      body: { email: c.patient.email, role: 'patient' },
+    });
+    expect(invited.status).toBe(201);
+    const invitation = /#invitation=(.+)$/.exec(invited.body.link as string)![1]!;
+    const accepted = await call('POST', '/api/invitations/accept', {
+      token: c.patient.token,
+      body: { token: invitation },
+    });
+    expect(accepted.status).toBe(200);
     await until(
       () =>
         told(onA.seen, 'conversation.updated', marks[0]) && told(onB.seen, 'conversation.updated', marks[1]),

@@ -4,12 +4,16 @@ import type { Db } from '../../db/client.ts';
 import { careRelationships, clinicMembers, clinics, users } from '../../db/schema/index.ts';
 import { ProblemError } from '../api/errors.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
+import type { MembershipChanges } from './membership-changes.ts';
 
 const STAFF = ['clinic_admin', 'doctor', 'operator', 'partner'] as const;
 
 /** Clinics, their members and treating relationships. Authorization happens before these are called. */
 export class ClinicService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly memberships: MembershipChanges,
+  ) {}
 
   async create(input: { name: string; idleTimeoutSeconds?: number | null | undefined }) {
     const id = randomUUID();
@@ -80,5 +84,6 @@ export class ClinicService {
     if (errors.length)
       throw new ProblemError(422, PROBLEM.invalidRelationship, 'cannot create this relationship', errors);
     await this.db.insert(careRelationships).values(input).onConflictDoNothing();
+    this.memberships.changed([input.doctorId, input.patientId]);
   }
 }

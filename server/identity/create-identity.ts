@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.ts';
+import { MembershipChanges } from './membership-changes.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { AuditQueries } from '../audit/audit-queries.ts';
 import type { AuthConfig } from '../config.ts';
@@ -59,8 +60,10 @@ export async function createIdentity(opts: {
     codeKey: keys.derive('otp'),
   });
   const account = new AccountService({ db, passwords, sealer, sessions, guard, devices });
-  const dependents = new DependentService(db);
+  const memberships = new MembershipChanges();
+  const dependents = new DependentService(db, memberships);
   const invitations = new InvitationService({
+    memberships,
     db,
     audit,
     config,
@@ -69,10 +72,12 @@ export async function createIdentity(opts: {
     guard,
     publicUrl: opts.publicUrl,
   });
-  const clinics = new ClinicService(db);
+  const clinics = new ClinicService(db, memberships);
   return {
     config,
     keys,
+    /** Whose memberships changed, after commit (chat's user sockets follow it). */
+    memberships,
     ephemeralKey: keys.ephemeral,
     /** The audit chain key dies with the process too: entries of earlier runs will not verify. */
     ephemeralAuditKey: keys.ephemeral && !config.auditChainKey,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { MembershipChanges } from './membership-changes.ts';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { clinicMembers, guardianships, users } from '../../db/schema/index.ts';
@@ -18,7 +19,10 @@ export function ageInYears(dateOfBirth: string, today = new Date()): number {
  * them inside one of the guardian's clinics and acts for them with an on-behalf-of header.
  */
 export class DependentService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly memberships: MembershipChanges,
+  ) {}
 
   async create(
     guardian: { userId: string; clinicIds: readonly string[] },
@@ -40,6 +44,8 @@ export class DependentService {
       await tx.insert(guardianships).values({ guardianId: guardian.userId, dependentId: id });
       await tx.insert(clinicMembers).values({ clinicId: input.clinicId, userId: id });
     });
+    // The guardian now acts for one more patient: their open sockets may carry its threads.
+    this.memberships.changed([guardian.userId]);
     return { id, displayName: input.displayName, dateOfBirth: input.dateOfBirth };
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { MembershipChanges } from './membership-changes.ts';
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import {
@@ -41,6 +42,7 @@ export class InvitationService {
       passwords: PasswordHasher;
       guard: AttemptGuard;
       publicUrl: () => string;
+      memberships: MembershipChanges;
     },
   ) {}
 
@@ -160,7 +162,9 @@ export class InvitationService {
         await guard.settle(attempt, undefined);
       }
     }
-    return db.transaction(async (tx) => {
+    const changed: string[] = [];
+    const accepted = await db.transaction(async (tx) => {
+      changed.length = 0; // a retried transaction starts over
       const [inv] = await tx
         .update(invitations)
         .set({ usedAt: new Date() })
@@ -202,6 +206,7 @@ export class InvitationService {
         });
       }
       await tx.insert(clinicMembers).values({ clinicId: inv.clinicId, userId }).onConflictDoNothing();
+      changed.push(userId);
       await tx.update(invitations).set({ usedBy: userId }).where(eq(invitations.id, inv.id));
       // A patient invited by their doctor starts in a treating relationship with that doctor.
       if (inv.role === 'patient' && inv.createdBy) {
@@ -219,6 +224,7 @@ export class InvitationService {
               createdBy: inv.createdBy,
             })
             .onConflictDoNothing();
+          changed.push(inv.createdBy);
         }
       }
       // The redeemer is who acted, signed in or not: the entry is theirs, and it commits with the account.
@@ -236,6 +242,8 @@ export class InvitationService {
       ]);
       return { userId, clinicId: inv.clinicId, role: inv.role, invitationId: inv.id };
     });
+    this.deps.memberships.changed(changed);
+    return accepted;
   }
 
   /** The invitation's policy facts, or 404: ids of other clinics look the same as unknown ones. */
