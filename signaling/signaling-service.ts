@@ -239,7 +239,12 @@ export function createSignalingService(deps: SignalingDeps) {
       if (revoked) return { ok: false, reason: revoked };
       if (held(claims) >= maxSockets) return { ok: false, reason: 'too_many_connections' };
       const handler = openHere(connection, claims);
-      return { ok: true, roomId: claims.room, handler, edgeDraining: drainingNotice(sessionFor.get(connection)!) };
+      return {
+        ok: true,
+        roomId: claims.room,
+        handler,
+        edgeDraining: drainingNotice(sessionFor.get(connection)!),
+      };
     },
   };
 }

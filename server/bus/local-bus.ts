@@ -5,6 +5,7 @@ export class LocalBus implements Bus {
   readonly #handlers = new Map<string, Set<BusHandler>>();
   readonly #owners = new Map<string, { nodeId: string; expiresAt: number }>();
   readonly #nodes = new Map<string, { state: string; expiresAt: number }>();
+  readonly #kept = new Map<string, { value: string; expiresAt: number }>();
   #closed = false;
 
   async publish(channel: string, message: unknown): Promise<void> {
@@ -72,6 +73,18 @@ export class LocalBus implements Bus {
     return live;
   }
 
+  async keepFirst(key: string, value: string, ttlMs: number): Promise<string> {
+    this.#assertOpen();
+    const current = this.#kept.get(key);
+    const kept = current && current.expiresAt > Date.now() ? current.value : value;
+    this.#kept.set(key, { value: kept, expiresAt: Date.now() + ttlMs });
+    return kept;
+  }
+
+  async forget(key: string): Promise<void> {
+    this.#kept.delete(key);
+  }
+
   async ping(): Promise<void> {
     this.#assertOpen();
   }
@@ -81,6 +94,7 @@ export class LocalBus implements Bus {
     this.#handlers.clear();
     this.#owners.clear();
     this.#nodes.clear();
+    this.#kept.clear();
   }
 
   #assertOpen() {

@@ -18,6 +18,9 @@ const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return r
 // Extend only if we still own it: a lease that expired and was taken elsewhere is lost, not stolen back.
 const RENEW_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
+// Get-or-set and extend in one step: two nodes asking at once must agree on the first value.
+const KEEP_FIRST = `local v = redis.call('get', KEYS[1]) if not v then v = ARGV[1] redis.call('set', KEYS[1], v, 'PX', ARGV[2]) else redis.call('pexpire', KEYS[1], ARGV[2]) end return v`;
+
 export class RedisBus implements Bus {
   readonly kind = 'redis' as const;
   readonly #handlers = new Map<string, Set<BusHandler>>();
@@ -151,6 +154,14 @@ export class RedisBus implements Bus {
     // A node that died without removing itself: its state expired, its name is swept here.
     if (gone.length) await this.pub.srem(`${this.prefix}nodes`, ...gone);
     return live;
+  }
+
+  async keepFirst(key: string, value: string, ttlMs: number): Promise<string> {
+    return String(await this.pub.eval(KEEP_FIRST, 1, `${this.prefix}kept:${key}`, value, ttlMs));
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.pub.del(`${this.prefix}kept:${key}`);
   }
 
   async ping(): Promise<void> {

@@ -20,6 +20,13 @@ export interface Bus {
   removeNode(nodeId: string): Promise<void>;
   /** Every node announced and not expired, with the state it announced last. */
   liveNodes(): Promise<Map<string, string>>;
+  /**
+   * The value under `key`, shared by every node; `value` is stored first if there is none. Either
+   * way it expires ttlMs from now unless asked for again (what outlives a node: a waiting patient's
+   * first knock).
+   */
+  keepFirst(key: string, value: string, ttlMs: number): Promise<string>;
+  forget(key: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
