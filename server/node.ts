@@ -390,6 +390,7 @@ export class CareCallNode {
       cluster: this.cluster,
       logger: this.logger,
       maxPerUser: this.config.auth.userSocketMaxPerUser,
+      lease: this.config.cluster,
       recheckMs: opts.userSocketRecheckMs ?? this.config.auth.userSocketRecheckSeconds * 1000,
     });
     this.userSockets = service;

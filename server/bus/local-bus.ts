@@ -6,6 +6,7 @@ export class LocalBus implements Bus {
   readonly #owners = new Map<string, { nodeId: string; expiresAt: number }>();
   readonly #nodes = new Map<string, { state: string; expiresAt: number }>();
   readonly #kept = new Map<string, { value: string; expiresAt: number }>();
+  readonly #slots = new Map<string, Map<string, number>>();
   #closed = false;
 
   async publish(channel: string, message: unknown): Promise<void> {
@@ -85,6 +86,30 @@ export class LocalBus implements Bus {
     this.#kept.delete(key);
   }
 
+  async takeSlot(set: string, slot: string, max: number, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    const slots = this.#slots.get(set) ?? new Map<string, number>();
+    for (const [s, expiresAt] of slots) if (expiresAt <= Date.now()) slots.delete(s);
+    if (!slots.has(slot) && slots.size >= max) return false;
+    slots.set(slot, Date.now() + ttlMs);
+    this.#slots.set(set, slots);
+    return true;
+  }
+
+  async renewSlots(slots: readonly { set: string; slot: string }[], ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    for (const { set, slot } of slots) {
+      const held = this.#slots.get(set);
+      if (held?.has(slot)) held.set(slot, Date.now() + ttlMs);
+    }
+  }
+
+  async releaseSlot(set: string, slot: string): Promise<void> {
+    const held = this.#slots.get(set);
+    held?.delete(slot);
+    if (held?.size === 0) this.#slots.delete(set);
+  }
+
   async ping(): Promise<void> {
     this.#assertOpen();
   }
@@ -95,6 +120,7 @@ export class LocalBus implements Bus {
     this.#owners.clear();
     this.#nodes.clear();
     this.#kept.clear();
+    this.#slots.clear();
   }
 
   #assertOpen() {

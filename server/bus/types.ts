@@ -27,6 +27,14 @@ export interface Bus {
    */
   keepFirst(key: string, value: string, ttlMs: number): Promise<string>;
   forget(key: string): Promise<void>;
+  /**
+   * Takes `slot` in the bounded set `set`, shared by every node, unless `max` live slots are held
+   * there already (false then). A slot lives ttlMs unless renewed: a dead node's slots run out.
+   */
+  takeSlot(set: string, slot: string, max: number, ttlMs: number): Promise<boolean>;
+  /** Extends slots this node still holds. */
+  renewSlots(slots: readonly { set: string; slot: string }[], ttlMs: number): Promise<void>;
+  releaseSlot(set: string, slot: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
