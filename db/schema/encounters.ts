@@ -36,6 +36,7 @@ export const encounters = pgTable(
       .notNull()
       .references(() => users.id),
     version: integer('version').notNull(),
+    /** The version this one amends (a foreign key to encounters.id, added in migration 0018's SQL). */
     previousId: text('previous_id'),
     status: text('status', { enum: ENCOUNTER_STATUSES }).notNull(),
     /** The draft's autosave counter (its ETag); frozen once finalised. */
