@@ -56,10 +56,7 @@ export const encounters = pgTable(
       'encounters_version_chain',
       sql`(${t.version} = 1) = (${t.previousId} is null) and (${t.version} = 1 or ${t.status} = 'finalised')`,
     ),
-    check(
-      'encounters_finalised_at',
-      sql`(${t.status} = 'finalised') = (${t.finalisedAt} is not null)`,
-    ),
+    check('encounters_finalised_at', sql`(${t.status} = 'finalised') = (${t.finalisedAt} is not null)`),
   ],
 );
 

@@ -54,7 +54,10 @@ export type CommittedVersion = {
 export async function commitVersion(ctx: RecordsContext, plan: VersionPlan): Promise<CommittedVersion> {
   const { audit } = ctx.deps;
   const finalisedAt = plan.summary.signedAt;
-  const event = (action: 'encounter.finalised' | 'encounter.amended' | 'record.document.created', id: string) =>
+  const event = (
+    action: 'encounter.finalised' | 'encounter.amended' | 'record.document.created',
+    id: string,
+  ) =>
     audit.entry({
       action,
       outcome: 'allowed',
@@ -66,7 +69,11 @@ export async function commitVersion(ctx: RecordsContext, plan: VersionPlan): Pro
   return ctx.deps.db.transaction(async (tx) => {
     await ctx.step('encounter');
     if (!(await plan.writeEncounter(tx)))
-      throw new ProblemError(409, PROBLEM.conflict, 'the encounter changed meanwhile: reload it and finalise again');
+      throw new ProblemError(
+        409,
+        PROBLEM.conflict,
+        'the encounter changed meanwhile: reload it and finalise again',
+      );
 
     await ctx.step('conditions');
     const conditionRows = await Promise.all(

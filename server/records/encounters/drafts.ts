@@ -96,7 +96,10 @@ export class EncounterDrafts {
               updatedAt: now,
             })
             .returning();
-          await this.ctx.deps.audit.appendWithin(tx, [entry, saved(row!)].filter((e) => !!e));
+          await this.ctx.deps.audit.appendWithin(
+            tx,
+            [entry, saved(row!)].filter((e) => !!e),
+          );
           return row!;
         });
         return { view: await this.#view(row, content), created: true };
@@ -131,7 +134,11 @@ export class EncounterDrafts {
           ),
         )
         .returning();
-      if (row) await this.ctx.deps.audit.appendWithin(tx, [entry, saved(row)].filter((e) => !!e));
+      if (row)
+        await this.ctx.deps.audit.appendWithin(
+          tx,
+          [entry, saved(row)].filter((e) => !!e),
+        );
       return row;
     });
     if (!row) return { view: await this.#retryOrConflict(appointmentId, content, entry), created: false };
@@ -149,7 +156,9 @@ export class EncounterDrafts {
     if (row.status === 'finalised') throw finalised();
     const stored = await this.ctx.content.open(row.patientId, row.id, row.sealedContent);
     if (contentKey(stored) !== contentKey(content))
-      throw stale(`the draft changed meanwhile (now ${etagOf(row.revision)}): reload it and apply your change`);
+      throw stale(
+        `the draft changed meanwhile (now ${etagOf(row.revision)}): reload it and apply your change`,
+      );
     if (decision) await this.ctx.deps.audit.append(decision);
     return this.#view(row, stored);
   }

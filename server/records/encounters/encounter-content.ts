@@ -144,7 +144,9 @@ export function followUpText(f: EncounterContent['followUp']): string | undefine
   const m = f.interval ? INTERVAL.exec(f.interval) : null;
   const when = m ? `In ${m[1]} ${UNIT[m[2] as keyof typeof UNIT]}${m[1] === '1' ? '' : 's'}` : undefined;
   const date = f.date
-    ? new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(new Date(`${f.date}T00:00:00Z`))
+    ? new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(
+        new Date(`${f.date}T00:00:00Z`),
+      )
     : undefined;
   if (when && date) parts.push(`${when} (around ${date}).`);
   else if (when) parts.push(`${when}.`);

@@ -99,7 +99,11 @@ export class EncounterFinaliser {
     const latest = versions.at(-1);
     if (!latest) throw noSuchEncounter();
     if (latest.status !== 'finalised')
-      throw new ProblemError(409, PROBLEM.conflict, 'the encounter is not finalised yet: edit its draft instead');
+      throw new ProblemError(
+        409,
+        PROBLEM.conflict,
+        'the encounter is not finalised yet: edit its draft instead',
+      );
     if (input.amends !== undefined && input.amends !== latest.id)
       throw new ProblemError(409, PROBLEM.conflict, 'the encounter was amended meanwhile: reload it first');
     const content = await resolveContent(this.ctx.deps.db, input.content);
@@ -111,7 +115,10 @@ export class EncounterFinaliser {
       this.ctx.content.seal(appointment.patientId, id, content),
       this.ctx.content.sealReason(appointment.patientId, id, input.reason),
     ]);
-    const summary = await this.#summary(appointment, content, actor.userId, { version, reason: input.reason });
+    const summary = await this.#summary(appointment, content, actor.userId, {
+      version,
+      reason: input.reason,
+    });
     return this.#commit(summary, {
       actor,
       encounterId: id,
@@ -186,7 +193,10 @@ export class EncounterFinaliser {
 
 function requireDiagnosis(content: EncounterContent): void {
   if (content.diagnoses.length === 0)
-    throw new ProblemError(422, PROBLEM.encounterIncomplete, 'an encounter is finalised with at least one diagnosis', [
-      { field: 'diagnoses', message: 'at least one diagnosis' },
-    ]);
+    throw new ProblemError(
+      422,
+      PROBLEM.encounterIncomplete,
+      'an encounter is finalised with at least one diagnosis',
+      [{ field: 'diagnoses', message: 'at least one diagnosis' }],
+    );
 }

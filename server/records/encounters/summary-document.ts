@@ -20,7 +20,10 @@ const documentRecordId = (documentId: string) => `document:${documentId}`;
 
 /** Who and where, as the summary prints them (read once, before the PDF is made). */
 export async function summaryParties(db: Db, appointment: AppointmentRow, authorId: string) {
-  const [clinic] = await db.select({ name: clinics.name }).from(clinics).where(eq(clinics.id, appointment.clinicId));
+  const [clinic] = await db
+    .select({ name: clinics.name })
+    .from(clinics)
+    .where(eq(clinics.id, appointment.clinicId));
   const people = await db
     .select({ id: users.id, name: users.displayName, dateOfBirth: users.dateOfBirth })
     .from(users)
@@ -34,7 +37,10 @@ export async function summaryParties(db: Db, appointment: AppointmentRow, author
   return {
     clinic: { name: clinic?.name ?? 'Clinic' },
     doctor: { name: doctor?.name ?? 'Doctor' },
-    patient: { name: patient?.name ?? 'Patient', ...(patient?.dateOfBirth ? { dateOfBirth: patient.dateOfBirth } : {}) },
+    patient: {
+      name: patient?.name ?? 'Patient',
+      ...(patient?.dateOfBirth ? { dateOfBirth: patient.dateOfBirth } : {}),
+    },
     timeZone: schedule?.timeZone ?? 'UTC',
   };
 }
@@ -92,7 +98,12 @@ export async function signAndStoreSummary(
 ): Promise<StoredSummary> {
   await step('sign_pdf');
   const signing = await deps.signing();
-  const signed = await createSignedSummary(input, { ca: signing.ca, fonts: signing.fonts, clinicId, now: deps.now });
+  const signed = await createSignedSummary(input, {
+    ca: signing.ca,
+    fonts: signing.fonts,
+    clinicId,
+    now: deps.now,
+  });
   await step('store_pdf');
   const blobId = summaryBlobId(input.documentId);
   const encrypt = await deps.cipher.encryptStream(recordScope(patientId), documentRecordId(input.documentId));
@@ -121,7 +132,8 @@ export async function readSummary(
     source.on('error', (err) => decrypt.destroy(err));
     for await (const chunk of source.pipe(decrypt)) chunks.push(chunk as Buffer);
   } catch (err) {
-    if (err instanceof DecryptionError || (err as { code?: string }).code === 'blob_not_found') throw unreadable();
+    if (err instanceof DecryptionError || (err as { code?: string }).code === 'blob_not_found')
+      throw unreadable();
     throw err;
   }
   const pdf = Buffer.concat(chunks);
@@ -130,4 +142,8 @@ export async function readSummary(
 }
 
 const unreadable = () =>
-  new ProblemError(500, PROBLEM.fileUnreadable, 'the stored document failed its integrity check: nothing is served');
+  new ProblemError(
+    500,
+    PROBLEM.fileUnreadable,
+    'the stored document failed its integrity check: nothing is served',
+  );
