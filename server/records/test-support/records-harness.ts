@@ -77,14 +77,12 @@ export async function startRecordsHarness(engine: Engine) {
   await loadIcd10Codes(db);
 
   const seed = await seedClinic(db);
-  await db
-    .insert(careRelationships)
-    .values({
-      clinicId: seed.clinicId,
-      doctorId: seed.doctorId,
-      patientId: seed.patientId,
-      createdBy: seed.doctorId,
-    });
+  await db.insert(careRelationships).values({
+    clinicId: seed.clinicId,
+    doctorId: seed.doctorId,
+    patientId: seed.patientId,
+    createdBy: seed.doctorId,
+  });
   const other = await seedClinic(db);
   const user = async (role: UserRole, clinicId?: string) => {
     const id = randomUUID();
