@@ -11,3 +11,5 @@ export * from './icd10.ts';
 export * from './data-keys.ts';
 export * from './messaging.ts';
 export * from './files.ts';
+export * from './encounters.ts';
+export * from './webhooks.ts';
