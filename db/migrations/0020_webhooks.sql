@@ -16,6 +16,7 @@ CREATE TABLE "webhook_deliveries" (
 	"event" text NOT NULL,
 	"status" text DEFAULT 'pending' NOT NULL,
 	"attempts" integer DEFAULT 0 NOT NULL,
+	"retry_from" integer DEFAULT 0 NOT NULL,
 	"next_attempt_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	"lease_token" text,
 	"lease_until" timestamp (3) with time zone,

@@ -117,6 +117,8 @@ export const webhookDeliveries = pgTable(
     event: text('event', { enum: WEBHOOK_EVENTS }).notNull(),
     status: text('status', { enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
+    /** `attempts` when it was last resent: a resend starts a fresh budget of retries. */
+    retryFrom: integer('retry_from').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
     leaseToken: text('lease_token'),
     leaseUntil: ts('lease_until'),

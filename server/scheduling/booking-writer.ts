@@ -21,7 +21,7 @@ export type NewBooking = {
   events: (typeof appointmentEvents.$inferInsert)[];
   reminders: (typeof reminderJobs.$inferInsert)[];
   /** Webhook events announcing the booking, committed with it (only if the appointment is kept). */
-  outbox: OutboxRow[];
+  outbox?: OutboxRow[];
   /** The policy's allowed decision (if audited), appended to the audit log in the same transaction. */
   audit: AuditEntry | undefined;
 };
@@ -81,7 +81,7 @@ export class BookingWriter {
     );
     const reminders = batch.flatMap((b) => b.reminders);
     const jobs = reminders.length ? jsonRows(reminderJobs, reminders) : undefined;
-    const announcements = batch.flatMap((b) => b.outbox);
+    const announcements = batch.flatMap((b) => b.outbox ?? []);
     const announced = announcements.length ? jsonRows(webhookOutbox, announcements) : undefined;
     return this.db.transaction(async (tx) => {
       // One round trip, run by the server in the order sent: the doctors' locks, the inserts (the

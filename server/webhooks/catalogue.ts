@@ -25,7 +25,12 @@ export type OutboxPayload = { appointmentId: string } & Record<string, string | 
 export type OutboxRow = typeof webhookOutbox.$inferInsert;
 
 /** The outbox row announcing `event`, for a caller that inserts it in its own statement (batched writes). */
-export function outboxRow(clinicId: string, event: WebhookEvent, payload: OutboxPayload, at?: Date): OutboxRow {
+export function outboxRow(
+  clinicId: string,
+  event: WebhookEvent,
+  payload: OutboxPayload,
+  at?: Date,
+): OutboxRow {
   return { id: randomUUID(), clinicId, event, payload, ...(at ? { createdAt: at } : {}) };
 }
 
