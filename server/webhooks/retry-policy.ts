@@ -24,18 +24,22 @@ export function isRetryable(r: AttemptResult): boolean {
 
 export const succeeded = (r: AttemptResult) => r.kind === 'response' && r.status >= 200 && r.status < 300;
 
+/** The longest wait a Retry-After can ask for; beyond it the receiver is asking for too much. */
+export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
 /**
  * The verdict after attempt number `attempt` (1 for the first). Back-off doubles from the base up
  * to the cap, with jitter over its upper half so that endpoints that failed together do not all
- * come back at once; a Retry-After asking for longer is honoured (up to the cap).
+ * come back at once; a Retry-After asking for longer is honoured, beyond the cap too (up to
+ * MAX_RETRY_AFTER_MS).
  */
 export function verdict(r: AttemptResult, attempt: number, rules: RetryRules, random = Math.random): Verdict {
   if (succeeded(r)) return { outcome: 'succeeded' };
   if (!isRetryable(r) || attempt >= rules.maxAttempts) return { outcome: 'failed' };
   const ceiling = Math.min(rules.retryMaxMs, rules.retryBaseMs * 2 ** Math.min(attempt - 1, 40));
   const jittered = ceiling / 2 + random() * (ceiling / 2);
-  const asked = r.kind === 'response' ? (r.retryAfterMs ?? 0) : 0;
-  return { outcome: 'retry', delayMs: Math.round(Math.min(rules.retryMaxMs, Math.max(jittered, asked))) };
+  const asked = r.kind === 'response' ? Math.min(r.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS) : 0;
+  return { outcome: 'retry', delayMs: Math.round(Math.max(jittered, asked)) };
 }
 
 /** Retry-After as seconds or an HTTP date; undefined if absent or unreadable. */

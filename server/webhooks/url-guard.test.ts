@@ -126,7 +126,7 @@ describe('retry verdicts', () => {
     expect(verdict(status(500), 5, rules).outcome).toBe('failed');
   });
 
-  it('backs off exponentially with jitter in the upper half, capped, and honours a longer Retry-After', () => {
+  it('backs off exponentially with jitter in the upper half, capped, and honours a longer Retry-After (past the cap, up to a day)', () => {
     const delay = (attempt: number, random: number, r = status(500)) => {
       const v = verdict(r, attempt, rules, () => random);
       return v.outcome === 'retry' ? v.delayMs : -1;
@@ -137,7 +137,8 @@ describe('retry verdicts', () => {
     const capped = { ...rules, maxAttempts: 50 };
     expect(verdict(status(500), 30, capped, () => 1)).toEqual({ outcome: 'retry', delayMs: 60_000 });
     expect(delay(1, 0, status(429, 30_000))).toBe(30_000);
-    expect(delay(1, 0, status(503, 10 * 60_000))).toBe(60_000);
+    expect(delay(1, 0, status(503, 10 * 60_000))).toBe(10 * 60_000);
+    expect(delay(1, 0, status(503, 30 * 86_400_000))).toBe(86_400_000);
     expect(parseRetryAfter('120', 0)).toBe(120_000);
     expect(parseRetryAfter(new Date(90_000).toUTCString(), 30_000)).toBe(60_000);
     expect(parseRetryAfter('soon', 0)).toBeUndefined();

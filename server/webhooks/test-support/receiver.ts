@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 export type Received = { headers: IncomingHttpHeaders; body: string; at: number };
 
 /** What the receiver does with a request: answer with a status (and headers), or hang (a timeout). */
-export type Reply = { status: number; headers?: Record<string, string> } | 'hang';
+export type Reply = { status: number; headers?: Record<string, string>; delayMs?: number } | 'hang';
 
 /**
  * A real HTTP server on loopback that records every request and answers from a script, one reply
@@ -27,8 +27,12 @@ export async function startReceiver() {
         res.on('close', () => hanging.delete(end));
         return;
       }
-      res.writeHead(reply.status, { 'content-type': 'text/plain', ...(reply.headers ?? {}) });
-      res.end('ok');
+      const answer = () => {
+        res.writeHead(reply.status, { 'content-type': 'text/plain', ...(reply.headers ?? {}) });
+        res.end('ok');
+      };
+      if (reply.delayMs) setTimeout(answer, reply.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
