@@ -122,11 +122,15 @@ export async function startRecordsHarness(engine: Engine) {
     return { status: res.status, body: json, bytes, headers: res.headers, contentType: type };
   };
 
+  // After the seeded appointments (in one and three hours).
+  const firstSlot = Date.now() + 24 * 3_600_000;
+  let slotsTaken = 0;
   /** An appointment of the seeded doctor with the patient, in the given status (a fresh one each time). */
   const appointment = async (status: AppointmentStatus = 'in_call', patientId = seed.patientId) => {
     const [base] = await db.select().from(appointments).where(eq(appointments.id, seed.appointmentId));
     const id = randomUUID();
-    const startsAt = new Date(Date.now() - 3_600_000 + Math.floor(Math.random() * 1e9));
+    // Each its own half hour: random times clashed now and then with the doctor's no-overlap constraint.
+    const startsAt = new Date(firstSlot + slotsTaken++ * 1_800_000);
     await db.insert(appointments).values({
       ...base!,
       id,
