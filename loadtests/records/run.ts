@@ -4,7 +4,8 @@
 // conditions, document, appointment completed, outbox events, audit entries). Closed loop at
 // several concurrencies (a fixed number in flight). Target: >= 50 finalisations/s. Prints JSON and
 // a table. Usage: npm run loadtest:records
-// Env: FINALISATIONS (300 per concurrency), WARMUP (20), CONCURRENCIES (1,4,8), TEST_PG_ADMIN_URL.
+// Env: FINALISATIONS (300 per concurrency), WARMUP (20), CONCURRENCIES (1,4,8,16), POOL (16 connections),
+// TEST_PG_ADMIN_URL.
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/rows.ts';
@@ -16,10 +17,11 @@ import { latencySummary } from '../stats.ts';
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const FINALISATIONS = env('FINALISATIONS', 300);
 const WARMUP = env('WARMUP', 20);
-const CONCURRENCIES = (process.env.CONCURRENCIES ?? '1,4,8').split(',').map(Number);
+const CONCURRENCIES = (process.env.CONCURRENCIES ?? '1,4,8,16').split(',').map(Number);
+const POOL = env('POOL', 16);
 const TARGET_PER_SECOND = 50;
 
-const h = await startRecordsHarness('postgres');
+const h = await startRecordsHarness('postgres', { maxConnections: POOL });
 try {
   const doctor: Actor = {
     userId: h.seed.doctorId,
@@ -106,6 +108,7 @@ try {
     at: new Date().toISOString(),
     node: process.version,
     database: 'postgres',
+    pool: POOL,
     finalisationsPerRound: FINALISATIONS,
     warmup: WARMUP,
     rounds,

@@ -39,10 +39,11 @@ async function testSigning(): Promise<SummarySigning & { caPem: string }> {
  * The real services and app (policy, audit, encryption, blob store, PDF signing) on a fresh
  * database of either engine, with a seeded clinic (chat-fixture's seedClinic), ICD-10 codes
  * loaded, a care relationship between the clinic's doctor and patient, and another clinic. `fail`
- * makes a finalisation step throw: the seam the all-or-nothing tests use.
+ * makes a finalisation step throw: the seam the all-or-nothing tests use. `maxConnections` sizes
+ * the PostgreSQL pool (4 by default; the records benchmark runs more in flight).
  */
-export async function startRecordsHarness(engine: Engine) {
-  const t = await openTestEngine(engine);
+export async function startRecordsHarness(engine: Engine, opts: { maxConnections?: number } = {}) {
+  const t = await openTestEngine(engine, opts);
   const db = t.handle.db;
   const blobDir = await mkdtemp(join(tmpdir(), 'carecall-records-'));
   const signing = await testSigning();
