@@ -11,3 +11,4 @@ export * from './icd10.ts';
 export * from './data-keys.ts';
 export * from './messaging.ts';
 export * from './files.ts';
+export * from './widget.ts';
