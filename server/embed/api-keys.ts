@@ -92,7 +92,11 @@ export class ApiKeys {
   /** The Authorization header's key, checked: 401 unless it is a live key of ours with `scope`'s permission. */
   async authenticate(header: string | undefined, scope: ApiKeyScope): Promise<ApiKeyPrincipal> {
     if (!header)
-      throw new ProblemError(401, PROBLEM.apiKeyInvalid, 'send the clinic API key: Authorization: Bearer cck_…');
+      throw new ProblemError(
+        401,
+        PROBLEM.apiKeyInvalid,
+        'send the clinic API key: Authorization: Bearer cck_…',
+      );
     const match = KEY_FORMAT.exec(/^Bearer (\S+)$/.exec(header)?.[1] ?? '');
     if (!match) throw new ProblemError(401, PROBLEM.apiKeyInvalid, 'not a CareCall clinic API key');
     const [, prefix, secret] = match as unknown as [string, string, string];

@@ -46,6 +46,11 @@ export function createEmbed(opts: {
       opts.rateLimit?.perMinute ?? SESSIONS_PER_MINUTE,
       opts.rateLimit?.burst ?? SESSION_BURST,
     ),
-    administration: new WidgetAdministration({ policy: identity.policy, audit: identity.audit, apiKeys, settings }),
+    administration: new WidgetAdministration({
+      policy: identity.policy,
+      audit: identity.audit,
+      apiKeys,
+      settings,
+    }),
   };
 }

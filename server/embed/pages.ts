@@ -77,7 +77,12 @@ export function embedPageRoutes(embed: Embed) {
       if (!host || !settings.allowedOrigins.includes(host)) return refuse('origin', 403);
       return answer(
         c,
-        { session: field('session'), hostOrigin: host, accentColor: settings.accentColor, logoText: settings.logoText },
+        {
+          session: field('session'),
+          hostOrigin: host,
+          accentColor: settings.accentColor,
+          logoText: settings.logoText,
+        },
         200,
         settings.allowedOrigins,
       );

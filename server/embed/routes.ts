@@ -57,7 +57,11 @@ export function widgetApiRoutes(embed: Embed) {
       const claims = await embed.tokens.verify(token);
       const origin = c.req.header('origin');
       if (origin && !isOwnOrigin(c, origin, embed.publicUrl()))
-        throw new ProblemError(403, PROBLEM.originNotAllowed, 'the widget session is exchanged by the CareCall frame only');
+        throw new ProblemError(
+          403,
+          PROBLEM.originNotAllowed,
+          'the widget session is exchanged by the CareCall frame only',
+        );
       c.header('cache-control', 'no-store');
       return c.json(await embed.sessions.join(claims), 201);
     })

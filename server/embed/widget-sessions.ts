@@ -5,7 +5,11 @@ import { ProblemError } from '../api/errors.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 import type { AuditEntry, AuditEvent, AuditLog } from '../audit/audit-log.ts';
 import type { ConsultationService } from '../consultations/consultation-service.ts';
-import { JOIN_CLOSES_AFTER_MS, JOIN_OPENS_BEFORE_MS, JOINABLE_STATUSES } from '../consultations/join-window.ts';
+import {
+  JOIN_CLOSES_AFTER_MS,
+  JOIN_OPENS_BEFORE_MS,
+  JOINABLE_STATUSES,
+} from '../consultations/join-window.ts';
 import { hmacHex } from '../identity/secrets.ts';
 import { loadPatientFacts } from '../policy/patient-facts.ts';
 import type { Actor } from '../policy/types.ts';
@@ -69,7 +73,10 @@ export class WidgetSessions {
       .where(eq(appointments.id, appointmentId));
     // Another clinic's appointment looks exactly like an unknown one.
     if (!appointment || appointment.clinicId !== key.clinicId) {
-      await this.#refuse(key, 'appointment_not_in_clinic', { resourceType: 'appointment', resourceId: appointmentId });
+      await this.#refuse(key, 'appointment_not_in_clinic', {
+        resourceType: 'appointment',
+        resourceId: appointmentId,
+      });
       throw new ProblemError(404, PROBLEM.notFound, 'no such appointment');
     }
     const patientId = appointment.patientId;
@@ -80,8 +87,15 @@ export class WidgetSessions {
         .onConflictDoNothing()
         .returning({ patientId: widgetPatientLinks.patientId });
       if (!inserted.length && !(await this.#linked(tx, key.clinicId, externalIdHash, patientId))) return true;
-      const event = { resourceType: 'appointment', resourceId: appointmentId, patientId, clinicId: key.clinicId };
-      const entries: AuditEntry[] = [this.#entry({ action: 'widget.session_created', outcome: 'allowed', ...event })];
+      const event = {
+        resourceType: 'appointment',
+        resourceId: appointmentId,
+        patientId,
+        clinicId: key.clinicId,
+      };
+      const entries: AuditEntry[] = [
+        this.#entry({ action: 'widget.session_created', outcome: 'allowed', ...event }),
+      ];
       if (inserted.length)
         entries.unshift(this.#entry({ action: 'widget.patient_linked', outcome: 'allowed', ...event }));
       await this.deps.audit.appendWithin(tx, entries);
@@ -116,7 +130,10 @@ export class WidgetSessions {
       .select({ patientId: widgetPatientLinks.patientId })
       .from(widgetPatientLinks)
       .where(
-        and(eq(widgetPatientLinks.clinicId, key.clinicId), eq(widgetPatientLinks.externalIdHash, externalIdHash)),
+        and(
+          eq(widgetPatientLinks.clinicId, key.clinicId),
+          eq(widgetPatientLinks.externalIdHash, externalIdHash),
+        ),
       );
     if (!link) {
       await this.#refuse(key, 'external_patient_unknown', { resourceType: 'patient' });
@@ -143,13 +160,22 @@ export class WidgetSessions {
    */
   async join(claims: WidgetClaims): Promise<WidgetJoin> {
     if (!(await this.deps.apiKeys.isLive(claims.keyId)))
-      throw new ProblemError(401, PROBLEM.widgetTokenInvalid, 'the API key behind this widget session was revoked');
+      throw new ProblemError(
+        401,
+        PROBLEM.widgetTokenInvalid,
+        'the API key behind this widget session was revoked',
+      );
     const [patient] = await this.deps.db
       .select({ role: users.role, disabledAt: users.disabledAt })
       .from(users)
       .where(eq(users.id, claims.patientId));
     const facts = await loadPatientFacts(this.deps.db, claims.patientId);
-    if (!patient || patient.role !== 'patient' || patient.disabledAt || !facts?.clinicIds.includes(claims.clinicId))
+    if (
+      !patient ||
+      patient.role !== 'patient' ||
+      patient.disabledAt ||
+      !facts?.clinicIds.includes(claims.clinicId)
+    )
       throw new ProblemError(403, PROBLEM.forbidden, 'this widget session cannot join a consultation');
     const appointmentId = claims.appointmentId ?? (await this.#openAppointment(claims));
     const actor: Actor = {
@@ -181,7 +207,8 @@ export class WidgetSessions {
       )
       .orderBy(asc(appointments.startsAt))
       .limit(1);
-    if (!open) throw new ProblemError(409, PROBLEM.notJoinable, 'no consultation of this patient is open now');
+    if (!open)
+      throw new ProblemError(409, PROBLEM.notJoinable, 'no consultation of this patient is open now');
     return open.id;
   }
 
@@ -190,6 +217,12 @@ export class WidgetSessions {
   }
 
   #refuse(key: ApiKeyPrincipal, reason: string, e: Partial<AuditEvent> & { resourceType: string }) {
-    return this.deps.audit.record({ action: 'widget.session_refused', outcome: 'denied', clinicId: key.clinicId, reason, ...e });
+    return this.deps.audit.record({
+      action: 'widget.session_refused',
+      outcome: 'denied',
+      clinicId: key.clinicId,
+      reason,
+      ...e,
+    });
   }
 }

@@ -39,10 +39,16 @@ export class WidgetTokens {
     private readonly ttlSeconds = WIDGET_TOKEN_TTL_SECONDS,
   ) {}
 
-  async mint(c: Omit<WidgetClaims, 'sessionId' | 'expiresAt'>): Promise<{ token: string; claims: WidgetClaims }> {
+  async mint(
+    c: Omit<WidgetClaims, 'sessionId' | 'expiresAt'>,
+  ): Promise<{ token: string; claims: WidgetClaims }> {
     const iat = Math.floor(this.now().getTime() / 1000);
     const sessionId = randomUUID();
-    const token = await new SignJWT({ cid: c.clinicId, kid: c.keyId, ...(c.appointmentId ? { apt: c.appointmentId } : {}) })
+    const token = await new SignJWT({
+      cid: c.clinicId,
+      kid: c.keyId,
+      ...(c.appointmentId ? { apt: c.appointmentId } : {}),
+    })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(c.patientId)
       .setIssuer(ISSUER)
@@ -72,7 +78,8 @@ export class WidgetTokens {
       throw new ProblemError(401, PROBLEM.widgetTokenInvalid, 'the widget session token is not valid');
     }
     const p = claimsSchema.safeParse(payload);
-    if (!p.success) throw new ProblemError(401, PROBLEM.widgetTokenInvalid, 'the widget session token is not valid');
+    if (!p.success)
+      throw new ProblemError(401, PROBLEM.widgetTokenInvalid, 'the widget session token is not valid');
     return {
       patientId: p.data.sub,
       clinicId: p.data.cid,

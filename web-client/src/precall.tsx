@@ -76,7 +76,12 @@ export function joinHref(
 }
 
 /** What the patient picked here, handed to the room when they join without leaving the page (the widget). */
-export type PrecallChoice = { cameraId?: string; microphoneId?: string; speakerId?: string; background: BackgroundMode };
+export type PrecallChoice = {
+  cameraId?: string;
+  microphoneId?: string;
+  speakerId?: string;
+  background: BackgroundMode;
+};
 
 type PrecallProps = {
   token: string | null;

@@ -22,7 +22,8 @@ async function exchange(session: string): Promise<Joined> {
     credentials: 'omit',
   });
   const body = (await res.json().catch(() => ({}))) as { joinToken?: string; code?: string; detail?: string };
-  if (!res.ok || !body.joinToken) throw Object.assign(new Error(body.detail ?? `HTTP ${res.status}`), { code: body.code ?? 'http_error' });
+  if (!res.ok || !body.joinToken)
+    throw Object.assign(new Error(body.detail ?? `HTTP ${res.status}`), { code: body.code ?? 'http_error' });
   return { joinToken: body.joinToken };
 }
 

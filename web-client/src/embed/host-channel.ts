@@ -25,7 +25,8 @@ export class HostChannel {
     self.addEventListener('message', (e: MessageEvent) => {
       if (e.origin !== this.hostOrigin || e.source !== this.parent) return;
       const m = e.data as Partial<HostToFrame> | null;
-      if (m?.source !== WIDGET_MESSAGE_SOURCE || m.kind !== 'command' || !COMMANDS.has(String(m.command))) return;
+      if (m?.source !== WIDGET_MESSAGE_SOURCE || m.kind !== 'command' || !COMMANDS.has(String(m.command)))
+        return;
       for (const l of this.#listeners) l(m.command!);
     });
   }

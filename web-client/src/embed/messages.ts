@@ -20,7 +20,12 @@ export type WidgetEventData = {
 };
 
 export type FrameToHost = {
-  [E in WidgetEventName]: { source: typeof WIDGET_MESSAGE_SOURCE; kind: 'event'; event: E; data: WidgetEventData[E] };
+  [E in WidgetEventName]: {
+    source: typeof WIDGET_MESSAGE_SOURCE;
+    kind: 'event';
+    event: E;
+    data: WidgetEventData[E];
+  };
 }[WidgetEventName];
 
 export type HostCommand = 'join' | 'leave';

@@ -197,7 +197,8 @@ export const en = {
   'embed.failed': 'The consultation cannot start: {error}',
   'embed.refused.title': 'This consultation cannot open here',
   'embed.refused.origin': "This site may not embed this clinic's consultation.",
-  'embed.refused.expired': 'This consultation link has expired. Reload the page you came from to start again.',
+  'embed.refused.expired':
+    'This consultation link has expired. Reload the page you came from to start again.',
   'embed.refused.invalid': 'This consultation link is not valid.',
   'embed.refused.no_session': "Open the consultation from your clinic's website.",
 } as const;
