@@ -128,6 +128,8 @@ it('embedded on an allowed site: pre-call check, waiting room, admitted by the d
   const frame = await widgetFrame(page);
   await frame.waitForSelector('#checks li[data-check="signaling"][data-state="ok"]', { timeout: 15_000 });
   expect(await frame.$eval('#embed-brand', (e) => e.textContent)).toBe('Clinic A video consultation');
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, 'widget-precall.png') });
   await page.evaluate('window.CareCall.frames[0].join()');
   await waitForEvent(page, 'joined');
   await frame.waitForFunction("window.carecall.status === 'waiting'", { timeout: 15_000 });
@@ -144,7 +146,6 @@ it('embedded on an allowed site: pre-call check, waiting room, admitted by the d
     { timeout: 20_000 },
   );
   expect((await pageStats(doctor)).video.length).toBeGreaterThan(0);
-  mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, 'widget-in-host-page.png') });
 
   await page.evaluate('window.CareCall.frames[0].leave()');
