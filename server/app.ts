@@ -22,7 +22,7 @@ import { devOutboxRoutes } from './demo/dev-outbox-routes.ts';
 import { assignRequestId, requestContext, type ApiEnv } from './api/middleware.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { messagingRoutes } from './messaging/routes.ts';
-import { patientRoutes } from './records/routes.ts';
+import { patientRoutes, recordRoutes, verifyRoutes } from './records/routes.ts';
 import { schedulingRoutes } from './scheduling/routes.ts';
 import { iceServerRoutes } from './media/ice-server-routes.ts';
 import type { TurnConfig } from './media/turn-credentials.ts';
@@ -51,17 +51,22 @@ export type AppOptions = HealthDeps & {
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
 function createApi(services: Services, logger: Logger, trustedProxies?: BlockList) {
-  const { identity, scheduling, consultations, records, messaging, publicUrl } = services;
-  return new Hono<ApiEnv>()
-    .use(requestContext(logger, trustedProxies))
-    .route('/', identityRoutes(identity))
-    .route('/patients', patientRoutes(identity, records))
-    .route('/audit', auditRoutes(identity))
-    .route('/', schedulingRoutes(identity, scheduling, publicUrl))
-    .route('/appointments', consultationRoutes(identity, consultations))
-    .route('/conversations', messagingRoutes(identity, messaging))
-    .route('/clinics', embedAdminRoutes(identity, services.embed))
-    .route('/widget', widgetApiRoutes(services.embed));
+  const { identity, scheduling, consultations, records, clinicalRecords, messaging, publicUrl } = services;
+  return (
+    new Hono<ApiEnv>()
+      .use(requestContext(logger, trustedProxies))
+      .route('/', identityRoutes(identity))
+      .route('/patients', patientRoutes(identity, records, clinicalRecords))
+      // Public (no sign-in), so mounted before the authenticated /records routes.
+      .route('/records/verify', verifyRoutes(clinicalRecords))
+      .route('/records', recordRoutes(identity, clinicalRecords))
+      .route('/audit', auditRoutes(identity))
+      .route('/', schedulingRoutes(identity, scheduling, publicUrl))
+      .route('/appointments', consultationRoutes(identity, consultations))
+      .route('/conversations', messagingRoutes(identity, messaging))
+      .route('/clinics', embedAdminRoutes(identity, services.embed))
+      .route('/widget', widgetApiRoutes(services.embed))
+  );
 }
 
 /** Mounts the routes over services built elsewhere (createServices); builds no service itself. */

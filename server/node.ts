@@ -287,7 +287,11 @@ export class CareCallNode {
       checks: {
         database: () => this.db.ping(),
         bus: () => this.bus.ping(),
-        cluster: () => this.heartbeat.check(),
+        // Draining: a load balancer sends nobody here any more (moving clients land on live nodes).
+        cluster: async () => {
+          if (this.#draining) throw new Error('draining');
+          await this.heartbeat.check();
+        },
         sfu: async () => {
           const { alive, total } = this.pool.health();
           if (alive === 0 || alive < total) throw new Error('workers down');
@@ -392,6 +396,7 @@ export class CareCallNode {
       cluster: this.cluster,
       logger: this.logger,
       maxPerUser: this.config.auth.userSocketMaxPerUser,
+      lease: this.config.cluster,
       recheckMs: opts.userSocketRecheckMs ?? this.config.auth.userSocketRecheckSeconds * 1000,
     });
     this.userSockets = service;

@@ -23,6 +23,10 @@ import { Thumbnailer } from './files/thumbnails.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { LocalDiskBlobStore } from './storage/local-disk-blob-store.ts';
 import { PatientRecords } from './records/patient-repository.ts';
+import { ClinicalRecords, once } from './records/encounters/clinical-records.ts';
+import type { FinaliseStep, SummarySigning } from './records/encounters/deps.ts';
+import { loadPdfFonts } from './records/pdf/fonts.ts';
+import { DeploymentCa } from './records/signing/ca.ts';
 import { createScheduling } from './scheduling/create-scheduling.ts';
 import { createEmbed } from './embed/create-embed.ts';
 
@@ -48,6 +52,10 @@ export type ServiceOverrides = {
   blobs?: BlobStore;
   /** Booking phase timings (the booking load test). */
   observeBooking?: (phase: string, ms: number) => void;
+  /** The CA and fonts summaries are signed with, instead of loading them from RECORDS_* configuration. */
+  summarySigning?: () => Promise<SummarySigning>;
+  /** Called before each step of a finalisation (the all-or-nothing tests fail it there). */
+  beforeFinaliseStep?: (step: FinaliseStep) => void | Promise<void>;
 };
 
 export type Services = Awaited<ReturnType<typeof createServices>>;
@@ -115,6 +123,25 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     logError: (err) => logger.error({ err: { message: (err as Error)?.message } }, 'file upload failed'),
   });
 
+  const clinicalRecords = new ClinicalRecords({
+    db,
+    policy: identity.policy,
+    audit: identity.audit,
+    sealer: encryption.messages,
+    cipher: encryption.files,
+    blobs,
+    signing:
+      overrides.summarySigning ??
+      once(async () => ({
+        ca: await DeploymentCa.load(config.records, { env: config.env, log: logger }),
+        fonts: loadPdfFonts(config.records.pdfFontDir),
+      })),
+    publicUrl,
+    now: () => new Date(),
+    onStatusChange: (appointmentId, to) => onStatusChange?.(appointmentId, to),
+    ...(overrides.beforeFinaliseStep ? { beforeStep: overrides.beforeFinaliseStep } : {}),
+  });
+
   const joinKeys: JoinTokenKeys = loadJoinTokenKeys(config.joinToken.privateKeyPem);
   const issuer = new JoinTokenIssuer(joinKeys, config.joinToken.ttlSeconds);
   const verifyJoinToken: JoinTokenVerifier = createJoinTokenVerifier(joinKeys.publicKey);
@@ -168,6 +195,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     identity,
     encryption,
     records,
+    clinicalRecords,
     messaging,
     blobs,
     files,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createUserSocketService, type UserSocketService } from '../signaling/user-socket-service.ts';
 import type { ClusterBus } from './cluster/cluster-bus.ts';
+import { ClusterUserSocketSlots } from './cluster/user-socket-slots.ts';
 import { userSocketAuth } from './identity/user-socket-auth.ts';
 import { UserChatService } from './messaging/user-chat.ts';
 import type { Services } from './services.ts';
@@ -13,6 +14,8 @@ type Deps = {
   logger: Logger;
   maxPerUser: number;
   recheckMs: number;
+  /** How long a dead node's sockets still count against their accounts, and how often live ones renew. */
+  lease: { leaseMs: number; heartbeatMs: number };
 };
 
 /**
@@ -25,6 +28,13 @@ export async function startUserSockets(
   d: Deps,
 ): Promise<{ service: UserSocketService; stop: () => Promise<void> }> {
   const { identity, logger, cluster } = d;
+  const slots = new ClusterUserSocketSlots(cluster.transport, {
+    maxPerUser: d.maxPerUser,
+    leaseMs: d.lease.leaseMs,
+    renewMs: d.lease.heartbeatMs,
+    logger,
+  });
+  slots.start();
   const { auth, actorOf } = userSocketAuth({
     db: d.db,
     tokens: identity.tokens,
@@ -40,6 +50,7 @@ export async function startUserSockets(
     }),
     logger,
     maxPerUser: d.maxPerUser,
+    slots,
   });
   const stopEnded = await cluster.subscribe('session-ended', (ended) => service.end(ended));
   const offRevoked = identity.sessions.onRevoked((sessionId) => {
@@ -63,6 +74,7 @@ export async function startUserSockets(
       clearInterval(recheck);
       offRevoked();
       await stopEnded();
+      await slots.stop();
     },
   };
 }

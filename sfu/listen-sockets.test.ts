@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Room } from './room.ts';
 import { defaultUdpBufferBytes, udpSocketStats } from './udp-socket-stats.ts';
@@ -8,17 +9,33 @@ import { WorkerPool } from './worker-pool.ts';
 const udpPort = (t: { iceCandidates: { protocol: string; port: number }[] }) =>
   t.iceCandidates.find((c) => c.protocol === 'udp')!.port;
 
-/** A run of `count` consecutive UDP ports that are free right now (the OS picks the first). */
-async function freeUdpRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+/** Whether a port can be bound right now, for UDP and TCP (a WebRtcServer listens on both). */
+async function bindable(port: number): Promise<boolean> {
+  const udp = await new Promise<boolean>((resolve) => {
     const probe = createSocket('udp4');
-    const base = await new Promise<number>((r) => probe.bind(0, '127.0.0.1', () => r(probe.address().port)));
-    probe.close();
-    if (base + count >= 65535) continue;
-    const taken = udpSocketStats();
-    if (Array.from({ length: count }, (_, i) => base + i).every((p) => !taken.has(p))) return base;
+    probe.once('error', () => resolve(false));
+    probe.bind(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  if (!udp) return false;
+  return new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A run of `count` consecutive ports free for UDP and TCP right now, below the kernel's ephemeral
+ * range (32768 and up here): there, any outgoing connection of another process (a database client,
+ * a browser) may take one as its local port between this check and the workers' bind.
+ */
+async function freeMediaPortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    if ((await Promise.all(ports.map(bindable))).every(Boolean)) return base;
   }
-  throw new Error('no free UDP port range');
+  throw new Error('no free port range');
 }
 
 describe('several listen sockets per worker', () => {
@@ -75,7 +92,7 @@ describe('several listen sockets per worker', () => {
 
 describe('fixed media ports with several sockets per worker', () => {
   it('puts socket j of worker i on basePort + j * workers + i, so one socket per worker keeps basePort + i', async () => {
-    const base = await freeUdpRange(6);
+    const base = await freeMediaPortRange(6);
     const pool = await WorkerPool.create({
       numWorkers: 2,
       listenIp: '127.0.0.1',

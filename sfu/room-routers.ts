@@ -19,7 +19,8 @@ export type RouterSlot = {
   readonly sfuWorker: SfuWorker;
   /** Resolves once the router exists; peers placed here await it before their first transport. */
   readonly router: Promise<types.Router>;
-  readonly primary: boolean;
+  /** The home router: stays open without peers. The next one takes over when its worker dies. */
+  primary: boolean;
   peers: number;
   /** Producers of other routers made available here (pipeToRouter), by producer id. */
   readonly piped: Map<string, Promise<void>>;
@@ -136,13 +137,16 @@ export class RoomRouters {
   }
 
   /**
-   * A router other than the first is gone with its worker: the slot is dropped (its pipes died with
-   * it) and its peers are no longer placed anywhere. Returns them, to be placed again.
+   * A router is gone with its worker: the slot is dropped (its pipes died with it; if it was the
+   * home, the next router becomes the home) and its peers are no longer placed anywhere. Returns
+   * them, to be placed again; undefined if it was the room's only router.
    */
-  lose(slot: RouterSlot): string[] {
+  lose(slot: RouterSlot): string[] | undefined {
     const index = this.#slots.indexOf(slot);
-    if (index < 1) return [];
+    if (index < 0) return [];
+    if (this.#slots.length === 1) return undefined;
     this.#slots.splice(index, 1);
+    if (slot.primary) this.#slots[0]!.primary = true;
     slot.piped.clear();
     const peers = [...this.#slotOfPeer].filter(([, s]) => s === slot).map(([peerId]) => peerId);
     for (const peerId of peers) this.#slotOfPeer.delete(peerId);

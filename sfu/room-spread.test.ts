@@ -202,4 +202,48 @@ describe('a room spread over three workers', () => {
       room.close('ended');
     }
   });
+
+  it('the death of the home worker moves only its peers; the next router becomes the home and observes speakers', async () => {
+    const room = await pool.createRoom('spread-home-death');
+    const control = (id: string) => new PeerControl(room, room.addPeer(id), pool);
+    // Three peers without media fill the home router; the call itself is on the other two.
+    for (let i = 0; i < 3; i++) room.addPeer(`idle-${i}`);
+    const pubControl = control('publisher');
+    const publisher = await Publisher.start(pubControl);
+    const viewers: Subscriber[] = [];
+    try {
+      for (let i = 0; i < 5; i++) viewers.push(await Subscriber.start(control(`viewer-${i}`)));
+      const home = room.workerIndex;
+      expect(room.workerOf('publisher'), 'the publisher is not at home').not.toBe(home);
+      const moved = new Promise<string[]>((resolve) => room.once('peersMoved', resolve));
+      const closed: string[] = [];
+      room.on('peerClosed', (p) => closed.push(p.id));
+      const replaced = new Promise<void>((resolve) => pool.once('workerReplaced', () => resolve()));
+      process.kill(pool.workers[home]!.worker.pid, 'SIGKILL');
+      expect((await moved).sort()).toEqual(['idle-0', 'idle-1', 'idle-2']);
+      expect(room.closed, 'the room lives on').toBe(false);
+      expect(closed, 'nobody left the room').toEqual([]);
+      await until('a new home', () => room.workerIndex !== home);
+      expect(room.workerIndexes).not.toContain(home);
+
+      // Every viewer kept receiving the publisher, and the new home observes its microphone.
+      const before = viewers.map((v) => v.received);
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const [i, v] of viewers.entries())
+        expect(v.received - before[i]!, `viewer ${i} kept receiving`).toBeGreaterThan(60);
+      const mic = [...pubControl.peer.producers.values()].find((p) => p.kind === 'audio')!;
+      await until('the new home observes the microphone', async () => {
+        const { mapProducerIdObserverIds } = (await room.router.dump()) as unknown as {
+          mapProducerIdObserverIds: Record<string, string[]>;
+        };
+        return Object.values(mapProducerIdObserverIds).some((ids) => ids.length > 0);
+      });
+      expect(mic.closed).toBe(false);
+      await replaced;
+    } finally {
+      viewers.forEach((v) => v.close());
+      publisher.close();
+      room.close('ended');
+    }
+  });
 });

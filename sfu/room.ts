@@ -5,6 +5,11 @@ import { Peer, summarizeProducer, type ProducerSummary } from './peer.ts';
 import { createRouter, RoomRouters, type RoomSpread, type RouterSlot } from './room-routers.ts';
 import type { SfuWorker } from './worker-pool.ts';
 
+const SPEAKER_INTERVAL_MS = 300;
+
+/** The router the room calls home, its worker, and the active-speaker observer listening there. */
+type Home = { router: types.Router; sfuWorker: SfuWorker; speakers: types.ActiveSpeakerObserver };
+
 export type RoomCloseReason = 'empty' | 'ended' | 'ended_by_host' | 'worker_died' | 'shutdown';
 
 type RoomEvents = {
@@ -24,32 +29,37 @@ type RoomEvents = {
 
 /**
  * The peers of one call and the Routers they are on: one Router on one worker, and with a spread
- * (big rooms) more Routers on other workers, piped together (room-routers.ts). A dead worker under
- * the first Router (the room's home, with the active-speaker observer) closes the room with
- * 'worker_died', the same path as a one-worker room; under another Router it costs only that
- * Router's peers their media: they are placed again and told (peersMoved), the rest keep theirs.
- * Knows nothing of users: peers are opaque ids.
+ * (big rooms) more Routers on other workers, piped together (room-routers.ts). A dead worker costs
+ * only the peers of its Router their media: they are placed again and told (peersMoved), the rest
+ * keep theirs; if it was the home Router (where the active-speaker observer listens), the next
+ * Router becomes the home. A room on one Router closes with 'worker_died' instead, and the hub
+ * recreates it on a live worker. Knows nothing of users: peers are opaque ids.
  */
 export class Room extends EventEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   readonly #routers: RoomRouters;
   /** Peers being placed again after their worker died: their old Peer closes without a goodbye. */
   readonly #moving = new Set<string>();
+  /** The home router (the first one, or the one that took over when its worker died). */
+  #home: Home;
   #closed = false;
 
   private constructor(
     readonly id: string,
-    /** The first router: the room's home, where the active-speaker observer listens. */
-    readonly router: types.Router,
-    private readonly sfuWorker: SfuWorker,
-    private readonly speakers: types.ActiveSpeakerObserver,
+    home: Home,
     spread: RoomSpread | undefined,
   ) {
     super();
-    router.on('workerclose', () => this.close('worker_died'));
-    this.#routers = new RoomRouters(id, sfuWorker, router, spread, (r, slot) =>
+    this.#home = home;
+    this.#routers = new RoomRouters(id, home.sfuWorker, home.router, spread, (r, slot) =>
       this.#closed ? r.close() : r.on('workerclose', () => this.#lostWorkerOf(slot)),
     );
+    const homeSlot = this.#routers.slots[0]!;
+    home.router.on('workerclose', () => this.#lostWorkerOf(homeSlot));
+    this.#listenForSpeakers(home.speakers);
+  }
+
+  #listenForSpeakers(speakers: types.ActiveSpeakerObserver) {
     speakers.on('dominantspeaker', ({ producer }) => {
       const peerId = producer.appData.peerId;
       if (typeof peerId === 'string') this.emit('activeSpeaker', peerId);
@@ -59,17 +69,22 @@ export class Room extends EventEmitter<RoomEvents> {
   /** `spread`: let the room open routers on other workers as it grows (see RoomSpread). */
   static async create(id: string, sfuWorker: SfuWorker, spread?: RoomSpread): Promise<Room> {
     const router = await createRouter(sfuWorker, id);
-    const speakers = await router.createActiveSpeakerObserver({ interval: 300 });
-    return new Room(id, router, sfuWorker, speakers, spread);
+    const speakers = await router.createActiveSpeakerObserver({ interval: SPEAKER_INTERVAL_MS });
+    return new Room(id, { router, sfuWorker, speakers }, spread);
+  }
+
+  /** The home router: where the active-speaker observer listens. */
+  get router(): types.Router {
+    return this.#home.router;
   }
 
   get closed() {
     return this.#closed;
   }
 
-  /** The worker of the room's first router. */
+  /** The worker of the room's home router. */
   get workerIndex() {
-    return this.sfuWorker.index;
+    return this.#home.sfuWorker.index;
   }
 
   /** Every worker the room has a router on (the first one first). */
@@ -127,7 +142,10 @@ export class Room extends EventEmitter<RoomEvents> {
 
   #lostWorkerOf(slot: RouterSlot) {
     if (this.#closed) return;
+    const wasHome = slot.primary;
     const moved = this.#routers.lose(slot);
+    // Its only router: nothing of the room is left to keep.
+    if (moved === undefined) return this.close('worker_died');
     for (const peerId of moved) {
       // Its transports, producers and consumers are gone already (and, through the pipes, every
       // consumer of its producers elsewhere): only the bookkeeping is left to close.
@@ -137,6 +155,25 @@ export class Room extends EventEmitter<RoomEvents> {
       this.addPeer(peerId);
     }
     if (moved.length > 0) this.emit('peersMoved', moved);
+    if (wasHome) void this.#takeNewHome();
+  }
+
+  /** The next router is the home now: active-speaker detection starts again there. */
+  async #takeNewHome() {
+    const slot = this.#routers.slots[0]!;
+    try {
+      const router = await slot.router;
+      const speakers = await router.createActiveSpeakerObserver({ interval: SPEAKER_INTERVAL_MS });
+      if (this.#closed || this.#routers.slots[0] !== slot) return speakers.close();
+      this.#home = { router, sfuWorker: slot.sfuWorker, speakers };
+      this.#listenForSpeakers(speakers);
+      for (const peer of this.peers.values())
+        for (const producer of peer.producers.values())
+          if (producer.kind === 'audio') void this.#observeSpeaker(producer);
+    } catch {
+      // That router's worker went too (or is going): nothing of the room can be kept.
+      this.close('worker_died');
+    }
   }
 
   /** Every producer in the room except the given peer's own. */
@@ -165,8 +202,10 @@ export class Room extends EventEmitter<RoomEvents> {
   /** The observer is on the first router: audio from peers on other routers is piped to it. */
   async #observeSpeaker(producer: types.Producer) {
     try {
+      const { speakers } = this.#home;
       await this.#routers.makeAvailable(producer, this.#routers.slots[0]!);
-      await this.speakers.addProducer({ producerId: producer.id });
+      if (speakers.closed || this.#home.speakers !== speakers) return; // a new home observes it
+      await speakers.addProducer({ producerId: producer.id });
     } catch {
       // The producer or the room went away meanwhile: nothing left to observe.
     }
@@ -178,7 +217,7 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
     this.#routers.closeAll();
-    this.router.close();
+    this.#home.router.close();
     this.emit('close', reason);
     this.removeAllListeners();
   }

@@ -46,6 +46,8 @@ export type HubRoomOptions = {
   onMediaLost: (hubRoom: HubRoom) => void;
   /** A member got its SFU peer (entered as a host, or admitted from the waiting room). */
   onMemberJoined: (hubRoom: HubRoom, member: RoomMember) => void;
+  /** A waiting participant was admitted or denied (leaving does not end the wait: a knock again goes on with it). */
+  onWaitEnded: (hubRoom: HubRoom, peerId: string) => void;
   /** An admitted member's SFU peer went away (left, removed, replaced, session expired). */
   onMemberLeft: (hubRoom: HubRoom, peerId: string) => void;
 };
@@ -89,8 +91,8 @@ export class HubRoom {
     return this.#capacity;
   }
 
-  /** Admits hosts at once; everyone else waits for a host. */
-  enter(member: RoomMember): 'admitted' | 'waiting' {
+  /** Admits hosts at once; everyone else waits for a host, since `since` (their first knock). */
+  enter(member: RoomMember, since = new Date()): 'admitted' | 'waiting' {
     clearTimeout(this.#emptyTimer);
     // The newest token carries the API's latest word on the consult type's capacity.
     if (member.roomCapacity !== undefined) this.#capacity = member.roomCapacity;
@@ -98,7 +100,7 @@ export class HubRoom {
       this.#admit(member);
       return 'admitted';
     }
-    this.waiting.set(member.peerId, { member, since: new Date() });
+    this.waiting.set(member.peerId, { member, since });
     this.#announceWaiting();
     return 'waiting';
   }
@@ -108,6 +110,7 @@ export class HubRoom {
     if (!entry) throw new SignalingError('peer_not_found', 'nobody with that id is waiting');
     this.#admit(entry.member);
     this.waiting.delete(peerId);
+    this.opts.onWaitEnded(this, peerId);
     this.#announceWaiting();
   }
 
@@ -117,6 +120,7 @@ export class HubRoom {
       if (this.members.size >= this.#capacity) break;
       this.#admit(member);
       this.waiting.delete(peerId);
+      this.opts.onWaitEnded(this, peerId);
       admitted++;
     }
     this.#announceWaiting();
@@ -127,6 +131,7 @@ export class HubRoom {
     const entry = this.waiting.get(peerId);
     if (!entry) throw new SignalingError('peer_not_found', 'nobody with that id is waiting');
     this.waiting.delete(peerId);
+    this.opts.onWaitEnded(this, peerId);
     this.#announceWaiting();
     entry.member.denied();
     this.#scheduleEmptyClose();

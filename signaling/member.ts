@@ -59,14 +59,18 @@ export class Member implements RoomMember {
   }
 
   /** Knocks (or, as a host, enters): the room decides. Takes over from an older connection of the same identity. */
-  enter(hubRoom: HubRoom, rtpCapabilities: ClientMediaParameters): 'admitted' | 'waiting' {
+  enter(
+    hubRoom: HubRoom,
+    rtpCapabilities: ClientMediaParameters,
+    waitingSince?: Date,
+  ): 'admitted' | 'waiting' {
     if (this.#status !== 'new') throw new SignalingError('already_joined', 'already joined');
     const previous = hubRoom.current(this.peerId);
     if (previous && previous !== this) previous.replaced();
     this.#rtpCapabilities = rtpCapabilities;
     this.#hubRoom = hubRoom;
     try {
-      this.#status = hubRoom.enter(this);
+      this.#status = hubRoom.enter(this, waitingSince);
     } catch (err) {
       this.#hubRoom = undefined;
       throw err;

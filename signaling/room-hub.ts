@@ -81,6 +81,16 @@ export class RoomHub {
     this.#onRoomClosed(hubRoom, reason);
   }
 
+  /** Since when a participant knocking now has waited (the first knock, on whichever node); now if unknown. */
+  async waitingSince(roomId: string, peerId: string): Promise<Date> {
+    try {
+      return await this.opts.lifecycle.waitingSince(roomId, peerId);
+    } catch (err) {
+      this.opts.logger.warn({ roomId, err: (err as Error).message }, 'first knock unknown: waiting from now');
+      return new Date();
+    }
+  }
+
   reportMetrics() {
     this.opts.metrics.roomsChanged(this.#rooms.size, this.peerCount());
   }
@@ -102,6 +112,7 @@ export class RoomHub {
           this.opts.lifecycle.participantJoined(r.id, member.peerId, member.role);
           this.reportMetrics();
         },
+        onWaitEnded: (r, peerId) => this.opts.lifecycle.waitingEnded(r.id, peerId),
         onMemberLeft: (r, peerId) => {
           this.opts.lifecycle.participantLeft(r.id, peerId);
           this.reportMetrics();

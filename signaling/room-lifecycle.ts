@@ -8,6 +8,13 @@ export interface RoomLifecycle {
   participantJoined(roomId: string, peerId: string, role: string): void;
   participantLeft(roomId: string, peerId: string): void;
   ended(roomId: string, reason: string): Promise<void>;
+  /**
+   * Since when this participant waits for this room: the first knock's time, kept where every node
+   * finds it, so a patient who knocks again after the host node died keeps their place in time.
+   */
+  waitingSince(roomId: string, peerId: string): Promise<Date>;
+  /** The wait is over (admitted or denied): a later knock waits anew. */
+  waitingEnded(roomId: string, peerId: string): void;
 }
 
 export interface SignalingMetrics {

@@ -50,8 +50,18 @@ export type SignalingDeps = {
 export const DEFAULT_MAX_SOCKETS_PER_IDENTITY = 3;
 /** A relayed participant accepted here (with the room it is for), or why not. */
 export type RelayedOpen =
-  { ok: true; roomId: string; handler: ConnectionHandler } | { ok: false; reason: CloseReason };
+  | {
+      ok: true;
+      roomId: string;
+      handler: ConnectionHandler;
+      /** The edge this participant comes through drains: the participant is told to move its socket. */
+      edgeDraining: (deadlineMs: number) => void;
+    }
+  | { ok: false; reason: CloseReason };
 const ignored: ConnectionHandler = { onMessage: () => {}, onClose: () => {} };
+const drainingNotice = (session: Session) => (deadlineMs: number) => {
+  if (!session.ended) session.notify('nodeDraining', { reason: 'room_moved', deadlineMs });
+};
 /** One identity in one room: what a join token stands for. */
 const identityKey = (claims: JoinClaims) => `${claims.room}\u0000${claims.sub}`;
 
@@ -211,7 +221,12 @@ export function createSignalingService(deps: SignalingDeps) {
         const session = sessions.get(opening.resumeKey);
         if (!session || session.ended || !session.attach(connection, opening.lastSeq))
           return { ok: false, reason: 'session_expired' };
-        return { ok: true, roomId: session.claims.room, handler: connectionHandler(connection, session) };
+        return {
+          ok: true,
+          roomId: session.claims.room,
+          handler: connectionHandler(connection, session),
+          edgeDraining: drainingNotice(session),
+        };
       }
       let claims: JoinClaims;
       try {
@@ -223,7 +238,13 @@ export function createSignalingService(deps: SignalingDeps) {
       const revoked = deps.grants?.revokedNow(claims);
       if (revoked) return { ok: false, reason: revoked };
       if (held(claims) >= maxSockets) return { ok: false, reason: 'too_many_connections' };
-      return { ok: true, roomId: claims.room, handler: openHere(connection, claims) };
+      const handler = openHere(connection, claims);
+      return {
+        ok: true,
+        roomId: claims.room,
+        handler,
+        edgeDraining: drainingNotice(sessionFor.get(connection)!),
+      };
     },
   };
 }

@@ -41,6 +41,16 @@ export interface UserChatSession {
   refresh(): Promise<void>;
 }
 
+/**
+ * An account's user sockets on every node: one slot per socket, at most the per-user limit in all.
+ * The server implements it on the cluster's shared store (a dead node's slots run out by themselves).
+ */
+export interface UserSocketSlots {
+  /** False when the account holds every slot already; throws if the store cannot be asked. */
+  take(userId: string, socketId: string): Promise<boolean>;
+  release(userId: string, socketId: string): void;
+}
+
 export interface UserChat {
   open(identity: UserIdentity): Promise<UserChatSession>;
 }

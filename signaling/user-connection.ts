@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChatLiveEvent } from './chat-port.ts';
 import {
@@ -11,7 +12,7 @@ import {
 } from './protocol/index.ts';
 import { SignalingError, toErrorBody } from './signaling-error.ts';
 import { closeWith, type ConnectionHandler, type SocketConnection } from './socket.ts';
-import type { UserAuth, UserChat, UserChatSession, UserIdentity } from './user-chat-port.ts';
+import type { UserAuth, UserChat, UserChatSession, UserIdentity, UserSocketSlots } from './user-chat-port.ts';
 import { userHandlers } from './user-handlers.ts';
 
 export type UserConnectionDeps = {
@@ -20,6 +21,8 @@ export type UserConnectionDeps = {
   logger: Logger;
   /** Requests per second per socket (a token bucket of twice that); beyond: rate_limited. */
   requestsPerSecond?: number;
+  /** The per-user limit across the cluster (the service counts this node's sockets itself). */
+  slots?: UserSocketSlots;
 };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -46,6 +49,8 @@ export class UserConnection {
   #resyncing: Promise<void> = Promise.resolve();
   readonly #bucket: { tokens: number; at: number; rate: number };
   #active = false;
+  /** This socket's slot among the account's sockets on every node, once taken. */
+  #slot: string | undefined;
 
   constructor(
     readonly connection: SocketConnection,
@@ -137,6 +142,8 @@ export class UserConnection {
 
   async #start() {
     try {
+      if (!(await this.#takeSlot())) return this.close('too_many_user_connections');
+      if (this.#closed) return;
       const ended = await this.deps.auth.check(this.#identity, true);
       if (ended) return this.close(ended);
       if (this.#closed) return;
@@ -299,9 +306,33 @@ export class UserConnection {
     return true;
   }
 
+  /** Before anything is served: the account may already hold its sockets on other nodes. */
+  async #takeSlot(): Promise<boolean> {
+    const { slots } = this.deps;
+    if (!slots) return true;
+    const slot = randomUUID();
+    try {
+      if (!(await slots.take(this.#identity.userId, slot))) return false;
+    } catch (err) {
+      // The limit guards resources, it is no permission: without the store, this node's count alone applies.
+      this.deps.logger.warn({ err: (err as Error)?.message }, 'user socket limit not checked across nodes');
+      return true;
+    }
+    this.#slot = slot;
+    if (this.#closed) this.#releaseSlot();
+    return true;
+  }
+
+  #releaseSlot() {
+    if (this.#slot === undefined) return;
+    this.deps.slots?.release(this.#identity.userId, this.#slot);
+    this.#slot = undefined;
+  }
+
   #cleanup() {
     if (this.#closed) return;
     this.#closed = true;
+    this.#releaseSlot();
     clearTimeout(this.#expiry);
     for (const timer of this.#summaries.values()) clearTimeout(timer);
     this.#summaries.clear();

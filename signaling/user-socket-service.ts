@@ -11,15 +11,19 @@ import {
   type UpgradeDecision,
   type UpgradeRequest,
 } from './socket.ts';
-import type { UserAuth, UserChat, UserEnded, UserIdentity } from './user-chat-port.ts';
+import type { UserAuth, UserChat, UserEnded, UserIdentity, UserSocketSlots } from './user-chat-port.ts';
 import { UserConnection } from './user-connection.ts';
 
 export type UserSocketDeps = {
   auth: UserAuth;
   chat: UserChat;
   logger: Logger;
-  /** User sockets one account may hold at once on this node (USER_SOCKET_MAX_PER_USER). */
+  /**
+   * User sockets one account may hold at once (USER_SOCKET_MAX_PER_USER): on this node, checked at
+   * the upgrade, and on every node together through `slots` as the socket opens.
+   */
   maxPerUser?: number;
+  slots?: UserSocketSlots;
   requestsPerSecond?: number;
 };
 

@@ -14,9 +14,11 @@ export const waitingRoomHandlers: HandlersFor<WaitingRoomMethod> = {
     const hubRoom = await hub.getOrCreate(member.claims.room);
     if (hubRoom.moderation.isRemoved(member.peerId))
       throw new SignalingError('removed_by_host', 'a host removed you from this consultation');
+    // A knock goes on from the first one, even if that was on a node that has died since.
+    const since = member.canAdmit ? undefined : await hub.waitingSince(hubRoom.id, member.peerId);
     // Revoked (or left) while the room was being prepared: do not enter it any more.
     if (member.session.ended) throw new SignalingError('room_closed', 'the session ended');
-    const status = member.enter(hubRoom, rtpCapabilities);
+    const status = member.enter(hubRoom, rtpCapabilities, since);
     const iceServers = deps.iceServersFor?.(member.peerId) ?? [];
     return {
       peerId: member.peerId,

@@ -117,7 +117,7 @@ it(
 );
 
 it(
-  'SIGKILL of the node hosting a waiting room: the waiting patient rejoins through the live node, is waiting again and is admitted',
+  'SIGKILL of the node hosting a waiting room: the waiting patient rejoins through the live node, is waiting again since the first knock and is admitted',
   { timeout: 90_000 },
   async () => {
     const live = nodes.filter((n) => n.alive());
@@ -130,6 +130,9 @@ it(
     const patient = await enter(wsUrl(survivor), await token(room, 'patient', patientPerms));
     expect(patient.joined.status).toBe('waiting');
     await until(() => host.client.notifications.some((n) => n.method === 'waitingRoom'));
+    const [firstKnock] = host.client.notifications
+      .filter((n) => n.method === 'waitingRoom')
+      .map((n) => (n.data as { waiting: { since: string }[] }).waiting[0]!.since);
 
     owner.child.kill('SIGKILL');
     await owner.exited;
@@ -138,10 +141,16 @@ it(
     await host.client.closed;
 
     // What the web client does on room_moved or a lost socket it cannot resume: join again with its token.
+    const knockedAgainAt = Date.now();
     const again = await enter(wsUrl(survivor), await token(room, 'patient', patientPerms));
     expect(again.joined.status, 'still waiting, not admitted by itself, not refused').toBe('waiting');
     const hostAgain = await enter(wsUrl(survivor), await token(room, 'doctor'));
     expect(hostAgain.joined.waiting.map((w) => w.peerId)).toEqual(['patient']);
+    // Waiting since the first knock, on the node that died: the wait did not start over.
+    expect(hostAgain.joined.waiting[0]!.since).toBe(firstKnock);
+    const [status] = (await again.client.waitFor('waitingStatus')) as { since: string; waitedMs: number }[];
+    expect(status!.since).toBe(firstKnock);
+    expect(status!.waitedMs).toBeGreaterThanOrEqual(knockedAgainAt - Date.parse(firstKnock!));
     await hostAgain.client.request('admit', { peerId: 'patient' });
     const [admitted] = (await again.client.waitFor('admitted')) as { peers: { peerId: string }[] }[];
     expect(admitted!.peers.map((p) => p.peerId)).toEqual(['doctor']);

@@ -9,7 +9,7 @@ import type { WebSocketLike } from '../web-client/src/signaling-client.ts';
 import { UserChatClient, UserSocket } from '../web-client/src/user-chat-client.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
 import type { IdentityHarness } from './helpers/identity.ts';
-import { signIn } from './helpers/identity.ts';
+import { createUser, signIn } from './helpers/identity.ts';
 import { startNodeProcess, type NodeProcess } from './helpers/node-process.ts';
 import { startTestNode } from './helpers/node.ts';
 import { createTestDatabase } from './helpers/pg.ts';
@@ -106,6 +106,11 @@ const messagesIn = (seen: Recorded, conversationId: string) =>
     .filter((n) => n.method === 'chat.message')
     .map((n) => n.data as UserNotifications['chat.message'])
     .filter((m) => m.conversationId === conversationId);
+/** An account of its own, for counting its sockets: nobody else's sockets (open or closing) count against it. */
+async function freshAccount() {
+  const user = await createUser(a.node.identity, a.node.db.db, { role: 'patient', clinicId: c.clinicId });
+  return (await signIn(call, a.node.db.db, user.email!)).accessToken;
+}
 const mintFor = (token: string, ttlSeconds?: number) => {
   const { claims } = a.node.identity.tokens.verifyNow(token);
   return a.node.identity.tokens.mint(claims, ttlSeconds);
@@ -460,11 +465,74 @@ describe('the user connection', () => {
       );
       const ok = await upgradeAnswer(url, userSocketProtocols(c.patient.token).join(', '));
       expect([ok.status, ok.headers['sec-websocket-protocol']]).toEqual([101, 'carecall.user']);
-      // USER_SOCKET_MAX_PER_USER=4 on each node.
-      const held = await Promise.all([1, 2, 3, 4].map(() => connect(port, c.patient.token)));
-      const fifth = await upgradeAnswer(url, userSocketProtocols(c.patient.token).join(', '));
+      // USER_SOCKET_MAX_PER_USER=4: the fifth on the same node is refused at the upgrade already.
+      const account = await freshAccount();
+      const held = await Promise.all([1, 2, 3, 4].map(() => connect(port, account)));
+      const fifth = await upgradeAnswer(url, userSocketProtocols(account).join(', '));
       expect([fifth.status, fifth.body?.code]).toEqual([429, 'too_many_connections']);
       held.forEach((h) => h.socket.close());
+    }
+  });
+
+  it("the per-user limit counts the account's sockets on every node; a dead node's sockets stop counting within its lease", async () => {
+    const raw: WebSocket[] = [];
+    /** A user socket by hand: 'ready' once the server says so, else the close code it got instead. */
+    const open = (port: number) =>
+      new Promise<number | 'ready'>((resolve) => {
+        const ws = new WebSocket(userUrl(port), userSocketProtocols(account));
+        raw.push(ws);
+        ws.on('message', (d) => {
+          if ((JSON.parse(String(d)) as { method?: string }).method === 'user.ready') resolve('ready');
+        });
+        ws.on('close', (code) => resolve(code));
+      });
+    const refused = closeCode('too_many_user_connections');
+    const account = await freshAccount();
+    try {
+      // USER_SOCKET_MAX_PER_USER=4 for the account, wherever its sockets are: 2 here and 2 there.
+      expect(await Promise.all([open(a.node.port), open(a.node.port), open(b.port), open(b.port)])).toEqual(
+        Array(4).fill('ready'),
+      );
+      expect([await open(a.node.port), await open(b.port)], 'each node holds only 2 itself').toEqual([
+        refused,
+        refused,
+      ]);
+
+      // A third node with a short lease holds 2 of the 4 (B's go), then dies without a word.
+      const c3 = await startNodeProcess({
+        ...ENV,
+        REDIS_PREFIX: prefix,
+        SOCKET_SERVER: 'ws',
+        CLUSTER_LEASE_MS: '1500',
+      });
+      try {
+        raw[2]!.close();
+        raw[3]!.close();
+        await until(() => raw[2]!.readyState === WebSocket.CLOSED && raw[3]!.readyState === WebSocket.CLOSED);
+        let third: (number | 'ready')[] = [];
+        // The closes on B reach the shared count a moment after the sockets closed.
+        for (let i = 0; i < 20; i++) {
+          third = await Promise.all([open(c3.port), open(c3.port)]);
+          if (third.every((x) => x === 'ready')) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(third).toEqual(['ready', 'ready']);
+        expect(await open(a.node.port)).toBe(refused);
+        const killedAt = Date.now();
+        c3.child.kill('SIGKILL');
+        await c3.exited;
+        let after: number | 'ready' = refused;
+        while (after !== 'ready' && Date.now() - killedAt < 10_000) {
+          await new Promise((r) => setTimeout(r, 200));
+          after = await open(a.node.port);
+        }
+        expect(after, "the dead node's sockets no longer count").toBe('ready');
+        expect(Date.now() - killedAt, 'within its lease (1.5 s) and a retry').toBeLessThan(4000);
+      } finally {
+        await c3.stop();
+      }
+    } finally {
+      raw.forEach((ws) => ws.close());
     }
   });
 });

@@ -11,4 +11,6 @@ export * from './icd10.ts';
 export * from './data-keys.ts';
 export * from './messaging.ts';
 export * from './files.ts';
+export * from './encounters.ts';
+export * from './webhooks.ts';
 export * from './widget.ts';

@@ -124,6 +124,12 @@ export const PROBLEM = {
   invalidIcd10Query: 'invalid_icd10_query',
   /** A diagnosis names a code that is not in the ICD-10 list (422). */
   unknownIcd10Code: 'unknown_icd10_code',
+  /** The encounter is finalised: it is never edited again, only amended with a new version (409). */
+  encounterFinalised: 'encounter_finalised',
+  /** The encounter lacks what finalising needs (a diagnosis) (422). */
+  encounterIncomplete: 'encounter_incomplete',
+  /** The draft exists: a change must name the revision it is based on with If-Match (428). */
+  preconditionRequired: 'precondition_required',
   /** The upload to verify is not a PDF (400). */
   notAPdf: 'not_a_pdf',
   /** The upload to verify is larger than the verifier reads (413). */

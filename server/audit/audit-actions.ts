@@ -66,6 +66,12 @@ const DECISIONS = {
   'patient.notes.read': recordRead,
   'patient.notes.write': recordCreate,
   'patient.break_glass': { type: emergencyOverride, action: 'E' },
+  'record.read': recordRead,
+  'record.document.read': recordRead,
+  'encounter.draft.read': recordRead,
+  'encounter.draft.write': { type: patientRecord, subtype: interaction('update'), action: 'U' },
+  'encounter.finalise': recordCreate,
+  'encounter.amend': recordCreate,
   'clinic.scheduling.configure': update,
   'clinic.consult_types.manage': update,
   'clinic.consult_types.list': search,
@@ -150,6 +156,12 @@ const EVENTS = {
   'file.downloaded': read,
   // A file's name, size and thumbnail, as a chat message shows them.
   'file.viewed': read,
+  // The clinical record (PHI): each draft save, finalisation, amendment, stored document and download.
+  'encounter.draft_saved': { type: patientRecord, subtype: interaction('update'), action: 'U' },
+  'encounter.finalised': recordCreate,
+  'encounter.amended': recordCreate,
+  'record.document.created': recordCreate,
+  'record.document.downloaded': { type: exported, action: 'R' },
   // Appended only by the booking load test, on its own database, to measure the chain's serial ceiling.
   'loadtest.audit_ceiling': { type: applicationActivity, action: 'E' },
 } as const satisfies Record<string, AuditEventCoding>;

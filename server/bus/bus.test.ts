@@ -64,6 +64,34 @@ describe.each(['local', 'redis'] as const)('%s bus', (kind) => {
     await new Promise((r) => setTimeout(r, 120));
     expect(await bus.claimRoom(room, 'node-b', 5000)).toBe('node-b');
   });
+
+  it('keepFirst: the first value stays until forgotten or expired', async () => {
+    const bus = await make();
+    const key = `k-${randomBytes(4).toString('hex')}`;
+    expect(await bus.keepFirst(key, '1', 5000)).toBe('1');
+    expect(await bus.keepFirst(key, '2', 5000)).toBe('1');
+    await bus.forget(key);
+    expect(await bus.keepFirst(key, '3', 50)).toBe('3');
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await bus.keepFirst(key, '4', 5000)).toBe('4');
+  });
+
+  it('slots: at most max live ones per set; taking a held one again is fine; released and expired ones free room', async () => {
+    const bus = await make();
+    const set = `s-${randomBytes(4).toString('hex')}`;
+    expect(await bus.takeSlot(set, 'a', 2, 5000)).toBe(true);
+    expect(await bus.takeSlot(set, 'b', 2, 80)).toBe(true);
+    expect(await bus.takeSlot(set, 'c', 2, 5000)).toBe(false);
+    expect(await bus.takeSlot(set, 'a', 2, 5000)).toBe(true);
+    expect(await bus.takeSlot(`${set}-other`, 'c', 2, 5000)).toBe(true);
+    // b is not renewed: it runs out; a is renewed past a's first expiry.
+    await bus.renewSlots([{ set, slot: 'a' }], 5000);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await bus.takeSlot(set, 'c', 2, 5000)).toBe(true);
+    expect(await bus.takeSlot(set, 'd', 2, 5000)).toBe(false);
+    await bus.releaseSlot(set, 'a');
+    expect(await bus.takeSlot(set, 'd', 2, 5000)).toBe(true);
+  });
 });
 
 it('redis: two nodes share messages and the directory', async () => {

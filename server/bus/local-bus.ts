@@ -5,6 +5,8 @@ export class LocalBus implements Bus {
   readonly #handlers = new Map<string, Set<BusHandler>>();
   readonly #owners = new Map<string, { nodeId: string; expiresAt: number }>();
   readonly #nodes = new Map<string, { state: string; expiresAt: number }>();
+  readonly #kept = new Map<string, { value: string; expiresAt: number }>();
+  readonly #slots = new Map<string, Map<string, number>>();
   #closed = false;
 
   async publish(channel: string, message: unknown): Promise<void> {
@@ -72,6 +74,42 @@ export class LocalBus implements Bus {
     return live;
   }
 
+  async keepFirst(key: string, value: string, ttlMs: number): Promise<string> {
+    this.#assertOpen();
+    const current = this.#kept.get(key);
+    const kept = current && current.expiresAt > Date.now() ? current.value : value;
+    this.#kept.set(key, { value: kept, expiresAt: Date.now() + ttlMs });
+    return kept;
+  }
+
+  async forget(key: string): Promise<void> {
+    this.#kept.delete(key);
+  }
+
+  async takeSlot(set: string, slot: string, max: number, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    const slots = this.#slots.get(set) ?? new Map<string, number>();
+    for (const [s, expiresAt] of slots) if (expiresAt <= Date.now()) slots.delete(s);
+    if (!slots.has(slot) && slots.size >= max) return false;
+    slots.set(slot, Date.now() + ttlMs);
+    this.#slots.set(set, slots);
+    return true;
+  }
+
+  async renewSlots(slots: readonly { set: string; slot: string }[], ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    for (const { set, slot } of slots) {
+      const held = this.#slots.get(set);
+      if (held?.has(slot)) held.set(slot, Date.now() + ttlMs);
+    }
+  }
+
+  async releaseSlot(set: string, slot: string): Promise<void> {
+    const held = this.#slots.get(set);
+    held?.delete(slot);
+    if (held?.size === 0) this.#slots.delete(set);
+  }
+
   async ping(): Promise<void> {
     this.#assertOpen();
   }
@@ -81,6 +119,8 @@ export class LocalBus implements Bus {
     this.#handlers.clear();
     this.#owners.clear();
     this.#nodes.clear();
+    this.#kept.clear();
+    this.#slots.clear();
   }
 
   #assertOpen() {

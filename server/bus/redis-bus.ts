@@ -18,6 +18,22 @@ const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return r
 // Extend only if we still own it: a lease that expired and was taken elsewhere is lost, not stolen back.
 const RENEW_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
+// Get-or-set and extend in one step: two nodes asking at once must agree on the first value.
+const KEEP_FIRST = `local v = redis.call('get', KEYS[1]) if not v then v = ARGV[1] redis.call('set', KEYS[1], v, 'PX', ARGV[2]) else redis.call('pexpire', KEYS[1], ARGV[2]) end return v`;
+
+// Slots are a sorted set scored by expiry, on Redis's clock (the nodes' clocks may differ): the
+// expired go, then the slot is taken if there is room, in one step (two nodes may ask at once).
+const REDIS_NOW = `local t = redis.call('time') local now = t[1] * 1000 + math.floor(t[2] / 1000)`;
+const TAKE_SLOT = `${REDIS_NOW}
+redis.call('zremrangebyscore', KEYS[1], '-inf', now)
+if not redis.call('zscore', KEYS[1], ARGV[1]) and redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('zadd', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('pexpire', KEYS[1], ARGV[3])
+return 1`;
+const RENEW_SLOT = `${REDIS_NOW}
+if redis.call('zadd', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) == 1 then redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 1`;
+
 export class RedisBus implements Bus {
   readonly kind = 'redis' as const;
   readonly #handlers = new Map<string, Set<BusHandler>>();
@@ -151,6 +167,30 @@ export class RedisBus implements Bus {
     // A node that died without removing itself: its state expired, its name is swept here.
     if (gone.length) await this.pub.srem(`${this.prefix}nodes`, ...gone);
     return live;
+  }
+
+  async keepFirst(key: string, value: string, ttlMs: number): Promise<string> {
+    return String(await this.pub.eval(KEEP_FIRST, 1, `${this.prefix}kept:${key}`, value, ttlMs));
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.pub.del(`${this.prefix}kept:${key}`);
+  }
+
+  async takeSlot(set: string, slot: string, max: number, ttlMs: number): Promise<boolean> {
+    return (await this.pub.eval(TAKE_SLOT, 1, `${this.prefix}slots:${set}`, slot, max, ttlMs)) === 1;
+  }
+
+  async renewSlots(slots: readonly { set: string; slot: string }[], ttlMs: number): Promise<void> {
+    if (slots.length === 0) return;
+    const pipeline = this.pub.pipeline();
+    for (const { set, slot } of slots)
+      pipeline.eval(RENEW_SLOT, 1, `${this.prefix}slots:${set}`, slot, ttlMs);
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+  }
+
+  async releaseSlot(set: string, slot: string): Promise<void> {
+    await this.pub.zrem(`${this.prefix}slots:${set}`, slot);
   }
 
   async ping(): Promise<void> {

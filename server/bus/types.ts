@@ -20,6 +20,21 @@ export interface Bus {
   removeNode(nodeId: string): Promise<void>;
   /** Every node announced and not expired, with the state it announced last. */
   liveNodes(): Promise<Map<string, string>>;
+  /**
+   * The value under `key`, shared by every node; `value` is stored first if there is none. Either
+   * way it expires ttlMs from now unless asked for again (what outlives a node: a waiting patient's
+   * first knock).
+   */
+  keepFirst(key: string, value: string, ttlMs: number): Promise<string>;
+  forget(key: string): Promise<void>;
+  /**
+   * Takes `slot` in the bounded set `set`, shared by every node, unless `max` live slots are held
+   * there already (false then). A slot lives ttlMs unless renewed: a dead node's slots run out.
+   */
+  takeSlot(set: string, slot: string, max: number, ttlMs: number): Promise<boolean>;
+  /** Extends slots this node still holds. */
+  renewSlots(slots: readonly { set: string; slot: string }[], ttlMs: number): Promise<void>;
+  releaseSlot(set: string, slot: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -29,6 +29,8 @@ export async function drainNode(deps: DrainDeps, deadlineMs: number): Promise<{ 
   await deps.heartbeat.beat();
   for (const session of deps.sessions())
     if (!session.ended) session.notify('nodeDraining', { reason: 'room_moved', deadlineMs });
+  // Participants only passing through here (their rooms live elsewhere) move their sockets and keep their calls.
+  deps.relay.announceDraining(deadlineMs);
   logger.info({ participants: count(deps.sessions()), deadlineMs }, 'draining: no new rooms on this node');
   const deadline = Date.now() + deadlineMs;
   while (Date.now() < deadline && (count(deps.sessions()) > 0 || deps.relay.relayedOut > 0))

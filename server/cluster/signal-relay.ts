@@ -21,7 +21,13 @@ export type SignalRelayDeps = {
   draining: () => boolean;
 };
 
-type Served = { edge: string; handler: ConnectionHandler; socket: RelayedSocket; release: () => void };
+type Served = {
+  edge: string;
+  handler: ConnectionHandler;
+  socket: RelayedSocket;
+  release: () => void;
+  edgeDraining: (deadlineMs: number) => void;
+};
 type Opened = { owner: string; events: RelayLinkEvents };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +48,8 @@ export class SignalRelay implements SignalRouter {
   #watchMs = 0;
   /** Since when each node at the other end of a link has been missing from the registry. */
   readonly #missingSince = new Map<string, number>();
+  /** When this node stops relaying (it drains): links opened until then are told so. */
+  #drainDeadline: number | undefined;
 
   constructor(private readonly deps: SignalRelayDeps) {}
 
@@ -93,6 +101,20 @@ export class SignalRelay implements SignalRouter {
     this.#opened.clear();
   }
 
+  /**
+   * This node drains: the participants it relays elsewhere are told (by their sessions' nodes) to
+   * move their sockets to another node before `deadlineMs` (their rooms stay where they are).
+   */
+  announceDraining(deadlineMs: number) {
+    this.#drainDeadline = Date.now() + deadlineMs;
+    for (const [link, opened] of this.#opened) this.#sendDraining(opened.owner, link);
+  }
+
+  #sendDraining(owner: string, link: string) {
+    const deadlineMs = Math.max(0, (this.#drainDeadline ?? 0) - Date.now());
+    this.#send(owner, { t: 'draining', link, from: this.nodeId, deadlineMs });
+  }
+
   /** The room's owner; a room nobody owns is placed on the least-loaded live node first. */
   async route(roomId: string): Promise<Route> {
     const { directory, registry } = this.deps;
@@ -126,6 +148,8 @@ export class SignalRelay implements SignalRouter {
         ? { t: 'open', link, from: this.nodeId, token: opening.token }
         : { t: 'resume', link, from: this.nodeId, key: opening.resumeKey, lastSeq: opening.lastSeq },
     );
+    // Reached a node that drains already (a load balancer that has not noticed yet): move on at once.
+    if (this.#drainDeadline !== undefined) this.#sendDraining(nodeId, link);
     return {
       send: (text) =>
         this.#opened.has(link) && this.#send(nodeId, { t: 'frame', link, from: this.nodeId, text }),
@@ -175,12 +199,14 @@ export class SignalRelay implements SignalRouter {
     // A link is only ever driven by the node at its other end: anything else is a forgery or stale.
     if (served && served.edge === m.from) {
       if (m.t === 'frame') return served.handler.onMessage(encoder.encode(m.text), false);
+      if (m.t === 'draining') return served.edgeDraining(m.deadlineMs);
       served.handler.onClose(m.code);
       return this.#forgetServed(m.link);
     }
     const opened = this.#opened.get(m.link);
     if (opened && opened.owner === m.from) {
       if (m.t === 'frame') return opened.events.frame(m.text);
+      if (m.t === 'draining') return; // only an edge drains a link
       this.#opened.delete(m.link);
       return opened.events.closed(m.code, m.reason);
     }
@@ -210,6 +236,7 @@ export class SignalRelay implements SignalRouter {
       handler: opened.handler,
       socket,
       release: () => void this.deps.directory.unreserve(opened.roomId).catch(() => {}),
+      edgeDraining: opened.edgeDraining,
     });
   }
 

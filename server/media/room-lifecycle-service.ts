@@ -7,6 +7,10 @@ import type { ClusterBus } from '../cluster/cluster-bus.ts';
 import type { RoomDirectory } from '../cluster/room-directory.ts';
 import type { RoomEvent } from './room-events.ts';
 
+/** How long a first knock is remembered after the participant last knocked (it outlives a dead node). */
+const WAITING_SINCE_TTL_MS = 2 * 60 * 60 * 1000;
+const waitingKey = (roomId: string, peerId: string) => `waiting:${roomId}:${peerId}`;
+
 /** Records rooms in the database, claims them in the directory and emits lifecycle events on the bus. */
 export function createRoomLifecycle(
   db: Db,
@@ -36,6 +40,21 @@ export function createRoomLifecycle(
     participantJoined: (roomId, peerId, role) =>
       void emit({ type: 'participant_joined', roomId, peerId, role, at: now() }),
     participantLeft: (roomId, peerId) => void emit({ type: 'participant_left', roomId, peerId, at: now() }),
+    async waitingSince(roomId, peerId) {
+      const now = Date.now();
+      const kept = Number(
+        await bus.transport.keepFirst(waitingKey(roomId, peerId), String(now), WAITING_SINCE_TTL_MS),
+      );
+      // Redis is a shared surface: anything that is not a time within this wait counts as a knock now.
+      return new Date(
+        Number.isSafeInteger(kept) && kept <= now && kept > now - WAITING_SINCE_TTL_MS ? kept : now,
+      );
+    },
+    waitingEnded(roomId, peerId) {
+      bus.transport
+        .forget(waitingKey(roomId, peerId))
+        .catch((err: Error) => logger.warn({ err: err.message, roomId }, 'waiting time not cleared'));
+    },
     async ended(roomId, reason) {
       await db.update(rooms).set({ endedAt: new Date(), endReason: reason }).where(eq(rooms.id, roomId));
       await directory.unhost(roomId);

@@ -31,6 +31,14 @@ export const ACTIONS = {
   'patient.notes.read': { resource: 'patient', phi: true },
   'patient.notes.write': { resource: 'patient', phi: true },
   'patient.break_glass': { resource: 'patient', phi: true },
+  // The patient's clinical record (encounters, diagnoses, documents): read like the notes.
+  'record.read': { resource: 'patient', phi: true },
+  'record.document.read': { resource: 'patient', phi: true },
+  // An appointment's encounter: its doctor drafts, finalises and amends it.
+  'encounter.draft.read': { resource: 'encounter', phi: true },
+  'encounter.draft.write': { resource: 'encounter', phi: true },
+  'encounter.finalise': { resource: 'encounter', phi: true },
+  'encounter.amend': { resource: 'encounter', phi: true },
   // Scheduling: decided in decide-scheduling.ts.
   'clinic.scheduling.configure': { resource: 'clinic', phi: false },
   'clinic.consult_types.manage': { resource: 'clinic', phi: false },

@@ -100,6 +100,23 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
       if (r.type !== 'patient') return deny('wrong_resource');
       if (actor.role !== 'doctor') return deny('doctor_only');
       return r.clinicIds.some((c) => inClinic(actor, c)) ? allow(true) : deny('not_in_patient_clinic');
+
+    case 'record.read':
+    case 'record.document.read':
+      if (r.type !== 'patient') return deny('wrong_resource');
+      return patientAccess(actor, r, { operators: false });
+    case 'encounter.draft.read':
+    case 'encounter.draft.write':
+    case 'encounter.finalise':
+    case 'encounter.amend':
+      if (r.type !== 'encounter') return deny('wrong_resource');
+      if (!r.patient.clinicIds.includes(r.clinicId)) return deny('patient_not_in_clinic');
+      return actor.role === 'doctor' &&
+        !actor.onBehalfOf &&
+        actor.userId === r.doctorId &&
+        inClinic(actor, r.clinicId)
+        ? allow()
+        : deny('appointment_doctor_only');
   }
   return deny('unknown_action');
 }

@@ -102,6 +102,7 @@ function auditClinic(actor: Actor, r: Resource): string | null {
   if (
     r.type === 'clinic' ||
     r.type === 'appointment' ||
+    r.type === 'encounter' ||
     r.type === 'dispatch_offer' ||
     r.type === 'invitations' ||
     r.type === 'invitation'
@@ -115,7 +116,7 @@ function auditClinic(actor: Actor, r: Resource): string | null {
 
 function auditPatient(r: Resource): string | null {
   if (r.type === 'patient') return r.patientId;
-  if (r.type === 'appointment') return r.patient.patientId;
+  if (r.type === 'appointment' || r.type === 'encounter') return r.patient.patientId;
   if (r.type === 'dispatch_offer') return r.patientId;
   return null;
 }
@@ -131,6 +132,7 @@ function resourceId(r: Resource): string | null {
     case 'doctor':
       return r.doctorId;
     case 'appointment':
+    case 'encounter':
       return r.appointmentId;
     case 'dispatch_offer':
       return r.requestId;

@@ -37,6 +37,17 @@ export type Resource =
       doctorId: string | null;
       patient: PatientFacts;
     }
+  /**
+   * The clinical write-up of an appointment (draft, finalisation, amendments): only the doctor of
+   * the appointment writes it; nobody else may learn whether one exists.
+   */
+  | {
+      type: 'encounter';
+      appointmentId: string;
+      clinicId: string;
+      doctorId: string;
+      patient: PatientFacts;
+    }
   | {
       type: 'dispatch_offer';
       requestId: string;

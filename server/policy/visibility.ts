@@ -35,6 +35,13 @@ export function visibleTo(actor: Actor, r: Resource): boolean {
         actor.userId === r.patient.patientId ||
         r.patient.guardianIds.includes(actor.userId)
       );
+    case 'encounter':
+      // Its doctor, and the patient side (who know their appointment has one); other staff do not learn of it.
+      return (
+        (actor.userId === r.doctorId && member(actor, r.clinicId)) ||
+        actor.userId === r.patient.patientId ||
+        r.patient.guardianIds.includes(actor.userId)
+      );
     case 'dispatch_offer':
       return (
         staffOf(actor, [r.clinicId]) ||
@@ -53,6 +60,7 @@ const NOT_FOUND: Record<Resource['type'], string> = {
   patient: 'no such patient',
   doctor: 'no such doctor',
   appointment: 'no such appointment',
+  encounter: 'no such encounter',
   dispatch_offer: 'no such dispatch request',
 };
 

@@ -16,6 +16,8 @@ export type SessionEvents = {
   connection: (state: 'reconnecting' | 'resumed' | 'rejoined') => void;
   /** The session ended for good: a final close (removed, ended by host, join timeout) or a failed rejoin. */
   ended: (reason: string, err?: Error) => void;
+  /** The socket was replaced through the service URL while the old one still worked (a node drains): nothing was lost. */
+  moved: () => void;
 };
 
 export type SessionOptions = {
@@ -39,6 +41,10 @@ export type SessionHost = {
 };
 
 const JOIN_ATTEMPTS = 3;
+/** How widely a draining node's clients spread their moves (and the first wait before moving). */
+const MOVE_SPREAD_MS = 1000;
+/** A move is not started this close to the deadline: the node's close comes first. */
+const MOVE_MARGIN_MS = 500;
 
 /**
  * The signaling session of one participant: the socket, the join, and keeping the session when the
@@ -54,12 +60,19 @@ export class SessionClient extends TypedEvents<SessionEvents> {
   #reconnecting = false;
   #ended = false;
   #prepared: Promise<void> | undefined;
+  /** Until when a draining node keeps this socket: set while a move off that node is due. */
+  #moveBefore: number | undefined;
+  #moving = false;
 
   constructor(
     private readonly opts: SessionOptions,
     private readonly host: SessionHost,
   ) {
     super();
+    this.notifications.on('nodeDraining', ({ deadlineMs }) => {
+      this.#moveBefore = Date.now() + deadlineMs;
+      void this.#moveOff();
+    });
   }
 
   get signaling(): SignalingClient {
@@ -142,6 +155,44 @@ export class SessionClient extends TypedEvents<SessionEvents> {
     });
     this.#resumeKey = joined.resumeKey;
     await this.host.joined(joined);
+    // Told to move before the join answered: there was no session to move yet.
+    if (this.#moveBefore !== undefined) void this.#moveOff();
+  }
+
+  /**
+   * A node on this call's path drains (SIGTERM): the session moves to a new socket through the
+   * service URL (the load balancer no longer sends anyone to a draining node; a relayed resume
+   * reaches the session wherever it is kept) before the old socket is let go, so neither media nor
+   * signaling notices. Spread over a short random delay so a draining node's clients do not all
+   * land at once, and so the load balancer has seen the node leave. A failed try is repeated while
+   * the deadline allows; at the deadline the node closes the socket and the usual resume or rejoin
+   * takes over.
+   */
+  async #moveOff() {
+    if (this.#moving || !this.#resumeKey) return;
+    this.#moving = true;
+    try {
+      for (let attempt = 0; this.#moveBefore !== undefined; attempt++) {
+        const left = this.#moveBefore - Date.now();
+        if (left < MOVE_MARGIN_MS) break;
+        await sleep(Math.min(left - MOVE_MARGIN_MS, MOVE_SPREAD_MS * (attempt + Math.random())));
+        if (this.#ended || this.#reconnecting || !this.#signaling?.connected) break;
+        const result = await this.#signaling.move(
+          this.opts.signalingUrl,
+          this.#resumeKey,
+          this.opts.createSocket,
+        );
+        if (result === 'resumed') {
+          this.#moveBefore = undefined;
+          this.emit('moved');
+        }
+        // Expired cannot happen to a session that answers on its socket; the deadline's close rejoins.
+        if (result !== 'failed') break;
+      }
+    } finally {
+      this.#moving = false;
+      this.#moveBefore = undefined;
+    }
   }
 
   async #onSocketClosed(code: number, reason: string) {

@@ -54,6 +54,8 @@ export interface WebSocketLike {
  */
 export type SocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
+type Replacing = { ws: WebSocketLike; closed?: { code: number; reason: string } };
+
 type Pending = {
   frame: string;
   resolve: (v: unknown) => void;
@@ -72,6 +74,8 @@ export class SignalingClient extends TypedEvents<SignalingEvents> {
   readonly #pending = new Map<number, Pending>();
   /** Set once the session is over (left, ended): requests fail at once instead of waiting to time out. */
   #over: Error | undefined;
+  /** The socket a move is replacing: its close is held back, the move decides what it means. */
+  #replacing: Replacing | undefined;
 
   private constructor(opened: OpenedSocket) {
     super();
@@ -147,6 +151,35 @@ export class SignalingClient extends TypedEvents<SignalingEvents> {
     });
   }
 
+  /**
+   * Make-before-break: binds the session to a new socket (a resume through `url`) while the current
+   * one still works, so nothing is lost meanwhile. The server closes the old socket once the new one
+   * is bound (resumed_elsewhere); that close is expected and not reported. If the move fails, the
+   * old socket goes on, or its close is reported now as any lost socket's would be.
+   */
+  async move(
+    url: string,
+    resumeKey: string,
+    createSocket: SocketFactory,
+  ): Promise<'resumed' | 'expired' | 'failed'> {
+    const old = this.#ws;
+    const replacing: Replacing = { ws: old };
+    this.#replacing = replacing;
+    let result: 'resumed' | 'expired' | 'failed' = 'failed';
+    try {
+      result = await this.resume(url, resumeKey, createSocket);
+    } finally {
+      this.#replacing = undefined;
+    }
+    if (result === 'resumed') {
+      // The server closes it too; closing here covers a server that did not get to it.
+      if (old.readyState <= 1) old.close(closeCode('dropped'), 'dropped');
+    } else if (replacing.closed && this.#ws === old) {
+      this.emit('close', replacing.closed.code, replacing.closed.reason);
+    }
+    return result;
+  }
+
   request<M extends Method>(method: M, data: RequestData<M>, timeoutMs = 15_000): Promise<ResponseData[M]> {
     if (this.#over) return Promise.reject(this.#over);
     const id = this.#nextId++;
@@ -196,7 +229,11 @@ export class SignalingClient extends TypedEvents<SignalingEvents> {
     const { ws } = opened;
     opened.attach(
       (text) => ws === this.#ws && this.#onFrame(text),
-      (code, reason) => ws === this.#ws && this.emit('close', code, reason),
+      (code, reason) => {
+        if (ws !== this.#ws) return;
+        if (this.#replacing?.ws === ws) return void (this.#replacing.closed = { code, reason });
+        this.emit('close', code, reason);
+      },
     );
   }
 
