@@ -31,6 +31,8 @@ import { consultationRoutes, guestLinkRoutes } from './consultations/routes.ts';
 import type { Services } from './services.ts';
 import { PROBLEM } from './api/problem-codes.ts';
 import { fileRoutes } from './files/routes.ts';
+import { embedAdminRoutes, widgetApiRoutes } from './embed/routes.ts';
+import { embedPageRoutes } from './embed/pages.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -62,6 +64,8 @@ function createApi(services: Services, logger: Logger, trustedProxies?: BlockLis
       .route('/', schedulingRoutes(identity, scheduling, publicUrl))
       .route('/appointments', consultationRoutes(identity, consultations))
       .route('/conversations', messagingRoutes(identity, messaging))
+      .route('/clinics', embedAdminRoutes(identity, services.embed))
+      .route('/widget', widgetApiRoutes(services.embed))
   );
 }
 
@@ -87,6 +91,7 @@ export function createApp(services: Services, deps: AppOptions) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
+    .route('/embed', embedPageRoutes(services.embed))
     .route('/api', createApi(services, deps.logger, deps.trustedProxies))
     .route('/api/ice-servers', iceServerRoutes(services.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));

@@ -28,6 +28,7 @@ import type { FinaliseStep, SummarySigning } from './records/encounters/deps.ts'
 import { loadPdfFonts } from './records/pdf/fonts.ts';
 import { DeploymentCa } from './records/signing/ca.ts';
 import { createScheduling } from './scheduling/create-scheduling.ts';
+import { createEmbed } from './embed/create-embed.ts';
 
 /** What the services run on; opened (and closed) by the caller: the node, a test, a load test. */
 export type Infra = {
@@ -170,6 +171,15 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     grants: joinGrants,
   });
 
+  // The embeddable widget: clinic API keys mint sessions whose patients join through the same checks.
+  const embed = createEmbed({
+    db,
+    identity,
+    consultations,
+    now: overrides.consultationClock ?? (() => new Date()),
+    publicUrl,
+  });
+
   // Demo mode's links join this (a real appointment of the demo doctor and patient, booked on demand).
   const demoConsultation = new DemoConsultation({
     db,
@@ -195,6 +205,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     joinGrants,
     scheduling,
     consultations,
+    embed,
     demoConsultation,
     /**
      * What the services own and must end, in start order (the caller stops them in reverse and
