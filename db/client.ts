@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { guardedClient } from './guarded-client.ts';
+import { registerPipelinedTransaction } from './pipelined-transaction.ts';
 import { preparingClient } from './prepared-client.ts';
 import { renewingPool } from './renewing-pool.ts';
 import * as schema from './schema/index.ts';
@@ -91,6 +92,7 @@ async function openPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
     graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)),
   });
   const db = drizzle(preparingClient(guardedClient(pool.sql, deadlineMs)), { schema }) as unknown as Db;
+  registerPipelinedTransaction(db, pool.sql, deadlineMs);
   return {
     db,
     kind: 'postgres',
