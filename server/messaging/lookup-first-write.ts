@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../db/client.ts';
 import { jsonBytea, jsonRows, jsonTextList } from '../../db/json-rows.ts';
 import { rowsOf, sendQuery } from '../../db/rows.ts';
@@ -28,6 +28,16 @@ export function lockConversations(ids: readonly string[]) {
 }
 
 /**
+ * The stored message with that id, looked up by its unique index for each key of a batch: a plain
+ * join with the batch's keys (a function's rows, estimated at 100) was planned as a hash join over
+ * a sequential scan of all messages once the table had a few thousand rows. LIMIT keeps the
+ * planner from flattening the lookup into such a join.
+ */
+export function storedId(conversationId: SQL, id: SQL) {
+  return sql`select m.conversation_id, m.id, m.seq, m.sender_id, m.created_at from ${messages} m where m.conversation_id = ${conversationId} and m.id = ${id} limit 1`;
+}
+
+/**
  * A batch written by looking first, for what the pipelined statement (message-writer.ts) leaves
  * out: retried sends whose id is stored (they get their first ack again), unknown conversations
  * (404 for their messages only), and an audit chain another writer keeps moving. Two round trips
@@ -45,7 +55,7 @@ export async function writeLookingFirst(
   const locked = sendQuery(tx.execute(lockConversations(conversationIds)));
   const stored = sendQuery(
     tx.execute(
-      sql`select m.conversation_id, m.id, m.seq, m.sender_id, m.created_at from ${messages} m join json_to_recordset(${keys}::json) as k(c text, i text) on m.conversation_id = k.c and m.id = k.i`,
+      sql`select m.conversation_id, m.id, m.seq, m.sender_id, m.created_at from json_to_recordset(${keys}::json) as k(c text, i text), lateral (${storedId(sql`k.c`, sql`k.i`)}) m`,
     ),
   );
   const [lockedRows, storedRows] = await Promise.all([locked, stored]);

@@ -6,7 +6,7 @@ import { conversations, messages, type MessageAudience } from '../../db/schema/i
 import type { AuditEntry, AuditLog, ChainedBatch } from '../audit/audit-log.ts';
 import { refusedForContent } from '../audit/refused-entries.ts';
 import { Batcher } from '../batcher.ts';
-import { idConflict, lockConversations, writeLookingFirst } from './lookup-first-write.ts';
+import { idConflict, lockConversations, storedId, writeLookingFirst } from './lookup-first-write.ts';
 
 export type NewMessage = {
   conversationId: string;
@@ -132,7 +132,7 @@ export class MessageWriter {
       counts as (select conversation_id, count(*)::bigint as n from input group by conversation_id),
       checked as (select
         (select count(*) from ${conversations} c join counts k on c.id = k.conversation_id) = ${plan.conversationIds.length} as conversations_found,
-        not exists (select 1 from ${messages} m join input i on m.conversation_id = i.conversation_id and m.id = i.id) as ids_new,
+        not exists (select from input i, lateral (${storedId(sql`i.conversation_id`, sql`i.id`)}) hit) as ids_new,
         ${this.audit.headExpression()} as head),
       go as (select conversations_found and ids_new and head = ${chained.head} as ok from checked),
       moved as (
