@@ -2,7 +2,6 @@ import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
 import type { Db } from './client.ts';
-import { DatabaseDeadlineError, isConnectionGone, markFromPostgres } from './connection-errors.ts';
 import { MAX_PREPARED_PARAMS } from './prepared-client.ts';
 import { rowsOf } from './rows.ts';
 
@@ -30,14 +29,20 @@ export function pipelinedTransaction(db: Db): PipelinedTransaction {
   return runners.get(db) ?? ((statements) => sequentialTransaction(db, statements));
 }
 
-/** Called where the pool is opened: statements of `db` go through `pool` in one write. */
-export function registerPipelinedTransaction(db: Db, pool: Sql, deadlineMs: number): void {
+/**
+ * Called where the database is opened: transactions of `db` go over `connection`, a client of ONE
+ * connection (max: 1) that nothing else uses. Its queries run in the order sent, so a transaction
+ * sent in one go is BEGIN..COMMIT and nothing else, and the next one queues behind it in
+ * PostgreSQL: sent while this one commits, it starts the moment the COMMIT is done. (A pool's
+ * reserve() would do without a connection of its own, but in postgres-js 3.4.9 with fetch_types
+ * off it never answers when it has to open the connection: porsager/postgres#751, #1219.)
+ */
+export function registerPipelinedTransaction(db: Db, connection: Sql): void {
   const dialect = new PgDialect();
   runners.set(db, (statements) =>
-    onReservedConnection(
-      pool,
+    inOneWrite(
+      connection,
       statements.map((s) => dialect.sqlToQuery(s)),
-      deadlineMs,
     ),
   );
 }
@@ -64,58 +69,33 @@ type Query = { sql: string; params: unknown[] };
 type DriverQuery = Promise<unknown> & { execute(): DriverQuery };
 type Unsafe = (query: string, params: unknown[], options: { prepare: boolean }) => DriverQuery;
 
-function onReservedConnection(pool: Sql, queries: Query[], deadlineMs: number): Pipelined {
-  const settlers = queries.map(() => deferred<unknown[]>());
-  const done = deferred<void>();
-  let timer: NodeJS.Timeout | undefined;
-  let answered = false;
-  const answer = (err: unknown) => {
-    clearTimeout(timer);
-    if (answered) return;
-    answered = true;
-    if (err === undefined) return done.resolve();
-    markFromPostgres(err);
-    settlers.forEach((s) => s.reject(err));
-    done.reject(err);
-  };
-  if (deadlineMs > 0) timer = setTimeout(() => answer(new DatabaseDeadlineError(deadlineMs)), deadlineMs);
-
-  pool.reserve().then(
-    (connection) => {
-      // Too late: nobody waits for this work any more, so it is not sent at all.
-      if (answered) return connection.release();
-      const unsafe = connection.unsafe.bind(connection) as unknown as Unsafe;
-      // Sent in this order, in this turn: postgres-js writes them out together.
-      const begin = unsafe('begin', [], { prepare: false }).execute();
-      const sent = queries.map((q) =>
-        unsafe(q.sql, q.params, { prepare: q.params.length <= MAX_PREPARED_PARAMS }).execute(),
-      );
-      const commit = unsafe('commit', [], { prepare: false }).execute();
-      const all = [begin, ...sent, commit];
-      // Statements after a failed one fail only because the transaction is aborted: they get the cause.
-      let cause: unknown;
-      sent.forEach((q, i) =>
-        q.then(
-          (rows) => settlers[i]!.resolve(rowsOf<unknown>(rows)),
-          (err: unknown) => settlers[i]!.reject(markFromPostgres((cause ??= err))),
-        ),
-      );
-      void Promise.allSettled(all).then((outcomes) => {
-        const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
-        // A connection whose socket closed must never be handed back: the pool would write on it.
-        if (!failures.some(isConnectionGone)) connection.release();
-        const last = outcomes.at(-1)!;
-        const rolledBack =
-          last.status === 'fulfilled' && (last.value as { command?: string }).command !== 'COMMIT';
-        // The first failure is the cause; the later statements only saw an aborted transaction.
-        if (failures.length) return answer(failures[0]);
-        if (rolledBack) return answer(new Error('pipelined transaction: COMMIT answered with a rollback'));
-        answer(undefined);
-      });
-    },
-    (err: unknown) => answer(err),
+function inOneWrite(connection: Sql, queries: Query[]): Pipelined {
+  const unsafe = connection.unsafe.bind(connection) as unknown as Unsafe;
+  // Sent in this order, in this turn: postgres-js writes them out together.
+  const begin = unsafe('begin', [], { prepare: false }).execute();
+  const sent = queries.map((q) =>
+    unsafe(q.sql, q.params, { prepare: q.params.length <= MAX_PREPARED_PARAMS }).execute(),
   );
-  return { results: settlers.map((s) => s.promise), committed: done.promise };
+  const commit = unsafe('commit', [], { prepare: false }).execute();
+  // Statements after a failed one fail only because the transaction is aborted: they get the cause.
+  let cause: unknown;
+  const results = [begin, ...sent].map((q) =>
+    q.then(
+      (rows) => rowsOf<unknown>(rows),
+      (err: unknown) => Promise.reject((cause ??= err)),
+    ),
+  );
+  const committed = Promise.allSettled([...results, commit]).then((outcomes) => {
+    if (cause !== undefined) throw cause;
+    const last = outcomes.at(-1)!;
+    if (last.status === 'rejected') throw last.reason;
+    // PostgreSQL answers COMMIT with ROLLBACK when the transaction failed; a failure says why above.
+    if ((last.value as { command?: string }).command !== 'COMMIT')
+      throw new Error('pipelined transaction: COMMIT answered with a rollback');
+  });
+  const [, ...statementResults] = results;
+  for (const p of [...results, committed]) p.catch(() => {});
+  return { results: statementResults, committed };
 }
 
 function deferred<T>() {
