@@ -58,6 +58,8 @@ export class MessageWriter {
     { maxBatch: MAX_BATCH },
   );
   readonly #transaction: PipelinedTransaction;
+  /** How batches went (read by the chat load test): pipelined attempts, and the slower ways out. */
+  readonly stats = { batches: 0, messages: 0, pipelined: 0, headMissed: 0, lookedUpFirst: 0, split: 0 };
 
   constructor(
     private readonly db: Db,
@@ -75,6 +77,7 @@ export class MessageWriter {
       return await this.#write(batch, release);
     } catch (error) {
       if (batch.length === 1 || !refusedForContent(error)) return batch.map(() => ({ ok: false, error }));
+      this.stats.split++;
       const half = Math.ceil(batch.length / 2);
       return [
         ...(await this.#writeOrSplit(batch.slice(0, half))),
@@ -85,12 +88,15 @@ export class MessageWriter {
 
   async #write(batch: NewMessage[], release?: () => void): Promise<WriteOutcome[]> {
     const plan = planBatch(batch);
+    this.stats.batches++;
+    this.stats.messages += batch.length;
     let head: string | undefined;
     for (let attempt = 0; attempt < HEAD_ATTEMPTS; attempt++) {
       const chained = this.audit.chainAhead(
         plan.fresh.map((m) => m.audit),
         ...(head === undefined ? [] : [head]),
       );
+      this.stats.pipelined++;
       const tx = this.#transaction([
         lockConversations(plan.conversationIds),
         this.audit.lockStatement(),
@@ -106,8 +112,10 @@ export class MessageWriter {
       // Nothing was written; the commit only ends the transaction.
       await tx.committed;
       if (!found!.conversations_found || !found!.ids_new) break;
+      this.stats.headMissed++;
       head = found!.head;
     }
+    this.stats.lookedUpFirst++;
     return this.db.transaction((tx) => writeLookingFirst(tx, this.audit, batch));
   }
 
