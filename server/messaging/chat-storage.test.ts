@@ -146,7 +146,7 @@ describe.each(ENGINES)('chat storage on %s', (engine) => {
     const s = await seedClinic(db);
     const doctor = userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted');
     const room = (await messaging.forActor(doctor).roomConversation(s.appointmentId)).id;
-    const message = async (conversationId: string, id = randomUUID()) => ({
+    const message = async (conversationId: string, id: string = randomUUID()) => ({
       conversationId,
       id,
       senderId: s.doctorId,
