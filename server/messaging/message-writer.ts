@@ -92,9 +92,10 @@ export class MessageWriter {
     this.stats.messages += batch.length;
     let head: string | undefined;
     for (let attempt = 0; attempt < HEAD_ATTEMPTS; attempt++) {
+      // No head yet: the one this node expects (see AuditLog.chainAhead).
       const chained = this.audit.chainAhead(
         plan.fresh.map((m) => m.audit),
-        ...(head === undefined ? [] : [head]),
+        head,
       );
       this.stats.pipelined++;
       const tx = this.#transaction([
