@@ -33,6 +33,8 @@ import { PROBLEM } from './api/problem-codes.ts';
 import { fileRoutes } from './files/routes.ts';
 import { icd10Routes } from './records/icd10/routes.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
+import { embedAdminRoutes, widgetApiRoutes } from './embed/routes.ts';
+import { embedPageRoutes } from './embed/pages.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -66,6 +68,8 @@ function createApi(services: Services, logger: Logger, trustedProxies?: BlockLis
       .route('/conversations', messagingRoutes(identity, messaging))
       .route('/webhooks', webhookRoutes(identity, services.webhooks))
       .route('/icd10', icd10Routes(identity, services.icd10))
+      .route('/clinics', embedAdminRoutes(identity, services.embed))
+      .route('/widget', widgetApiRoutes(services.embed))
   );
 }
 
@@ -91,6 +95,7 @@ export function createApp(services: Services, deps: AppOptions) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
+    .route('/embed', embedPageRoutes(services.embed))
     .route('/api', createApi(services, deps.logger, deps.trustedProxies))
     .route('/api/ice-servers', iceServerRoutes(services.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));

@@ -31,6 +31,7 @@ import { createScheduling } from './scheduling/create-scheduling.ts';
 import { SecretSealer } from './identity/secret-sealer.ts';
 import { Webhooks } from './webhooks/webhooks.ts';
 import { Icd10Search } from './records/icd10/icd10-search-service.ts';
+import { createEmbed } from './embed/create-embed.ts';
 
 /** What the services run on; opened (and closed) by the caller: the node, a test, a load test. */
 export type Infra = {
@@ -183,6 +184,15 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     config: config.webhooks,
   });
 
+  // The embeddable widget: clinic API keys mint sessions whose patients join through the same checks.
+  const embed = createEmbed({
+    db,
+    identity,
+    consultations,
+    now: overrides.consultationClock ?? (() => new Date()),
+    publicUrl,
+  });
+
   // Demo mode's links join this (a real appointment of the demo doctor and patient, booked on demand).
   const demoConsultation = new DemoConsultation({
     db,
@@ -208,6 +218,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     joinGrants,
     scheduling,
     consultations,
+    embed,
     demoConsultation,
     webhooks,
     icd10: new Icd10Search({ db, policy: identity.policy }),

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RoomChatService } from '../server/messaging/room-chat.ts';
+import { RoomChatService, SPEAKER_REUSE_MS } from '../server/messaging/room-chat.ts';
 import type { CareCallNode } from '../server/node.ts';
 import type { ChatMessageInfo, ChatNotifications } from '../signaling/protocol/index.ts';
 import { TEST_REDIS_URL } from './helpers/env.ts';
@@ -11,7 +11,7 @@ import { booking, schedulingClinic, type SchedulingClinic } from './helpers/sche
 import { connectClient, type TestClient } from './helpers/ws-client.ts';
 import { ChatClient, roomChatTransport } from '../web-client/src/chat-client.ts';
 import { and, eq, inArray } from 'drizzle-orm';
-import { auditLog, messages as messageRows } from '../db/schema/index.ts';
+import { auditLog, clinicMembers, messages as messageRows } from '../db/schema/index.ts';
 import { fileMessageBody, type RoomFileGrant } from '../signaling/protocol/index.ts';
 import { uploadThroughApp } from './helpers/app-upload.ts';
 
@@ -271,6 +271,24 @@ describe('room chat over the room socket', () => {
     const chat = new RoomChatService(n.node.db.db, n.node.services.messaging);
     // An expired guest's room conversation stays unknown to it, as a foreign one would.
     expect(await refusal(chat.speaker(claimsOf(guest.token), 'admitted'))).toBe('not_found');
+  });
+
+  it('a doctor who leaves the clinic can no longer write once the reused speaker expires', async () => {
+    const { doctor, patient } = await call();
+    const send = (client: TestClient, body: string) =>
+      refusal(client.request('chat.send', { clientId: randomUUID(), body }));
+    expect(await send(doctor.client, 'first')).toBe('resolved');
+    const membership = and(eq(clinicMembers.userId, c.doctor.id), eq(clinicMembers.clinicId, c.clinicId));
+    await n.node.db.db.delete(clinicMembers).where(membership);
+    try {
+      await new Promise((r) => setTimeout(r, SPEAKER_REUSE_MS + 100));
+      expect(await send(doctor.client, 'after leaving')).not.toBe('resolved');
+      expect(await send(patient.client, 'the patient still writes')).toBe('resolved');
+    } finally {
+      await n.node.db.db.insert(clinicMembers).values({ clinicId: c.clinicId, userId: c.doctor.id });
+    }
+    await new Promise((r) => setTimeout(r, SPEAKER_REUSE_MS + 100));
+    expect(await send(doctor.client, 'back')).toBe('resolved');
   });
 
   it('bad chat frames are typed errors and the socket stays usable', async () => {

@@ -170,6 +170,22 @@ export const PROBLEM = {
   fileIncomplete: 'file_incomplete',
   /** The stored file failed authentication (altered or cut bytes, a wrong key): nothing of it is served (500). */
   fileUnreadable: 'file_unreadable',
+  /** The clinic API key is missing, malformed or unknown, or its secret does not match (401). */
+  apiKeyInvalid: 'api_key_invalid',
+  /** The clinic API key was revoked (401). */
+  apiKeyRevoked: 'api_key_revoked',
+  /** The clinic API key lacks the scope this call needs (403). */
+  apiKeyScope: 'api_key_scope',
+  /** The widget session token is malformed, not ours, or its key was revoked (401). */
+  widgetTokenInvalid: 'widget_token_invalid',
+  /** The widget session token has expired; the clinic's site mints a new one (401). */
+  widgetTokenExpired: 'widget_token_expired',
+  /** The clinic's patient id is linked to another patient than the appointment's, or the other way round (409). */
+  externalPatientMismatch: 'external_patient_mismatch',
+  /** The clinic's patient id is linked to no patient yet: name an appointment the first time (404). */
+  externalPatientUnknown: 'external_patient_unknown',
+  /** The page or call comes from a site the clinic does not allow (403). */
+  originNotAllowed: 'origin_not_allowed',
 } as const;
 
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];

@@ -53,6 +53,8 @@ const DECISIONS = {
   'clinic.invitations.list': search,
   'invitation.revoke': remove,
   'clinic.webhooks.manage': update,
+  'clinic.api_keys.manage': { type: securityAttributes, action: 'U' },
+  'clinic.widget.configure': update,
   'audit.query': { type: auditLogUsed, action: 'R' },
   'audit.query_all': { type: auditLogUsed, action: 'R' },
   'audit.verify': { type: auditLogUsed, action: 'E' },
@@ -125,6 +127,14 @@ const EVENTS = {
   'invitation.revoked': remove,
   'invitation.accepted': { type: securityAttributes, action: 'C' },
   'care.assigned': { type: rolesChanged, action: 'C' },
+  // Clinic API keys and the widget: a key made or revoked, widget settings changed, a widget session
+  // minted by a clinic backend (linking its patient id on first use), or refused.
+  'api_key.created': { type: securityAttributes, action: 'C' },
+  'api_key.revoked': { type: securityAttributes, action: 'D' },
+  'widget.settings_updated': update,
+  'widget.session_created': { type: authentication, action: 'E' },
+  'widget.patient_linked': { type: patientRecord, subtype: interaction('create'), action: 'C' },
+  'widget.session_refused': { type: authentication, action: 'E' },
   'patient.note.created': recordCreate,
   'doctor.calendar_feed.read': { type: exported, action: 'R' },
   'admin.bootstrapped': { type: rolesChanged, action: 'C' },

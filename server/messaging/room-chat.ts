@@ -102,6 +102,15 @@ export function speakerOf(repo: ChatRepository, conversationId: string): ChatSpe
 }
 
 type RoomFacts = { appointmentId: string; patientId: string };
+type Speaking = { who: ChatActor; repo: ReturnType<Messaging['forActor']>; conversationId: string };
+
+/**
+ * How long a speaker (account facts, room conversation) is reused between one member's chat
+ * requests: loaded per request, they were three queries before every message, and a member's
+ * requests run one at a time. A changed clinic membership or role takes effect within this.
+ * Every operation still decides afresh on the conversation's facts (a guest's revocation at once).
+ */
+export const SPEAKER_REUSE_MS = 1000;
 
 /**
  * The room tier's chat: a join token's holder as a chat speaker in its appointment's room
@@ -111,6 +120,7 @@ type RoomFacts = { appointmentId: string; patientId: string };
  */
 export class RoomChatService implements RoomChat {
   readonly #rooms = new Map<string, RoomFacts>();
+  readonly #speakers = new Map<string, { until: number; speaking: Promise<Speaking> }>();
 
   constructor(
     private readonly db: Db,
@@ -131,7 +141,21 @@ export class RoomChatService implements RoomChat {
     return { who, conversationId };
   }
 
-  async #speaking(claims: JoinClaims, presence: ChatPresence) {
+  #speaking(claims: JoinClaims, presence: ChatPresence): Promise<Speaking> {
+    const key = `${claims.sub}\n${claims.room}\n${presence}`;
+    const now = Date.now();
+    const reused = this.#speakers.get(key);
+    if (reused && reused.until > now) return reused.speaking;
+    if (this.#speakers.size >= 10_000)
+      for (const [k, v] of this.#speakers) if (v.until <= now) this.#speakers.delete(k);
+    const speaking = this.#load(claims, presence);
+    this.#speakers.set(key, { until: now + SPEAKER_REUSE_MS, speaking });
+    // A refusal is not kept: the next request asks again.
+    speaking.catch(() => this.#speakers.get(key)?.speaking === speaking && this.#speakers.delete(key));
+    return speaking;
+  }
+
+  async #load(claims: JoinClaims, presence: ChatPresence): Promise<Speaking> {
     const room = await this.#room(claims.room);
     const who = await this.#actor(claims, presence, room);
     const repo = this.messaging.forActor(who);

@@ -16,6 +16,9 @@ export const ACTIONS = {
   // The list carries invitees' e-mail addresses (patients' among them): audited like the patient list.
   'clinic.invitations.list': { resource: 'invitations', phi: true },
   'invitation.revoke': { resource: 'invitation', phi: false },
+  // API keys mint widget sessions for the clinic's patients: only the clinic admin holds them.
+  'clinic.api_keys.manage': { resource: 'clinic', phi: false },
+  'clinic.widget.configure': { resource: 'clinic', phi: false },
   'audit.query': { resource: 'clinic', phi: false },
   // Webhook endpoints and their delivery log; the changes are audited as webhook.* events.
   'clinic.webhooks.manage': { resource: 'clinic', phi: false },

@@ -35,6 +35,8 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
     case 'clinic.update':
     case 'clinic.staff.invite':
     case 'clinic.webhooks.manage':
+    case 'clinic.api_keys.manage':
+    case 'clinic.widget.configure':
     case 'audit.query':
       if (r.type !== 'clinic') return deny('wrong_resource');
       return actor.role === 'clinic_admin' && inClinic(actor, r.clinicId)
