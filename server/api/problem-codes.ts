@@ -130,6 +130,12 @@ export const PROBLEM = {
   encounterIncomplete: 'encounter_incomplete',
   /** The draft exists: a change must name the revision it is based on with If-Match (428). */
   preconditionRequired: 'precondition_required',
+  /** A webhook endpoint URL is malformed, not https, or points at a private address (422). */
+  invalidWebhookUrl: 'invalid_webhook_url',
+  /** A webhook subscription names an event that is not in the catalogue (422). */
+  invalidWebhookEvent: 'invalid_webhook_event',
+  /** The delivery is still pending: it is sent (or retried) anyway (409). */
+  deliveryNotResendable: 'delivery_not_resendable',
   /** The upload to verify is not a PDF (400). */
   notAPdf: 'not_a_pdf',
   /** The upload to verify is larger than the verifier reads (413). */

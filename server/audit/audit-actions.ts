@@ -52,6 +52,7 @@ const DECISIONS = {
   'clinic.care.assign': { type: rolesChanged, action: 'C' },
   'clinic.invitations.list': search,
   'invitation.revoke': remove,
+  'clinic.webhooks.manage': update,
   'clinic.api_keys.manage': { type: securityAttributes, action: 'U' },
   'clinic.widget.configure': update,
   'audit.query': { type: auditLogUsed, action: 'R' },
@@ -72,6 +73,7 @@ const DECISIONS = {
   'encounter.draft.write': { type: patientRecord, subtype: interaction('update'), action: 'U' },
   'encounter.finalise': recordCreate,
   'encounter.amend': recordCreate,
+  'icd10.search': search,
   'clinic.scheduling.configure': update,
   'clinic.consult_types.manage': update,
   'clinic.consult_types.list': search,
@@ -162,6 +164,15 @@ const EVENTS = {
   'encounter.amended': recordCreate,
   'record.document.created': recordCreate,
   'record.document.downloaded': { type: exported, action: 'R' },
+  // Webhooks: endpoint changes by clinic admins, resends, automatic switch-off, and each delivery
+  // that carried PHI to an endpoint that opted in (a disclosure, like an export).
+  'webhook.endpoint.created': create,
+  'webhook.endpoint.updated': update,
+  'webhook.endpoint.deleted': remove,
+  'webhook.secret.rotated': { type: securityAttributes, action: 'U' },
+  'webhook.delivery.resent': operation,
+  'webhook.endpoint.auto_disabled': { type: applicationActivity, action: 'E' },
+  'webhook.phi.disclosed': { type: exported, action: 'R' },
   // Appended only by the booking load test, on its own database, to measure the chain's serial ceiling.
   'loadtest.audit_ceiling': { type: applicationActivity, action: 'E' },
 } as const satisfies Record<string, AuditEventCoding>;
