@@ -67,6 +67,7 @@ it(
         'cluster heartbeat',
         'rooms',
         'unread chat notices',
+        'webhook delivery',
         'scheduling worker',
         'audit checkpoints',
         'password hashing threads',
