@@ -158,6 +158,10 @@ export const PROBLEM = {
   fileIncomplete: 'file_incomplete',
   /** The stored file failed authentication (altered or cut bytes, a wrong key): nothing of it is served (500). */
   fileUnreadable: 'file_unreadable',
+  /** The client accepts no format the FHIR API answers in (application/fhir+json) (406). */
+  notAcceptable: 'not_acceptable',
+  /** The body is not in a format the FHIR API reads (application/fhir+json) (415). */
+  unsupportedMediaType: 'unsupported_media_type',
 } as const;
 
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];
