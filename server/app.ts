@@ -31,6 +31,7 @@ import { consultationRoutes, guestLinkRoutes } from './consultations/routes.ts';
 import type { Services } from './services.ts';
 import { PROBLEM } from './api/problem-codes.ts';
 import { fileRoutes } from './files/routes.ts';
+import { fhirRoutes } from './fhir/routes.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -83,6 +84,14 @@ export function createApp(services: Services, deps: AppOptions) {
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
     .route('/api', createApi(services, deps.logger, deps.trustedProxies))
+    .route(
+      '/fhir/R4',
+      fhirRoutes(services.identity, services.fhir, {
+        logger: deps.logger,
+        publicUrl: services.publicUrl,
+        trustedProxies: deps.trustedProxies,
+      }),
+    )
     .route('/api/ice-servers', iceServerRoutes(services.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));

@@ -8,18 +8,21 @@ import type { SearchPage } from './provider.ts';
  * search with the page's cursor) while there is more.
  */
 export function searchBundle(base: string, type: string, query: URLSearchParams, page: SearchPage): Bundle {
-  const entry = (mode: 'match' | 'include') => (resource: Resource): BundleEntry => ({
-    fullUrl: `${base}/${resource.resourceType}/${resource.id}`,
-    resource,
-    search: { mode },
-  });
+  const entry =
+    (mode: 'match' | 'include') =>
+    (resource: Resource): BundleEntry => ({
+      fullUrl: `${base}/${resource.resourceType}/${resource.id}`,
+      resource,
+      search: { mode },
+    });
   const link = [{ relation: 'self', url: searchUrl(base, type, query) }];
   if (page.next !== undefined) {
     const next = new URLSearchParams(query);
     next.set('_cursor', encodeCursor(page.next));
     link.push({ relation: 'next', url: searchUrl(base, type, next) });
   }
-  const total = page.total ?? (page.next === undefined && !query.has('_cursor') ? page.matches.length : undefined);
+  const total =
+    page.total ?? (page.next === undefined && !query.has('_cursor') ? page.matches.length : undefined);
   const entries = [...page.matches.map(entry('match')), ...(page.included ?? []).map(entry('include'))];
   return {
     resourceType: 'Bundle',

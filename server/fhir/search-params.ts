@@ -60,7 +60,9 @@ export function parseSearch(
     refs: new Map(),
     dates: new Map(),
   };
-  const byName = new Map(specs.flatMap((s) => [[s.name, s] as const, ...(s.alias ? [[s.alias, s] as const] : [])]));
+  const byName = new Map(
+    specs.flatMap((s) => [[s.name, s] as const, ...(s.alias ? [[s.alias, s] as const] : [])]),
+  );
   const seen = new Set<string>();
   for (const [key, value] of query) {
     if (key === '_format') continue; // checked with the Accept header (routes)
@@ -81,7 +83,8 @@ export function parseSearch(
     else if (name === '_cursor') search.cursor = nonEmpty(key, value);
     else if (!spec) throw invalid(key, 'unknown search parameter');
     else if (spec.type === 'token') search.tokens.set(spec.name, tokenList(key, value));
-    else if (spec.type === 'reference') search.refs.set(spec.name, referenceValue(key, value, spec.target ?? []));
+    else if (spec.type === 'reference')
+      search.refs.set(spec.name, referenceValue(key, value, spec.target ?? []));
     else search.dates.set(spec.name, intersect(search.dates.get(spec.name) ?? {}, dateValue(key, value)));
   }
   return search;
@@ -97,7 +100,8 @@ function tokenList(key: string, value: string): string[] {
   const codes = nonEmpty(key, value)
     .split(',')
     .map((v) => (v.includes('|') ? v.slice(v.indexOf('|') + 1) : v));
-  if (codes.some((c) => !c || c.length > 64)) throw invalid(key, 'each value must be a code of 1-64 characters');
+  if (codes.some((c) => !c || c.length > 64))
+    throw invalid(key, 'each value must be a code of 1-64 characters');
   return codes;
 }
 
@@ -169,7 +173,8 @@ function parseStart(
   if (Number.isNaN(at.getTime())) return undefined;
   // Date() rolls 2027-02-30 over into March: a date that does not exist is refused instead.
   const back = new Date(`${y}-${mo ?? '01'}-${d ?? '01'}T00:00:00Z`);
-  if (back.getUTCMonth() + 1 !== Number(mo ?? '01') || back.getUTCDate() !== Number(d ?? '01')) return undefined;
+  if (back.getUTCMonth() + 1 !== Number(mo ?? '01') || back.getUTCDate() !== Number(d ?? '01'))
+    return undefined;
   if (Number(h ?? 0) > 23 || Number(mi ?? 0) > 59 || Number(s ?? 0) > 59) return undefined;
   return at;
 }

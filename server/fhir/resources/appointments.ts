@@ -18,6 +18,7 @@ import { fhirNotFound } from '../operation-outcome.ts';
 import { ref, type ResourceProvider, type SearchPage } from '../provider.ts';
 import type { RecordAccess } from '../record-access.ts';
 import { decodeCursor, emptyRange, type ParsedSearch } from '../search-params.ts';
+import type { AppointmentBooking } from './appointment-booking.ts';
 import type { PatientProvider } from './patients.ts';
 import type { PractitionerProvider } from './practitioners.ts';
 import { consultTypeConcept } from './schedules.ts';
@@ -34,7 +35,18 @@ export const FHIR_STATUS: Record<AppointmentStatus, Appointment['status']> = {
   cancelled: 'cancelled',
   no_show: 'noshow',
 };
-const R4_STATUSES = new Set(['proposed', 'pending', 'booked', 'arrived', 'fulfilled', 'cancelled', 'noshow', 'entered-in-error', 'checked-in', 'waitlist']);
+const R4_STATUSES = new Set([
+  'proposed',
+  'pending',
+  'booked',
+  'arrived',
+  'fulfilled',
+  'cancelled',
+  'noshow',
+  'entered-in-error',
+  'checked-in',
+  'waitlist',
+]);
 
 export function toAppointment(row: Row): Appointment {
   const status = FHIR_STATUS[row.status];
@@ -60,7 +72,11 @@ export function toAppointment(row: Row): Appointment {
 }
 
 const isCursor = (v: unknown): v is { at: string; id: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { at?: unknown }).at === 'string' && typeof (v as { id?: unknown }).id === 'string' && !Number.isNaN(Date.parse((v as { at: string }).at));
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { at?: unknown }).at === 'string' &&
+  typeof (v as { id?: unknown }).id === 'string' &&
+  !Number.isNaN(Date.parse((v as { at: string }).at));
 
 const selectRows = (tx: Tx) =>
   tx
@@ -77,10 +93,29 @@ export class AppointmentProvider implements ResourceProvider {
   readonly type = 'Appointment' as const;
   readonly documentation = 'Appointments of the patients the caller may see, ordered by start.';
   readonly params = [
-    { name: 'patient', alias: 'subject', type: 'reference' as const, target: ['Patient'], documentation: 'The patient (Patient/<id>).' },
-    { name: 'practitioner', type: 'reference' as const, target: ['Practitioner'], documentation: 'The doctor (Practitioner/<id>).' },
-    { name: 'date', type: 'date' as const, documentation: 'Appointment start, with prefixes eq, lt, le, gt, ge.' },
-    { name: 'status', type: 'token' as const, documentation: 'R4 appointment status; several comma-separated.' },
+    {
+      name: 'patient',
+      alias: 'subject',
+      type: 'reference' as const,
+      target: ['Patient'],
+      documentation: 'The patient (Patient/<id>).',
+    },
+    {
+      name: 'practitioner',
+      type: 'reference' as const,
+      target: ['Practitioner'],
+      documentation: 'The doctor (Practitioner/<id>).',
+    },
+    {
+      name: 'date',
+      type: 'date' as const,
+      documentation: 'Appointment start, with prefixes eq, lt, le, gt, ge.',
+    },
+    {
+      name: 'status',
+      type: 'token' as const,
+      documentation: 'R4 appointment status; several comma-separated.',
+    },
   ];
   readonly includes = ['Appointment:patient', 'Appointment:practitioner'];
 
@@ -88,7 +123,13 @@ export class AppointmentProvider implements ResourceProvider {
     private readonly access: RecordAccess,
     private readonly patients: PatientProvider,
     private readonly practitioners: PractitionerProvider,
+    private readonly booking: AppointmentBooking,
   ) {}
+
+  /** POST /Appointment: a booking of one Slot (appointment-booking.ts). */
+  create(actor: Actor, body: unknown): Promise<Appointment> {
+    return this.booking.create(actor, body);
+  }
 
   async read(actor: Actor, id: string): Promise<Appointment> {
     let resource;
@@ -113,7 +154,12 @@ export class AppointmentProvider implements ResourceProvider {
     const cursor = decodeCursor(s.cursor, isCursor);
     if (cursor) {
       const at = new Date(cursor.at);
-      conds.push(or(sql`${appointments.startsAt} > ${at.toISOString()}::timestamptz`, and(eq(appointments.startsAt, at), sql`${appointments.id} > ${cursor.id}`))!);
+      conds.push(
+        or(
+          sql`${appointments.startsAt} > ${at.toISOString()}::timestamptz`,
+          and(eq(appointments.startsAt, at), sql`${appointments.id} > ${cursor.id}`),
+        )!,
+      );
     }
     const { rows, more } = await this.access.audited(async (tx) => {
       const found = await selectRows(tx)
@@ -121,7 +167,10 @@ export class AppointmentProvider implements ResourceProvider {
         .orderBy(asc(appointments.startsAt), asc(appointments.id))
         .limit(s.count + 1);
       const page = found.slice(0, s.count);
-      const facts = await loadPatientFactsMany(tx, page.map((r) => r.a.patientId));
+      const facts = await loadPatientFactsMany(
+        tx,
+        page.map((r) => r.a.patientId),
+      );
       const entries: AuditEntry[] = [];
       const allowed = page.filter(({ a }) => {
         const patient = facts.get(a.patientId);
@@ -138,13 +187,18 @@ export class AppointmentProvider implements ResourceProvider {
         return !!decided;
       });
       const last = page[page.length - 1];
-      return { result: { rows: allowed, more: found.length > s.count && last ? last.a : undefined }, entries };
+      return {
+        result: { rows: allowed, more: found.length > s.count && last ? last.a : undefined },
+        entries,
+      };
     });
     const included: Resource[] = [];
     if (s.includes.includes('Appointment:patient'))
       included.push(...(await this.patients.patients(actor, [...new Set(rows.map((r) => r.a.patientId))])));
     if (s.includes.includes('Appointment:practitioner'))
-      included.push(...(await this.practitioners.practitioners(actor, [...new Set(rows.map((r) => r.a.doctorId))])));
+      included.push(
+        ...(await this.practitioners.practitioners(actor, [...new Set(rows.map((r) => r.a.doctorId))])),
+      );
     return {
       matches: rows.map((r) => toAppointment({ ...r.a, typeName: r.typeName })),
       ...(included.length ? { included } : {}),
@@ -172,7 +226,9 @@ export class AppointmentProvider implements ResourceProvider {
         throw new ProblemError(400, PROBLEM.invalidQuery, 'the search is invalid', [
           { field: 'status', message: `${bad} is not an R4 appointment status` },
         ]);
-      const ours = (Object.keys(FHIR_STATUS) as AppointmentStatus[]).filter((k) => statuses.includes(FHIR_STATUS[k]));
+      const ours = (Object.keys(FHIR_STATUS) as AppointmentStatus[]).filter((k) =>
+        statuses.includes(FHIR_STATUS[k]),
+      );
       if (!ours.length) return undefined;
       conds.push(inArray(appointments.status, ours));
     }

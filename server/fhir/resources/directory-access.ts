@@ -12,7 +12,9 @@ export class DirectoryAccess {
 
   /** The clinics of `clinicIds` the actor may see the directory of. */
   visibleClinics(actor: Actor, clinicIds: readonly string[]): string[] {
-    return clinicIds.filter((clinicId) => this.access.row(actor, 'fhir.directory.read', { type: 'clinic', clinicId }));
+    return clinicIds.filter((clinicId) =>
+      this.access.row(actor, 'fhir.directory.read', { type: 'clinic', clinicId }),
+    );
   }
 
   /** One clinic the actor may see of `clinicIds`, or the 404 of `fhirType`. */

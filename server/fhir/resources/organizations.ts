@@ -19,7 +19,11 @@ export const toOrganization = (row: Pick<ClinicRow, 'id' | 'name'>): Organizatio
   type: [
     {
       coding: [
-        { system: 'http://terminology.hl7.org/CodeSystem/organization-type', code: 'prov', display: 'Healthcare Provider' },
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/organization-type',
+          code: 'prov',
+          display: 'Healthcare Provider',
+        },
       ],
     },
   ],
@@ -40,7 +44,10 @@ export class OrganizationProvider implements ResourceProvider {
 
   async read(actor: Actor, id: string): Promise<Organization> {
     const [clinicId] = this.directory.requireClinic(actor, [id], 'Organization');
-    const [row] = await this.db.select().from(clinics).where(inArray(clinics.id, [clinicId!]));
+    const [row] = await this.db
+      .select()
+      .from(clinics)
+      .where(inArray(clinics.id, [clinicId!]));
     if (!row) throw fhirNotFound('Organization');
     return toOrganization(row);
   }
@@ -51,7 +58,11 @@ export class OrganizationProvider implements ResourceProvider {
       .visibleClinics(actor, actor.clinicIds)
       .filter((id) => (!s.ids || s.ids.includes(id)) && (after === undefined || id > after));
     if (!ids.length) return { matches: [] };
-    const rows = await this.db.select().from(clinics).where(inArray(clinics.id, ids)).orderBy(asc(clinics.id));
+    const rows = await this.db
+      .select()
+      .from(clinics)
+      .where(inArray(clinics.id, ids))
+      .orderBy(asc(clinics.id));
     const page = rows.slice(0, s.count);
     return {
       matches: page.map(toOrganization),

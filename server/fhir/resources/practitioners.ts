@@ -26,7 +26,12 @@ export const toPractitioner = (row: DoctorRow): Practitioner => ({
 export async function doctorsOf(
   db: Db,
   clinicIds: readonly string[],
-  opts: { ids?: readonly string[] | undefined; after?: string | undefined; limit: number; scheduled?: boolean },
+  opts: {
+    ids?: readonly string[] | undefined;
+    after?: string | undefined;
+    limit: number;
+    scheduled?: boolean;
+  },
 ): Promise<DoctorRow[]> {
   if (!clinicIds.length || opts.ids?.length === 0) return [];
   const conds: SQL[] = [eq(users.role, 'doctor'), inArray(clinicMembers.clinicId, [...clinicIds])];

@@ -32,7 +32,8 @@ export function toSchedule(doctor: DoctorRow, types: readonly ConsultTypeRow[]):
 /** One Schedule per doctor who published working hours, in the caller's clinics. */
 export class ScheduleProvider implements ResourceProvider {
   readonly type = 'Schedule' as const;
-  readonly documentation = "One per doctor of the caller's clinics who published working hours; Slots hang off it.";
+  readonly documentation =
+    "One per doctor of the caller's clinics who published working hours; Slots hang off it.";
   readonly params = [
     {
       name: 'actor',

@@ -20,7 +20,11 @@ const DEFAULT_SLOT_WINDOW_DAYS = 7;
 // start. FHIR ids allow 64 characters of [A-Za-z0-9-.]: exactly a 64-letter alphabet, so each
 // UUID takes 22 characters in base64 with '-' and '.' for '+' and '/', the start (seconds) base 36.
 const toId64 = (uuid: string) =>
-  Buffer.from(uuid.replace(/-/g, ''), 'hex').toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '.');
+  Buffer.from(uuid.replace(/-/g, ''), 'hex')
+    .toString('base64')
+    .replace(/=+$/, '')
+    .replace(/\+/g, '-')
+    .replace(/\//g, '.');
 const fromId64 = (s: string) => {
   const hex = Buffer.from(s.replace(/-/g, '+').replace(/\./g, '/'), 'base64').toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -35,13 +39,20 @@ export function parseSlotId(id: string): SlotKey | undefined {
   if (!/^[A-Za-z0-9\-.]{45,64}$/.test(id)) return undefined;
   const seconds = parseInt(id.slice(44), 36);
   if (!/^[0-9a-z]+$/.test(id.slice(44)) || !Number.isSafeInteger(seconds)) return undefined;
-  const key = { doctorId: fromId64(id.slice(0, 22)), consultTypeId: fromId64(id.slice(22, 44)), start: new Date(seconds * 1000) };
+  const key = {
+    doctorId: fromId64(id.slice(0, 22)),
+    consultTypeId: fromId64(id.slice(22, 44)),
+    start: new Date(seconds * 1000),
+  };
   // Only ids this server made: encoding the decoded key again must give the same id.
   return slotId(key) === id ? key : undefined;
 }
 
 const isCursor = (v: unknown): v is { at: number; type: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { at?: unknown }).at === 'number' && typeof (v as { type?: unknown }).type === 'string';
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { at?: unknown }).at === 'number' &&
+  typeof (v as { type?: unknown }).type === 'string';
 
 type FreeSlot = { start: Date; end: Date; type: { id: string; name: string } };
 
@@ -63,10 +74,23 @@ export class SlotProvider implements ResourceProvider {
   readonly type = 'Slot' as const;
   readonly documentation = `Free slots of one Schedule (required), within at most ${MAX_SLOT_WINDOW_DAYS} days (default: the next ${DEFAULT_SLOT_WINDOW_DAYS}).`;
   readonly params = [
-    { name: 'schedule', type: 'reference' as const, target: ['Schedule'], documentation: 'The doctor\'s Schedule (required).' },
-    { name: 'service-type', type: 'token' as const, documentation: `Consult type id (system ${consultTypeConcept({ id: '', name: '' }).coding![0]!.system}).` },
+    {
+      name: 'schedule',
+      type: 'reference' as const,
+      target: ['Schedule'],
+      documentation: "The doctor's Schedule (required).",
+    },
+    {
+      name: 'service-type',
+      type: 'token' as const,
+      documentation: `Consult type id (system ${consultTypeConcept({ id: '', name: '' }).coding![0]!.system}).`,
+    },
     { name: 'start', type: 'date' as const, documentation: 'Slot start, with prefixes eq, lt, le, gt, ge.' },
-    { name: 'status', type: 'token' as const, documentation: 'Only free slots exist here: free matches, anything else matches none.' },
+    {
+      name: 'status',
+      type: 'token' as const,
+      documentation: 'Only free slots exist here: free matches, anything else matches none.',
+    },
   ];
   readonly includes = [];
 
@@ -109,7 +133,10 @@ export class SlotProvider implements ResourceProvider {
     const cursor = decodeCursor(s.cursor, isCursor);
     const free = (await this.#free(actor, schedule.id, s.tokens.get('service-type'), { from, to })) ?? [];
     const after = cursor
-      ? free.filter((x) => x.start.getTime() > cursor.at || (x.start.getTime() === cursor.at && x.type.id > cursor.type))
+      ? free.filter(
+          (x) =>
+            x.start.getTime() > cursor.at || (x.start.getTime() === cursor.at && x.type.id > cursor.type),
+        )
       : free;
     const ids = s.ids;
     const matching = ids ? after.filter((x) => ids.includes(toSlot(schedule.id, x).id!)) : after;
@@ -117,15 +144,24 @@ export class SlotProvider implements ResourceProvider {
     const last = page[page.length - 1];
     return {
       matches: page.map((x) => toSlot(schedule.id, x)),
-      ...(matching.length > s.count && last ? { next: { at: last.start.getTime(), type: last.type.id } } : {}),
+      ...(matching.length > s.count && last
+        ? { next: { at: last.start.getTime(), type: last.type.id } }
+        : {}),
     };
   }
 
   /** Free slots starting in [from, to) of the types asked for (all bookable ones by default); undefined: not visible. */
-  async #free(actor: Actor, doctorId: string, typeIds: readonly string[] | undefined, r: { from: Date; to: Date }) {
+  async #free(
+    actor: Actor,
+    doctorId: string,
+    typeIds: readonly string[] | undefined,
+    r: { from: Date; to: Date },
+  ) {
     const clinics = this.directory.visibleClinics(actor, await clinicsOfDoctor(this.db, doctorId));
     if (!clinics.length) return undefined;
-    const types = (await this.schedules.bookableTypes(clinics)).filter((t) => !typeIds || typeIds.includes(t.id));
+    const types = (await this.schedules.bookableTypes(clinics)).filter(
+      (t) => !typeIds || typeIds.includes(t.id),
+    );
     const day = (d: Date) => d.toISOString().slice(0, 10);
     // Local dates around the UTC range (zones are within +-14 h of UTC); the instants filter exactly.
     const fromDate = day(new Date(r.from.getTime() - DAY));
