@@ -30,10 +30,16 @@ export function decideFhir(actor: Actor, action: Action, r: ResourceFor<Action>)
     case 'fhir.appointment.read': {
       if (r.type !== 'appointment') return deny('wrong_resource');
       if (!r.patient.clinicIds.includes(r.clinicId)) return deny('patient_not_in_clinic');
-      // A doctor sees appointments of the clinic they work in: their own, or those of a patient they treat.
+      // A doctor sees appointments of a clinic they work in: their own, or those of a patient they treat there.
       if (actor.role === 'doctor' && !actor.onBehalfOf) {
         if (!inClinic(actor, r.clinicId)) return deny('not_member');
         if (r.doctorId === actor.userId) return allow();
+        // Treating the patient in another clinic shows nothing of this clinic's appointments.
+        const treatsHere = r.patient.relationships.some(
+          (t) => t.doctorId === actor.userId && t.clinicId === r.clinicId,
+        );
+        if (treatsHere) return allow();
+        return r.patient.breakGlassDoctorIds.includes(actor.userId) ? allow(true) : deny('not_treating_here');
       }
       return patientAccess(actor, r.patient, { operators: false });
     }
