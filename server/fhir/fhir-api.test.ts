@@ -1,5 +1,6 @@
 import type {
   Appointment,
+  AuditEvent,
   Bundle,
   CapabilityStatement,
   Communication,
@@ -310,7 +311,7 @@ describe('FHIR R4 API driven by fhir-kit-client (real PostgreSQL, the real app o
     expect(events.length).toBeGreaterThan(5);
     const fhirRead = events.find((e) => JSON.stringify(e).includes('fhir.patient.read'))!;
     expect(fhirRead).toMatchObject({ action: 'R', outcome: '0' });
-    expect(fhirRead.entity![0]!.what).toEqual({ reference: `Patient/${w.north.patient.id}` });
+    expect((fhirRead as AuditEvent).entity![0]!.what).toEqual({ reference: `Patient/${w.north.patient.id}` });
     expect(valid(await admin.read({ resourceType: 'AuditEvent', id: fhirRead.id! }))).toEqual(fhirRead);
     const paged = valid<Bundle>(
       await admin.search({ resourceType: 'AuditEvent', searchParams: { _count: 2 } }),

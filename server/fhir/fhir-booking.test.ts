@@ -2,7 +2,7 @@ import type { Bundle, Slot } from '@medplum/fhirtypes';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appointments } from '../../db/schema/index.ts';
-import { createUser, signIn, type IdentityHarness } from '../../test/helpers/identity.ts';
+import { createUser, signIn } from '../../test/helpers/identity.ts';
 import { assertValidR4 } from './test-support/r4-validator.ts';
 import {
   appointmentFor,
@@ -33,7 +33,7 @@ describe.each(ENGINES)('FHIR booking: one slot, many concurrent POST /Appointmen
       const u = await createUser(h.identity, h.db, { role: 'patient', clinicId: w.north.clinicId });
       patients.push({
         id: u.id,
-        token: (await signIn((h as IdentityHarness).call, h.db, u.email)).accessToken,
+        token: (await signIn(h.call, h.db, u.email)).accessToken,
       });
     }
     server = await listen(h);
@@ -47,7 +47,7 @@ describe.each(ENGINES)('FHIR booking: one slot, many concurrent POST /Appointmen
     const bundle = (await fhirClient(server.base, token).search({
       resourceType: 'Slot',
       searchParams: { schedule: `Schedule/${w.north.doctor.id}`, start: `ge${start}`, _count: 1 } as never,
-    })) as Bundle;
+    })) as unknown as Bundle;
     return matches(bundle)[0] as Slot;
   };
 

@@ -6,14 +6,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { Client } from 'fhir-kit-client';
 import type { UserRole } from '../../../db/schema/index.ts';
 import { ENGINES, openTestEngine, type Engine } from '../../../test/helpers/engines.ts';
-import {
-  appOn,
-  createUser,
-  relate,
-  signIn,
-  startIdentityHarness,
-  type IdentityHarness,
-} from '../../../test/helpers/identity.ts';
+import { appOn, createUser, relate, signIn, type IdentityHarness } from '../../../test/helpers/identity.ts';
 import { booking, schedulingClinic, type Person } from '../../../test/helpers/scheduling.ts';
 import { PATIENT_JURISDICTION_URL } from '../resources/appointment-booking.ts';
 
@@ -61,8 +54,8 @@ export const at = (hhmm: string) => `${DAY}T${hhmm}:00+02:00`;
  * who does not, a second patient and a partner there, and appointments booked over the JSON API.
  */
 export async function fhirWorld(h: Harness) {
-  const north = await schedulingClinic(h as IdentityHarness, { name: 'North' });
-  const south = await schedulingClinic(h as IdentityHarness, { name: 'South' });
+  const north = await schedulingClinic(h, { name: 'North' });
+  const south = await schedulingClinic(h, { name: 'South' });
   await relate(h.db, north.clinicId, north.doctor.id, north.patient.id);
   await relate(h.db, north.clinicId, north.doctor.id, north.dependent.id);
   const colleague = await person(h, 'doctor', north.clinicId);
