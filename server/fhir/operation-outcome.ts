@@ -1,5 +1,13 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { ProblemError } from '../api/errors.ts';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { errorCode } from '../../db/connection-errors.ts';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  ProblemError,
+  databaseUnavailable,
+  loggableError,
+} from '../api/errors.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -47,3 +55,28 @@ export function operationOutcome(err: ProblemError, requestId?: string): Operati
 
 export const fhirNotFound = (type: string) =>
   new ProblemError(404, PROBLEM.notFound, `no such ${type} (or not yours to see)`);
+
+type Log = (level: 'warn' | 'error', fields: Record<string, unknown>, message: string) => void;
+
+/**
+ * Any error as the problem it stands for, as the JSON API's handler decides it (app.ts): an
+ * unreachable database is a 503 with Retry-After, anything unexpected a logged 500.
+ */
+export function problemOf(err: unknown, log: Log): ProblemError {
+  if (err instanceof ProblemError) return err;
+  if (err instanceof HTTPException)
+    return new ProblemError(err.status as ContentfulStatusCode, PROBLEM.httpError, err.message);
+  const unavailable = databaseUnavailable(err);
+  if (unavailable) {
+    log('warn', { code: errorCode(err) }, 'database unavailable');
+    return new ProblemError(
+      unavailable.status,
+      unavailable.code,
+      unavailable.message,
+      [],
+      DATABASE_RETRY_AFTER_SECONDS,
+    );
+  }
+  log('error', { err: loggableError(err) }, 'unhandled FHIR error');
+  return new ProblemError(500, PROBLEM.internal, 'internal error');
+}

@@ -1,16 +1,8 @@
 import type { BlockList } from 'node:net';
 import { Hono, type Context } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Resource } from '@medplum/fhirtypes';
-import { errorCode } from '../../db/connection-errors.ts';
-import {
-  DATABASE_RETRY_AFTER_SECONDS,
-  ProblemError,
-  databaseUnavailable,
-  loggableError,
-  requestIdOf,
-} from '../api/errors.ts';
+import { ProblemError, requestIdOf } from '../api/errors.ts';
 import { requestContext, type ApiEnv } from '../api/middleware.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 import { authenticate } from '../identity/authenticate.ts';
@@ -18,7 +10,7 @@ import type { Identity } from '../identity/create-identity.ts';
 import type { Logger } from '../logger.ts';
 import { searchBundle } from './bundle.ts';
 import type { FhirApi } from './fhir-api.ts';
-import { FHIR_JSON, operationOutcome } from './operation-outcome.ts';
+import { FHIR_JSON, operationOutcome, problemOf } from './operation-outcome.ts';
 import type { ResourceProvider } from './provider.ts';
 import { parseSearch } from './search-params.ts';
 
@@ -57,21 +49,9 @@ export function fhirRoutes(
   const app = new Hono<ApiEnv>();
   app.onError((err, c) => {
     const requestId = requestIdOf(c);
-    let problem: ProblemError;
-    if (err instanceof ProblemError) problem = err;
-    else if (err instanceof HTTPException)
-      problem = new ProblemError(err.status as ContentfulStatusCode, PROBLEM.httpError, err.message);
-    else if (databaseUnavailable(err)) {
-      deps.logger.warn({ requestId, code: errorCode(err), route: c.req.routePath }, 'database unavailable');
-      c.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
-      problem = databaseUnavailable(err)!;
-    } else {
-      deps.logger.error(
-        { requestId, err: loggableError(err), route: c.req.routePath },
-        'unhandled FHIR error',
-      );
-      problem = new ProblemError(500, PROBLEM.internal, 'internal error');
-    }
+    const problem = problemOf(err, (level, fields, message) =>
+      deps.logger[level]({ requestId, route: c.req.routePath, ...fields }, message),
+    );
     if (problem.status === 401) c.header('www-authenticate', 'Bearer realm="CareCall"');
     if (problem.retryAfterSeconds !== undefined)
       c.header('retry-after', String(Math.max(1, Math.ceil(problem.retryAfterSeconds))));
