@@ -215,7 +215,7 @@ try {
     `${json}\n`,
   );
   console.log(
-    '\nscenario                                       | entries | req/s | p50 ms | p95 ms | p99 ms | p99<=50',
+    '\nscenario                                       | in flight | entries | req/s | p50 ms | p95 ms | p99 ms | p99<=50',
   );
   for (const r of results)
     console.log(
