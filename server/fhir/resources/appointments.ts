@@ -161,7 +161,7 @@ export class AppointmentProvider implements ResourceProvider {
         )!,
       );
     }
-    const { rows, more } = await this.access.audited(async (tx) => {
+    const { rows, more, patients } = await this.access.audited(async (tx) => {
       const found = await selectRows(tx)
         .where(and(...conds))
         .orderBy(asc(appointments.startsAt), asc(appointments.id))
@@ -187,14 +187,20 @@ export class AppointmentProvider implements ResourceProvider {
         return !!decided;
       });
       const last = page[page.length - 1];
+      // The included patients are read and audited in the page's transaction: one append, one commit.
+      const patients = s.includes.includes('Appointment:patient')
+        ? await this.patients.patientsWithin(tx, actor, [...new Set(allowed.map((r) => r.a.patientId))])
+        : { result: [], entries: [] };
       return {
-        result: { rows: allowed, more: found.length > s.count && last ? last.a : undefined },
-        entries,
+        result: {
+          rows: allowed,
+          more: found.length > s.count && last ? last.a : undefined,
+          patients: patients.result,
+        },
+        entries: [...entries, ...patients.entries],
       };
     });
-    const included: Resource[] = [];
-    if (s.includes.includes('Appointment:patient'))
-      included.push(...(await this.patients.patients(actor, [...new Set(rows.map((r) => r.a.patientId))])));
+    const included: Resource[] = [...patients];
     if (s.includes.includes('Appointment:practitioner'))
       included.push(
         ...(await this.practitioners.practitioners(actor, [...new Set(rows.map((r) => r.a.doctorId))])),

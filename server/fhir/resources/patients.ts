@@ -90,17 +90,25 @@ export class PatientProvider implements ResourceProvider {
       const entries = await this.access.decide(actor, 'fhir.patient.read', facts, 'Patient');
       return this.access.audited(async (tx) => ({ result: await readProfiles(tx, [ids[0]!]), entries }));
     }
-    return this.access.audited(async (tx) => {
-      const facts = await loadPatientFactsMany(tx, ids);
-      const entries: AuditEntry[] = [];
-      const allowed = ids.filter((id) => {
-        const f = facts.get(id);
-        const decided = f && this.access.row(actor, 'fhir.patient.read', f);
-        if (decided) entries.push(...decided);
-        return !!decided;
-      });
-      return { result: await readProfiles(tx, allowed), entries };
+    return this.access.audited((tx) => this.patientsWithin(tx, actor, ids));
+  }
+
+  /** The same inside a caller's transaction (an Appointment page and its _include commit as one). */
+  async patientsWithin(
+    tx: Tx,
+    actor: Actor,
+    ids: readonly string[],
+  ): Promise<{ result: Patient[]; entries: AuditEntry[] }> {
+    if (!ids.length) return { result: [], entries: [] };
+    const facts = await loadPatientFactsMany(tx, ids);
+    const entries: AuditEntry[] = [];
+    const allowed = ids.filter((id) => {
+      const f = facts.get(id);
+      const decided = f && this.access.row(actor, 'fhir.patient.read', f);
+      if (decided) entries.push(...decided);
+      return !!decided;
     });
+    return { result: await readProfiles(tx, allowed), entries };
   }
 
   /** Candidate ids in id order, after the cursor: who the actor could be allowed to see at all. */
