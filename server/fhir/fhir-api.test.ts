@@ -10,6 +10,7 @@ import type {
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog } from '../../db/schema/index.ts';
+import { relate } from '../../test/helpers/identity.ts';
 import { assertValidR4 } from './test-support/r4-validator.ts';
 import {
   appointmentFor,
@@ -131,6 +132,13 @@ describe.each(ENGINES)(
         [`Patient/${w.north.patient.id}`, `Patient/${w.north.dependent.id}`].sort(),
       );
       expect(second.link!.some((l) => l.relation === 'next')).toBe(false);
+      // _id filters before the page is cut: with three patients, the last in id order is found on a page of one.
+      await relate(h.db, w.north.clinicId, w.north.doctor.id, w.otherPatient.id);
+      const later = [w.north.patient.id, w.north.dependent.id, w.otherPatient.id].sort()[2]!;
+      const byId = valid<Bundle>(
+        await doctor.search({ resourceType: 'Patient', searchParams: { _id: later, _count: 1 } }),
+      );
+      expect(ids(matches(byId))).toEqual([`Patient/${later}`]);
     });
 
     it('directory: Organization, Practitioner and Schedule read and searched', async () => {
@@ -318,6 +326,13 @@ describe.each(ENGINES)(
         reference: `Patient/${w.north.patient.id}`,
       });
       expect(valid(await admin.read({ resourceType: 'AuditEvent', id: fhirRead.id! }))).toEqual(fhirRead);
+      const two = valid<Bundle>(
+        await admin.search({
+          resourceType: 'AuditEvent',
+          searchParams: { _id: `${events[5]!.id},${events[3]!.id}`, _count: 1 },
+        }),
+      );
+      expect(matches(two).map((e) => e.id)).toEqual([events[3]!.id]);
       const paged = valid<Bundle>(
         await admin.search({ resourceType: 'AuditEvent', searchParams: { _count: 2 } }),
       );

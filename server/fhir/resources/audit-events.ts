@@ -166,9 +166,19 @@ export class AuditEventProvider implements ResourceProvider {
       ...(range?.to ? { to: new Date(range.to.getTime() - 1) } : {}),
       ...(before ? { before } : {}),
     };
-    const rows = ((await refusedAsNone(() => this.#entries(actor, q))) ?? []).filter(
-      (r) => !s.ids || s.ids.includes(r.id),
-    );
+    // Ids are looked up one by one (at most _count of them), each under the same filters.
+    const rows = s.ids
+      ? (
+          await Promise.all(
+            s.ids
+              .filter(isUuid)
+              .slice(0, s.count + 1)
+              .map(async (id) => (await refusedAsNone(() => this.#entries(actor, { ...q, id }))) ?? []),
+          )
+        )
+          .flat()
+          .sort((a, b) => b.seq - a.seq)
+      : ((await refusedAsNone(() => this.#entries(actor, q))) ?? []);
     const page = rows.slice(0, s.count);
     return {
       matches: page.map(toAuditEvent),

@@ -70,8 +70,7 @@ export class PatientProvider implements ResourceProvider {
 
   async search(actor: Actor, s: ParsedSearch): Promise<SearchPage> {
     const after = decodeCursor(s.cursor, isCursor)?.after;
-    let ids = await this.#scope(actor, after, s.count + 1);
-    if (s.ids) ids = ids.filter((id) => s.ids!.includes(id));
+    const ids = await this.#scope(actor, { after, only: s.ids, limit: s.count + 1 });
     const more = ids.length > s.count;
     const matches = await this.patients(actor, ids.slice(0, s.count));
     return { matches, ...(more ? { next: { after: ids[s.count - 1] } } : {}) };
@@ -112,8 +111,12 @@ export class PatientProvider implements ResourceProvider {
   }
 
   /** Candidate ids in id order, after the cursor: who the actor could be allowed to see at all. */
-  async #scope(actor: Actor, after: string | undefined, limit: number): Promise<string[]> {
-    const past = (id: string) => after === undefined || id > after;
+  async #scope(
+    actor: Actor,
+    { after, only, limit }: { after: string | undefined; only: string[] | undefined; limit: number },
+  ): Promise<string[]> {
+    const past = (id: string) => (after === undefined || id > after) && (!only || only.includes(id));
+    if (only && !only.some(isUuid)) return [];
     if (actor.onBehalfOf) return [actor.onBehalfOf].filter(past);
     if (actor.role === 'patient') return [actor.userId].filter(past);
     if (actor.role !== 'doctor' || !actor.clinicIds.length) return [];
@@ -129,7 +132,16 @@ export class PatientProvider implements ResourceProvider {
         select ${breakGlassGrants.patientId} from ${breakGlassGrants}
          where ${breakGlassGrants.doctorId} = ${actor.userId} and ${breakGlassGrants.clinicId} in (${clinics})
            and ${breakGlassGrants.expiresAt} > now()
-      ) p ${after === undefined ? sql`` : sql`where patient_id > ${after}`}
+      ) p where true
+      ${after === undefined ? sql`` : sql`and patient_id > ${after}`}
+      ${
+        only
+          ? sql`and patient_id in (${sql.join(
+              only.map((id) => sql`${id}`),
+              sql`, `,
+            )})`
+          : sql``
+      }
       order by patient_id limit ${limit}`);
     return rowsOf<{ id: string }>(result).map((r) => r.id);
   }
