@@ -35,6 +35,7 @@ import { icd10Routes } from './records/icd10/routes.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 import { embedAdminRoutes, widgetApiRoutes } from './embed/routes.ts';
 import { embedPageRoutes } from './embed/pages.ts';
+import { fhirRoutes } from './fhir/routes.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -97,6 +98,14 @@ export function createApp(services: Services, deps: AppOptions) {
     .route('/', staticRoutes())
     .route('/embed', embedPageRoutes(services.embed))
     .route('/api', createApi(services, deps.logger, deps.trustedProxies))
+    .route(
+      '/fhir/R4',
+      fhirRoutes(services.identity, services.fhir, {
+        logger: deps.logger,
+        publicUrl: services.publicUrl,
+        trustedProxies: deps.trustedProxies,
+      }),
+    )
     .route('/api/ice-servers', iceServerRoutes(services.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));
   if (deps.devOutbox) app.route('/api/dev/outbox', devOutboxRoutes(deps.devOutbox));

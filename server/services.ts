@@ -22,6 +22,7 @@ import { RoomFileGrants, ROOM_FILE_GRANT_TTL_SECONDS } from './files/room-file-g
 import { Thumbnailer } from './files/thumbnails.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { LocalDiskBlobStore } from './storage/local-disk-blob-store.ts';
+import { FhirApi } from './fhir/fhir-api.ts';
 import { PatientRecords } from './records/patient-repository.ts';
 import { ClinicalRecords, once } from './records/encounters/clinical-records.ts';
 import type { FinaliseStep, SummarySigning } from './records/encounters/deps.ts';
@@ -164,6 +165,15 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     ...(overrides.observeBooking ? { observeBooking: overrides.observeBooking } : {}),
     ...(onStatusChange ? { onStatusChange } : {}),
   });
+  // FHIR R4: read and search over the same services, policy and audit log as the JSON API.
+  const fhir = new FhirApi({
+    db,
+    policy: identity.policy,
+    audit: identity.audit,
+    auditQueries: identity.auditQueries,
+    scheduling,
+    messaging,
+  });
   const consultations = new ConsultationService({
     db,
     policy: identity.policy,
@@ -217,6 +227,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     verifyJoinToken,
     joinGrants,
     scheduling,
+    fhir,
     consultations,
     embed,
     demoConsultation,

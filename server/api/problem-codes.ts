@@ -186,6 +186,10 @@ export const PROBLEM = {
   externalPatientUnknown: 'external_patient_unknown',
   /** The page or call comes from a site the clinic does not allow (403). */
   originNotAllowed: 'origin_not_allowed',
+  /** The client accepts no format the FHIR API answers in (application/fhir+json) (406). */
+  notAcceptable: 'not_acceptable',
+  /** The body is not in a format the FHIR API reads (application/fhir+json) (415). */
+  unsupportedMediaType: 'unsupported_media_type',
 } as const;
 
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];

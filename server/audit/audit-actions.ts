@@ -101,6 +101,9 @@ const DECISIONS = {
   'consultation.join': operation,
   'consultation.guests.manage': operation,
   'dispatch.respond': update,
+  'fhir.directory.read': read,
+  'fhir.patient.read': recordRead,
+  'fhir.appointment.read': read,
 } as const satisfies Record<Action, AuditEventCoding>;
 
 /** Events recorded after the fact (what happened), beside the decisions above (who was allowed what). */

@@ -38,6 +38,8 @@ export type AuditEvent = {
 };
 
 export type AuditQuery = {
+  /** One entry by its id (the FHIR AuditEvent read). */
+  id?: string;
   clinicId?: string;
   actorId?: string;
   patientId?: string;
@@ -243,6 +245,7 @@ export class AuditLog {
 
   query(q: AuditQuery): Promise<AuditRow[]> {
     const conds: SQL[] = [];
+    if (q.id) conds.push(eq(auditLog.id, q.id));
     if (q.clinicId) conds.push(eq(auditLog.clinicId, q.clinicId));
     if (q.actorId) conds.push(eq(auditLog.actorId, q.actorId));
     if (q.patientId) conds.push(eq(auditLog.patientId, q.patientId));

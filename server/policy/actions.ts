@@ -72,6 +72,10 @@ export const ACTIONS = {
   'consultation.join': { resource: 'appointment', phi: true },
   'consultation.guests.manage': { resource: 'appointment', phi: true },
   'dispatch.respond': { resource: 'dispatch_offer', phi: true },
+  // The FHIR API (decided in decide-fhir.ts): the clinic's directory, a patient, an appointment.
+  'fhir.directory.read': { resource: 'clinic', phi: false },
+  'fhir.patient.read': { resource: 'patient', phi: true },
+  'fhir.appointment.read': { resource: 'appointment', phi: true },
 } as const satisfies Record<string, { resource: Resource['type']; phi: boolean }>;
 
 export type Action = keyof typeof ACTIONS;

@@ -1,4 +1,5 @@
 import type { Action, ResourceFor } from './actions.ts';
+import { decideFhir, isFhirAction } from './decide-fhir.ts';
 import { decideScheduling, isSchedulingAction } from './decide-scheduling.ts';
 import type { Actor, Decision, PatientFacts } from './types.ts';
 
@@ -20,6 +21,7 @@ const STAFF_ROLES_SEEING_STAFF = new Set(['clinic_admin', 'doctor', 'operator'])
 export function may<A extends Action>(actor: Actor, action: A, resource: ResourceFor<A>): Decision {
   const r = resource as ResourceFor<Action>;
   if (isSchedulingAction(action)) return decideScheduling(actor, action, r);
+  if (isFhirAction(action)) return decideFhir(actor, action, r);
   switch (action) {
     case 'clinic.create':
     case 'audit.query_all':

@@ -57,3 +57,24 @@ export async function loadPatientFacts(db: Db, patientId: string): Promise<Patie
   );
   return patientFactsFrom(patientId, rowsOf<PatientFactsRow>(result)[0]);
 }
+
+/** The facts of several patients in one round trip (a search page); ids that are not patients are absent. */
+export async function loadPatientFactsMany(
+  db: Pick<Db, 'execute'>,
+  patientIds: readonly string[],
+): Promise<Map<string, PatientFacts>> {
+  const out = new Map<string, PatientFacts>();
+  if (!patientIds.length) return out;
+  const ids = sql.join(
+    [...new Set(patientIds)].map((id) => sql`${id}`),
+    sql`, `,
+  );
+  const result = await db.execute(
+    sql`select u.id, ${patientFactsColumns(new Date())} from ${users} u where u.id in (${ids})`,
+  );
+  for (const row of rowsOf<PatientFactsRow & { id: string }>(result)) {
+    const facts = patientFactsFrom(row.id, row);
+    if (facts) out.set(row.id, facts);
+  }
+  return out;
+}

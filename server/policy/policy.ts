@@ -4,7 +4,7 @@ import { ProblemError } from '../api/errors.ts';
 import { ACTIONS, type Action, type ResourceFor } from './actions.ts';
 import { may } from './decide.ts';
 import { loadPatientFacts } from './patient-facts.ts';
-import type { Actor, PatientFacts, Resource } from './types.ts';
+import type { Actor, Decision, PatientFacts, Resource } from './types.ts';
 import { notFoundDetail, visibleTo } from './visibility.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 
@@ -45,18 +45,7 @@ export class Policy {
   ): Promise<{ granted: Granted; entry: AuditEntry | undefined }> {
     const decision = may(actor, action, resource);
     const r = resource as Resource;
-    const entry = ACTIONS[action].phi
-      ? this.audit.entry({
-          action,
-          outcome: decision.allow ? 'allowed' : 'denied',
-          resourceType: r.type,
-          resourceId: audit.resourceId ?? resourceId(r),
-          patientId: auditPatient(r),
-          clinicId: auditClinic(actor, r),
-          breakGlass: decision.allow && decision.breakGlass,
-          reason: decision.allow ? (audit.reason ?? null) : decision.reason,
-        })
-      : undefined;
+    const entry = this.#entry(actor, action, r, decision, audit);
     if (!decision.allow) {
       if (entry) await this.audit.append(entry);
       if (!visibleTo(actor, r)) throw new ProblemError(404, PROBLEM.notFound, notFoundDetail(r.type));
@@ -69,6 +58,44 @@ export class Policy {
       );
     }
     return { granted: { breakGlass: decision.breakGlass }, entry };
+  }
+
+  /**
+   * For the rows of a search, already narrowed in the query to what the actor may see: decides
+   * one row and answers with the allowance and its audit entry (to append in the read's
+   * transaction), or undefined for a refusal, which the search leaves out of its answer. Such a
+   * refusal is not audited: the row is never shown, and a search shows nothing it would not.
+   */
+  decideRow<A extends Action>(
+    actor: Actor,
+    action: A,
+    resource: ResourceFor<A>,
+  ): { granted: Granted; entry: AuditEntry | undefined } | undefined {
+    const decision = may(actor, action, resource);
+    if (!decision.allow) return undefined;
+    const entry = this.#entry(actor, action, resource as Resource, decision, {});
+    return { granted: { breakGlass: decision.breakGlass }, entry };
+  }
+
+  /** The audit entry of a PHI decision (undefined for the others). */
+  #entry(
+    actor: Actor,
+    action: Action,
+    r: Resource,
+    decision: Decision,
+    audit: { resourceId?: string; reason?: string },
+  ): AuditEntry | undefined {
+    if (!ACTIONS[action].phi) return undefined;
+    return this.audit.entry({
+      action,
+      outcome: decision.allow ? 'allowed' : 'denied',
+      resourceType: r.type,
+      resourceId: audit.resourceId ?? resourceId(r),
+      patientId: auditPatient(r),
+      clinicId: auditClinic(actor, r),
+      breakGlass: decision.allow && decision.breakGlass,
+      reason: decision.allow ? (audit.reason ?? null) : decision.reason,
+    });
   }
 
   /**

@@ -50,7 +50,11 @@ export async function startIdentityHarness(options: Record<string, string> = {})
   };
 }
 
-async function appOn(handle: DbHandle, env: Record<string, string>) {
+export async function appOn(
+  handle: DbHandle,
+  env: Record<string, string>,
+  opts: { publicUrl?: () => string } = {},
+) {
   const config = loadConfig({
     NODE_ENV: 'test',
     PASSWORD_HASH_STRENGTH: 'minimum',
@@ -67,7 +71,11 @@ async function appOn(handle: DbHandle, env: Record<string, string>) {
   const services = await createServices(
     config,
     { db: handle.db, logger: logs.logger },
-    { publicUrl: () => 'http://carecall.test', consultationClock: now, schedulingClock: now },
+    {
+      publicUrl: opts.publicUrl ?? (() => 'http://carecall.test'),
+      consultationClock: now,
+      schedulingClock: now,
+    },
   );
   const { identity, scheduling, outbox } = services;
   const app = createApp(services, {

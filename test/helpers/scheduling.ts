@@ -12,7 +12,7 @@ export const WEEKDAYS_9_TO_5 = [1, 2, 3, 4, 5].map((weekday) => ({ weekday, star
  * doctor with a weekly schedule and a licence. Everything goes through the API where an API exists.
  */
 export async function schedulingClinic(
-  h: IdentityHarness,
+  h: Pick<IdentityHarness, 'db' | 'identity' | 'call'>,
   opts: { name?: string; timeZone?: string; licence?: string | null; rules?: typeof WEEKDAYS_9_TO_5 } = {},
 ) {
   const clinicId = await createClinic(h.db, opts.name ?? 'Clinic');
