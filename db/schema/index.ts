@@ -13,3 +13,4 @@ export * from './messaging.ts';
 export * from './files.ts';
 export * from './encounters.ts';
 export * from './webhooks.ts';
+export * from './livechat.ts';

@@ -38,10 +38,11 @@ export type UserRequestData<M extends UserMethod> = z.infer<(typeof userRequestS
 /** A conversation as the user's list shows it. */
 export type ConversationInfo = {
   id: string;
-  kind: 'room' | 'care';
+  kind: 'room' | 'care' | 'livechat';
   clinicId: string;
   appointmentId: string | null;
-  doctorId: string;
+  /** A live chat's current staff holder (null while it waits in the queue). */
+  doctorId: string | null;
   patientId: string;
   lastSeq: number;
   /** My read watermark. */
