@@ -141,7 +141,7 @@ export class LiveChatDesk {
     const previous = await this.lc.withClinic(facts.clinicId, async (tx) => {
       const rows = rowsOf<{ old: string | null }>(
         await tx.execute(sql`
-          update ${liveChats} l set status = 'queued', queued_at = ${at}, assignee_id = null, assigned_at = null,
+          update ${liveChats} l set status = 'queued', queued_at = ${at.toISOString()}::timestamptz, assignee_id = null, assigned_at = null,
                  first_response_at = null, closed_at = null, resolution = null
             from (select assignee_id as old from ${liveChats} where conversation_id = ${conversationId}) p
            where l.conversation_id = ${conversationId} and l.status = 'closed' returning p.old`),
@@ -194,7 +194,7 @@ export class LiveChatDesk {
         and(
           eq(operatorPresence.clinicId, clinicId),
           eq(operatorPresence.operatorId, this.actor.userId),
-          sql`${operatorPresence.status} <> 'offline' and ${operatorPresence.leaseExpiresAt} > ${at}`,
+          sql`${operatorPresence.status} <> 'offline' and ${operatorPresence.leaseExpiresAt} > ${at.toISOString()}::timestamptz`,
         ),
       )
       .returning();
@@ -439,7 +439,7 @@ async function anyoneAvailable(tx: Tx, clinicId: string, at: Date): Promise<bool
   const rows = rowsOf<{ found: boolean }>(
     await tx.execute(sql`
       select exists (select 1 from ${operatorPresence} where clinic_id = ${clinicId} and status = 'available'
-                       and lease_expires_at > ${at}) as found`),
+                       and lease_expires_at > ${at.toISOString()}::timestamptz) as found`),
   );
   return rows[0]!.found;
 }

@@ -86,7 +86,7 @@ export class LiveChat {
     const clinics = rowsOf<{ clinic_id: string }>(
       await this.deps.db.execute(sql`
         select distinct clinic_id from ${liveChats} where status in ('queued', 'assigned')
-        union select distinct clinic_id from ${operatorPresence} where status <> 'offline' and lease_expires_at <= ${at}`),
+        union select distinct clinic_id from ${operatorPresence} where status <> 'offline' and lease_expires_at <= ${at.toISOString()}::timestamptz`),
     );
     const totals = { requeued: 0, offline: 0, assigned: 0 };
     for (const { clinic_id: clinicId } of clinics) {

@@ -46,7 +46,7 @@ export async function operatorLoad(tx: Tx, clinicId: string, at: Date): Promise<
            (select count(*) from ${liveChats} l
              where l.assignee_id = p.operator_id and l.clinic_id = p.clinic_id and l.status = 'assigned') as open
       from ${operatorPresence} p
-     where p.clinic_id = ${clinicId} and p.status = 'available' and p.lease_expires_at > ${at}`);
+     where p.clinic_id = ${clinicId} and p.status = 'available' and p.lease_expires_at > ${at.toISOString()}::timestamptz`);
   return rowsOf<{
     operator_id: string;
     capacity: number;
@@ -141,7 +141,7 @@ export async function writeAssignments(
   await Promise.all([
     sendQuery(
       tx.execute(sql`
-        update ${liveChats} l set status = 'assigned', assignee_id = v.o, assigned_at = ${at}, first_response_at = null
+        update ${liveChats} l set status = 'assigned', assignee_id = v.o, assigned_at = ${at.toISOString()}::timestamptz, first_response_at = null
           from json_to_recordset(${rows}::json) as v(c text, o text, t timestamptz) where l.conversation_id = v.c`),
     ),
     sendQuery(
@@ -184,7 +184,7 @@ export async function requeueUnanswered(
       update ${liveChats} l set status = 'queued', assignee_id = null, assigned_at = null
         from (select conversation_id, assignee_id from ${liveChats}
                where clinic_id = ${clinicId} and status = 'assigned' and first_response_at is null
-                 and assigned_at <= ${cutoff}
+                 and assigned_at <= ${cutoff.toISOString()}::timestamptz
                  -- Only operators' chats: a doctor a chat was transferred to answers in their own time.
                  and exists (select 1 from ${operatorPresence} p where p.clinic_id = ${clinicId} and p.operator_id = assignee_id)
                ) old
@@ -201,7 +201,7 @@ export async function requeueUnanswered(
       ),
     ),
     sendQuery(
-      tx.execute(sql`update ${operatorPresence} set status = 'away', updated_at = ${at}
+      tx.execute(sql`update ${operatorPresence} set status = 'away', updated_at = ${at.toISOString()}::timestamptz
         where clinic_id = ${clinicId} and operator_id in (select json_array_elements_text(${operators}::json))`),
     ),
   ]);
@@ -212,8 +212,8 @@ export async function requeueUnanswered(
 export async function expireLeases(tx: Tx, clinicId: string, at: Date): Promise<string[]> {
   const rows = rowsOf<{ operator_id: string }>(
     await tx.execute(sql`
-      update ${operatorPresence} set status = 'offline', updated_at = ${at}
-       where clinic_id = ${clinicId} and status <> 'offline' and lease_expires_at <= ${at}
+      update ${operatorPresence} set status = 'offline', updated_at = ${at.toISOString()}::timestamptz
+       where clinic_id = ${clinicId} and status <> 'offline' and lease_expires_at <= ${at.toISOString()}::timestamptz
       returning operator_id`),
   );
   return rows.map((r) => r.operator_id);

@@ -18,7 +18,7 @@ export async function estimateWait(tx: Tx, clinicId: string, position: number): 
     await tx.execute(sql`
       select count(*) as n, min(assigned_at) as first, max(assigned_at) as last from (
         select assigned_at from ${liveChats}
-         where clinic_id = ${clinicId} and assigned_at is not null and assigned_at > ${since}
+         where clinic_id = ${clinicId} and assigned_at is not null and assigned_at > ${since.toISOString()}::timestamptz
          order by assigned_at desc limit ${RECENT}) recent`),
   );
   const n = Number(row?.n ?? 0);
