@@ -229,6 +229,11 @@ export class CareCallNode {
       this.#onStop('scheduling worker', () => worker.stop());
       logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
     }
+    if (config.livechat.workerEnabled) {
+      // Unanswered live chats back to the queue, dead operators offline: every node sweeps, under clinic locks.
+      const stopSweeper = this.services.livechat.startSweeper(config.livechat.sweepMs);
+      this.#onStop('live chat sweeper', stopSweeper);
+    }
     if (config.messaging.notifyWorkerEnabled) {
       // Unread chat e-mails: claims in the database, so every node runs it and each member gets one.
       const notices = this.services.messaging.unreadNotifier;

@@ -23,6 +23,7 @@ import type { Actor } from '../policy/types.ts';
 import { currentContext } from '../request-context.ts';
 import { decideLiveChat, type LiveChatAction, type LiveChatFacts } from './decide-livechat.ts';
 import type { LiveChat } from './live-chat.ts';
+import { emailTranscript } from './transcript.ts';
 import { estimateWait } from './wait-estimate.ts';
 
 const notFound = () => new ProblemError(404, PROBLEM.notFound, 'no such live chat');
@@ -101,7 +102,7 @@ export class LiveChatDesk {
       await tx
         .insert(conversationMembers)
         .values({ conversationId: id, memberId: this.actor.userId, memberKind: 'user' });
-      await this.lc.deps.audit.appendWithin(tx, [this.#entry('livechat.started', facts, id)]);
+      await this.lc.deps.audit.appendWithin(tx, [this.entry('livechat.started', facts, id)]);
     });
     this.lc.deps.messaging.fanOut.publishMembers([this.actor.userId], id);
     await this.chat().send(id, input.message);
@@ -111,7 +112,9 @@ export class LiveChatDesk {
 
   /** Where my chat stands: status, holder, place in the queue and the estimated wait. */
   async state(conversationId: string): Promise<LiveChatState> {
-    const facts = await this.#decided(conversationId, 'view', 'livechat.viewed', { auditAllowed: false });
+    const facts = await this.authorizeChat(conversationId, 'view', 'livechat.viewed', {
+      auditAllowed: false,
+    });
     return this.db.transaction(async (tx) => {
       const [row] = rowsOf<{ status: LiveChatStatus; assignee_id: string | null; position: string | null }>(
         await tx.execute(sql`
@@ -122,7 +125,7 @@ export class LiveChatDesk {
             from ${liveChats} l where l.conversation_id = ${conversationId}`),
       );
       const position = row!.position === null ? null : Number(row!.position);
-      await this.lc.deps.audit.appendWithin(tx, [this.#entry('livechat.viewed', facts, conversationId)]);
+      await this.lc.deps.audit.appendWithin(tx, [this.entry('livechat.viewed', facts, conversationId)]);
       return {
         conversationId,
         clinicId: facts.clinicId,
@@ -136,7 +139,9 @@ export class LiveChatDesk {
 
   /** The patient reopens a closed chat: it queues again as a new arrival, for whoever is available now. */
   async reopen(conversationId: string): Promise<LiveChatState> {
-    const facts = await this.#decided(conversationId, 'reopen', 'livechat.reopened', { auditAllowed: false });
+    const facts = await this.authorizeChat(conversationId, 'reopen', 'livechat.reopened', {
+      auditAllowed: false,
+    });
     const at = new Date();
     const previous = await this.lc.withClinic(facts.clinicId, async (tx) => {
       const rows = rowsOf<{ old: string | null }>(
@@ -148,7 +153,7 @@ export class LiveChatDesk {
       );
       if (!rows.length) return undefined;
       await tx.update(conversations).set({ doctorId: null }).where(eq(conversations.id, conversationId));
-      await this.lc.deps.audit.appendWithin(tx, [this.#entry('livechat.reopened', facts, conversationId)]);
+      await this.lc.deps.audit.appendWithin(tx, [this.entry('livechat.reopened', facts, conversationId)]);
       return rows[0]!.old;
     });
     if (previous === undefined) throw wrongState('only a closed chat is reopened');
@@ -164,7 +169,7 @@ export class LiveChatDesk {
     capacity?: number | undefined;
     department?: string | null | undefined;
   }) {
-    await this.#decideClinic(input.clinicId, 'presence');
+    await this.authorizeClinic(input.clinicId, 'presence');
     const at = new Date();
     const lease = new Date(at.getTime() + this.lc.deps.leaseMs);
     const set = {
@@ -185,7 +190,7 @@ export class LiveChatDesk {
 
   /** Keeps my presence alive; an expired one was written offline and must be set again. */
   async heartbeat(clinicId: string) {
-    await this.#decideClinic(clinicId, 'presence');
+    await this.authorizeClinic(clinicId, 'presence');
     const at = new Date();
     const [row] = await this.db
       .update(operatorPresence)
@@ -204,7 +209,7 @@ export class LiveChatDesk {
 
   /** The clinic's waiting chats, oldest first, with offline requests after them. */
   async queue(clinicId: string) {
-    await this.#decideClinic(clinicId, 'queue');
+    await this.authorizeClinic(clinicId, 'queue');
     return this.db.transaction(async (tx) => {
       const rows = rowsOf<Record<string, unknown>>(
         await tx.execute(sql`
@@ -214,7 +219,7 @@ export class LiveChatDesk {
            order by status desc, queued_at, conversation_id limit 500`),
       );
       await this.lc.deps.audit.appendWithin(tx, [
-        this.#entry(
+        this.entry(
           'livechat.queue_listed',
           { clinicId, patientId: null, assigneeId: null, status: null },
           null,
@@ -232,7 +237,9 @@ export class LiveChatDesk {
 
   /** Manual pick (or an offline request answered): exactly one operator wins; the others get 409 livechat_taken. */
   async accept(conversationId: string): Promise<LiveChatState> {
-    const facts = await this.#decided(conversationId, 'accept', 'livechat.accepted', { auditAllowed: false });
+    const facts = await this.authorizeChat(conversationId, 'accept', 'livechat.accepted', {
+      auditAllowed: false,
+    });
     const at = new Date();
     const outcome = await this.lc.withClinic(facts.clinicId, async (tx) => {
       if (!(await hasFreeSlot(tx, facts.clinicId, this.actor.userId))) return 'capacity' as const;
@@ -260,7 +267,7 @@ export class LiveChatDesk {
             eq(operatorPresence.operatorId, this.actor.userId),
           ),
         );
-      await this.lc.deps.audit.appendWithin(tx, [this.#entry('livechat.accepted', facts, conversationId)]);
+      await this.lc.deps.audit.appendWithin(tx, [this.entry('livechat.accepted', facts, conversationId)]);
       return 'won' as const;
     });
     if (outcome === 'capacity') throw atCapacity();
@@ -280,7 +287,7 @@ export class LiveChatDesk {
     conversationId: string,
     input: { toUserId: string; note?: { id: string; body: string } | undefined },
   ): Promise<LiveChatState> {
-    const facts = await this.#decided(conversationId, 'transfer', 'livechat.transferred', {
+    const facts = await this.authorizeChat(conversationId, 'transfer', 'livechat.transferred', {
       auditAllowed: false,
     });
     const target = await colleague(this.db, facts.clinicId, input.toUserId);
@@ -304,7 +311,7 @@ export class LiveChatDesk {
         .returning({ id: liveChats.conversationId });
       if (!moved.length) return 'state' as const;
       await tx.update(conversations).set({ doctorId: target.id }).where(eq(conversations.id, conversationId));
-      await this.lc.deps.audit.appendWithin(tx, [this.#entry('livechat.transferred', facts, conversationId)]);
+      await this.lc.deps.audit.appendWithin(tx, [this.entry('livechat.transferred', facts, conversationId)]);
       return 'moved' as const;
     });
     if (outcome === 'capacity') throw atCapacity();
@@ -324,8 +331,13 @@ export class LiveChatDesk {
   }
 
   /** The holder (or a clinic admin) closes the chat with a resolution tag; the transcript goes to the patient if asked. */
-  async close(conversationId: string, input: { resolution: string }): Promise<LiveChatState> {
-    const facts = await this.#decided(conversationId, 'close', 'livechat.closed', { auditAllowed: false });
+  async close(
+    conversationId: string,
+    input: { resolution: string; emailTranscript?: boolean | undefined },
+  ): Promise<LiveChatState> {
+    const facts = await this.authorizeChat(conversationId, 'close', 'livechat.closed', {
+      auditAllowed: false,
+    });
     const at = new Date();
     const closed = await this.lc.withClinic(facts.clinicId, async (tx) => {
       const rows = await tx
@@ -334,19 +346,20 @@ export class LiveChatDesk {
         .where(and(eq(liveChats.conversationId, conversationId), eq(liveChats.status, 'assigned')))
         .returning({ id: liveChats.conversationId });
       if (rows.length)
-        await this.lc.deps.audit.appendWithin(tx, [this.#entry('livechat.closed', facts, conversationId)]);
+        await this.lc.deps.audit.appendWithin(tx, [this.entry('livechat.closed', facts, conversationId)]);
       return rows.length > 0;
     });
     if (!closed) throw wrongState('the chat is not open');
     const event = { type: 'livechat.closed' as const, conversationId, resolution: input.resolution };
     for (const to of new Set([facts.patientId!, facts.assigneeId!])) this.lc.events.publish(to, event);
+    if (input.emailTranscript) await emailTranscript(this.lc, this, conversationId);
     await this.lc.route(facts.clinicId);
     return this.state(conversationId);
   }
 
   /** The clinic's routing mode and no-answer time (clinic admins). */
   async setSettings(clinicId: string, s: { routingMode: RoutingMode; noAnswerSeconds: number }) {
-    await this.#decideClinic(clinicId, 'settings');
+    await this.authorizeClinic(clinicId, 'settings');
     await this.db
       .insert(liveChatSettings)
       .values({ clinicId, ...s })
@@ -356,7 +369,7 @@ export class LiveChatDesk {
   }
 
   /** Facts of a chat, decided; a refusal is audited and thrown (404 outside the clinic, 403 for its staff). */
-  async #decided(
+  async authorizeChat(
     conversationId: string,
     action: LiveChatAction,
     audited: AuditAction,
@@ -386,16 +399,16 @@ export class LiveChatDesk {
   ) {
     const decision = decideLiveChat(this.actor, facts, action);
     if (!decision.allow) {
-      await this.lc.deps.audit.append(this.#entry(audited, facts, conversationId, decision.reason));
+      await this.lc.deps.audit.append(this.entry(audited, facts, conversationId, decision.reason));
       throw decision.reason === 'not_member'
         ? notFound()
         : new ProblemError(403, PROBLEM.forbidden, `not allowed (${decision.reason})`);
     }
-    if (auditAllowed) await this.lc.deps.audit.append(this.#entry(audited, facts, conversationId));
+    if (auditAllowed) await this.lc.deps.audit.append(this.entry(audited, facts, conversationId));
   }
 
   /** Clinic-wide actions (presence, queue, settings): only the clinic's staff; others learn nothing. */
-  #decideClinic(clinicId: string, action: LiveChatAction) {
+  authorizeClinic(clinicId: string, action: LiveChatAction) {
     // Refusals of clinic-wide actions are recorded under the queue's read: what they would have revealed.
     return this.#decide(
       { clinicId, patientId: null, assigneeId: null, status: null },
@@ -405,7 +418,7 @@ export class LiveChatDesk {
     );
   }
 
-  #entry(
+  entry(
     action: AuditAction,
     facts: LiveChatFacts,
     conversationId: string | null,

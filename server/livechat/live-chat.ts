@@ -117,6 +117,28 @@ export class LiveChat {
     return totals;
   }
 
+  /**
+   * Sweeps every intervalMs until the returned stop is called (awaits a sweep under way). A failed
+   * sweep is logged; the next one retries, since everything it does is derived from the database.
+   */
+  startSweeper(intervalMs: number): () => Promise<void> {
+    // A sweep slower than the interval is not stacked: the next tick after it ends starts the next one.
+    let running: Promise<unknown> | undefined;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = this.sweep()
+        .catch((err) =>
+          this.deps.logger.warn({ err: { message: (err as Error)?.message } }, 'live chat sweep failed'),
+        )
+        .finally(() => (running = undefined));
+    }, intervalMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
+  }
+
   async auditAssignments(tx: Tx, clinicId: string, assigned: readonly Assignment[], action: AuditAction) {
     if (!assigned.length) return;
     await this.deps.audit.appendWithin(
