@@ -53,7 +53,7 @@ export function decideLiveChat(actor: Actor, f: LiveChatFacts, action: LiveChatA
     case 'reopen':
       return patientSide && ofClinic ? allow : staffOrHidden(operator || admin || holder);
     case 'accept':
-      return operator ? allow : staffOrHidden(admin || holder || actor.role === 'doctor');
+      return operator ? allow : staffOrHidden(admin || holder);
     case 'transfer':
     case 'reply':
       return holder && f.status === 'assigned' ? allow : staffOrHidden(operator || admin || holder);
