@@ -3,20 +3,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
 import { liveChats, operatorPresence } from '../../db/schema/index.ts';
-import { openTestEngine } from '../../test/helpers/engines.ts';
+import { ENGINES, openTestEngine } from '../../test/helpers/engines.ts';
 import type { Actor } from '../policy/types.ts';
 import type { LiveChat } from './live-chat.ts';
 import { codeOf, liveChatNode, say, seedLiveClinic } from './test-support/livechat-fixture.ts';
 
-/** Concurrency needs real connections: these run on PostgreSQL (a PGlite has one). */
-describe('live chat routing on postgres', () => {
+/**
+ * Every scenario on both engines (a node without DATABASE_URL runs on PGlite); the races and the
+ * long fairness run only where connections are really concurrent (a PGlite has one).
+ */
+describe.each(ENGINES)('live chat routing on %s', (engine) => {
+  const concurrent = engine === 'postgres';
   let close: () => Promise<void>;
   let db: Db;
   let lc: LiveChat;
   let other: LiveChat;
 
   beforeAll(async () => {
-    const t = await openTestEngine('postgres');
+    const t = await openTestEngine(engine);
     close = t.close;
     db = t.handle.db;
     // Two nodes on one database: routing must be safe across them.
@@ -30,21 +34,22 @@ describe('live chat routing on postgres', () => {
   const available = (op: Actor, clinicId: string, capacity: number) =>
     lc.forActor(op).setPresence({ clinicId, status: 'available', capacity });
 
-  it('50 operators accepting the same waiting chat at once: exactly one wins, 49 get 409 livechat_taken', async () => {
-    const c = await seedLiveClinic(db, { routingMode: 'manual' });
-    const operators = await c.members('operator', 50);
-    for (const op of operators) await available(op, c.clinicId, 3);
-    const patient = await c.member('patient');
-    const chat = await lc.forActor(patient).start({ clinicId: c.clinicId, message: say('hello') });
-    expect(chat.status).toBe('queued');
-    const outcomes = await Promise.all(
-      operators.map((op, i) => codeOf((i % 2 ? other : lc).forActor(op).accept(chat.conversationId))),
-    );
-    expect(outcomes.filter((o) => o === 'resolved')).toHaveLength(1);
-    expect(outcomes.filter((o) => o === 'livechat_taken')).toHaveLength(49);
-    const winner = operators[outcomes.indexOf('resolved')]!;
-    expect((await holderOf(chat.conversationId)).assigneeId).toBe(winner.userId);
-  }, 60_000);
+  if (concurrent)
+    it('50 operators accepting the same waiting chat at once: exactly one wins, 49 get 409 livechat_taken', async () => {
+      const c = await seedLiveClinic(db, { routingMode: 'manual' });
+      const operators = await c.members('operator', 50);
+      for (const op of operators) await available(op, c.clinicId, 3);
+      const patient = await c.member('patient');
+      const chat = await lc.forActor(patient).start({ clinicId: c.clinicId, message: say('hello') });
+      expect(chat.status).toBe('queued');
+      const outcomes = await Promise.all(
+        operators.map((op, i) => codeOf((i % 2 ? other : lc).forActor(op).accept(chat.conversationId))),
+      );
+      expect(outcomes.filter((o) => o === 'resolved')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'livechat_taken')).toHaveLength(49);
+      const winner = operators[outcomes.indexOf('resolved')]!;
+      expect((await holderOf(chat.conversationId)).assigneeId).toBe(winner.userId);
+    }, 60_000);
 
   it('never auto-assigns an operator at capacity, also when chats arrive at once on two nodes', async () => {
     const c = await seedLiveClinic(db);
@@ -115,44 +120,45 @@ describe('live chat routing on postgres', () => {
     expect((await lc.forActor(patients[3]!).state(chats[3]!.conversationId)).position).toBe(2);
   }, 60_000);
 
-  it('1,000 chats over 10 equal operators: no operator handles more than 10 % above the mean', async () => {
-    const c = await seedLiveClinic(db);
-    const operators = await c.members('operator', 10);
-    for (const op of operators) await available(op, c.clinicId, 3);
-    const patients = await c.members('patient', 50);
-    // A seeded generator: which open chat ends next is random but the same on every run.
-    let seed = 17;
-    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-    const byId = new Map(operators.map((o) => [o.userId, o]));
-    for (let i = 0; i < 1000; i++) {
-      const node = i % 2 ? other : lc;
-      await node.forActor(patients[i % 50]!).start({ clinicId: c.clinicId, message: say(`chat ${i}`) });
-      const open = rowsOf<{ conversation_id: string; assignee_id: string }>(
-        await db.execute(
-          sql`select conversation_id, assignee_id from live_chats where clinic_id = ${c.clinicId} and status = 'assigned' order by assigned_at, conversation_id`,
-        ),
-      );
-      // Equal operators work at the same pace: one of the five chats held longest ends (which one is
-      // random), on most turns, so the team stays busy and the queue short.
-      if (open.length >= 20 || random() < 0.9) {
-        const ending = open[Math.floor(random() * Math.min(5, open.length))]!;
-        await node
-          .forActor(byId.get(ending.assignee_id)!)
-          .close(ending.conversation_id, { resolution: 'resolved' });
+  if (concurrent)
+    it('1,000 chats over 10 equal operators: no operator handles more than 10 % above the mean', async () => {
+      const c = await seedLiveClinic(db);
+      const operators = await c.members('operator', 10);
+      for (const op of operators) await available(op, c.clinicId, 3);
+      const patients = await c.members('patient', 50);
+      // A seeded generator: which open chat ends next is random but the same on every run.
+      let seed = 17;
+      const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+      const byId = new Map(operators.map((o) => [o.userId, o]));
+      for (let i = 0; i < 1000; i++) {
+        const node = i % 2 ? other : lc;
+        await node.forActor(patients[i % 50]!).start({ clinicId: c.clinicId, message: say(`chat ${i}`) });
+        const open = rowsOf<{ conversation_id: string; assignee_id: string }>(
+          await db.execute(
+            sql`select conversation_id, assignee_id from live_chats where clinic_id = ${c.clinicId} and status = 'assigned' order by assigned_at, conversation_id`,
+          ),
+        );
+        // Equal operators work at the same pace: one of the five chats held longest ends (which one is
+        // random), on most turns, so the team stays busy and the queue short.
+        if (open.length >= 20 || random() < 0.9) {
+          const ending = open[Math.floor(random() * Math.min(5, open.length))]!;
+          await node
+            .forActor(byId.get(ending.assignee_id)!)
+            .close(ending.conversation_id, { resolution: 'resolved' });
+        }
       }
-    }
-    const handled = rowsOf<{ assignee_id: string; n: string }>(
-      await db.execute(
-        sql`select assignee_id, count(*) as n from live_chats where clinic_id = ${c.clinicId} and assignee_id is not null group by assignee_id`,
-      ),
-    ).map((r) => Number(r.n));
-    const mean = handled.reduce((s, n) => s + n, 0) / operators.length;
-    expect(handled).toHaveLength(10);
-    expect(Math.max(...handled)).toBeLessThanOrEqual(mean * 1.1);
-    console.log(
-      `livechat fairness: handled per operator ${handled.sort((x, y) => x - y).join(', ')} (mean ${mean})`,
-    );
-  }, 300_000);
+      const handled = rowsOf<{ assignee_id: string; n: string }>(
+        await db.execute(
+          sql`select assignee_id, count(*) as n from live_chats where clinic_id = ${c.clinicId} and assignee_id is not null group by assignee_id`,
+        ),
+      ).map((r) => Number(r.n));
+      const mean = handled.reduce((s, n) => s + n, 0) / operators.length;
+      expect(handled).toHaveLength(10);
+      expect(Math.max(...handled)).toBeLessThanOrEqual(mean * 1.1);
+      console.log(
+        `livechat fairness: handled per operator ${handled.sort((x, y) => x - y).join(', ')} (mean ${mean})`,
+      );
+    }, 300_000);
 
   it('an unanswered chat goes back to its original place when the no-answer time passes', async () => {
     const c = await seedLiveClinic(db, { noAnswerSeconds: 30 });
