@@ -73,6 +73,35 @@ describe.each(ENGINES)('live chat routing on %s', (engine) => {
     expect(count(null)).toBe(3);
   }, 60_000);
 
+  if (concurrent)
+    it('40 chats starting at once on two nodes never push an operator past capacity nor assign a chat twice', async () => {
+      const c = await seedLiveClinic(db);
+      const [op1, op2] = await c.members('operator', 2);
+      await available(op1!, c.clinicId, 4);
+      await available(op2!, c.clinicId, 3);
+      const patients = await c.members('patient', 40);
+      await Promise.all(
+        patients.map((p, i) =>
+          (i % 2 ? other : lc).forActor(p).start({ clinicId: c.clinicId, message: say('now') }),
+        ),
+      );
+      const rows = rowsOf<{ assignee_id: string | null; n: string }>(
+        await db.execute(
+          sql`select assignee_id, count(*) as n from live_chats where clinic_id = ${c.clinicId} group by assignee_id`,
+        ),
+      );
+      const count = (id: string | null) => Number(rows.find((r) => r.assignee_id === id)?.n ?? 0);
+      expect([count(op1!.userId), count(op2!.userId), count(null)]).toEqual([4, 3, 33]);
+      // The conversation's holder agrees with the routing row for every chat.
+      const mismatched = rowsOf<{ n: string }>(
+        await db.execute(
+          sql`select count(*) as n from live_chats l join conversations c on c.id = l.conversation_id
+               where l.clinic_id = ${c.clinicId} and c.doctor_id is distinct from l.assignee_id`,
+        ),
+      );
+      expect(Number(mismatched[0]!.n)).toBe(0);
+    }, 60_000);
+
   it('with every operator full, chats A, B, C are assigned in their arrival order as capacity frees', async () => {
     const c = await seedLiveClinic(db);
     const [op1, op2] = await c.members('operator', 2);
