@@ -398,6 +398,7 @@ export class CareCallNode {
       db: this.db.db,
       identity: this.services.identity,
       messaging: this.services.messaging,
+      livechat: this.services.livechat,
       cluster: this.cluster,
       logger: this.logger,
       maxPerUser: this.config.auth.userSocketMaxPerUser,

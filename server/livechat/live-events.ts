@@ -1,32 +1,7 @@
-import { z } from 'zod';
+import { liveChatEventSchema, type LiveChatEvent } from '../../signaling/protocol/livechat.ts';
 import type { ClusterBus } from '../cluster/cluster-bus.ts';
 
-/**
- * What the people concerned by a live chat hear about it, keyed by user id on the bus: the patient
- * (their place moved, someone took the chat, it was closed) and staff (a chat assigned or handed
- * to them). Ids and states only: no message text, no names.
- */
-export const liveChatEventSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('livechat.assigned'),
-    conversationId: z.string(),
-    assigneeId: z.string(),
-  }),
-  z.object({
-    type: z.literal('livechat.transferred'),
-    conversationId: z.string(),
-    fromId: z.string(),
-    assigneeId: z.string(),
-  }),
-  z.object({
-    type: z.literal('livechat.queue_position'),
-    conversationId: z.string(),
-    position: z.number().int().positive(),
-  }),
-  z.object({ type: z.literal('livechat.requeued'), conversationId: z.string() }),
-  z.object({ type: z.literal('livechat.closed'), conversationId: z.string(), resolution: z.string() }),
-]);
-export type LiveChatEvent = z.infer<typeof liveChatEventSchema>;
+export { liveChatEventSchema, type LiveChatEvent };
 
 /** Publishes live chat events to users on every node (or in-process without a bus). */
 export class LiveChatEvents {
