@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import type { Tx } from '../../db/client.ts';
 import { rowsOf } from '../../db/rows.ts';
 import {
-  clinicMembers,
   conversationMembers,
   conversations,
   liveChats,
   liveChatSettings,
   operatorPresence,
-  users,
   type LiveChatStatus,
   type OperatorStatus,
   type RoutingMode,
@@ -24,6 +21,7 @@ import { currentContext } from '../request-context.ts';
 import { decideLiveChat, type LiveChatAction, type LiveChatFacts } from './decide-livechat.ts';
 import type { LiveChat } from './live-chat.ts';
 import { emailTranscript } from './transcript.ts';
+import { anyoneAvailable, colleague, hasFreeSlot, presenceView } from './desk-queries.ts';
 import { estimateWait } from './wait-estimate.ts';
 
 const notFound = () => new ProblemError(404, PROBLEM.notFound, 'no such live chat');
@@ -446,44 +444,4 @@ export class LiveChatDesk {
       },
     };
   }
-}
-
-async function anyoneAvailable(tx: Tx, clinicId: string, at: Date): Promise<boolean> {
-  const rows = rowsOf<{ found: boolean }>(
-    await tx.execute(sql`
-      select exists (select 1 from ${operatorPresence} where clinic_id = ${clinicId} and status = 'available'
-                       and lease_expires_at > ${at.toISOString()}::timestamptz) as found`),
-  );
-  return rows[0]!.found;
-}
-
-/** Whether an operator has presence in the clinic and holds fewer open chats than its capacity (under the clinic lock). */
-async function hasFreeSlot(tx: Tx, clinicId: string, operatorId: string): Promise<boolean> {
-  const rows = rowsOf<{ free: boolean }>(
-    await tx.execute(sql`
-      select coalesce((select p.capacity > (select count(*) from ${liveChats} l
-                 where l.clinic_id = p.clinic_id and l.assignee_id = p.operator_id and l.status = 'assigned')
-          from ${operatorPresence} p where p.clinic_id = ${clinicId} and p.operator_id = ${operatorId}), false) as free`),
-  );
-  return rows[0]!.free;
-}
-
-/** An operator or doctor who is a member of the clinic, or undefined. */
-async function colleague(db: LiveChat['deps']['db'], clinicId: string, userId: string) {
-  const [row] = await db
-    .select({ id: users.id, role: users.role })
-    .from(users)
-    .innerJoin(clinicMembers, and(eq(clinicMembers.userId, users.id), eq(clinicMembers.clinicId, clinicId)))
-    .where(eq(users.id, userId));
-  return row && (row.role === 'operator' || row.role === 'doctor') ? row : undefined;
-}
-
-function presenceView(row: typeof operatorPresence.$inferSelect) {
-  return {
-    clinicId: row.clinicId,
-    status: row.status,
-    capacity: row.capacity,
-    department: row.department,
-    leaseExpiresAt: row.leaseExpiresAt.toISOString(),
-  };
 }
