@@ -6,7 +6,12 @@ import type { RoutingMode } from '../../db/schema/index.ts';
 
 /** The advisory lock namespace of live chat routing (the second key is the clinic's hash). */
 const ROUTING_LOCK = 7417;
-/** Most queued chats one routing pass looks at: enough to fill every free slot of a big team. */
+/**
+ * Queued chats one routing pass looks at: a few per free slot (chats of a department whose
+ * operators are full are passed over), at most 500. Most passes follow one freed slot and read a
+ * handful of rows off the queue index, not the whole queue.
+ */
+const SCAN_PER_SLOT = 8;
 const MAX_SCAN = 500;
 
 export type Assignment = { conversationId: string; operatorId: string; patientId: string };
@@ -102,7 +107,7 @@ export async function routeQueue(tx: Tx, clinicId: string, at: Date): Promise<As
     await tx.execute(sql`
       select conversation_id, department, patient_id from ${liveChats}
        where clinic_id = ${clinicId} and status = 'queued'
-       order by queued_at, conversation_id limit ${MAX_SCAN}`),
+       order by queued_at, conversation_id limit ${Math.min(MAX_SCAN, free * SCAN_PER_SLOT)}`),
   );
   const assignments: Assignment[] = [];
   for (const chat of queued) {
@@ -219,22 +224,23 @@ export async function expireLeases(tx: Tx, clinicId: string, at: Date): Promise<
   return rows.map((r) => r.operator_id);
 }
 
-/** Places in the queue (1 = next) of a clinic's queued chats, in FIFO order within each department. */
+/** Places in the queue (1 = next) of a clinic's first `limit` queued chats, in FIFO order within each department. */
 export async function queuePositions(
   tx: Tx,
   clinicId: string,
   limit: number,
 ): Promise<{ conversationId: string; patientId: string; position: number }[]> {
-  const rows = rowsOf<{ conversation_id: string; patient_id: string; position: string | number }>(
+  // Read off the queue index in order and counted here: a window over the whole queue sorts it all.
+  const rows = rowsOf<{ conversation_id: string; patient_id: string; department: string | null }>(
     await tx.execute(sql`
-      select conversation_id, patient_id,
-             row_number() over (partition by department order by queued_at, conversation_id) as position
-        from ${liveChats} where clinic_id = ${clinicId} and status = 'queued'
+      select conversation_id, patient_id, department from ${liveChats}
+       where clinic_id = ${clinicId} and status = 'queued'
        order by queued_at, conversation_id limit ${limit}`),
   );
-  return rows.map((r) => ({
-    conversationId: r.conversation_id,
-    patientId: r.patient_id,
-    position: Number(r.position),
-  }));
+  const seen = new Map<string | null, number>();
+  return rows.map((r) => {
+    const position = (seen.get(r.department) ?? 0) + 1;
+    seen.set(r.department, position);
+    return { conversationId: r.conversation_id, patientId: r.patient_id, position };
+  });
 }
