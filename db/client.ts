@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { guardedClient } from './guarded-client.ts';
+import { registerPipelinedTransaction } from './pipelined-transaction.ts';
 import { preparingClient } from './prepared-client.ts';
 import { renewingPool } from './renewing-pool.ts';
 import * as schema from './schema/index.ts';
@@ -91,11 +92,19 @@ async function openPostgres(url: string, opts: DbOptions): Promise<DbHandle> {
     graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)),
   });
   const db = drizzle(preparingClient(guardedClient(pool.sql, deadlineMs)), { schema }) as unknown as Db;
+  // One more connection, for pipelined transactions only (see registerPipelinedTransaction).
+  const pipeline = renewingPool((onclose) => postgres(url, { ...poolOptions(opts), max: 1, onclose }), {
+    graceSeconds: Math.max(connectTimeout, Math.ceil(deadlineMs / 1000)),
+  });
+  // The same value parsers as drizzle set on the pool (timestamps as text, ...).
+  Object.assign(pipeline.sql.options.parsers, pool.sql.options.parsers);
+  Object.assign(pipeline.sql.options.serializers, pool.sql.options.serializers);
+  registerPipelinedTransaction(db, guardedClient(pipeline.sql, deadlineMs));
   return {
     db,
     kind: 'postgres',
     ping: async () => void (await db.execute(sql`select 1`)),
-    close: () => pool.end({ timeout: 5 }),
+    close: async () => void (await Promise.all([pool.end({ timeout: 5 }), pipeline.end({ timeout: 5 })])),
   };
 }
 

@@ -47,3 +47,7 @@ export function jsonRows<T extends PgTable>(
 export function jsonTextList(values: readonly string[]): SQL {
   return sql`(select json_array_elements_text(${JSON.stringify(values)}::json))`;
 }
+
+/** A bytea value for jsonRows: it travels in the JSON parameter as PostgreSQL's hex text form. */
+export const jsonBytea = (bytes: Uint8Array) =>
+  `\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}` as unknown as Uint8Array;

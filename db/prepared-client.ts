@@ -1,7 +1,7 @@
 import type { Sql } from 'postgres';
 
 /** Queries with more parameters than this (multi-row inserts, long IN lists) stay unnamed. */
-const MAX_PREPARED_PARAMS = 32;
+export const MAX_PREPARED_PARAMS = 32;
 
 type Unsafe = (query: string, params?: unknown[], options?: { prepare?: boolean }) => unknown;
 

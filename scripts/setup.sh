@@ -130,7 +130,7 @@ ensure_worker() {
 ensure_web_client() {
   local dist="$ROOT/web-client/dist/index.html"
   local newest
-  newest=$(find web-client/src web-client/public web-client/index.html web-client/precall.html web-client/threads.html web-client/vite.config.ts signaling/protocol -newer "$dist" -print -quit 2>/dev/null || true)
+  newest=$(find web-client/src web-client/public web-client/index.html web-client/precall.html web-client/threads.html web-client/embed web-client/vite.config.ts signaling/protocol -newer "$dist" -print -quit 2>/dev/null || true)
   if [ ! -f "$dist" ] || [ -n "$newest" ]; then
     say "building the web client (vite)"
     npx --no-install vite build --config web-client/vite.config.ts --logLevel error

@@ -32,6 +32,10 @@ import { consultationRoutes, guestLinkRoutes } from './consultations/routes.ts';
 import type { Services } from './services.ts';
 import { PROBLEM } from './api/problem-codes.ts';
 import { fileRoutes } from './files/routes.ts';
+import { icd10Routes } from './records/icd10/routes.ts';
+import { webhookRoutes } from './webhooks/routes.ts';
+import { embedAdminRoutes, widgetApiRoutes } from './embed/routes.ts';
+import { embedPageRoutes } from './embed/pages.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -64,6 +68,10 @@ function createApi(services: Services, logger: Logger, trustedProxies?: BlockLis
       .route('/', schedulingRoutes(identity, scheduling, publicUrl))
       .route('/appointments', consultationRoutes(identity, consultations))
       .route('/conversations', messagingRoutes(identity, messaging))
+      .route('/webhooks', webhookRoutes(identity, services.webhooks))
+      .route('/icd10', icd10Routes(identity, services.icd10))
+      .route('/clinics', embedAdminRoutes(identity, services.embed))
+      .route('/widget', widgetApiRoutes(services.embed))
       .route('/livechat', liveChatRoutes(identity, livechat))
   );
 }
@@ -90,6 +98,7 @@ export function createApp(services: Services, deps: AppOptions) {
     )
     .route('/', healthRoutes(deps))
     .route('/', staticRoutes())
+    .route('/embed', embedPageRoutes(services.embed))
     .route('/api', createApi(services, deps.logger, deps.trustedProxies))
     .route('/api/ice-servers', iceServerRoutes(services.verifyJoinToken, deps.turn))
     .route('/', guestLinkRoutes(consultations));

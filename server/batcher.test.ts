@@ -13,6 +13,16 @@ function controlledRun() {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** Like controlledRun, and each batch can also release the next one before it finishes. */
+function releasingRun() {
+  const batches: { items: number[]; release: () => void; finish: () => void }[] = [];
+  const run = (items: number[], release: () => void) =>
+    new Promise<string[]>((resolve) => {
+      batches.push({ items, release, finish: () => resolve(items.map((i) => `r${i}`)) });
+    });
+  return { batches, run };
+}
+
 describe('Batcher', () => {
   it('runs a lone item at once, and groups the items that arrive meanwhile into the next batch', async () => {
     const { batches, run } = controlledRun();
@@ -106,6 +116,59 @@ describe('Batcher', () => {
     await tick();
     batches.at(-1)!.finish();
     expect(await next).toBe('r3');
+  });
+
+  it('a released batch lets the next one start before it finishes, and their items are answered in batch order', async () => {
+    const { batches, run } = releasingRun();
+    const b = new Batcher(run, { maxBatch: 10 });
+    const answered: string[] = [];
+    const track = (p: Promise<string>) => p.then((r) => void answered.push(r));
+    const first = track(b.submit(1));
+    const second = [b.submit(2), b.submit(3)].map(track);
+    await tick();
+    expect(batches.map((x) => x.items)).toEqual([[1]]);
+    batches[0]!.release();
+    await tick();
+    expect(batches.map((x) => x.items)).toEqual([[1], [2, 3]]);
+    // The second finishes first; its items still wait for the first batch's.
+    batches[1]!.finish();
+    await tick();
+    expect(answered).toEqual([]);
+    batches[0]!.finish();
+    await Promise.all([first, ...second]);
+    expect(answered).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it('at most one released batch finishing and one running: a third waits for the first to finish', async () => {
+    const { batches, run } = releasingRun();
+    const b = new Batcher(run, { maxBatch: 1 });
+    const all = [1, 2, 3].map((i) => b.submit(i));
+    await tick();
+    batches[0]!.release();
+    await tick();
+    batches[1]!.release();
+    await tick();
+    expect(batches.map((x) => x.items)).toEqual([[1], [2]]);
+    batches[0]!.finish();
+    await tick();
+    expect(batches.map((x) => x.items)).toEqual([[1], [2], [3]]);
+    batches[1]!.finish();
+    batches[2]!.finish();
+    expect(await Promise.all(all)).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it('an item that arrives while a released batch finishes, with nothing queued, starts at once', async () => {
+    const { batches, run } = releasingRun();
+    const b = new Batcher(run, { maxBatch: 10 });
+    const first = b.submit(1);
+    batches[0]!.release();
+    await tick();
+    const second = b.submit(2);
+    await tick();
+    expect(batches.map((x) => x.items)).toEqual([[1], [2]]);
+    batches[0]!.finish();
+    batches[1]!.finish();
+    expect(await Promise.all([first, second])).toEqual(['r1', 'r2']);
   });
 
   it('a deadline of 0 waits for the run however long it takes', async () => {

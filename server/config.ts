@@ -4,6 +4,7 @@ import { clusterConfig, clusterEnv, type ClusterConfig } from './config/cluster-
 import { dataConfig, dataEnv, type DataConfig } from './config/data-config.ts';
 import { ConfigError, optionalUrl, refuse } from './config/env-fields.ts';
 import { networkConfig, networkEnv, type NetworkConfig } from './config/network-config.ts';
+import { webhookConfig, webhookEnv, type WebhookConfig } from './config/webhook-config.ts';
 
 // The only module that reads process.env (passed in, so tests can hand it any environment). Each
 // feature's variables live in its own section under config/; this file joins them.
@@ -15,6 +16,7 @@ export type {
   MessagingConfig,
   RecordsConfig,
 } from './config/data-config.ts';
+export type { WebhookConfig } from './config/webhook-config.ts';
 
 const coreEnv = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -40,7 +42,8 @@ const schema = coreEnv
   .extend(networkEnv.shape)
   .extend(clusterEnv.shape)
   .extend(authEnv.shape)
-  .extend(dataEnv.shape);
+  .extend(dataEnv.shape)
+  .extend(webhookEnv.shape);
 
 export type SchedulingConfig = {
   workerEnabled: boolean;
@@ -67,7 +70,7 @@ export type Config = Readonly<
     scheduling: SchedulingConfig;
   } & NetworkConfig &
     ClusterConfig &
-    DataConfig
+    DataConfig & { webhooks: WebhookConfig }
 >;
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -108,5 +111,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       licenceCheckIntervalMs: e.LICENCE_CHECK_INTERVAL_SECONDS * 1000,
     },
     ...data,
+    ...webhookConfig(e, e.NODE_ENV),
   };
 }

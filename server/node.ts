@@ -31,6 +31,7 @@ import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 import { RoomChatService } from './messaging/room-chat.ts';
+import { ensureIcd10Codes } from './records/icd10/loader.ts';
 import { startUserSockets } from './user-socket-wiring.ts';
 import { RoomFilesService } from './files/room-files.ts';
 
@@ -218,6 +219,9 @@ export class CareCallNode {
     // Before any request: notes written before bodies were sealed are sealed now (migration 0011).
     const sealedNotes = await this.services.records.sealPlaintextNotes();
     if (sealedNotes) logger.info({ sealedNotes }, 'plaintext patient notes sealed');
+    // The encounter form searches the ICD-10 list in the database: loaded here when it is missing.
+    const icd10 = await ensureIcd10Codes(this.db.db);
+    if (icd10) logger.info({ release: icd10.release, inserted: icd10.inserted }, 'ICD-10 codes loaded');
     if (config.demo) {
       const { created } = await seedDemo(this.db.db, identity.passwords);
       logger.info({ created }, 'demo clinic ready');
@@ -228,6 +232,12 @@ export class CareCallNode {
       worker.start();
       this.#onStop('scheduling worker', () => worker.stop());
       logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
+    }
+    if (config.webhooks.workerEnabled) {
+      // Every node delivers: deliveries are claimed in the database, each attempt made once.
+      const webhookWorker = this.services.webhooks.createWorker(logger);
+      webhookWorker.start();
+      this.#onStop('webhook delivery', () => webhookWorker.stop());
     }
     if (config.livechat.workerEnabled) {
       // Unanswered live chats back to the queue, dead operators offline: every node sweeps, under clinic locks.

@@ -29,6 +29,10 @@ import type { FinaliseStep, SummarySigning } from './records/encounters/deps.ts'
 import { loadPdfFonts } from './records/pdf/fonts.ts';
 import { DeploymentCa } from './records/signing/ca.ts';
 import { createScheduling } from './scheduling/create-scheduling.ts';
+import { SecretSealer } from './identity/secret-sealer.ts';
+import { Webhooks } from './webhooks/webhooks.ts';
+import { Icd10Search } from './records/icd10/icd10-search-service.ts';
+import { createEmbed } from './embed/create-embed.ts';
 
 /** What the services run on; opened (and closed) by the caller: the node, a test, a load test. */
 export type Infra = {
@@ -183,6 +187,25 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     grants: joinGrants,
   });
 
+  // Webhooks: endpoints per clinic; signing secrets sealed under a key derived from the node's key.
+  const webhooks = new Webhooks({
+    db,
+    policy: identity.policy,
+    audit: identity.audit,
+    secrets: new SecretSealer(identity.keys.derive('webhook-signing-secrets')),
+    notifier,
+    config: config.webhooks,
+  });
+
+  // The embeddable widget: clinic API keys mint sessions whose patients join through the same checks.
+  const embed = createEmbed({
+    db,
+    identity,
+    consultations,
+    now: overrides.consultationClock ?? (() => new Date()),
+    publicUrl,
+  });
+
   // Demo mode's links join this (a real appointment of the demo doctor and patient, booked on demand).
   const demoConsultation = new DemoConsultation({
     db,
@@ -209,7 +232,10 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     joinGrants,
     scheduling,
     consultations,
+    embed,
     demoConsultation,
+    webhooks,
+    icd10: new Icd10Search({ db, policy: identity.policy }),
     /**
      * What the services own and must end, in start order (the caller stops them in reverse and
      * closes the infrastructure itself): the SMTP pool, the password hashing threads.

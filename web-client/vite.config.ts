@@ -18,6 +18,12 @@ export default defineConfig({
         room: `${root}index.html`,
         precall: `${root}precall.html`,
         threads: `${root}threads.html`,
+        embed: `${root}embed/consult.html`,
+        // The loader clinics include with a classic <script>: one self-contained file at a fixed URL.
+        widget: `${root}src/embed/loader.ts`,
+      },
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'widget' ? 'embed/widget.js' : 'assets/[name]-[hash].js'),
       },
     },
   },

@@ -13,4 +13,5 @@ export * from './messaging.ts';
 export * from './files.ts';
 export * from './encounters.ts';
 export * from './webhooks.ts';
+export * from './widget.ts';
 export * from './livechat.ts';

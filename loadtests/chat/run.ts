@@ -76,13 +76,23 @@ try {
     const pgPids = await postgresPids(handle.db);
     const node0 = processCpuSeconds('self');
     const pg0 = cpuOf(pgPids);
+    const writes0 = { ...messaging.writer.stats };
     const t0 = performance.now();
     await work();
     const seconds = (performance.now() - t0) / 1000;
+    const writes = messaging.writer.stats;
+    const batches = writes.batches - writes0.batches;
     return {
       seconds,
       nodeCores: (processCpuSeconds('self') - node0) / seconds,
       pgCores: (cpuOf(pgPids) - pg0) / seconds,
+      // How the writer grouped them, and how often it left the one-round-trip path.
+      writes: {
+        batches,
+        perBatch: round((writes.messages - writes0.messages) / Math.max(1, batches)),
+        headMissed: writes.headMissed - writes0.headMissed,
+        lookedUpFirst: writes.lookedUpFirst - writes0.lookedUpFirst,
+      },
     };
   };
 
@@ -145,6 +155,7 @@ try {
       generatorCores: round(gen.nodeCores),
       postgresCores: round(m.pgCores),
       coresPer1000: round((serverCores / Math.max(1, achieved)) * 1000),
+      writes: m.writes,
     });
     sentAt.clear();
   }
@@ -159,17 +170,20 @@ try {
       nodeCores: round(durable.nodeCores),
       postgresCores: round(durable.pgCores),
       coresPer1000: round(((durable.nodeCores + durable.pgCores) / (acked / durable.seconds)) * 1000),
+      writes: durable.writes,
     },
     rates,
   };
   console.log(JSON.stringify(result, null, 2));
   console.log(
-    `\ndurable: ${result.durable.perSecond} msg/s (${IN_FLIGHT} in flight), node ${result.durable.nodeCores} + PostgreSQL ${result.durable.postgresCores} cores`,
+    `\ndurable: ${result.durable.perSecond} msg/s (${IN_FLIGHT} in flight), node ${result.durable.nodeCores} + PostgreSQL ${result.durable.postgresCores} cores, ${result.durable.coresPer1000} cores per 1k msg/s, ${result.durable.writes.perBatch} messages per batch`,
   );
-  console.log('rate/s   delivered  p50 ms  p95 ms  p99 ms  node  generator  postgres  cores per 1k msg/s');
+  console.log(
+    'rate/s   delivered  p50 ms  p95 ms  p99 ms  node  generator  postgres  cores per 1k msg/s  per batch',
+  );
   for (const r of rates)
     console.log(
-      `${String(r.rate).padEnd(8)} ${String(r.delivered).padEnd(10)} ${String(r.p50).padEnd(7)} ${String(r.p95).padEnd(7)} ${String(r.p99).padEnd(7)} ${String(r.nodeCores).padEnd(5)} ${String(r.generatorCores).padEnd(10)} ${String(r.postgresCores).padEnd(9)} ${r.coresPer1000}`,
+      `${String(r.rate).padEnd(8)} ${String(r.delivered).padEnd(10)} ${String(r.p50).padEnd(7)} ${String(r.p95).padEnd(7)} ${String(r.p99).padEnd(7)} ${String(r.nodeCores).padEnd(5)} ${String(r.generatorCores).padEnd(10)} ${String(r.postgresCores).padEnd(9)} ${String(r.coresPer1000).padEnd(19)} ${r.writes.perBatch}`,
     );
 } finally {
   await bus.close();

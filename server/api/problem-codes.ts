@@ -130,6 +130,12 @@ export const PROBLEM = {
   encounterIncomplete: 'encounter_incomplete',
   /** The draft exists: a change must name the revision it is based on with If-Match (428). */
   preconditionRequired: 'precondition_required',
+  /** A webhook endpoint URL is malformed, not https, or points at a private address (422). */
+  invalidWebhookUrl: 'invalid_webhook_url',
+  /** A webhook subscription names an event that is not in the catalogue (422). */
+  invalidWebhookEvent: 'invalid_webhook_event',
+  /** The delivery is still pending: it is sent (or retried) anyway (409). */
+  deliveryNotResendable: 'delivery_not_resendable',
   /** The upload to verify is not a PDF (400). */
   notAPdf: 'not_a_pdf',
   /** The upload to verify is larger than the verifier reads (413). */
@@ -170,6 +176,22 @@ export const PROBLEM = {
   fileIncomplete: 'file_incomplete',
   /** The stored file failed authentication (altered or cut bytes, a wrong key): nothing of it is served (500). */
   fileUnreadable: 'file_unreadable',
+  /** The clinic API key is missing, malformed or unknown, or its secret does not match (401). */
+  apiKeyInvalid: 'api_key_invalid',
+  /** The clinic API key was revoked (401). */
+  apiKeyRevoked: 'api_key_revoked',
+  /** The clinic API key lacks the scope this call needs (403). */
+  apiKeyScope: 'api_key_scope',
+  /** The widget session token is malformed, not ours, or its key was revoked (401). */
+  widgetTokenInvalid: 'widget_token_invalid',
+  /** The widget session token has expired; the clinic's site mints a new one (401). */
+  widgetTokenExpired: 'widget_token_expired',
+  /** The clinic's patient id is linked to another patient than the appointment's, or the other way round (409). */
+  externalPatientMismatch: 'external_patient_mismatch',
+  /** The clinic's patient id is linked to no patient yet: name an appointment the first time (404). */
+  externalPatientUnknown: 'external_patient_unknown',
+  /** The page or call comes from a site the clinic does not allow (403). */
+  originNotAllowed: 'origin_not_allowed',
 } as const;
 
 export type ProblemCode = (typeof PROBLEM)[keyof typeof PROBLEM];

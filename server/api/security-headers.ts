@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 
 /**
  * Pages may load only our own scripts, styles and media; no inline script, no plugins, no <base>
@@ -25,7 +25,7 @@ const PAGE_DIRECTIVES = [
  * module: 'wasm-unsafe-eval' lets them compile wasm, and only wasm (no eval, no new Function).
  * Every other page keeps plain script-src 'self'.
  */
-const WASM_PAGES = /^\/app\/(index\.html|precall\.html)?$/;
+const WASM_PAGES = /^\/(app\/(index\.html|precall\.html)?|embed\/consult\.html)$/;
 const WASM_SCRIPT_SRC = "script-src 'self' 'wasm-unsafe-eval'";
 
 /** Anything that is not a page (JSON, feeds, assets) may load nothing at all if opened directly. */
@@ -80,11 +80,23 @@ export function securityHeaderValues(
   return headers;
 }
 
+const FRAME_ANCESTORS = 'frameAncestors';
+
+/**
+ * A route that decides per request who may frame its answer (the widget page: the origins its
+ * clinic allows) says so here; the middleware below then writes them instead of the default.
+ */
+export function allowFraming(c: Context, origins: readonly string[]) {
+  (c.set as (key: string, value: unknown) => void)(FRAME_ANCESTORS, origins);
+}
+
 /** Sets the browser security headers on every response the app writes, errors and 404s included. */
 export function securityHeaders(opts: SecurityHeaderOptions = {}): MiddlewareHandler {
   return async (c, next) => {
     await next();
-    const values = securityHeaderValues(opts, c.req.path, c.res.headers.get('content-type'));
+    const perRequest = (c.get as (key: string) => unknown)(FRAME_ANCESTORS) as readonly string[] | undefined;
+    const options = perRequest ? { ...opts, frameAncestors: () => perRequest } : opts;
+    const values = securityHeaderValues(options, c.req.path, c.res.headers.get('content-type'));
     try {
       for (const [name, value] of Object.entries(values)) c.res.headers.set(name, value);
     } catch {

@@ -52,6 +52,9 @@ const DECISIONS = {
   'clinic.care.assign': { type: rolesChanged, action: 'C' },
   'clinic.invitations.list': search,
   'invitation.revoke': remove,
+  'clinic.webhooks.manage': update,
+  'clinic.api_keys.manage': { type: securityAttributes, action: 'U' },
+  'clinic.widget.configure': update,
   'audit.query': { type: auditLogUsed, action: 'R' },
   'audit.query_all': { type: auditLogUsed, action: 'R' },
   'audit.verify': { type: auditLogUsed, action: 'E' },
@@ -70,6 +73,7 @@ const DECISIONS = {
   'encounter.draft.write': { type: patientRecord, subtype: interaction('update'), action: 'U' },
   'encounter.finalise': recordCreate,
   'encounter.amend': recordCreate,
+  'icd10.search': search,
   'clinic.scheduling.configure': update,
   'clinic.consult_types.manage': update,
   'clinic.consult_types.list': search,
@@ -123,6 +127,14 @@ const EVENTS = {
   'invitation.revoked': remove,
   'invitation.accepted': { type: securityAttributes, action: 'C' },
   'care.assigned': { type: rolesChanged, action: 'C' },
+  // Clinic API keys and the widget: a key made or revoked, widget settings changed, a widget session
+  // minted by a clinic backend (linking its patient id on first use), or refused.
+  'api_key.created': { type: securityAttributes, action: 'C' },
+  'api_key.revoked': { type: securityAttributes, action: 'D' },
+  'widget.settings_updated': update,
+  'widget.session_created': { type: authentication, action: 'E' },
+  'widget.patient_linked': { type: patientRecord, subtype: interaction('create'), action: 'C' },
+  'widget.session_refused': { type: authentication, action: 'E' },
   'patient.note.created': recordCreate,
   'doctor.calendar_feed.read': { type: exported, action: 'R' },
   'admin.bootstrapped': { type: rolesChanged, action: 'C' },
@@ -163,6 +175,15 @@ const EVENTS = {
   'encounter.amended': recordCreate,
   'record.document.created': recordCreate,
   'record.document.downloaded': { type: exported, action: 'R' },
+  // Webhooks: endpoint changes by clinic admins, resends, automatic switch-off, and each delivery
+  // that carried PHI to an endpoint that opted in (a disclosure, like an export).
+  'webhook.endpoint.created': create,
+  'webhook.endpoint.updated': update,
+  'webhook.endpoint.deleted': remove,
+  'webhook.secret.rotated': { type: securityAttributes, action: 'U' },
+  'webhook.delivery.resent': operation,
+  'webhook.endpoint.auto_disabled': { type: applicationActivity, action: 'E' },
+  'webhook.phi.disclosed': { type: exported, action: 'R' },
   // Appended only by the booking load test, on its own database, to measure the chain's serial ceiling.
   'loadtest.audit_ceiling': { type: applicationActivity, action: 'E' },
 } as const satisfies Record<string, AuditEventCoding>;

@@ -18,6 +18,9 @@ const AUDIT_LOCK_KEY = 7_265_012;
 /** Most entries chained and committed in one transaction (group commit). */
 const MAX_BATCH = 256;
 
+/** Entries hashed into a chain that starts after `head` (see AuditLog.chainAhead). */
+export type ChainedBatch = { head: string; rows: ChainedRow[] };
+
 /** An event with the request context (who, from where) captured when it happened. */
 export type AuditEntry = { event: AuditEvent; ctx: RequestContext | undefined };
 
@@ -118,7 +121,7 @@ export class AuditLog {
    */
   async appendWithin(tx: Tx, batch: readonly AuditEntry[]): Promise<AuditRow[]> {
     if (!batch.length) return [];
-    const lock = sendQuery(tx.execute(sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`));
+    const lock = sendQuery(tx.execute(this.lockStatement()));
     if (this.#head !== undefined) {
       const guess = this.#chain(this.#head, batch);
       const [, rows] = await Promise.all([lock, this.#insert(tx, guess, this.#head)]);
@@ -126,6 +129,40 @@ export class AuditLog {
     } else await lock;
     const last = await this.head(tx);
     return this.#insert(tx, this.#chain(last?.hash ?? GENESIS_HASH, batch));
+  }
+
+  /** The statement that takes the chain's lock, held until the transaction ends; send it before chainedInsert's. */
+  lockStatement(): SQL {
+    return sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY})`;
+  }
+
+  /** The chain's newest hash (GENESIS_HASH while the log is empty), for a statement to compare or report. */
+  headExpression(): SQL {
+    return sql`coalesce((select ${auditLog.hash} from ${auditLog} order by ${auditLog.seq} desc limit 1), ${GENESIS_HASH})`;
+  }
+
+  /**
+   * Entries chained to `head`, by default the head this node expects: the last hash it chained, so
+   * that a batch can be chained while the one before it is still committing. The expectation moves
+   * on to these entries at once; if they are never committed, the next batch's guard (see
+   * chainedInsert) fails and it is chained again to the head that statement reports.
+   */
+  chainAhead(batch: readonly AuditEntry[], head = this.#head ?? GENESIS_HASH): ChainedBatch {
+    const rows = this.#chain(head, batch);
+    if (rows.length) this.#head = rows[rows.length - 1]!.hash;
+    return { head, rows };
+  }
+
+  /**
+   * An insert of chained entries for a statement of the caller's (a WITH part, so that the rows
+   * the entries describe can be written by the same statement): it inserts the entries only if
+   * `when` holds and the chain's head is still the one they were chained to, and inserts nothing
+   * otherwise. The transaction must have taken lockStatement() in an earlier statement, so that the
+   * head this statement sees cannot move before the commit. Entries get seq in chain order.
+   */
+  chainedInsert(chained: ChainedBatch, when: SQL): SQL {
+    const rows = jsonRows(auditLog, chained.rows);
+    return sql`insert into ${auditLog} ${rows.columns} select * from (${rows.select}) r where ${this.headExpression()} = ${chained.head} and ${when}`;
   }
 
   #chain(head: string, batch: readonly AuditEntry[]): ChainedRow[] {
@@ -161,8 +198,7 @@ export class AuditLog {
   /** Inserts chained entries in chain order (so seq order = chain order); with `ifHead`, only if that is the chain's head. */
   async #insert(tx: Tx, values: ChainedRow[], ifHead?: string): Promise<AuditRow[]> {
     const rows = jsonRows(auditLog, values);
-    const head = sql`coalesce((select ${auditLog.hash} from ${auditLog} order by ${auditLog.seq} desc limit 1), ${GENESIS_HASH})`;
-    const guard = ifHead === undefined ? sql`` : sql`where ${head} = ${ifHead}`;
+    const guard = ifHead === undefined ? sql`` : sql`where ${this.headExpression()} = ${ifHead}`;
     const inserted = rowsOf<{ id: string; seq: string | number }>(
       await tx.execute(
         sql`insert into ${auditLog} ${rows.columns} select * from (${rows.select}) r ${guard} returning ${auditLog.id}, ${auditLog.seq}`,

@@ -1,10 +1,11 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/client.ts';
 import { rooms } from '../../db/schema/index.ts';
 import type { RoomLifecycle } from '../../signaling/room-lifecycle.ts';
 import type { ClusterBus } from '../cluster/cluster-bus.ts';
 import type { RoomDirectory } from '../cluster/room-directory.ts';
+import { announceConsultationEnded } from '../webhooks/consultation-events.ts';
 import type { RoomEvent } from './room-events.ts';
 
 /** How long a first knock is remembered after the participant last knocked (it outlives a dead node). */
@@ -56,7 +57,15 @@ export function createRoomLifecycle(
         .catch((err: Error) => logger.warn({ err: err.message, roomId }, 'waiting time not cleared'));
     },
     async ended(roomId, reason) {
-      await db.update(rooms).set({ endedAt: new Date(), endReason: reason }).where(eq(rooms.id, roomId));
+      // The first end counts (a repeated end changes nothing); its webhook event commits with it.
+      await db.transaction(async (tx) => {
+        const [closed] = await tx
+          .update(rooms)
+          .set({ endedAt: new Date(), endReason: reason })
+          .where(and(eq(rooms.id, roomId), isNull(rooms.endedAt)))
+          .returning({ id: rooms.id });
+        if (closed) await announceConsultationEnded(tx, roomId, reason);
+      });
       await directory.unhost(roomId);
       await emit({ type: 'room_ended', roomId, reason, at: now() });
     },

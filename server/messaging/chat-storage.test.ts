@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { eq } from 'drizzle-orm';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openDb } from '../../db/client.ts';
-import { messages } from '../../db/schema/index.ts';
+import { auditLog, messages } from '../../db/schema/index.ts';
 import { TEST_PG_BIN_DIR, TEST_REDIS_URL } from '../../test/helpers/env.ts';
 import { createTestDatabase } from '../../test/helpers/pg.ts';
 import { ENGINES, openTestEngine } from '../../test/helpers/engines.ts';
@@ -138,6 +138,112 @@ describe.each(ENGINES)('chat storage on %s', (engine) => {
     const seqs = outcomes.flatMap((o) => (o.ok ? [o.seq] : [])).sort((a, b) => a - b);
     expect(seqs).toEqual([1, 2, 3, 4]);
     expect(await db.select().from(messages).where(eq(messages.conversationId, room))).toHaveLength(4);
+  });
+
+  it('a batch with a retried id and an unknown conversation: the retry gets its first ack, the stranger 404, the rest the next seqs', async () => {
+    const db = t.handle.db;
+    const { messaging, encryption, audit } = await chatNode(db, nodeKeys());
+    const s = await seedClinic(db);
+    const doctor = userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted');
+    const room = (await messaging.forActor(doctor).roomConversation(s.appointmentId)).id;
+    const message = async (conversationId: string, id: string = randomUUID()) => ({
+      conversationId,
+      id,
+      senderId: s.doctorId,
+      senderKind: 'user' as const,
+      audience: 'all' as const,
+      sealedBody: await encryption.messages.seal(conversationScope(conversationId), id, 'x'),
+      createdAt: new Date(),
+      audit: audit.entry({
+        action: 'message.sent',
+        outcome: 'allowed',
+        resourceType: 'message',
+        resourceId: id,
+      }),
+    });
+    const first = await messaging.writer.write(await message(room));
+    expect(first).toMatchObject({ ok: true, seq: 1, duplicate: false });
+    const stored = await db.select().from(messages).where(eq(messages.conversationId, room));
+    const batch = [
+      await message(room),
+      await message(room, stored[0]!.id),
+      await message(randomUUID()),
+      await message(room),
+    ];
+    const before = { ...messaging.writer.stats };
+    // The first goes alone (an idle writer starts at once); the other three share the next batch.
+    const outcomes = await Promise.all(batch.map((m) => messaging.writer.write(m)));
+    expect(outcomes[0]).toMatchObject({ ok: true, seq: 2, duplicate: false });
+    expect(outcomes[1]).toMatchObject({ ok: true, seq: 1, duplicate: true });
+    expect(outcomes[2]).toMatchObject({ ok: false, error: { status: 404 } });
+    expect(outcomes[3]).toMatchObject({ ok: true, seq: 3, duplicate: false });
+    expect(messaging.writer.stats.lookedUpFirst).toBe(before.lookedUpFirst + 1);
+    expect(await db.select().from(messages).where(eq(messages.conversationId, room))).toHaveLength(3);
+    const sent = await db.select().from(auditLog).where(eq(auditLog.action, 'message.sent'));
+    expect(
+      sent
+        .filter((r) => batch.some((m) => m.id === r.resourceId))
+        .map((r) => r.resourceId)
+        .sort(),
+      // The retried id keeps the one entry of its first send.
+    ).toEqual([batch[0]!.id, batch[1]!.id, batch[3]!.id].sort());
+  });
+
+  it('two nodes and other audit writers at once: gap-free seqs, one audit entry per message, and the chain verifies', async () => {
+    // A database of its own: the whole chain is this test's, under one chain key.
+    const own = await openTestEngine(engine);
+    onTestFinished(() => own.close());
+    const db = own.handle.db;
+    const keys = nodeKeys();
+    const nodes = [await chatNode(db, keys), await chatNode(db, keys)];
+    const s = await seedClinic(db);
+    const other = await seedClinic(db);
+    const rooms = [
+      (
+        await nodes[0]!.messaging
+          .forActor(userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted'))
+          .roomConversation(s.appointmentId)
+      ).id,
+      (
+        await nodes[0]!.messaging
+          .forActor(userActor(other.doctorId, 'doctor', [other.clinicId], 'admitted'))
+          .roomConversation(other.appointmentId)
+      ).id,
+    ];
+    const senders = [
+      userActor(s.doctorId, 'doctor', [s.clinicId], 'admitted'),
+      userActor(other.doctorId, 'doctor', [other.clinicId], 'admitted'),
+    ];
+    const acks = await Promise.all(
+      Array.from({ length: 240 }, async (_, i) => {
+        const node = nodes[i % 2]!;
+        // Entries of other kinds move the chain's head between the writers' guesses.
+        if (i % 10 === 0)
+          await node.audit.record({
+            action: 'audit.chain_keyed',
+            outcome: 'allowed',
+            resourceType: 'audit_log',
+          });
+        const c = (i >> 1) % 2;
+        return {
+          c,
+          ack: await node.messaging
+            .forActor(senders[c]!)
+            .send(rooms[c]!, { id: randomUUID(), body: `m${i}` }),
+        };
+      }),
+    );
+    for (const c of [0, 1]) {
+      const seqs = acks
+        .filter((a) => a.c === c)
+        .map((a) => a.ack.seq)
+        .sort((x, y) => x - y);
+      expect(seqs).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    }
+    const sent = await db.select().from(auditLog).where(eq(auditLog.action, 'message.sent'));
+    const ids = new Set(acks.map((a) => a.ack.id));
+    expect(sent.filter((r) => ids.has(r.resourceId!))).toHaveLength(240);
+    expect(await nodes[0]!.audit.verify()).toMatchObject({ ok: true });
   });
 
   it('care threads: opened once by either side when eligible; patients only if the clinic lets them', async () => {

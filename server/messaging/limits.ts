@@ -35,6 +35,7 @@ export function assertMessageId(id: unknown): asserts id is string {
 /**
  * Sends per member per second, as a token bucket (a burst, refilled at the rate). Per node: a member
  * whose sockets sit on two nodes may send up to twice the rate, which still stops a runaway client.
+ * Other per-user limits (ICD-10 search as a doctor types) use it too, with their own message.
  */
 export class SendRateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
@@ -43,6 +44,7 @@ export class SendRateLimiter {
     private readonly perSecond: number,
     private readonly burst: number,
     private readonly now: () => number = () => performance.now(),
+    private readonly refusal = 'too many messages; slow down',
   ) {}
 
   take(memberKey: string): void {
@@ -55,7 +57,7 @@ export class SendRateLimiter {
       throw new ProblemError(
         429,
         PROBLEM.rateLimited,
-        'too many messages; slow down',
+        this.refusal,
         [],
         Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond)),
       );

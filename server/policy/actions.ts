@@ -16,7 +16,12 @@ export const ACTIONS = {
   // The list carries invitees' e-mail addresses (patients' among them): audited like the patient list.
   'clinic.invitations.list': { resource: 'invitations', phi: true },
   'invitation.revoke': { resource: 'invitation', phi: false },
+  // API keys mint widget sessions for the clinic's patients: only the clinic admin holds them.
+  'clinic.api_keys.manage': { resource: 'clinic', phi: false },
+  'clinic.widget.configure': { resource: 'clinic', phi: false },
   'audit.query': { resource: 'clinic', phi: false },
+  // Webhook endpoints and their delivery log; the changes are audited as webhook.* events.
+  'clinic.webhooks.manage': { resource: 'clinic', phi: false },
   'audit.query_all': { resource: 'platform', phi: false },
   'audit.verify': { resource: 'platform', phi: false },
   'user.self.manage': { resource: 'user', phi: false },
@@ -36,6 +41,8 @@ export const ACTIONS = {
   'encounter.draft.write': { resource: 'encounter', phi: true },
   'encounter.finalise': { resource: 'encounter', phi: true },
   'encounter.amend': { resource: 'encounter', phi: true },
+  // The diagnosis code list (reference data, no PHI): searched by doctors filling in an encounter.
+  'icd10.search': { resource: 'platform', phi: false },
   // Scheduling: decided in decide-scheduling.ts.
   'clinic.scheduling.configure': { resource: 'clinic', phi: false },
   'clinic.consult_types.manage': { resource: 'clinic', phi: false },

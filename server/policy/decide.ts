@@ -26,11 +26,17 @@ export function may<A extends Action>(actor: Actor, action: A, resource: Resourc
     case 'audit.verify':
       return actor.role === 'admin' ? allow() : deny('admin_only');
 
+    case 'icd10.search':
+      return actor.role === 'doctor' ? allow() : deny('doctors_only');
+
     case 'clinic.read':
       if (r.type !== 'clinic') return deny('wrong_resource');
       return inClinic(actor, r.clinicId) ? allow() : deny('not_member');
     case 'clinic.update':
     case 'clinic.staff.invite':
+    case 'clinic.webhooks.manage':
+    case 'clinic.api_keys.manage':
+    case 'clinic.widget.configure':
     case 'audit.query':
       if (r.type !== 'clinic') return deny('wrong_resource');
       return actor.role === 'clinic_admin' && inClinic(actor, r.clinicId)

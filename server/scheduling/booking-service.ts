@@ -25,6 +25,7 @@ import {
 } from './sql-state.ts';
 import { ACTION_FOR_TARGET, RESCHEDULABLE, canTransition, type TargetStatus } from './state-machine.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
+import { announce, outboxRow, type WebhookEvent } from '../webhooks/catalogue.ts';
 
 export type QuestionnaireAnswer = { questionId: string; answer: string | number | boolean };
 export type BookInput = {
@@ -170,6 +171,14 @@ export class BookingService {
       },
       events,
       reminders: reminderRows(id, input.startsAt, settings.reminderOffsetsMinutes, now),
+      outbox: [
+        outboxRow(
+          input.clinicId,
+          'appointment.booked',
+          { appointmentId: id, patientId: input.patientId, doctorId: input.doctorId, status },
+          now,
+        ),
+      ],
       audit: decision,
     });
     phase('write + audit');
@@ -245,6 +254,7 @@ export class BookingService {
             reason: input.reason,
           });
           await replanReminders(tx, appointmentId, input.startsAt, settings.reminderOffsetsMinutes, now);
+          await announce(tx, row.clinicId, 'appointment.rescheduled', eventIds(updated), now);
           // The decision's audit entry commits with the change it allowed, or not at all.
           if (decision) await this.deps.audit.appendWithin(tx, [decision]);
           return updated;
@@ -298,6 +308,8 @@ export class BookingService {
           .update(reminderJobs)
           .set({ status: 'skipped' })
           .where(and(eq(reminderJobs.appointmentId, appointmentId), eq(reminderJobs.status, 'pending')));
+      const event = WEBHOOK_EVENT_FOR_TARGET[to];
+      if (event) await announce(tx, row.clinicId, event, eventIds(updated), now);
       if (decision) await this.deps.audit.appendWithin(tx, [decision]);
       return updated;
     });
@@ -353,6 +365,21 @@ export class BookingService {
       .then((rows) => rows.map(publicFields));
   }
 }
+
+/** The status changes clinics can subscribe to (moving into in_call is the consultation starting). */
+const WEBHOOK_EVENT_FOR_TARGET: Partial<Record<TargetStatus, WebhookEvent>> = {
+  cancelled: 'appointment.cancelled',
+  completed: 'appointment.completed',
+  in_call: 'consultation.started',
+};
+
+/** What an appointment's webhook events carry: ids and the status, nothing about the patient. */
+export const eventIds = (row: AppointmentRow) => ({
+  appointmentId: row.id,
+  patientId: row.patientId,
+  doctorId: row.doctorId,
+  status: row.status,
+});
 
 /** Everything but the questionnaire (PHI shown only to some). */
 export function publicFields(row: AppointmentRow) {

@@ -2,9 +2,16 @@ import { sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client.ts';
 import { jsonRows, jsonTextList } from '../../db/json-rows.ts';
 import { rowsOf, sendQuery } from '../../db/rows.ts';
-import { appointmentEvents, appointments, doctorSchedules, reminderJobs } from '../../db/schema/index.ts';
+import {
+  appointmentEvents,
+  appointments,
+  doctorSchedules,
+  reminderJobs,
+  webhookOutbox,
+} from '../../db/schema/index.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { Batcher } from '../batcher.ts';
+import type { OutboxRow } from '../webhooks/catalogue.ts';
 import type { AppointmentRow } from './appointment-facts.ts';
 import { retryOnDeadlock } from './sql-state.ts';
 
@@ -13,6 +20,8 @@ export type NewBooking = {
   appointment: AppointmentRow;
   events: (typeof appointmentEvents.$inferInsert)[];
   reminders: (typeof reminderJobs.$inferInsert)[];
+  /** Webhook events announcing the booking, committed with it (only if the appointment is kept). */
+  outbox?: OutboxRow[];
   /** The policy's allowed decision (if audited), appended to the audit log in the same transaction. */
   audit: AuditEntry | undefined;
 };
@@ -72,9 +81,11 @@ export class BookingWriter {
     );
     const reminders = batch.flatMap((b) => b.reminders);
     const jobs = reminders.length ? jsonRows(reminderJobs, reminders) : undefined;
+    const announcements = batch.flatMap((b) => b.outbox ?? []);
+    const announced = announcements.length ? jsonRows(webhookOutbox, announcements) : undefined;
     return this.db.transaction(async (tx) => {
       // One round trip, run by the server in the order sent: the doctors' locks, the inserts (the
-      // activity log and reminders only for the appointments kept), then the audit chain's lock
+      // activity log, reminders and webhook events only for the appointments kept), then the audit chain's lock
       // and entries, so that global lock is taken last and held briefly.
       const lock = sendQuery(
         tx.execute(
@@ -98,11 +109,18 @@ export class BookingWriter {
             ),
           )
         : undefined;
+      const outboxed = announced
+        ? sendQuery(
+            tx.execute(
+              sql`insert into ${webhookOutbox} ${announced.columns} select * from (${announced.select}) r where exists (select 1 from ${appointments} a where a.id = r.payload->>'appointmentId')`,
+            ),
+          )
+        : undefined;
       const audited = this.audit.appendWithin(
         tx,
         batch.flatMap((b) => (b.audit ? [b.audit] : [])),
       );
-      const [, rows] = await Promise.all([lock, inserted, logged, planned, audited]);
+      const [, rows] = await Promise.all([lock, inserted, logged, planned, outboxed, audited]);
       const won = new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
       const doctorBusy = await this.#doctorBusy(
         tx,

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog } from '../../db/schema/index.ts';
+import { auditLog, webhookOutbox } from '../../db/schema/index.ts';
 import {
   createUser,
   signIn,
@@ -119,6 +119,13 @@ describe('dispatch: a doctor declines, the next one gets the offer at once', () 
     const won = await accept(id, d2);
     expect(won.status).toBe(200);
     expect(won.body.offers.map((o: any) => o.status)).toEqual(['declined', 'accepted', 'withdrawn']);
+    // The appointment the acceptance created is announced with it, once, with ids only.
+    const booked = (await h.db.select().from(webhookOutbox)).filter(
+      (r) => r.event === 'appointment.booked' && r.payload.doctorId === d2.id,
+    );
+    expect(booked.map((r) => [r.clinicId, r.payload.status, Object.keys(r.payload).sort()])).toEqual([
+      [c.clinicId, 'confirmed', ['appointmentId', 'doctorId', 'patientId', 'status']],
+    ]);
     h.clock.now = undefined;
   });
 

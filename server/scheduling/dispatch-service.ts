@@ -25,6 +25,7 @@ import {
   sqlConstraint,
   sqlState,
 } from './sql-state.ts';
+import { announce } from '../webhooks/catalogue.ts';
 import { PROBLEM } from '../api/problem-codes.ts';
 
 export type DispatchInput = {
@@ -191,6 +192,12 @@ export class DispatchService {
             },
           ]);
           await tx.update(dispatchRequests).set({ appointmentId }).where(eq(dispatchRequests.id, requestId));
+          await announce(tx, request.clinicId, 'appointment.booked', {
+            appointmentId,
+            patientId: request.patientId,
+            doctorId: actor.userId,
+            status: 'confirmed',
+          });
           await tx
             .update(dispatchOffers)
             .set({ status: 'withdrawn', respondedAt: now })

@@ -7,13 +7,14 @@ export type Engine = (typeof ENGINES)[number];
 /** A migrated database of either engine for one test file: its own PostgreSQL database, or an in-memory PGlite. */
 export async function openTestEngine(
   engine: Engine,
+  opts: { maxConnections?: number } = {},
 ): Promise<{ handle: DbHandle; url: string | undefined; close: () => Promise<void> }> {
   if (engine === 'pglite') {
     const handle = await openDb({ pgliteDir: 'memory://' });
     return { handle, url: undefined, close: () => handle.close() };
   }
   const database = await createTestDatabase();
-  const handle = await openDb({ databaseUrl: database.url, maxConnections: 4 });
+  const handle = await openDb({ databaseUrl: database.url, maxConnections: opts.maxConnections ?? 4 });
   return {
     handle,
     url: database.url,

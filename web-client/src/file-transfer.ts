@@ -10,7 +10,7 @@ export interface FileCredentials {
 }
 
 // A file message's body is the protocol's: the server checks the file it names before storing it.
-export { fileIdOf, fileMessageBody } from '../../signaling/protocol/index.ts';
+export { fileIdOf, fileMessageBody } from '../../signaling/protocol/file-message.ts';
 
 /** A file as a message shows it (GET /api/files/{id}). */
 export type FileInfo = {

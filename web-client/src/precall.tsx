@@ -1,6 +1,5 @@
-import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { lang, t } from './i18n/index.ts';
+import { t } from './i18n/index.ts';
 import { canChooseSpeaker } from './ui/speaker-choice.ts';
 import type { BackgroundMode } from './media/background-effect.ts';
 import { BackgroundControl, formatBackground } from './ui/background-control.ts';
@@ -76,7 +75,23 @@ export function joinHref(
   return `/app/${location.search}#${fragment}`;
 }
 
-function Precall({ token }: { token: string | null }) {
+/** What the patient picked here, handed to the room when they join without leaving the page (the widget). */
+export type PrecallChoice = {
+  cameraId?: string;
+  microphoneId?: string;
+  speakerId?: string;
+  background: BackgroundMode;
+};
+
+type PrecallProps = {
+  token: string | null;
+  /** Join in place (the widget) instead of following a link to the room page. */
+  onJoin?: (choice: PrecallChoice) => void;
+  /** Bumped when the embedding page asks to join: joins as soon as the checks allow. */
+  joinSignal?: number;
+};
+
+export function Precall({ token, onJoin, joinSignal = 0 }: PrecallProps) {
   const video = useRef<HTMLVideoElement>(null);
   const [stream, setStream] = useState<MediaStream>();
   const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
@@ -139,6 +154,18 @@ function Precall({ token }: { token: string | null }) {
     })();
   }, []);
   useEffect(() => (stream ? meter(stream, setLevel) : undefined), [stream]);
+  // Joining in place unmounts the check: the room opens the devices itself.
+  useEffect(() => () => stream?.getTracks().forEach((tr) => tr.stop()), [stream]);
+  const joinInPlace = () =>
+    onJoin?.({
+      ...(choice.cam ? { cameraId: choice.cam } : {}),
+      ...(choice.mic ? { microphoneId: choice.mic } : {}),
+      ...(choice.spk && choice.spk !== 'default' ? { speakerId: choice.spk } : {}),
+      background: bg,
+    });
+  useEffect(() => {
+    if (joinSignal > 0 && joinable) joinInPlace();
+  }, [joinSignal, joinable]);
 
   /** The preview shows the camera through the chosen effect (the microphone meter keeps the raw stream). */
   const previewOf = async (s: MediaStream, mode: BackgroundMode) => {
@@ -220,21 +247,22 @@ function Precall({ token }: { token: string | null }) {
               </li>
             ))}
           </ul>
-          <a
-            id="join"
-            class="button"
-            hidden={!joinable || !token}
-            href={token ? joinHref(token, choice, initial, bg) : undefined}
-          >
-            {t('precall.join')}
-          </a>
+          {onJoin ? (
+            <button id="join" type="button" class="button" hidden={!joinable} onClick={joinInPlace}>
+              {t('precall.join')}
+            </button>
+          ) : (
+            <a
+              id="join"
+              class="button"
+              hidden={!joinable || !token}
+              href={token ? joinHref(token, choice, initial, bg) : undefined}
+            >
+              {t('precall.join')}
+            </a>
+          )}
         </section>
       </main>
     </>
   );
 }
-
-document.documentElement.lang = lang;
-const token = new URLSearchParams(location.hash.slice(1)).get('token');
-history.replaceState(null, '', location.pathname + location.search);
-render(<Precall token={token} />, document.getElementById('app')!);

@@ -15,6 +15,7 @@ import { ProblemError } from '../../api/errors.ts';
 import { PROBLEM } from '../../api/problem-codes.ts';
 import type { AuditEntry } from '../../audit/audit-log.ts';
 import type { Actor } from '../../policy/types.ts';
+import { announce } from '../../webhooks/catalogue.ts';
 import type { RecordsContext } from './deps.ts';
 import type { EncounterContent } from './encounter-content.ts';
 import type { StoredSummary } from './summary-document.ts';
@@ -182,13 +183,13 @@ async function linkChatFiles(tx: Tx, plan: VersionPlan, at: Date): Promise<strin
   return inserted.map((r) => r.id);
 }
 
-/** in_call → completed with its event row, conditional on the status (a racing change loses); completed stays. */
+/** in_call → completed with its event row and webhook event, conditional on the status (a racing change loses); completed stays. */
 async function completeAppointment(tx: Tx, plan: VersionPlan): Promise<boolean> {
   const [moved] = await tx
     .update(appointments)
     .set({ status: 'completed', updatedAt: plan.summary.signedAt })
     .where(and(eq(appointments.id, plan.appointmentId), eq(appointments.status, 'in_call')))
-    .returning({ id: appointments.id });
+    .returning({ id: appointments.id, doctorId: appointments.doctorId });
   if (!moved) {
     const [now] = await tx
       .select({ status: appointments.status })
@@ -210,6 +211,12 @@ async function completeAppointment(tx: Tx, plan: VersionPlan): Promise<boolean> 
     onBehalfOf: null,
     event: 'completed',
     reason: 'encounter finalised',
+  });
+  await announce(tx, plan.clinicId, 'appointment.completed', {
+    appointmentId: plan.appointmentId,
+    patientId: plan.patientId,
+    doctorId: moved.doctorId,
+    status: 'completed',
   });
   return true;
 }

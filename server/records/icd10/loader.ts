@@ -41,3 +41,22 @@ export async function loadIcd10Codes(db: Db, list: Icd10CodeList = readCodeList(
     unchanged: list.codes.length - inserted - changed,
   };
 }
+
+/**
+ * At start-up: loads the shipped list when the table lacks it (a fresh database, or a newer list
+ * shipped since), and otherwise only counts rows, so a restart costs one query. Idempotent and safe
+ * on several nodes at once (the load is an upsert). Returns the load's result, or undefined if the
+ * list was there already.
+ */
+export async function ensureIcd10Codes(
+  db: Db,
+  list: Icd10CodeList = readCodeList(),
+): Promise<Icd10LoadResult | undefined> {
+  const [row] = rowsOf<{ n: number }>(
+    await db.execute(
+      sql`select count(*)::int as n from ${icd10Codes} where ${icd10Codes.release} = ${list.release}`,
+    ),
+  );
+  if ((row?.n ?? 0) >= list.codes.length) return undefined;
+  return loadIcd10Codes(db, list);
+}

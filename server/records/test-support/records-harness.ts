@@ -39,10 +39,11 @@ async function testSigning(): Promise<SummarySigning & { caPem: string }> {
  * The real services and app (policy, audit, encryption, blob store, PDF signing) on a fresh
  * database of either engine, with a seeded clinic (chat-fixture's seedClinic), ICD-10 codes
  * loaded, a care relationship between the clinic's doctor and patient, and another clinic. `fail`
- * makes a finalisation step throw: the seam the all-or-nothing tests use.
+ * makes a finalisation step throw: the seam the all-or-nothing tests use. `maxConnections` sizes
+ * the PostgreSQL pool (4 by default; the records benchmark runs more in flight).
  */
-export async function startRecordsHarness(engine: Engine) {
-  const t = await openTestEngine(engine);
+export async function startRecordsHarness(engine: Engine, opts: { maxConnections?: number } = {}) {
+  const t = await openTestEngine(engine, opts);
   const db = t.handle.db;
   const blobDir = await mkdtemp(join(tmpdir(), 'carecall-records-'));
   const signing = await testSigning();
@@ -122,11 +123,15 @@ export async function startRecordsHarness(engine: Engine) {
     return { status: res.status, body: json, bytes, headers: res.headers, contentType: type };
   };
 
+  // After the seeded appointments (in one and three hours).
+  const firstSlot = Date.now() + 24 * 3_600_000;
+  let slotsTaken = 0;
   /** An appointment of the seeded doctor with the patient, in the given status (a fresh one each time). */
   const appointment = async (status: AppointmentStatus = 'in_call', patientId = seed.patientId) => {
     const [base] = await db.select().from(appointments).where(eq(appointments.id, seed.appointmentId));
     const id = randomUUID();
-    const startsAt = new Date(Date.now() - 3_600_000 + Math.floor(Math.random() * 1e9));
+    // Each its own half hour: random times clashed now and then with the doctor's no-overlap constraint.
+    const startsAt = new Date(firstSlot + slotsTaken++ * 1_800_000);
     await db.insert(appointments).values({
       ...base!,
       id,

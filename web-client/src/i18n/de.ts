@@ -199,4 +199,13 @@ export const de: Catalogue = {
   'threads.error.rate_limited': 'Zu viele Versuche: Bitte warten Sie kurz.',
   'threads.error.network': 'Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung.',
   'threads.error.other': 'Das hat nicht geklappt ({code}).',
+  'embed.title': 'Videosprechstunde',
+  'embed.loading': 'Ihre Sprechstunde wird vorbereitet…',
+  'embed.failed': 'Die Sprechstunde kann nicht beginnen: {error}',
+  'embed.refused.title': 'Diese Sprechstunde kann hier nicht geöffnet werden',
+  'embed.refused.origin': 'Diese Website darf die Sprechstunde dieser Praxis nicht einbetten.',
+  'embed.refused.expired':
+    'Dieser Sprechstunden-Link ist abgelaufen. Laden Sie die Seite, von der Sie kamen, neu.',
+  'embed.refused.invalid': 'Dieser Sprechstunden-Link ist nicht gültig.',
+  'embed.refused.no_session': 'Öffnen Sie die Sprechstunde über die Website Ihrer Praxis.',
 };

@@ -192,6 +192,15 @@ export const en = {
   'threads.error.rate_limited': 'Too many tries: wait a moment and try again.',
   'threads.error.network': 'The server cannot be reached. Check your connection.',
   'threads.error.other': 'That did not work ({code}).',
+  'embed.title': 'Video consultation',
+  'embed.loading': 'Preparing your consultation…',
+  'embed.failed': 'The consultation cannot start: {error}',
+  'embed.refused.title': 'This consultation cannot open here',
+  'embed.refused.origin': "This site may not embed this clinic's consultation.",
+  'embed.refused.expired':
+    'This consultation link has expired. Reload the page you came from to start again.',
+  'embed.refused.invalid': 'This consultation link is not valid.',
+  'embed.refused.no_session': "Open the consultation from your clinic's website.",
 } as const;
 
 export type MessageKey = keyof typeof en;
