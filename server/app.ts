@@ -22,6 +22,7 @@ import { devOutboxRoutes } from './demo/dev-outbox-routes.ts';
 import { assignRequestId, requestContext, type ApiEnv } from './api/middleware.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { messagingRoutes } from './messaging/routes.ts';
+import { liveChatRoutes } from './livechat/routes.ts';
 import { patientRoutes, recordRoutes, verifyRoutes } from './records/routes.ts';
 import { schedulingRoutes } from './scheduling/routes.ts';
 import { iceServerRoutes } from './media/ice-server-routes.ts';
@@ -54,7 +55,8 @@ export type AppOptions = HealthDeps & {
 
 /** The JSON API under /api: every request gets a request context (id, IP) for audit. */
 function createApi(services: Services, logger: Logger, trustedProxies?: BlockList) {
-  const { identity, scheduling, consultations, records, clinicalRecords, messaging, publicUrl } = services;
+  const { identity, scheduling, consultations, records, clinicalRecords, messaging, livechat, publicUrl } =
+    services;
   return (
     new Hono<ApiEnv>()
       .use(requestContext(logger, trustedProxies))
@@ -71,6 +73,7 @@ function createApi(services: Services, logger: Logger, trustedProxies?: BlockLis
       .route('/icd10', icd10Routes(identity, services.icd10))
       .route('/clinics', embedAdminRoutes(identity, services.embed))
       .route('/widget', widgetApiRoutes(services.embed))
+      .route('/livechat', liveChatRoutes(identity, livechat))
   );
 }
 

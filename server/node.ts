@@ -239,6 +239,11 @@ export class CareCallNode {
       webhookWorker.start();
       this.#onStop('webhook delivery', () => webhookWorker.stop());
     }
+    if (config.livechat.workerEnabled) {
+      // Unanswered live chats back to the queue, dead operators offline: every node sweeps, under clinic locks.
+      const stopSweeper = this.services.livechat.startSweeper(config.livechat.sweepMs);
+      this.#onStop('live chat sweeper', stopSweeper);
+    }
     if (config.messaging.notifyWorkerEnabled) {
       // Unread chat e-mails: claims in the database, so every node runs it and each member gets one.
       const notices = this.services.messaging.unreadNotifier;
@@ -403,6 +408,7 @@ export class CareCallNode {
       db: this.db.db,
       identity: this.services.identity,
       messaging: this.services.messaging,
+      livechat: this.services.livechat,
       cluster: this.cluster,
       logger: this.logger,
       maxPerUser: this.config.auth.userSocketMaxPerUser,

@@ -14,6 +14,7 @@ import { OutboxNotificationProvider } from './notifications/outbox-provider.ts';
 import { SmtpNotificationProvider } from './notifications/smtp-provider.ts';
 import type { NotificationProvider } from './notifications/types.ts';
 import { Messaging } from './messaging/messaging.ts';
+import { LiveChat } from './livechat/live-chat.ts';
 import { MessagingConversationAccess } from './files/conversation-access.ts';
 import { DownloadLinks } from './files/download-links.ts';
 import { Files } from './files/files.ts';
@@ -99,6 +100,18 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
   });
 
   identity.memberships.on((userIds) => messaging.membershipChanged(userIds));
+
+  // Operator live chat: its state in the database, its messages through chat.
+  const livechat = new LiveChat({
+    db,
+    audit: identity.audit,
+    messaging,
+    notifier,
+    bus,
+    logger,
+    leaseMs: config.livechat.leaseMs,
+    maxMessageBytes: config.messaging.maxBytes,
+  });
 
   // Files: tus uploads encrypted into the blob store, membership as chat decides it.
   const blobs = overrides.blobs ?? (await LocalDiskBlobStore.open(config.blobStoreDir));
@@ -220,6 +233,7 @@ export async function createServices(config: Config, infra: Infra, overrides: Se
     records,
     clinicalRecords,
     messaging,
+    livechat,
     blobs,
     files,
     joinKeys,

@@ -10,6 +10,7 @@ type Deps = {
   db: ConstructorParameters<typeof UserChatService>[0]['db'];
   identity: Services['identity'];
   messaging: Services['messaging'];
+  livechat: Services['livechat'];
   cluster: ClusterBus;
   logger: Logger;
   maxPerUser: number;
@@ -47,6 +48,7 @@ export async function startUserSockets(
       messaging: d.messaging,
       actorOf,
       actOnBehalfOf: identity.actOnBehalfOf,
+      liveChatEvents: d.livechat.events,
     }),
     logger,
     maxPerUser: d.maxPerUser,

@@ -1,5 +1,6 @@
 import type { ChatSpeaker } from './chat-port.ts';
 import type { ConversationInfo } from './protocol/index.ts';
+import type { LiveChatEvent } from './protocol/livechat.ts';
 
 /** Who a user socket stands for: one sign-in session of one account, until its access token expires. */
 export type UserIdentity = { userId: string; sessionId: string; expiresAtMs: number };
@@ -37,6 +38,8 @@ export interface UserChatSession {
    * side), or undefined when anything about their memberships may have changed (ask list() again).
    */
   watchNew(listener: (conversationId: string | undefined) => void): Promise<() => Promise<void>>;
+  /** Live chat events for this user from now on (assigned, transferred, queue place, closed). */
+  watchLiveChat?(listener: (e: LiveChatEvent) => void): Promise<() => Promise<void>>;
   /** Loads again who the user speaks as (clinics, the dependents they may act for): before list() after a change. */
   refresh(): Promise<void>;
 }

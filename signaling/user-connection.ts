@@ -46,6 +46,7 @@ export class UserConnection {
   readonly #follows = new Map<string, Promise<(() => Promise<void>) | undefined>>();
   readonly #summaries = new Map<string, ReturnType<typeof setTimeout>>();
   #stopWatch: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
+  #stopLiveChat: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
   #resyncing: Promise<void> = Promise.resolve();
   readonly #bucket: { tokens: number; at: number; rate: number };
   #active = false;
@@ -149,7 +150,9 @@ export class UserConnection {
       if (this.#closed) return;
       this.#chat = await this.deps.chat.open(this.#identity);
       this.#stopWatch = this.#chat.watchNew((id) => void (id ? this.#joined(id) : this.#resync()));
-      const [list] = await Promise.all([this.#chat.list(), this.#stopWatch]);
+      this.#stopLiveChat =
+        this.#chat.watchLiveChat?.((e) => this.notify('livechat.event', e)) ?? Promise.resolve(undefined);
+      const [list] = await Promise.all([this.#chat.list(), this.#stopWatch, this.#stopLiveChat]);
       await Promise.all(list.map((c) => this.follow(c.id)));
       if (this.#closed) return;
       this.#planExpiry();
@@ -336,7 +339,7 @@ export class UserConnection {
     clearTimeout(this.#expiry);
     for (const timer of this.#summaries.values()) clearTimeout(timer);
     this.#summaries.clear();
-    const stops = [this.#stopWatch, ...this.#follows.values()];
+    const stops = [this.#stopWatch, this.#stopLiveChat, ...this.#follows.values()];
     this.#follows.clear();
     for (const stop of stops) void stop.then((s) => s?.()).catch(() => {});
     this.onClosed(this);

@@ -67,6 +67,7 @@ it(
         'cluster heartbeat',
         'rooms',
         'unread chat notices',
+        'live chat sweeper',
         'webhook delivery',
         'scheduling worker',
         'audit checkpoints',

@@ -14,3 +14,4 @@ export * from './files.ts';
 export * from './encounters.ts';
 export * from './webhooks.ts';
 export * from './widget.ts';
+export * from './livechat.ts';

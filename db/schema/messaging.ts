@@ -17,10 +17,13 @@ import { appointments } from './scheduling.ts';
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 const seqCol = (name: string) => bigint(name, { mode: 'number' });
 
-export const CONVERSATION_KINDS = ['room', 'care'] as const;
+export const CONVERSATION_KINDS = ['room', 'care', 'livechat'] as const;
 export type ConversationKind = (typeof CONVERSATION_KINDS)[number];
-/** 'hosts': written from the waiting room, read by the doctor (and its sender) only. */
-export const MESSAGE_AUDIENCES = ['all', 'hosts'] as const;
+/**
+ * 'hosts': written from the waiting room, read by the doctor (and its sender) only.
+ * 'staff': a live chat's internal note, read by the clinic's staff, never by the patient.
+ */
+export const MESSAGE_AUDIENCES = ['all', 'hosts', 'staff'] as const;
 export type MessageAudience = (typeof MESSAGE_AUDIENCES)[number];
 
 /**
@@ -37,9 +40,8 @@ export const conversations = pgTable(
       .notNull()
       .references(() => clinics.id),
     appointmentId: text('appointment_id').references(() => appointments.id),
-    doctorId: text('doctor_id')
-      .notNull()
-      .references(() => users.id),
+    /** A live chat's current staff holder (operator or doctor), null while it is queued; required for the other kinds. */
+    doctorId: text('doctor_id').references(() => users.id),
     /** The patient (a dependent when a guardian acts for them). */
     patientId: text('patient_id')
       .notNull()

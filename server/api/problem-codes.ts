@@ -146,6 +146,12 @@ export const PROBLEM = {
   messageInvalid: 'message_invalid',
   /** The message id was used for another message of this conversation (409). */
   messageIdConflict: 'message_id_conflict',
+  /** Another operator took the live chat first, or it is no longer waiting (409). */
+  liveChatTaken: 'livechat_taken',
+  /** The operator holds as many live chats as their capacity allows (409). */
+  liveChatAtCapacity: 'livechat_at_capacity',
+  /** The live chat is not in a state for that (not held by the caller, closed, not closed) (409). */
+  liveChatState: 'livechat_state',
   /** Only the sender edits or deletes a message, and not after it was deleted; file messages are not edited (409). */
   messageNotEditable: 'message_not_editable',
   /** A file message names a file that is not one of this conversation's (unknown, or another's) (422). */

@@ -153,6 +153,17 @@ const EVENTS = {
   // A member's delivered or read watermark moved: one entry per move, naming the message it moved to.
   'message.delivered': update,
   'message.read': update,
+  // Live chat (PHI: who talks to the clinic, when): its start, each change of hands, reads of its state and of the queue.
+  'livechat.started': create,
+  'livechat.viewed': read,
+  'livechat.queue_listed': search,
+  'livechat.assigned': update,
+  'livechat.accepted': update,
+  'livechat.transferred': update,
+  'livechat.requeued': update,
+  'livechat.closed': update,
+  'livechat.reopened': update,
+  'livechat.transcript_sent': { type: exported, action: 'R' },
   // Files (PHI): an upload's creation, each PATCH that kept bytes, its completion; each link issued, each download, each view.
   'file.upload_created': create,
   'file.upload_written': update,

@@ -4,6 +4,7 @@ import { roomEventSchema } from '../media/room-events.ts';
 import { relayMessageSchema } from './relay-messages.ts';
 import { conversationEventsSchema, memberConversationSchema } from '../messaging/conversation-event.ts';
 import { sessionEndedSchema } from '../identity/session-ended.ts';
+import { liveChatEventSchema } from '../livechat/live-events.ts';
 
 /**
  * Every bus channel and the schema of its payload: one line per channel, nothing else here, so a
@@ -21,6 +22,8 @@ export const busChannels = {
   'chat-members': memberConversationSchema,
   /** Sign-in sessions (or accounts) ended: user sockets standing for them close. */
   'session-ended': sessionEndedSchema,
+  /** Keyed by user id: a live chat of theirs was assigned, handed over, closed, or moved in the queue. */
+  'livechat-events': liveChatEventSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 export type ChannelName = keyof typeof busChannels;

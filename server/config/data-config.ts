@@ -57,6 +57,11 @@ export const dataEnv = z.object({
   MESSAGE_UNREAD_NOTIFY_SECONDS: z.coerce.number().int().min(1).max(604_800).default(900),
   MESSAGE_NOTIFY_WORKER: z.enum(['on', 'off']).default('on'),
   MESSAGE_NOTIFY_TICK_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  // Live chat (server/livechat/): how long an operator's presence holds without a heartbeat, and how
+  // often each node sweeps for unanswered chats and expired presences (the sweep is cluster-safe).
+  LIVECHAT_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  LIVECHAT_SWEEP_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  LIVECHAT_WORKER: z.enum(['on', 'off']).default('on'),
 });
 
 export type RecordsConfig = {
@@ -93,7 +98,14 @@ export type MessagingConfig = {
   notifyTickMs: number;
 };
 
+export type LiveChatConfig = {
+  leaseMs: number;
+  sweepMs: number;
+  workerEnabled: boolean;
+};
+
 export type DataConfig = {
+  livechat: LiveChatConfig;
   records: RecordsConfig;
   dataEncryption: DataEncryptionConfig;
   messaging: MessagingConfig;
@@ -138,6 +150,11 @@ export function dataConfig(e: z.infer<typeof dataEnv>, nodeEnv: string): DataCon
       unreadNotifyMs: e.MESSAGE_UNREAD_NOTIFY_SECONDS * 1000,
       notifyWorkerEnabled: e.MESSAGE_NOTIFY_WORKER === 'on',
       notifyTickMs: e.MESSAGE_NOTIFY_TICK_MS,
+    },
+    livechat: {
+      leaseMs: e.LIVECHAT_LEASE_SECONDS * 1000,
+      sweepMs: e.LIVECHAT_SWEEP_MS,
+      workerEnabled: e.LIVECHAT_WORKER === 'on',
     },
     blobStoreDir: e.BLOB_STORE_DIR,
     files: {

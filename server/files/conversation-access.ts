@@ -13,7 +13,7 @@ import type { RoomAdmissions } from './room-admissions.ts';
 /** The conversation a file belongs to, as far as files need it. */
 export type FileConversation = {
   id: string;
-  kind: 'room' | 'care';
+  kind: 'room' | 'care' | 'livechat';
   clinicId: string;
   patientId: string;
 };

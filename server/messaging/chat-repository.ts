@@ -76,10 +76,19 @@ export class ChatRepository {
     return this.directory.summary(conversationId);
   }
 
-  async send(conversationId: string, input: { id: unknown; body: unknown }): Promise<SendAck> {
+  /** `audience: 'staff'`: a live chat's internal note, which only its host (the staff holder) may write. */
+  async send(
+    conversationId: string,
+    input: { id: unknown; body: unknown; audience?: 'staff' },
+  ): Promise<SendAck> {
     assertMessageId(input.id);
     const bytes = messageBytes(input.body, this.deps.config.maxBytes);
-    const { facts, decision } = await this.access.decided(conversationId, 'post');
+    const decided = await this.access.decided(conversationId, 'post');
+    const { facts } = decided;
+    if (input.audience === 'staff' && (facts.kind !== 'livechat' || !decided.decision.host))
+      throw new ProblemError(403, PROBLEM.forbidden, "only the chat's staff holder writes internal notes");
+    const decision =
+      input.audience === 'staff' ? { ...decided.decision, audience: 'staff' as const } : decided.decision;
     await this.fileMessages.assertSendable(facts, input.id, input.body as string);
     this.deps.limiter.take(this.memberId);
     const sealedBody = await this.deps.sealer.seal(conversationScope(conversationId), input.id, bytes);

@@ -8,15 +8,17 @@ import {
   consultationGuests,
   conversations,
   guardianships,
+  liveChats,
 } from '../../db/schema/index.ts';
 import type { CareThreadFacts, ChatActor, ConversationFacts } from './types.ts';
 
 type FactsRow = {
   id: string;
-  kind: 'room' | 'care';
+  kind: 'room' | 'care' | 'livechat';
   clinic_id: string;
   appointment_id: string | null;
-  doctor_id: string;
+  doctor_id: string | null;
+  live_status: 'queued' | 'assigned' | 'closed' | 'offline' | null;
   patient_id: string;
   guardian_ids: string[] | string;
   guest_valid: boolean | null;
@@ -36,6 +38,7 @@ export async function loadConversationFacts(
   const result = await db.execute(sql`
     select c.id, c.kind, c.clinic_id, c.appointment_id, c.doctor_id, c.patient_id,
            ${guardiansOf(sql`c.patient_id`)} as guardian_ids,
+           case when c.kind = 'livechat' then (select l.status from ${liveChats} l where l.conversation_id = c.id) end as live_status,
            case when ${guestId}::text is null then null else exists (
              select 1 from ${consultationGuests} q where q.id = ${guestId} and q.appointment_id = c.appointment_id
                 and q.revoked_at is null and q.expires_at > now()) end as guest_valid
@@ -54,6 +57,7 @@ function toFacts(r: FactsRow): ConversationFacts {
     doctorId: r.doctor_id,
     patientId: r.patient_id,
     guardianIds,
+    ...(r.live_status === null || r.live_status === undefined ? {} : { liveStatus: r.live_status }),
     ...(r.guest_valid === null ? {} : { guestValid: r.guest_valid }),
   };
 }
@@ -107,7 +111,8 @@ export class ConversationFactsCache {
       if (cached) return cached;
     }
     const facts = (await loadConversationFacts(this.db, [conversationId], who)).get(conversationId);
-    if (facts && !volatile) {
+    // A live chat changes hands (assigned, transferred, closed): its facts are loaded every time.
+    if (facts && !volatile && facts.kind !== 'livechat') {
       if (this.#parties.size >= this.maxEntries) this.#parties.clear();
       // Only the immutable parties are relied on from the cache (guardianIds serve on-behalf-of speakers, who never read it).
       this.#parties.set(conversationId, facts);

@@ -9,7 +9,7 @@ export type ConversationSummary = {
   kind: ConversationKind;
   clinicId: string;
   appointmentId: string | null;
-  doctorId: string;
+  doctorId: string | null;
   patientId: string;
   lastSeq: number;
   readSeq: number;
@@ -46,7 +46,7 @@ export async function conversationList(
     kind: r.kind as ConversationKind,
     clinicId: r.clinic_id as string,
     appointmentId: (r.appointment_id as string | null) ?? null,
-    doctorId: r.doctor_id as string,
+    doctorId: (r.doctor_id as string | null) ?? null,
     patientId: r.patient_id as string,
     lastSeq: Number(r.last_seq),
     readSeq: Number(r.read_seq),

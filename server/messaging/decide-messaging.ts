@@ -26,6 +26,7 @@ export function decideMessaging(
   action: MessagingAction,
 ): MessagingDecision {
   if (who.kind === 'guest') return decideGuest(who, c, action);
+  if (c.kind === 'livechat') return decideLiveChatMessage(who.actor, c, action);
   const side = sideOf(who.actor, c);
   if (side === 'none') return deny('not_member');
   if (c.kind === 'care') return side === 'doctor' ? host() : member();
@@ -54,9 +55,31 @@ function decideGuest(
   return deny('not_in_room');
 }
 
+/**
+ * A live chat: the patient side reads and writes (not once closed: a reopen queues it again); its
+ * current staff holder (operator or doctor) is the host; the clinic's other operators and admins
+ * read it with its staff notes (the team's transcript) but do not write into a chat they do not hold.
+ */
+function decideLiveChatMessage(
+  actor: Actor,
+  c: ConversationFacts,
+  action: MessagingAction,
+): MessagingDecision {
+  const ofClinic = actor.clinicIds.includes(c.clinicId);
+  if (sideOf(actor, c) === 'patient') {
+    if (action === 'post' && c.liveStatus === 'closed') return deny('livechat_closed');
+    return member();
+  }
+  if (!ofClinic || actor.onBehalfOf) return deny('not_member');
+  if (c.doctorId === actor.userId && c.liveStatus !== 'closed') return host();
+  if (c.doctorId === actor.userId || actor.role === 'operator' || actor.role === 'clinic_admin')
+    return action === 'read' ? host() : deny('not_assignee');
+  return deny('not_member');
+}
+
 function sideOf(
   actor: Actor,
-  c: { clinicId: string; doctorId: string; patientId: string; guardianIds: readonly string[] },
+  c: { clinicId: string; doctorId: string | null; patientId: string; guardianIds: readonly string[] },
 ) {
   if (actor.onBehalfOf) {
     return actor.role === 'guardian' &&

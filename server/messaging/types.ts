@@ -19,9 +19,12 @@ export type ConversationFacts = {
   kind: ConversationKind;
   clinicId: string;
   appointmentId: string | null;
-  doctorId: string;
+  /** A live chat's current staff holder (null while queued); the treating doctor otherwise. */
+  doctorId: string | null;
   patientId: string;
   guardianIds: readonly string[];
+  /** Live chats only: where it stands in the queue's life. */
+  liveStatus?: 'queued' | 'assigned' | 'closed' | 'offline';
   /** Guests only: the guest is neither expired nor revoked (and belongs to this appointment). */
   guestValid?: boolean;
 };

@@ -3,6 +3,7 @@ import type { Db } from '../../db/client.ts';
 import { guardianships } from '../../db/schema/index.ts';
 import type { ChatSpeaker } from '../../signaling/chat-port.ts';
 import { SignalingError } from '../../signaling/signaling-error.ts';
+import type { LiveChatEvent } from '../../signaling/protocol/livechat.ts';
 import type { UserChat, UserChatSession, UserIdentity } from '../../signaling/user-chat-port.ts';
 import type { Actor } from '../policy/types.ts';
 import type { ChatRepository } from './chat-repository.ts';
@@ -16,6 +17,10 @@ export type UserChatDeps = {
   actorOf(identity: UserIdentity): Promise<Actor>;
   /** A guardian acting for a dependent: a policy decision, audited. */
   actOnBehalfOf(actor: Actor, dependentId: string): Promise<void>;
+  /** Live chat events addressed to a user (services.livechat.events), carried by their sockets. */
+  liveChatEvents?: {
+    subscribe(userId: string, listener: (e: LiveChatEvent) => void): Promise<() => Promise<void>>;
+  };
 };
 
 const mapped = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -37,7 +42,13 @@ export class UserChatService implements UserChat {
 
   async open(identity: UserIdentity): Promise<UserChatSession> {
     const load = () => this.#repositories(identity);
-    return new UserChatSessionImpl(await load(), load, this.deps.messaging, identity.userId);
+    return new UserChatSessionImpl(
+      await load(),
+      load,
+      this.deps.messaging,
+      identity.userId,
+      this.deps.liveChatEvents,
+    );
   }
 
   /** The account's repository, then one per dependent a guardian may act for now (fresh clinics and guardianships). */
@@ -76,7 +87,12 @@ class UserChatSessionImpl implements UserChatSession {
     private readonly load: () => Promise<ChatRepository[]>,
     private readonly messaging: Messaging,
     private readonly userId: string,
+    private readonly liveChatEvents: UserChatDeps['liveChatEvents'],
   ) {}
+
+  watchLiveChat(listener: (e: LiveChatEvent) => void) {
+    return this.liveChatEvents?.subscribe(this.userId, listener) ?? Promise.resolve(async () => {});
+  }
 
   async refresh() {
     const repos = await this.load();

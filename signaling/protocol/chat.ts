@@ -48,8 +48,8 @@ export type ChatMessageInfo = {
   id: string;
   senderId: string;
   senderKind: 'user' | 'guest';
-  /** 'hosts': written from the waiting room, seen by the hosts and its sender. */
-  audience: 'all' | 'hosts';
+  /** 'hosts': written from the waiting room, seen by the hosts and its sender. 'staff': a live chat's internal note, never shown to the patient. */
+  audience: 'all' | 'hosts' | 'staff';
   body: string | null;
   createdAt: string;
   edited: boolean;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { chatRequestSchemas, type ChatNotifications, type ChatResponses } from './chat.ts';
+import type { LiveChatEvent } from './livechat.ts';
 import type { ErrorBody } from './messages.ts';
 
 export * from './user-credentials.ts';
@@ -38,10 +39,11 @@ export type UserRequestData<M extends UserMethod> = z.infer<(typeof userRequestS
 /** A conversation as the user's list shows it. */
 export type ConversationInfo = {
   id: string;
-  kind: 'room' | 'care';
+  kind: 'room' | 'care' | 'livechat';
   clinicId: string;
   appointmentId: string | null;
-  doctorId: string;
+  /** A live chat's current staff holder (null while it waits in the queue). */
+  doctorId: string | null;
   patientId: string;
   lastSeq: number;
   /** My read watermark. */
@@ -67,6 +69,8 @@ export type UserNotifications = ChatNotifications & {
    * (removed from the clinic, a guardianship ended). Its requests are refused as not_found from now on.
    */
   'conversation.removed': { conversationId: string };
+  /** A live chat of mine changed hands, moved in the queue or was closed (see protocol/livechat.ts). */
+  'livechat.event': LiveChatEvent;
   /** Sent once, right after the socket opens: who it is for and when its token expires. */
   'user.ready': { userId: string; expiresAt: number; conversations: number };
 };
