@@ -31,6 +31,7 @@ import { createRoomLifecycle } from './media/room-lifecycle-service.ts';
 import { seedDemo } from './demo/demo-seed.ts';
 import { createServices, type Services } from './services.ts';
 import { RoomChatService } from './messaging/room-chat.ts';
+import { startBackgroundWork } from './background-work.ts';
 import { ensureIcd10Codes } from './records/icd10/loader.ts';
 import { startUserSockets } from './user-socket-wiring.ts';
 import { RoomFilesService } from './files/room-files.ts';
@@ -201,7 +202,7 @@ export class CareCallNode {
       { publicUrl: () => this.baseUrl, ...(opts.now ? { consultationClock: opts.now } : {}) },
     );
     for (const { name, stop } of this.services.stops) this.#onStop(name, stop);
-    const { identity, scheduling, joinKeys } = this.services;
+    const { identity, joinKeys } = this.services;
     if (joinKeys.ephemeral)
       logger.warn('JOIN_TOKEN_PRIVATE_KEY not set: using a per-process key (development only)');
     logger.info({ email: this.services.notifier.kind, sms: 'outbox' }, 'notification delivery');
@@ -226,30 +227,7 @@ export class CareCallNode {
       const { created } = await seedDemo(this.db.db, identity.passwords);
       logger.info({ created }, 'demo clinic ready');
     }
-    if (config.scheduling.workerEnabled) {
-      // After the database (it needs it), before the socket server; stopped before the database closes.
-      const worker = scheduling.createWorker(logger);
-      worker.start();
-      this.#onStop('scheduling worker', () => worker.stop());
-      logger.info({ tickMs: config.scheduling.workerTickMs }, 'scheduling worker started');
-    }
-    if (config.webhooks.workerEnabled) {
-      // Every node delivers: deliveries are claimed in the database, each attempt made once.
-      const webhookWorker = this.services.webhooks.createWorker(logger);
-      webhookWorker.start();
-      this.#onStop('webhook delivery', () => webhookWorker.stop());
-    }
-    if (config.livechat.workerEnabled) {
-      // Unanswered live chats back to the queue, dead operators offline: every node sweeps, under clinic locks.
-      const stopSweeper = this.services.livechat.startSweeper(config.livechat.sweepMs);
-      this.#onStop('live chat sweeper', stopSweeper);
-    }
-    if (config.messaging.notifyWorkerEnabled) {
-      // Unread chat e-mails: claims in the database, so every node runs it and each member gets one.
-      const notices = this.services.messaging.unreadNotifier;
-      notices.start();
-      this.#onStop('unread chat notices', () => notices.stop());
-    }
+    startBackgroundWork(config, this.services, logger, (name, stop) => this.#onStop(name, stop));
 
     const metrics = createMetrics(() => this.pool.health().alive, this.pool, this.nodeId);
     this.pool.transports.on('event', (event) => {
