@@ -30,6 +30,24 @@ const signaling = {
   request: async () => ({ iceParameters: { usernameFragment: 'u', password: 'p', iceLite: true } }),
 } as unknown as SignalingClient;
 
+/** Path recovery over two fake transports, its watch running; `rebuilds` records when it made new ones. */
+function startRecovery(send: types.Transport, recv: types.Transport) {
+  const rebuilds: number[] = [];
+  const recovery = new PathRecovery({
+    transports: () => [send, recv],
+    signaling: () => signaling,
+    inCall: () => true,
+    expectsInbound: () => true,
+    rebuildTransports: async () => void rebuilds.push(Date.now()),
+    onIceRestart: () => undefined,
+    onError: (err) => {
+      throw err;
+    },
+  });
+  recovery.watch.start();
+  return { recovery, rebuilds };
+}
+
 describe('path recovery', () => {
   it('makes new transports when an ICE restart revived only the sending one', async () => {
     const send = fakeTransport('send');
@@ -38,19 +56,7 @@ describe('path recovery', () => {
     // Each transport has its own ICE agent: the restart moves the sending one to a working pair,
     // the receiving one stays on the dead pair.
     send.state.onRestart = () => void (send.state.flowing = true);
-    const rebuilds: number[] = [];
-    const recovery = new PathRecovery({
-      transports: () => [send.transport, recv.transport],
-      signaling: () => signaling,
-      inCall: () => true,
-      expectsInbound: () => true,
-      rebuildTransports: async () => void rebuilds.push(Date.now()),
-      onIceRestart: () => undefined,
-      onError: (err) => {
-        throw err;
-      },
-    });
-    recovery.watch.start();
+    const { recovery, rebuilds } = startRecovery(send.transport, recv.transport);
     await new Promise((r) => setTimeout(r, 500));
     const lostAt = Date.now();
     send.state.flowing = recv.state.flowing = false; // the path goes
@@ -72,19 +78,7 @@ describe('path recovery', () => {
     send.state.flowing = recv.state.flowing = true;
     send.state.onRestart = () => void (send.state.flowing = true);
     recv.state.onRestart = () => void (recv.state.flowing = true);
-    const rebuilds: number[] = [];
-    const recovery = new PathRecovery({
-      transports: () => [send.transport, recv.transport],
-      signaling: () => signaling,
-      inCall: () => true,
-      expectsInbound: () => true,
-      rebuildTransports: async () => void rebuilds.push(Date.now()),
-      onIceRestart: () => undefined,
-      onError: (err) => {
-        throw err;
-      },
-    });
-    recovery.watch.start();
+    const { recovery, rebuilds } = startRecovery(send.transport, recv.transport);
     await new Promise((r) => setTimeout(r, 500));
     send.state.flowing = recv.state.flowing = false;
     const events = () => recovery.timeline.entries.map((e) => e.event);
